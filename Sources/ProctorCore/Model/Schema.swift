@@ -1,0 +1,158 @@
+/// The type of a stored field; decides the column type, how text values are parsed and which operators apply.
+public enum FieldType: String, Sendable, Equatable {
+    case id
+    case string
+    case text
+    case int
+    case double
+    case bool
+    case timestamp
+    case json
+    case strings
+    /// A string-to-string map kept on the row and, for filtering, as indexed (key, value) rows beside it.
+    case labels
+}
+
+/// One field of a resource: its type, and what clients may do with it.
+public struct FieldSpec: Sendable, Equatable {
+    public var name: String
+    public var type: FieldType
+    public var nullable: Bool
+    /// May appear in filters.
+    public var filterable: Bool
+    /// May appear in sort keys.
+    public var sortable: Bool
+    /// Never leaves the server (password hashes, token hashes, HMAC secrets).
+    public var secret: Bool
+    /// Default for a new row when the caller gives none.
+    public var defaultValue: Value
+    /// The schema version that added the field; migrations add it at that version.
+    public var since: Int
+
+    public init(
+        _ name: String,
+        _ type: FieldType,
+        nullable: Bool = true,
+        filterable: Bool = true,
+        sortable: Bool? = nil,
+        secret: Bool = false,
+        default defaultValue: Value? = nil,
+        since: Int = 1
+    ) {
+        self.name = name
+        self.type = type
+        self.nullable = nullable
+        self.secret = secret
+        self.filterable = filterable && !secret && type != .json && type != .text
+        let orderable = type != .json && type != .strings && type != .labels && type != .text
+        self.sortable = (sortable ?? orderable) && orderable && !secret
+        self.since = since
+        if let defaultValue {
+            self.defaultValue = defaultValue
+        } else if nullable {
+            self.defaultValue = .null
+        } else {
+            switch type {
+            case .bool: self.defaultValue = .bool(false)
+            case .int: self.defaultValue = .int(0)
+            case .double: self.defaultValue = .double(0)
+            case .strings: self.defaultValue = .strings([])
+            case .json: self.defaultValue = .json(.object([:]))
+            case .labels: self.defaultValue = .json(.object([:]))
+            default: self.defaultValue = .string("")
+            }
+        }
+    }
+}
+
+/// An index the store keeps on a resource's table.
+public struct IndexSpec: Sendable, Equatable {
+    public var columns: [String]
+    public var unique: Bool
+    public var since: Int
+
+    public init(_ columns: [String], unique: Bool = false, since: Int = 1) {
+        self.columns = columns
+        self.unique = unique
+        self.since = since
+    }
+}
+
+/// Describes one kind of resource: its table, fields, indexes and tenancy.
+///
+/// The store, the query compiler, the native API and its OpenAPI document are all driven by these
+/// descriptions, so a field added here is stored, filterable, documented and served everywhere at once.
+public struct ResourceSchema: Sendable, Equatable {
+    public var kind: ResourceKind
+    public var table: String
+    /// Fields beyond the common ones (`id`, `seq`, `group_id`, `created_at`, `updated_at`, `etag`).
+    public var fields: [FieldSpec]
+    public var indexes: [IndexSpec]
+    /// Whether every row belongs to one group (tenancy); groups and users do not.
+    public var grouped: Bool
+    /// Whether `name` identifies a row within its group (or globally when not grouped).
+    public var namedUniquely: Bool
+    public var defaultSort: [SortKey]
+    public var since: Int
+
+    public init(
+        kind: ResourceKind,
+        table: String,
+        grouped: Bool = true,
+        namedUniquely: Bool = true,
+        fields: [FieldSpec],
+        indexes: [IndexSpec] = [],
+        defaultSort: [SortKey] = [SortKey("created_at", descending: true)],
+        since: Int = 1
+    ) {
+        self.kind = kind
+        self.table = table
+        self.grouped = grouped
+        self.namedUniquely = namedUniquely
+        self.defaultSort = defaultSort
+        self.since = since
+        var all: [FieldSpec] = [
+            FieldSpec("id", .id, nullable: false),
+            FieldSpec("seq", .int, nullable: false),
+        ]
+        if grouped { all.append(FieldSpec("group_id", .id, nullable: false)) }
+        all.append(FieldSpec("created_at", .timestamp, nullable: false))
+        all.append(FieldSpec("updated_at", .timestamp, nullable: false))
+        all.append(FieldSpec("etag", .string, nullable: false, filterable: false, sortable: false))
+        all.append(contentsOf: fields)
+        self.fields = all
+        var idx = indexes
+        if namedUniquely {
+            idx.insert(IndexSpec(grouped ? ["group_id", "name"] : ["name"], unique: true), at: 0)
+        }
+        if grouped { idx.append(IndexSpec(["group_id", "created_at"])) }
+        idx.append(IndexSpec(["created_at"]))
+        self.indexes = idx
+    }
+
+    private var byName: [String: FieldSpec] {
+        Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+    }
+
+    public func field(_ name: String) -> FieldSpec? {
+        fields.first { $0.name == name }
+    }
+
+    /// Fields a client may see.
+    public var publicFields: [FieldSpec] { fields.filter { !$0.secret } }
+
+    public var filterableNames: [String] {
+        fields.filter(\.filterable).map(\.name) + (fields.contains { $0.type == .labels } ? ["labels.<key>"] : [])
+    }
+
+    public var sortableNames: [String] { fields.filter(\.sortable).map(\.name) }
+
+    /// The labels field, if the resource has one.
+    public var labelsField: FieldSpec? { fields.first { $0.type == .labels } }
+
+    /// Fields a caller may set on create or update (not the bookkeeping ones).
+    public var writableFields: [FieldSpec] {
+        let managed: Set<String> = ["id", "seq", "group_id", "created_at", "updated_at", "etag"]
+        return fields.filter { !managed.contains($0.name) }
+    }
+}

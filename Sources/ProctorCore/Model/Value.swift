@@ -1,0 +1,193 @@
+import Foundation
+
+/// A typed field value, the currency between dialects, the core and the store.
+///
+/// Every resource is a set of named values rather than a bespoke struct, so that one store, one
+/// query compiler and one generic API serve all resources; the schema says which type each field has.
+public enum Value: Sendable, Hashable {
+    case null
+    case string(String)
+    case int(Int64)
+    case double(Double)
+    case bool(Bool)
+    /// A point in time, stored as microseconds since the Unix epoch (UTC).
+    case timestamp(Int64)
+    case strings([String])
+    case json(JSONValue)
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        switch self {
+        case .int(let i): return i
+        case .timestamp(let t): return t
+        case .double(let d) where d.rounded() == d: return Int64(d)
+        default: return nil
+        }
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    public var stringsValue: [String]? {
+        if case .strings(let s) = self { return s }
+        return nil
+    }
+
+    public var jsonValue: JSONValue? {
+        if case .json(let j) = self { return j }
+        return nil
+    }
+
+    /// The value as plain JSON, the way the native API shows it (timestamps as RFC 3339 with microseconds).
+    public var json: JSONValue {
+        switch self {
+        case .null: return .null
+        case .string(let s): return .string(s)
+        case .int(let i): return .number(Double(i))
+        case .double(let d): return .number(d)
+        case .bool(let b): return .bool(b)
+        case .timestamp(let t): return .string(Timestamp.rfc3339(micros: t))
+        case .strings(let a): return .array(a.map { .string($0) })
+        case .json(let j): return j
+        }
+    }
+}
+
+/// Clock helpers: Proctor keeps time as integer microseconds since the epoch, the same in SQLite and PostgreSQL.
+public enum Timestamp {
+    public static func now() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    public static func micros(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    public static func date(micros: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+    }
+
+    /// `2019-08-13T19:08:54.914958Z`: UTC with six fractional digits.
+    public static func rfc3339(micros: Int64) -> String {
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = micros - seconds * 1_000_000
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction)
+        )
+    }
+
+    /// Parses RFC 3339 / ISO 8601 timestamps (with or without fraction and zone; no zone means UTC),
+    /// plain dates (`YYYY-MM-DD`, `YYYYMMDD`) and integers (epoch milliseconds).
+    public static func parse(_ text: String) -> Int64? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        if s.isEmpty { return nil }
+        if s.allSatisfy({ $0.isNumber }) {
+            if s.count == 8, let date = parseDate(s, compact: true) { return date }
+            if let ms = Int64(s) { return ms * 1000 }
+            return nil
+        }
+        if s.count == 10, let date = parseDate(s, compact: false) { return date }
+        return parseDateTime(s)
+    }
+
+    private static func parseDate(_ s: String, compact: Bool) -> Int64? {
+        let digits = s.filter { $0 != "-" }
+        guard digits.count == 8, digits.allSatisfy({ $0.isNumber }) else { return nil }
+        if !compact {
+            let chars = Array(s)
+            guard chars[4] == "-", chars[7] == "-" else { return nil }
+        }
+        let d = Array(digits)
+        guard let y = Int(String(d[0..<4])), let m = Int(String(d[4..<6])), let day = Int(String(d[6..<8])) else { return nil }
+        return civil(year: y, month: m, day: day, hour: 0, minute: 0, second: 0).map { $0 * 1_000_000 }
+    }
+
+    private static func parseDateTime(_ s: String) -> Int64? {
+        let chars = Array(s)
+        func num(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= chars.count else { return nil }
+            let part = chars[range]
+            guard part.allSatisfy({ $0.isNumber }) else { return nil }
+            return Int(String(part))
+        }
+        guard chars.count >= 19, chars[4] == "-", chars[7] == "-", chars[10] == "T" || chars[10] == " ",
+            chars[13] == ":", chars[16] == ":",
+            let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13),
+            let mi = num(14..<16), let se = num(17..<19)
+        else { return nil }
+        var index = 19
+        var micros: Int64 = 0
+        if index < chars.count, chars[index] == "." {
+            index += 1
+            var digits = 0
+            while index < chars.count, chars[index].isNumber {
+                if digits < 6, let v = chars[index].wholeNumberValue { micros = micros * 10 + Int64(v) }
+                digits += 1
+                index += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in min(digits, 6)..<6 { micros *= 10 }
+        }
+        var offsetSeconds = 0
+        if index < chars.count {
+            let sign = chars[index]
+            if sign == "Z" || sign == "z" {
+                index += 1
+            } else if sign == "+" || sign == "-" {
+                guard let oh = num((index + 1)..<(index + 3)) else { return nil }
+                var next = index + 3
+                if next < chars.count, chars[next] == ":" { next += 1 }
+                let om = num(next..<(next + 2)) ?? 0
+                if num(next..<(next + 2)) != nil { next += 2 }
+                offsetSeconds = (oh * 3600 + om * 60) * (sign == "+" ? 1 : -1)
+                index = next
+            } else {
+                return nil
+            }
+        }
+        guard index == chars.count, let base = civil(year: y, month: mo, day: d, hour: h, minute: mi, second: se) else {
+            return nil
+        }
+        return (base - Int64(offsetSeconds)) * 1_000_000 + micros
+    }
+
+    /// Seconds since the epoch of a UTC civil date, or nil when a part is out of range.
+    public static func civil(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
+        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
+            (0...60).contains(second)
+        else { return nil }
+        // Days from civil, after Howard Hinnant's algorithm.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+}

@@ -1,0 +1,54 @@
+/// The one error type the core raises; each front door renders it in its own shape and status.
+///
+/// It carries a machine-readable ``Code``, a human message, the offending field when there is one,
+/// and optional details (e.g. the list of valid fields), so a dialect never has to parse a message.
+public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable, Equatable {
+        /// Bad input: a malformed value, an unknown field or operator.
+        case badRequest = "bad_request"
+        case unauthorized
+        case forbidden
+        case notFound = "not_found"
+        /// Duplicate name, stale version, illegal state change.
+        case conflict
+        case preconditionFailed = "precondition_failed"
+        case tooLarge = "too_large"
+        case unsupportedMediaType = "unsupported_media_type"
+        /// Well-formed but semantically invalid.
+        case unprocessable
+        case unavailable
+        case `internal`
+    }
+
+    public var code: Code
+    public var message: String
+    public var field: String?
+    /// Extra facts for the client, e.g. `["valid": ["name", "status"]]`.
+    public var details: [String: [String]]
+
+    public init(_ code: Code, _ message: String, field: String? = nil, details: [String: [String]] = [:]) {
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+    }
+
+    public var description: String { message }
+
+    public static func badRequest(_ message: String, field: String? = nil, details: [String: [String]] = [:]) -> Self {
+        .init(.badRequest, message, field: field, details: details)
+    }
+
+    public static func notFound(_ message: String) -> Self { .init(.notFound, message) }
+
+    public static func conflict(_ message: String, field: String? = nil) -> Self { .init(.conflict, message, field: field) }
+
+    public static func unknownField(_ field: String, valid: [String], role: String = "field") -> Self {
+        .init(
+            .badRequest,
+            "unknown \(role) '\(field)'; valid \(role)s: \(valid.joined(separator: ", "))",
+            field: field,
+            details: ["valid": valid]
+        )
+    }
+}

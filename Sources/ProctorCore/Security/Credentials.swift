@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+import _CryptoExtras
+
+/// Secrets handling: API tokens (random, stored as SHA-256) and passwords (PBKDF2-HMAC-SHA256).
+public enum Credentials {
+    /// PBKDF2 rounds for new password hashes (OWASP's figure for PBKDF2-HMAC-SHA256).
+    public static let passwordRounds = 210_000
+
+    /// A new API token: `pt_` and 40 random base32 characters (200 bits).
+    public static func newToken() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        var generator = SystemRandomNumberGenerator()
+        return "pt_" + String((0..<40).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
+    }
+
+    /// A random secret of the given byte length, as hex (HMAC secrets for remote CIs).
+    public static func newSecret(bytes: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// What a token is stored as. Tokens are long and random, so a fast hash is enough.
+    public static func tokenHash(_ token: String) -> String {
+        hex(SHA256.hash(data: Data(token.utf8)))
+    }
+
+    /// The first characters of a token, shown in listings so a user can tell tokens apart.
+    public static func tokenPrefix(_ token: String) -> String {
+        String(token.prefix(7))
+    }
+
+    /// `pbkdf2-sha256$<rounds>$<salt hex>$<hash hex>`.
+    public static func hashPassword(_ password: String, rounds: Int = passwordRounds) throws -> String {
+        var salt = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for i in salt.indices { salt[i] = UInt8.random(in: 0...255, using: &generator) }
+        let key = try derive(password, salt: salt, rounds: rounds)
+        return "pbkdf2-sha256$\(rounds)$\(hex(salt))$\(key)"
+    }
+
+    /// Checks a password against a stored hash in constant time.
+    public static func verifyPassword(_ password: String, hash: String) -> Bool {
+        let parts = hash.split(separator: "$").map(String.init)
+        guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), rounds >= 1000,
+            rounds <= 10_000_000, let salt = bytes(fromHex: parts[2]),
+            let derived = try? derive(password, salt: salt, rounds: rounds)
+        else { return false }
+        return constantTimeEqual(derived, parts[3])
+    }
+
+    private static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> String {
+        let key = try KDF.Insecure.PBKDF2.deriveKey(
+            from: Data(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds
+        )
+        return key.withUnsafeBytes { hex(Array($0)) }
+    }
+
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for i in x.indices { difference |= x[i] ^ y[i] }
+        return difference == 0
+    }
+
+    public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func bytes(fromHex text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let byte = UInt8(String(decoding: chars[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+            index += 2
+        }
+        return out
+    }
+}

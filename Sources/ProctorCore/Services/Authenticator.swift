@@ -1,0 +1,71 @@
+/// Turns credentials into a ``Principal``: API tokens (every front door) and passwords (login, HTTP Basic).
+public struct Authenticator: Sendable {
+    public let store: any Store
+
+    public init(store: any Store) {
+        self.store = store
+    }
+
+    /// The principal a bearer token stands for, or an unauthorized error.
+    public func principal(forToken token: String) async throws -> Principal {
+        let unauthorized = ProctorError(.unauthorized, "invalid or expired token")
+        guard token.count >= 8, token.count <= 512 else { throw unauthorized }
+        guard let row = try await store.first(.tokens, matching: ["token_hash": .string(Credentials.tokenHash(token))]),
+            row.bool("revoked") != true
+        else { throw unauthorized }
+        if let expires = row.int("expires_at"), expires <= Timestamp.now() { throw unauthorized }
+        guard let userID = row.string("user_id"), let user = try await store.get(.users, id: userID),
+            user.string("state") == "active"
+        else { throw unauthorized }
+        let scopes = row.strings("scopes")
+        return try await principal(for: user, scopes: scopes.isEmpty ? nil : Set(scopes))
+    }
+
+    /// The user's principal when the password matches, else an unauthorized error.
+    public func principal(forUser name: String, password: String) async throws -> Principal {
+        let unauthorized = ProctorError(.unauthorized, "invalid user name or password")
+        guard let user = try await store.first(.users, matching: ["name": .string(name)]),
+            user.string("state") == "active", let hash = user.string("password_hash"),
+            Credentials.verifyPassword(password, hash: hash)
+        else { throw unauthorized }
+        return try await principal(for: user, scopes: nil)
+    }
+
+    public func principal(for user: Record, scopes: Set<String>?) async throws -> Principal {
+        let rows = try await store.list(
+            .memberships, query: Query(filter: .equal("user_id", user.id), limit: 1000), scope: .everything
+        ).items
+        var memberships: [Principal.Membership] = []
+        for row in rows {
+            guard let groupID = row.groupID, let group = try await store.get(.groups, id: groupID) else { continue }
+            memberships.append(
+                .init(
+                    groupID: groupID, groupName: group.name ?? "", role: Role(rawValue: row.string("role") ?? "") ?? .viewer,
+                    permissions: Set(row.strings("permissions"))
+                )
+            )
+        }
+        return Principal(
+            kind: .user, id: user.id, name: user.name ?? "", isSiteAdmin: user.bool("is_site_admin") == true,
+            memberships: memberships.sorted { $0.groupName < $1.groupName }, scopes: scopes
+        )
+    }
+
+    /// Creates a token for a user and returns its one-time visible value with the stored row.
+    public func issueToken(
+        userID: String, name: String, value: String? = nil, scopes: [String] = [], expiresAt: Int64? = nil
+    ) async throws -> (token: String, record: Record) {
+        let token = value ?? Credentials.newToken()
+        let record = try await store.insert(
+            Record(
+                .tokens,
+                [
+                    "user_id": .string(userID), "name": .string(name), "token_hash": .string(Credentials.tokenHash(token)),
+                    "prefix": .string(Credentials.tokenPrefix(token)), "scopes": .strings(scopes),
+                    "expires_at": expiresAt.map(Value.timestamp) ?? .null,
+                ]
+            )
+        )
+        return (token, record)
+    }
+}

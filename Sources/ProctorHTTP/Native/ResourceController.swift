@@ -1,0 +1,125 @@
+import Foundation
+import Hummingbird
+import ProctorCore
+
+/// The native API's CRUD over one resource kind, driven by its schema: `GET /api/v1/<kind>` (filter, sort,
+/// limit, offset, cursor, fields), `GET /<kind>/{id}` (ETag), `POST`, `PATCH` (If-Match), `DELETE`.
+struct ResourceController {
+    let kind: ResourceKind
+    let store: any Store
+    let maxJSONBytes: Int
+    /// The role a caller needs in the owning group to create, change or delete.
+    let writeRole: Role
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        let path = RouterPath(kind.rawValue)
+        group.get(path, use: list)
+        group.post(path, use: create)
+        group.get(RouterPath("\(kind.rawValue)/:id"), use: get)
+        group.patch(RouterPath("\(kind.rawValue)/:id"), use: update)
+        group.delete(RouterPath("\(kind.rawValue)/:id"), use: delete)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
+        let page = try await store.list(kind, query: query, scope: scope(principal))
+        var body: [String: JSONValue] = [
+            "items": .array(page.items.map { $0.publicJSON() }),
+            "limit": .number(Double(page.limit)),
+            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
+        ]
+        if let total = page.total { body["total"] = .number(Double(total)) }
+        return JSONResponse.make(.object(body))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let record = try await fetch(context, principal)
+        return respond(record)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        var object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        var values = try FieldCoding.values(from: object.filter { $0.key != "group" && $0.key != "group_id" }, schema: kind.schema)
+        if kind.schema.grouped {
+            let groupID = try await owningGroup(&object, principal)
+            try principal.require(writeRole, in: groupID, resource: "group")
+            values["group_id"] = .string(groupID)
+        } else {
+            guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "only the site admin creates \(kind.rawValue)") }
+        }
+        let record = try await store.insert(Record(kind, values))
+        return respond(record, status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let existing = try await fetch(context, principal)
+        try authorizeWrite(existing, principal)
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        let changes = try FieldCoding.values(from: object, schema: kind.schema)
+        let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        let record = try await store.update(kind, id: existing.id, changes: changes, ifMatch: ifMatch, scope: scope(principal))
+        return respond(record)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let existing = try await fetch(context, principal)
+        try authorizeWrite(existing, principal)
+        let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        guard try await store.delete(kind, id: existing.id, ifMatch: ifMatch, scope: scope(principal)) else {
+            throw ProctorError.notFound("no such \(kind.singular)")
+        }
+        return Response(status: .noContent)
+    }
+
+    // MARK: Helpers
+
+    private func scope(_ principal: Principal) -> Scope {
+        kind.schema.grouped ? principal.scope : .everything
+    }
+
+    private func fetch(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
+        let id = try context.parameters.require("id")
+        guard let record = try await store.get(kind, id: id, scope: scope(principal)) else {
+            throw ProctorError.notFound("no such \(kind.singular): \(id)")
+        }
+        return record
+    }
+
+    private func authorizeWrite(_ record: Record, _ principal: Principal) throws {
+        if let groupID = record.groupID {
+            try principal.require(writeRole, in: groupID, resource: kind.singular)
+        } else if !principal.isSiteAdmin {
+            throw ProctorError(.forbidden, "only the site admin changes \(kind.rawValue)")
+        }
+    }
+
+    /// The group a new row belongs to: `group` (a name) or `group_id`, else the caller's only group.
+    private func owningGroup(_ object: inout [String: JSONValue], _ principal: Principal) async throws -> String {
+        if let id = object["group_id"]?.stringValue {
+            guard principal.isSiteAdmin || principal.membership(in: id) != nil,
+                try await store.get(.groups, id: id) != nil
+            else { throw ProctorError.notFound("no such group: \(id)") }
+            return id
+        }
+        if let name = object["group"]?.stringValue {
+            if let membership = principal.memberships.first(where: { $0.groupName == name }) { return membership.groupID }
+            if principal.isSiteAdmin, let group = try await store.first(.groups, matching: ["name": .string(name)]) {
+                return group.id
+            }
+            throw ProctorError.notFound("no such group: \(name)")
+        }
+        if principal.memberships.count == 1 { return principal.memberships[0].groupID }
+        throw ProctorError.badRequest("say which group owns it: 'group' (a name) or 'group_id'", field: "group")
+    }
+
+    private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [:]
+        headers[.eTag] = "\"\(record.etag)\""
+        return JSONResponse.make(record.publicJSON(), status: status, headers: headers)
+    }
+}

@@ -1,0 +1,47 @@
+import Hummingbird
+import Logging
+import ProctorCore
+
+/// Renders every error of the native API as `{"error": {"code", "message", "field"}}` with its status.
+/// Nothing a client sends may turn into a bare 500: unknown errors are logged and answered generically.
+public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let failure = Self.proctorError(error, logger: context.logger)
+            var body: [String: JSONValue] = ["code": .string(failure.code.rawValue), "message": .string(failure.message)]
+            if let field = failure.field { body["field"] = .string(field) }
+            for (key, values) in failure.details { body[key] = .array(values.map { .string($0) }) }
+            var headers: HTTPFields = [:]
+            if failure.code == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+            return JSONResponse.make(.object(["error": .object(body)]), status: failure.code.status, headers: headers)
+        }
+    }
+
+    /// Any error as a ``ProctorError`` (Hummingbird's own errors keep their status).
+    public static func proctorError(_ error: any Error, logger: Logger) -> ProctorError {
+        if let failure = error as? ProctorError { return failure }
+        if let http = error as? HTTPError {
+            let code: ProctorError.Code
+            switch http.status.code {
+            case 400: code = .badRequest
+            case 401: code = .unauthorized
+            case 403: code = .forbidden
+            case 404: code = .notFound
+            case 405: code = .badRequest
+            case 409: code = .conflict
+            case 413: code = .tooLarge
+            case 415: code = .unsupportedMediaType
+            default: code = http.status.code >= 500 ? .internal : .badRequest
+            }
+            return ProctorError(code, http.body ?? http.status.reasonPhrase)
+        }
+        logger.error("unhandled error: \(String(reflecting: error))")
+        return ProctorError(.internal, "internal error")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import ProctorCore
+
+/// JSON in and out, shared by every front door.
+public enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Reads a JSON body up to `limit` bytes: 413 beyond, 415 for another content type, 400 when malformed.
+    public static func body(_ request: Request, limit: Int) async throws -> JSONValue {
+        if let type = request.headers[.contentType], !type.lowercased().contains("json") {
+            throw ProctorError(.unsupportedMediaType, "send the body as application/json (got \(type))")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw ProctorError(.tooLarge, "the body is larger than \(limit) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw ProctorError.badRequest("the request needs a JSON body") }
+        do {
+            return try JSONValue.decode(Data(buffer.readableBytesView))
+        } catch {
+            throw ProctorError.badRequest("the body is not valid JSON")
+        }
+    }
+
+    public static func object(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
+        guard case .object(let object) = try await body(request, limit: limit) else {
+            throw ProctorError.badRequest("the body must be a JSON object")
+        }
+        return object
+    }
+}
+
+extension ProctorError.Code {
+    /// The HTTP status of each error class.
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .badRequest: return .badRequest
+        case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden
+        case .notFound: return .notFound
+        case .conflict: return .conflict
+        case .preconditionFailed: return .preconditionFailed
+        case .tooLarge: return .contentTooLarge
+        case .unsupportedMediaType: return .unsupportedMediaType
+        case .unprocessable: return .unprocessableContent
+        case .unavailable: return .serviceUnavailable
+        case .internal: return .internalServerError
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import ProctorCore
+import SQLKit
+
+/// Converts between ``Record`` values and SQL rows for one resource.
+struct RowCodec {
+    let flavor: SQLFlavor
+    let schema: ResourceSchema
+
+    var labelsTable: String { quoted(schema.table + "_labels") }
+
+    static func newETag() -> String {
+        UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    /// Fills the bookkeeping fields and defaults of a new row and checks the caller's values.
+    static func prepareInsert(_ record: Record, now: Int64) throws -> Record {
+        let schema = record.kind.schema
+        var out = Record(record.kind)
+        for (name, _) in record.values where schema.field(name) == nil {
+            throw ProctorError.unknownField(name, valid: schema.fields.map(\.name))
+        }
+        for field in schema.fields {
+            switch field.name {
+            case "seq": continue
+            case "id":
+                let id = record.string("id") ?? UUID().uuidString.lowercased()
+                out["id"] = .string(id)
+            case "created_at", "updated_at":
+                out[field.name] = record.values[field.name].flatMap { $0.isNull ? nil : $0 } ?? .timestamp(now)
+            case "etag":
+                out["etag"] = .string(newETag())
+            default:
+                let given = record.values[field.name] ?? .null
+                out[field.name] = try normalize(given.isNull ? field.defaultValue : given, field: field)
+            }
+        }
+        return out
+    }
+
+    static func validateChanges(_ changes: [String: Value], schema: ResourceSchema) throws -> [String: Value] {
+        var out: [String: Value] = [:]
+        let writable = Dictionary(uniqueKeysWithValues: schema.writableFields.map { ($0.name, $0) })
+        for (name, value) in changes {
+            if name == "group_id", schema.grouped {
+                out[name] = try normalize(value, field: FieldSpec("group_id", .id, nullable: false))
+                continue
+            }
+            guard let field = writable[name] else {
+                throw ProctorError.unknownField(name, valid: schema.writableFields.map(\.name))
+            }
+            out[name] = try normalize(value, field: field)
+        }
+        return out
+    }
+
+    /// Checks a value against its field's type, converting the loose forms JSON allows.
+    static func normalize(_ value: Value, field: FieldSpec) throws -> Value {
+        func bad(_ expected: String) -> ProctorError {
+            ProctorError.badRequest("field '\(field.name)' must be \(expected)", field: field.name)
+        }
+        if value.isNull {
+            guard field.nullable else { throw bad("given (it cannot be null)") }
+            return .null
+        }
+        switch field.type {
+        case .id, .string, .text:
+            switch value {
+            case .string(let s):
+                if field.type != .text, s.utf8.count > 4096 { throw bad("at most 4096 bytes long") }
+                return .string(s)
+            case .int(let i): return .string(String(i))
+            default: throw bad("a string")
+            }
+        case .int:
+            if let i = value.intValue { return .int(i) }
+            if case .string(let s) = value, let i = Int64(s) { return .int(i) }
+            throw bad("an integer")
+        case .double:
+            if let d = value.doubleValue, d.isFinite { return .double(d) }
+            throw bad("a number")
+        case .bool:
+            if let b = value.boolValue { return .bool(b) }
+            throw bad("true or false")
+        case .timestamp:
+            switch value {
+            case .timestamp(let t): return .timestamp(t)
+            case .int(let ms): return .timestamp(ms * 1000)
+            case .string(let s):
+                guard let t = Timestamp.parse(s) else { throw bad("a time (RFC 3339)") }
+                return .timestamp(t)
+            default: throw bad("a time (RFC 3339)")
+            }
+        case .strings:
+            switch value {
+            case .strings(let a): return .strings(a)
+            case .json(.array(let items)):
+                var out: [String] = []
+                for item in items {
+                    guard case .string(let s) = item else { throw bad("a list of strings") }
+                    out.append(s)
+                }
+                return .strings(out)
+            default: throw bad("a list of strings")
+            }
+        case .json:
+            switch value {
+            case .json(let j): return .json(j)
+            case .strings(let a): return .json(.array(a.map { .string($0) }))
+            default: return .json(value.json)
+            }
+        case .labels:
+            guard case .json(.object(let object)) = value else { throw bad("an object of string values") }
+            var labels: [String: JSONValue] = [:]
+            for (key, item) in object {
+                switch item {
+                case .string: labels[key] = item
+                case .number, .bool: labels[key] = .string(item.encodedString())
+                case .null: continue
+                default: throw bad("an object of string values")
+                }
+            }
+            return .json(.object(labels))
+        }
+    }
+
+    // MARK: Statements
+
+    private var insertFields: [FieldSpec] { schema.fields.filter { $0.name != "seq" } }
+
+    func insertStatement(_ records: [Record]) throws -> SQLQueryString {
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let fields = insertFields
+        var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: quoted(schema.table)) (\(unsafeRaw: fields.map { quoted($0.name) }.joined(separator: ", "))) VALUES "
+        var first = true
+        for record in records {
+            statement += first ? "(" : ", ("
+            first = false
+            let binds = try fields.map { try compiler.encodable(record[$0.name]) }
+            statement += "\(binds: binds))"
+        }
+        return statement
+    }
+
+    func labelsValues(_ record: Record) -> [(String, String)] {
+        guard let field = schema.labelsField, case .json(.object(let object)) = record[field.name] else { return [] }
+        return object.compactMap { key, value in value.stringValue.map { (key, $0) } }.sorted { $0.0 < $1.0 }
+    }
+
+    func labelsInsert(_ rows: [(Int64, Record)]) throws -> SQLQueryString {
+        var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: labelsTable) (row_seq, key, value, created_at) VALUES "
+        var first = true
+        for (seq, record) in rows {
+            let created = record["created_at"].intValue ?? Timestamp.now()
+            for (key, value) in labelsValues(record) {
+                statement += first ? "" : ", "
+                first = false
+                statement += "(\(bind: seq), \(bind: key), \(bind: value), \(bind: created))"
+            }
+        }
+        return statement
+    }
+
+    // MARK: Decoding
+
+    func decode(_ row: any SQLRow, fields: [FieldSpec]) throws -> Record {
+        var record = Record(schema.kind)
+        for field in fields where row.contains(column: field.name) {
+            record[field.name] = try decodeValue(row, column: field.name, type: field.type)
+        }
+        return record
+    }
+
+    func decodeValue(_ row: any SQLRow, column: String, type: FieldType) throws -> Value {
+        if try row.decodeNil(column: column) { return .null }
+        switch type {
+        case .id, .string, .text:
+            return .string(try row.decode(column: column, as: String.self))
+        case .int:
+            return .int(try row.decode(column: column, as: Int64.self))
+        case .timestamp:
+            return .timestamp(try row.decode(column: column, as: Int64.self))
+        case .double:
+            return .double(try row.decode(column: column, as: Double.self))
+        case .bool:
+            if flavor == .sqlite { return .bool(try row.decode(column: column, as: Int64.self) != 0) }
+            return .bool(try row.decode(column: column, as: Bool.self))
+        case .strings:
+            let text = try row.decode(column: column, as: String.self)
+            let items = JSONValue.decode(text)?.arrayValue ?? []
+            return .strings(items.compactMap(\.stringValue))
+        case .json, .labels:
+            let text = try row.decode(column: column, as: String.self)
+            return .json(JSONValue.decode(text) ?? .null)
+        }
+    }
+}
+
+/// Keyset cursors: the sort values of the last row of a page, base64url-encoded JSON.
+enum Cursor {
+    static func encode(_ record: Record, keys: [SortKey]) -> String {
+        let values: [JSONValue] = keys.map { key in
+            switch record[key.field] {
+            case .null: return .null
+            case .string(let s): return .string(s)
+            case .int(let i), .timestamp(let i): return .string(String(i))
+            case .double(let d): return .number(d)
+            case .bool(let b): return .bool(b)
+            default: return .null
+            }
+        }
+        let data = Data(JSONValue.array(values).encodedString().utf8)
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ cursor: String, keys: [SortKey], schema: ResourceSchema) throws -> [Value] {
+        let invalid = ProctorError.badRequest("invalid cursor: pass the next_cursor of a previous page unchanged", field: "cursor")
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard cursor.count < 4096, let data = Data(base64Encoded: base64),
+            let items = (try? JSONValue.decode(data))?.arrayValue, items.count == keys.count
+        else { throw invalid }
+        return try zip(keys, items).map { key, item in
+            guard let field = schema.field(key.field) else { throw invalid }
+            switch (field.type, item) {
+            case (_, .null): return .null
+            case (.int, .string(let s)): guard let i = Int64(s) else { throw invalid }; return .int(i)
+            case (.timestamp, .string(let s)): guard let i = Int64(s) else { throw invalid }; return .timestamp(i)
+            case (.double, .number(let d)): return .double(d)
+            case (.bool, .bool(let b)): return .bool(b)
+            case (.id, .string(let s)), (.string, .string(let s)): return .string(s)
+            default: throw invalid
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+import Foundation
+import ProctorCore
+import SQLKit
+
+/// Compiles the core ``Query`` into SQL for one resource, with every client value bound, never spliced.
+///
+/// Field names are checked against the resource's whitelist before they reach SQL; an unknown field or an
+/// operator that does not fit the field's type is a ``ProctorError`` naming it and listing what is valid.
+struct SQLCompiler {
+    let flavor: SQLFlavor
+    let schema: ResourceSchema
+
+    var table: String { quoted(schema.table) }
+    var labelsTable: String { quoted(schema.table + "_labels") }
+
+    // MARK: WHERE
+
+    /// The WHERE clause (without the keyword) for a query, a tenancy scope and extra conditions.
+    func whereClause(_ query: Query, scope: Scope) throws -> SQLQueryString? {
+        var parts: [SQLQueryString] = []
+        if let groups = scope.groupIDs, schema.grouped {
+            if groups.isEmpty {
+                parts.append("1 = 0")
+            } else {
+                parts.append("\(unsafeRaw: quoted("group_id")) IN (\(binds: groups))")
+            }
+        }
+        if let filter = query.filter {
+            parts.append(try compile(filter, window: query.window))
+        }
+        if let window = query.window {
+            let field = try filterField(window.field)
+            guard field.type == .timestamp else {
+                throw ProctorError.badRequest("'\(window.field)' is not a time field", field: window.field)
+            }
+            if let from = window.from { parts.append("\(unsafeRaw: quoted(field.name)) >= \(bind: from)") }
+            if let to = window.to { parts.append("\(unsafeRaw: quoted(field.name)) < \(bind: to)") }
+        }
+        guard !parts.isEmpty else { return nil }
+        return conjunction(parts)
+    }
+
+    func compile(_ filter: Filter, window: TimeWindow? = nil) throws -> SQLQueryString {
+        switch filter {
+        case .and(let parts):
+            if parts.isEmpty { return "1 = 1" }
+            return try group(parts.map { try compile($0, window: window) }, joiner: " AND ")
+        case .or(let parts):
+            if parts.isEmpty { return "1 = 0" }
+            return try group(parts.map { try compile($0, window: window) }, joiner: " OR ")
+        case .not(let inner):
+            return "NOT (" + (try compile(inner, window: window)) + ")"
+        case .predicate(let predicate):
+            return try compile(predicate, window: window)
+        }
+    }
+
+    private func group(_ parts: [SQLQueryString], joiner: String) throws -> SQLQueryString {
+        "(" + joined(parts, joiner) + ")"
+    }
+
+    func filterField(_ name: String) throws -> FieldSpec {
+        guard let field = schema.field(name), field.filterable else {
+            throw ProctorError.unknownField(name, valid: schema.filterableNames)
+        }
+        return field
+    }
+
+    private func compile(_ predicate: Condition, window: TimeWindow?) throws -> SQLQueryString {
+        if predicate.field.hasPrefix("labels."), let labels = schema.labelsField {
+            return try compileLabel(predicate, labels: labels, window: window)
+        }
+        let field = try filterField(predicate.field)
+        return try compile(predicate, column: quoted(field.name), type: field.type)
+    }
+
+    /// A label predicate becomes a sub-select on the `<table>_labels` rows, which are indexed by
+    /// (key, value, created_at): a label filter and a time window are answered from that index alone.
+    private func compileLabel(_ predicate: Condition, labels: FieldSpec, window: TimeWindow?) throws -> SQLQueryString {
+        let key = String(predicate.field.dropFirst("labels.".count))
+        guard !key.isEmpty, key.count <= 100 else {
+            throw ProctorError.badRequest("a label filter needs a key: labels.<key>", field: predicate.field)
+        }
+        let negated: FilterOperator?
+        switch predicate.op {
+        case .notEqual: negated = .equal
+        case .notIn: negated = .in
+        case .notContains: negated = .contains
+        case .notRegex: negated = .regex
+        case .notRegexIgnoringCase: negated = .regexIgnoringCase
+        case .isNull: negated = .isNotNull
+        default: negated = nil
+        }
+        var positive = predicate
+        if let negated { positive.op = negated }
+        var inner: SQLQueryString = "SELECT row_seq FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key)"
+        if positive.op != .isNotNull {
+            inner += " AND " + (try compile(positive, column: "value", type: .string))
+        }
+        if negated == nil, let window, window.field == "created_at" {
+            if let from = window.from { inner += " AND created_at >= \(bind: from)" }
+            if let to = window.to { inner += " AND created_at < \(bind: to)" }
+        }
+        return (negated == nil ? "seq IN (" : "seq NOT IN (") + inner + ")"
+    }
+
+    private func compile(_ predicate: Condition, column: String, type: FieldType) throws -> SQLQueryString {
+        let op = predicate.op
+        let name = predicate.field
+        let col = SQLQueryString(column)
+        if op.takesNoValue {
+            return col + (op == .isNull ? " IS NULL" : " IS NOT NULL")
+        }
+        guard !predicate.values.isEmpty else {
+            throw ProctorError.badRequest("operator '\(op.rawValue)' on '\(name)' needs a value", field: name)
+        }
+        if op.isArrayOperator {
+            guard type == .strings else {
+                throw invalidOperator(op, name, type)
+            }
+            return arrayCondition(op, column: col, values: predicate.values)
+        }
+        if type == .strings || type == .labels || type == .json {
+            throw invalidOperator(op, name, type)
+        }
+        if op == .in || op == .notIn {
+            let binds = try predicate.values.map { try bindValue($0, type: type, field: name) }
+            let list: SQLQueryString = "\(binds: binds)"
+            return op == .in ? col + " IN (" + list + ")" : "(" + col + " NOT IN (" + list + ") OR " + col + " IS NULL)"
+        }
+        guard predicate.values.count == 1 else {
+            throw ProctorError.badRequest("operator '\(op.rawValue)' on '\(name)' takes one value", field: name)
+        }
+        let raw = predicate.values[0]
+        switch op {
+        case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual:
+            let value = try bindValue(raw, type: type, field: name)
+            let sqlOp = [
+                FilterOperator.equal: "=", .notEqual: "<>", .less: "<", .lessOrEqual: "<=", .greater: ">",
+                .greaterOrEqual: ">=",
+            ][op]!
+            let condition = col + " \(unsafeRaw: sqlOp) \(bind: value)"
+            return op == .notEqual ? "(" + condition + " OR " + col + " IS NULL)" : condition
+        case .equalIgnoringCase:
+            try requireText(op, name, type)
+            return "lower(" + col + ") = lower(\(bind: raw))"
+        case .contains, .notContains, .prefix:
+            try requireText(op, name, type)
+            let pattern = (op == .prefix ? "" : "%") + likeEscaped(raw.lowercased()) + "%"
+            let condition: SQLQueryString = caseInsensitiveLike(col, pattern)
+            return op == .notContains ? "(NOT (" + condition + ") OR " + col + " IS NULL)" : condition
+        case .like:
+            try requireText(op, name, type)
+            switch flavor {
+            case .postgres: return col + " LIKE \(bind: raw)"
+            case .sqlite: return col + " GLOB \(bind: globPattern(fromLike: raw))"
+            }
+        case .ilike:
+            try requireText(op, name, type)
+            switch flavor {
+            case .postgres: return col + " ILIKE \(bind: raw)"
+            case .sqlite: return "lower(" + col + ") LIKE lower(\(bind: raw))"
+            }
+        case .regex, .notRegex, .regexIgnoringCase, .notRegexIgnoringCase:
+            try requireText(op, name, type)
+            do {
+                _ = try NSRegularExpression(pattern: raw)
+            } catch {
+                throw ProctorError.badRequest("invalid regular expression for '\(name)': \(raw)", field: name)
+            }
+            let insensitive = op == .regexIgnoringCase || op == .notRegexIgnoringCase
+            let negative = op == .notRegex || op == .notRegexIgnoringCase
+            let condition: SQLQueryString
+            switch flavor {
+            case .postgres:
+                condition = col + " \(unsafeRaw: insensitive ? "~*" : "~") \(bind: raw)"
+            case .sqlite:
+                condition = col + " REGEXP \(bind: insensitive ? "(?i)" + raw : raw)"
+            }
+            return negative ? "(NOT (" + condition + ") OR " + col + " IS NULL)" : condition
+        default:
+            throw invalidOperator(op, name, type)
+        }
+    }
+
+    private func caseInsensitiveLike(_ col: SQLQueryString, _ pattern: String) -> SQLQueryString {
+        switch flavor {
+        case .postgres: return col + " ILIKE \(bind: pattern) ESCAPE '\\'"
+        case .sqlite: return "lower(" + col + ") LIKE \(bind: pattern) ESCAPE '\\'"
+        }
+    }
+
+    /// Array fields are stored as JSON arrays in both dialects; SQLite walks them with `json_each`,
+    /// PostgreSQL with jsonb containment.
+    private func arrayCondition(_ op: FilterOperator, column col: SQLQueryString, values: [String]) -> SQLQueryString {
+        let wanted = JSONValue.array(values.map { .string($0) }).encodedString()
+        switch (flavor, op) {
+        case (.postgres, .arrayContains):
+            return "(" + col + ")::jsonb @> (\(bind: wanted))::jsonb"
+        case (.postgres, .arrayContainedBy):
+            return "(" + col + ")::jsonb <@ (\(bind: wanted))::jsonb"
+        case (.postgres, _):
+            return "EXISTS (SELECT 1 FROM jsonb_array_elements_text((" + col
+                + ")::jsonb) AS h(v) WHERE h.v IN (SELECT jsonb_array_elements_text((\(bind: wanted))::jsonb)))"
+        case (.sqlite, .arrayContains):
+            return "NOT EXISTS (SELECT 1 FROM json_each(\(bind: wanted)) AS w WHERE w.value NOT IN (SELECT value FROM json_each("
+                + col + ")))"
+        case (.sqlite, .arrayContainedBy):
+            return "NOT EXISTS (SELECT 1 FROM json_each(" + col
+                + ") AS h WHERE h.value NOT IN (SELECT value FROM json_each(\(bind: wanted))))"
+        case (.sqlite, _):
+            return "EXISTS (SELECT 1 FROM json_each(" + col
+                + ") AS h WHERE h.value IN (SELECT value FROM json_each(\(bind: wanted))))"
+        }
+    }
+
+    private func requireText(_ op: FilterOperator, _ name: String, _ type: FieldType) throws {
+        guard type == .string || type == .id || type == .text else { throw invalidOperator(op, name, type) }
+    }
+
+    private func invalidOperator(_ op: FilterOperator, _ name: String, _ type: FieldType) -> ProctorError {
+        let valid: [FilterOperator]
+        switch type {
+        case .strings: valid = [.arrayContains, .arrayContainedBy, .arrayOverlaps, .isNull, .isNotNull]
+        case .string, .id, .text: valid = FilterOperator.allCases.filter { !$0.isArrayOperator }
+        default:
+            valid = [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual, .in, .notIn, .isNull, .isNotNull]
+        }
+        return ProctorError.badRequest(
+            "operator '\(op.rawValue)' does not apply to '\(name)' (\(type.rawValue)); valid operators: "
+                + valid.map(\.rawValue).joined(separator: ", "),
+            field: name,
+            details: ["valid": valid.map(\.rawValue)]
+        )
+    }
+
+    /// Converts a client's text value to the bound value for a field type.
+    func bindValue(_ raw: String, type: FieldType, field: String) throws -> any Encodable & Sendable {
+        func bad(_ what: String) -> ProctorError {
+            ProctorError.badRequest("'\(raw)' is not \(what) (field '\(field)')", field: field)
+        }
+        switch type {
+        case .int:
+            guard let v = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw bad("an integer") }
+            return v
+        case .double:
+            guard let v = Double(raw.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw bad("a number") }
+            return v
+        case .bool:
+            switch raw.lowercased() {
+            case "true", "1", "yes": return flavor == .sqlite ? Int64(1) as any Encodable & Sendable : true
+            case "false", "0", "no": return flavor == .sqlite ? Int64(0) as any Encodable & Sendable : false
+            default: throw bad("a boolean")
+            }
+        case .timestamp:
+            guard let v = Timestamp.parse(raw) else { throw bad("a time (RFC 3339, YYYY-MM-DD or epoch ms)") }
+            return v
+        default:
+            return raw
+        }
+    }
+
+    private func likeEscaped(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            if ch == "%" || ch == "_" || ch == "\\" { out.append("\\") }
+            out.append(ch)
+        }
+        return out
+    }
+
+    /// SQLite's LIKE ignores case; GLOB is its case-sensitive matcher.
+    private func globPattern(fromLike like: String) -> String {
+        var out = ""
+        for ch in like {
+            switch ch {
+            case "%": out.append("*")
+            case "_": out.append("?")
+            case "*", "?", "[", "]": out.append("[\(ch)]")
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    // MARK: ORDER BY and keyset
+
+    /// The effective sort: the requested keys (validated) or the default, ending with `seq` so that every
+    /// order is total and a keyset cursor is exact.
+    func sortKeys(_ query: Query) throws -> [SortKey] {
+        var keys = query.sort.isEmpty ? schema.defaultSort : query.sort
+        for key in keys {
+            guard let field = schema.field(key.field), field.sortable else {
+                throw ProctorError.unknownField(key.field, valid: schema.sortableNames, role: "sort key")
+            }
+        }
+        keys = keys.filter { $0.field != "seq" } + [SortKey("seq", descending: keys.last { $0.field == "seq" }?.descending ?? keys.last?.descending ?? false)]
+        return keys
+    }
+
+    func orderBy(_ keys: [SortKey]) -> SQLQueryString {
+        let items = keys.map { key -> String in
+            var item = quoted(key.field) + (key.descending ? " DESC" : " ASC")
+            if flavor == .postgres, schema.field(key.field)?.nullable == true {
+                item += key.descending ? " NULLS LAST" : " NULLS FIRST"
+            }
+            return item
+        }
+        return SQLQueryString(items.joined(separator: ", "))
+    }
+
+    /// Rows strictly after the cursor position in the given order (NULLs sort lowest, as SQLite does).
+    func keysetCondition(_ keys: [SortKey], after values: [Value]) throws -> SQLQueryString {
+        guard values.count == keys.count else { throw ProctorError.badRequest("invalid cursor", field: "cursor") }
+        var alternatives: [SQLQueryString] = []
+        for i in keys.indices {
+            var conjunction: [SQLQueryString] = []
+            for j in 0..<i {
+                let col = SQLQueryString(quoted(keys[j].field))
+                conjunction.append(values[j].isNull ? col + " IS NULL" : col + " = \(bind: try encodable(values[j]))")
+            }
+            let col = SQLQueryString(quoted(keys[i].field))
+            let value = values[i]
+            if keys[i].descending {
+                if value.isNull { continue }
+                conjunction.append("(" + col + " < \(bind: try encodable(value)) OR " + col + " IS NULL)")
+            } else {
+                conjunction.append(value.isNull ? col + " IS NOT NULL" : col + " > \(bind: try encodable(value))")
+            }
+            alternatives.append("(" + joined(conjunction, " AND ") + ")")
+        }
+        if alternatives.isEmpty { return "1 = 0" }
+        return "(" + joined(alternatives, " OR ") + ")"
+    }
+
+    func encodable(_ value: Value) throws -> any Encodable & Sendable {
+        switch value {
+        case .string(let s): return s
+        case .int(let i), .timestamp(let i): return i
+        case .double(let d): return d
+        case .bool(let b): return flavor == .sqlite ? Int64(b ? 1 : 0) as any Encodable & Sendable : b
+        case .strings(let a): return JSONValue.array(a.map { .string($0) }).encodedString()
+        case .json(let j): return j.encodedString()
+        case .null: return String?.none
+        }
+    }
+
+    // MARK: Projection
+
+    /// The columns to read: all public ones, or the projection plus what paging needs.
+    func columns(for query: Query, sortKeys: [SortKey]) throws -> [FieldSpec] {
+        let all = schema.fields.filter { !$0.secret }
+        var chosen = all
+        if let fields = query.fields, !fields.isEmpty {
+            for name in fields where schema.field(name).map({ $0.secret }) ?? true {
+                throw ProctorError.unknownField(name, valid: all.map(\.name))
+            }
+            let wanted = Set(fields + ["id", "seq"] + sortKeys.map(\.field))
+            chosen = all.filter { wanted.contains($0.name) }
+        }
+        if !query.excludedFields.isEmpty {
+            for name in query.excludedFields where schema.field(name) == nil {
+                throw ProctorError.unknownField(name, valid: all.map(\.name))
+            }
+            let keep = Set(["id", "seq"] + sortKeys.map(\.field))
+            let excluded = Set(query.excludedFields).subtracting(keep)
+            chosen = chosen.filter { !excluded.contains($0.name) }
+        }
+        return chosen
+    }
+}
+
+
+/// Joins SQL fragments, each parenthesised.
+func joined(_ parts: [SQLQueryString], _ separator: String) -> SQLQueryString {
+    var out: SQLQueryString = ""
+    for (index, part) in parts.enumerated() {
+        if index > 0 { out += SQLQueryString(separator) }
+        out += "(" as SQLQueryString
+        out += part
+        out += ")" as SQLQueryString
+    }
+    return out
+}
+
+func conjunction(_ parts: [SQLQueryString]) -> SQLQueryString { joined(parts, " AND ") }

@@ -1,0 +1,499 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import ProctorCore
+import SQLKit
+import SQLiteKit
+
+/// The ``Store`` over SQL: SQLite (embedded default: WAL, foreign keys on, one writer and a few readers)
+/// or PostgreSQL (a pool of connections shared by reads and writes).
+public struct SQLStore: Store {
+    public let flavor: SQLFlavor
+    public var backend: String { flavor.rawValue }
+    /// The largest page a list returns, whatever the client asks.
+    public let maxPageSize: Int
+    public let defaultPageSize: Int
+    private let readers: SessionPool
+    private let writers: SessionPool
+    /// Set inside ``transaction(_:)``: every call goes to this one session.
+    private let pinned: (any SQLDatabase)?
+    private let logger: Logger
+
+    private init(
+        flavor: SQLFlavor, readers: SessionPool, writers: SessionPool, pinned: (any SQLDatabase)?, logger: Logger,
+        maxPageSize: Int, defaultPageSize: Int
+    ) {
+        self.flavor = flavor
+        self.readers = readers
+        self.writers = writers
+        self.pinned = pinned
+        self.logger = logger
+        self.maxPageSize = maxPageSize
+        self.defaultPageSize = defaultPageSize
+    }
+
+    /// Opens (creating if needed) the SQLite file at `path`.
+    public static func sqlite(
+        path: String, readers: Int = 4, logger: Logger = Logger(label: "proctor.store"), maxPageSize: Int = 1000,
+        defaultPageSize: Int = 50
+    ) async throws -> SQLStore {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let open: @Sendable () async throws -> SessionPool.Session = {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let database = connection.sql(queryLogLevel: nil)
+            for pragma in [
+                "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000",
+                "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY",
+            ] {
+                try await database.raw(SQLQueryString(pragma)).run()
+            }
+            try await connection.install(customFunction: regexpFunction)
+            return SessionPool.Session(
+                database: database,
+                isClosed: { connection.isClosed },
+                close: { try? await connection.close() }
+            )
+        }
+        // Open one connection first so the file and WAL mode exist before readers race for them.
+        let writers = SessionPool(capacity: 1, open: open)
+        try await writers.withSession { _ in () }
+        return SQLStore(
+            flavor: .sqlite, readers: SessionPool(capacity: readers, open: open), writers: writers, pinned: nil,
+            logger: logger, maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
+        )
+    }
+
+    /// Connects to PostgreSQL at a `postgres://user:pass@host:port/db` URL.
+    public static func postgres(
+        url: String, connections: Int = 8, logger: Logger = Logger(label: "proctor.store"), maxPageSize: Int = 1000,
+        defaultPageSize: Int = 50
+    ) async throws -> SQLStore {
+        var configuration: SQLPostgresConfiguration
+        do {
+            configuration = try SQLPostgresConfiguration(url: url)
+        } catch {
+            throw ProctorError.badRequest("invalid PostgreSQL URL '\(url)': expected postgres://user:password@host:port/database")
+        }
+        if !url.contains("sslmode") && !url.contains("tlsmode") {
+            configuration.coreConfiguration.tls = .disable
+        }
+        let core = configuration.coreConfiguration
+        let counter = ConnectionCounter()
+        let open: @Sendable () async throws -> SessionPool.Session = {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: core, id: counter.next(), logger: logger
+            )
+            return SessionPool.Session(
+                database: connection.sql(queryLogLevel: nil),
+                isClosed: { connection.isClosed },
+                close: { try? await connection.close() }
+            )
+        }
+        let pool = SessionPool(capacity: connections, open: open)
+        do {
+            try await pool.withSession { db in try await db.raw("SELECT 1").run() }
+        } catch {
+            throw ProctorError(.unavailable, "cannot connect to PostgreSQL at \(redacted(url)): \(describe(error))")
+        }
+        return SQLStore(
+            flavor: .postgres, readers: pool, writers: pool, pinned: nil, logger: logger, maxPageSize: maxPageSize,
+            defaultPageSize: defaultPageSize
+        )
+    }
+
+    public func shutdown() async {
+        await readers.shutdown()
+        await writers.shutdown()
+    }
+
+    // MARK: Sessions
+
+    private func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        if let pinned { return try await body(pinned) }
+        return try await mapErrors { try await readers.withSession(body) }
+    }
+
+    private func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        if let pinned { return try await body(pinned) }
+        return try await mapErrors { try await writers.withSession(body) }
+    }
+
+    /// Runs `body` inside one transaction on one session.
+    private func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        if let pinned { return try await body(pinned) }
+        return try await mapErrors {
+            try await writers.withSession { db in
+                try await db.raw(SQLQueryString(flavor.beginWrite)).run()
+                do {
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any Store) async throws -> T) async throws -> T {
+        try await inTransaction { db in
+            let inner = SQLStore(
+                flavor: flavor, readers: readers, writers: writers, pinned: db, logger: logger,
+                maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
+            )
+            return try await body(inner)
+        }
+    }
+
+    /// Driver errors never reach clients: constraint violations become conflicts, the rest unavailability.
+    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ProctorError {
+            throw error
+        } catch {
+            let text = describe(error)
+            if text.contains("UNIQUE constraint failed") || text.contains("23505") {
+                throw ProctorError.conflict("a row with the same identity already exists")
+            }
+            if text.contains("FOREIGN KEY constraint failed") || text.contains("23503") {
+                throw ProctorError.conflict("the row is referenced by, or refers to, a row that does not exist or still exists")
+            }
+            logger.error("store error: \(text)")
+            throw ProctorError(.unavailable, "the store failed: \(text.prefix(200))")
+        }
+    }
+
+    // MARK: Migrations
+
+    public func migrate() async throws -> [Int] {
+        try await inTransaction { db in
+            if flavor == .postgres {
+                try await db.raw("SELECT pg_advisory_xact_lock(715_2024)").run()
+            }
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS proctor_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+            ).run()
+            let current = try await currentVersion(db)
+            guard current < Catalog.version else { return [] }
+            var applied: [Int] = []
+            for version in (current + 1)...Catalog.version {
+                for statement in Migrations.statements(for: version, flavor: flavor) {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw(
+                    "INSERT INTO proctor_migrations (version, applied_at) VALUES (\(bind: version), \(bind: Timestamp.now()))"
+                ).run()
+                applied.append(version)
+            }
+            return applied
+        }
+    }
+
+    private func currentVersion(_ db: any SQLDatabase) async throws -> Int {
+        let row = try await db.raw("SELECT MAX(version) AS v FROM proctor_migrations").first()
+        guard let row, !(try row.decodeNil(column: "v")) else { return 0 }
+        return try row.decode(column: "v", as: Int.self)
+    }
+
+    public func health() async -> StoreHealth {
+        do {
+            let version = try await read { db in
+                try await db.raw("SELECT 1 AS one").run()
+                return try await currentVersion(db)
+            }
+            return StoreHealth(ok: version == Catalog.version, backend: flavor.rawValue, schemaVersion: version, message: nil)
+        } catch {
+            return StoreHealth(ok: false, backend: flavor.rawValue, schemaVersion: 0, message: describe(error))
+        }
+    }
+
+    // MARK: Writes
+
+    public func insert(_ record: Record) async throws -> Record {
+        let prepared = try RowCodec.prepareInsert(record, now: Timestamp.now())
+        let schema = record.kind.schema
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        let insert = try codec.insertStatement([prepared])
+        let labels = codec.labelsValues(prepared)
+        if labels.isEmpty {
+            let seq = try await write { db in try await Self.insertReturningSeq(db, insert) }
+            var stored = prepared
+            stored["seq"] = .int(seq)
+            return stored
+        }
+        return try await inTransaction { db in
+            let seq = try await Self.insertReturningSeq(db, insert)
+            var stored = prepared
+            stored["seq"] = .int(seq)
+            try await db.raw(try codec.labelsInsert([(seq, stored)])).run()
+            return stored
+        }
+    }
+
+    private static func insertReturningSeq(_ db: any SQLDatabase, _ statement: SQLQueryString) async throws -> Int64 {
+        guard let row = try await db.raw(statement + " RETURNING seq").first() else {
+            throw ProctorError(.internal, "insert returned no row")
+        }
+        return try row.decode(column: "seq", as: Int64.self)
+    }
+
+    public func insertMany(_ records: [Record]) async throws {
+        guard let kind = records.first?.kind else { return }
+        let schema = kind.schema
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        let now = Timestamp.now()
+        let prepared = try records.map { try RowCodec.prepareInsert($0, now: now) }
+        let perStatement = max(1, 30_000 / max(1, schema.fields.count))
+        let hasLabels = schema.labelsField != nil
+        for chunk in stride(from: 0, to: prepared.count, by: perStatement * 20) {
+            let slice = Array(prepared[chunk..<min(prepared.count, chunk + perStatement * 20)])
+            try await inTransaction { db in
+                for start in stride(from: 0, to: slice.count, by: perStatement) {
+                    let rows = Array(slice[start..<min(slice.count, start + perStatement)])
+                    let statement = try codec.insertStatement(rows)
+                    if hasLabels {
+                        let seqs = try await db.raw(statement + " RETURNING seq").all().map {
+                            try $0.decode(column: "seq", as: Int64.self)
+                        }
+                        let pairs = zip(seqs.sorted(), rows).map { ($0, $1) }
+                        let labelRows = pairs.filter { !codec.labelsValues($0.1).isEmpty }
+                        for labelStart in stride(from: 0, to: labelRows.count, by: 2000) {
+                            let part = Array(labelRows[labelStart..<min(labelRows.count, labelStart + 2000)])
+                            try await db.raw(try codec.labelsInsert(part)).run()
+                        }
+                    } else {
+                        try await db.raw(statement).run()
+                    }
+                }
+            }
+        }
+    }
+
+    public func update(
+        _ kind: ResourceKind, id: String, changes: [String: Value], ifMatch: String?, scope: Scope
+    ) async throws -> Record {
+        let schema = kind.schema
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let validated = try RowCodec.validateChanges(changes, schema: schema)
+        let now = Timestamp.now()
+        return try await inTransaction { db in
+            var assignments: [SQLQueryString] = []
+            for (name, value) in validated.sorted(by: { $0.key < $1.key }) {
+                assignments.append("\(unsafeRaw: quoted(name)) = \(bind: try compiler.encodable(value))")
+            }
+            assignments.append("updated_at = \(bind: now)")
+            assignments.append("etag = \(bind: RowCodec.newETag())")
+            var statement: SQLQueryString = "UPDATE \(unsafeRaw: quoted(schema.table)) SET "
+            statement += assignments.joined(separator: ", ")
+            statement += " WHERE id = \(bind: id)"
+            if let scopeClause = try compiler.whereClause(Query(), scope: scope) { statement += " AND " + scopeClause }
+            if let ifMatch { statement += " AND etag = \(bind: ifMatch)" }
+            let rows = try await db.raw(statement + " RETURNING seq").all()
+            guard let row = rows.first else {
+                if ifMatch != nil, try await self.fetch(db, kind, id: id, scope: scope) != nil {
+                    throw ProctorError.conflict("the \(kind.singular) changed since it was read (etag mismatch)", field: "If-Match")
+                }
+                throw ProctorError.notFound("no such \(kind.singular): \(id)")
+            }
+            let seq = try row.decode(column: "seq", as: Int64.self)
+            guard let updated = try await self.fetch(db, kind, id: id, scope: .everything) else {
+                throw ProctorError.notFound("no such \(kind.singular): \(id)")
+            }
+            if let labels = schema.labelsField, validated[labels.name] != nil {
+                try await db.raw("DELETE FROM \(unsafeRaw: codec.labelsTable) WHERE row_seq = \(bind: seq)").run()
+                if !codec.labelsValues(updated).isEmpty {
+                    try await db.raw(try codec.labelsInsert([(seq, updated)])).run()
+                }
+            }
+            return updated
+        }
+    }
+
+    public func delete(_ kind: ResourceKind, id: String, ifMatch: String?, scope: Scope) async throws -> Bool {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        return try await write { db in
+            var statement: SQLQueryString = "DELETE FROM \(unsafeRaw: quoted(schema.table)) WHERE id = \(bind: id)"
+            if let scopeClause = try compiler.whereClause(Query(), scope: scope) { statement += " AND " + scopeClause }
+            if let ifMatch { statement += " AND etag = \(bind: ifMatch)" }
+            let deleted = try await db.raw(statement + " RETURNING id").all()
+            if deleted.isEmpty, ifMatch != nil, try await self.fetch(db, kind, id: id, scope: scope) != nil {
+                throw ProctorError.conflict("the \(kind.singular) changed since it was read (etag mismatch)", field: "If-Match")
+            }
+            return !deleted.isEmpty
+        }
+    }
+
+    // MARK: Reads
+
+    public func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
+        try await read { db in try await fetch(db, kind, id: id, scope: scope) }
+    }
+
+    private func fetch(_ db: any SQLDatabase, _ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
+        try await first(db, kind, matching: ["id": .string(id)], scope: scope)
+    }
+
+    public func first(_ kind: ResourceKind, matching: [String: Value], scope: Scope) async throws -> Record? {
+        try await read { db in try await first(db, kind, matching: matching, scope: scope) }
+    }
+
+    private func first(
+        _ db: any SQLDatabase, _ kind: ResourceKind, matching: [String: Value], scope: Scope
+    ) async throws -> Record? {
+        let schema = kind.schema
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        var statement: SQLQueryString = "SELECT * FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
+        for (name, value) in matching.sorted(by: { $0.key < $1.key }) {
+            guard schema.field(name) != nil else { throw ProctorError.unknownField(name, valid: schema.fields.map(\.name)) }
+            if value.isNull {
+                statement += " AND \(unsafeRaw: quoted(name)) IS NULL"
+            } else {
+                statement += " AND \(unsafeRaw: quoted(name)) = \(bind: try compiler.encodable(value))"
+            }
+        }
+        if let scopeClause = try compiler.whereClause(Query(), scope: scope) { statement += " AND " + scopeClause }
+        guard let row = try await db.raw(statement + " LIMIT 1").first() else { return nil }
+        return try codec.decode(row, fields: schema.fields)
+    }
+
+    public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        let keys = try compiler.sortKeys(query)
+        let columns = try compiler.columns(for: query, sortKeys: keys)
+        let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
+        var conditions: [SQLQueryString] = []
+        if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
+        if let cursor = query.cursor {
+            let values = try Cursor.decode(cursor, keys: keys, schema: schema)
+            conditions.append(try compiler.keysetCondition(keys, after: values))
+        }
+        var statement: SQLQueryString = "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
+        if !conditions.isEmpty {
+            statement += " WHERE " + conjunction(conditions)
+        }
+        statement += " ORDER BY " + compiler.orderBy(keys)
+        statement += " LIMIT \(bind: limit + 1)"
+        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
+        let countQuery = query
+        return try await read { db in
+            let rows = try await db.raw(statement).all()
+            var items = try rows.prefix(limit).map { try codec.decode($0, fields: columns) }
+            let hasMore = rows.count > limit
+            let next = hasMore ? items.last.map { Cursor.encode($0, keys: keys) } : nil
+            if let fields = query.fields, !fields.isEmpty {
+                let keep = Set(fields + ["id"])
+                items = items.map { record in
+                    var trimmed = record
+                    trimmed.values = record.values.filter { keep.contains($0.key) }
+                    return trimmed
+                }
+            }
+            let total = query.includeTotal ? try await count(db, kind, query: countQuery, scope: scope) : nil
+            return Page(items: items, total: total, nextCursor: next, limit: limit)
+        }
+    }
+
+    public func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        try await read { db in try await count(db, kind, query: query, scope: scope) }
+    }
+
+    private func count(_ db: any SQLDatabase, _ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        var statement: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: quoted(schema.table))"
+        if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+        guard let row = try await db.raw(statement).first() else { return 0 }
+        return try row.decode(column: "n", as: Int.self)
+    }
+
+    public func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value] {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let limit = min(max(query.limit ?? maxPageSize, 0), maxPageSize)
+        let clause = try compiler.whereClause(query, scope: scope)
+        var statement: SQLQueryString
+        let type: FieldType
+        if field.hasPrefix("labels."), schema.labelsField != nil {
+            let key = String(field.dropFirst("labels.".count))
+            type = .string
+            statement = "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
+            if let clause {
+                statement += " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause + ")"
+            }
+            statement += " ORDER BY v LIMIT \(bind: limit)"
+        } else {
+            let spec = try compiler.filterField(field)
+            guard spec.sortable else {
+                throw ProctorError.unknownField(field, valid: schema.sortableNames, role: "distinct field")
+            }
+            type = spec.type
+            statement = "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
+            if let clause { statement += " WHERE " + clause }
+            statement += " ORDER BY v LIMIT \(bind: limit)"
+        }
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        return try await read { db in
+            try await db.raw(statement).all().map { try codec.decodeValue($0, column: "v", type: type) }
+        }
+    }
+}
+
+/// Hands out distinct connection ids for PostgreSQL logs.
+private final class ConnectionCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+/// `REGEXP` for SQLite (PostgreSQL has `~` built in). `(?i)` at the start makes it case-insensitive.
+let regexpFunction = SQLiteCustomFunction("regexp", argumentCount: 2, pure: true) { args in
+    guard case .text(let pattern) = args[0] else { return nil }
+    guard case .text(let text) = args[1] else { return false }
+    guard let regex = RegexCache.shared.regex(pattern) else { return false }
+    let range = NSRange(text.startIndex..., in: text)
+    return regex.firstMatch(in: text, range: range) != nil
+}
+
+/// Compiled regular expressions, so that a filter is compiled once, not once per row.
+final class RegexCache: @unchecked Sendable {
+    static let shared = RegexCache()
+    private let lock = NSLock()
+    private var cache: [String: NSRegularExpression] = [:]
+
+    func regex(_ pattern: String) -> NSRegularExpression? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let hit = cache[pattern] { return hit }
+        guard let compiled = try? NSRegularExpression(pattern: pattern) else { return nil }
+        if cache.count > 256 { cache.removeAll() }
+        cache[pattern] = compiled
+        return compiled
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    String(reflecting: error)
+}
+
+func redacted(_ url: String) -> String {
+    guard var components = URLComponents(string: url) else { return "the given URL" }
+    if components.password != nil { components.password = "***" }
+    return components.string ?? "the given URL"
+}

@@ -1,0 +1,93 @@
+import Logging
+import SQLKit
+
+/// A small fixed-capacity pool of database sessions.
+///
+/// sqlite-kit has no pooled `SQLDatabase`, and an explicit session is what transactions need anyway,
+/// so both dialects go through this one pool: a session is leased for the length of a closure.
+actor SessionPool {
+    struct Session: Sendable {
+        let database: any SQLDatabase
+        let isClosed: @Sendable () -> Bool
+        let close: @Sendable () async -> Void
+    }
+
+    private let capacity: Int
+    private let open: @Sendable () async throws -> Session
+    private var idle: [Session] = []
+    private var opened = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var isShutDown = false
+
+    init(capacity: Int, open: @escaping @Sendable () async throws -> Session) {
+        self.capacity = max(1, capacity)
+        self.open = open
+    }
+
+    private func acquire() async throws -> Session {
+        while true {
+            if isShutDown { throw StoreUnavailable(message: "the store is shut down") }
+            if let session = idle.popLast() {
+                if session.isClosed() {
+                    opened -= 1
+                    continue
+                }
+                return session
+            }
+            if opened < capacity {
+                opened += 1
+                do {
+                    return try await open()
+                } catch {
+                    opened -= 1
+                    resumeOneWaiter()
+                    throw error
+                }
+            }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+    }
+
+    private func release(_ session: Session) {
+        if session.isClosed() || isShutDown {
+            opened -= 1
+            if isShutDown { Task { await session.close() } }
+        } else {
+            idle.append(session)
+        }
+        resumeOneWaiter()
+    }
+
+    private func resumeOneWaiter() {
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
+
+    /// Runs `body` with a leased session and returns it to the pool afterwards.
+    nonisolated func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let session = try await acquire()
+        do {
+            let result = try await body(session.database)
+            await release(session)
+            return result
+        } catch {
+            await release(session)
+            throw error
+        }
+    }
+
+    func shutdown() async {
+        isShutDown = true
+        let sessions = idle
+        idle.removeAll()
+        opened -= sessions.count
+        for session in sessions { await session.close() }
+        for waiter in waiters { waiter.resume() }
+        waiters.removeAll()
+    }
+}
+
+/// The database could not be reached or is shut down.
+struct StoreUnavailable: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

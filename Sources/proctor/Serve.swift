@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ProctorCore
+import ProctorHTTP
+import ProctorStore
+
+extension Proctor {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the server (SQLite in the data dir by default).")
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on (0 picks a free one).")
+        var port = 8080
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "Local executor slots (default: the number of cores).")
+        var executorSlots: Int?
+
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+        var logLevel: LogLevel = .info
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+            if let executorSlots, executorSlots < 0 { throw ValidationError("--executor-slots cannot be negative") }
+        }
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let configuration = AppConfiguration(
+                host: host, port: port, dataDirectory: store.dataDir,
+                databaseURL: store.databaseURL ?? environment["PROCTOR_DATABASE_URL"],
+                adminToken: environment["PROCTOR_ADMIN_TOKEN"], adminPassword: environment["PROCTOR_ADMIN_PASSWORD"],
+                executorSlots: executorSlots ?? ProcessInfo.processInfo.activeProcessorCount, logLevel: logLevel.level
+            )
+            var logger = Logger(label: "proctor")
+            logger.logLevel = configuration.logLevel
+            try await failingCleanly {
+                let store = try await openStore(configuration, logger: logger)
+                let outcome = try await Bootstrap.run(
+                    store: store, adminToken: configuration.adminToken, adminPassword: configuration.adminPassword
+                )
+                if outcome.created {
+                    if let token = outcome.generatedToken {
+                        print("Created the site admin 'admin' in group 'default'. Its API token (shown once):\n\(token)")
+                    } else {
+                        print("Created the site admin 'admin' in group 'default' with the token from PROCTOR_ADMIN_TOKEN.")
+                    }
+                }
+                let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
+                do {
+                    try await app.runService()
+                } catch {
+                    await store.shutdown()
+                    throw error
+                }
+                await store.shutdown()
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bring the store's schema up to date, then exit.")
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await failingCleanly {
+                let configuration = AppConfiguration(dataDirectory: store.dataDir, databaseURL: store.databaseURL)
+                let opened = try await openStore(configuration, logger: Logger(label: "proctor"))
+                let health = await opened.health()
+                print("store \(health.backend) at schema version \(health.schemaVersion)")
+                await opened.shutdown()
+            }
+        }
+    }
+}
+
+/// Log levels as the command line spells them.
+enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+}
+
+/// Runs a command body so that any failure is one clear line on stderr and exit status 1, never a trace.
+func failingCleanly(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ProctorError {
+        throw CleanExit.message(error.message)
+    } catch let error as CleanExit {
+        throw error
+    } catch {
+        throw CleanExit.message(oneLine(error))
+    }
+}
+
+/// A failure to print as one line.
+enum CleanExit: Error, CustomStringConvertible {
+    case message(String)
+    var description: String {
+        switch self { case .message(let text): return text }
+    }
+}
+
+func oneLine(_ error: any Error) -> String {
+    let text = String(describing: error)
+    if text.contains("Permission denied") || text.contains("EACCES") { return "permission denied: \(text.prefix(200))" }
+    return String(text.split(separator: "\n").first ?? "failed")
+}
