@@ -32,6 +32,9 @@ struct RowCodec {
                 out["etag"] = .string(newETag())
             default:
                 let given = record.values[field.name] ?? .null
+                if field.isRequired, given.isNull || given == .string("") {
+                    throw ProctorError.badRequest("'\(field.name)' is required", field: field.name)
+                }
                 out[field.name] = try normalize(given.isNull ? field.defaultValue : given, field: field)
             }
         }

@@ -70,9 +70,12 @@ public struct SQLStore: Store {
 
     /// Connects to PostgreSQL at a `postgres://user:pass@host:port/db` URL.
     public static func postgres(
-        url: String, connections: Int = 8, logger: Logger = Logger(label: "proctor.store"), maxPageSize: Int = 1000,
-        defaultPageSize: Int = 50
+        url: String, connections: Int = 8, schema: String? = nil, logger: Logger = Logger(label: "proctor.store"),
+        maxPageSize: Int = 1000, defaultPageSize: Int = 50
     ) async throws -> SQLStore {
+        if let schema, !schema.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            throw ProctorError.badRequest("invalid schema name '\(schema)'")
+        }
         var configuration: SQLPostgresConfiguration
         do {
             configuration = try SQLPostgresConfiguration(url: url)
@@ -88,8 +91,14 @@ public struct SQLStore: Store {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: core, id: counter.next(), logger: logger
             )
+            let database = connection.sql(queryLogLevel: nil)
+            if let schema {
+                // A private schema per store: tests and benchmarks share one server without seeing each other.
+                try await database.raw(SQLQueryString("CREATE SCHEMA IF NOT EXISTS \(schema)")).run()
+                try await database.raw(SQLQueryString("SET search_path TO \(schema)")).run()
+            }
             return SessionPool.Session(
-                database: connection.sql(queryLogLevel: nil),
+                database: database,
                 isClosed: { connection.isClosed },
                 close: { try? await connection.close() }
             )
@@ -155,9 +164,9 @@ public struct SQLStore: Store {
     private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as ProctorError {
-            throw error
-        } catch {
+        } catch let error as StoreUnavailable {
+            throw ProctorError(.unavailable, error.message)
+        } catch where error is SQLiteError || error is PSQLError {
             let text = describe(error)
             if text.contains("UNIQUE constraint failed") || text.contains("23505") {
                 throw ProctorError.conflict("a row with the same identity already exists")

@@ -29,6 +29,11 @@ public struct FieldSpec: Sendable, Equatable {
     /// The schema version that added the field; migrations add it at that version.
     public var since: Int
 
+    /// A caller must give it: a non-null reference, or a name.
+    public var isRequired: Bool {
+        !nullable && (type == .id || name == "name") && name != "id"
+    }
+
     public init(
         _ name: String,
         _ type: FieldType,

@@ -1,0 +1,146 @@
+import Foundation
+import ProctorCore
+import ProctorStore
+import Testing
+
+/// The store contract: every backend behaves the same for every call.
+@Suite struct StoreContractTests {
+    @Test(arguments: Backend.available)
+    func migrationsAreIdempotent(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let applied = try await store.migrate()
+            #expect(applied == [])
+            let health = await store.health()
+            #expect(health.ok)
+            #expect(health.schemaVersion == Catalog.version)
+            #expect(health.backend == backend.rawValue)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func insertGetUpdateDelete(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let harness = try await store.insert(
+                Record(.harnesses, ["group_id": .string(group.id), "name": .string("h1"), "harness": .string("pytest")])
+            )
+            #expect(harness.seq > 0)
+            #expect(!harness.etag.isEmpty)
+            #expect(harness["configuration_state"] == .string("ENABLED"))
+            let fetched = try #require(try await store.get(.harnesses, id: harness.id))
+            #expect(fetched["harness"] == .string("pytest"))
+            #expect(fetched["deleted"] == .bool(false))
+            #expect(fetched.seq == harness.seq)
+
+            let updated = try await store.update(
+                .harnesses, id: harness.id, changes: ["site": .string("SJC")], ifMatch: harness.etag, scope: .everything
+            )
+            #expect(updated["site"] == .string("SJC"))
+            #expect(updated.etag != harness.etag)
+
+            await #expect(throws: ProctorError.self) {
+                _ = try await store.update(
+                    .harnesses, id: harness.id, changes: ["site": .string("OTT")], ifMatch: harness.etag, scope: .everything
+                )
+            }
+            #expect(try await store.get(.harnesses, id: harness.id)?["site"] == .string("SJC"))
+
+            #expect(try await store.delete(.harnesses, id: harness.id, ifMatch: nil, scope: .everything))
+            #expect(try await store.get(.harnesses, id: harness.id) == nil)
+            #expect(try await store.delete(.harnesses, id: harness.id, ifMatch: nil, scope: .everything) == false)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func duplicateNameInGroupIsAConflict(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let other = try await makeGroup(store, "other")
+            _ = try await store.insert(Record(.engines, ["group_id": .string(group.id), "name": .string("e")]))
+            do {
+                _ = try await store.insert(Record(.engines, ["group_id": .string(group.id), "name": .string("e")]))
+                Issue.record("a duplicate name was accepted")
+            } catch let error as ProctorError {
+                #expect(error.code == .conflict)
+            }
+            // The same name in another group is another engine.
+            _ = try await store.insert(Record(.engines, ["group_id": .string(other.id), "name": .string("e")]))
+            #expect(try await store.count(.engines, query: Query(), scope: .everything) == 2)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func invalidValuesAreRejectedWithTheField(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            do {
+                _ = try await store.insert(
+                    Record(.profiles, ["group_id": .string(group.id), "definition_id": .null, "name": .string("p")])
+                )
+                Issue.record("a null required field was accepted")
+            } catch let error as ProctorError {
+                #expect(error.code == .badRequest)
+                #expect(error.field == "definition_id")
+            }
+            do {
+                _ = try await store.insert(Record(.groups, ["name": .string("x"), "colour": .string("red")]))
+                Issue.record("an unknown field was accepted")
+            } catch let error as ProctorError {
+                #expect(error.field == "colour")
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func tenancyScopeHidesOtherGroups(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let a = try await makeGroup(store, "a")
+            let b = try await makeGroup(store, "b")
+            let inA = try await store.insert(Record(.testbeds, ["group_id": .string(a.id), "name": .string("tb")]))
+            _ = try await store.insert(Record(.testbeds, ["group_id": .string(b.id), "name": .string("tb")]))
+            let scopeB = Scope.groups([b.id])
+            #expect(try await store.get(.testbeds, id: inA.id, scope: scopeB) == nil)
+            #expect(try await store.count(.testbeds, query: Query(), scope: scopeB) == 1)
+            #expect(try await store.list(.testbeds, query: Query(), scope: scopeB).items.map(\.groupID) == [b.id])
+            #expect(try await store.count(.testbeds, query: Query(), scope: .groups([])) == 0)
+            await #expect(throws: ProctorError.self) {
+                _ = try await store.update(.testbeds, id: inA.id, changes: ["clean": .string("x")], ifMatch: nil, scope: scopeB)
+            }
+            #expect(try await store.delete(.testbeds, id: inA.id, ifMatch: nil, scope: scopeB) == false)
+            #expect(try await store.get(.testbeds, id: inA.id) != nil)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func transactionRollsBackOnError(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await store.transaction { tx in
+                    _ = try await tx.insert(Record(.groups, ["name": .string("inside")]))
+                    throw Boom()
+                }
+            }
+            #expect(try await store.first(.groups, matching: ["name": .string("inside")]) == nil)
+            let id = try await store.transaction { tx in try await tx.insert(Record(.groups, ["name": .string("kept")])).id }
+            #expect(try await store.get(.groups, id: id)?.name == "kept")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func deletingARunDeletesItsEventsAndLabels(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let run = try await store.insert(
+                Record(.runs, ["group_id": .string(group.id), "labels": .json(.object(["job": .string("next")]))])
+            )
+            _ = try await store.insert(
+                Record(.runEvents, ["group_id": .string(group.id), "run_id": .string(run.id), "status": .string("new")])
+            )
+            #expect(try await store.count(.runEvents, query: Query(), scope: .everything) == 1)
+            #expect(try await store.delete(.runs, id: run.id, ifMatch: nil, scope: .everything))
+            #expect(try await store.count(.runEvents, query: Query(), scope: .everything) == 0)
+            #expect(try await store.distinct(.runs, field: "labels.job", query: Query(), scope: .everything) == [])
+        }
+    }
+}
