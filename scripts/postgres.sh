@@ -15,7 +15,9 @@
 # All diagnostics go to stderr.
 set -Eeuo pipefail   # -E: the ERR trap below also fires inside functions
 
-exec 3>&1 1>&2   # stdout is reserved for the URL; everything else -> stderr
+# stdout (kept as fd 3) is reserved for the URL; everything else -> stderr.
+# The server must not inherit fd 3, or `URL=$(postgres.sh start)` never returns.
+exec 3>&1 1>&2
 
 die() { echo "postgres.sh: error: $*"; exit 1; }
 trap 'die "command failed (line $LINENO): $BASH_COMMAND"' ERR
@@ -26,7 +28,7 @@ find_bin() {
   for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
     [ -x "$d/initdb" ] && { echo "$d"; return; }
   done
-  command -v initdb >/dev/null && dirname "$(command -v initdb)"
+  command -v initdb >/dev/null && dirname "$(readlink -f "$(command -v initdb)")"
   return 0
 }
 
@@ -62,7 +64,7 @@ cmd_start() {
   if [ -f "$data/PG_VERSION" ] && [ -f "$dir/url" ]; then
     cd "$dir"
     if ! as_pg "$BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-      as_pg "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null \
+      as_pg "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null 3>&- \
         || die "could not restart the cluster in $dir (see $log)"
     fi
     cat "$dir/url" >&3
@@ -95,11 +97,12 @@ EOF
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     while port_in_use "$port"; do port=$((port + 1)); done
     echo "port = $port" >>"$data/postgresql.conf"
-    if as_pg "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null; then
+    if as_pg "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >"$dir/pg_ctl.out" 2>&1 3>&-; then
       break
     fi
     grep -qE 'could not (bind|create any TCP/IP sockets)|already in use' "$log" 2>/dev/null \
-      || { tail -n 20 "$log" 2>/dev/null; die "pg_ctl start failed (see $log)"; }
+      || { tail -n 20 "$dir/pg_ctl.out" "$log" 2>/dev/null; die "pg_ctl start failed (see $log)"; }
+    echo "postgres.sh: port $port was taken meanwhile; trying the next one"
     port=$((port + 1))
     [ "$attempt" -lt 10 ] || die "no free port found from 54329 to $port"
   done

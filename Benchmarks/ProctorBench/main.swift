@@ -1,1 +1,177 @@
-print("bench")
+import ArgumentParser
+import Foundation
+import Logging
+import ProctorCore
+import ProctorStore
+
+/// `proctor-bench store`: seeds runs and times the list queries issue #2 asks about, for SQLite and PostgreSQL.
+@main
+struct ProctorBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proctor-bench",
+        abstract: "Seed a store with runs and print p50/p99 of the list queries.",
+        discussion: "Run it in release mode: swift run -c release proctor-bench --runs 1000000"
+    )
+
+    @Option(help: "How many runs to seed.")
+    var runs = 1_000_000
+
+    @Option(help: "How many times to repeat each query.")
+    var repeats = 200
+
+    @Option(help: "PostgreSQL URL; when given, PostgreSQL is measured too (default: env PROCTOR_TEST_POSTGRES_URL).")
+    var databaseURL: String?
+
+    @Flag(help: "Measure SQLite only.")
+    var sqliteOnly = false
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-bench-\(UUID().uuidString)")
+        let sqlite = try await SQLStore.sqlite(path: directory.appendingPathComponent("bench.sqlite").path, logger: logger)
+        try await measure(sqlite, name: "SQLite")
+        await sqlite.shutdown()
+        try? FileManager.default.removeItem(at: directory)
+        if !sqliteOnly, let url = databaseURL ?? ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] {
+            let schema = "bench_" + String(UUID().uuidString.prefix(8)).lowercased()
+            let postgres = try await SQLStore.postgres(url: url, connections: 4, schema: schema, logger: logger)
+            try await measure(postgres, name: "PostgreSQL")
+            await postgres.shutdown()
+        }
+    }
+
+    func measure(_ store: SQLStore, name: String) async throws {
+        try await store.migrate()
+        print("== \(name): seeding \(runs) runs across 100 job definitions, 10 groups, 3 years")
+        let seeded = try await Seeder.seed(store, runs: runs)
+        print(String(format: "seeding: %.1f s, %.0f runs/s", seeded.seconds, Double(runs) / seeded.seconds))
+
+        let filter = Filter.and([
+            .equal("group_id", seeded.bigGroup), .equal("status", "success"), .equal("labels.branch", "main"),
+        ])
+        let firstPage = Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 50)
+        var deep = firstPage
+        deep.offset = 100_000
+        let deepRow = try await store.list(.runs, query: Query(filter: filter, sort: firstPage.sort, limit: 1, offset: 99_999), scope: .everything)
+        var keyset = firstPage
+        // The cursor after the 100,000th row: what a client holds after walking 2,000 pages.
+        keyset.cursor = deepRow.nextCursor
+        let scope = Scope.groups([seeded.bigGroup])
+        let cases: [(String, () async throws -> Int)] = [
+            ("first page (group+status+label, created desc, 50)", {
+                try await store.list(.runs, query: firstPage, scope: scope).items.count
+            }),
+            ("page 100,000 rows deep, offset", { try await store.list(.runs, query: deep, scope: scope).items.count }),
+            ("page 100,000 rows deep, keyset cursor", { try await store.list(.runs, query: keyset, scope: scope).items.count }),
+            ("count with that filter", { try await store.count(.runs, query: Query(filter: filter), scope: scope) }),
+            ("distinct labels.job", {
+                try await store.distinct(.runs, field: "labels.job", query: Query(), scope: .everything).count
+            }),
+            ("distinct labels.kernel where job=X, last 5 days", {
+                let now = Timestamp.now()
+                let query = Query(
+                    filter: .equal("labels.job", seeded.sampleJob),
+                    window: TimeWindow(field: "created_at", from: now - 5 * 86_400_000_000, to: nil)
+                )
+                return try await store.distinct(.runs, field: "labels.kernel", query: query, scope: .everything).count
+            }),
+        ]
+        for (label, body) in cases {
+            var samples: [Double] = []
+            var rows = 0
+            let count = label.contains("deep, offset") || label.contains("count") ? max(10, repeats / 10) : repeats
+            for _ in 0..<count {
+                let start = ContinuousClock.now
+                rows = try await body()
+                samples.append(Self.milliseconds(ContinuousClock.now - start))
+            }
+            samples.sort()
+            let p50 = samples[samples.count / 2]
+            let p99 = samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))]
+            print(String(format: "%-52@ p50 %7.2f ms  p99 %7.2f ms  (%d rows, %d runs)", label as NSString, p50, p99, rows, count))
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}
+
+/// Deterministic synthetic data: one big group (half of all runs) and nine smaller ones.
+enum Seeder {
+    struct Result {
+        var seconds: Double
+        var bigGroup: String
+        var sampleJob: String
+    }
+
+    static func seed(_ store: SQLStore, runs: Int) async throws -> Result {
+        var groups: [String] = []
+        for index in 0..<10 {
+            groups.append(try await store.insert(Record(.groups, ["name": .string("group-\(index)")])).id)
+        }
+        var definitions: [(id: String, name: String, group: String)] = []
+        for index in 0..<100 {
+            let group = groups[index % 10]
+            let row = try await store.insert(
+                Record(.definitions, ["group_id": .string(group), "name": .string("job-\(index)")])
+            )
+            definitions.append((row.id, "job-\(index)", group))
+        }
+        var random = SplitMix(seed: 42)
+        let statuses = ["success", "success", "success", "success", "success", "success", "success", "failure", "failure", "error"]
+        let branches = ["main", "main", "main", "main", "stable"]
+        let now = Timestamp.now()
+        let span: Int64 = 3 * 365 * 86_400_000_000
+        let batch = 10_000
+        let start = ContinuousClock.now
+        var made = 0
+        while made < runs {
+            let count = min(batch, runs - made)
+            var records: [Record] = []
+            records.reserveCapacity(count)
+            for _ in 0..<count {
+                // Half the runs belong to definitions of group-0 (a big lab); the rest spread evenly.
+                let definition = random.next() % 2 == 0
+                    ? definitions[Int(random.next() % 10) * 10]
+                    : definitions[Int(random.next() % 100)]
+                let created = now - Int64(random.next() % UInt64(span))
+                records.append(
+                    Record(
+                        .runs,
+                        [
+                            "group_id": .string(definition.group), "definition_id": .string(definition.id),
+                            "status": .string(statuses[Int(random.next() % 10)]), "created_at": .timestamp(created),
+                            "updated_at": .timestamp(created), "executor": .string("external"),
+                            "labels": .json(
+                                .object([
+                                    "job": .string(definition.name),
+                                    "kernel": .string("v6.\(random.next() % 12)-rc\(random.next() % 8)"),
+                                    "branch": .string(branches[Int(random.next() % 5)]),
+                                ])
+                            ),
+                        ]
+                    )
+                )
+            }
+            try await store.insertMany(records)
+            made += count
+        }
+        let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
+        return Result(seconds: seconds, bigGroup: groups[0], sampleJob: "job-0")
+    }
+}
+
+/// A small, fast, seeded generator so every run of the benchmark sees the same data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
