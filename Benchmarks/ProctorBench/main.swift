@@ -42,7 +42,7 @@ struct ProctorBench: AsyncParsableCommand {
     }
 
     func measure(_ store: SQLStore, name: String) async throws {
-        try await store.migrate()
+        _ = try await store.migrate()
         print("== \(name): seeding \(runs) runs across 100 job definitions, 10 groups, 3 years")
         let seeded = try await Seeder.seed(store, runs: runs)
         print(String(format: "seeding: %.1f s, %.0f runs/s", seeded.seconds, Double(runs) / seeded.seconds))

@@ -12,7 +12,13 @@ public func openStore(_ configuration: AppConfiguration, logger: Logger) async t
     } else {
         store = try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
     }
-    let applied = try await store.migrate()
+    let applied: [Int]
+    do {
+        applied = try await store.migrate()
+    } catch {
+        await store.shutdown()
+        throw error
+    }
     if !applied.isEmpty { logger.info("migrated the \(store.flavor.rawValue) store to version \(applied.last ?? 0)") }
     return store
 }

@@ -139,7 +139,7 @@ struct RowCodec {
         for record in records {
             statement += first ? "(" : ", ("
             first = false
-            let binds = try fields.map { try compiler.encodable(record[$0.name]) }
+            let binds = try fields.map { try compiler.encodable(record[$0.name], type: $0.type) }
             statement += "\(binds: binds))"
         }
         return statement

@@ -333,7 +333,16 @@ struct SQLCompiler {
         return "(" + joined(alternatives, " OR ") + ")"
     }
 
-    func encodable(_ value: Value) throws -> any Encodable & Sendable {
+    /// The bind for a value; a NULL is typed by its column so PostgreSQL accepts it.
+    func encodable(_ value: Value, type: FieldType? = nil) throws -> any Encodable & Sendable {
+        if value.isNull {
+            switch type {
+            case .int?, .timestamp?: return Int64?.none
+            case .double?: return Double?.none
+            case .bool?: return flavor == .sqlite ? Int64?.none as any Encodable & Sendable : Bool?.none
+            default: return String?.none
+            }
+        }
         switch value {
         case .string(let s): return s
         case .int(let i), .timestamp(let i): return i

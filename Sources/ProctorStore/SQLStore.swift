@@ -87,15 +87,23 @@ public struct SQLStore: Store {
         }
         let core = configuration.coreConfiguration
         let counter = ConnectionCounter()
+        let createSchema = OneShot()
         let open: @Sendable () async throws -> SessionPool.Session = {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: core, id: counter.next(), logger: logger
             )
             let database = connection.sql(queryLogLevel: nil)
             if let schema {
-                // A private schema per store: tests and benchmarks share one server without seeing each other.
-                try await database.raw(SQLQueryString("CREATE SCHEMA IF NOT EXISTS \(schema)")).run()
-                try await database.raw(SQLQueryString("SET search_path TO \(schema)")).run()
+                do {
+                    // A private schema per store: tests and benchmarks share one server without seeing each other.
+                    if createSchema.claim() {
+                        try await database.raw(SQLQueryString("CREATE SCHEMA IF NOT EXISTS \(unsafeRaw: schema)")).run()
+                    }
+                    try await database.raw(SQLQueryString("SET search_path TO \(unsafeRaw: schema)")).run()
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
             }
             return SessionPool.Session(
                 database: database,
@@ -184,7 +192,7 @@ public struct SQLStore: Store {
     public func migrate() async throws -> [Int] {
         try await inTransaction { db in
             if flavor == .postgres {
-                try await db.raw("SELECT pg_advisory_xact_lock(715_2024)").run()
+                try await db.raw("SELECT pg_advisory_xact_lock(7152024)").run()
             }
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS proctor_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
@@ -296,7 +304,9 @@ public struct SQLStore: Store {
         return try await inTransaction { db in
             var assignments: [SQLQueryString] = []
             for (name, value) in validated.sorted(by: { $0.key < $1.key }) {
-                assignments.append("\(unsafeRaw: quoted(name)) = \(bind: try compiler.encodable(value))")
+                assignments.append(
+                    "\(unsafeRaw: quoted(name)) = \(bind: try compiler.encodable(value, type: schema.field(name)?.type))"
+                )
             }
             assignments.append("updated_at = \(bind: now)")
             assignments.append("etag = \(bind: RowCodec.newETag())")
@@ -456,6 +466,19 @@ public struct SQLStore: Store {
         return try await read { db in
             try await db.raw(statement).all().map { try codec.decodeValue($0, column: "v", type: type) }
         }
+    }
+}
+
+/// True exactly once.
+private final class OneShot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
     }
 }
 

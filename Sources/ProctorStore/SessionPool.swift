@@ -24,6 +24,14 @@ actor SessionPool {
         self.open = open
     }
 
+    deinit {
+        // A pool dropped without shutdown() still closes what it holds.
+        for session in idle {
+            let close = session.close
+            Task { await close() }
+        }
+    }
+
     private func acquire() async throws -> Session {
         while true {
             if isShutDown { throw StoreUnavailable(message: "the store is shut down") }

@@ -29,7 +29,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-test-\(UUID().uuidString)")
             let store = try await SQLStore.sqlite(path: directory.appendingPathComponent("proctor.sqlite").path, logger: logger)
-            try await store.migrate()
+            _ = try await store.migrate()
             return store
         case .postgres:
             guard let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] else {
@@ -38,7 +38,12 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             }
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let store = try await SQLStore.postgres(url: url, connections: 4, schema: schema, logger: logger)
-            try await store.migrate()
+            do {
+                _ = try await store.migrate()
+            } catch {
+                await store.shutdown()
+                throw error
+            }
             return store
         }
     }
