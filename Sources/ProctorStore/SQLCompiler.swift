@@ -97,9 +97,19 @@ struct SQLCompiler {
         if positive.op != .isNotNull {
             inner += " AND " + (try compile(positive, column: "value", type: .string))
         }
-        if negated == nil, let window, window.field == "created_at" {
+        let pushedWindow = negated == nil && window?.field == "created_at"
+        if pushedWindow, let window {
             if let from = window.from { inner += " AND created_at >= \(bind: from)" }
             if let to = window.to { inner += " AND created_at < \(bind: to)" }
+        }
+        if flavor == .sqlite, !pushedWindow {
+            // SQLite materialises an IN list before it reads a row; a correlated probe of the labels' primary key
+            // lets it walk the runs in index order and stop at the page size instead.
+            var probe: SQLQueryString = "SELECT 1 FROM \(unsafeRaw: labelsTable) AS l WHERE l.row_seq = \(unsafeRaw: table).seq AND l.key = \(bind: key)"
+            if positive.op != .isNotNull {
+                probe += " AND " + (try compile(positive, column: "l.value", type: .string))
+            }
+            return (negated == nil ? "EXISTS (" : "NOT EXISTS (") + probe + ")"
         }
         return (negated == nil ? "seq IN (" : "seq NOT IN (") + inner + ")"
     }
