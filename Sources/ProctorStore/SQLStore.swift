@@ -41,7 +41,14 @@ public struct SQLStore: Store {
     ) async throws -> SQLStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw ProctorError(.unavailable, "cannot create the data directory \(directory): \(error.localizedDescription)")
+            }
+            guard FileManager.default.isWritableFile(atPath: directory) else {
+                throw ProctorError(.unavailable, "the data directory \(directory) is not writable")
+            }
         }
         let open: @Sendable () async throws -> SessionPool.Session = {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
