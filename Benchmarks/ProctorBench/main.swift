@@ -26,7 +26,6 @@ struct ProctorBench: AsyncParsableCommand {
     var sqliteOnly = false
 
     func run() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // print each figure as soon as it is measured, even into a pipe
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-bench-\(UUID().uuidString)")
