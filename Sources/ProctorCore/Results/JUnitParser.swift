@@ -1,0 +1,347 @@
+import Foundation
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Streams JUnit XML (pytest, Surefire, go-junit-report, CDRouter exports…) into ``TestCase`` values.
+///
+/// It reads through `XMLParser(stream:)` in chunks and hands each case to `onCase` as soon as its
+/// `</testcase>` is seen, so memory stays flat whatever the file size. (`XMLParser(data:)` pushes the
+/// whole buffer as one libxml2 chunk and fails on inputs of 10 MB or more.)
+///
+/// Accepted shapes: a `<testsuites>` root or a bare `<testsuite>` root; nested `<testsuite>`s (a case's
+/// suite is its innermost suite's name); `<failure>`, `<error>`, `<skipped>` with a `message`
+/// attribute or text; `<system-out>`/`<system-err>` inside a `<testcase>` (suite-level ones are ignored).
+public enum JUnitParser {
+    /// The default cap on each captured text field (message, system-out, system-err), in UTF-8 bytes.
+    public static let defaultMaxFieldBytes = 64 * 1024
+
+    /// Parses the JUnit file at `url`, calling `onCase` for each test case in document order.
+    ///
+    /// - Parameters:
+    ///   - url: A local file.
+    ///   - maxFieldBytes: Cap on each text field; longer text is cut and marked.
+    ///   - onCase: Receives each case; an error it throws stops the parse and is rethrown.
+    /// - Returns: The counts of every case seen.
+    /// - Throws: ``ProctorError/Code/badRequest`` (field `file`) for malformed XML or a root that is not
+    ///   JUnit, with line and column; ``ProctorError/Code/notFound`` when the file cannot be opened.
+    ///   When it throws, `onCase` may already have received the cases before the error.
+    public static func parse(
+        fileAt url: URL,
+        maxFieldBytes: Int = defaultMaxFieldBytes,
+        onCase: (TestCase) throws -> Void
+    ) throws -> TestSummary {
+        guard FileManager.default.isReadableFile(atPath: url.path), let stream = InputStream(url: url) else {
+            throw ProctorError.notFound("no readable JUnit file at \(url.path)")
+        }
+        return try parse(stream: stream, maxFieldBytes: maxFieldBytes, onCase: onCase)
+    }
+
+    /// Parses a JUnit document held in memory (e.g. an uploaded request body).
+    ///
+    /// The data is still fed to libxml2 in chunks, so bodies of any size parse.
+    public static func parse(
+        data: Data,
+        maxFieldBytes: Int = defaultMaxFieldBytes,
+        onCase: (TestCase) throws -> Void
+    ) throws -> TestSummary {
+        try parse(stream: InputStream(data: data), maxFieldBytes: maxFieldBytes, onCase: onCase)
+    }
+
+    /// Parses a JUnit document and returns every case; convenient for small files and tests.
+    public static func parseAll(data: Data, maxFieldBytes: Int = defaultMaxFieldBytes) throws -> [TestCase] {
+        var cases: [TestCase] = []
+        _ = try parse(data: data, maxFieldBytes: maxFieldBytes) { cases.append($0) }
+        return cases
+    }
+
+    static func parse(
+        stream: InputStream,
+        maxFieldBytes: Int,
+        onCase: (TestCase) throws -> Void
+    ) throws -> TestSummary {
+        try withoutActuallyEscaping(onCase) { onCase in
+            // The handler lives only for this call, on this thread: nothing is shared, so no Sendable needed.
+            let handler = JUnitHandler(maxFieldBytes: maxFieldBytes, onCase: onCase)
+            let parser = XMLParser(stream: stream)
+            parser.shouldProcessNamespaces = false
+            parser.shouldResolveExternalEntities = false
+            parser.externalEntityResolvingPolicy = .never
+            parser.delegate = handler
+            let finished = parser.parse()
+            parser.delegate = nil
+            if let failure = handler.failure { throw failure }
+            if !finished {
+                // No delegate-reported error: the stream itself failed (e.g. a read error).
+                let reason = parser.parserError.map { String(describing: $0) } ?? "unknown error"
+                throw ProctorError(.internal, "could not read JUnit XML: \(reason)", field: "file")
+            }
+            guard handler.sawRoot else {
+                throw malformed(line: 1, column: 1, reason: "document is empty")
+            }
+            return handler.summary
+        }
+    }
+
+    static func malformed(line: Int, column: Int, reason: String) -> ProctorError {
+        .badRequest("malformed JUnit XML at line \(line), column \(column): \(reason)", field: "file")
+    }
+
+    /// Words for libxml2's `xmlParserErrors` codes, which is what FoundationXML reports on Linux
+    /// (its `localizedDescription` only says "error 76").
+    static func reason(forXMLErrorCode code: Int) -> String {
+        switch code {
+        case 1: "internal parser error"
+        case 2: "out of memory"
+        case 3: "start tag expected, '<' not found"
+        case 4: "document is empty"
+        case 5: "premature end of document or extra content after the root element"
+        case 6, 7, 8: "invalid character reference"
+        case 9: "invalid character in content"
+        case 10 ... 21: "misplaced character or entity reference"
+        case 22, 23: "malformed entity reference (a bare '&' must be written &amp;)"
+        case 26, 27: "undeclared entity"
+        case 31, 32: "unknown or unsupported encoding"
+        case 33, 34: "unterminated string"
+        case 38: "'<' in an attribute value"
+        case 39, 40: "attribute value not quoted or not terminated"
+        case 41: "attribute without a value"
+        case 42: "attribute given twice"
+        case 45: "comment not terminated"
+        case 46, 47: "processing instruction not terminated"
+        case 56, 57: "malformed XML declaration"
+        case 61: "DOCTYPE not terminated"
+        case 63: "CDATA section not terminated"
+        case 65: "space required"
+        case 68: "name expected"
+        case 73: "'>' expected, the start tag is not finished"
+        case 74: "'</' expected"
+        case 75: "'=' expected after an attribute name"
+        case 76: "closing tag does not match the opening tag"
+        case 77: "tag not finished"
+        case 85: "elements are not balanced"
+        case 86: "extra content at the end of the document"
+        case 89: "entity reference loop"
+        default: "XML error \(code)"
+        }
+    }
+}
+
+/// The SAX delegate behind ``JUnitParser``; a class because `XMLParserDelegate` requires one.
+///
+/// Used by one parse on one thread, never shared, hence neither `Sendable` nor locked.
+final class JUnitHandler: NSObject, XMLParserDelegate {
+    private let maxFieldBytes: Int
+    private let onCase: (TestCase) throws -> Void
+
+    private(set) var summary = TestSummary()
+    private(set) var failure: (any Error)?
+    private(set) var sawRoot = false
+
+    /// Names of the open `<testsuite>` elements, outermost first.
+    private var suites: [String] = []
+    /// The `<testsuites name=…>`, used as suite for a case outside any `<testsuite>`.
+    private var collectionName = ""
+
+    private struct OpenCase {
+        var suite: String
+        var classname: String
+        var name: String
+        var time: Double
+        var status = TestStatus.passed
+        var message: String?
+        var systemOut: CappedText
+        var systemErr: CappedText
+    }
+
+    private enum Capture {
+        case outcome
+        case systemOut
+        case systemErr
+    }
+
+    private var current: OpenCase?
+    private var capture: Capture?
+    /// Text of the current `<failure>`/`<error>`/`<skipped>`, used when it has no `message` attribute.
+    private var outcomeText: CappedText
+    private var outcomeStatus: TestStatus?
+    private var outcomeMessage: String?
+    /// Depth inside elements we do not understand (`<properties>`, `<flakyFailure>`…), whose text is skipped.
+    private var ignoredDepth = 0
+
+    init(maxFieldBytes: Int, onCase: @escaping (TestCase) throws -> Void) {
+        self.maxFieldBytes = maxFieldBytes
+        self.onCase = onCase
+        self.outcomeText = CappedText(limit: maxFieldBytes)
+    }
+
+    private func fail(_ error: any Error, _ parser: XMLParser) {
+        guard failure == nil else { return }
+        failure = error
+        parser.abortParsing()
+    }
+
+    func parser(
+        _ parser: XMLParser,
+        didStartElement elementName: String,
+        namespaceURI: String?,
+        qualifiedName qName: String?,
+        attributes: [String: String] = [:]
+    ) {
+        guard failure == nil else { return }
+        if !sawRoot {
+            sawRoot = true
+            switch elementName {
+            case "testsuites": collectionName = attributes["name"] ?? ""
+            case "testsuite": suites.append(attributes["name"] ?? "")
+            default:
+                fail(
+                    ProctorError.badRequest(
+                        "not a JUnit XML document: the root element is <\(elementName)>, expected <testsuites> or <testsuite>",
+                        field: "file"
+                    ),
+                    parser
+                )
+            }
+            return
+        }
+        if ignoredDepth > 0 {
+            ignoredDepth += 1
+            return
+        }
+        if current != nil {
+            switch elementName {
+            case "failure", "error", "skipped":
+                let status: TestStatus = elementName == "failure" ? .failed : elementName == "error" ? .error : .skipped
+                capture = .outcome
+                outcomeStatus = status
+                outcomeMessage = attributes["message"]
+                outcomeText = CappedText(limit: maxFieldBytes)
+            case "system-out": capture = .systemOut
+            case "system-err": capture = .systemErr
+            default: ignoredDepth = 1
+            }
+            return
+        }
+        switch elementName {
+        case "testsuite":
+            suites.append(attributes["name"] ?? "")
+        case "testcase":
+            current = OpenCase(
+                suite: suites.last ?? collectionName,
+                classname: attributes["classname"] ?? attributes["class"] ?? "",
+                name: attributes["name"] ?? "",
+                time: Self.seconds(attributes["time"]),
+                systemOut: CappedText(limit: maxFieldBytes),
+                systemErr: CappedText(limit: maxFieldBytes)
+            )
+        default:
+            // Suite-level <properties>, <system-out>, <system-err>: not attached to any case.
+            ignoredDepth = 1
+        }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        guard failure == nil else { return }
+        if ignoredDepth > 0 {
+            ignoredDepth -= 1
+            return
+        }
+        switch elementName {
+        case "failure", "error", "skipped":
+            guard current != nil, let status = outcomeStatus else { return }
+            if Self.rank(status) > Self.rank(current!.status) {
+                current!.status = status
+                var message = outcomeMessage ?? ""
+                if message.isEmpty {
+                    message = outcomeText.value.trimmingCharacters(in: .whitespacesAndNewlines)
+                } else if message.utf8.count > maxFieldBytes {
+                    var capped = CappedText(limit: maxFieldBytes)
+                    capped.append(message)
+                    message = capped.value
+                }
+                current!.message = message.isEmpty ? nil : message
+            }
+            capture = nil
+            outcomeStatus = nil
+            outcomeMessage = nil
+            outcomeText = CappedText(limit: 0)
+        case "system-out", "system-err":
+            capture = nil
+        case "testcase":
+            guard let open = current else { return }
+            current = nil
+            capture = nil
+            let testCase = TestCase(
+                suite: open.suite,
+                classname: open.classname,
+                name: open.name,
+                status: open.status,
+                time: open.time,
+                message: open.message,
+                systemOut: open.systemOut.isEmpty ? nil : open.systemOut.value,
+                systemErr: open.systemErr.isEmpty ? nil : open.systemErr.value
+            )
+            summary.add(testCase.status)
+            do {
+                try onCase(testCase)
+            } catch {
+                fail(error, parser)
+            }
+        case "testsuite":
+            if !suites.isEmpty { suites.removeLast() }
+        default:
+            break
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        append(string)
+    }
+
+    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+        guard capture != nil, ignoredDepth == 0 else { return }
+        append(String(decoding: CDATABlock, as: UTF8.self))
+    }
+
+    private func append(_ text: String) {
+        guard let capture, ignoredDepth == 0, current != nil else { return }
+        switch capture {
+        case .outcome: outcomeText.append(text)
+        case .systemOut: current!.systemOut.append(text)
+        case .systemErr: current!.systemErr.append(text)
+        }
+    }
+
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
+        let code = (parseError as NSError).code
+        fail(
+            JUnitParser.malformed(
+                line: max(1, parser.lineNumber),
+                column: max(1, parser.columnNumber),
+                reason: JUnitParser.reason(forXMLErrorCode: code)
+            ),
+            parser
+        )
+    }
+
+    /// Error beats failure beats skipped beats passed, when a case carries several outcome elements.
+    private static func rank(_ status: TestStatus) -> Int {
+        switch status {
+        case .passed: 0
+        case .skipped: 1
+        case .failed: 2
+        case .error: 3
+        }
+    }
+
+    /// `time` is seconds; some producers write "1,234.5", some omit it (then 0).
+    static func seconds(_ text: String?) -> Double {
+        guard let text, !text.isEmpty else { return 0 }
+        // Fast path first: Foundation's contains/trimming cost more than the rest of the parse on Linux.
+        let value = Double(text) ?? Double(String(text.unicodeScalars.filter { $0 != "," && $0 != " " && $0 != "\t" }))
+        guard let value, value.isFinite, value >= 0 else { return 0 }
+        return value
+    }
+}
