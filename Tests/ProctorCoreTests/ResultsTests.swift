@@ -114,10 +114,11 @@ import Testing
                 </testsuite>
                 <testcase classname="c" name="after"/>
               </testsuite>
+              <testsuites name="merged"><testsuite name="other"><testcase classname="c" name="merged"/></testsuite></testsuites>
             </testsuites>
             """)
-        #expect(cases.map(\.name) == ["before", "deep", "middle", "after"])
-        #expect(cases.map(\.suite) == ["outer", "innermost", "inner", "outer"])
+        #expect(cases.map(\.name) == ["before", "deep", "middle", "after", "merged"])
+        #expect(cases.map(\.suite) == ["outer", "innermost", "inner", "outer", "other"])
         #expect(cases[0].systemOut == nil)
         #expect(cases[2].systemOut == "<raw> & output")
         #expect(cases[2].systemErr == "err")

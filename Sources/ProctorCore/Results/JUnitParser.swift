@@ -214,10 +214,12 @@ final class JUnitHandler: NSObject, XMLParserDelegate {
             switch elementName {
             case "failure", "error", "skipped":
                 let status: TestStatus = elementName == "failure" ? .failed : elementName == "error" ? .error : .skipped
-                capture = .outcome
                 outcomeStatus = status
                 outcomeMessage = attributes["message"]
-                outcomeText = CappedText(limit: maxFieldBytes)
+                // The text (usually a stack trace) is only needed when there is no message attribute.
+                let needsText = outcomeMessage?.isEmpty ?? true
+                capture = needsText ? .outcome : nil
+                outcomeText = CappedText(limit: needsText ? maxFieldBytes : 0)
             case "system-out": capture = .systemOut
             case "system-err": capture = .systemErr
             default: ignoredDepth = 1
@@ -227,6 +229,9 @@ final class JUnitHandler: NSObject, XMLParserDelegate {
         switch elementName {
         case "testsuite":
             suites.append(attributes["name"] ?? "")
+        case "testsuites":
+            // Some merge tools nest whole documents; the wrapper itself carries nothing we keep.
+            break
         case "testcase":
             current = OpenCase(
                 suite: suites.last ?? collectionName,

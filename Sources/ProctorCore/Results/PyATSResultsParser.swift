@@ -73,6 +73,13 @@ public enum PyATSResultsParser {
         /// The job's result as pyATS rolled it up (e.g. "aborted"), nil when absent.
         public var result: String?
         public var jobName: String?
+
+        public init(cases: [TestCase], summary: TestSummary, result: String? = nil, jobName: String? = nil) {
+            self.cases = cases
+            self.summary = summary
+            self.result = result
+            self.jobName = jobName
+        }
     }
 
     /// Parses a `results.json` body.
