@@ -26,9 +26,16 @@ public func openStore(_ configuration: AppConfiguration, logger: Logger) async t
 /// Builds the router of every front door over one store.
 public func buildRouter(store: any Store, configuration: AppConfiguration) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    let metrics = AppMetrics()
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: NativeErrorMiddleware())
     SystemController(store: store).addRoutes(to: router)
+    MetricsController(store: store, metrics: metrics).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
+    let auth = AuthController(store: store, maxJSONBytes: configuration.maxJSONBytes)
+    auth.addPublicRoutes(to: router)
     let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: Authenticator(store: store)))
+    auth.addRoutes(to: api)
     ApplyController(store: store, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
     for kind in NativeAPI.resourceKinds {
         ResourceController(
