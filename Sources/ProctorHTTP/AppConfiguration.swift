@@ -1,4 +1,6 @@
+import Foundation
 import Logging
+import ProctorCore
 
 /// Everything `proctor serve` can be told. Tests build one by hand.
 ///
@@ -8,6 +10,9 @@ import Logging
 /// - `adminToken`: the bootstrap admin's token on a fresh store (env `PROCTOR_ADMIN_TOKEN`)
 /// - `maxJSONBytes` (1 MiB) and `maxFileBytes` (64 MiB): request size limits (413 beyond)
 /// - `executorSlots`: local executor slots (default: the number of cores)
+/// - `workspace`: where relative job files are found (default: the working directory)
+/// - `leaseSeconds` (30), `maxRunAttempts` (3), `killGraceSeconds` (5): the queue's leases and the executor's
+///   terminate-then-kill grace period
 public struct AppConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -19,6 +24,10 @@ public struct AppConfiguration: Sendable {
     public var maxFileBytes: Int
     public var executorSlots: Int
     public var logLevel: Logger.Level
+    public var workspace: String = FileManager.default.currentDirectoryPath
+    public var leaseSeconds: Int = 30
+    public var maxRunAttempts: Int = 3
+    public var killGraceSeconds: Double = 5
 
     public init(
         host: String = "127.0.0.1",
@@ -42,6 +51,20 @@ public struct AppConfiguration: Sendable {
         self.maxFileBytes = maxFileBytes
         self.executorSlots = executorSlots
         self.logLevel = logLevel
+    }
+
+    /// Where uploaded and collected files live.
+    public var filesDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("files", isDirectory: true) }
+
+    /// Where runs get their fresh working directories.
+    public var runsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("work", isDirectory: true) }
+
+    /// The run machinery over a store, configured from here.
+    public func runServices(store: any Store) -> RunServices {
+        RunServices(
+            store: store, filesRoot: filesDirectory, maxFileBytes: maxFileBytes, leaseSeconds: leaseSeconds,
+            maxAttempts: maxRunAttempts
+        )
     }
 
     /// The SQLite file inside the data directory.

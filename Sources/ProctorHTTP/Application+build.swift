@@ -1,6 +1,8 @@
 import Hummingbird
 import Logging
+import Foundation
 import ProctorCore
+import ProctorExec
 import ProctorStore
 
 /// Opens the store the configuration names (PostgreSQL when a URL is given, else SQLite in the data dir)
@@ -25,6 +27,12 @@ public func openStore(_ configuration: AppConfiguration, logger: Logger) async t
 
 /// Builds the router of every front door over one store.
 public func buildRouter(store: any Store, configuration: AppConfiguration) -> Router<AppRequestContext> {
+    buildRouter(services: configuration.runServices(store: store), configuration: configuration)
+}
+
+/// Builds the router over shared run services (the executor wakes on the same event hub).
+public func buildRouter(services: RunServices, configuration: AppConfiguration) -> Router<AppRequestContext> {
+    let store = services.store
     let router = Router(context: AppRequestContext.self)
     let metrics = AppMetrics()
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
@@ -43,6 +51,11 @@ public func buildRouter(store: any Store, configuration: AppConfiguration) -> Ro
             writeRole: NativeAPI.memberWritable.contains(kind) ? .member : .admin
         ).addRoutes(to: api)
     }
+    RunController(services: services, maxJSONBytes: configuration.maxJSONBytes, maxFileBytes: configuration.maxFileBytes)
+        .addRoutes(to: api)
+    AgentController(services: services, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
+    WebhookController(store: store).addRoutes(to: api)
+    DCIAPI(services: services, configuration: configuration).addRoutes(to: router)
     return router
 }
 
@@ -50,19 +63,31 @@ public func buildRouter(store: any Store, configuration: AppConfiguration) -> Ro
 public enum NativeAPI {
     public static let resourceKinds: [ResourceKind] = [
         .groups, .harnesses, .engines, .testbeds, .configs, .products, .topics, .components, .definitions, .profiles,
-        .bundles, .remotecis, .runs, .imageBuilds,
+        .bundles, .remotecis, .runs, .imageBuilds, .agents, .webhooks,
     ]
     static let memberWritable: Set<ResourceKind> = [.runs]
+    /// What PATCH may change on a run; its status moves only through launch, cancel and status reports.
+    static let runPatchable: Set<String> = ["name", "comment", "tags", "labels", "priority", "data", "url", "configuration"]
 }
 
 /// Assembles the application: store, bootstrap, routes. Tests call this too, with their own store.
 public func buildApplication(
     configuration: AppConfiguration, store: any Store, logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let router = buildRouter(store: store, configuration: configuration)
+    let services = configuration.runServices(store: store)
+    let router = buildRouter(services: services, configuration: configuration)
+    let worker = RunWorker(
+        workspace: URL(fileURLWithPath: configuration.workspace), workRoot: configuration.runsDirectory,
+        gracePeriod: configuration.killGraceSeconds, heartbeatInterval: max(0.5, Double(configuration.leaseSeconds) / 10),
+        logger: logger
+    )
+    let executor = LocalExecutor(
+        queue: services.queue, files: services.files, logs: services.logs, slots: configuration.executorSlots, worker: worker
+    )
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "proctor"),
+        services: [executor, WebhookDispatcher(services: services, logger: logger)],
         logger: logger
     )
 }

@@ -6,7 +6,7 @@ import ProctorCore
 enum Migrations {
     static func statements(for version: Int, flavor: SQLFlavor) -> [String] {
         var out: [String] = []
-        for schema in Catalog.all {
+        for schema in Catalog.all where schema.since <= version {
             let table = quoted(schema.table)
             if schema.since == version {
                 var columns = [flavor.sequenceColumn]
@@ -23,7 +23,7 @@ enum Migrations {
                     if field.type == .labels { out.append(contentsOf: labelsTable(schema, flavor: flavor)) }
                 }
             }
-            for index in schema.indexes where index.since == version || (schema.since == version && index.since < version) {
+            for index in schema.indexes where max(index.since, schema.since) == version {
                 let name = quoted("ix_\(schema.table)_\(index.columns.joined(separator: "_"))")
                 let unique = index.unique ? "UNIQUE " : ""
                 out.append("CREATE \(unique)INDEX \(name) ON \(table) (\(index.columns.map(quoted).joined(separator: ", ")))")

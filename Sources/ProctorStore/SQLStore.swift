@@ -148,7 +148,7 @@ public struct SQLStore: Store {
     }
 
     /// Runs `body` inside one transaction on one session.
-    private func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
         return try await mapErrors {
             try await writers.withSession { db in
@@ -166,13 +166,15 @@ public struct SQLStore: Store {
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any Store) async throws -> T) async throws -> T {
-        try await inTransaction { db in
-            let inner = SQLStore(
-                flavor: flavor, readers: readers, writers: writers, pinned: db, logger: logger,
-                maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
-            )
-            return try await body(inner)
-        }
+        try await inTransaction { db in try await body(pinned(to: db)) }
+    }
+
+    /// This store with every call sent to one session (inside a transaction).
+    func pinned(to db: any SQLDatabase) -> SQLStore {
+        SQLStore(
+            flavor: flavor, readers: readers, writers: writers, pinned: db, logger: logger,
+            maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
+        )
     }
 
     /// Driver errors never reach clients: constraint violations become conflicts, the rest unavailability.

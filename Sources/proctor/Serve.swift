@@ -21,22 +21,41 @@ extension Proctor {
         @Option(help: "Local executor slots (default: the number of cores).")
         var executorSlots: Int?
 
+        @Option(help: "Seconds a claimed run's lease lives without a heartbeat.")
+        var leaseSeconds = 30
+
+        @Option(help: "Claims of a run before a lost lease fails it instead of requeueing it.")
+        var maxRunAttempts = 3
+
+        @Option(help: "Seconds between SIGTERM and SIGKILL when a run is stopped.")
+        var killGrace: Double = 5
+
+        @Option(help: "Where relative job files are found (default: the working directory).")
+        var workspace: String?
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
         func validate() throws {
+            guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be at least 2") }
+            guard maxRunAttempts >= 1 else { throw ValidationError("--max-run-attempts must be at least 1") }
+            guard killGrace >= 0 else { throw ValidationError("--kill-grace cannot be negative") }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             if let executorSlots, executorSlots < 0 { throw ValidationError("--executor-slots cannot be negative") }
         }
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let configuration = AppConfiguration(
+            var configuration = AppConfiguration(
                 host: host, port: port, dataDirectory: store.dataDir,
                 databaseURL: store.databaseURL ?? environment["PROCTOR_DATABASE_URL"],
                 adminToken: environment["PROCTOR_ADMIN_TOKEN"], adminPassword: environment["PROCTOR_ADMIN_PASSWORD"],
                 executorSlots: executorSlots ?? ProcessInfo.processInfo.activeProcessorCount, logLevel: logLevel.level
             )
+            configuration.leaseSeconds = leaseSeconds
+            configuration.maxRunAttempts = maxRunAttempts
+            configuration.killGraceSeconds = killGrace
+            if let workspace { configuration.workspace = workspace }
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {

@@ -12,7 +12,7 @@ struct TestApp {
     static let adminToken = "pt_test_admin_token_0000000000"
 
     let store: SQLStore
-    let configuration: AppConfiguration
+    var configuration: AppConfiguration
 
     static func make() async throws -> TestApp {
         var logger = Logger(label: "test")
@@ -30,6 +30,20 @@ struct TestApp {
         let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
         do {
             try await app.test(.router, body)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+    }
+
+    /// Runs `body` against a live server with its services (the local executor) running.
+    func testLive(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
+        do {
+            try await app.test(.live, body)
         } catch {
             await store.shutdown()
             throw error

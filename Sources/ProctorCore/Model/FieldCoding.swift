@@ -61,4 +61,15 @@ public enum FieldCoding {
         }
         return out
     }
+
+    /// Rebuilds a record from its public JSON (a client reading what the server sent, e.g. an agent's run);
+    /// every known field is taken, unknown keys are ignored.
+    public static func record(_ kind: ResourceKind, from json: JSONValue) throws -> Record {
+        guard case .object(let object) = json else { throw ProctorError.badRequest("a \(kind.singular) must be an object") }
+        var values: [String: Value] = [:]
+        for field in kind.schema.fields {
+            if let item = object[field.name] { values[field.name] = try value(from: item, field: field) }
+        }
+        return Record(kind, values)
+    }
 }

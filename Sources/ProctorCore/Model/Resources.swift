@@ -22,6 +22,8 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
     case testResults = "test_results"
     case logChunks = "log_chunks"
     case imageBuilds = "image_builds"
+    case webhooks
+    case webhookDeliveries = "webhook_deliveries"
 
     public var schema: ResourceSchema { Catalog.schema(for: self) }
 
@@ -50,6 +52,8 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
         case .testResults: return "test result"
         case .logChunks: return "log chunk"
         case .imageBuilds: return "image build"
+        case .webhooks: return "webhook"
+        case .webhookDeliveries: return "webhook delivery"
         }
     }
 }
@@ -59,7 +63,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 1
+    public static let version = 2
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
 
@@ -337,6 +341,10 @@ public enum Catalog {
                     FieldSpec("tests_failed", .int, nullable: false),
                     FieldSpec("tests_errored", .int, nullable: false),
                     FieldSpec("tests_skipped", .int, nullable: false),
+                    FieldSpec("cancel_requested", .bool, nullable: false, since: 2),
+                    FieldSpec("exit_code", .int, since: 2),
+                    FieldSpec("harness", .string, since: 2),
+                    FieldSpec("engine_labels", .strings, nullable: false, since: 2),
                 ],
                 indexes: [
                     IndexSpec(["group_id", "status", "created_at"]),
@@ -430,6 +438,38 @@ public enum Catalog {
                     FieldSpec("run_id", .id),
                 ],
                 indexes: [IndexSpec(["group_id", "name", "tag"])]
+            )
+        case .webhooks:
+            return ResourceSchema(
+                kind: kind, table: "webhooks",
+                fields: [
+                    FieldSpec("name", .string, nullable: false),
+                    FieldSpec("url", .string, nullable: false),
+                    FieldSpec("secret", .string, nullable: false, secret: true),
+                    FieldSpec("statuses", .strings, nullable: false),
+                    FieldSpec("active", .bool, nullable: false, default: .bool(true)),
+                ],
+                since: 2
+            )
+        case .webhookDeliveries:
+            return ResourceSchema(
+                kind: kind, table: "webhook_deliveries", namedUniquely: false,
+                fields: [
+                    FieldSpec("webhook_id", .id, nullable: false),
+                    FieldSpec("event_seq", .int, nullable: false),
+                    FieldSpec("run_id", .id),
+                    FieldSpec("status", .string, nullable: false, default: .string("pending")),
+                    FieldSpec("attempts", .int, nullable: false),
+                    FieldSpec("response_code", .int),
+                    FieldSpec("error", .string),
+                    FieldSpec("next_attempt_at", .timestamp),
+                    FieldSpec("delivered_at", .timestamp),
+                ],
+                indexes: [
+                    IndexSpec(["status", "next_attempt_at"]), IndexSpec(["webhook_id", "created_at"]),
+                    IndexSpec(["webhook_id", "event_seq"], unique: true),
+                ],
+                since: 2
             )
         }
     }

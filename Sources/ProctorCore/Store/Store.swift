@@ -77,7 +77,33 @@ public protocol Store: Sendable {
     /// rolls back together.
     func transaction<T: Sendable>(_ body: @Sendable (any Store) async throws -> T) async throws -> T
 
+    /// Atomically claims the next queued run the claimant may execute, or nil: see ``RunClaim``.
+    /// At most one claimant ever gets a given run, across processes on the same database.
+    func claimRun(_ claim: RunClaim) async throws -> Record?
+
     func shutdown() async
+}
+
+/// A request for work from an executor (the local one or a remote agent).
+///
+/// The store picks a `new` run of the given executor kind whose `run_at` has come, whose testbed (if any) has
+/// no run in progress and whose engine labels the claimant has; highest priority first, then oldest. It moves
+/// it to `pre-run` under a lease (`claimed_by`, `lease_expires_at`, `attempts + 1`) and records the event.
+public struct RunClaim: Sendable {
+    public var claimant: String
+    public var executor: String
+    public var labels: Set<String>
+    public var leaseSeconds: Int
+    /// Only runs of these groups (an agent's token); nil for every group.
+    public var groupIDs: [String]?
+
+    public init(claimant: String, executor: String, labels: Set<String> = [], leaseSeconds: Int = 60, groupIDs: [String]? = nil) {
+        self.claimant = claimant
+        self.executor = executor
+        self.labels = labels
+        self.leaseSeconds = leaseSeconds
+        self.groupIDs = groupIDs
+    }
 }
 
 extension Store {

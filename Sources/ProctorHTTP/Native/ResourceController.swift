@@ -14,7 +14,7 @@ struct ResourceController {
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         let path = RouterPath(kind.rawValue)
         group.get(path, use: list)
-        group.post(path, use: create)
+        if kind != .runs { group.post(path, use: create) }  // runs are launched by RunController
         group.get(RouterPath("\(kind.rawValue)/:id"), use: get)
         group.patch(RouterPath("\(kind.rawValue)/:id"), use: update)
         group.delete(RouterPath("\(kind.rawValue)/:id"), use: delete)
@@ -59,6 +59,12 @@ struct ResourceController {
         let existing = try await fetch(context, principal)
         try authorizeWrite(existing, principal)
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        if kind == .runs, let field = object.keys.first(where: { !NativeAPI.runPatchable.contains($0) }) {
+            throw ProctorError.badRequest(
+                "'\(field)' cannot be changed on a run (its status changes through launch, cancel and status reports)",
+                field: field, details: ["valid": NativeAPI.runPatchable.sorted()]
+            )
+        }
         let changes = try FieldCoding.values(from: object, schema: kind.schema)
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
         let record = try await store.update(kind, id: existing.id, changes: changes, ifMatch: ifMatch, scope: scope(principal))

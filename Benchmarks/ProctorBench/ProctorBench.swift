@@ -25,7 +25,11 @@ struct ProctorBench: AsyncParsableCommand {
     @Flag(help: "Measure SQLite only.")
     var sqliteOnly = false
 
+    @Option(help: "Instead of the store: write a JUnit file of this many MB and time JUnitParser on it (e.g. 50).")
+    var junitMb: Int?
+
     func run() async throws {
+        if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-bench-\(UUID().uuidString)")

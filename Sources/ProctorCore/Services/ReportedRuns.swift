@@ -1,0 +1,149 @@
+import Foundation
+
+/// Runs that a client executes elsewhere and reports on, known to that client by a few labels rather than by
+/// Proctor's id: KernelCI's jobs are identified by (job, kernel, git_branch), and a CI loop that imports builds in
+/// parallel must not create the same job twice.
+///
+/// A dialect marks its runs with a `harness` value so that its listings see only its own runs, and names each
+/// run's identity with labels, which the native API can filter on (`filter=labels.kernel=…`).
+public struct ReportedRuns: Sendable {
+    public let services: RunServices
+
+    /// Serialises find-or-create per identity within this process (see ``findOrCreate(harness:identity:scope:groupID:fields:comment:)``).
+    private static let locks = KeyedLock()
+
+    public init(services: RunServices) {
+        self.services = services
+    }
+
+    var store: any Store { services.store }
+
+    /// Runs of `harness` whose labels hold every given value.
+    public static func filter(harness: String, identity: [String: String]) -> Filter {
+        var parts: [Filter] = [.equal("harness", harness)]
+        for (key, value) in identity.sorted(by: { $0.key < $1.key }) {
+            parts.append(.equal("labels.\(key)", value))
+        }
+        return .and(parts)
+    }
+
+    /// The oldest run of `harness` with this identity that the scope can see, or nil.
+    public func find(harness: String, identity: [String: String], scope: Scope) async throws -> Record? {
+        let page = try await store.list(
+            .runs,
+            query: Query(filter: Self.filter(harness: harness, identity: identity), sort: [SortKey("seq")], limit: 1),
+            scope: scope
+        )
+        return page.items.first
+    }
+
+    /// The run of `harness` with this identity, created from `fields` in `groupID` when the scope has none.
+    ///
+    /// Callers in this process asking for the same identity at the same time wait for each other, so exactly one
+    /// of them creates the run. Processes sharing a PostgreSQL database are not serialised against each other;
+    /// ``find(harness:identity:scope:)`` returns the oldest run, so a rare duplicate stays invisible to clients.
+    ///
+    /// - Parameters:
+    ///   - fields: the new run's fields; `harness` and the identity labels are added to its `labels`.
+    /// - Returns: the run, and whether this call created it.
+    public func findOrCreate(
+        harness: String, identity: [String: String], scope: Scope, groupID: String, fields: [String: Value], comment: String?
+    ) async throws -> (run: Record, created: Bool) {
+        let key = ([harness] + identity.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }).joined(separator: "\u{0}")
+        return try await Self.locks.withLock(key) {
+            if let existing = try await find(harness: harness, identity: identity, scope: scope) { return (existing, false) }
+            var values = fields
+            var labels = values["labels"]?.jsonValue?.objectValue ?? [:]
+            for (name, value) in identity { labels[name] = .string(value) }
+            values["labels"] = .json(.object(labels))
+            values["harness"] = .string(harness)
+            let run = try await services.lifecycle.createReported(values, groupID: groupID, comment: comment)
+            return (run, true)
+        }
+    }
+
+    /// Records one result of a reported run, replacing an earlier result with the same suite, class and name
+    /// (a client that re-sends a report corrects it rather than adding to it), then refreshes the run's counts.
+    ///
+    /// - Returns: the stored result and whether it replaced an earlier one.
+    @discardableResult
+    public func recordResult(_ result: TestCase, run: Record) async throws -> (record: Record, replaced: Bool) {
+        var values: [String: Value] = [
+            "status": .string(result.status.rawValue), "time": .double(result.time),
+            "message": result.message.map(Value.string) ?? .null,
+            "system_out": result.systemOut.map(Value.string) ?? .null,
+            "system_err": result.systemErr.map(Value.string) ?? .null,
+        ]
+        let identity: [String: Value] = [
+            "run_id": .string(run.id), "suite": .string(result.suite), "classname": .string(result.classname),
+            "name": .string(result.name),
+        ]
+        let changes = values
+        values.merge(identity) { $1 }
+        values["group_id"] = run["group_id"]
+        let fresh = values
+        let outcome: (Record, Bool) = try await store.transaction { store in
+            if let existing = try await store.first(.testResults, matching: identity, scope: .everything) {
+                return (try await store.update(.testResults, id: existing.id, changes: changes, ifMatch: nil, scope: .everything), true)
+            }
+            return (try await store.insert(Record(.testResults, fresh)), false)
+        }
+        try await services.files.refreshCounts(runID: run.id)
+        await services.events.publish()
+        return outcome
+    }
+
+    /// Deletes a run with everything it owns: its stored files (content included), then the row, whose events,
+    /// results and log chunks go with it.
+    ///
+    /// - Returns: false when the scope holds no such run.
+    @discardableResult
+    public func delete(runID: String, scope: Scope) async throws -> Bool {
+        guard try await store.get(.runs, id: runID, scope: scope) != nil else { return false }
+        while true {
+            let files = try await store.list(.files, query: Query(filter: .equal("run_id", runID), limit: 200), scope: .everything).items
+            if files.isEmpty { break }
+            for file in files { try await services.files.delete(file) }
+        }
+        let deleted = try await store.delete(.runs, id: runID, ifMatch: nil, scope: scope)
+        if deleted { await services.events.publish() }
+        return deleted
+    }
+}
+
+/// Mutual exclusion per key within one process: `withLock` runs its body while no other body holding the same
+/// key runs; waiters are served in arrival order.
+public actor KeyedLock {
+    private var held: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    public init() {}
+
+    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire(key)
+        do {
+            let value = try await body()
+            release(key)
+            return value
+        } catch {
+            release(key)
+            throw error
+        }
+    }
+
+    private func acquire(_ key: String) async {
+        if held.insert(key).inserted { return }
+        await withCheckedContinuation { waiting[key, default: []].append($0) }
+    }
+
+    /// Hands the key to the next waiter (it stays held), or frees it.
+    private func release(_ key: String) {
+        if var queue = waiting[key], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiting[key] = queue.isEmpty ? nil : queue
+            next.resume()
+        } else {
+            held.remove(key)
+        }
+    }
+}

@@ -1,0 +1,383 @@
+import Foundation
+
+/// A run's status: DCI's set, which every dialect maps onto (CDRouter's pending/running/completed,
+/// KernelCI's BUILD/PASS/FAIL, XPRESSO's job states).
+public enum RunStatus: String, Sendable, CaseIterable, Codable {
+    case new
+    case preRun = "pre-run"
+    case running
+    case postRun = "post-run"
+    case success
+    case failure
+    case killed
+    case error
+
+    /// The run will not change again on its own (Proctor's view; DCI does not count `killed` as final).
+    public var isTerminal: Bool {
+        switch self {
+        case .success, .failure, .killed, .error: return true
+        default: return false
+        }
+    }
+
+    /// DCI's FINAL set: notifications fire on the first entry into one of these.
+    public var isDCIFinal: Bool { self == .success || self == .failure || self == .error }
+
+    /// Claimed and executing (a testbed in one of these is busy).
+    public var isActive: Bool { self == .preRun || self == .running || self == .postRun }
+
+    public static let activeValues = [RunStatus.preRun, .running, .postRun].map(\.rawValue)
+
+    /// The transitions of a run Proctor executes itself: forward through the phases, `killed` on cancel or
+    /// timeout, `error` when execution itself fails, and back to `new` when a lease expires and it is requeued.
+    public func canAdvance(to next: RunStatus) -> Bool {
+        switch (self, next) {
+        case (.new, .preRun), (.new, .killed), (.new, .error): return true
+        case (.preRun, .running), (.preRun, .killed), (.preRun, .error), (.preRun, .new): return true
+        case (.running, .postRun), (.running, .killed), (.running, .error), (.running, .new): return true
+        case (.postRun, .success), (.postRun, .failure), (.postRun, .error), (.postRun, .killed), (.postRun, .new):
+            return true
+        default: return false
+        }
+    }
+
+    public static func parse(_ text: String, field: String = "status") throws -> RunStatus {
+        guard let status = RunStatus(rawValue: text.lowercased()) else {
+            throw ProctorError.badRequest(
+                "unknown status '\(text)'; valid statuses: \(allCases.map(\.rawValue).joined(separator: ", "))",
+                field: field, details: ["valid": allCases.map(\.rawValue)]
+            )
+        }
+        return status
+    }
+}
+
+/// Who executes a run: Proctor's local executor, a remote agent, or the client that reports on it.
+public enum RunExecutor: String, Sendable, CaseIterable {
+    case local
+    case agent
+    case client
+}
+
+/// Wakes whoever waits for something to happen to runs (long-polls, SSE streams, log followers, executors)
+/// in this process.
+///
+/// A waiter reads the ``generation`` first, then checks the store, then waits for a newer generation, so a
+/// change between its check and its wait is never missed; replicas on PostgreSQL see each other's changes
+/// through the wait's timeout, which callers keep short.
+public actor EventHub {
+    public private(set) var generation: UInt64 = 0
+    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+
+    public init() {}
+
+    /// Something changed: wake every waiter.
+    public func publish() {
+        generation &+= 1
+        let pending = waiters
+        waiters.removeAll()
+        for continuation in pending.values { continuation.resume() }
+    }
+
+    /// Returns when the generation moves past `seen`, or after `timeout`.
+    public func wait(after seen: UInt64, timeout: Duration) async {
+        if generation != seen { return }
+        let id = UUID()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.suspend(id, seen: seen) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                await self.resume(id)
+            }
+            await group.next()
+            group.cancelAll()
+            await self.resume(id)
+        }
+    }
+
+    private func suspend(_ id: UUID, seen: UInt64) async {
+        await withCheckedContinuation { continuation in
+            if Task.isCancelled || generation != seen {
+                continuation.resume()
+            } else {
+                waiters[id] = continuation
+            }
+        }
+    }
+
+    private func resume(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+}
+
+/// What a caller asks when launching a job: a definition and a profile (by id or name), optionally a
+/// testbed, extra options, tags and labels.
+public struct LaunchRequest: Sendable {
+    public var definition: String
+    public var profile: String?
+    public var testbed: String?
+    public var name: String?
+    public var options: [String: JSONValue]
+    public var tags: [String]
+    public var labels: [String: String]
+    public var requestID: String?
+
+    public init(
+        definition: String, profile: String? = nil, testbed: String? = nil, name: String? = nil,
+        options: [String: JSONValue] = [:], tags: [String] = [], labels: [String: String] = [:], requestID: String? = nil
+    ) {
+        self.definition = definition
+        self.profile = profile
+        self.testbed = testbed
+        self.name = name
+        self.options = options
+        self.tags = tags
+        self.labels = labels
+        self.requestID = requestID
+    }
+}
+
+/// The one place a run changes status. Every change is checked against the rules of whoever makes it
+/// (Proctor's executor or a reporting client), stored with its run event in one transaction, and announced
+/// on the ``EventHub``.
+public struct RunLifecycle: Sendable {
+    public let store: any Store
+    public let events: EventHub
+
+    public init(store: any Store, events: EventHub) {
+        self.store = store
+        self.events = events
+    }
+
+    // MARK: Creating runs
+
+    /// Launches a run of a job definition with one of its profiles: the profile's engine decides who executes
+    /// it, its priority orders the queue, its max_run_time bounds it.
+    public func launch(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> Record {
+        let definition = try await resolve(.definitions, request.definition, scope: scope, field: "definition")
+        let groupID = definition.groupID ?? ""
+        try principal.require(.member, in: groupID, resource: "definition")
+        if definition.bool("deleted") == true || definition.string("configuration_state") == "DISABLED" {
+            throw ProctorError(.unprocessable, "the job '\(definition.name ?? definition.id)' is disabled", field: "definition")
+        }
+        let profile = try await profile(for: definition, named: request.profile)
+        var engine: Record?
+        if let engineID = profile?.string("engine_id") { engine = try await store.get(.engines, id: engineID) }
+        let executor: RunExecutor = engine?.string("type") == "agent" ? .agent : .local
+
+        var testbedID: String?
+        if let testbed = request.testbed {
+            testbedID = try await resolve(.testbeds, testbed, scope: .groups([groupID]), field: "testbed").id
+        } else {
+            testbedID = profile?.strings("testbed_ids").first
+        }
+
+        var options: [String: JSONValue] = [:]
+        if let profile {
+            options["envargs"] = profile["envargs"].jsonValue ?? .array([])
+            options["jobargs"] = profile["jobargs"].jsonValue ?? .array([])
+        }
+        options["job_file"] = .string(definition.string("job_file") ?? "")
+        if case .object(let config) = definition["config"].jsonValue ?? .null {
+            for (key, value) in config where options[key] == nil { options[key] = value }
+        }
+        for (key, value) in request.options { options[key] = value }
+
+        var values: [String: Value] = [
+            "group_id": .string(groupID),
+            "name": .string(request.name ?? definition.name ?? "run"),
+            "status": .string(RunStatus.new.rawValue),
+            "executor": .string(executor.rawValue),
+            "harness": .string(definition.string("harness") ?? "shell"),
+            "definition_id": .string(definition.id),
+            "launched_by": principal.kind == .user ? .string(principal.id) : .null,
+            "priority": .int(profile?.int("priority") ?? 4),
+            "max_run_time": profile?.int("max_run_time").map(Value.int) ?? .null,
+            "options": .json(.object(options)),
+            "tags": .strings(request.tags),
+            "labels": .json(.object(request.labels.mapValues(JSONValue.string))),
+            "engine_labels": .strings(engine?.strings("labels") ?? []),
+            "run_at": .timestamp(Timestamp.now()),
+        ]
+        if let profile { values["profile_id"] = .string(profile.id) }
+        if let engine { values["engine_id"] = .string(engine.id) }
+        if let testbedID { values["testbed_id"] = .string(testbedID) }
+        if let configID = profile?.string("config_id") { values["config_id"] = .string(configID) }
+        if let requestID = request.requestID { values["request_id"] = .string(requestID) }
+        if let previous = try await previousRun(definitionID: definition.id, profileID: profile?.id) {
+            values["previous_run_id"] = .string(previous.id)
+        }
+        return try await create(values, comment: "launched")
+    }
+
+    /// Creates a run that a client executes itself and reports on (DCI jobs, KernelCI jobs, bare native runs).
+    public func createReported(_ fields: [String: Value], groupID: String, comment: String? = nil) async throws -> Record {
+        var values = fields
+        values["group_id"] = .string(groupID)
+        values["executor"] = .string(RunExecutor.client.rawValue)
+        if values["status"] == nil || values["status"] == .null { values["status"] = .string(RunStatus.new.rawValue) }
+        return try await create(values, comment: comment)
+    }
+
+    private func create(_ values: [String: Value], comment: String?) async throws -> Record {
+        let (run, event) = try await store.transaction { store in
+            let run = try await store.insert(Record(.runs, values))
+            let event = try await store.insert(
+                Record(
+                    .runEvents,
+                    [
+                        "group_id": run["group_id"], "run_id": .string(run.id), "status": run["status"],
+                        "comment": comment.map(Value.string) ?? .null,
+                    ]
+                )
+            )
+            return (run, event)
+        }
+        await events.publish()
+        return run
+    }
+
+    // MARK: Changing status
+
+    /// A status reported by the client that executes the run, with DCI's rules: any status may follow any;
+    /// a failure or error reported while the run is new or pre-run is recorded as `error` in the event.
+    public func report(runID: String, status: RunStatus, comment: String?, scope: Scope) async throws -> (run: Record, event: Record) {
+        let result = try await store.transaction { store in
+            let run = try await store.require(.runs, id: runID, scope: scope)
+            let previous = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+            var recorded = status
+            if (status == .failure || status == .error) && (previous == .new || previous == .preRun) { recorded = .error }
+            var changes: [String: Value] = ["status": .string(status.rawValue)]
+            let now = Timestamp.now()
+            if let created = run.int("created_at") { changes["duration"] = .double(Double(now - created) / 1_000_000) }
+            if status == .running && run["started_at"].isNull { changes["started_at"] = .timestamp(now) }
+            if status.isTerminal { changes["finished_at"] = .timestamp(now) }
+            let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: nil, scope: .everything)
+            let event = try await store.insert(
+                Record(
+                    .runEvents,
+                    [
+                        "group_id": run["group_id"], "run_id": .string(run.id), "status": .string(recorded.rawValue),
+                        "previous_status": .string(previous.rawValue), "comment": comment.map(Value.string) ?? .null,
+                    ]
+                )
+            )
+            return (updated, event)
+        }
+        await events.publish()
+        return result
+    }
+
+    /// Moves a run Proctor executes to its next phase; an illegal change is a conflict.
+    /// `changes` are stored with the status (exit code, reason, counts…).
+    @discardableResult
+    public func advance(
+        runID: String, to next: RunStatus, reason: String? = nil, changes extra: [String: Value] = [:],
+        expecting: Set<RunStatus>? = nil, ifMatch: String? = nil
+    ) async throws -> Record {
+        let result = try await store.transaction { store -> (Record, Record) in
+            let run = try await store.require(.runs, id: runID)
+            let current = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+            if let ifMatch, ifMatch != run.etag { throw ProctorError.conflict("the run changed meanwhile") }
+            if let expecting, !expecting.contains(current) {
+                throw ProctorError.conflict("the run is \(current.rawValue), not \(expecting.map(\.rawValue).sorted().joined(separator: " or "))", field: "status")
+            }
+            guard current.canAdvance(to: next) else {
+                throw ProctorError.conflict("a run cannot go from \(current.rawValue) to \(next.rawValue)", field: "status")
+            }
+            var changes = extra
+            changes["status"] = .string(next.rawValue)
+            let now = Timestamp.now()
+            if let reason { changes["reason"] = .string(reason) }
+            switch next {
+            case .running:
+                changes["started_at"] = .timestamp(now)
+            case .new:
+                changes["claimed_by"] = .null
+                changes["lease_expires_at"] = .null
+            case _ where next.isTerminal:
+                changes["finished_at"] = .timestamp(now)
+                changes["lease_expires_at"] = .null
+                let start = run.int("started_at") ?? run.int("created_at") ?? now
+                changes["duration"] = .double(Double(now - start) / 1_000_000)
+            default: break
+            }
+            let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: run.etag, scope: .everything)
+            let event = try await store.insert(
+                Record(
+                    .runEvents,
+                    [
+                        "group_id": run["group_id"], "run_id": .string(run.id), "status": .string(next.rawValue),
+                        "previous_status": .string(current.rawValue), "comment": reason.map(Value.string) ?? .null,
+                    ]
+                )
+            )
+            return (updated, event)
+        }
+        await events.publish()
+        return result.0
+    }
+
+    /// Cancels a run: one still queued ends `killed` at once; one executing is flagged, and its executor
+    /// kills the process group and reports `killed` (reason `canceled`). A finished run is a conflict.
+    public func cancel(runID: String, principal: Principal, scope: Scope) async throws -> Record {
+        let run = try await store.require(.runs, id: runID, scope: scope)
+        try principal.require(.member, in: run.groupID ?? "", resource: "run")
+        let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+        if status.isTerminal { throw ProctorError.conflict("the run already ended (\(status.rawValue))", field: "status") }
+        if run.string("executor") == RunExecutor.client.rawValue {
+            return try await report(runID: run.id, status: .killed, comment: "canceled", scope: scope).run
+        }
+        if status == .new {
+            do {
+                return try await advance(runID: run.id, to: .killed, reason: "canceled", expecting: [.new])
+            } catch let failure as ProctorError where failure.code == .conflict {
+                // Claimed meanwhile: flag it for the executor below.
+            }
+        }
+        let flagged = try await store.update(.runs, id: run.id, changes: ["cancel_requested": .bool(true)], ifMatch: nil, scope: .everything)
+        await events.publish()
+        return flagged
+    }
+
+    // MARK: Helpers
+
+    /// Finds a row by id or, failing that, by name within the scope.
+    public func resolve(_ kind: ResourceKind, _ reference: String, scope: Scope, field: String) async throws -> Record {
+        if let row = try await store.get(kind, id: reference, scope: scope) { return row }
+        if let row = try await store.first(kind, matching: ["name": .string(reference)], scope: scope) { return row }
+        throw ProctorError(.notFound, "no such \(kind.singular): \(reference)", field: field)
+    }
+
+    private func profile(for definition: Record, named reference: String?) async throws -> Record? {
+        let scope = Scope.groups([definition.groupID ?? ""])
+        if let reference {
+            if let row = try await store.get(.profiles, id: reference, scope: scope), row.string("definition_id") == definition.id {
+                return row
+            }
+            if let row = try await store.first(
+                .profiles, matching: ["definition_id": .string(definition.id), "name": .string(reference)], scope: scope
+            ) {
+                return row
+            }
+            throw ProctorError(.notFound, "the job has no profile '\(reference)'", field: "profile")
+        }
+        if let row = try await store.first(
+            .profiles, matching: ["definition_id": .string(definition.id), "is_default": .bool(true)], scope: scope
+        ) {
+            return row
+        }
+        return try await store.first(.profiles, matching: ["definition_id": .string(definition.id)], scope: scope)
+    }
+
+    /// The latest earlier run of the same definition and profile: what regressions are measured against.
+    private func previousRun(definitionID: String, profileID: String?) async throws -> Record? {
+        var filter: Filter = .equal("definition_id", definitionID)
+        if let profileID { filter = filter && .equal("profile_id", profileID) }
+        let page = try await store.list(
+            .runs, query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 1, fields: ["id"]),
+            scope: .everything
+        )
+        return page.items.first
+    }
+}

@@ -1,0 +1,96 @@
+/// The queue's rules around the store's atomic claim: leases, heartbeats and what happens when a claimant
+/// disappears (an agent killed with -9, a replica that crashed).
+public struct RunQueue: Sendable {
+    public let lifecycle: RunLifecycle
+    /// How long a claim lives without a heartbeat.
+    public let leaseSeconds: Int
+    /// How many times a run is claimed before a lost lease fails it instead of requeueing it.
+    public let maxAttempts: Int
+
+    public var store: any Store { lifecycle.store }
+
+    public init(lifecycle: RunLifecycle, leaseSeconds: Int = 30, maxAttempts: Int = 3) {
+        self.lifecycle = lifecycle
+        self.leaseSeconds = leaseSeconds
+        self.maxAttempts = maxAttempts
+    }
+
+    /// Claims the next run for `claimant`, announcing the claim's event.
+    public func claim(claimant: String, executor: RunExecutor, labels: Set<String> = [], groupIDs: [String]? = nil)
+        async throws -> Record?
+    {
+        let run = try await store.claimRun(
+            RunClaim(claimant: claimant, executor: executor.rawValue, labels: labels, leaseSeconds: leaseSeconds, groupIDs: groupIDs)
+        )
+        if run != nil { await lifecycle.events.publish() }
+        return run
+    }
+
+    /// What a heartbeat tells the executor.
+    public enum Heartbeat: Sendable, Equatable {
+        /// Keep going.
+        case keep
+        /// Someone asked to cancel: kill the process and report `killed`.
+        case cancel
+        /// The lease is no longer this claimant's (it expired and the run was requeued or failed): stop quietly.
+        case lost
+    }
+
+    /// Extends the claimant's lease on the run.
+    public func heartbeat(runID: String, claimant: String) async throws -> Heartbeat {
+        guard let run = try await store.get(.runs, id: runID), run.string("claimed_by") == claimant,
+            RunStatus(rawValue: run.string("status") ?? "")?.isActive == true
+        else { return .lost }
+        do {
+            _ = try await store.update(
+                .runs, id: runID,
+                changes: ["lease_expires_at": .timestamp(Timestamp.now() + Int64(leaseSeconds) * 1_000_000)],
+                ifMatch: run.etag, scope: .everything
+            )
+        } catch let failure as ProctorError where failure.code == .conflict {
+            return try await heartbeat(runID: runID, claimant: claimant)
+        }
+        return run.bool("cancel_requested") == true ? .cancel : .keep
+    }
+
+    /// Requeues (or, past ``maxAttempts``, fails as `error`) every executing run whose lease has expired.
+    /// Safe to call from every replica at once: each change is conditional on the row being unchanged.
+    @discardableResult
+    public func expireLeases() async throws -> [Record] {
+        let now = Timestamp.now()
+        let filter: Filter = .and([
+            .predicate(Condition("status", .in, RunStatus.activeValues)),
+            .predicate(Condition("executor", .in, [RunExecutor.local.rawValue, RunExecutor.agent.rawValue])),
+            .predicate(Condition("lease_expires_at", .less, Timestamp.rfc3339(micros: now))),
+        ])
+        let page = try await store.list(.runs, query: Query(filter: filter, sort: [SortKey("seq")], limit: 100), scope: .everything)
+        var changed: [Record] = []
+        for run in page.items {
+            let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+            let attempts = Int(run.int("attempts") ?? 0)
+            let claimant = run.string("claimed_by") ?? "an executor"
+            do {
+                if run.bool("cancel_requested") == true {
+                    changed.append(try await lifecycle.advance(runID: run.id, to: .killed, reason: "canceled", expecting: [status], ifMatch: run.etag))
+                } else if attempts < maxAttempts {
+                    changed.append(
+                        try await lifecycle.advance(
+                            runID: run.id, to: .new, reason: "lease of \(claimant) expired; requeued (attempt \(attempts) of \(maxAttempts))",
+                            expecting: [status], ifMatch: run.etag
+                        )
+                    )
+                } else {
+                    changed.append(
+                        try await lifecycle.advance(
+                            runID: run.id, to: .error, reason: "lease of \(claimant) expired after \(attempts) attempts",
+                            expecting: [status], ifMatch: run.etag
+                        )
+                    )
+                }
+            } catch let failure as ProctorError where failure.code == .conflict || failure.code == .notFound {
+                continue  // another replica got there first, or the run changed meanwhile
+            }
+        }
+        return changed
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// The run machinery every front door shares: one event hub, so that a run launched, reported or logged
+/// through any API wakes the followers of all of them.
+public struct RunServices: Sendable {
+    public let store: any Store
+    public let events: EventHub
+    public let lifecycle: RunLifecycle
+    public let queue: RunQueue
+    public let logs: RunLogs
+    public let files: RunFiles
+
+    public init(store: any Store, filesRoot: URL, maxFileBytes: Int = 64 << 20, leaseSeconds: Int = 30, maxAttempts: Int = 3) {
+        self.store = store
+        let events = EventHub()
+        self.events = events
+        let lifecycle = RunLifecycle(store: store, events: events)
+        self.lifecycle = lifecycle
+        self.queue = RunQueue(lifecycle: lifecycle, leaseSeconds: leaseSeconds, maxAttempts: maxAttempts)
+        self.logs = RunLogs(store: store, events: events)
+        self.files = RunFiles(store: store, root: filesRoot, maxBytes: maxFileBytes)
+    }
+}

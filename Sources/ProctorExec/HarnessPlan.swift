@@ -1,0 +1,183 @@
+import Foundation
+import ProctorCore
+
+/// How one run is executed: the command, its environment, and which files hold its results.
+///
+/// Built from the run (its harness, job file, profile env args and job args snapshotted at launch) by the
+/// harness adapter, the same way inside `proctor serve` and in a remote `proctor agent`.
+public struct RunPlan: Sendable, Equatable {
+    public enum ResultFormat: String, Sendable, Equatable {
+        case junit
+        case pyats
+    }
+
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    /// Globs relative to the working directory (`*` and `**` may cross directories).
+    public var resultGlobs: [String]
+    public var resultFormat: ResultFormat
+    /// Seconds before the run is killed with reason `timeout`.
+    public var maxRunTime: Int?
+
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = [:], resultGlobs: [String] = [],
+        resultFormat: ResultFormat = .junit, maxRunTime: Int? = nil
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.resultGlobs = resultGlobs
+        self.resultFormat = resultFormat
+        self.maxRunTime = maxRunTime
+    }
+}
+
+/// Turns a run into a ``RunPlan`` for its harness: `shell`, `pytest`, `pyats`. Anything else fails the run at
+/// once with a reason that names the harnesses Proctor knows.
+public enum HarnessAdapter {
+    public static let known = ["shell", "pytest", "pyats"]
+
+    /// - Parameters:
+    ///   - workspace: where relative job files are found (the server's or agent's working directory).
+    ///   - workdir: the run's fresh working directory.
+    public static func plan(for run: Record, workspace: URL, workdir: URL) throws -> RunPlan {
+        let harness = (run.string("harness") ?? "shell").lowercased()
+        let options: [String: JSONValue]
+        if case .object(let object) = run["options"].jsonValue ?? .null { options = object } else { options = [:] }
+        let jobFile = options["job_file"]?.stringValue ?? ""
+        let jobArgs = arguments(from: options["jobargs"])
+        var environment = ["PROCTOR_RUN_ID": run.id, "PROCTOR_WORKDIR": workdir.path, "PYTHONDONTWRITEBYTECODE": "1"]
+        if case .array(let envargs) = options["envargs"] ?? .null {
+            for item in envargs {
+                if let name = item["name"]?.stringValue { environment[name] = item["value"]?.stringValue ?? item["value"].map(render) ?? "" }
+            }
+        }
+        if case .object(let env) = options["env"] ?? .null {
+            for (key, value) in env { environment[key] = value.stringValue ?? render(value) }
+        }
+        let maxRunTime = run.int("max_run_time").map(Int.init)
+        let globs = resultGlobs(options["results"])
+
+        switch harness {
+        case "shell":
+            let command = options["command"]?.stringValue ?? jobFile
+            guard !command.isEmpty else {
+                throw ProctorError(.unprocessable, "the shell harness needs a command (the job's job_file or the run's options.command)")
+            }
+            return RunPlan(
+                executable: "/bin/sh", arguments: ["-c", ([command] + jobArgs.map(shellQuote)).joined(separator: " ")],
+                environment: environment, resultGlobs: globs ?? ["*.xml", "results/**.xml"], resultFormat: .junit,
+                maxRunTime: maxRunTime
+            )
+        case "pytest":
+            guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pytest harness needs a job_file (tests to run)") }
+            let python = options["python"]?.stringValue ?? ProcessInfo.processInfo.environment["PROCTOR_PYTHON"] ?? "python3"
+            let target = resolve(jobFile, in: workspace)
+            return RunPlan(
+                executable: python,
+                arguments: ["-m", "pytest", target, "--junitxml=\(workdir.appendingPathComponent("junit.xml").path)",
+                    "-p", "no:cacheprovider"] + jobArgs,
+                environment: environment, resultGlobs: ["junit.xml"], resultFormat: .junit, maxRunTime: maxRunTime
+            )
+        case "pyats":
+            guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pyats harness needs a job_file (a pyATS job)") }
+            let pyats = options["pyats"]?.stringValue ?? ProcessInfo.processInfo.environment["PROCTOR_PYATS"] ?? "pyats"
+            return RunPlan(
+                executable: pyats,
+                arguments: ["run", "job", resolve(jobFile, in: workspace), "--archive-dir", workdir.appendingPathComponent("archive").path,
+                    "--no-mail"] + jobArgs,
+                environment: environment, resultGlobs: ["**results.json"], resultFormat: .pyats, maxRunTime: maxRunTime
+            )
+        default:
+            throw ProctorError(
+                .unprocessable,
+                "unknown harness '\(harness)'; Proctor runs \(known.joined(separator: ", "))", field: "harness"
+            )
+        }
+    }
+
+    /// XPRESSO job args (`[{name, value, flag}]`) or plain strings, as command-line arguments.
+    static func arguments(from value: JSONValue?) -> [String] {
+        guard case .array(let items) = value ?? .null else { return [] }
+        var out: [String] = []
+        for item in items {
+            if let text = item.stringValue {
+                out.append(text)
+            } else if let name = item["name"]?.stringValue {
+                out.append(name)
+                if item["flag"] != .bool(true), let value = item["value"], value != .null {
+                    out.append(value.stringValue ?? render(value))
+                }
+            }
+        }
+        return out
+    }
+
+    static func resultGlobs(_ value: JSONValue?) -> [String]? {
+        switch value ?? .null {
+        case .string(let glob): return [glob]
+        case .array(let items): return items.compactMap(\.stringValue)
+        default: return nil
+        }
+    }
+
+    static func resolve(_ path: String, in workspace: URL) -> String {
+        path.hasPrefix("/") ? path : workspace.appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    static func render(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): return s
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        default: return (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? ""
+        }
+    }
+
+    static func shellQuote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// Finds files under a directory whose relative paths match shell-style globs (`*` and `**` match across
+/// directories, `?` one character).
+enum ResultFiles {
+    static func find(in directory: URL, globs: [String]) -> [URL] {
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else {
+            return []
+        }
+        let root = directory.standardizedFileURL.resolvingSymlinksInPath().path
+        var found: [URL] = []
+        for case let url as URL in enumerator {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let full = url.standardizedFileURL.resolvingSymlinksInPath().path
+            guard full.hasPrefix(root + "/") else { continue }
+            let relative = String(full.dropFirst(root.count + 1))
+            if globs.contains(where: { matches(Array($0.utf8), Array(relative.utf8)) }) { found.append(url) }
+        }
+        return found.sorted { $0.path < $1.path }
+    }
+
+    static func matches(_ pattern: [UInt8], _ text: [UInt8]) -> Bool {
+        var p = 0, t = 0, starP = -1, starT = 0
+        while t < text.count {
+            if p < pattern.count && (pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t]) {
+                p += 1
+                t += 1
+            } else if p < pattern.count && pattern[p] == UInt8(ascii: "*") {
+                while p < pattern.count && pattern[p] == UInt8(ascii: "*") { p += 1 }
+                starP = p
+                starT = t
+            } else if starP >= 0 {
+                starT += 1
+                t = starT
+                p = starP
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count && pattern[p] == UInt8(ascii: "*") { p += 1 }
+        return p == pattern.count
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import ProctorCore
+import ServiceLifecycle
+
+/// The executor inside `proctor serve`: claims local runs from the queue while it has free slots, runs
+/// each with a ``RunWorker``, and sweeps expired leases (which also covers remote agents that vanished).
+///
+/// On shutdown it stops claiming, kills its processes and puts their runs back in the queue.
+public struct LocalExecutor: Service {
+    public let queue: RunQueue
+    public let files: RunFiles
+    public let logs: RunLogs
+    public let slots: Int
+    public let worker: RunWorker
+    public let claimant: String
+    public let logger: Logger
+
+    public init(queue: RunQueue, files: RunFiles, logs: RunLogs, slots: Int, worker: RunWorker, claimant: String? = nil) {
+        self.queue = queue
+        self.files = files
+        self.logs = logs
+        self.slots = max(0, slots)
+        self.worker = worker
+        self.claimant = claimant ?? "local@\(ProcessInfo.processInfo.hostName):\(getpid())"
+        self.logger = worker.logger
+    }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await sweepLeases() }
+            if slots > 0 { group.addTask { await claimLoop() } }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func claimLoop() async {
+        let busy = SlotCounter()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let generation = await queue.lifecycle.events.generation
+                if await busy.count < slots {
+                    do {
+                        if let run = try await queue.claim(claimant: claimant, executor: .local) {
+                            await busy.add(1)
+                            group.addTask {
+                                await worker.execute(run, reporter: LocalReporter(run: run, claimant: claimant, queue: queue, files: files, logs: logs))
+                                await busy.add(-1)
+                                await queue.lifecycle.events.publish()
+                            }
+                            continue
+                        }
+                    } catch {
+                        logger.warning("cannot claim a run: \(error)")
+                    }
+                }
+                await queue.lifecycle.events.wait(after: generation, timeout: .seconds(1))
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func sweepLeases() async {
+        // After a restart, give executors that kept running while this server was down one lease period to
+        // report back before their runs are taken from them.
+        try? await Task.sleep(for: .seconds(queue.leaseSeconds))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await queue.expireLeases()
+            } catch {
+                logger.warning("cannot sweep expired leases: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(max(1, queue.leaseSeconds / 4)))
+        }
+    }
+}
+
+actor SlotCounter {
+    private(set) var count = 0
+    func add(_ delta: Int) { count += delta }
+}
+
+/// Reports a run executed inside the server straight to the core services.
+public struct LocalReporter: RunReporter {
+    let run: Record
+    let claimant: String
+    let queue: RunQueue
+    let files: RunFiles
+    let logs: RunLogs
+
+    public init(run: Record, claimant: String, queue: RunQueue, files: RunFiles, logs: RunLogs) {
+        self.run = run
+        self.claimant = claimant
+        self.queue = queue
+        self.files = files
+        self.logs = logs
+    }
+
+    public func advance(_ status: RunStatus, reason: String?, changes: [String: Value]) async throws {
+        try await queue.lifecycle.advance(runID: run.id, to: status, reason: reason, changes: changes)
+    }
+
+    public func appendLog(_ text: String, offset: Int64) async throws {
+        try await logs.append(runID: run.id, groupID: run.groupID ?? "", text: text, offset: offset)
+    }
+
+    public func heartbeat() async throws -> RunQueue.Heartbeat {
+        try await queue.heartbeat(runID: run.id, claimant: claimant)
+    }
+
+    public func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {
+        let copy = try files.temporaryURL()
+        try FileManager.default.copyItem(at: file, to: copy)
+        let mime = format == .junit ? "application/junit" : "application/json"
+        let stored = try await files.store(moving: copy, runID: run.id, groupID: run.groupID ?? "", name: name, mime: mime)
+        let current = try await queue.store.require(.runs, id: run.id)
+        return try await files.ingest(stored, run: current, format: format == .junit ? .junit : .pyats).run
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ProctorCore
+
+/// The Red Hat DCI dialect, mounted under `/dci/api/v1` (a client sets `DCI_CS_URL=http://host:port/dci`).
+///
+/// A thin mapping onto the core: DCI teams are groups, jobs are runs that the remote CI executes and reports
+/// on (`executor = client`), jobstates are run events, files and their JUnit results are the runs' files and
+/// test results. See `docs/dci.md` for what differs from the real control server.
+public struct DCIAPI: Sendable {
+    /// DCI's default upload limit (`MAX_CONTENT_LENGTH`, 20 MiB); signed bodies are read up to this size.
+    public static let maxBodyBytes = 20 << 20
+
+    let services: RunServices
+    let maxJSONBytes: Int
+    let maxFileBytes: Int
+    let now: @Sendable () -> Date
+
+    /// - Parameters:
+    ///   - now: the clock HMAC signatures are checked against (tests freeze it).
+    public init(services: RunServices, configuration: AppConfiguration, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.services = services
+        self.maxJSONBytes = configuration.maxJSONBytes
+        self.maxFileBytes = min(Self.maxBodyBytes, configuration.maxFileBytes)
+        self.now = now
+    }
+
+    var store: any Store { services.store }
+
+    /// Adds every DCI route to the router, behind DCI's error shape and authentication.
+    public func addRoutes(to router: Router<AppRequestContext>) {
+        let group = router.group("dci/api/v1")
+            .add(middleware: DCIErrorMiddleware())
+            .add(middleware: DCIAuthMiddleware(store: store, maxBodyBytes: Self.maxBodyBytes, now: now))
+        DCIIdentityController(api: self).addRoutes(to: group)
+        DCITopicController(api: self).addRoutes(to: group)
+        DCICatalogController(api: self).addRoutes(to: group)
+        DCIJobController(api: self).addRoutes(to: group)
+        DCIJobstateController(api: self).addRoutes(to: group)
+        DCIFileController(api: self).addRoutes(to: group)
+        // Anything else under the prefix is DCI's 404, not the native API's.
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+            group.on("**", method: method) { _, _ -> Response in
+                throw DCIError(.notFound, "The requested URL was not found on the server.")
+            }
+        }
+    }
+
+    // MARK: Helpers shared by the controllers
+
+    /// The JSON object of a request body; DCI answers a missing or malformed body with 400.
+    func object(_ request: Request) async throws -> [String: JSONValue] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxJSONBytes)
+        } catch {
+            throw DCIError(.contentTooLarge, "the body is larger than \(maxJSONBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw DCIError.malformed(["the request needs a JSON body"]) }
+        guard let value = try? JSONValue.decode(Data(buffer.readableBytesView)) else {
+            throw DCIError.malformed(["the body is not valid JSON"])
+        }
+        guard case .object(let object) = value else { throw DCIError.malformed(["the body must be a JSON object"]) }
+        return object
+    }
+
+    /// Refuses keys outside a schema's properties, in DCI's words.
+    func allow(_ object: [String: JSONValue], only keys: Set<String>) throws {
+        let unexpected = object.keys.filter { !keys.contains($0) }.sorted()
+        guard unexpected.isEmpty else {
+            throw DCIError.malformed(
+                unexpected.map { "Additional properties are not allowed ('\($0)' was unexpected)" }
+            )
+        }
+    }
+
+    /// A visible (in scope, not archived) row, or DCI's 404 ("job not found").
+    func require(_ resource: DCIResource, id: String, principal: Principal) async throws -> Record {
+        guard id.count <= 100, let record = try await store.get(resource.kind, id: id, scope: principal.scope),
+            !resource.archivable || record.string("state") != "archived"
+        else { throw DCIError.notFound(resource.singular) }
+        return record
+    }
+
+    /// The `If-Match` value a PUT or DELETE must carry (412 without it).
+    func ifMatch(_ request: Request) throws -> String {
+        guard let value = request.headers[.ifMatch]?.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")),
+            !value.isEmpty
+        else { throw DCIError.ifMatchMissing }
+        return value
+    }
+
+    /// Writing needs the member role in the row's team (a remote CI is a member of its own team).
+    func requireWrite(_ record: Record, principal: Principal) throws {
+        guard principal.has(.member, in: record.groupID ?? "") else {
+            throw DCIError(.unauthorized, "Operation not authorized.")
+        }
+    }
+
+    /// The team a new row belongs to: `team_id` when the caller is in it, else the caller's only (or first
+    /// admin) team.
+    func owningTeam(_ object: [String: JSONValue], principal: Principal, role: Role) throws -> String {
+        if let teamID = object["team_id"]?.stringValue {
+            guard principal.has(role, in: teamID) else { throw DCIError(.unauthorized, "Operation not authorized.") }
+            return teamID
+        }
+        if let membership = principal.memberships.first(where: { $0.role >= role }) { return membership.groupID }
+        throw DCIError(.unauthorized, "Operation not authorized.")
+    }
+
+    /// Lists one DCI resource with the request's arguments and renders the envelope.
+    func list(
+        _ resource: DCIResource, _ request: Request, principal: Principal, extra: Filter? = nil,
+        render: ([Record]) async throws -> [JSONValue]
+    ) async throws -> Response {
+        let arguments = try DCIListArguments(request)
+        let query = try arguments.query(for: resource, extra: extra)
+        let page = try await store.list(resource.kind, query: query, scope: principal.scope)
+        return DCIRender.list(resource.plural, try await render(page.items), count: page.total ?? page.items.count)
+    }
+}

@@ -1,0 +1,458 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ProctorCore
+
+/// Jobs: runs that a remote CI creates, executes and reports on (`executor = client`).
+///
+/// `POST /jobs`, `POST /jobs/schedule`, `POST /jobs/{id}/update`, `POST /jobs/upgrade` (remote CIs only, as in
+/// DCI), `GET /jobs` (`where`/`query`/`sort`/`limit`/`offset`/`embed`), `GET /jobs/{id}` (with its topic, remote
+/// CI, team, components, results, jobstates and files, and its etag), `PUT` and `DELETE /jobs/{id}` (If-Match),
+/// `/jobs/{id}/components`, `/jobs/{id}/jobstates`, `/jobs/{id}/results`, `/jobs/{id}/kv`.
+struct DCIJobController {
+    let api: DCIAPI
+
+    var store: any Store { api.store }
+
+    /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
+    static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("jobs", use: create)
+        group.post("jobs/schedule", use: schedule)
+        group.post("jobs/upgrade", use: upgrade)
+        group.get("jobs", use: list)
+        group.get("jobs/:id", use: get)
+        group.put("jobs/:id", use: update)
+        group.delete("jobs/:id", use: delete)
+        group.post("jobs/:id/update", use: updateJob)
+        group.get("jobs/:id/components", use: components)
+        group.post("jobs/:id/components", use: addComponent)
+        group.delete("jobs/:id/components/:component", use: removeComponent)
+        group.get("jobs/:id/jobstates", use: jobstates)
+        group.get("jobs/:id/results", use: results)
+        group.post("jobs/:id/kv", use: addKeyValue)
+        group.delete("jobs/:id/kv", use: deleteKeyValue)
+    }
+
+    // MARK: Creating
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let remoteci = try await creatingRemoteci(principal)
+        let object = try await api.object(request)
+        try api.allow(object, only: DCIJobInput.createKeys)
+        guard let components = try DCIJobInput.strings(object, "components") else {
+            throw DCIError.malformed(["'components' is a required property"])
+        }
+        let topic = try await activeTopic(try DCIJobInput.string(object, "topic_id") ?? "", principal: principal)
+        var ids: [String] = []
+        for id in components {
+            ids.append(try await api.require(.components, id: id, principal: principal).id)
+        }
+        let job = try await build(object, topic: topic, components: ids, remoteci: remoteci, principal: principal, request: request)
+        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+    }
+
+    /// `POST /jobs/schedule`: the given `components_ids` (one per component type of the topic), or else the
+    /// latest active component of each type.
+    @Sendable func schedule(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let remoteci = try await creatingRemoteci(principal)
+        let object = try await api.object(request)
+        try api.allow(object, only: DCIJobInput.scheduleKeys)
+        guard let topicID = try DCIJobInput.string(object, "topic_id") else {
+            throw DCIError.malformed(["'topic_id' is a required property"])
+        }
+        let topic = try await activeTopic(topicID, principal: principal)
+        let ids = try await scheduledComponents(topic, given: try DCIJobInput.strings(object, "components_ids") ?? [])
+        let job = try await build(object, topic: topic, components: ids, remoteci: remoteci, principal: principal, request: request)
+        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+    }
+
+    /// `POST /jobs/{id}/update`: a new job in the same topic with its latest components, linked to the old one.
+    @Sendable func updateJob(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let previous = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(previous, principal: principal)
+        let topic = try await activeTopic(previous.string("topic_id") ?? "", principal: principal)
+        let job = try await follow(previous, topic: topic, labels: ["update_previous_job_id": .string(previous.id)], request: request)
+        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+    }
+
+    /// `POST /jobs/upgrade {"job_id"}`: a new job in the next topic of the job's topic.
+    @Sendable func upgrade(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let object = try await api.object(request)
+        try api.allow(object, only: ["job_id"])
+        guard let jobID = try DCIJobInput.string(object, "job_id") else { throw DCIError.malformed(["'job_id' is a required property"]) }
+        let previous = try await api.require(.jobs, id: jobID, principal: principal)
+        try api.requireWrite(previous, principal: principal)
+        let current = try await api.require(.topics, id: previous.string("topic_id") ?? "", principal: principal)
+        guard let next = current.string("next_topic_id") else {
+            throw DCIError(.badRequest, "topic \(current.id) does not contains a next topic")
+        }
+        let topic = try await activeTopic(next, principal: principal)
+        let job = try await follow(previous, topic: topic, labels: [:], request: request)
+        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+    }
+
+    // MARK: Reading
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let embed = Set(DCIListArguments.embeds(DCIListArguments.parameters(request)["embed"]))
+        return try await api.list(.jobs, request, principal: principal) { jobs in
+            try await render(jobs, embed: embed)
+        }
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        let rendered = try await render([job], embed: Self.embeds)
+        return DCIRender.one("job", rendered[0], etag: job.etag)
+    }
+
+    @Sendable func components(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        let items = try await componentRecords(job.strings("components")).map(DCIRender.component)
+        return DCIRender.list("components", items, count: items.count)
+    }
+
+    @Sendable func jobstates(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        return try await api.list(.jobstates, request, principal: principal, extra: .equal("run_id", job.id)) {
+            $0.map(DCIRender.jobstate)
+        }
+    }
+
+    @Sendable func results(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        let items = try await DCIResults(api: api).all(for: job)
+        return DCIRender.list("results", items, count: items.count)
+    }
+
+    // MARK: Changing
+
+    /// `PUT /jobs/{id}` with `If-match`: a status change is a jobstate, as in DCI; the answer is the new job.
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let etag = try api.ifMatch(request)
+        let object = try await api.object(request)
+        var job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        guard job.etag == etag else { throw DCIError.conflict("Job", job.id) }
+
+        let fields = object.filter { DCIJobInput.updateKeys.contains($0.key) }
+        var changes: [String: Value] = [:]
+        for (key, field) in ["name": "name", "comment": "comment", "configuration": "configuration", "url": "url", "status_reason": "reason"] {
+            if let text = try DCIJobInput.string(fields, key) { changes[field] = .string(text) }
+        }
+        if let tags = try DCIJobInput.tags(fields) { changes["tags"] = .strings(tags) }
+        if let state = try DCIJobInput.state(fields) { changes["state"] = .string(state) }
+        if let status = try DCIJobInput.status(fields), status.rawValue != job.string("status") {
+            job = try await api.services.lifecycle.report(
+                runID: job.id, status: status, comment: nil, scope: principal.scope
+            ).run
+        }
+        if !changes.isEmpty {
+            job = try await store.update(.runs, id: job.id, changes: changes, ifMatch: nil, scope: principal.scope)
+        }
+        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag)
+    }
+
+    /// `DELETE /jobs/{id}` with `If-match`: archives the job and its files (DCI's soft delete).
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let etag = try api.ifMatch(request)
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        do {
+            _ = try await store.update(.runs, id: job.id, changes: ["state": .string("archived")], ifMatch: etag, scope: principal.scope)
+        } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
+            throw DCIError.conflict("Job", job.id)
+        }
+        var cursor: String?
+        repeat {
+            let page = try await store.list(
+                .files, query: Query(filter: .equal("run_id", job.id), sort: [SortKey("seq")], limit: 200, cursor: cursor, fields: ["id", "state"]),
+                scope: .everything
+            )
+            for file in page.items where file.string("state") != "archived" {
+                _ = try await store.update(.files, id: file.id, changes: ["state": .string("archived")], ifMatch: nil, scope: .everything)
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return Response(status: .noContent)
+    }
+
+    @Sendable func addComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let object = try await api.object(request)
+        try api.allow(object, only: ["id"])
+        guard let componentID = try DCIJobInput.string(object, "id") else { throw DCIError.malformed(["'id' is a required property"]) }
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        let component = try await api.require(.components, id: componentID, principal: principal)
+        var ids = job.strings("components")
+        guard !ids.contains(component.id) else {
+            throw DCIError(.conflict, "Unable to associate component \(component.id) to job \(job.id)")
+        }
+        ids.append(component.id)
+        _ = try await store.update(.runs, id: job.id, changes: ["components": .strings(ids)], ifMatch: nil, scope: principal.scope)
+        return Response(status: .created)
+    }
+
+    @Sendable func removeComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        let componentID = try context.parameters.require("component")
+        let ids = job.strings("components")
+        if ids.contains(componentID) {
+            _ = try await store.update(
+                .runs, id: job.id, changes: ["components": .strings(ids.filter { $0 != componentID })], ifMatch: nil,
+                scope: principal.scope
+            )
+        }
+        return Response(status: .created)
+    }
+
+    // MARK: Key/values
+
+    /// `POST /jobs/{id}/kv {"key", "value"}`: a numeric metric on the job (kept in the run's options).
+    @Sendable func addKeyValue(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let object = try await api.object(request)
+        try api.allow(object, only: ["key", "value"])
+        guard let key = try DCIJobInput.string(object, "key") else { throw DCIError.malformed(["'key' is a required property"]) }
+        guard case .number(let value) = object["value"] ?? .null else {
+            throw DCIError.malformed(["value: \(object["value"]?.encodedString() ?? "missing") is not of type 'number'"])
+        }
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        var options = job["options"].jsonValue?.objectValue ?? [:]
+        var values = options["keys_values"]?.objectValue ?? [:]
+        guard values[key] == nil else {
+            throw DCIError(.conflict, "We are unable to create this resource. A similar resource already exists.")
+        }
+        values[key] = .number(value)
+        options["keys_values"] = .object(values)
+        let updated = try await storeOptions(options, job: job, principal: principal)
+        return DCIRender.one(
+            "kv",
+            .object([
+                "job_id": .string(job.id), "key": .string(key), "value": .number(value),
+                "created_at": DCIRender.time(updated["updated_at"]), "updated_at": DCIRender.time(updated["updated_at"]),
+            ]),
+            etag: nil, status: .created
+        )
+    }
+
+    @Sendable func deleteKeyValue(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let object = try await api.object(request)
+        try api.allow(object, only: ["key"])
+        guard let key = try DCIJobInput.string(object, "key") else { throw DCIError.malformed(["'key' is a required property"]) }
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        var options = job["options"].jsonValue?.objectValue ?? [:]
+        var values = options["keys_values"]?.objectValue ?? [:]
+        values[key] = nil
+        options["keys_values"] = .object(values)
+        _ = try await storeOptions(options, job: job, principal: principal)
+        return Response(status: .noContent)
+    }
+
+    private func storeOptions(_ options: [String: JSONValue], job: Record, principal: Principal) async throws -> Record {
+        do {
+            return try await store.update(
+                .runs, id: job.id, changes: ["options": .json(.object(options))], ifMatch: job.etag, scope: principal.scope
+            )
+        } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
+            throw DCIError(.conflict, "conflict on Job \"\(job.id)\" or etag not matched")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Only a remote CI creates jobs, and only while it is active (`internal_create_jobs`).
+    private func creatingRemoteci(_ principal: Principal) async throws -> Record {
+        guard principal.kind == .remoteci, let remoteci = try await store.get(.remotecis, id: principal.id),
+            (remoteci.string("client_type") ?? "remoteci") == "remoteci"
+        else { throw DCIError(.badRequest, "Only remoteci can create job") }
+        guard remoteci.string("state") == "active" else {
+            throw DCIError(.preconditionFailed, "RemoteCI \"\(remoteci.id)\" is disabled.")
+        }
+        return remoteci
+    }
+
+    private func activeTopic(_ id: String, principal: Principal) async throws -> Record {
+        let topic = try await api.require(.topics, id: id, principal: principal)
+        guard topic.string("state") == "active" else {
+            throw DCIError(.preconditionFailed, "Topic \(topic.id):\(topic.name ?? "") not active.")
+        }
+        return topic
+    }
+
+    /// DCI's `get_schedule_components_ids`: verify the given ids (one per type, active, of the topic), or pick
+    /// the newest active component of each type.
+    private func scheduledComponents(_ topic: Record, given: [String]) async throws -> [String] {
+        let types = topic.strings("component_types")
+        let scope = Scope.groups([topic.groupID ?? ""])
+        if given.isEmpty {
+            var ids: [String] = []
+            for type in types {
+                let page = try await store.list(
+                    .components,
+                    query: Query(
+                        filter: .equal("topic_id", topic.id) && .equal("type", type) && .equal("state", "active"),
+                        sort: [SortKey("created_at", descending: true)], limit: 1
+                    ),
+                    scope: scope
+                )
+                guard let component = page.items.first else {
+                    throw DCIError(.preconditionFailed, "Component of type \"\(type)\" not found or not exported.")
+                }
+                ids.append(component.id)
+            }
+            return ids
+        }
+        guard given.count == types.count else {
+            throw DCIError(
+                .preconditionFailed,
+                "The number of component ids does not match the number of component types \(types)"
+            )
+        }
+        var seen = Set<String>()
+        for id in given {
+            guard let component = try await store.get(.components, id: id, scope: scope),
+                component.string("topic_id") == topic.id, component.string("state") == "active"
+            else { throw DCIError(.notFound, "component id \(id) not found or not exported") }
+            let type = component.string("type") ?? ""
+            guard seen.insert(type).inserted else {
+                throw DCIError(.preconditionFailed, "Component types malformed: type \(type) duplicated.")
+            }
+        }
+        return given
+    }
+
+    /// Creates the run for a DCI job through the core lifecycle (status `new`, a first run event).
+    private func build(
+        _ object: [String: JSONValue], topic: Record, components: [String], remoteci: Record, principal: Principal,
+        request: Request
+    ) async throws -> Record {
+        var (values, labels) = try DCIJobInput.jobValues(object)
+        if let previous = try DCIJobInput.string(object, "previous_job_id") {
+            values["previous_run_id"] = .string(try await api.require(.jobs, id: previous, principal: principal).id)
+        }
+        return try await createRun(
+            values, labels: labels, topic: topic, components: components, remoteciID: remoteci.id,
+            groupID: remoteci.groupID ?? "", request: request
+        )
+    }
+
+    /// A follow-on job (update/upgrade) of the same remote CI.
+    private func follow(_ previous: Record, topic: Record, labels: [String: JSONValue], request: Request) async throws -> Record {
+        let ids = try await scheduledComponents(topic, given: [])
+        var values: [String: Value] = ["previous_run_id": .string(previous.id)]
+        for field in ["name", "configuration", "url"] where !previous[field].isNull { values[field] = previous[field] }
+        return try await createRun(
+            values, labels: labels, topic: topic, components: ids, remoteciID: previous.string("remoteci_id") ?? "",
+            groupID: previous.groupID ?? "", request: request
+        )
+    }
+
+    private func createRun(
+        _ fields: [String: Value], labels extra: [String: JSONValue], topic: Record, components: [String], remoteciID: String,
+        groupID: String, request: Request
+    ) async throws -> Record {
+        var values = fields
+        var labels = extra
+        if let product = topic.string("product_id") { labels["product_id"] = .string(product) }
+        values["topic_id"] = .string(topic.id)
+        values["remoteci_id"] = .string(remoteciID)
+        values["components"] = .strings(components)
+        values["labels"] = .json(.object(labels))
+        values["duration"] = .double(0)
+        if let agent = request.headers[.userAgent] { values["user_agent"] = .string(String(agent.prefix(255))) }
+        if let name = HTTPField.Name("Client-Version"), let version = request.headers[name] {
+            values["client_version"] = .string(String(version.prefix(255)))
+        }
+        return try await api.services.lifecycle.createReported(values, groupID: groupID)
+    }
+
+    private func componentRecords(_ ids: [String]) async throws -> [Record] {
+        guard !ids.isEmpty else { return [] }
+        let page = try await store.list(
+            .components, query: Query(filter: .predicate(Condition("id", .in, ids)), limit: max(ids.count, 1)), scope: .everything
+        )
+        let byID = Dictionary(page.items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return ids.compactMap { byID[$0] }
+    }
+
+    /// Jobs with the asked embeds; each related row is read once per page.
+    func render(_ jobs: [Record], embed: Set<String>) async throws -> [JSONValue] {
+        var topics: [String: JSONValue] = [:]
+        var remotecis: [String: JSONValue] = [:]
+        var teams: [String: JSONValue] = [:]
+        func related(_ kind: ResourceKind, _ id: String?, into cache: inout [String: JSONValue], render: (Record) -> JSONValue)
+            async throws -> JSONValue
+        {
+            guard let id else { return .null }
+            if let known = cache[id] { return known }
+            let value = try await store.get(kind, id: id).map(render) ?? .null
+            cache[id] = value
+            return value
+        }
+        var components: [String: Record] = [:]
+        if embed.contains("components") {
+            let ids = Array(Set(jobs.flatMap { $0.strings("components") }))
+            for record in try await componentRecords(ids) { components[record.id] = record }
+        }
+        var out: [JSONValue] = []
+        out.reserveCapacity(jobs.count)
+        for job in jobs {
+            var object = DCIRender.job(job)
+            if embed.contains("topic") {
+                object["topic"] = try await related(.topics, job.string("topic_id"), into: &topics, render: DCIRender.topic)
+            }
+            if embed.contains("remoteci") {
+                object["remoteci"] = try await related(
+                    .remotecis, job.string("remoteci_id"), into: &remotecis, render: DCIRender.remoteci
+                )
+            }
+            if embed.contains("team") {
+                object["team"] = try await related(.groups, job.groupID, into: &teams, render: DCIRender.team)
+            }
+            if embed.contains("components") {
+                object["components"] = .array(job.strings("components").compactMap { components[$0] }.map(DCIRender.component))
+            }
+            if embed.contains("results") { object["results"] = .array(DCIResults.stored(job)) }
+            if embed.contains("jobstates") {
+                let page = try await store.list(
+                    .runEvents, query: Query(filter: .equal("run_id", job.id), sort: [SortKey("seq")], limit: 1000), scope: .everything
+                )
+                object["jobstates"] = .array(page.items.map(DCIRender.jobstate))
+            }
+            if embed.contains("files") {
+                let page = try await store.list(
+                    .files,
+                    query: Query(
+                        filter: .equal("run_id", job.id) && .predicate(.isNull("event_id"))
+                            && .predicate(Condition("state", .notEqual, "archived")),
+                        sort: [SortKey("created_at")], limit: 1000
+                    ),
+                    scope: .everything
+                )
+                object["files"] = .array(page.items.map(DCIRender.file))
+            }
+            out.append(.object(object))
+        }
+        return out
+    }
+}

@@ -1,0 +1,30 @@
+import Hummingbird
+import ProctorCore
+
+/// A webhook's delivery log (the webhooks themselves are plain resources under `/api/v1/webhooks`).
+struct WebhookController {
+    let store: any Store
+
+    func addRoutes(to api: RouterGroup<AppRequestContext>) {
+        api.get("webhooks/:id/deliveries", use: deliveries)
+    }
+
+    /// The webhook's deliveries, newest first, with the native list parameters.
+    @Sendable func deliveries(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        guard let hook = try await store.get(.webhooks, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such webhook: \(id)")
+        }
+        try principal.require(.admin, in: hook.groupID ?? "", resource: "webhook")
+        var query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.webhookDeliveries.schema)
+        query.filter = query.filter.map { .and([.equal("webhook_id", hook.id), $0]) } ?? .equal("webhook_id", hook.id)
+        let page = try await store.list(.webhookDeliveries, query: query, scope: principal.scope)
+        var body: [String: JSONValue] = [
+            "items": .array(page.items.map { $0.publicJSON() }), "limit": .number(Double(page.limit)),
+            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
+        ]
+        if let total = page.total { body["total"] = .number(Double(total)) }
+        return JSONResponse.make(.object(body))
+    }
+}

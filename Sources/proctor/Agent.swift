@@ -1,0 +1,188 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import ProctorCore
+import ProctorExec
+
+extension Proctor {
+    /// `proctor agent`: executes runs for a server on this machine, exactly like the local executor.
+    struct Agent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Execute runs for a Proctor server on this machine.")
+
+        @Option(help: "The server's URL (or PROCTOR_URL).")
+        var server: String?
+
+        @Option(help: "An API token of a member of the groups whose runs to execute (or PROCTOR_TOKEN).")
+        var token: String?
+
+        @Option(help: "The agent's name (default: the host name).")
+        var name: String?
+
+        @Option(name: .customLong("label"), help: "A label engines target (repeatable).")
+        var labels: [String] = []
+
+        @Option(help: "Runs executed at once.")
+        var slots = 1
+
+        @Option(help: "Directory for the runs' working directories.")
+        var workDir = "./proctor-agent-work"
+
+        @Option(help: "Where relative job files are found (default: the working directory).")
+        var workspace: String?
+
+        @Option(help: "Seconds between SIGTERM and SIGKILL when a run is stopped.")
+        var killGrace: Double = 5
+
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+        var logLevel: LogLevel = .info
+
+        func validate() throws {
+            guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        }
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            guard let server = server ?? environment["PROCTOR_URL"] else { throw CleanExit.message("say which server: --server URL or PROCTOR_URL") }
+            guard let token = token ?? environment["PROCTOR_TOKEN"] else { throw CleanExit.message("give a token: --token T or PROCTOR_TOKEN") }
+            var logger = Logger(label: "proctor.agent")
+            logger.logLevel = logLevel.level
+            let client = APIClient(server: server, token: token)
+            let agentName = name ?? ProcessInfo.processInfo.hostName
+            let worker = RunWorker(
+                workspace: URL(fileURLWithPath: workspace ?? FileManager.default.currentDirectoryPath),
+                workRoot: URL(fileURLWithPath: workDir).standardizedFileURL, gracePeriod: killGrace, heartbeatInterval: 2,
+                logger: logger
+            )
+            let agentID = try await register(client, name: agentName, logger: logger)
+            logger.info("agent \(agentName) (\(agentID)) serving \(server) with \(slots) slot(s), labels \(labels)")
+            let agentLogger = logger
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<slots {
+                    group.addTask { await Self.claimLoop(client, agentID: agentID, worker: worker, logger: agentLogger) }
+                }
+            }
+        }
+
+        /// Registers, retrying with backoff while the server is unreachable.
+        private func register(_ client: APIClient, name: String, logger: Logger) async throws -> String {
+            var delay = 0.5
+            while true {
+                do {
+                    let reply = try await client.expect(
+                        .POST, "/api/v1/agents/register",
+                        json: .object([
+                            "name": .string(name), "labels": .array(labels.map(JSONValue.string)), "version": .string(Proctor.configuration.version),
+                            "slots": .number(Double(slots)),
+                        ])
+                    )
+                    guard let id = reply.json?["id"]?.stringValue else { throw CleanExit.message("the server did not return an agent id") }
+                    return id
+                } catch let error as APIClient.Unreachable {
+                    logger.warning("\(error); retrying in \(delay) s")
+                    try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                    delay = min(delay * 2, 30)
+                } catch let error as APIClient.ServerError {
+                    throw CleanExit.message("cannot register: \(error.message)")
+                }
+            }
+        }
+
+        private static func claimLoop(_ client: APIClient, agentID: String, worker: RunWorker, logger: Logger) async {
+            var delay = 0.5
+            while !Task.isCancelled {
+                do {
+                    let reply = try await client.send(.POST, "/api/v1/agents/\(agentID)/claim?wait=20", timeout: .seconds(40))
+                    delay = 0.5
+                    if reply.status == 204 { continue }
+                    guard reply.status == 200, let json = reply.json, let runJSON = json["run"], let claimant = json["claimant"]?.stringValue else {
+                        logger.warning("claim failed: \(reply.errorMessage)")
+                        try await Task.sleep(for: .seconds(2))
+                        continue
+                    }
+                    let run = try FieldCoding.record(.runs, from: runJSON)
+                    logger.info("executing run \(run.id) (\(run.name ?? ""))")
+                    await worker.execute(run, reporter: RemoteReporter(client: client, runID: run.id, claimant: claimant, logger: logger))
+                } catch {
+                    logger.warning("server unreachable (\(error)); retrying in \(delay) s")
+                    try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                    delay = min(delay * 2, 30)
+                }
+            }
+        }
+    }
+}
+
+/// Reports a run to the server's API. While the server is unreachable it keeps retrying with backoff, so a
+/// run that finished while the agent was cut off is reported once the server is back.
+struct RemoteReporter: RunReporter {
+    let client: APIClient
+    let runID: String
+    let claimant: String
+    let logger: Logger
+
+    func advance(_ status: RunStatus, reason: String?, changes: [String: Value]) async throws {
+        var fields: [String: JSONValue] = ["claimant": .string(claimant), "status": .string(status.rawValue)]
+        if let reason { fields["reason"] = .string(reason) }
+        if let code = changes["exit_code"]?.intValue { fields["exit_code"] = .number(Double(code)) }
+        let body = JSONValue.object(fields)
+        _ = try await retrying { try await client.expect(.POST, "/api/v1/runs/\(runID)/advance", json: body) }
+    }
+
+    func appendLog(_ text: String, offset: Int64) async throws {
+        _ = try await retrying {
+            try await client.expect(
+                .POST, "/api/v1/runs/\(runID)/log?offset=\(offset)", body: .bytes(ByteBuffer(string: text)), contentType: "text/plain"
+            )
+        }
+    }
+
+    func heartbeat() async throws -> RunQueue.Heartbeat {
+        do {
+            let reply = try await client.expect(.POST, "/api/v1/runs/\(runID)/heartbeat", json: .object(["claimant": .string(claimant)]))
+            switch reply.json?["action"]?.stringValue {
+            case "cancel": return .cancel
+            case "lost": return .lost
+            default: return .keep
+            }
+        } catch is APIClient.Unreachable {
+            return .keep  // keep running while the server is away; the final report waits for it
+        }
+    }
+
+    func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {
+        let reply = try await retrying {
+            let data = try Data(contentsOf: file)
+            return try await client.expect(
+                .POST, "/api/v1/runs/\(runID)/files?name=\(queryEscape(name))&results=\(format.rawValue)",
+                body: .bytes(ByteBuffer(data: data)), contentType: format == .junit ? "application/junit" : "application/json",
+                timeout: .seconds(300)
+            )
+        }
+        let totals = reply.json?["run_totals"]
+        func count(_ key: String) -> Int {
+            if case .number(let n) = totals?[key] ?? .null { return Int(n) }
+            return 0
+        }
+        return TestSummary(total: count("total"), passed: count("passed"), failed: count("failed"), errored: count("errored"), skipped: count("skipped"))
+    }
+
+    /// Retries while the server is unreachable (up to an hour, backing off to 30 s); server errors are final.
+    private func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        var delay = 0.5
+        let deadline = ContinuousClock.now + .seconds(3600)
+        while true {
+            do {
+                return try await body()
+            } catch let error as APIClient.Unreachable {
+                guard ContinuousClock.now < deadline else { throw error }
+                logger.warning("\(error); retrying in \(delay) s")
+                try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ProctorCore
+
+/// Where the client commands find the server and the token: flags, then PROCTOR_URL / PROCTOR_TOKEN, then
+/// what `proctor login` saved in ~/.config/proctor/credentials.json.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The server's URL (or PROCTOR_URL, or the one `proctor login` saved).")
+    var server: String?
+
+    @Option(help: "An API token (or PROCTOR_TOKEN, or the one `proctor login` saved).")
+    var token: String?
+
+    @Option(help: "table or json.")
+    var output: OutputFormat = .table
+
+    static var credentialsFile: URL {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSTemporaryDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".config/proctor/credentials.json")
+    }
+
+    func client() throws -> APIClient {
+        let environment = ProcessInfo.processInfo.environment
+        let saved = (try? Data(contentsOf: Self.credentialsFile)).flatMap { try? JSONValue.decode($0) }
+        guard let server = server ?? environment["PROCTOR_URL"] ?? saved?["server"]?.stringValue else {
+            throw CleanExit.message("say which server: --server URL, PROCTOR_URL, or `proctor login` first")
+        }
+        guard let token = token ?? environment["PROCTOR_TOKEN"] ?? saved?["token"]?.stringValue else {
+            throw CleanExit.message("give a token: --token T, PROCTOR_TOKEN, or `proctor login` first")
+        }
+        return APIClient(server: server, token: token)
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    case json
+}
+
+/// Prints rows as an aligned table of the given columns, or as JSON.
+func printRows(_ rows: [JSONValue], columns: [String], format: OutputFormat, raw: JSONValue) {
+    if format == .json {
+        print(raw.prettyString())
+        return
+    }
+    if rows.isEmpty {
+        print("(none)")
+        return
+    }
+    let cells = rows.map { row in columns.map { cell(row[$0]) } }
+    let widths = columns.indices.map { index in max(columns[index].count, cells.map { $0[index].count }.max() ?? 0) }
+    func line(_ values: [String]) -> String {
+        zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            .trimmingCharacters(in: .whitespaces)
+    }
+    print(line(columns.map { $0.uppercased() }))
+    for row in cells { print(line(row)) }
+}
+
+private func cell(_ value: JSONValue?) -> String {
+    switch value ?? .null {
+    case .null: return "-"
+    case .string(let text): return text.count > 60 ? String(text.prefix(57)) + "..." : text
+    case .number(let number): return number.rounded() == number ? String(Int64(number)) : String(format: "%.2f", number)
+    case .bool(let flag): return flag ? "yes" : "no"
+    case .array(let items): return items.map { cell($0) }.joined(separator: ",")
+    case .object: return value?.encodedString() ?? ""
+    }
+}
+
+extension JSONValue {
+    func prettyString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? encodedString()
+    }
+}
+
+/// Runs a client command body so that server and network errors are one line and exit status 1.
+func clientCommand(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as APIClient.ServerError {
+        throw CleanExit.message("\(error.message) (HTTP \(error.status))")
+    } catch let error as APIClient.Unreachable {
+        throw CleanExit.message(error.description)
+    }
+}
+
+extension Proctor {
+    struct Login: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Log in with a name and password; saves the server and a token for the other commands."
+        )
+
+        @Option(help: "The server's URL (or PROCTOR_URL).")
+        var server: String?
+
+        @Option(help: "Your user name.")
+        var name: String
+
+        @Option(help: "Your password (or PROCTOR_PASSWORD; read from stdin when absent).")
+        var password: String?
+
+        func run() async throws {
+            try await clientCommand {
+                let environment = ProcessInfo.processInfo.environment
+                guard let server = server ?? environment["PROCTOR_URL"] else { throw CleanExit.message("say which server: --server URL or PROCTOR_URL") }
+                guard let secret = password ?? environment["PROCTOR_PASSWORD"] ?? readLine(strippingNewline: true), !secret.isEmpty else {
+                    throw CleanExit.message("give a password: --password, PROCTOR_PASSWORD or on stdin")
+                }
+                let client = APIClient(server: server, token: "")
+                let reply = try await client.expect(
+                    .POST, "/api/v1/auth/login", json: .object(["name": .string(name), "password": .string(secret)])
+                )
+                guard let token = reply.json?["token"]?.stringValue else { throw CleanExit.message("the server sent no token") }
+                let file = ClientOptions.credentialsFile
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(JSONValue.object(["server": .string(server), "token": .string(token)]).encodedString().utf8).write(to: file)
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+                print("logged in to \(server) as \(name); token saved in \(file.path)")
+            }
+        }
+    }
+
+    /// `proctor get <kind> [id]`: any resource of the native API.
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List or show resources (definitions, testbeds, runs, …).")
+
+        @Argument(help: "The kind: \(NativeKinds.all.joined(separator: ", ")).")
+        var kind: String
+
+        @Argument(help: "An id, to show one.")
+        var id: String?
+
+        @Option(help: "A filter in the `field op value` grammar (repeatable).")
+        var filter: [String] = []
+
+        @Option(help: "Sort keys, e.g. -created_at,name.")
+        var sort: String?
+
+        @Option(help: "Page size.")
+        var limit = 50
+
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            guard NativeKinds.all.contains(kind) else {
+                throw ValidationError("unknown kind '\(kind)'; kinds: \(NativeKinds.all.joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            try await clientCommand {
+                let api = try client.client()
+                if let id {
+                    let reply = try await api.expect(.GET, "/api/v1/\(kind)/\(queryEscape(id))")
+                    print((reply.json ?? .null).prettyString())
+                    return
+                }
+                var query = ["limit=\(limit)"] + filter.map { "filter=\(queryEscape($0))" }
+                if let sort { query.append("sort=\(queryEscape(sort))") }
+                let reply = try await api.expect(.GET, "/api/v1/\(kind)?" + query.joined(separator: "&"))
+                let items = reply.json?["items"]?.arrayValue ?? []
+                printRows(items, columns: NativeKinds.columns(kind), format: client.output, raw: reply.json ?? .null)
+            }
+        }
+    }
+
+    struct Runs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List, show, launch and cancel runs.", subcommands: [List.self, Show.self, Launch.self, Cancel.self]
+        )
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
+            @Option(help: "Only runs in this status.") var status: String?
+            @Option(help: "A filter in the `field op value` grammar (repeatable).") var filter: [String] = []
+            @Option(help: "Page size.") var limit = 25
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                try await clientCommand {
+                    var filters = filter
+                    if let status { filters.append("status=\(status)") }
+                    let query = (["limit=\(limit)", "sort=-created_at"] + filters.map { "filter=\(queryEscape($0))" }).joined(separator: "&")
+                    let reply = try await client.client().expect(.GET, "/api/v1/runs?" + query)
+                    printRows(reply.json?["items"]?.arrayValue ?? [], columns: NativeKinds.columns("runs"), format: client.output, raw: reply.json ?? .null)
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one run.")
+            @Argument(help: "The run's id.") var id: String
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                try await clientCommand {
+                    let reply = try await client.client().expect(.GET, "/api/v1/runs/\(queryEscape(id))")
+                    if client.output == .json {
+                        print((reply.json ?? .null).prettyString())
+                    } else {
+                        printRows([reply.json ?? .null], columns: NativeKinds.columns("runs") + ["reason"], format: .table, raw: .null)
+                    }
+                }
+            }
+        }
+
+        struct Launch: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Launch a job definition (by name or id).")
+            @Argument(help: "The job definition.") var definition: String
+            @Option(help: "The profile (default: the job's default profile).") var profile: String?
+            @Option(help: "The testbed (default: the profile's first).") var testbed: String?
+            @Option(help: "A tag (repeatable).") var tag: [String] = []
+            @Option(help: "A label key=value (repeatable).") var label: [String] = []
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                try await clientCommand {
+                    var body: [String: JSONValue] = ["definition": .string(definition), "tags": .array(tag.map(JSONValue.string))]
+                    if let profile { body["profile"] = .string(profile) }
+                    if let testbed { body["testbed"] = .string(testbed) }
+                    var labels: [String: JSONValue] = [:]
+                    for item in label {
+                        let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                        guard parts.count == 2 else { throw CleanExit.message("a label is key=value, not '\(item)'") }
+                        labels[parts[0]] = .string(parts[1])
+                    }
+                    body["labels"] = .object(labels)
+                    let reply = try await client.client().expect(.POST, "/api/v1/runs", json: .object(body))
+                    if client.output == .json {
+                        print((reply.json ?? .null).prettyString())
+                    } else {
+                        print(reply.json?["id"]?.stringValue ?? "")
+                    }
+                }
+            }
+        }
+
+        struct Cancel: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Cancel a run.")
+            @Argument(help: "The run's id.") var id: String
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                try await clientCommand {
+                    let reply = try await client.client().expect(.POST, "/api/v1/runs/\(queryEscape(id))/cancel")
+                    print("\(id): \(reply.json?["status"]?.stringValue ?? "?")\(reply.json?["cancel_requested"] == .bool(true) ? " (stopping)" : "")")
+                }
+            }
+        }
+    }
+
+    /// `proctor logs RUN [--follow]`: a run's console.
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a run's console; --follow keeps printing until it ends.")
+
+        @Argument(help: "The run's id.") var id: String
+        @Flag(help: "Keep printing while the run runs.") var follow = false
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await clientCommand {
+                let api = try client.client()
+                var offset: Int64 = 0
+                while true {
+                    let wait = follow ? "&wait=20" : ""
+                    let reply = try await api.expect(.GET, "/api/v1/runs/\(queryEscape(id))/log?offset=\(offset)\(wait)", timeout: .seconds(60))
+                    FileHandle.standardOutput.write(Data(reply.body.readableBytesView))
+                    let next = Int64(reply.headers.first(name: "Proctor-Log-Next") ?? "") ?? offset
+                    let end = Int64(reply.headers.first(name: "Proctor-Log-End") ?? "") ?? next
+                    let status = RunStatus(rawValue: reply.headers.first(name: "Proctor-Run-Status") ?? "")
+                    offset = next
+                    if offset < end { continue }
+                    if !follow || status?.isTerminal == true { break }
+                }
+            }
+        }
+    }
+}
+
+/// The native API's resource kinds and the columns the table output shows for each.
+enum NativeKinds {
+    static let all = [
+        "groups", "harnesses", "engines", "agents", "testbeds", "configs", "products", "topics", "components", "definitions",
+        "profiles", "bundles", "remotecis", "runs", "image_builds", "tokens", "users",
+    ]
+
+    static func columns(_ kind: String) -> [String] {
+        switch kind {
+        case "runs": return ["id", "name", "status", "executor", "tests_passed", "tests_failed", "created_at", "duration"]
+        case "definitions": return ["id", "name", "harness", "job_file"]
+        case "agents": return ["id", "name", "labels", "state", "last_seen_at"]
+        case "tokens": return ["id", "name", "prefix", "expires_at", "revoked"]
+        case "profiles": return ["id", "name", "definition_id", "priority", "max_run_time"]
+        default: return ["id", "name", "created_at"]
+        }
+    }
+}
