@@ -30,7 +30,7 @@ field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 0 \
   --lease-seconds 3 --workspace "$ROOT" --log-level warning >"$WORK/server.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); disown $!
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/healthz" >/dev/null || fail "the server did not start"
 
@@ -45,7 +45,7 @@ api -X POST --data @"$WORK/lab.json" "$URL/api/v1/apply" >/dev/null || fail "app
 
 "$BIN" agent --name agent-a --label linux --work-dir "$WORK/agent-a" --workspace "$ROOT" --log-level warning >"$WORK/agent-a.log" 2>&1 &
 AGENT_A=$!
-PIDS+=($AGENT_A)
+PIDS+=($AGENT_A); disown $AGENT_A
 
 RUN=$(api -X POST -d '{"definition": "slow-pytest"}' "$URL/api/v1/runs" | field "['id']")
 status() { api "$URL/api/v1/runs/$RUN" | field "['$1']"; }
@@ -58,7 +58,7 @@ kill -9 "$AGENT_A"
 echo "agents.sh: killed agent A ($CLAIMED) mid-run" >&2
 
 "$BIN" agent --name agent-b --label linux --work-dir "$WORK/agent-b" --workspace "$ROOT" --log-level warning >"$WORK/agent-b.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); disown $!
 
 for _ in $(seq 600); do
   case "$(status status)" in success|failure|error|killed) break ;; esac

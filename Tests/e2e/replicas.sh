@@ -39,7 +39,7 @@ PORTS=($(free_port) $(free_port))
 for i in 0 1; do
   PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "${PORTS[$i]}" --data-dir "$WORK/data$i" --database-url "$URL_DB" \
     --executor-slots 0 --lease-seconds 10 --log-level warning >"$WORK/server$i.log" 2>&1 &
-  PIDS+=($!)
+  PIDS+=($!); disown $!
   for _ in $(seq 150); do curl -sf "http://127.0.0.1:${PORTS[$i]}/healthz" >/dev/null && break; sleep 0.1; done
   curl -sf "http://127.0.0.1:${PORTS[$i]}/healthz" >/dev/null || fail "replica $i did not start"
 done
@@ -57,7 +57,7 @@ curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -
 for i in 0 1 2 3; do
   PROCTOR_URL=http://127.0.0.1:${PORTS[$((i % 2))]} PROCTOR_TOKEN=$TOKEN "$BIN" agent --name "agent-$i" --label noop --slots 2 \
     --work-dir "$WORK/agent$i" --log-level warning >"$WORK/agent$i.log" 2>&1 &
-  PIDS+=($!)
+  PIDS+=($!); disown $!
 done
 
 "$PY" - "$TOKEN" "$RUNS" "$MARKER" "http://127.0.0.1:${PORTS[0]}" "http://127.0.0.1:${PORTS[1]}" <<'EOF' || fail "see above"
