@@ -12,29 +12,34 @@ import Testing
     static let junit =
         #"printf '%s' '<testsuite name="cdr"><testcase name="cdrouter_basic_1"/><testcase name="cdrouter_nat_1"><failure message="no route">x</failure></testcase></testsuite>' > results.xml"#
 
-    static let lab = """
-        {"groups": [{"name": "other"}],
-         "users": [{"name": "eve", "password": "eve-password-1", "groups": {"other": "admin"}}],
-         "tokens": [{"user": "eve", "name": "t", "value": "pt_eve_cdrouter_token_0001"}],
-         "testbeds": [{"group": "default", "name": "dut", "interfaces": [{"value": "eth1", "is_wireless": false, "is_ics": false},
-                        {"value": "wifi0", "is_wireless": true, "is_ics": true}]}],
-         "configs": [{"group": "default", "name": "cfg", "contents": "testvar a 1"}],
-         "definitions": [
-           {"group": "default", "name": "dhcp", "harness": "shell", "tags": ["cdrouter", "nightly"], "job_file": \(JSONValue.string(junit).encodedString())},
-           {"group": "default", "name": "nat", "harness": "shell", "tags": ["cdrouter"], "job_file": "true"},
-           {"group": "default", "name": "not-a-package", "harness": "shell", "job_file": "true"},
-           {"group": "other", "name": "theirs", "harness": "cdrouter"}]}
-        """
+    /// The lab; unless `live`, every package runs on an agent engine that no agent serves, so its jobs stay
+    /// pending and paging, edits and deletes see a fixed state.
+    static func lab(live: Bool) -> String {
+        let profile = live ? "" : #", "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "remote"}]"#
+        return """
+            {"groups": [{"name": "other"}],
+             "users": [{"name": "eve", "password": "eve-password-1", "groups": {"other": "admin"}}],
+             "tokens": [{"user": "eve", "name": "t", "value": "pt_eve_cdrouter_token_0001"}],
+             "engines": [{"group": "default", "name": "remote", "type": "agent"}, {"group": "other", "name": "remote", "type": "agent"}],
+             "testbeds": [{"group": "default", "name": "dut", "interfaces": [{"value": "eth1", "is_wireless": false, "is_ics": false},
+                            {"value": "wifi0", "is_wireless": true, "is_ics": true}]}],
+             "configs": [{"group": "default", "name": "cfg", "contents": "testvar a 1"}],
+             "definitions": [
+               {"group": "default", "name": "dhcp", "harness": "shell", "tags": ["cdrouter", "nightly"], "job_file": \(JSONValue.string(junit).encodedString())\(profile)},
+               {"group": "default", "name": "nat", "harness": "shell", "tags": ["cdrouter"], "job_file": "true"\(profile)},
+               {"group": "default", "name": "not-a-package", "harness": "shell", "job_file": "true"},
+               {"group": "other", "name": "theirs", "harness": "cdrouter"\(profile)}]}
+            """
+    }
 
     static let headers = bearer(TestApp.adminToken)
     static let eve = bearer("pt_eve_cdrouter_token_0001")
 
     func withLab(live: Bool = false, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        var app = try await TestApp.make()
-        // Without executor slots jobs stay pending, so that paging, edits and deletes see a fixed state.
-        if !live { app.configuration.executorSlots = 0 }
+        let app = try await TestApp.make()
+        let lab = Self.lab(live: live)
         let run: @Sendable (any TestClientProtocol) async throws -> Void = { client in
-            try await client.execute(uri: "/api/v1/apply", method: .post, headers: Self.headers, body: ByteBuffer(json: Self.lab)) { response in
+            try await client.execute(uri: "/api/v1/apply", method: .post, headers: Self.headers, body: ByteBuffer(json: lab)) { response in
                 #expect(response.status == .ok, "\(String(buffer: response.body))")
             }
             try await body(client)
