@@ -30,7 +30,7 @@ public enum FieldCoding {
         case .timestamp:
             switch json {
             case .string(let s): if let t = Timestamp.parse(s) { return .timestamp(t) }; throw bad("a time (RFC 3339)")
-            case .number(let n): return .timestamp(Int64(n * 1000))
+            case .number(let n) where n.isFinite && abs(n) < 9e12: return .timestamp(Int64(n * 1000))
             default: throw bad("a time (RFC 3339)")
             }
         case .strings:

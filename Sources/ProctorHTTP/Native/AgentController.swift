@@ -39,7 +39,7 @@ struct AgentController {
         let labels = body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let values: [String: Value] = [
             "labels": .strings(labels), "version": body["version"]?.stringValue.map(Value.string) ?? .null,
-            "slots": .int(Int64(body["slots"].flatMap { if case .number(let n) = $0 { return Int(n) } else { return nil } } ?? 1)),
+            "slots": .int(Int64(body["slots"].flatMap { if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil } } ?? 1)),
             "state": .string("online"), "last_seen_at": .timestamp(Timestamp.now()),
         ]
         let agent: Record
@@ -102,7 +102,7 @@ struct AgentController {
         guard let text = body["status"]?.stringValue else { throw ProctorError.badRequest("status is required", field: "status") }
         let status = try RunStatus.parse(text)
         var changes: [String: Value] = [:]
-        if case .number(let code) = body["exit_code"] ?? .null { changes["exit_code"] = .int(Int64(code)) }
+        if case .number(let code) = body["exit_code"] ?? .null, code.isFinite, abs(code) < 1e9 { changes["exit_code"] = .int(Int64(code)) }
         let updated = try await services.lifecycle.advance(
             runID: run.id, to: status, reason: body["reason"]?.stringValue, changes: changes
         )

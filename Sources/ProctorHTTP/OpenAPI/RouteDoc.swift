@@ -152,4 +152,17 @@ struct ReplyDoc: Sendable {
     static func text(_ status: Int = 200, _ description: String, mediaType: String) -> ReplyDoc {
         ReplyDoc(status, description, content: [mediaType: SchemaDoc.string])
     }
+
+    /// Server-sent events: each event has an `event` name, a JSON `data` line and (for resumable streams) an `id`.
+    static func events(_ description: String) -> ReplyDoc {
+        ReplyDoc(
+            200, description,
+            content: [
+                "text/event-stream": SchemaDoc.object([
+                    "event": SchemaDoc.string, "data": SchemaDoc.described(SchemaDoc.string, "A JSON document."),
+                    "id": SchemaDoc.string,
+                ])
+            ]
+        )
+    }
 }

@@ -47,7 +47,7 @@ extension RouteRegistry {
                 .query("after", "Start after this sequence number (default: now).", SchemaDoc.integer(minimum: 0)),
                 .header("Last-Event-ID", "Resume after this sequence number."),
             ],
-            replies: [.text(200, "An endless `text/event-stream`.", mediaType: "text/event-stream")]
+            replies: [.events("An endless stream: `event: run`, `data:` the run event as JSON, `id:` its seq.")]
         ),
         RouteDoc(
             .get, "/api/v1/runs/{id}/tests", "A run's test results", tag: "runs", parameters: ParameterDoc.list,
@@ -114,7 +114,7 @@ extension RouteRegistry {
                 .query("offset", "Start at this byte.", SchemaDoc.integer(minimum: 0)),
                 .header("Last-Event-ID", "Resume at this byte."),
             ],
-            replies: [.text(200, "A `text/event-stream`.", mediaType: "text/event-stream")]
+            replies: [.events("`event: log` with `data:` `{offset, text}` and `id:` the next offset, then `event: end` with the final status.")]
         ),
         RouteDoc(
             .get, "/api/v1/runs/{id}/log/summary", "Error and warning lines of a run's console", tag: "runs",
