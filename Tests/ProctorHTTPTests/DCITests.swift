@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ProctorCore
-import ProctorHTTP
+@testable import ProctorHTTP
 import ProctorStore
 import Testing
 
@@ -307,6 +307,35 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(status == .notFound)
             #expect(Self.isDCIError(body, 404))
         }
+    }
+
+    @Test func unknownPathsAndMethodsAnswerInDCIsShape() async throws {
+        let app = try await Self.makeApp()
+        try await app.test { client in
+            var (status, body, _) = try await Self.call(client, .patch, "jobs", "{}")
+            #expect(status == .methodNotAllowed)
+            #expect(Self.isDCIError(body, 405))
+            (status, body, _) = try await Self.call(client, .put, "topics", "{}")
+            #expect(status == .methodNotAllowed)
+            (status, body, _) = try await Self.call(client, .get, "jobs/x/nothing")
+            #expect(status == .notFound)
+            #expect(Self.isDCIError(body, 404))
+        }
+    }
+
+    /// DCI's fast serializer writes what Foundation's JSONEncoder (sorted keys, unescaped slashes) writes.
+    @Test func fastJSONMatchesJSONEncoder() throws {
+        let value = try JSONValue.decode(
+            Data(
+                #"{"b": [1, 2.5, -3, 1e-7, 12345678901234, true, false, null], "a": {"z": "x/y \"q\" \\ \n\t\u0001 é 😀", "é": {}, "B": []}, "": ""}"#
+                    .utf8
+            )
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let fast = String(decoding: DCIJSON.bytes(value), as: UTF8.self)
+        #expect(fast == String(decoding: try encoder.encode(value), as: UTF8.self))
+        #expect(try JSONValue.decode(Data(fast.utf8)) == value)
     }
 
     @Test func limitDefaultsTo20AndIsClampedTo200() async throws {

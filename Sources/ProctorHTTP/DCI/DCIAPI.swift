@@ -34,14 +34,22 @@ public struct DCIAPI: Sendable {
         let group = router.group("dci/api/v1")
             .add(middleware: DCIErrorMiddleware())
             .add(middleware: DCIAuthMiddleware(store: store, maxBodyBytes: Self.maxBodyBytes, now: now))
-        DCIIdentityController(api: self).addRoutes(to: group)
-        DCITopicController(api: self).addRoutes(to: group)
-        DCICatalogController(api: self).addRoutes(to: group)
-        DCIJobController(api: self).addRoutes(to: group)
-        DCIJobstateController(api: self).addRoutes(to: group)
-        DCIFileController(api: self).addRoutes(to: group)
-        // Anything else under the prefix is DCI's 404, not the native API's.
-        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+        let routes = DCIRoutes(group: group)
+        DCIIdentityController(api: self).addRoutes(to: routes)
+        DCITopicController(api: self).addRoutes(to: routes)
+        DCICatalogController(api: self).addRoutes(to: routes)
+        DCIJobController(api: self).addRoutes(to: routes)
+        DCIJobstateController(api: self).addRoutes(to: routes)
+        DCIFileController(api: self).addRoutes(to: routes)
+        // Anything else under the prefix is DCI's 404 or 405, not the native API's.
+        for (path, methods) in routes.registered.value {
+            for method in DCIRoutes.methods where !methods.contains(method) {
+                group.on(RouterPath(path), method: method) { _, _ -> Response in
+                    throw DCIError(.methodNotAllowed, "The method is not allowed for the requested URL.")
+                }
+            }
+        }
+        for method in DCIRoutes.methods {
             group.on("**", method: method) { _, _ -> Response in
                 throw DCIError(.notFound, "The requested URL was not found on the server.")
             }
@@ -111,13 +119,54 @@ public struct DCIAPI: Sendable {
     }
 
     /// Lists one DCI resource with the request's arguments and renders the envelope.
+    ///
+    /// - Parameters:
+    ///   - parent: the visible row a nested list belongs to (`extra` filters on it). Its children are then read
+    ///     without the team filter, which would only repeat the parent's and can mislead SQLite's planner into
+    ///     scanning the whole team.
+    ///   - excluding: core fields the rendering does not need (large JSON is costly to read).
     func list(
-        _ resource: DCIResource, _ request: Request, principal: Principal, extra: Filter? = nil,
-        render: ([Record]) async throws -> [JSONValue]
+        _ resource: DCIResource, _ request: Request, principal: Principal, extra: Filter? = nil, parent: Record? = nil,
+        excluding: [String] = [], render: ([Record]) async throws -> [JSONValue]
     ) async throws -> Response {
         let arguments = try DCIListArguments(request)
-        let query = try arguments.query(for: resource, extra: extra)
-        let page = try await store.list(resource.kind, query: query, scope: principal.scope)
+        var query = try arguments.query(for: resource, extra: extra)
+        query.excludedFields = excluding
+        if resource.kind == .runEvents {
+            // Events are numbered as they are recorded: `seq` is their creation order, and is indexed per run.
+            query.sort = query.sort.map { $0.field == "created_at" ? SortKey("seq", descending: $0.descending) : $0 }
+        }
+        let page = try await store.list(resource.kind, query: query, scope: parent == nil ? principal.scope : .everything)
         return DCIRender.list(resource.plural, try await render(page.items), count: page.total ?? page.items.count)
+    }
+}
+
+/// The router group of the DCI routes, remembering each path's methods so that the others can answer DCI's 405
+/// instead of falling through to the native API's 404.
+struct DCIRoutes: RouterMethods {
+    typealias Context = AppRequestContext
+
+    /// The methods a DCI path may be called with.
+    static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
+
+    /// Paths (as registered) and their methods; filled while the routes are added, read once afterwards.
+    final class Registry: @unchecked Sendable {
+        var value: [String: Set<HTTPRequest.Method>] = [:]
+    }
+
+    let group: RouterGroup<AppRequestContext>
+    let registered = Registry()
+
+    @discardableResult
+    func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
+    where Responder.Context == Context {
+        group.on(path, method: method, responder: responder)
+        registered.value[path.description, default: []].insert(method)
+        return self
+    }
+
+    func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> Self {
+        _ = group.add(middleware: middleware)
+        return self
     }
 }

@@ -12,7 +12,7 @@ import ProctorCore
 struct DCIFileController {
     let api: DCIAPI
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: DCIRoutes) {
         group.post("files", use: create)
         group.get("files", use: list)
         group.get("files/:id", use: get)
@@ -72,7 +72,7 @@ struct DCIFileController {
     @Sendable func listForJob(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
-        return try await api.list(.files, request, principal: principal, extra: .equal("run_id", job.id)) {
+        return try await api.list(.files, request, principal: principal, extra: .equal("run_id", job.id), parent: job) {
             $0.map(DCIRender.file)
         }
     }

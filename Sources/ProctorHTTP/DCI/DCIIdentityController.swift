@@ -7,7 +7,7 @@ import ProctorCore
 struct DCIIdentityController {
     let api: DCIAPI
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: DCIRoutes) {
         group.get("identity", use: identity)
     }
 

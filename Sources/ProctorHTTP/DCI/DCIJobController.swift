@@ -17,7 +17,7 @@ struct DCIJobController {
     /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
     static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: DCIRoutes) {
         group.post("jobs", use: create)
         group.post("jobs/schedule", use: schedule)
         group.post("jobs/upgrade", use: upgrade)
@@ -102,8 +102,13 @@ struct DCIJobController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let embed = Set(DCIListArguments.embeds(DCIListArguments.parameters(request)["embed"]))
-        return try await api.list(.jobs, request, principal: principal) { jobs in
-            try await render(jobs, embed: embed)
+        // Like DCI, a list leaves out each job's `data`; key/values and result summaries (both in `options`)
+        // only come with `embed=results` or on the job itself.
+        var excluded = ["data"]
+        if !embed.contains("results") { excluded.append("options") }
+        if !embed.contains("components") { excluded.append("components") }
+        return try await api.list(.jobs, request, principal: principal, excluding: excluded) { jobs in
+            try await render(jobs, embed: embed, listing: true)
         }
     }
 
@@ -124,7 +129,7 @@ struct DCIJobController {
     @Sendable func jobstates(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
-        return try await api.list(.jobstates, request, principal: principal, extra: .equal("run_id", job.id)) {
+        return try await api.list(.jobstates, request, principal: principal, extra: .equal("run_id", job.id), parent: job) {
             $0.map(DCIRender.jobstate)
         }
     }
@@ -396,7 +401,7 @@ struct DCIJobController {
     }
 
     /// Jobs with the asked embeds; each related row is read once per page.
-    func render(_ jobs: [Record], embed: Set<String>) async throws -> [JSONValue] {
+    func render(_ jobs: [Record], embed: Set<String>, listing: Bool = false) async throws -> [JSONValue] {
         var topics: [String: JSONValue] = [:]
         var remotecis: [String: JSONValue] = [:]
         var teams: [String: JSONValue] = [:]
@@ -418,6 +423,10 @@ struct DCIJobController {
         out.reserveCapacity(jobs.count)
         for job in jobs {
             var object = DCIRender.job(job)
+            if listing {
+                object["data"] = nil
+                if job["options"].isNull { object["keys_values"] = nil }
+            }
             if embed.contains("topic") {
                 object["topic"] = try await related(.topics, job.string("topic_id"), into: &topics, render: DCIRender.topic)
             }

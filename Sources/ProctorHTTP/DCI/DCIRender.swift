@@ -145,13 +145,13 @@ enum DCIRender {
 
     /// `{"<plural>": [...], "_meta": {"count": total}}`.
     static func list(_ plural: String, _ items: [JSONValue], count: Int) -> Response {
-        JSONResponse.make(.object([plural: .array(items), "_meta": .object(["count": .number(Double(count))])]))
+        DCIJSON.response(.object([plural: .array(items), "_meta": .object(["count": .number(Double(count))])]))
     }
 
     /// `{"<singular>": {...}}` with the row's etag in `ETag`.
     static func one(_ singular: String, _ item: JSONValue, etag: String?, status: HTTPResponse.Status = .ok) -> Response {
         var headers: HTTPFields = [:]
         if let etag, !etag.isEmpty { headers[.eTag] = etag }
-        return JSONResponse.make(.object([singular: item]), status: status, headers: headers)
+        return DCIJSON.response(.object([singular: item]), status: status, headers: headers)
     }
 }

@@ -11,7 +11,7 @@ import ProctorCore
 struct DCITopicController {
     let api: DCIAPI
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: DCIRoutes) {
         group.get("topics", use: listTopics)
         group.post("topics", use: createTopic)
         group.get("topics/:id", use: getTopic)
@@ -63,7 +63,9 @@ struct DCITopicController {
     @Sendable func listTopicComponents(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let topic = try await api.require(.topics, id: try context.parameters.require("id"), principal: principal)
-        return try await api.list(.components, request, principal: principal, extra: .equal("topic_id", topic.id)) {
+        return try await api.list(
+            .components, request, principal: principal, extra: .equal("topic_id", topic.id), parent: topic
+        ) {
             $0.map(DCIRender.component)
         }
     }
