@@ -63,12 +63,15 @@ public struct ReportedRuns: Sendable {
     }
 
     /// Records one result of a reported run, replacing an earlier result with the same suite, class and name
-    /// (a client that re-sends a report corrects it rather than adding to it), then refreshes the run's counts.
+    /// (a client that re-sends a report corrects it rather than adding to it), and recounts the run's results.
+    ///
+    /// Everything happens in one transaction that first writes the run row: concurrent reports on one run
+    /// (a CI loop importing builds in parallel) queue on that row, so each recount sees every earlier result.
     ///
     /// - Returns: the stored result and whether it replaced an earlier one.
     @discardableResult
     public func recordResult(_ result: TestCase, run: Record) async throws -> (record: Record, replaced: Bool) {
-        var values: [String: Value] = [
+        let values: [String: Value] = [
             "status": .string(result.status.rawValue), "time": .double(result.time),
             "message": result.message.map(Value.string) ?? .null,
             "system_out": result.systemOut.map(Value.string) ?? .null,
@@ -78,17 +81,35 @@ public struct ReportedRuns: Sendable {
             "run_id": .string(run.id), "suite": .string(result.suite), "classname": .string(result.classname),
             "name": .string(result.name),
         ]
-        let changes = values
-        values.merge(identity) { $1 }
-        values["group_id"] = run["group_id"]
-        let fresh = values
         let outcome: (Record, Bool) = try await store.transaction { store in
+            let current = try await store.require(.runs, id: run.id)
+            _ = try await store.update(.runs, id: run.id, changes: ["tests_total": current["tests_total"]], ifMatch: nil, scope: .everything)
+            let stored: (Record, Bool)
             if let existing = try await store.first(.testResults, matching: identity, scope: .everything) {
-                return (try await store.update(.testResults, id: existing.id, changes: changes, ifMatch: nil, scope: .everything), true)
+                stored = (try await store.update(.testResults, id: existing.id, changes: values, ifMatch: nil, scope: .everything), true)
+            } else {
+                var fresh = values.merging(identity) { $1 }
+                fresh["group_id"] = run["group_id"]
+                stored = (try await store.insert(Record(.testResults, fresh)), false)
             }
-            return (try await store.insert(Record(.testResults, fresh)), false)
+            var counts: [TestStatus: Int] = [:]
+            for status in TestStatus.allCases {
+                counts[status] = try await store.count(
+                    .testResults, query: Query(filter: .equal("run_id", run.id) && .equal("status", status.rawValue)), scope: .everything
+                )
+            }
+            let total = counts.values.reduce(0, +)
+            _ = try await store.update(
+                .runs, id: run.id,
+                changes: [
+                    "tests_total": .int(Int64(total)), "tests_passed": .int(Int64(counts[.passed] ?? 0)),
+                    "tests_failed": .int(Int64(counts[.failed] ?? 0)), "tests_errored": .int(Int64(counts[.error] ?? 0)),
+                    "tests_skipped": .int(Int64(counts[.skipped] ?? 0)),
+                ],
+                ifMatch: nil, scope: .everything
+            )
+            return stored
         }
-        try await services.files.refreshCounts(runID: run.id)
         await services.events.publish()
         return outcome
     }

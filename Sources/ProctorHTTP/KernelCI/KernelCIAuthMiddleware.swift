@@ -1,0 +1,48 @@
+import HTTPTypes
+import Hummingbird
+import ProctorCore
+
+/// KernelCI's token check (`handlers/common/token.py`): `Authorization: <token>`, the raw token with no scheme
+/// (`Bearer <token>` is accepted too), checked before anything else; a missing, unknown or expired token, or
+/// one without the right for the method, is a 403.
+///
+/// The tokens are Proctor's API tokens. KernelCI's per-token rights map onto token scopes (see
+/// ``KernelCIScope``); a token without scopes carries its user's full rights, and what the user may then
+/// see and change is decided by its group roles, as everywhere in Proctor.
+struct KernelCIAuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let authenticator: Authenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // CORS preflights carry no token; the original answers them without one.
+        if request.method == .options { return try await next(request, context) }
+        guard let token = TokenAuthMiddleware.token(from: request), token.count <= 512 else { throw KernelCIError.forbidden }
+        let principal: Principal
+        do {
+            principal = try await authenticator.principal(forToken: token)
+        } catch let failure as ProctorError where failure.code == .unauthorized {
+            throw KernelCIError.forbidden
+        }
+        guard KernelCIScope.allows(principal.scopes, method: request.method) else { throw KernelCIError.forbidden }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+}
+
+/// KernelCI's token rights as Proctor token scopes: `get`, `post` (POST and PUT; `put` is a synonym), `delete`
+/// and `admin` (all of them), each also accepted with a `kernelci:` prefix.
+enum KernelCIScope {
+    static func allows(_ scopes: Set<String>?, method: HTTPRequest.Method) -> Bool {
+        guard let scopes else { return true }
+        func has(_ name: String) -> Bool { scopes.contains(name) || scopes.contains("kernelci:" + name) }
+        if has("admin") { return true }
+        switch method {
+        case .get, .head: return has("get")
+        case .post, .put: return has("post") || has("put")
+        case .delete: return has("delete")
+        default: return true  // answered 405 by the routes, as Tornado does before any token check
+        }
+    }
+}
