@@ -658,6 +658,34 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
+    @Test func filesAreLimitedTo20MiB() async throws {
+        let app = try await Self.makeApp()
+        try await app.test { client in
+            let id = try #require(try await Self.createJob(client)["id"]?.stringValue)
+            let big = ByteBuffer(repeating: UInt8(ascii: "x"), count: DCIAPI.maxBodyBytes + 1)
+            // Signed: the signature check reads the body and stops at the limit.
+            var signed = Self.signed(.post, "/dci/api/v1/files", body: "")
+            signed[HTTPField.Name("DCI-NAME")!] = "big.log"
+            signed[HTTPField.Name("DCI-JOB-ID")!] = id
+            try await client.execute(uri: "/dci/api/v1/files", method: .post, headers: signed, body: big) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(Self.isDCIError(parsed(response), 413))
+            }
+            // A user: the upload itself stops at the limit.
+            var basic = Self.basic("alice", "alice-password")
+            basic[HTTPField.Name("DCI-NAME")!] = "big.log"
+            basic[HTTPField.Name("DCI-JOB-ID")!] = id
+            try await client.execute(uri: "/dci/api/v1/files", method: .post, headers: basic, body: big) { response in
+                #expect(response.status == .contentTooLarge)
+            }
+            let exact = ByteBuffer(repeating: UInt8(ascii: "x"), count: DCIAPI.maxBodyBytes)
+            try await client.execute(uri: "/dci/api/v1/files", method: .post, headers: basic, body: exact) { response in
+                #expect(response.status == .created)
+                #expect(parsed(response)["file"]?["size"] == .string(String(DCIAPI.maxBodyBytes)))
+            }
+        }
+    }
+
     // MARK: Tenancy
 
     @Test func anotherTeamSeesNothing() async throws {
