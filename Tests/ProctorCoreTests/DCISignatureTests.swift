@@ -29,7 +29,11 @@ private struct Vector: Sendable, CustomTestStringConvertible {
 
     func request(body: [UInt8]? = nil, headers extra: [String: String] = [:]) -> DCISignature.Request {
         DCISignature.Request(
-            method: method, path: path, query: query, headers: headers.merging(extra) { $1 }, body: body ?? self.body
+            method: method,
+            path: path,
+            query: query,
+            headers: headers.merging(extra) { $1 },
+            body: body ?? self.body
         )
     }
 }
@@ -46,42 +50,65 @@ private func auth(_ signature: String) -> String {
 private let vectors: [Vector] = [
     // clients.md B2, example 1: GET with a query string.
     Vector(
-        method: "GET", path: "/api/v1/topics", query: "where=name%3AOCP-4.12&limit=50&offset=0&sort=-created_at",
-        host: "127.0.0.1:8080", bodyHex: "",
+        method: "GET",
+        path: "/api/v1/topics",
+        query: "where=name%3AOCP-4.12&limit=50&offset=0&sort=-created_at",
+        host: "127.0.0.1:8080",
+        bodyHex: "",
         authorization: auth("edbbc1f05e2c3f90a48ee3ffc671146871036fc371e7ba7504c1bd49924b8ec1")
     ),
     // clients.md B2, example 2: POST of a JSON body as dciclient's job.create sends it.
     Vector(
-        method: "POST", path: "/api/v1/jobs", query: nil, host: "127.0.0.1:8080",
+        method: "POST",
+        path: "/api/v1/jobs",
+        query: nil,
+        host: "127.0.0.1:8080",
         bodyHex:
             "7b22746f7069635f6964223a2022742d31222c2022636f6d706f6e656e7473223a205b22632d31225d2c20226e616d65223a20226d79206a6f62227d",
         authorization: auth("d7c923927a97d3d770028b9c0439a8de152c675225dea888042d382f96b4dd68")
     ),
     // A path prefix, `+` for space, a blank value (dropped), a duplicate key (last wins), UTF-8 and `/`.
     Vector(
-        method: "GET", path: "/dci/api/v1/topics",
-        query: "where=name%3ARHEL+9.4%2Cstate%3Aactive&b=&a=1&a=2&u=%C3%A9t%C3%A9+x/y", host: "localhost:5000", bodyHex: "",
+        method: "GET",
+        path: "/dci/api/v1/topics",
+        query: "where=name%3ARHEL+9.4%2Cstate%3Aactive&b=&a=1&a=2&u=%C3%A9t%C3%A9+x/y",
+        host: "localhost:5000",
+        bodyHex: "",
         authorization: auth("6caf1c83d976deeb193305261c4eb25aa684e28aec74f351f768a4391cce59db")
     ),
     Vector(
-        method: "PUT", path: "/dci/api/v1/jobs/0d5b-1", query: nil, host: "localhost:5000",
+        method: "PUT",
+        path: "/dci/api/v1/jobs/0d5b-1",
+        query: nil,
+        host: "localhost:5000",
         bodyHex: "7b22737461747573223a202273756363657373227d",
         authorization: auth("e883e3be17c100654a80a2edb0f114a16704d9c00528b87c3028d4581275a159")
     ),
     // The path is signed percent-decoded.
     Vector(
-        method: "DELETE", path: "/dci/api/v1/jobs/x%20y", query: nil, host: "h.example:443", bodyHex: "",
+        method: "DELETE",
+        path: "/dci/api/v1/jobs/x%20y",
+        query: nil,
+        host: "h.example:443",
+        bodyHex: "",
         authorization: auth("b572bd1453a4b7d6427d773cbeb2bf35fa01a387c78b3110afd2f8dda885fd9e")
     ),
     // A raw, non-UTF-8 file body.
     Vector(
-        method: "POST", path: "/dci/api/v1/files", query: nil, host: "127.0.0.1:18080",
+        method: "POST",
+        path: "/dci/api/v1/files",
+        query: nil,
+        host: "127.0.0.1:18080",
         bodyHex: "3c7465737473756974652074657374733d2231223eff003c2f7465737473756974653e",
         authorization: auth("bb2e4eb562c1a3f589439898b85fc1c3c14778b3c59cf3836789d6a2b2c7c531")
     ),
     // AWS4 names (Postman): region us-east-1, date in X-Amz-Date.
     Vector(
-        method: "GET", path: "/dci/api/v1/identity", query: nil, host: "127.0.0.1:8080", bodyHex: "",
+        method: "GET",
+        path: "/dci/api/v1/identity",
+        query: nil,
+        host: "127.0.0.1:8080",
+        bodyHex: "",
         authorization:
             "AWS4-HMAC-SHA256 Credential=remoteci/\(clientID)/20240501/us-east-1/api/aws4_request, "
             + "SignedHeaders=host;x-amz-date, Signature=c3a977563e3390da45c1820ec51d30862786180c3fd8b18cba91f5303b80de99",
@@ -89,7 +116,9 @@ private let vectors: [Vector] = [
     ),
 ]
 
-private func verifies(_ request: DCISignature.Request, now: Date = frozen, secret key: String = secret) -> DCISignature.Failure? {
+private func verifies(_ request: DCISignature.Request, now: Date = frozen, secret key: String = secret) -> DCISignature
+    .Failure?
+{
     do {
         let credential = try DCISignature.parse(headers: request.headers)
         try DCISignature.verify(request, credential: credential, secret: key, now: now)
@@ -212,19 +241,41 @@ private func verifies(_ request: DCISignature.Request, now: Date = frozen, secre
         #expect(malformed { $0["x-dci-date"] = nil })
         #expect(malformed { $0["authorization"] = nil })
         #expect(malformed { $0["x-dci-date"] = "2024-05-01T12:00:00Z" })
-        #expect(malformed { $0["authorization"] = "DCI2-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-dci-date, Signature=00" })
+        #expect(
+            malformed {
+                $0["authorization"] = "DCI2-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-dci-date, Signature=00"
+            }
+        )
         #expect(malformed { $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: ", ", with: ",") })
-        #expect(malformed { $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: "dci2_request", with: "x_request") })
-        #expect(malformed { $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: "DCI2-", with: "DCI3-") })
-        #expect(malformed { $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: "host;", with: "host;x-other;") })
+        #expect(
+            malformed {
+                $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: "dci2_request", with: "x_request")
+            }
+        )
+        #expect(
+            malformed { $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: "DCI2-", with: "DCI3-") }
+        )
+        #expect(
+            malformed {
+                $0["authorization"] = $0["authorization"]!.replacingOccurrences(of: "host;", with: "host;x-other;")
+            }
+        )
         #expect(malformed { $0["authorization"] = "" })
     }
 
     @Test func signProducesWhatTheClientSends() throws {
         let vector = vectors[1]
         let headers = DCISignature.sign(
-            DCISignature.Request(method: "POST", path: vector.path, query: nil, headers: ["Host": vector.host], body: vector.body),
-            clientID: clientID, secret: secret, at: frozen
+            DCISignature.Request(
+                method: "POST",
+                path: vector.path,
+                query: nil,
+                headers: ["Host": vector.host],
+                body: vector.body
+            ),
+            clientID: clientID,
+            secret: secret,
+            at: frozen
         )
         #expect(headers["X-DCI-Date"] == "20240501T120000Z")
         #expect(headers["Authorization"] == vector.authorization)

@@ -3,9 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ProctorCore
-@testable import ProctorHTTP
 import ProctorStore
 import Testing
+
+@testable import ProctorHTTP
 
 /// A response body as JSON, or null (so a check inside a response closure needs no `try`).
 private func parsed(_ response: TestResponse) -> JSONValue {
@@ -46,7 +47,8 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             Record(
                 .components,
                 [
-                    "group_id": .string(topic.groupID ?? ""), "topic_id": .string(topic.id), "name": .string("RHEL-8.2.0-20191029.n.0"),
+                    "group_id": .string(topic.groupID ?? ""), "topic_id": .string(topic.id),
+                    "name": .string("RHEL-8.2.0-20191029.n.0"),
                     "type": .string("Compose"), "canonical_project_name": .string("RHEL-8.2.0-20191029.n.0"),
                 ]
             )
@@ -58,16 +60,26 @@ private func parsed(_ response: TestResponse) -> JSONValue {
 
     /// Headers a DCI client sends: JSON content type, user agent, and the DCI2 signature over the request.
     static func signed(
-        _ method: HTTPRequest.Method, _ uri: String, body: String = "", id: String = partnerID, secret: String = partnerSecret,
-        type: String = "remoteci", at date: Date = Date(), extra: HTTPFields = [:]
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        body: String = "",
+        id: String = partnerID,
+        secret: String = partnerSecret,
+        type: String = "remoteci",
+        at date: Date = Date(),
+        extra: HTTPFields = [:]
     ) -> HTTPFields {
         let parts = uri.split(separator: "?", maxSplits: 1).map(String.init)
         let request = DCISignature.Request(
-            method: method.rawValue, path: parts[0], query: parts.count > 1 ? parts[1] : nil, headers: ["host": "localhost"],
+            method: method.rawValue,
+            path: parts[0],
+            query: parts.count > 1 ? parts[1] : nil,
+            headers: ["host": "localhost"],
             body: Array(body.utf8)
         )
         var fields: HTTPFields = [
-            .contentType: "application/json", .userAgent: "python-dciclient_4.2.0", HTTPField.Name("Client-Version")!: "python-dciclient_4.2.0",
+            .contentType: "application/json", .userAgent: "python-dciclient_4.2.0",
+            HTTPField.Name("Client-Version")!: "python-dciclient_4.2.0",
         ]
         for (name, value) in DCISignature.sign(request, clientType: type, clientID: id, secret: secret, at: date) {
             fields[HTTPField.Name(name)!] = value
@@ -77,18 +89,28 @@ private func parsed(_ response: TestResponse) -> JSONValue {
     }
 
     static func basic(_ user: String, _ password: String) -> HTTPFields {
-        [.authorization: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), .contentType: "application/json"]
+        [
+            .authorization: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString(),
+            .contentType: "application/json",
+        ]
     }
 
     /// Sends a request signed as `id`; the body is a JSON text.
     @discardableResult
     static func call(
-        _ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, _ body: String = "",
-        id: String = partnerID, secret: String = partnerSecret, extra: HTTPFields = [:]
+        _ client: some TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        _ body: String = "",
+        id: String = partnerID,
+        secret: String = partnerSecret,
+        extra: HTTPFields = [:]
     ) async throws -> (status: HTTPResponse.Status, body: JSONValue, headers: HTTPFields) {
         let uri = "/dci/api/v1/" + path
         return try await client.execute(
-            uri: uri, method: method, headers: signed(method, uri, body: body, id: id, secret: secret, extra: extra),
+            uri: uri,
+            method: method,
+            headers: signed(method, uri, body: body, id: id, secret: secret, extra: extra),
             body: body.isEmpty ? nil : ByteBuffer(string: body)
         ) { response in
             let parsed = response.body.readableBytes == 0 ? JSONValue.null : parsed(response)
@@ -101,23 +123,32 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         return try #require(body["topics"]?.arrayValue?.first?["id"]?.stringValue)
     }
 
-    static func createJob(_ client: some TestClientProtocol, name: String = "my job", id: String = partnerID, secret: String = partnerSecret)
+    static func createJob(
+        _ client: some TestClientProtocol,
+        name: String = "my job",
+        id: String = partnerID,
+        secret: String = partnerSecret
+    )
         async throws -> JSONValue
     {
         let topic = try await topicID(client)
         let (_, components, _) = try await call(client, .get, "topics/\(topic)/components?where=type:hwcert")
         let component = try #require(components["components"]?.arrayValue?.first?["id"]?.stringValue)
         let (status, body, _) = try await call(
-            client, .post, "jobs",
+            client,
+            .post,
+            "jobs",
             #"{"topic_id": "\#(topic)", "components": ["\#(component)"], "name": "\#(name)", "tags": ["t1", ""], "remoteci_id": "x"}"#,
-            id: id, secret: secret
+            id: id,
+            secret: secret
         )
         #expect(status == .created)
         return try #require(body["job"])
     }
 
     static func isDCIError(_ body: JSONValue, _ status: Int) -> Bool {
-        body["status_code"] == .number(Double(status)) && body["message"]?.stringValue != nil && body["payload"]?.objectValue != nil
+        body["status_code"] == .number(Double(status)) && body["message"]?.stringValue != nil
+            && body["payload"]?.objectValue != nil
     }
 
     static let junit = """
@@ -150,7 +181,10 @@ private func parsed(_ response: TestResponse) -> JSONValue {
     @Test func basicAndBearerAuthenticateUsers() async throws {
         let app = try await Self.makeApp()
         try await app.test { client in
-            for headers in [Self.basic("alice", "alice-password"), Self.basic("alice@example.com", "alice-password"), Self.basic("alice", "alice-password")] {
+            for headers in [
+                Self.basic("alice", "alice-password"), Self.basic("alice@example.com", "alice-password"),
+                Self.basic("alice", "alice-password"),
+            ] {
                 try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: headers) { response in
                     #expect(response.status == .ok)
                     let identity = parsed(response)["identity"]
@@ -159,11 +193,13 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                     #expect(identity?["etag"]?.stringValue != nil)
                 }
             }
-            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
                 #expect(response.status == .ok)
                 #expect(parsed(response)["identity"]?["name"] == .string("admin"))
             }
-            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: Self.basic("alice", "wrong")) { response in
+            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: Self.basic("alice", "wrong")) {
+                response in
                 #expect(response.status == .unauthorized)
                 let body = parsed(response)
                 #expect(Self.isDCIError(body, 401))
@@ -173,7 +209,8 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 #expect(response.status == .unauthorized)
                 #expect(parsed(response)["message"] == .string("Authorization header missing"))
             }
-            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: [.authorization: "Digest x"]) { response in
+            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: [.authorization: "Digest x"]) {
+                response in
                 #expect(response.status == .unauthorized)
                 #expect(parsed(response)["message"] == .string("Authorization scheme Digest unknown"))
             }
@@ -185,7 +222,8 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         try await app.test { client in
             let uri = "/dci/api/v1/identity"
             // A wrong secret.
-            try await client.execute(uri: uri, method: .get, headers: Self.signed(.get, uri, secret: "wrong")) { response in
+            try await client.execute(uri: uri, method: .get, headers: Self.signed(.get, uri, secret: "wrong")) {
+                response in
                 #expect(response.status == .unauthorized)
                 let body = parsed(response)
                 #expect(Self.isDCIError(body, 401))
@@ -206,14 +244,19 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             let jobs = "/dci/api/v1/jobs"
             let headers = Self.signed(.post, jobs, body: #"{"topic_id": "a", "components": []}"#)
             try await client.execute(
-                uri: jobs, method: .post, headers: headers, body: ByteBuffer(string: #"{"topic_id": "b", "components": []}"#)
+                uri: jobs,
+                method: .post,
+                headers: headers,
+                body: ByteBuffer(string: #"{"topic_id": "b", "components": []}"#)
             ) { response in
                 #expect(response.status == .unauthorized)
                 #expect(parsed(response)["message"] == .string("HmacMechanism failed: signature is invalid"))
             }
             // A query other than the one signed.
             try await client.execute(
-                uri: "/dci/api/v1/topics?limit=2", method: .get, headers: Self.signed(.get, "/dci/api/v1/topics?limit=1")
+                uri: "/dci/api/v1/topics?limit=2",
+                method: .get,
+                headers: Self.signed(.get, "/dci/api/v1/topics?limit=1")
             ) { response in
                 #expect(response.status == .unauthorized)
             }
@@ -223,7 +266,8 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 #expect(response.status == .unauthorized)
                 #expect(parsed(response)["message"] == .string("HmacMechanism failed: identity does not exists."))
             }
-            try await client.execute(uri: uri, method: .get, headers: Self.signed(.get, uri, type: "user")) { response in
+            try await client.execute(uri: uri, method: .get, headers: Self.signed(.get, uri, type: "user")) {
+                response in
                 #expect(response.status == .unauthorized)
             }
             var malformed = Self.signed(.get, uri)
@@ -236,12 +280,16 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             }
             // A feeder signs as a feeder, not as a remote CI.
             try await client.execute(
-                uri: uri, method: .get, headers: Self.signed(.get, uri, id: Self.feederID, secret: "feeder-secret", type: "feeder")
+                uri: uri,
+                method: .get,
+                headers: Self.signed(.get, uri, id: Self.feederID, secret: "feeder-secret", type: "feeder")
             ) { response in
                 #expect(response.status == .ok)
             }
             try await client.execute(
-                uri: uri, method: .get, headers: Self.signed(.get, uri, id: Self.feederID, secret: "feeder-secret")
+                uri: uri,
+                method: .get,
+                headers: Self.signed(.get, uri, id: Self.feederID, secret: "feeder-secret")
             ) { response in
                 #expect(response.status == .unauthorized)
             }
@@ -259,7 +307,8 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             let topic = try #require(body["topics"]?.arrayValue?.first)
             #expect(
                 topic.objectValue?.keys.sorted() == [
-                    "component_types", "created_at", "data", "etag", "export_control", "id", "name", "next_topic_id", "product_id",
+                    "component_types", "created_at", "data", "etag", "export_control", "id", "name", "next_topic_id",
+                    "product_id",
                     "state", "updated_at",
                 ]
             )
@@ -275,7 +324,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(body["_meta"]?["count"] == .number(0))
             (_, body, _) = try await Self.call(client, .get, "topics")
             #expect(body["topics"]?.arrayValue?.map { $0["name"] } == [.string("RHEL-8.2")])
-            (_, body, _) = try await Self.call(client, .get, "topics?query=and(eq(state,active),contains(component_types,hwcert))")
+            (_, body, _) = try await Self.call(
+                client,
+                .get,
+                "topics?query=and(eq(state,active),contains(component_types,hwcert))"
+            )
             #expect(body["_meta"]?["count"] == .number(1))
             (_, body, _) = try await Self.call(client, .get, "topics?where=next_topic_id:")
             #expect(body["_meta"]?["count"] == .number(1))
@@ -288,7 +341,9 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(status == .badRequest)
             #expect(Self.isDCIError(body, 400))
             #expect(body["message"] == .string("Request malformed"))
-            #expect(body["payload"]?["error"] == .string("Additional properties are not allowed ('foo' was unexpected)"))
+            #expect(
+                body["payload"]?["error"] == .string("Additional properties are not allowed ('foo' was unexpected)")
+            )
             (status, body, _) = try await Self.call(client, .get, "topics?where=nope:1")
             #expect(status == .badRequest)
             #expect(body["message"] == .string("Invalid where key: \"nope\""))
@@ -346,7 +401,8 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 Record(
                     .components,
                     [
-                        "group_id": .string(topic.groupID ?? ""), "topic_id": .string(topic.id), "name": .string("c-\(index)"),
+                        "group_id": .string(topic.groupID ?? ""), "topic_id": .string(topic.id),
+                        "name": .string("c-\(index)"),
                         "type": .string("bulk"),
                     ]
                 )
@@ -358,9 +414,17 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(body["components"]?.arrayValue?.count == 20)
             #expect(body["_meta"]?["count"] == .number(205))
             #expect(body["components"]?.arrayValue?.first?["name"] == .string("c-204"))
-            (_, body, _) = try await Self.call(client, .get, "topics/\(id)/components?where=type:bulk&limit=500&offset=0")
+            (_, body, _) = try await Self.call(
+                client,
+                .get,
+                "topics/\(id)/components?where=type:bulk&limit=500&offset=0"
+            )
             #expect(body["components"]?.arrayValue?.count == 200)
-            (_, body, _) = try await Self.call(client, .get, "topics/\(id)/components?where=type:bulk&sort=created_at&limit=1&offset=0")
+            (_, body, _) = try await Self.call(
+                client,
+                .get,
+                "topics/\(id)/components?where=type:bulk&sort=created_at&limit=1&offset=0"
+            )
             #expect(body["components"]?.arrayValue?.first?["name"] == .string("c-0"))
             (_, body, _) = try await Self.call(client, .get, "topics/\(id)/components?where=tags:build:ga")
             #expect(body["components"]?.arrayValue?.map { $0["name"] } == [.string("hwcert-1572272875")])
@@ -385,12 +449,29 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 #expect(job[key] == .null, "\(key)")
             }
 
-            var (status, body, headers) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "pre-run", "comment": ""}"#)
+            var (status, body, headers) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "pre-run", "comment": ""}"#
+            )
             #expect(status == .created)
-            #expect(body["jobstate"]?.objectValue?.keys.sorted() == ["comment", "created_at", "id", "job_id", "status"])
+            #expect(
+                body["jobstate"]?.objectValue?.keys.sorted() == ["comment", "created_at", "id", "job_id", "status"]
+            )
             #expect(body["jobstate"]?["status"] == .string("pre-run"))
-            (status, body, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "running"}"#)
-            (status, body, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "success"}"#)
+            (status, body, _) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "running"}"#
+            )
+            (status, body, _) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "success"}"#
+            )
             #expect(status == .created)
 
             (status, body, headers) = try await Self.call(client, .get, "jobs/\(id)")
@@ -402,13 +483,18 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(full["remoteci"]?["name"] == .string("partner-ci"))
             #expect(full["team"]?["name"] == .string("default"))
             #expect(full["components"]?.arrayValue?.map { $0["type"] } == [.string("hwcert")])
-            #expect(full["jobstates"]?.arrayValue?.compactMap { $0["status"]?.stringValue } == ["new", "pre-run", "running", "success"])
+            #expect(
+                full["jobstates"]?.arrayValue?.compactMap { $0["status"]?.stringValue } == [
+                    "new", "pre-run", "running", "success",
+                ]
+            )
 
             (status, body, _) = try await Self.call(client, .get, "jobs/\(id)/jobstates?sort=created_at")
             #expect(body["_meta"]?["count"] == .number(4))
 
             // The same run in the native API.
-            try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
                 #expect(response.status == .ok)
                 let run = parsed(response)
                 #expect(run["status"] == .string("success"))
@@ -422,15 +508,30 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         let app = try await Self.makeApp()
         try await app.test { client in
             let id = try #require(try await Self.createJob(client)["id"]?.stringValue)
-            let (status, body, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "failure"}"#)
+            let (status, body, _) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "failure"}"#
+            )
             #expect(status == .created)
             #expect(body["jobstate"]?["status"] == .string("error"))
             let (_, job, _) = try await Self.call(client, .get, "jobs/\(id)")
             #expect(job["job"]?["status"] == .string("failure"))
             // Any status may follow any.
-            let (again, _, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "running"}"#)
+            let (again, _, _) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "running"}"#
+            )
             #expect(again == .created)
-            let (bad, error, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "done"}"#)
+            let (bad, error, _) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "done"}"#
+            )
             #expect(bad == .badRequest)
             #expect(error["message"] == .string("Request malformed"))
         }
@@ -441,7 +542,9 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         try await app.test { client in
             let topic = try await Self.topicID(client)
             try await client.execute(
-                uri: "/dci/api/v1/jobs", method: .post, headers: Self.basic("alice", "alice-password"),
+                uri: "/dci/api/v1/jobs",
+                method: .post,
+                headers: Self.basic("alice", "alice-password"),
                 body: ByteBuffer(string: #"{"topic_id": "\#(topic)", "components": []}"#)
             ) { response in
                 #expect(response.status == .badRequest)
@@ -450,11 +553,21 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             let (status, body, _) = try await Self.call(client, .post, "jobs", #"{"topic_id": "\#(topic)"}"#)
             #expect(status == .badRequest)
             #expect(body["payload"]?["error"] == .string("'components' is a required property"))
-            let (unknown, _, _) = try await Self.call(client, .post, "jobs", #"{"topic_id": "\#(topic)", "components": [], "x": 1}"#)
+            let (unknown, _, _) = try await Self.call(
+                client,
+                .post,
+                "jobs",
+                #"{"topic_id": "\#(topic)", "components": [], "x": 1}"#
+            )
             #expect(unknown == .badRequest)
             let (notJSON, _, _) = try await Self.call(client, .post, "jobs", "{nope")
             #expect(notJSON == .badRequest)
-            let (noTopic, missing, _) = try await Self.call(client, .post, "jobs", #"{"topic_id": "nope", "components": []}"#)
+            let (noTopic, missing, _) = try await Self.call(
+                client,
+                .post,
+                "jobs",
+                #"{"topic_id": "nope", "components": []}"#
+            )
             #expect(noTopic == .notFound)
             #expect(missing["message"] == .string("topic not found"))
         }
@@ -464,14 +577,24 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         let app = try await Self.makeApp()
         try await app.test { client in
             let topic = try await Self.topicID(client)
-            let (status, body, _) = try await Self.call(client, .post, "jobs/schedule", #"{"topic_id": "\#(topic)", "name": "sched"}"#)
+            let (status, body, _) = try await Self.call(
+                client,
+                .post,
+                "jobs/schedule",
+                #"{"topic_id": "\#(topic)", "name": "sched"}"#
+            )
             #expect(status == .created)
             let id = try #require(body["job"]?["id"]?.stringValue)
             let (_, components, _) = try await Self.call(client, .get, "jobs/\(id)/components")
             let names = components["components"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.sorted()
             #expect(names == ["RHEL-8.2.0-20191029.n.0", "hwcert-1572272875"])
 
-            let (_, other, _) = try await Self.call(client, .post, "jobs/schedule", #"{"topic_id": "\#(topic)", "components_ids": ["a"]}"#)
+            let (_, other, _) = try await Self.call(
+                client,
+                .post,
+                "jobs/schedule",
+                #"{"topic_id": "\#(topic)", "components_ids": ["a"]}"#
+            )
             #expect(Self.isDCIError(other, 412))
         }
     }
@@ -485,10 +608,19 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             var (status, body, _) = try await Self.call(client, .put, "jobs/\(id)", #"{"comment": "x"}"#)
             #expect(status == .preconditionFailed)
             #expect(body["message"] == .string("'If-match' header must be provided"))
-            (status, body, _) = try await Self.call(client, .put, "jobs/\(id)", #"{"comment": "x"}"#, extra: [.ifMatch: "stale"])
+            (status, body, _) = try await Self.call(
+                client,
+                .put,
+                "jobs/\(id)",
+                #"{"comment": "x"}"#,
+                extra: [.ifMatch: "stale"]
+            )
             #expect(status == .conflict)
             (status, body, _) = try await Self.call(
-                client, .put, "jobs/\(id)", #"{"comment": "x", "tags": ["a", "b"], "status": "running", "status_reason": "r"}"#,
+                client,
+                .put,
+                "jobs/\(id)",
+                #"{"comment": "x", "tags": ["a", "b"], "status": "running", "status_reason": "r"}"#,
                 extra: [.ifMatch: etag]
             )
             #expect(status == .ok)
@@ -519,7 +651,9 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         try await app.test { client in
             for index in 0..<3 { _ = try await Self.createJob(client, name: "job-\(index)") }
             var (status, body, _) = try await Self.call(
-                client, .get, "jobs?sort=-created_at&limit=2&offset=0&where=state:active&embed=topic,remoteci,team"
+                client,
+                .get,
+                "jobs?sort=-created_at&limit=2&offset=0&where=state:active&embed=topic,remoteci,team"
             )
             #expect(status == .ok)
             #expect(body["_meta"]?["count"] == .number(3))
@@ -544,7 +678,12 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         let app = try await Self.makeApp()
         try await app.test { client in
             let id = try #require(try await Self.createJob(client)["id"]?.stringValue)
-            var (status, body, _) = try await Self.call(client, .post, "jobs/\(id)/kv", #"{"key": "score", "value": 1.5}"#)
+            var (status, body, _) = try await Self.call(
+                client,
+                .post,
+                "jobs/\(id)/kv",
+                #"{"key": "score", "value": 1.5}"#
+            )
             #expect(status == .created)
             #expect(body["kv"]?["value"] == .number(1.5))
             (status, _, _) = try await Self.call(client, .post, "jobs/\(id)/kv", #"{"key": "score", "value": 2}"#)
@@ -570,13 +709,19 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             headers[HTTPField.Name("DCI-MIME")!] = "application/junit"
             headers[HTTPField.Name("DCI-JOB-ID")!] = id
             headers[.contentType] = "application/junit"
-            let file = try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: Self.junit)) { response in
+            let file = try await client.execute(
+                uri: uri,
+                method: .post,
+                headers: headers,
+                body: ByteBuffer(string: Self.junit)
+            ) { response in
                 #expect(response.status == .created)
                 return parsed(response)["file"]
             }
             #expect(
                 file?.objectValue?.keys.sorted() == [
-                    "created_at", "etag", "id", "job_id", "jobstate_id", "md5", "mime", "name", "size", "state", "team_id", "updated_at",
+                    "created_at", "etag", "id", "job_id", "jobstate_id", "md5", "mime", "name", "size", "state",
+                    "team_id", "updated_at",
                 ]
             )
             #expect(file?["size"] == .string(String(Self.junit.utf8.count)))
@@ -585,14 +730,16 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             var plain = Self.signed(.post, uri, body: Self.junit)
             plain[HTTPField.Name("DCI-NAME")!] = "again.xml"
             plain[HTTPField.Name("DCI-JOB-ID")!] = id
-            try await client.execute(uri: uri, method: .post, headers: plain, body: ByteBuffer(string: Self.junit)) { response in
+            try await client.execute(uri: uri, method: .post, headers: plain, body: ByteBuffer(string: Self.junit)) {
+                response in
                 #expect(response.status == .created)
             }
             // A log, any bytes.
             var log = Self.signed(.post, uri, body: "not json {")
             log[HTTPField.Name("DCI-NAME")!] = "log.txt"
             log[HTTPField.Name("DCI-JOB-ID")!] = id
-            try await client.execute(uri: uri, method: .post, headers: log, body: ByteBuffer(string: "not json {")) { response in
+            try await client.execute(uri: uri, method: .post, headers: log, body: ByteBuffer(string: "not json {")) {
+                response in
                 #expect(response.status == .created)
             }
 
@@ -609,17 +756,24 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(result["time"] == .number(4))
 
             (_, body, _) = try await Self.call(client, .get, "jobs/\(id)/files?sort=created_at")
-            #expect(body["files"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["junit.xml", "again.xml", "log.txt"])
+            #expect(
+                body["files"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [
+                    "junit.xml", "again.xml", "log.txt",
+                ]
+            )
             let fileID = try #require(file?["id"]?.stringValue)
             try await client.execute(
-                uri: "/dci/api/v1/files/\(fileID)/content", method: .get, headers: Self.signed(.get, "/dci/api/v1/files/\(fileID)/content")
+                uri: "/dci/api/v1/files/\(fileID)/content",
+                method: .get,
+                headers: Self.signed(.get, "/dci/api/v1/files/\(fileID)/content")
             ) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == Self.junit)
                 #expect(response.headers[.contentDisposition] == "attachment; filename=\"junit.xml\"")
             }
             // The cases are core test results of the run.
-            try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
                 #expect(parsed(response)["tests_total"] == .number(8))
             }
             (status, _, _) = try await Self.call(client, .delete, "files/\(fileID)")
@@ -638,20 +792,27 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             let uri = "/dci/api/v1/files"
             var noName = Self.signed(.post, uri, body: "x")
             noName[HTTPField.Name("DCI-JOB-ID")!] = id
-            try await client.execute(uri: uri, method: .post, headers: noName, body: ByteBuffer(string: "x")) { response in
+            try await client.execute(uri: uri, method: .post, headers: noName, body: ByteBuffer(string: "x")) {
+                response in
                 #expect(response.status == .badRequest)
                 #expect(parsed(response)["message"] == .string("HTTP header DCI-NAME must be specified"))
             }
             var noJob = Self.signed(.post, uri, body: "x")
             noJob[HTTPField.Name("DCI-NAME")!] = "x"
-            try await client.execute(uri: uri, method: .post, headers: noJob, body: ByteBuffer(string: "x")) { response in
+            try await client.execute(uri: uri, method: .post, headers: noJob, body: ByteBuffer(string: "x")) {
+                response in
                 #expect(response.status == .badRequest)
             }
             var bad = Self.signed(.post, uri, body: "<testsuite><testcase")
             bad[HTTPField.Name("DCI-NAME")!] = "bad.xml"
             bad[HTTPField.Name("DCI-MIME")!] = "application/junit"
             bad[HTTPField.Name("DCI-JOB-ID")!] = id
-            try await client.execute(uri: uri, method: .post, headers: bad, body: ByteBuffer(string: "<testsuite><testcase")) { response in
+            try await client.execute(
+                uri: uri,
+                method: .post,
+                headers: bad,
+                body: ByteBuffer(string: "<testsuite><testcase")
+            ) { response in
                 #expect(response.status == .badRequest)
                 #expect(parsed(response)["message"]?.stringValue?.hasPrefix("Invalid XML") == true)
             }
@@ -700,28 +861,53 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             (_, body, _) = try await Self.call(client, .get, "jobs", id: other.id, secret: other.secret)
             #expect(body["_meta"]?["count"] == .number(0))
             (status, _, _) = try await Self.call(
-                client, .post, "jobstates", #"{"job_id": "\#(id)", "status": "success"}"#, id: other.id, secret: other.secret
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(id)", "status": "success"}"#,
+                id: other.id,
+                secret: other.secret
             )
             #expect(status == .notFound)
             (status, _, _) = try await Self.call(
-                client, .put, "jobs/\(id)", #"{"comment": "x"}"#, id: other.id, secret: other.secret,
+                client,
+                .put,
+                "jobs/\(id)",
+                #"{"comment": "x"}"#,
+                id: other.id,
+                secret: other.secret,
                 extra: [.ifMatch: job["etag"]?.stringValue ?? ""]
             )
             #expect(status == .notFound)
-            (_, body, _) = try await Self.call(client, .get, "topics?where=name:RHEL-8.2", id: other.id, secret: other.secret)
+            (_, body, _) = try await Self.call(
+                client,
+                .get,
+                "topics?where=name:RHEL-8.2",
+                id: other.id,
+                secret: other.secret
+            )
             #expect(body["_meta"]?["count"] == .number(0))
             let uri = "/dci/api/v1/files"
             var headers = Self.signed(.post, uri, body: "x", id: other.id, secret: other.secret)
             headers[HTTPField.Name("DCI-NAME")!] = "x"
             headers[HTTPField.Name("DCI-JOB-ID")!] = id
-            try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: "x")) { response in
+            try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: "x")) {
+                response in
                 #expect(response.status == .notFound)
             }
             // A user of the other team, by Basic auth.
-            try await client.execute(uri: "/dci/api/v1/jobs/\(id)", method: .get, headers: Self.basic("eve", "eve-password")) { response in
+            try await client.execute(
+                uri: "/dci/api/v1/jobs/\(id)",
+                method: .get,
+                headers: Self.basic("eve", "eve-password")
+            ) { response in
                 #expect(response.status == .notFound)
             }
-            try await client.execute(uri: "/dci/api/v1/jobs/\(id)", method: .get, headers: Self.basic("alice", "alice-password")) { response in
+            try await client.execute(
+                uri: "/dci/api/v1/jobs/\(id)",
+                method: .get,
+                headers: Self.basic("alice", "alice-password")
+            ) { response in
                 #expect(response.status == .ok)
             }
         }
@@ -731,8 +917,13 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         let app = try await Self.makeApp()
         try await app.test { client in
             try await client.execute(
-                uri: "/dci/api/v1/topics", method: .post, headers: Self.basic("alice", "alice-password"),
-                body: ByteBuffer(string: #"{"name": "OCP-4.12", "state": "active", "component_types": ["ocp"], "export_control": false}"#)
+                uri: "/dci/api/v1/topics",
+                method: .post,
+                headers: Self.basic("alice", "alice-password"),
+                body: ByteBuffer(
+                    string:
+                        #"{"name": "OCP-4.12", "state": "active", "component_types": ["ocp"], "export_control": false}"#
+                )
             ) { response in
                 #expect(response.status == .created)
                 #expect(parsed(response)["topic"]?["name"] == .string("OCP-4.12"))
@@ -740,12 +931,22 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             let (_, topics, _) = try await Self.call(client, .get, "topics?where=name:OCP-4.12")
             let topic = try #require(topics["topics"]?.arrayValue?.first?["id"]?.stringValue)
             // A remote CI may not; a feeder may.
-            let body = #"{"display_name": "OpenShift", "version": "4.12.1", "type": "OCP", "topic_id": "\#(topic)", "tags": ["ga"]}"#
+            let body =
+                #"{"display_name": "OpenShift", "version": "4.12.1", "type": "OCP", "topic_id": "\#(topic)", "tags": ["ga"]}"#
             var (status, _, _) = try await Self.call(client, .post, "components", body)
             #expect(status == .unauthorized)
             let uri = "/dci/api/v1/components"
             try await client.execute(
-                uri: uri, method: .post, headers: Self.signed(.post, uri, body: body, id: Self.feederID, secret: "feeder-secret", type: "feeder"),
+                uri: uri,
+                method: .post,
+                headers: Self.signed(
+                    .post,
+                    uri,
+                    body: body,
+                    id: Self.feederID,
+                    secret: "feeder-secret",
+                    type: "feeder"
+                ),
                 body: ByteBuffer(string: body)
             ) { response in
                 #expect(response.status == .created)
@@ -755,7 +956,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 #expect(component?["type"] == .string("ocp"))
             }
             var found: JSONValue
-            (status, found, _) = try await Self.call(client, .get, "topics/\(topic)/components?where=type:ocp,tags:ga&sort=-released_at&limit=1&offset=0")
+            (status, found, _) = try await Self.call(
+                client,
+                .get,
+                "topics/\(topic)/components?where=type:ocp,tags:ga&sort=-released_at&limit=1&offset=0"
+            )
             #expect(found["_meta"]?["count"] == .number(1))
         }
     }

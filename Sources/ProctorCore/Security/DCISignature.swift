@@ -41,9 +41,16 @@ public enum DCISignature {
         public var timestamp: String
 
         public init(
-            algorithm: String = "DCI2-HMAC-SHA256", clientType: String, clientID: String, datestamp: String,
-            region: String = "BHS3", service: String = "api", requestType: String = "dci2_request",
-            signedHeaders: [String] = ["host", "x-dci-date"], signature: String = "", timestamp: String
+            algorithm: String = "DCI2-HMAC-SHA256",
+            clientType: String,
+            clientID: String,
+            datestamp: String,
+            region: String = "BHS3",
+            service: String = "api",
+            requestType: String = "dci2_request",
+            signedHeaders: [String] = ["host", "x-dci-date"],
+            signature: String = "",
+            timestamp: String
         ) {
             self.algorithm = algorithm
             self.clientType = clientType
@@ -76,7 +83,10 @@ public enum DCISignature {
             self.method = method
             self.path = path
             self.query = query
-            self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+            self.headers = Dictionary(
+                headers.map { ($0.key.lowercased(), $0.value) },
+                uniquingKeysWith: { first, _ in first }
+            )
             self.body = body
         }
     }
@@ -118,7 +128,8 @@ public enum DCISignature {
     /// - Throws: ``Failure`` `.malformed`.
     public static func parse(headers: [String: String]) throws(Failure) -> Credential {
         let lower = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
-        guard let timestamp = lower["x-amz-date"] ?? lower["x-dci-date"], let authorization = lower["authorization"] else {
+        guard let timestamp = lower["x-amz-date"] ?? lower["x-dci-date"], let authorization = lower["authorization"]
+        else {
             throw .malformed
         }
         let tokens = authorization.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
@@ -126,14 +137,24 @@ public enum DCISignature {
         let scope = between(tokens[1], "Credential=", ",").split(separator: "/", omittingEmptySubsequences: false)
             .map(String.init)
         guard scope.count == 6, ["dci2_request", "aws4_request"].contains(scope[5]) else { throw .malformed }
-        let signedHeaders = between(tokens[2], "SignedHeaders=", ",").split(separator: ";", omittingEmptySubsequences: false)
-            .map { String($0).lowercased() }
+        let signedHeaders = between(tokens[2], "SignedHeaders=", ",").split(
+            separator: ";",
+            omittingEmptySubsequences: false
+        )
+        .map { String($0).lowercased() }
         guard !signedHeaders.isEmpty, signedHeaders.allSatisfy({ lower[$0] != nil }) else { throw .malformed }
         guard parseTimestamp(timestamp) != nil else { throw .malformed }
         return Credential(
-            algorithm: tokens[0], clientType: scope[0], clientID: scope[1], datestamp: scope[2], region: scope[3],
-            service: scope[4], requestType: scope[5], signedHeaders: signedHeaders,
-            signature: tokens[3].replacingOccurrences(of: "Signature=", with: ""), timestamp: timestamp
+            algorithm: tokens[0],
+            clientType: scope[0],
+            clientID: scope[1],
+            datestamp: scope[2],
+            region: scope[3],
+            service: scope[4],
+            requestType: scope[5],
+            signedHeaders: signedHeaders,
+            signature: tokens[3].replacingOccurrences(of: "Signature=", with: ""),
+            timestamp: timestamp
         )
     }
 
@@ -142,7 +163,9 @@ public enum DCISignature {
     /// - Parameters:
     ///   - now: the server's clock (injectable for tests).
     /// - Throws: ``Failure`` `.expired` or `.invalid`.
-    public static func verify(_ request: Request, credential: Credential, secret: String, now: Date = Date()) throws(Failure) {
+    public static func verify(_ request: Request, credential: Credential, secret: String, now: Date = Date())
+        throws(Failure)
+    {
         guard let signedAt = parseTimestamp(credential.timestamp) else { throw .malformed }
         guard abs(now.timeIntervalSince(signedAt)) <= maxClockSkew else {
             throw Failure(.expired, "signature is expired")
@@ -157,7 +180,9 @@ public enum DCISignature {
     ///
     /// - Parameter secret: looks up the client's secret from its type and id; nil means an unknown client.
     public static func authenticate(
-        _ request: Request, now: Date = Date(), secret: (Credential) async throws -> String?
+        _ request: Request,
+        now: Date = Date(),
+        secret: (Credential) async throws -> String?
     ) async throws -> Credential {
         let credential = try parse(headers: request.headers)
         guard let key = try await secret(credential) else {
@@ -178,13 +203,20 @@ public enum DCISignature {
     /// Signs a request the way dciclient does and returns the headers to add (`X-DCI-Date`, `Authorization`).
     /// Used by tests and benchmarks; the request's `host` header must be set.
     public static func sign(
-        _ request: Request, clientType: String = "remoteci", clientID: String, secret: String, at date: Date = Date()
+        _ request: Request,
+        clientType: String = "remoteci",
+        clientID: String,
+        secret: String,
+        at date: Date = Date()
     ) -> [String: String] {
         let timestamp = format(date)
         var request = request
         request.headers["x-dci-date"] = timestamp
         var credential = Credential(
-            clientType: clientType, clientID: clientID, datestamp: String(timestamp.prefix(8)), timestamp: timestamp
+            clientType: clientType,
+            clientID: clientID,
+            datestamp: String(timestamp.prefix(8)),
+            timestamp: timestamp
         )
         credential.signature = signature(for: request, credential: credential, secret: secret)
         let authorization =
@@ -275,7 +307,8 @@ public enum DCISignature {
         out.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
+                let low = hexValue(bytes[index + 2])
             {
                 out.append(high << 4 | low)
                 index += 3
@@ -298,7 +331,8 @@ public enum DCISignature {
                 UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+                out +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
             }
         }
         return out
@@ -340,7 +374,14 @@ public enum DCISignature {
         }
         guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8), let hour = number(9..<11),
             let minute = number(11..<13), let second = number(13..<15),
-            let seconds = Timestamp.civil(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            let seconds = Timestamp.civil(
+                year: year,
+                month: month,
+                day: day,
+                hour: hour,
+                minute: minute,
+                second: second
+            )
         else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
@@ -351,8 +392,13 @@ public enum DCISignature {
         var parts = tm()
         gmtime_r(&time, &parts)
         return String(
-            format: "%04d%02d%02dT%02d%02d%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec)
+            format: "%04d%02d%02dT%02d%02d%02dZ",
+            Int(parts.tm_year) + 1900,
+            Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday),
+            Int(parts.tm_hour),
+            Int(parts.tm_min),
+            Int(parts.tm_sec)
         )
     }
 }

@@ -20,7 +20,11 @@ public struct DCIAPI: Sendable {
 
     /// - Parameters:
     ///   - now: the clock HMAC signatures are checked against (tests freeze it).
-    public init(services: RunServices, configuration: AppConfiguration, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        services: RunServices,
+        configuration: AppConfiguration,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.services = services
         self.maxJSONBytes = configuration.maxJSONBytes
         self.maxFileBytes = min(Self.maxBodyBytes, configuration.maxFileBytes)
@@ -126,8 +130,13 @@ public struct DCIAPI: Sendable {
     ///     scanning the whole team.
     ///   - excluding: core fields the rendering does not need (large JSON is costly to read).
     func list(
-        _ resource: DCIResource, _ request: Request, principal: Principal, extra: Filter? = nil, parent: Record? = nil,
-        excluding: [String] = [], render: ([Record]) async throws -> [JSONValue]
+        _ resource: DCIResource,
+        _ request: Request,
+        principal: Principal,
+        extra: Filter? = nil,
+        parent: Record? = nil,
+        excluding: [String] = [],
+        render: ([Record]) async throws -> [JSONValue]
     ) async throws -> Response {
         let arguments = try DCIListArguments(request)
         var query = try arguments.query(for: resource, extra: extra)
@@ -136,7 +145,11 @@ public struct DCIAPI: Sendable {
             // Events are numbered as they are recorded: `seq` is their creation order, and is indexed per run.
             query.sort = query.sort.map { $0.field == "created_at" ? SortKey("seq", descending: $0.descending) : $0 }
         }
-        let page = try await store.list(resource.kind, query: query, scope: parent == nil ? principal.scope : .everything)
+        let page = try await store.list(
+            resource.kind,
+            query: query,
+            scope: parent == nil ? principal.scope : .everything
+        )
         return DCIRender.list(resource.plural, try await render(page.items), count: page.total ?? page.items.count)
     }
 }

@@ -31,7 +31,9 @@ struct DCIAuthMiddleware: RouterMiddleware {
         self.now = now
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         guard let header = request.headers[.authorization], !header.isEmpty else {
             throw DCIError(.unauthorized, "Authorization header missing")
         }
@@ -73,7 +75,8 @@ struct DCIAuthMiddleware: RouterMiddleware {
         } catch let failure as ProctorError where failure.code == .unauthorized {
             // DCI also accepts the e-mail address as the login.
             guard name.contains("@"), let user = try await store.first(.users, matching: ["email": .string(name)]),
-                let userName = user.name, let byEmail = try? await authenticator.principal(forUser: userName, password: password)
+                let userName = user.name,
+                let byEmail = try? await authenticator.principal(forUser: userName, password: password)
             else { throw DCIError(.unauthorized, "Invalid user credentials") }
             principal = byEmail
         }
@@ -96,7 +99,10 @@ struct DCIAuthMiddleware: RouterMiddleware {
         }
         if let authority = request.head.authority { headers["host"] = authority }
         let signed = DCISignature.Request(
-            method: request.method.rawValue, path: request.uri.path, query: request.uri.query, headers: headers,
+            method: request.method.rawValue,
+            path: request.uri.path,
+            query: request.uri.query,
+            headers: headers,
             body: Array(body.readableBytesView)
         )
         var client: DCIClient?
@@ -120,7 +126,10 @@ struct DCIAuthMiddleware: RouterMiddleware {
         let client = DCIClient(
             secret: row.string("api_secret") ?? "",
             principal: Principal(
-                kind: .remoteci, id: row.id, name: row.name ?? "", isSiteAdmin: false,
+                kind: .remoteci,
+                id: row.id,
+                name: row.name ?? "",
+                isSiteAdmin: false,
                 memberships: [.init(groupID: groupID, groupName: group?.name ?? "", role: .member, permissions: [])]
             )
         )

@@ -25,7 +25,8 @@ struct DCIError: Error, Sendable {
     /// A body that does not follow the endpoint's schema: DCI's "Request malformed" with the reasons.
     static func malformed(_ errors: [String]) -> DCIError {
         DCIError(
-            .badRequest, "Request malformed",
+            .badRequest,
+            "Request malformed",
             payload: ["errors": .array(errors.map(JSONValue.string)), "error": .string(errors.first ?? "")]
         )
     }
@@ -50,7 +51,9 @@ struct DCIError: Error, Sendable {
 struct DCIErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch {

@@ -58,7 +58,12 @@ struct DCIFileController {
         var fields: [String: Value] = [:]
         if let event { fields["event_id"] = .string(event.id) }
         let file = try await api.services.files.store(
-            data: data, runID: job.id, groupID: job.groupID ?? "", name: name, mime: mime, fields: fields
+            data: data,
+            runID: job.id,
+            groupID: job.groupID ?? "",
+            name: name,
+            mime: mime,
+            fields: fields
         )
         if junit { _ = try await DCIResults(api: api).ingest(file, job: job) }
         return DCIRender.one("file", DCIRender.file(file), etag: file.etag, status: .created)
@@ -96,7 +101,10 @@ struct DCIFileController {
         let data = try Data(contentsOf: url)
         var headers: HTTPFields = [:]
         headers[.contentType] = file.string("mime") ?? "text/plain"
-        let filename = (file.name ?? "file").replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "\"", with: "_")
+        let filename = (file.name ?? "file").replacingOccurrences(of: " ", with: "_").replacingOccurrences(
+            of: "\"",
+            with: "_"
+        )
         headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -106,7 +114,13 @@ struct DCIFileController {
         let principal = try context.requirePrincipal()
         let file = try await api.require(.files, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(file, principal: principal)
-        _ = try await api.store.update(.files, id: file.id, changes: ["state": .string("archived")], ifMatch: nil, scope: principal.scope)
+        _ = try await api.store.update(
+            .files,
+            id: file.id,
+            changes: ["state": .string("archived")],
+            ifMatch: nil,
+            scope: principal.scope
+        )
         if let jobID = file.string("run_id") { try await DCIResults(api: api).remove(fileID: file.id, from: jobID) }
         return Response(status: .noContent)
     }

@@ -50,7 +50,14 @@ struct DCIJobController {
         for id in components {
             ids.append(try await api.require(.components, id: id, principal: principal).id)
         }
-        let job = try await build(object, topic: topic, components: ids, remoteci: remoteci, principal: principal, request: request)
+        let job = try await build(
+            object,
+            topic: topic,
+            components: ids,
+            remoteci: remoteci,
+            principal: principal,
+            request: request
+        )
         return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
     }
 
@@ -66,7 +73,14 @@ struct DCIJobController {
         }
         let topic = try await activeTopic(topicID, principal: principal)
         let ids = try await scheduledComponents(topic, given: try DCIJobInput.strings(object, "components_ids") ?? [])
-        let job = try await build(object, topic: topic, components: ids, remoteci: remoteci, principal: principal, request: request)
+        let job = try await build(
+            object,
+            topic: topic,
+            components: ids,
+            remoteci: remoteci,
+            principal: principal,
+            request: request
+        )
         return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
     }
 
@@ -76,7 +90,12 @@ struct DCIJobController {
         let previous = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(previous, principal: principal)
         let topic = try await activeTopic(previous.string("topic_id") ?? "", principal: principal)
-        let job = try await follow(previous, topic: topic, labels: ["update_previous_job_id": .string(previous.id)], request: request)
+        let job = try await follow(
+            previous,
+            topic: topic,
+            labels: ["update_previous_job_id": .string(previous.id)],
+            request: request
+        )
         return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
     }
 
@@ -85,7 +104,9 @@ struct DCIJobController {
         let principal = try context.requirePrincipal()
         let object = try await api.object(request)
         try api.allow(object, only: ["job_id"])
-        guard let jobID = try DCIJobInput.string(object, "job_id") else { throw DCIError.malformed(["'job_id' is a required property"]) }
+        guard let jobID = try DCIJobInput.string(object, "job_id") else {
+            throw DCIError.malformed(["'job_id' is a required property"])
+        }
         let previous = try await api.require(.jobs, id: jobID, principal: principal)
         try api.requireWrite(previous, principal: principal)
         let current = try await api.require(.topics, id: previous.string("topic_id") ?? "", principal: principal)
@@ -129,7 +150,13 @@ struct DCIJobController {
     @Sendable func jobstates(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
-        return try await api.list(.jobstates, request, principal: principal, extra: .equal("run_id", job.id), parent: job) {
+        return try await api.list(
+            .jobstates,
+            request,
+            principal: principal,
+            extra: .equal("run_id", job.id),
+            parent: job
+        ) {
             $0.map(DCIRender.jobstate)
         }
     }
@@ -154,14 +181,20 @@ struct DCIJobController {
 
         let fields = object.filter { DCIJobInput.updateKeys.contains($0.key) }
         var changes: [String: Value] = [:]
-        for (key, field) in ["name": "name", "comment": "comment", "configuration": "configuration", "url": "url", "status_reason": "reason"] {
+        for (key, field) in [
+            "name": "name", "comment": "comment", "configuration": "configuration", "url": "url",
+            "status_reason": "reason",
+        ] {
             if let text = try DCIJobInput.string(fields, key) { changes[field] = .string(text) }
         }
         if let tags = try DCIJobInput.tags(fields) { changes["tags"] = .strings(tags) }
         if let state = try DCIJobInput.state(fields) { changes["state"] = .string(state) }
         if let status = try DCIJobInput.status(fields), status.rawValue != job.string("status") {
             job = try await api.services.lifecycle.report(
-                runID: job.id, status: status, comment: nil, scope: principal.scope
+                runID: job.id,
+                status: status,
+                comment: nil,
+                scope: principal.scope
             ).run
         }
         if !changes.isEmpty {
@@ -177,18 +210,37 @@ struct DCIJobController {
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
         do {
-            _ = try await store.update(.runs, id: job.id, changes: ["state": .string("archived")], ifMatch: etag, scope: principal.scope)
+            _ = try await store.update(
+                .runs,
+                id: job.id,
+                changes: ["state": .string("archived")],
+                ifMatch: etag,
+                scope: principal.scope
+            )
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
             throw DCIError.conflict("Job", job.id)
         }
         var cursor: String?
         repeat {
             let page = try await store.list(
-                .files, query: Query(filter: .equal("run_id", job.id), sort: [SortKey("seq")], limit: 200, cursor: cursor, fields: ["id", "state"]),
+                .files,
+                query: Query(
+                    filter: .equal("run_id", job.id),
+                    sort: [SortKey("seq")],
+                    limit: 200,
+                    cursor: cursor,
+                    fields: ["id", "state"]
+                ),
                 scope: .everything
             )
             for file in page.items where file.string("state") != "archived" {
-                _ = try await store.update(.files, id: file.id, changes: ["state": .string("archived")], ifMatch: nil, scope: .everything)
+                _ = try await store.update(
+                    .files,
+                    id: file.id,
+                    changes: ["state": .string("archived")],
+                    ifMatch: nil,
+                    scope: .everything
+                )
             }
             cursor = page.nextCursor
         } while cursor != nil
@@ -199,7 +251,9 @@ struct DCIJobController {
         let principal = try context.requirePrincipal()
         let object = try await api.object(request)
         try api.allow(object, only: ["id"])
-        guard let componentID = try DCIJobInput.string(object, "id") else { throw DCIError.malformed(["'id' is a required property"]) }
+        guard let componentID = try DCIJobInput.string(object, "id") else {
+            throw DCIError.malformed(["'id' is a required property"])
+        }
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
         let component = try await api.require(.components, id: componentID, principal: principal)
@@ -208,7 +262,13 @@ struct DCIJobController {
             throw DCIError(.conflict, "Unable to associate component \(component.id) to job \(job.id)")
         }
         ids.append(component.id)
-        _ = try await store.update(.runs, id: job.id, changes: ["components": .strings(ids)], ifMatch: nil, scope: principal.scope)
+        _ = try await store.update(
+            .runs,
+            id: job.id,
+            changes: ["components": .strings(ids)],
+            ifMatch: nil,
+            scope: principal.scope
+        )
         return Response(status: .created)
     }
 
@@ -220,7 +280,10 @@ struct DCIJobController {
         let ids = job.strings("components")
         if ids.contains(componentID) {
             _ = try await store.update(
-                .runs, id: job.id, changes: ["components": .strings(ids.filter { $0 != componentID })], ifMatch: nil,
+                .runs,
+                id: job.id,
+                changes: ["components": .strings(ids.filter { $0 != componentID })],
+                ifMatch: nil,
                 scope: principal.scope
             )
         }
@@ -234,9 +297,12 @@ struct DCIJobController {
         let principal = try context.requirePrincipal()
         let object = try await api.object(request)
         try api.allow(object, only: ["key", "value"])
-        guard let key = try DCIJobInput.string(object, "key") else { throw DCIError.malformed(["'key' is a required property"]) }
+        guard let key = try DCIJobInput.string(object, "key") else {
+            throw DCIError.malformed(["'key' is a required property"])
+        }
         guard case .number(let value) = object["value"] ?? .null else {
-            throw DCIError.malformed(["value: \(object["value"]?.encodedString() ?? "missing") is not of type 'number'"])
+            throw DCIError.malformed(["value: \(object["value"]?.encodedString() ?? "missing") is not of type 'number'"]
+            )
         }
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
@@ -252,9 +318,11 @@ struct DCIJobController {
             "kv",
             .object([
                 "job_id": .string(job.id), "key": .string(key), "value": .number(value),
-                "created_at": DCIRender.time(updated["updated_at"]), "updated_at": DCIRender.time(updated["updated_at"]),
+                "created_at": DCIRender.time(updated["updated_at"]),
+                "updated_at": DCIRender.time(updated["updated_at"]),
             ]),
-            etag: nil, status: .created
+            etag: nil,
+            status: .created
         )
     }
 
@@ -262,7 +330,9 @@ struct DCIJobController {
         let principal = try context.requirePrincipal()
         let object = try await api.object(request)
         try api.allow(object, only: ["key"])
-        guard let key = try DCIJobInput.string(object, "key") else { throw DCIError.malformed(["'key' is a required property"]) }
+        guard let key = try DCIJobInput.string(object, "key") else {
+            throw DCIError.malformed(["'key' is a required property"])
+        }
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
         var options = job["options"].jsonValue?.objectValue ?? [:]
@@ -273,10 +343,15 @@ struct DCIJobController {
         return Response(status: .noContent)
     }
 
-    private func storeOptions(_ options: [String: JSONValue], job: Record, principal: Principal) async throws -> Record {
+    private func storeOptions(_ options: [String: JSONValue], job: Record, principal: Principal) async throws -> Record
+    {
         do {
             return try await store.update(
-                .runs, id: job.id, changes: ["options": .json(.object(options))], ifMatch: job.etag, scope: principal.scope
+                .runs,
+                id: job.id,
+                changes: ["options": .json(.object(options))],
+                ifMatch: job.etag,
+                scope: principal.scope
             )
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
             throw DCIError(.conflict, "conflict on Job \"\(job.id)\" or etag not matched")
@@ -316,7 +391,8 @@ struct DCIJobController {
                     .components,
                     query: Query(
                         filter: .equal("topic_id", topic.id) && .equal("type", type) && .equal("state", "active"),
-                        sort: [SortKey("created_at", descending: true)], limit: 1
+                        sort: [SortKey("created_at", descending: true)],
+                        limit: 1
                     ),
                     scope: scope
                 )
@@ -348,7 +424,11 @@ struct DCIJobController {
 
     /// Creates the run for a DCI job through the core lifecycle (status `new`, a first run event).
     private func build(
-        _ object: [String: JSONValue], topic: Record, components: [String], remoteci: Record, principal: Principal,
+        _ object: [String: JSONValue],
+        topic: Record,
+        components: [String],
+        remoteci: Record,
+        principal: Principal,
         request: Request
     ) async throws -> Record {
         var (values, labels) = try DCIJobInput.jobValues(object)
@@ -356,25 +436,42 @@ struct DCIJobController {
             values["previous_run_id"] = .string(try await api.require(.jobs, id: previous, principal: principal).id)
         }
         return try await createRun(
-            values, labels: labels, topic: topic, components: components, remoteciID: remoteci.id,
-            groupID: remoteci.groupID ?? "", request: request
+            values,
+            labels: labels,
+            topic: topic,
+            components: components,
+            remoteciID: remoteci.id,
+            groupID: remoteci.groupID ?? "",
+            request: request
         )
     }
 
     /// A follow-on job (update/upgrade) of the same remote CI.
-    private func follow(_ previous: Record, topic: Record, labels: [String: JSONValue], request: Request) async throws -> Record {
+    private func follow(_ previous: Record, topic: Record, labels: [String: JSONValue], request: Request) async throws
+        -> Record
+    {
         let ids = try await scheduledComponents(topic, given: [])
         var values: [String: Value] = ["previous_run_id": .string(previous.id)]
         for field in ["name", "configuration", "url"] where !previous[field].isNull { values[field] = previous[field] }
         return try await createRun(
-            values, labels: labels, topic: topic, components: ids, remoteciID: previous.string("remoteci_id") ?? "",
-            groupID: previous.groupID ?? "", request: request
+            values,
+            labels: labels,
+            topic: topic,
+            components: ids,
+            remoteciID: previous.string("remoteci_id") ?? "",
+            groupID: previous.groupID ?? "",
+            request: request
         )
     }
 
     private func createRun(
-        _ fields: [String: Value], labels extra: [String: JSONValue], topic: Record, components: [String], remoteciID: String,
-        groupID: String, request: Request
+        _ fields: [String: Value],
+        labels extra: [String: JSONValue],
+        topic: Record,
+        components: [String],
+        remoteciID: String,
+        groupID: String,
+        request: Request
     ) async throws -> Record {
         var values = fields
         var labels = extra
@@ -394,7 +491,9 @@ struct DCIJobController {
     private func componentRecords(_ ids: [String]) async throws -> [Record] {
         guard !ids.isEmpty else { return [] }
         let page = try await store.list(
-            .components, query: Query(filter: .predicate(Condition("id", .in, ids)), limit: max(ids.count, 1)), scope: .everything
+            .components,
+            query: Query(filter: .predicate(Condition("id", .in, ids)), limit: max(ids.count, 1)),
+            scope: .everything
         )
         let byID = Dictionary(page.items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return ids.compactMap { byID[$0] }
@@ -405,7 +504,12 @@ struct DCIJobController {
         var topics: [String: JSONValue] = [:]
         var remotecis: [String: JSONValue] = [:]
         var teams: [String: JSONValue] = [:]
-        func related(_ kind: ResourceKind, _ id: String?, into cache: inout [String: JSONValue], render: (Record) -> JSONValue)
+        func related(
+            _ kind: ResourceKind,
+            _ id: String?,
+            into cache: inout [String: JSONValue],
+            render: (Record) -> JSONValue
+        )
             async throws -> JSONValue
         {
             guard let id else { return .null }
@@ -428,23 +532,35 @@ struct DCIJobController {
                 if job["options"].isNull { object["keys_values"] = nil }
             }
             if embed.contains("topic") {
-                object["topic"] = try await related(.topics, job.string("topic_id"), into: &topics, render: DCIRender.topic)
+                object["topic"] = try await related(
+                    .topics,
+                    job.string("topic_id"),
+                    into: &topics,
+                    render: DCIRender.topic
+                )
             }
             if embed.contains("remoteci") {
                 object["remoteci"] = try await related(
-                    .remotecis, job.string("remoteci_id"), into: &remotecis, render: DCIRender.remoteci
+                    .remotecis,
+                    job.string("remoteci_id"),
+                    into: &remotecis,
+                    render: DCIRender.remoteci
                 )
             }
             if embed.contains("team") {
                 object["team"] = try await related(.groups, job.groupID, into: &teams, render: DCIRender.team)
             }
             if embed.contains("components") {
-                object["components"] = .array(job.strings("components").compactMap { components[$0] }.map(DCIRender.component))
+                object["components"] = .array(
+                    job.strings("components").compactMap { components[$0] }.map(DCIRender.component)
+                )
             }
             if embed.contains("results") { object["results"] = .array(DCIResults.stored(job)) }
             if embed.contains("jobstates") {
                 let page = try await store.list(
-                    .runEvents, query: Query(filter: .equal("run_id", job.id), sort: [SortKey("seq")], limit: 1000), scope: .everything
+                    .runEvents,
+                    query: Query(filter: .equal("run_id", job.id), sort: [SortKey("seq")], limit: 1000),
+                    scope: .everything
                 )
                 object["jobstates"] = .array(page.items.map(DCIRender.jobstate))
             }
@@ -454,7 +570,8 @@ struct DCIJobController {
                     query: Query(
                         filter: .equal("run_id", job.id) && .predicate(.isNull("event_id"))
                             && .predicate(Condition("state", .notEqual, "archived")),
-                        sort: [SortKey("created_at")], limit: 1000
+                        sort: [SortKey("created_at")],
+                        limit: 1000
                     ),
                     scope: .everything
                 )

@@ -29,7 +29,12 @@ struct DCIJobstateController {
         let comment = try DCIJobInput.string(object, "comment")
         let job = try await api.require(.jobs, id: jobID, principal: principal)
         try api.requireWrite(job, principal: principal)
-        let (_, event) = try await api.services.lifecycle.report(runID: job.id, status: status, comment: comment, scope: principal.scope)
+        let (_, event) = try await api.services.lifecycle.report(
+            runID: job.id,
+            status: status,
+            comment: comment,
+            scope: principal.scope
+        )
         return DCIRender.one("jobstate", DCIRender.jobstate(event), etag: nil, status: .created)
     }
 

@@ -60,7 +60,9 @@ struct DCIListArguments: Sendable {
         for key in ["created_after", "updated_after"] {
             guard let text = parameters[key] else { continue }
             guard let micros = Timestamp.parse(text) else {
-                throw DCIError.malformed(["\(key): '\(text)' is not a date (%Y-%m-%dT%H:%M:%S.%f or epoch milliseconds)"])
+                throw DCIError.malformed([
+                    "\(key): '\(text)' is not a date (%Y-%m-%dT%H:%M:%S.%f or epoch milliseconds)"
+                ])
             }
             if key == "created_after" { createdAfter = micros } else { updatedAfter = micros }
         }
@@ -80,7 +82,8 @@ struct DCIListArguments: Sendable {
                 parsed = try DCIQuery.parseWhere(whereText, arrayFields: resource.arrayFields)
             } catch {
                 throw DCIError(
-                    .badRequest, "Invalid where key: \"\(whereText)\"",
+                    .badRequest,
+                    "Invalid where key: \"\(whereText)\"",
                     payload: ["error": .string("where key must have the following form \"key:value\"")]
                 )
             }
@@ -96,13 +99,19 @@ struct DCIListArguments: Sendable {
         }
         for part in [extra, resource.visible].compactMap({ $0 }) { filter = filter && part }
         if let createdAfter {
-            filter = filter && .predicate(Condition("created_at", .greaterOrEqual, Timestamp.rfc3339(micros: createdAfter)))
+            filter =
+                filter && .predicate(Condition("created_at", .greaterOrEqual, Timestamp.rfc3339(micros: createdAfter)))
         }
         if let updatedAfter {
-            filter = filter && .predicate(Condition("updated_at", .greaterOrEqual, Timestamp.rfc3339(micros: updatedAfter)))
+            filter =
+                filter && .predicate(Condition("updated_at", .greaterOrEqual, Timestamp.rfc3339(micros: updatedAfter)))
         }
         return Query(
-            filter: filter, sort: try sortKeys(for: resource), limit: limit, offset: offset, includeTotal: true
+            filter: filter,
+            sort: try sortKeys(for: resource),
+            limit: limit,
+            offset: offset,
+            includeTotal: true
         )
     }
 
@@ -117,7 +126,8 @@ struct DCIListArguments: Sendable {
         for key in DCIQuery.parseSort(sort) {
             guard valid.contains(key.field), let core = resource.coreField(key.field) else {
                 throw DCIError(
-                    .badRequest, "Invalid sort key: \"\(key.field)\"",
+                    .badRequest,
+                    "Invalid sort key: \"\(key.field)\"",
                     payload: ["Valid sort keys": .array(valid.map(JSONValue.string))]
                 )
             }
@@ -141,12 +151,14 @@ struct DCIListArguments: Sendable {
                 switch role {
                 case .where:
                     throw DCIError(
-                        .badRequest, "Invalid where key: \"\(condition.field)\"",
+                        .badRequest,
+                        "Invalid where key: \"\(condition.field)\"",
                         payload: ["Valid where keys": .array(valid.map(JSONValue.string))]
                     )
                 case .query:
                     throw DCIError(
-                        .badRequest, "error while parsing the query: unknown field '\(condition.field)'",
+                        .badRequest,
+                        "error while parsing the query: unknown field '\(condition.field)'",
                         payload: ["Valid fields": .array(valid.map(JSONValue.string))]
                     )
                 }

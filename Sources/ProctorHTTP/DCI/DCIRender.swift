@@ -107,7 +107,9 @@ enum DCIRender {
         out["user_agent"] = string(record["user_agent"])
         out["client_version"] = string(record["client_version"])
         out["keys_values"] = .array(
-            keysValues(record).map { .object(["key": .string($0.key), "value": .number($0.value), "job_id": .string(record.id)]) }
+            keysValues(record).map {
+                .object(["key": .string($0.key), "value": .number($0.value), "job_id": .string(record.id)])
+            }
         )
         return out
     }
@@ -149,7 +151,8 @@ enum DCIRender {
     }
 
     /// `{"<singular>": {...}}` with the row's etag in `ETag`.
-    static func one(_ singular: String, _ item: JSONValue, etag: String?, status: HTTPResponse.Status = .ok) -> Response {
+    static func one(_ singular: String, _ item: JSONValue, etag: String?, status: HTTPResponse.Status = .ok) -> Response
+    {
         var headers: HTTPFields = [:]
         if let etag, !etag.isEmpty { headers[.eTag] = etag }
         return DCIJSON.response(.object([singular: item]), status: status, headers: headers)

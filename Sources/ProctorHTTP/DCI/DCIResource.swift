@@ -19,44 +19,65 @@ struct DCIResource: Sendable {
     private static let common = ["id": "id", "created_at": "created_at", "updated_at": "updated_at"]
 
     static let topics = DCIResource(
-        kind: .topics, singular: "topic", plural: "topics",
+        kind: .topics,
+        singular: "topic",
+        plural: "topics",
         fields: common.merging([
             "name": "name", "state": "state", "product_id": "product_id", "next_topic_id": "next_topic_id",
             "export_control": "export_control", "component_types": "component_types",
         ]) { $1 },
-        arrayFields: ["component_types"], archivable: true
+        arrayFields: ["component_types"],
+        archivable: true
     )
 
     static let components = DCIResource(
-        kind: .components, singular: "component", plural: "components",
+        kind: .components,
+        singular: "component",
+        plural: "components",
         fields: common.merging([
-            "name": "name", "display_name": "name", "type": "type", "topic_id": "topic_id", "state": "state", "url": "url",
+            "name": "name", "display_name": "name", "type": "type", "topic_id": "topic_id", "state": "state",
+            "url": "url",
             "tags": "tags", "released_at": "released_at", "title": "title", "message": "message",
-            "canonical_project_name": "canonical_project_name", "version": "canonical_project_name", "team_id": "group_id",
+            "canonical_project_name": "canonical_project_name", "version": "canonical_project_name",
+            "team_id": "group_id",
         ]) { $1 },
-        arrayFields: ["tags"], archivable: true
+        arrayFields: ["tags"],
+        archivable: true
     )
 
     static let products = DCIResource(
-        kind: .products, singular: "product", plural: "products",
-        fields: common.merging(["name": "name", "label": "label", "description": "description", "state": "state"]) { $1 },
-        arrayFields: [], archivable: true
+        kind: .products,
+        singular: "product",
+        plural: "products",
+        fields: common.merging(["name": "name", "label": "label", "description": "description", "state": "state"]) {
+            $1
+        },
+        arrayFields: [],
+        archivable: true
     )
 
     static let remotecis = DCIResource(
-        kind: .remotecis, singular: "remoteci", plural: "remotecis",
+        kind: .remotecis,
+        singular: "remoteci",
+        plural: "remotecis",
         fields: common.merging(["name": "name", "state": "state", "team_id": "group_id", "public": "public"]) { $1 },
-        arrayFields: [], archivable: true
+        arrayFields: [],
+        archivable: true
     )
 
     static let teams = DCIResource(
-        kind: .groups, singular: "team", plural: "teams",
+        kind: .groups,
+        singular: "team",
+        plural: "teams",
         fields: common.merging(["name": "name"]) { $1 },
-        arrayFields: [], archivable: false
+        arrayFields: [],
+        archivable: false
     )
 
     static let jobs = DCIResource(
-        kind: .runs, singular: "job", plural: "jobs",
+        kind: .runs,
+        singular: "job",
+        plural: "jobs",
         fields: common.merging([
             "name": "name", "status": "status", "comment": "comment", "status_reason": "reason",
             "configuration": "configuration", "url": "url", "topic_id": "topic_id", "remoteci_id": "remoteci_id",
@@ -65,22 +86,31 @@ struct DCIResource: Sendable {
             "product_id": "labels.product_id", "update_previous_job_id": "labels.update_previous_job_id",
             "pipeline_id": "labels.pipeline_id",
         ]) { $1 },
-        arrayFields: ["tags"], archivable: true
+        arrayFields: ["tags"],
+        archivable: true
     )
 
     static let jobstates = DCIResource(
-        kind: .runEvents, singular: "jobstate", plural: "jobstates",
-        fields: common.merging(["status": "status", "comment": "comment", "job_id": "run_id", "team_id": "group_id"]) { $1 },
-        arrayFields: [], archivable: false
+        kind: .runEvents,
+        singular: "jobstate",
+        plural: "jobstates",
+        fields: common.merging(["status": "status", "comment": "comment", "job_id": "run_id", "team_id": "group_id"]) {
+            $1
+        },
+        arrayFields: [],
+        archivable: false
     )
 
     static let files = DCIResource(
-        kind: .files, singular: "file", plural: "files",
+        kind: .files,
+        singular: "file",
+        plural: "files",
         fields: common.merging([
             "name": "name", "mime": "mime", "size": "size", "md5": "md5", "job_id": "run_id", "jobstate_id": "event_id",
             "team_id": "group_id", "state": "state",
         ]) { $1 },
-        arrayFields: [], archivable: true
+        arrayFields: [],
+        archivable: true
     )
 
     /// The core field a DCI field maps to, and its type (labels are text).

@@ -22,7 +22,12 @@ struct DCIResults {
 
     /// One summary row.
     static func entry(
-        file: Record, jobID: String, summary: TestSummary, regressions: Int, successfixes: Int, time: Double
+        file: Record,
+        jobID: String,
+        summary: TestSummary,
+        regressions: Int,
+        successfixes: Int,
+        time: Double
     ) -> JSONValue {
         .object([
             "id": .string(file.id), "file_id": .string(file.id), "job_id": .string(jobID),
@@ -49,8 +54,12 @@ struct DCIResults {
             throw DCIError(.badRequest, "Invalid XML: \(failure.message)")
         }
         let entry = Self.entry(
-            file: file, jobID: job.id, summary: ingest.file, regressions: ingest.regressions,
-            successfixes: ingest.recoveries, time: try await time(fileID: file.id, jobID: job.id)
+            file: file,
+            jobID: job.id,
+            summary: ingest.file,
+            regressions: ingest.regressions,
+            successfixes: ingest.recoveries,
+            time: try await time(fileID: file.id, jobID: job.id)
         )
         try await updateOptions(of: job.id) { options in
             var results = options["results"]?.arrayValue ?? []
@@ -76,7 +85,8 @@ struct DCIResults {
             .files,
             query: Query(
                 filter: .equal("run_id", job.id) && .predicate(Condition("state", .notEqual, "archived")),
-                sort: [SortKey("created_at")], limit: 1000
+                sort: [SortKey("created_at")],
+                limit: 1000
             ),
             scope: .everything
         )
@@ -91,7 +101,8 @@ struct DCIResults {
     private func count(file: Record, jobID: String) async throws -> JSONValue {
         func number(_ extra: Filter) async throws -> Int {
             try await store.count(
-                .testResults, query: Query(filter: .equal("run_id", jobID) && .equal("file_id", file.id) && extra),
+                .testResults,
+                query: Query(filter: .equal("run_id", jobID) && .equal("file_id", file.id) && extra),
                 scope: .everything
             )
         }
@@ -102,7 +113,9 @@ struct DCIResults {
         summary.skipped = try await number(.equal("status", TestStatus.skipped.rawValue))
         summary.total = summary.passed + summary.failed + summary.errored + summary.skipped
         return Self.entry(
-            file: file, jobID: jobID, summary: summary,
+            file: file,
+            jobID: jobID,
+            summary: summary,
             regressions: try await number(.equal("regression", Regression.regressed.rawValue)),
             successfixes: try await number(.equal("regression", Regression.recovered.rawValue)),
             time: try await time(fileID: file.id, jobID: jobID)
@@ -116,7 +129,13 @@ struct DCIResults {
         repeat {
             let page = try await store.list(
                 .testResults,
-                query: Query(filter: .equal("run_id", jobID) && .equal("file_id", fileID), sort: [SortKey("seq")], limit: 1000, cursor: cursor, fields: ["time"]),
+                query: Query(
+                    filter: .equal("run_id", jobID) && .equal("file_id", fileID),
+                    sort: [SortKey("seq")],
+                    limit: 1000,
+                    cursor: cursor,
+                    fields: ["time"]
+                ),
                 scope: .everything
             )
             for row in page.items { total += row["time"].doubleValue ?? 0 }
@@ -133,7 +152,11 @@ struct DCIResults {
             change(&options)
             do {
                 _ = try await store.update(
-                    .runs, id: runID, changes: ["options": .json(.object(options))], ifMatch: run.etag, scope: .everything
+                    .runs,
+                    id: runID,
+                    changes: ["options": .json(.object(options))],
+                    ifMatch: run.etag,
+                    scope: .everything
                 )
                 return
             } catch let failure as ProctorError where failure.code == .conflict && attempt < 7 {

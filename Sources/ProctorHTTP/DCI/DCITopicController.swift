@@ -42,10 +42,14 @@ struct DCITopicController {
         let principal = try context.requirePrincipal()
         let object = try await api.object(request)
         try api.allow(object, only: Self.topicKeys)
-        guard let name = object["name"]?.stringValue, !name.isEmpty else { throw DCIError.malformed(["'name' is a required property"]) }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else {
+            throw DCIError.malformed(["'name' is a required property"])
+        }
         let teamID = try await creatorTeam(object, principal: principal)
         var values = try FieldCoding.values(
-            from: object.filter { ["state", "component_types", "export_control", "product_id", "next_topic_id", "data"].contains($0.key) },
+            from: object.filter {
+                ["state", "component_types", "export_control", "product_id", "next_topic_id", "data"].contains($0.key)
+            },
             schema: ResourceKind.topics.schema
         )
         values = values.filter { !$0.value.isNull }
@@ -64,7 +68,11 @@ struct DCITopicController {
         let principal = try context.requirePrincipal()
         let topic = try await api.require(.topics, id: try context.parameters.require("id"), principal: principal)
         return try await api.list(
-            .components, request, principal: principal, extra: .equal("topic_id", topic.id), parent: topic
+            .components,
+            request,
+            principal: principal,
+            extra: .equal("topic_id", topic.id),
+            parent: topic
         ) {
             $0.map(DCIRender.component)
         }
@@ -77,12 +85,17 @@ struct DCITopicController {
 
     @Sendable func getComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let component = try await api.require(.components, id: try context.parameters.require("id"), principal: principal)
+        let component = try await api.require(
+            .components,
+            id: try context.parameters.require("id"),
+            principal: principal
+        )
         return DCIRender.one("component", DCIRender.component(component), etag: component.etag)
     }
 
     static let componentKeys: Set<String> = [
-        "name", "display_name", "title", "message", "canonical_project_name", "version", "url", "uid", "type", "topic_id",
+        "name", "display_name", "title", "message", "canonical_project_name", "version", "url", "uid", "type",
+        "topic_id",
         "team_id", "state", "data", "tags", "released_at",
     ]
 
@@ -97,7 +110,8 @@ struct DCITopicController {
         if object["topic_id"]?.stringValue == nil { missing.append("'topic_id' is a required property") }
         let name = object["name"]?.stringValue ?? object["display_name"]?.stringValue
         if name?.isEmpty ?? true { missing.append("'name' or 'display_name' is a required property") }
-        guard missing.isEmpty, let name, let type = object["type"]?.stringValue, let topicID = object["topic_id"]?.stringValue
+        guard missing.isEmpty, let name, let type = object["type"]?.stringValue,
+            let topicID = object["topic_id"]?.stringValue
         else { throw DCIError.malformed(missing) }
 
         let topic = try await api.require(.topics, id: topicID, principal: principal)
@@ -106,7 +120,8 @@ struct DCITopicController {
         }
         let plain = ["title", "message", "canonical_project_name", "url", "state", "data", "tags", "released_at"]
         var values = try FieldCoding.values(
-            from: object.filter { plain.contains($0.key) }, schema: ResourceKind.components.schema
+            from: object.filter { plain.contains($0.key) },
+            schema: ResourceKind.components.schema
         ).filter { !$0.value.isNull }
         if values["canonical_project_name"] == nil, let version = object["version"]?.stringValue, !version.isEmpty {
             values["canonical_project_name"] = .string(version)
@@ -139,7 +154,8 @@ struct DCITopicController {
             }
             return teamID
         }
-        for membership in principal.memberships where try await mayCreate(in: membership.groupID, principal: principal) {
+        for membership in principal.memberships where try await mayCreate(in: membership.groupID, principal: principal)
+        {
             return membership.groupID
         }
         throw DCIError(.unauthorized, "Operation not authorized.")
