@@ -3,7 +3,8 @@
 # /openapi.json on a live server: no 5xx, and every response conforms to the document.
 #
 # Long-polls and endless event streams (`/api/v1/events`, `/events/stream`, `/log/stream`, the agent claim)
-# are left out of the fuzzing: they answer after up to a minute by design; their tests are in Swift.
+# are left out of the fuzzing: they answer after up to a minute by design; their tests are in Swift. Other
+# routes may long-poll too (`wait` up to 60 s), hence the 75 s request timeout.
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 #   ST_EXAMPLES   examples per operation (default 5)
@@ -28,6 +29,6 @@ PROCTOR_URL=$URL PROCTOR_TOKEN=$TOKEN "$BIN" apply -f examples/lab.yaml >/dev/nu
 
 "$ST" run "$URL/openapi.json" -H "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,response_schema_conformance \
-  --phases examples,fuzzing -n "${ST_EXAMPLES:-5}" --seed 20261123 --request-timeout 30 \
+  --phases examples,fuzzing -n "${ST_EXAMPLES:-5}" --seed 20261123 --request-timeout 75 \
   --exclude-path-regex '^/api/v1/(events|events/stream|runs/\{id\}/log/stream|agents/\{id\}/claim)$'
 echo "schemathesis.sh: ok"
