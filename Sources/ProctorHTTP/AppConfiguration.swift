@@ -28,6 +28,8 @@ public struct AppConfiguration: Sendable {
     public var leaseSeconds: Int = 30
     public var maxRunAttempts: Int = 3
     public var killGraceSeconds: Double = 5
+    /// The most jobs one KernelCI `/job` answer carries (`limit=0` means all, up to this).
+    public var kernelciMaxLimit: Int = 1000
 
     public init(
         host: String = "127.0.0.1",

@@ -56,7 +56,9 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
     AgentController(services: services, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
     WebhookController(store: store).addRoutes(to: api)
     DCIAPI(services: services, configuration: configuration).addRoutes(to: router)
-    KernelCIAPI(services: services, configuration: configuration).addRoutes(to: router)
+    KernelCIAPI(
+        services: services, configuration: configuration, options: .init(maxLimit: configuration.kernelciMaxLimit)
+    ).addRoutes(to: router)
     CDRouterAPI(services: services, configuration: configuration).addRoutes(to: router)
     return router
 }

@@ -33,6 +33,9 @@ extension Proctor {
         @Option(help: "Where relative job files are found (default: the working directory).")
         var workspace: String?
 
+        @Option(help: "The most jobs one KernelCI /job answer carries (limit=0 means all, up to this).")
+        var kernelciMaxLimit = 1000
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -40,6 +43,7 @@ extension Proctor {
             guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be at least 2") }
             guard maxRunAttempts >= 1 else { throw ValidationError("--max-run-attempts must be at least 1") }
             guard killGrace >= 0 else { throw ValidationError("--kill-grace cannot be negative") }
+            guard kernelciMaxLimit >= 1 else { throw ValidationError("--kernelci-max-limit must be at least 1") }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             if let executorSlots, executorSlots < 0 { throw ValidationError("--executor-slots cannot be negative") }
         }
@@ -56,6 +60,7 @@ extension Proctor {
             configuration.maxRunAttempts = maxRunAttempts
             configuration.killGraceSeconds = killGrace
             if let workspace { configuration.workspace = workspace }
+            configuration.kernelciMaxLimit = kernelciMaxLimit
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {
