@@ -62,7 +62,7 @@ struct AuthController {
         )
         let userID = parameters["user_id"].map(String.init)
         let page = try await accounts.tokens(for: principal, userID: userID, query: query)
-        return Self.pageResponse(page, items: page.items.map { $0.publicJSON() })
+        return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
     }
 
     /// `{name, expires_in? | expires_at?, scopes?}` → 201 with the secret in `token`, shown only this once.
@@ -108,7 +108,7 @@ struct AuthController {
         let principal = try context.requirePrincipal()
         let query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.users.schema)
         let page = try await accounts.users(for: principal, query: query)
-        return Self.pageResponse(page, items: page.items.map { $0.publicJSON() })
+        return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
     }
 
     @Sendable func getUser(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -161,7 +161,7 @@ struct AuthController {
         let groupID = try context.parameters.require("id")
         let query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.memberships.schema)
         let (members, page) = try await accounts.members(of: groupID, for: principal, query: query)
-        return Self.pageResponse(page, items: members.map(Self.memberJSON))
+        return JSONResponse.page(page, items: members.map(Self.memberJSON))
     }
 
     /// `{user_id | user (a name), role?, permissions?}` → 201 when added, 200 when an existing member changed.
@@ -216,15 +216,6 @@ struct AuthController {
     }
 
     // MARK: Helpers
-
-    private static func pageResponse(_ page: Page, items: [JSONValue]) -> Response {
-        var body: [String: JSONValue] = [
-            "items": .array(items), "limit": .number(Double(page.limit)),
-            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
-        ]
-        if let total = page.total { body["total"] = .number(Double(total)) }
-        return JSONResponse.make(.object(body))
-    }
 
     private static func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
         var headers: HTTPFields = [:]

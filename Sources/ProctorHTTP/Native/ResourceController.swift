@@ -23,14 +23,7 @@ struct ResourceController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
-        let page = try await store.list(kind, query: query, scope: scope(principal))
-        var body: [String: JSONValue] = [
-            "items": .array(page.items.map { $0.publicJSON() }),
-            "limit": .number(Double(page.limit)),
-            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
-        ]
-        if let total = page.total { body["total"] = .number(Double(total)) }
-        return JSONResponse.make(.object(body))
+        return JSONResponse.page(try await store.list(kind, query: query, scope: scope(principal)))
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -41,10 +34,10 @@ struct ResourceController {
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        var object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
         var values = try FieldCoding.values(from: object.filter { $0.key != "group" && $0.key != "group_id" }, schema: kind.schema)
         if kind.schema.grouped {
-            let groupID = try await owningGroup(&object, principal)
+            let groupID = try await NativeGroups.owning(object, principal: principal, store: store, noun: kind.singular)
             try principal.require(writeRole, in: groupID, resource: "group")
             values["group_id"] = .string(groupID)
         } else {
@@ -102,25 +95,6 @@ struct ResourceController {
         } else if !principal.isSiteAdmin {
             throw ProctorError(.forbidden, "only the site admin changes \(kind.rawValue)")
         }
-    }
-
-    /// The group a new row belongs to: `group` (a name) or `group_id`, else the caller's only group.
-    private func owningGroup(_ object: inout [String: JSONValue], _ principal: Principal) async throws -> String {
-        if let id = object["group_id"]?.stringValue {
-            guard principal.isSiteAdmin || principal.membership(in: id) != nil,
-                try await store.get(.groups, id: id) != nil
-            else { throw ProctorError.notFound("no such group: \(id)") }
-            return id
-        }
-        if let name = object["group"]?.stringValue {
-            if let membership = principal.memberships.first(where: { $0.groupName == name }) { return membership.groupID }
-            if principal.isSiteAdmin, let group = try await store.first(.groups, matching: ["name": .string(name)]) {
-                return group.id
-            }
-            throw ProctorError.notFound("no such group: \(name)")
-        }
-        if principal.memberships.count == 1 { return principal.memberships[0].groupID }
-        throw ProctorError.badRequest("say which group owns it: 'group' (a name) or 'group_id'", field: "group")
     }
 
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {

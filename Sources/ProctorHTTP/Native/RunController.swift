@@ -64,7 +64,7 @@ struct RunController {
             let run = try await services.lifecycle.launch(launch, principal: principal, scope: principal.scope)
             return respond(run, status: .created)
         }
-        let groupID = try await owningGroup(body, principal)
+        let groupID = try await NativeGroups.owning(body, principal: principal, store: store, noun: "run")
         try principal.require(.member, in: groupID, resource: "group")
         let allowed: Set<String> = ["name", "comment", "url", "configuration", "data", "topic_id", "remoteci_id", "components"]
         var values = try FieldCoding.values(from: body.filter { allowed.contains($0.key) }, schema: ResourceKind.runs.schema)
@@ -411,27 +411,7 @@ struct RunController {
     private func listChild(_ kind: ResourceKind, of run: Record, request: Request, principal: Principal) async throws -> Response {
         var query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
         query.filter = query.filter.map { .and([.equal("run_id", run.id), $0]) } ?? .equal("run_id", run.id)
-        let page = try await store.list(kind, query: query, scope: principal.scope)
-        var body: [String: JSONValue] = [
-            "items": .array(page.items.map { $0.publicJSON() }), "limit": .number(Double(page.limit)),
-            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
-        ]
-        if let total = page.total { body["total"] = .number(Double(total)) }
-        return JSONResponse.make(.object(body))
-    }
-
-    private func owningGroup(_ body: [String: JSONValue], _ principal: Principal) async throws -> String {
-        if let id = body["group_id"]?.stringValue {
-            guard principal.isSiteAdmin || principal.membership(in: id) != nil else { throw ProctorError.notFound("no such group: \(id)") }
-            return id
-        }
-        if let name = body["group"]?.stringValue {
-            if let membership = principal.memberships.first(where: { $0.groupName == name }) { return membership.groupID }
-            if principal.isSiteAdmin, let group = try await store.first(.groups, matching: ["name": .string(name)]) { return group.id }
-            throw ProctorError.notFound("no such group: \(name)")
-        }
-        if principal.memberships.count == 1 { return principal.memberships[0].groupID }
-        throw ProctorError.badRequest("say which group owns the run: 'group' (a name) or 'group_id'", field: "group")
+        return JSONResponse.page(try await store.list(kind, query: query, scope: principal.scope))
     }
 
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {

@@ -19,12 +19,6 @@ struct WebhookController {
         try principal.require(.admin, in: hook.groupID ?? "", resource: "webhook")
         var query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.webhookDeliveries.schema)
         query.filter = query.filter.map { .and([.equal("webhook_id", hook.id), $0]) } ?? .equal("webhook_id", hook.id)
-        let page = try await store.list(.webhookDeliveries, query: query, scope: principal.scope)
-        var body: [String: JSONValue] = [
-            "items": .array(page.items.map { $0.publicJSON() }), "limit": .number(Double(page.limit)),
-            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
-        ]
-        if let total = page.total { body["total"] = .number(Double(total)) }
-        return JSONResponse.make(.object(body))
+        return JSONResponse.page(try await store.list(.webhookDeliveries, query: query, scope: principal.scope))
     }
 }

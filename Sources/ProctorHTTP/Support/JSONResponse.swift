@@ -18,6 +18,16 @@ public enum JSONResponse {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// The native API's list envelope: `{"items", "limit", "next_cursor", "total"?}`.
+    public static func page(_ page: Page, items: [JSONValue]? = nil) -> Response {
+        var body: [String: JSONValue] = [
+            "items": .array(items ?? page.items.map { $0.publicJSON() }), "limit": .number(Double(page.limit)),
+            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
+        ]
+        if let total = page.total { body["total"] = .number(Double(total)) }
+        return make(.object(body))
+    }
+
     /// Reads a JSON body up to `limit` bytes: 413 beyond, 415 for another content type, 400 when malformed.
     public static func body(_ request: Request, limit: Int) async throws -> JSONValue {
         if let type = request.headers[.contentType], !type.lowercased().contains("json") {
