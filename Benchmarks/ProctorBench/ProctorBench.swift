@@ -140,7 +140,9 @@ enum Seeder {
                 let definition = random.next() % 2 == 0
                     ? definitions[Int(random.next() % 10) * 10]
                     : definitions[Int(random.next() % 100)]
-                let created = now - Int64(random.next() % UInt64(span))
+                // Runs arrive in time order, as in a lab: three years, oldest first, with jitter.
+                let step = span / Int64(max(1, runs))
+                let created = now - span + Int64(made + records.count) * step + Int64(random.next() % UInt64(max(1, step)))
                 records.append(
                     Record(
                         .runs,

@@ -9,8 +9,12 @@ struct RowCodec {
 
     var labelsTable: String { quoted(schema.table + "_labels") }
 
+    /// 128 random bits as 32 hex digits.
     static func newETag() -> String {
-        UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64, low = generator.next() as UInt64
+        let digits = String(high, radix: 16), rest = String(low, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits + String(repeating: "0", count: 16 - rest.count) + rest
     }
 
     /// Fills the bookkeeping fields and defaults of a new row and checks the caller's values.
@@ -24,7 +28,7 @@ struct RowCodec {
             switch field.name {
             case "seq": continue
             case "id":
-                let id = record.string("id") ?? UUID().uuidString.lowercased()
+                let id = record.string("id") ?? TimeOrderedID.make()
                 out["id"] = .string(id)
             case "created_at", "updated_at":
                 out[field.name] = record.values[field.name].flatMap { $0.isNull ? nil : $0 } ?? .timestamp(now)
@@ -135,13 +139,12 @@ struct RowCodec {
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         let fields = insertFields
         var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: quoted(schema.table)) (\(unsafeRaw: fields.map { quoted($0.name) }.joined(separator: ", "))) VALUES "
-        var first = true
+        var rows: [[any Encodable & Sendable]] = []
+        rows.reserveCapacity(records.count)
         for record in records {
-            statement += first ? "(" : ", ("
-            first = false
-            let binds = try fields.map { try compiler.encodable(record[$0.name], type: $0.type) }
-            statement += "\(binds: binds))"
+            rows.append(try fields.map { try compiler.encodable(record[$0.name], type: $0.type) })
         }
+        statement += "\(ValueRows(rows: rows, placeholder: flavor == .sqlite ? "?" : "$"))"
         return statement
     }
 
@@ -196,6 +199,29 @@ struct RowCodec {
             let text = try row.decode(column: column, as: String.self)
             return .json(JSONValue.decode(text) ?? .null)
         }
+    }
+}
+
+/// `(?, ?, …), (?, ?, …)` for a multi-row insert, written straight into the serializer: SQLKit's generic
+/// bind path builds an expression per placeholder, which dominated bulk inserts.
+struct ValueRows: SQLExpression {
+    let rows: [[any Encodable & Sendable]]
+    let placeholder: String
+
+    func serialize(to serializer: inout SQLSerializer) {
+        serializer.binds.reserveCapacity(serializer.binds.count + rows.reduce(0) { $0 + $1.count })
+        var sql = ""
+        for (rowIndex, row) in rows.enumerated() {
+            sql += rowIndex == 0 ? "(" : ", ("
+            for (columnIndex, bind) in row.enumerated() {
+                serializer.binds.append(bind)
+                if columnIndex > 0 { sql += ", " }
+                sql += placeholder
+                sql += String(serializer.binds.count)
+            }
+            sql += ")"
+        }
+        serializer.write(sql)
     }
 }
 

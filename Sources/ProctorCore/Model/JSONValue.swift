@@ -66,17 +66,17 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// Compact, key-sorted JSON text (stable, so equal values serialise equally).
     public func encodedString() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
+        var out = ""
+        JSONText.write(self, into: &out)
+        return out
     }
 
     public static func decode(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        var text = text
+        return text.withUTF8 { try? JSONText.parse(UnsafeRawBufferPointer($0)) }
     }
 
     public static func decode(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try data.withUnsafeBytes { try JSONText.parse($0) }
     }
 }

@@ -21,13 +21,20 @@ public struct Authenticator: Sendable {
         return try await principal(for: user, scopes: scopes.isEmpty ? nil : Set(scopes))
     }
 
+    /// Checked against when the user does not exist; its password is unknowable (random salt, random input).
+    private static let decoyHash: String = (try? Credentials.hashPassword(Credentials.newToken(), rounds: Credentials.passwordRounds))
+        ?? "pbkdf2-sha256$210000$00$00"
+
     /// The user's principal when the password matches, else an unauthorized error.
     public func principal(forUser name: String, password: String) async throws -> Principal {
         let unauthorized = ProctorError(.unauthorized, "invalid user name or password")
-        guard let user = try await store.first(.users, matching: ["name": .string(name)]),
-            user.string("state") == "active", let hash = user.string("password_hash"),
-            Credentials.verifyPassword(password, hash: hash)
-        else { throw unauthorized }
+        let user = try await store.first(.users, matching: ["name": .string(name)])
+        guard let user, user.string("state") == "active", let hash = user.string("password_hash") else {
+            // Spend the same KDF time as a real check, so the answer's timing does not tell which names exist.
+            _ = Credentials.verifyPassword(password, hash: Self.decoyHash)
+            throw unauthorized
+        }
+        guard Credentials.verifyPassword(password, hash: hash) else { throw unauthorized }
         return try await principal(for: user, scopes: nil)
     }
 

@@ -1,0 +1,302 @@
+import Foundation
+
+/// JSON text to and from ``JSONValue`` without Codable.
+///
+/// Every stored JSON column and every request body passes through here, so it works on UTF-8 bytes directly:
+/// the Codable path (`JSONDecoder` probing each type with `try?`) cost more than the SQL it fed.
+enum JSONText {
+    /// Nesting beyond this is refused rather than risking the stack on hostile input.
+    static let maxDepth = 512
+
+    struct Malformed: Error, CustomStringConvertible {
+        let offset: Int
+        let reason: String
+        var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    }
+
+    // MARK: writing
+
+    static func write(_ value: JSONValue, into out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let n): writeNumber(n, into: &out)
+        case .string(let s): writeString(s, into: &out)
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                write(item, into: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { out += "," }
+                writeString(key, into: &out)
+                out += ":"
+                write(members[key]!, into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func writeNumber(_ n: Double, into out: inout String) {
+        guard n.isFinite else { out += "null"; return }
+        if n.rounded() == n, abs(n) < 9.0e15 {
+            out += String(Int64(n))
+        } else {
+            out += n.description
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        var needsEscape = false
+        for byte in s.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            needsEscape = true
+            break
+        }
+        guard needsEscape else {
+            out += s
+            out += "\""
+            return
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 8)
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0x08: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+            case 0x0C: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+            case 0..<0x20:
+                bytes += Array("\\u00".utf8)
+                bytes.append(hexDigits[Int(byte >> 4)])
+                bytes.append(hexDigits[Int(byte & 0xF)])
+            default: bytes.append(byte)
+            }
+        }
+        out += String(decoding: bytes, as: UTF8.self)
+        out += "\""
+    }
+
+    // MARK: reading
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+        var reader = Reader(bytes: bytes)
+        reader.skipWhitespace()
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        guard reader.position == bytes.count else { throw reader.fail("unexpected text after the value") }
+        return value
+    }
+
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        func fail(_ reason: String) -> Malformed { Malformed(offset: position, reason: reason) }
+
+        var current: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+        mutating func skipWhitespace() {
+            while position < bytes.count {
+                switch bytes[position] {
+                case 0x20, 0x0A, 0x0D, 0x09: position += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func expect(_ literal: StaticString, _ value: JSONValue) throws -> JSONValue {
+            let count = literal.utf8CodeUnitCount
+            guard position + count <= bytes.count else { throw fail("truncated literal") }
+            for index in 0..<count where bytes[position + index] != literal.utf8Start[index] {
+                throw fail("unknown literal")
+            }
+            position += count
+            return value
+        }
+
+        mutating func value(depth: Int) throws -> JSONValue {
+            guard depth < JSONText.maxDepth else { throw fail("nested deeper than \(JSONText.maxDepth) levels") }
+            guard let byte = current else { throw fail("unexpected end of input") }
+            switch byte {
+            case UInt8(ascii: "{"): return try object(depth: depth)
+            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): return try expect("true", .bool(true))
+            case UInt8(ascii: "f"): return try expect("false", .bool(false))
+            case UInt8(ascii: "n"): return try expect("null", .null)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+            default: throw fail("unexpected character")
+            }
+        }
+
+        mutating func object(depth: Int) throws -> JSONValue {
+            position += 1
+            var members: [String: JSONValue] = [:]
+            skipWhitespace()
+            if current == UInt8(ascii: "}") {
+                position += 1
+                return .object(members)
+            }
+            while true {
+                skipWhitespace()
+                guard current == UInt8(ascii: "\"") else { throw fail("expected a key in quotes") }
+                let key = try string()
+                skipWhitespace()
+                guard current == UInt8(ascii: ":") else { throw fail("expected ':' after a key") }
+                position += 1
+                skipWhitespace()
+                members[key] = try value(depth: depth + 1)
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): position += 1
+                case UInt8(ascii: "}"): position += 1; return .object(members)
+                default: throw fail("expected ',' or '}' in an object")
+                }
+            }
+        }
+
+        mutating func array(depth: Int) throws -> JSONValue {
+            position += 1
+            var items: [JSONValue] = []
+            skipWhitespace()
+            if current == UInt8(ascii: "]") {
+                position += 1
+                return .array(items)
+            }
+            while true {
+                skipWhitespace()
+                items.append(try value(depth: depth + 1))
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): position += 1
+                case UInt8(ascii: "]"): position += 1; return .array(items)
+                default: throw fail("expected ',' or ']' in an array")
+                }
+            }
+        }
+
+        mutating func number() throws -> Double {
+            let start = position
+            if current == UInt8(ascii: "-") { position += 1 }
+            guard let first = current, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
+                throw fail("expected a digit")
+            }
+            if first == UInt8(ascii: "0") { position += 1 } else { skipDigits() }
+            if current == UInt8(ascii: ".") {
+                position += 1
+                guard try skipDigitsRequired() else { throw fail("expected a digit after '.'") }
+            }
+            if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+                position += 1
+                if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
+                guard try skipDigitsRequired() else { throw fail("expected a digit in the exponent") }
+            }
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            guard let number = Double(text) else { throw fail("number out of range") }
+            return number
+        }
+
+        mutating func skipDigits() {
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { position += 1 }
+        }
+
+        mutating func skipDigitsRequired() throws -> Bool {
+            let start = position
+            skipDigits()
+            return position > start
+        }
+
+        mutating func string() throws -> String {
+            position += 1
+            let start = position
+            // Fast path: no escapes, one copy.
+            while let byte = current {
+                if byte == UInt8(ascii: "\"") {
+                    let text = try validated(start..<position)
+                    position += 1
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                if byte < 0x20 { throw fail("control character in a string") }
+                position += 1
+            }
+            var out = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
+            while let byte = current {
+                position += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    guard let text = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8") }
+                    return text
+                case UInt8(ascii: "\\"):
+                    guard let escape = current else { throw fail("unterminated escape") }
+                    position += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "u"):
+                        var scalar = try hex4()
+                        if (0xD800..<0xDC00).contains(scalar) {
+                            guard current == UInt8(ascii: "\\"), position + 1 < bytes.count,
+                                bytes[position + 1] == UInt8(ascii: "u")
+                            else { throw fail("unpaired surrogate") }
+                            position += 2
+                            let low = try hex4()
+                            guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate") }
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else if (0xDC00..<0xE000).contains(scalar) {
+                            throw fail("unpaired surrogate")
+                        }
+                        guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+                        out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                    default: throw fail("unknown escape")
+                    }
+                default:
+                    if byte < 0x20 { throw fail("control character in a string") }
+                    out.append(byte)
+                }
+            }
+            throw fail("unterminated string")
+        }
+
+        func validated(_ range: Range<Int>) throws -> String {
+            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) else {
+                throw fail("invalid UTF-8")
+            }
+            return text
+        }
+
+        mutating func hex4() throws -> UInt32 {
+            guard position + 4 <= bytes.count else { throw fail("truncated \\u escape") }
+            var scalar: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[position]
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: throw fail("invalid \\u escape")
+                }
+                scalar = scalar << 4 | UInt32(digit)
+                position += 1
+            }
+            return scalar
+        }
+    }
+}

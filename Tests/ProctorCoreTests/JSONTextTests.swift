@@ -1,0 +1,74 @@
+import Foundation
+import ProctorCore
+import Testing
+
+@Suite("JSON text")
+struct JSONTextTests {
+    @Test("parses every JSON type and round-trips through the writer")
+    func roundTrip() throws {
+        let text = #"{"a":[1,-2.5,3e2,true,false,null],"b":{"c":"d\"e\\f\n\t/","é":"☃"},"z":0}"#
+        let value = try JSONValue.decode(Data(text.utf8))
+        #expect(value["a"] == .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]))
+        #expect(value["b"]?["c"] == .string("d\"e\\f\n\t/"))
+        #expect(value["b"]?["é"] == .string("☃"))
+        #expect(value.encodedString() == #"{"a":[1,-2.5,300,true,false,null],"b":{"c":"d\"e\\f\n\t/","é":"☃"},"z":0}"#)
+        #expect(JSONValue.decode(value.encodedString()) == value)
+    }
+
+    @Test("agrees with Foundation's decoder on escapes, surrogate pairs and whitespace")
+    func agreesWithFoundation() throws {
+        let samples = [
+            #"  { "k" : [ "\u00e9\ud83d\ude00\b\f\r\u0001" , 1.25E-3 , -0 ] }  "#, #""plain""#, "42", "[]", "{}",
+            #"{"nested":{"deeper":{"deepest":[{"x":"y"}]}}}"#,
+        ]
+        for sample in samples {
+            let ours = try JSONValue.decode(Data(sample.utf8))
+            let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(sample.utf8))
+            #expect(ours == foundation, "\(sample)")
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(ours.encodedString().utf8)) == ours)
+        }
+    }
+
+    @Test("control characters are escaped so the output parses again")
+    func escapesControlCharacters() {
+        let value = JSONValue.string("a\u{01}b\u{1f}\"")
+        #expect(value.encodedString() == #""a\u0001b\u001f\"""#)
+        #expect(JSONValue.decode(value.encodedString()) == value)
+    }
+
+    @Test("rejects malformed text", arguments: [
+        "", " ", "{", "[1,]", "{\"a\":1,}", "{a:1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
+        "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "[1] 2", "NaN", "Infinity", "0x10", "{\"a\" 1}",
+    ])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: (any Error).self) { try JSONValue.decode(Data(text.utf8)) }
+        #expect(JSONValue.decode(text) == nil)
+    }
+
+    @Test("refuses nesting deeper than 512 levels instead of exhausting the stack")
+    func depthLimit() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: (any Error).self) { try JSONValue.decode(Data(deep.utf8)) }
+        let fine = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        #expect(try JSONValue.decode(Data(fine.utf8)).arrayValue?.count == 1)
+    }
+
+    @Test("rejects invalid UTF-8")
+    func invalidUTF8() {
+        #expect(throws: (any Error).self) { try JSONValue.decode(Data([0x22, 0xFF, 0xFE, 0x22])) }
+    }
+}
+
+@Suite("Time-ordered ids")
+struct TimeOrderedIDTests {
+    @Test("are UUIDv7 strings that sort by their millisecond")
+    func ordered() {
+        let earlier = TimeOrderedID.make(milliseconds: 1_700_000_000_000)
+        let later = TimeOrderedID.make(milliseconds: 1_700_000_000_001)
+        #expect(earlier < later)
+        #expect(UUID(uuidString: earlier) != nil)
+        #expect(Array(earlier)[14] == "7")
+        #expect("89ab".contains(Array(earlier)[19]))
+        #expect(TimeOrderedID.make() != TimeOrderedID.make())
+    }
+}
