@@ -9,6 +9,8 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
         case unauthorized
         case forbidden
         case notFound = "not_found"
+        /// A known path called with a method it does not answer.
+        case methodNotAllowed = "method_not_allowed"
         /// Duplicate name, stale version, illegal state change.
         case conflict
         case preconditionFailed = "precondition_failed"

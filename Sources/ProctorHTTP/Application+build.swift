@@ -42,7 +42,7 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
     OpenAPIController().addRoutes(to: router)
     let auth = AuthController(store: store, maxJSONBytes: configuration.maxJSONBytes)
     auth.addPublicRoutes(to: router)
-    let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: Authenticator(store: store)))
+    let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: services.authenticator))
     auth.addRoutes(to: api)
     ApplyController(store: store, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
     for kind in NativeAPI.resourceKinds {

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Logging
 import NIOCore
@@ -19,12 +20,14 @@ public struct SQLStore: Store {
     private let writers: SessionPool
     /// Set inside ``transaction(_:)``: every call goes to this one session.
     private let pinned: (any SQLDatabase)?
+    private let generation: AccessGenerationCounter
     private let logger: Logger
 
     private init(
         flavor: SQLFlavor, readers: SessionPool, writers: SessionPool, pinned: (any SQLDatabase)?, logger: Logger,
-        maxPageSize: Int, defaultPageSize: Int
+        maxPageSize: Int, defaultPageSize: Int, generation: AccessGenerationCounter = AccessGenerationCounter()
     ) {
+        self.generation = generation
         self.flavor = flavor
         self.readers = readers
         self.writers = writers
@@ -130,6 +133,13 @@ public struct SQLStore: Store {
         )
     }
 
+    public var accessGeneration: UInt64 { generation.value }
+
+    /// Called after a write of `kind` succeeded.
+    private func wrote(_ kind: ResourceKind) {
+        if AccessGenerationCounter.kinds.contains(kind) { generation.bump() }
+    }
+
     public func shutdown() async {
         await readers.shutdown()
         await writers.shutdown()
@@ -153,9 +163,12 @@ public struct SQLStore: Store {
         return try await mapErrors {
             try await writers.withSession { db in
                 try await db.raw(SQLQueryString(flavor.beginWrite)).run()
+                let before = generation.value
                 do {
                     let result = try await body(db)
                     try await db.raw("COMMIT").run()
+                    // A principal read between the write and the commit saw the old rows: stale it again.
+                    if generation.value != before { generation.bump() }
                     return result
                 } catch {
                     try? await db.raw("ROLLBACK").run()
@@ -173,7 +186,7 @@ public struct SQLStore: Store {
     func pinned(to db: any SQLDatabase) -> SQLStore {
         SQLStore(
             flavor: flavor, readers: readers, writers: writers, pinned: db, logger: logger,
-            maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
+            maxPageSize: maxPageSize, defaultPageSize: defaultPageSize, generation: generation
         )
     }
 
@@ -243,6 +256,7 @@ public struct SQLStore: Store {
     // MARK: Writes
 
     public func insert(_ record: Record) async throws -> Record {
+        defer { wrote(record.kind) }
         let prepared = try RowCodec.prepareInsert(record, now: Timestamp.now())
         let schema = record.kind.schema
         let codec = RowCodec(flavor: flavor, schema: schema)
@@ -272,6 +286,7 @@ public struct SQLStore: Store {
 
     public func insertMany(_ records: [Record]) async throws {
         guard let kind = records.first?.kind else { return }
+        defer { wrote(kind) }
         let schema = kind.schema
         let codec = RowCodec(flavor: flavor, schema: schema)
         let now = Timestamp.now()
@@ -305,6 +320,7 @@ public struct SQLStore: Store {
     public func update(
         _ kind: ResourceKind, id: String, changes: [String: Value], ifMatch: String?, scope: Scope
     ) async throws -> Record {
+        defer { wrote(kind) }
         let schema = kind.schema
         let codec = RowCodec(flavor: flavor, schema: schema)
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
@@ -346,6 +362,7 @@ public struct SQLStore: Store {
     }
 
     public func delete(_ kind: ResourceKind, id: String, ifMatch: String?, scope: Scope) async throws -> Bool {
+        defer { wrote(kind) }
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         return try await write { db in
@@ -537,4 +554,14 @@ func redacted(_ url: String) -> String {
     guard var components = URLComponents(string: url) else { return "the given URL" }
     if components.password != nil { components.password = "***" }
     return components.string ?? "the given URL"
+}
+
+/// The shared counter behind ``SQLStore/accessGeneration`` (one per opened store, shared by its transactions).
+final class AccessGenerationCounter: Sendable {
+    /// The kinds whose rows decide what a principal may do.
+    static let kinds: Set<ResourceKind> = [.users, .tokens, .memberships, .groups]
+    private let counter = Atomic<UInt64>(0)
+
+    var value: UInt64 { counter.load(ordering: .acquiring) }
+    func bump() { counter.add(1, ordering: .releasing) }
 }

@@ -17,6 +17,36 @@ import Testing
         }
     }
 
+    @Test func wrongMethodOnAKnownPathIs405WithAllow() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await client.execute(uri: "/livez", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["status"] == .string("ok"))
+            }
+            try await client.execute(uri: "/api/v1/whoami", method: .delete, headers: bearer(TestApp.adminToken)) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET, HEAD")
+                let body = try json(response)
+                #expect(body["error"]?["code"] == .string("method_not_allowed"))
+            }
+            try await client.execute(uri: "/api/v1/harnesses/some-id", method: .post, headers: bearer(TestApp.adminToken)) { response in
+                #expect(response.status == .methodNotAllowed)
+                let allowed = Set((response.headers[.allow] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                #expect(allowed == ["GET", "HEAD", "PATCH", "DELETE"])
+            }
+            // An unknown path and a missing row stay 404.
+            try await client.execute(uri: "/api/v1/no-such-thing", method: .get, headers: bearer(TestApp.adminToken)) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/v1/harnesses/no-such-id", method: .get, headers: bearer(TestApp.adminToken)) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.allow] == nil)
+            }
+        }
+    }
+
     @Test func missingOrBadTokenIs401InOneShape() async throws {
         let app = try await TestApp.make()
         try await app.test { client in

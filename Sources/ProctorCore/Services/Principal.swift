@@ -46,6 +46,8 @@ public struct Principal: Sendable, Equatable {
     public var memberships: [Membership]
     /// The token's scopes when the caller used a scoped token (nil: the user's full rights).
     public var scopes: Set<String>?
+    /// When the token used expires (microseconds), if it does: caches must not outlive it.
+    public var tokenExpiresAt: Int64?
 
     public init(
         kind: Kind, id: String, name: String, isSiteAdmin: Bool, memberships: [Membership], scopes: Set<String>? = nil

@@ -9,6 +9,8 @@ public struct RunServices: Sendable {
     public let queue: RunQueue
     public let logs: RunLogs
     public let files: RunFiles
+    /// Token checks for every front door, with one cache of principals.
+    public let authenticator: Authenticator
 
     public init(store: any Store, filesRoot: URL, maxFileBytes: Int = 64 << 20, leaseSeconds: Int = 30, maxAttempts: Int = 3) {
         self.store = store
@@ -19,5 +21,6 @@ public struct RunServices: Sendable {
         self.queue = RunQueue(lifecycle: lifecycle, leaseSeconds: leaseSeconds, maxAttempts: maxAttempts)
         self.logs = RunLogs(store: store, events: events)
         self.files = RunFiles(store: store, root: filesRoot, maxBytes: maxFileBytes)
+        self.authenticator = Authenticator(store: store, cache: PrincipalCache())
     }
 }

@@ -46,6 +46,10 @@ public protocol Store: Sendable {
 
     func health() async -> StoreHealth
 
+    /// Moves on every committed write to who-may-do-what (users, tokens, memberships, groups): caches of
+    /// principals compare it to know they are stale. Writes by other processes are not seen here.
+    var accessGeneration: UInt64 { get }
+
     /// Inserts a new row, filling `id`, `seq`, timestamps, `etag` and defaults. A duplicate name is a conflict.
     func insert(_ record: Record) async throws -> Record
 

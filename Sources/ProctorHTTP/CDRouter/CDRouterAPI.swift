@@ -34,7 +34,7 @@ public struct CDRouterAPI: Sendable {
     public func addRoutes(to router: Router<AppRequestContext>) {
         let root = router.group("cdrouter").add(middleware: CDRouterErrorMiddleware())
         CDRouterSystemController(api: self).addPublicRoutes(to: root)
-        let api = root.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: Authenticator(store: store)))
+        let api = root.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: services.authenticator))
         CDRouterJobController(api: self).addRoutes(to: api)
         CDRouterResourceController(api: self, resource: .packages).addRoutes(to: api)
         CDRouterResourceController(api: self, resource: .devices).addRoutes(to: api)

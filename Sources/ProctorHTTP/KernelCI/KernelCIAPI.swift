@@ -52,7 +52,7 @@ public struct KernelCIAPI: Sendable {
     public func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group("kernelci")
             .add(middleware: KernelCIErrorMiddleware())
-            .add(middleware: KernelCIAuthMiddleware(authenticator: Authenticator(store: store)))
+            .add(middleware: KernelCIAuthMiddleware(authenticator: services.authenticator))
         KernelCIJobController(api: self).addRoutes(to: group)
         KernelCIBuildController(api: self).addRoutes(to: group)
         // Anything else under the prefix is KernelCI's 404 (405 for methods it never serves).

@@ -63,6 +63,7 @@ struct KernelCIErrorMiddleware: RouterMiddleware {
             case .badRequest, .unprocessable: return KernelCIError(.badRequest, failure.message)
             case .conflict: return KernelCIError(.conflict, failure.message)
             case .preconditionFailed: return KernelCIError(.preconditionFailed, failure.message)
+            case .methodNotAllowed: return .notAllowed
             case .tooLarge: return KernelCIError(.contentTooLarge, failure.message)
             case .unsupportedMediaType: return .wrongContentType
             case .unavailable: return KernelCIError(.serviceUnavailable, "Service maintenance")

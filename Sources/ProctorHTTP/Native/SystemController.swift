@@ -1,11 +1,14 @@
 import Hummingbird
 import ProctorCore
 
-/// `/healthz`: the server and its store.
+/// `/healthz`: the server and its store; `/livez`: the process alone (a liveness probe that never touches the store).
 struct SystemController {
     let store: any Store
 
     func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("livez") { _, _ -> Response in
+            JSONResponse.make(.object(["status": .string("ok")]), status: .ok)
+        }
         router.get("healthz") { _, _ -> Response in
             let health = await store.health()
             var body: [String: JSONValue] = [

@@ -15,6 +15,12 @@ enum RouteRegistry {
 
     static let system: [RouteDoc] = [
         RouteDoc(
+            .get, "/livez", "Liveness of the process", tag: "system",
+            description: "Answers without touching the store: for liveness probes (a store outage should not restart "
+                + "the server) and as the no-op baseline of the HTTP benchmark.",
+            public: true, replies: [.ok(SchemaDoc.object(["status": SchemaDoc.string], required: ["status"]), "The process is serving.")], errors: []
+        ),
+        RouteDoc(
             .get, "/healthz", "Health of the server and its store", tag: "system", public: true,
             replies: [
                 .ok(SchemaDoc.ref("Health"), "The server and its store are up."),

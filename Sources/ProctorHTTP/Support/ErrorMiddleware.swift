@@ -12,15 +12,31 @@ public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // The router found no route. A documented path with another method is a 405 naming the right ones.
+            if let allowed = AllowedMethods.native.methods(for: request.uri.path),
+                !allowed.contains(request.method.rawValue)
+            {
+                let failure = ProctorError(
+                    .methodNotAllowed, "\(request.method.rawValue) is not allowed on this path; use \(allowed.joined(separator: ", "))"
+                )
+                var headers: HTTPFields = [:]
+                headers[.allow] = allowed.joined(separator: ", ")
+                return Self.render(failure, headers: headers)
+            }
+            return Self.render(Self.proctorError(error, logger: context.logger), headers: [:])
         } catch {
-            let failure = Self.proctorError(error, logger: context.logger)
-            var body: [String: JSONValue] = ["code": .string(failure.code.rawValue), "message": .string(failure.message)]
-            if let field = failure.field { body["field"] = .string(field) }
-            for (key, values) in failure.details { body[key] = .array(values.map { .string($0) }) }
-            var headers: HTTPFields = [:]
-            if failure.code == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
-            return JSONResponse.make(.object(["error": .object(body)]), status: failure.code.status, headers: headers)
+            return Self.render(Self.proctorError(error, logger: context.logger), headers: [:])
         }
+    }
+
+    static func render(_ failure: ProctorError, headers: HTTPFields) -> Response {
+        var body: [String: JSONValue] = ["code": .string(failure.code.rawValue), "message": .string(failure.message)]
+        if let field = failure.field { body["field"] = .string(field) }
+        for (key, values) in failure.details { body[key] = .array(values.map { .string($0) }) }
+        var headers = headers
+        if failure.code == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return JSONResponse.make(.object(["error": .object(body)]), status: failure.code.status, headers: headers)
     }
 
     /// Any error as a ``ProctorError`` (Hummingbird's own errors keep their status).
@@ -33,7 +49,7 @@ public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case 401: code = .unauthorized
             case 403: code = .forbidden
             case 404: code = .notFound
-            case 405: code = .badRequest
+            case 405: code = .methodNotAllowed
             case 409: code = .conflict
             case 413: code = .tooLarge
             case 415: code = .unsupportedMediaType

@@ -5,17 +5,11 @@ import ProctorCore
 
 /// JSON in and out, shared by every front door.
 public enum JSONResponse {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        let text = value.encodedString()
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The native API's list envelope: `{"items", "limit", "next_cursor", "total"?}`.
@@ -65,6 +59,7 @@ extension ProctorError.Code {
         case .notFound: return .notFound
         case .conflict: return .conflict
         case .preconditionFailed: return .preconditionFailed
+        case .methodNotAllowed: return .methodNotAllowed
         case .tooLarge: return .contentTooLarge
         case .unsupportedMediaType: return .unsupportedMediaType
         case .unprocessable: return .unprocessableContent
