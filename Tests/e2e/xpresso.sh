@@ -7,20 +7,14 @@
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 #   PYTHON        a Python 3 interpreter (default .venv/bin/python, else python3)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-BIN=${PROCTOR_BIN:-$ROOT/.build/debug/proctor}
-PY=${PYTHON:-$ROOT/.venv/bin/python}
-[ -x "$PY" ] || PY=$(command -v python3)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-e2e-xpresso.XXXXXX")
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup xpresso
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 ADMIN=pt_e2e_xpresso_admin_token_0000
 USER_TOKEN=xp_user_automation_token_0001
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
 
 fail() { echo "xpresso.sh: FAIL: $*" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
 xp() { curl -s -H "Authorization: Token $USER_TOKEN" -H 'X-Xpresso-Group: myGroup' -H 'Content-Type: application/json' "$@"; }
