@@ -138,7 +138,8 @@ import Testing
             let (status, body) = try await search(#"{"name": ["old"]}"#)
             #expect(status == .notFound)
             #expect(body == .object(["detail": .string("Not Found")]))
-            for bad in ["{}", #"{"owner": ["me"]}"#, #"{"name": [1]}"#, "[]", "not json"] {
+            let tooMany = #"{"name": ["# + Array(repeating: #""x""#, count: 1001).joined(separator: ",") + "]}"
+            for bad in ["{}", #"{"owner": ["me"]}"#, #"{"name": [1]}"#, "[]", "not json", tooMany] {
                 let (status, body) = try await search(bad)
                 #expect(status == .badRequest, "\(bad)")
                 #expect(body["detail"] != nil && body["Error"] != nil, "\(bad)")

@@ -26,6 +26,9 @@ struct XPRESSOCatalogController {
         group.get("engines/:id") { request, context in try await get(.engines, request, context) }
     }
 
+    /// The most values one search key may list (each is a bound SQL parameter).
+    static let maxSearchValues = 1000
+
     /// Oldest first, as XPRESSO lists its objects.
     static let order = [SortKey("created_at"), SortKey("seq")]
 
@@ -54,6 +57,9 @@ struct XPRESSOCatalogController {
     @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await api.object(request)
+        if let key = body.keys.sorted().first(where: { (body[$0]?.arrayValue?.count ?? 0) > Self.maxSearchValues }) {
+            throw XPRESSOError(.badRequest, "search key '\(key)' lists more than \(Self.maxSearchValues) values")
+        }
         var filter = try XpressoSearch.parse(.object(body))
         let scope: Scope
         if body["group"] != nil {
