@@ -11,6 +11,7 @@ import ProctorCore
 /// - `maxJSONBytes` (1 MiB) and `maxFileBytes` (64 MiB): request size limits (413 beyond)
 /// - `executorSlots`: local executor slots (default: the number of cores)
 /// - `workspace`: where relative job files are found (default: the working directory)
+/// - `imageBuilderCommand` (`docker build`) and `imageStoragePath` (`<dataDirectory>/images`): XPRESSO image builds
 /// - `leaseSeconds` (30), `maxRunAttempts` (3), `killGraceSeconds` (5): the queue's leases and the executor's
 ///   terminate-then-kill grace period
 public struct AppConfiguration: Sendable {
@@ -30,6 +31,10 @@ public struct AppConfiguration: Sendable {
     public var killGraceSeconds: Double = 5
     /// The most jobs one KernelCI `/job` answer carries (`limit=0` means all, up to this).
     public var kernelciMaxLimit: Int = 1000
+    /// The image builder (XPRESSO `polaris_build`), a shell command line given docker's build arguments.
+    public var imageBuilderCommand: String = "docker build"
+    /// Where built image tarballs go (default: `images` in the data directory).
+    public var imageStoragePath: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -66,6 +71,15 @@ public struct AppConfiguration: Sendable {
         RunServices(
             store: store, filesRoot: filesDirectory, maxFileBytes: maxFileBytes, leaseSeconds: leaseSeconds,
             maxAttempts: maxRunAttempts
+        )
+    }
+
+    /// How image builds run: the builder, the tarballs' folder, the workspace as build context.
+    public var imageBuildOptions: ImageBuilds.Options {
+        ImageBuilds.Options(
+            builderCommand: imageBuilderCommand,
+            storagePath: imageStoragePath ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("images").path,
+            context: workspace
         )
     }
 

@@ -36,6 +36,12 @@ extension Proctor {
         @Option(help: "The most jobs one KernelCI /job answer carries (limit=0 means all, up to this).")
         var kernelciMaxLimit = 1000
 
+        @Option(help: "The XPRESSO image builder, a shell command given docker's build arguments.")
+        var imageBuilder = "docker build"
+
+        @Option(help: "Where built image tarballs are written (default: <data-dir>/images).")
+        var imageStorage: String?
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -44,6 +50,9 @@ extension Proctor {
             guard maxRunAttempts >= 1 else { throw ValidationError("--max-run-attempts must be at least 1") }
             guard killGrace >= 0 else { throw ValidationError("--kill-grace cannot be negative") }
             guard kernelciMaxLimit >= 1 else { throw ValidationError("--kernelci-max-limit must be at least 1") }
+            guard !imageBuilder.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ValidationError("--image-builder cannot be empty")
+            }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             if let executorSlots, executorSlots < 0 { throw ValidationError("--executor-slots cannot be negative") }
         }
@@ -61,6 +70,8 @@ extension Proctor {
             configuration.killGraceSeconds = killGrace
             if let workspace { configuration.workspace = workspace }
             configuration.kernelciMaxLimit = kernelciMaxLimit
+            configuration.imageBuilderCommand = imageBuilder
+            configuration.imageStoragePath = imageStorage
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {

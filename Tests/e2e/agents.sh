@@ -9,19 +9,13 @@
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 #   PYTHON        an interpreter with pytest (default .venv/bin/python, else python3)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-BIN=${PROCTOR_BIN:-$ROOT/.build/debug/proctor}
-PY=${PYTHON:-$ROOT/.venv/bin/python}
-[ -x "$PY" ] || PY=$(command -v python3)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-e2e-agents.XXXXXX")
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup agents
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 TOKEN=pt_e2e_agents_admin_token_000000
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
 export PROCTOR_URL=$URL PROCTOR_TOKEN=$TOKEN
 
 fail() { echo "agents.sh: FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "--- $f"; tail -20 "$f"; done >&2; exit 1; }

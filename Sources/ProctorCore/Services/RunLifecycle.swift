@@ -154,6 +154,58 @@ public struct RunLifecycle: Sendable {
     /// Launches a run of a job definition with one of its profiles: the profile's engine decides who executes
     /// it, its priority orders the queue, its max_run_time bounds it.
     public func launch(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> Record {
+        try await create(try await prepare(request, principal: principal, scope: scope), comment: "launched")
+    }
+
+    /// Launches several runs as one request (an XPRESSO request and its items), atomically: every run or none.
+    ///
+    /// The runs share one request id, made by `requestID` from the first run's `seq`, so that it is unique
+    /// across replicas without a counter of its own; each request's `requestID` is ignored.
+    public func launch(
+        batch requests: [LaunchRequest], principal: Principal, scope: Scope, requestID: @escaping @Sendable (Int64) -> String
+    ) async throws -> [Record] {
+        guard !requests.isEmpty else { throw ProctorError.badRequest("a request needs at least one run") }
+        var fields: [[String: Value]] = []
+        for request in requests { fields.append(try await prepare(request, principal: principal, scope: scope)) }
+        let prepared = fields
+        let runs = try await store.transaction { store in
+            var runs: [Record] = []
+            var shared: String?
+            for var values in prepared {
+                if let shared { values["request_id"] = .string(shared) }
+                var run = try await store.insert(Record(.runs, values))
+                if shared == nil {
+                    let id = requestID(run.seq)
+                    shared = id
+                    run = try await store.update(.runs, id: run.id, changes: ["request_id": .string(id)], ifMatch: nil, scope: .everything)
+                }
+                _ = try await store.insert(Self.creationEvent(run, comment: "launched"))
+                runs.append(run)
+            }
+            return runs
+        }
+        await events.publish()
+        return runs
+    }
+
+    /// Creates a run that Proctor executes from ready-made fields (no job definition: an image build's builder
+    /// command, say), in the caller's transaction when given one.
+    public func createExecuted(_ fields: [String: Value], groupID: String, comment: String?, in transaction: (any Store)? = nil)
+        async throws -> Record
+    {
+        var values = fields
+        values["group_id"] = .string(groupID)
+        values["executor"] = values["executor"] ?? .string(RunExecutor.local.rawValue)
+        values["status"] = .string(RunStatus.new.rawValue)
+        values["run_at"] = .timestamp(Timestamp.now())
+        guard let transaction else { return try await create(values, comment: comment) }
+        let run = try await transaction.insert(Record(.runs, values))
+        _ = try await transaction.insert(Self.creationEvent(run, comment: comment))
+        return run
+    }
+
+    /// The fields of a run launched from a job definition and one of its profiles.
+    private func prepare(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> [String: Value] {
         let definition = try await resolve(.definitions, request.definition, scope: scope, field: "definition")
         let groupID = definition.groupID ?? ""
         try principal.require(.member, in: groupID, resource: "definition")
@@ -207,7 +259,7 @@ public struct RunLifecycle: Sendable {
         if let previous = try await previousRun(definitionID: definition.id, profileID: profile?.id) {
             values["previous_run_id"] = .string(previous.id)
         }
-        return try await create(values, comment: "launched")
+        return values
     }
 
     /// Creates a run that a client executes itself and reports on (DCI jobs, KernelCI jobs, bare native runs).
@@ -220,21 +272,24 @@ public struct RunLifecycle: Sendable {
     }
 
     private func create(_ values: [String: Value], comment: String?) async throws -> Record {
-        let (run, event) = try await store.transaction { store in
+        let run = try await store.transaction { store in
             let run = try await store.insert(Record(.runs, values))
-            let event = try await store.insert(
-                Record(
-                    .runEvents,
-                    [
-                        "group_id": run["group_id"], "run_id": .string(run.id), "status": run["status"],
-                        "comment": comment.map(Value.string) ?? .null,
-                    ]
-                )
-            )
-            return (run, event)
+            _ = try await store.insert(Self.creationEvent(run, comment: comment))
+            return run
         }
         await events.publish()
         return run
+    }
+
+    /// The first event of a new run.
+    private static func creationEvent(_ run: Record, comment: String?) -> Record {
+        Record(
+            .runEvents,
+            [
+                "group_id": run["group_id"], "run_id": .string(run.id), "status": run["status"],
+                "comment": comment.map(Value.string) ?? .null,
+            ]
+        )
     }
 
     // MARK: Changing status
@@ -303,6 +358,7 @@ public struct RunLifecycle: Sendable {
             default: break
             }
             let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: run.etag, scope: .everything)
+            if next.isTerminal { try await ImageBuilds.finish(run: updated, status: next, in: store) }
             let event = try await store.insert(
                 Record(
                     .runEvents,

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Tests/e2e/xpresso.sh — the XPRESSO front door on a real `proctor serve`: the documents' example lab applied
+# with `proctor apply`, a Polaris image built by a stand-in builder (`--image-builder`) into `--image-storage`
+# (one build `built`, one `failed`), and a request that runs a job on the local executor to COMPLETED/PASSED
+# with its test cases in the native API.
+#
+#   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
+#   PYTHON        a Python 3 interpreter (default .venv/bin/python, else python3)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup xpresso
+SERVER=
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+ADMIN=pt_e2e_xpresso_admin_token_0000
+USER_TOKEN=xp_user_automation_token_0001
+
+fail() { echo "xpresso.sh: FAIL: $*" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
+xp() { curl -s -H "Authorization: Token $USER_TOKEN" -H 'X-Xpresso-Group: myGroup' -H 'Content-Type: application/json' "$@"; }
+field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+
+cat >"$WORK/builder.sh" <<'SH'
+#!/bin/sh
+# Stands in for `docker build`: a tarball for any ref but `broken`.
+echo "builder: $*"
+[ "$PROCTOR_GIT_REF" = broken ] && exit 1
+echo "image $PROCTOR_IMAGE_NAME:$PROCTOR_IMAGE_TAG at $PROCTOR_GIT_REF" > "$PROCTOR_IMAGE_TARBALL"
+SH
+chmod +x "$WORK/builder.sh"
+
+PROCTOR_ADMIN_TOKEN=$ADMIN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 2 --workspace "$ROOT" \
+  --image-builder "$WORK/builder.sh" --image-storage "$WORK/images" --log-level warning >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "$URL/healthz" >/dev/null || fail "the server did not start"
+"$BIN" apply -f examples/xpresso-lab.yaml --server "$URL" --token "$ADMIN" >/dev/null || fail "apply"
+
+declare -A BUILD
+for ref in main broken; do
+  BUILD[$ref]=$(xp -X POST -d "{\"name\": \"polaris-image\", \"tag\": \"$ref\", \"git_ref\": \"$ref\", \"groups\": [\"myGroup\"]}" \
+    "$URL/xpresso/api/v2/images/polaris_build" | field "['uuid']") || fail "polaris_build $ref"
+done
+status() { curl -s -H "Authorization: Bearer $ADMIN" "$URL/api/v1/image_builds/$1" | field "['status']"; }
+for _ in $(seq 300); do
+  [ "$(status "${BUILD[main]}")" != building ] && [ "$(status "${BUILD[broken]}")" != building ] && break
+  sleep 0.1
+done
+[ "$(status "${BUILD[main]}")" = built ] || fail "the main build is $(status "${BUILD[main]}"), expected built"
+[ "$(status "${BUILD[broken]}")" = failed ] || fail "the broken build is $(status "${BUILD[broken]}"), expected failed"
+grep -q "polaris-image:main at main" "$WORK/images/myGroup/polaris-image/main.tar" || fail "no tarball"
+
+PROFILE=$(xp "$URL/xpresso/api/v2/profiles" | "$PY" -c 'import json,sys; print(next(p["id"] for p in json.load(sys.stdin) if p["name"] == "LOCAL"))')
+REQ=$(xp -X POST -d "{\"profile\": \"$PROFILE\", \"testbeds\": [\"MyTestbed\"]}" "$URL/xpresso/api/v2/requests" | field "['request_id']") \
+  || fail "POST /requests"
+for _ in $(seq 300); do [ "$(xp "$URL/xpresso/api/v2/requests/$REQ" | field "['state']")" = COMPLETED ] && break; sleep 0.1; done
+RESULT=$(xp "$URL/xpresso/api/v2/requests/$REQ" | field "['result']")
+[ "$RESULT" = PASSED ] || fail "request $REQ ended $RESULT"
+RUN=$(xp "$URL/xpresso/api/v2/requests/$REQ" | field "['items'][0]['run_id']")
+TESTS=$(curl -s -H "Authorization: Bearer $ADMIN" "$URL/api/v1/runs/$RUN/tests" | field "['items'].__len__()")
+[ "$TESTS" = 2 ] || fail "expected 2 test cases, got $TESTS"
+echo "xpresso.sh: ok (image built and failed as the builder said; $REQ ran $RUN with $TESTS test cases)"
