@@ -36,6 +36,12 @@ extension Proctor {
         @Option(help: "The most jobs one KernelCI /job answer carries (limit=0 means all, up to this).")
         var kernelciMaxLimit = 1000
 
+        @Option(help: "The largest JSON body accepted, in bytes (413 beyond).")
+        var maxJsonBytes = 1 << 20
+
+        @Option(help: "The largest uploaded file accepted, in bytes (413 beyond).")
+        var maxFileBytes = 64 << 20
+
         @Option(help: "The XPRESSO image builder, a shell command given docker's build arguments.")
         var imageBuilder = "docker build"
 
@@ -50,6 +56,8 @@ extension Proctor {
             guard maxRunAttempts >= 1 else { throw ValidationError("--max-run-attempts must be at least 1") }
             guard killGrace >= 0 else { throw ValidationError("--kill-grace cannot be negative") }
             guard kernelciMaxLimit >= 1 else { throw ValidationError("--kernelci-max-limit must be at least 1") }
+            guard maxJsonBytes >= 1024 else { throw ValidationError("--max-json-bytes must be at least 1024") }
+            guard maxFileBytes >= 1024 else { throw ValidationError("--max-file-bytes must be at least 1024") }
             guard !imageBuilder.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("--image-builder cannot be empty")
             }
@@ -70,6 +78,8 @@ extension Proctor {
             configuration.killGraceSeconds = killGrace
             if let workspace { configuration.workspace = workspace }
             configuration.kernelciMaxLimit = kernelciMaxLimit
+            configuration.maxJSONBytes = maxJsonBytes
+            configuration.maxFileBytes = maxFileBytes
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
             var logger = Logger(label: "proctor")
