@@ -60,6 +60,7 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
         services: services, configuration: configuration, options: .init(maxLimit: configuration.kernelciMaxLimit)
     ).addRoutes(to: router)
     CDRouterAPI(services: services, configuration: configuration).addRoutes(to: router)
+    DashboardController(services: services, configuration: configuration).addRoutes(to: router)
     return router
 }
 

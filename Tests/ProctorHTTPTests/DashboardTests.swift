@@ -1,0 +1,265 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ProctorCore
+import ProctorHTTP
+import Testing
+
+/// The web dashboard's routes: login and logout, the session cookie's flags, CSRF refusals, escaping of
+/// hostile names, log lines and test messages, empty states, 404s and assets. (Tests/e2e/dashboard.sh drives
+/// the same pages in a real browser.)
+@Suite struct DashboardTests {
+    static let password = "dashboard-password-1"
+    static let hostile = #"<script>alert("x")</script>'q"#
+
+    /// A site admin with a password, over the bootstrap admin's token.
+    func makeUser(_ client: any TestClientProtocol, name: String = "dana", admin: Bool = true) async throws {
+        let body = #"{"name": "\#(name)", "password": "\#(Self.password)", "is_site_admin": \#(admin)}"#
+        try await client.execute(uri: "/api/v1/users", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: body)) {
+            #expect($0.status == .created)
+        }
+    }
+
+    static func cookies(_ response: TestResponse) -> [String: String] {
+        var out: [String: String] = [:]
+        for header in response.headers[values: .setCookie] {
+            let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+            out[String(pair[0])] = pair.count > 1 ? String(pair[1]) : ""
+        }
+        return out
+    }
+
+    static func text(_ response: TestResponse) -> String { String(buffer: response.body) }
+
+    static func form(_ fields: [(String, String)]) -> ByteBuffer {
+        ByteBuffer(string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&"))
+    }
+
+    static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    /// Logs in through the form; returns the session cookie header and the page's CSRF token.
+    func login(_ client: any TestClientProtocol, name: String = "dana") async throws -> (cookie: HTTPFields, csrf: String) {
+        let nonce = try await client.execute(uri: "/login", method: .get) { response in
+            #expect(response.status == .ok)
+            return Self.cookies(response)["proctor_login"] ?? ""
+        }
+        var headers = Self.formHeaders
+        headers[.cookie] = "proctor_login=\(nonce)"
+        let secret = try await client.execute(
+            uri: "/login", method: .post, headers: headers, body: Self.form([("csrf", nonce), ("name", name), ("password", Self.password)])
+        ) { response in
+            #expect(response.status == .seeOther)
+            #expect(response.headers[.location] == "/")
+            return Self.cookies(response)["proctor_session"] ?? ""
+        }
+        let cookie: HTTPFields = [.cookie: "proctor_session=\(secret)"]
+        let csrf = try await client.execute(uri: "/", method: .get, headers: cookie) { response in
+            #expect(response.status == .ok)
+            return Self.csrf(in: Self.text(response))
+        }
+        return (cookie, csrf)
+    }
+
+    static func csrf(in html: String) -> String {
+        guard let range = html.range(of: #"name="csrf" value="([0-9a-f]{64})""#, options: .regularExpression) else { return "" }
+        return String(html[range].dropFirst(#"name="csrf" value=""#.count).dropLast())
+    }
+
+    @Test func pagesNeedALoginAndTheSessionCookieIsHttpOnlyAndStrict() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await makeUser(client)
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/login")
+            }
+            try await client.execute(uri: "/jobs?x=1", method: .get) { response in
+                #expect(response.headers[.location]?.hasPrefix("/login?next=") == true)
+            }
+            try await client.execute(uri: "/login", method: .get) { response in
+                let html = Self.text(response)
+                #expect(html.contains("<title>Log in · Proctor</title>"))
+                #expect(html.contains(#"<label for="name">"#) && html.contains(#"<label for="password">"#))
+                let cookie = response.headers[values: .setCookie].first { $0.hasPrefix("proctor_login=") } ?? ""
+                #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            }
+            // A wrong password is a 401 page; a login form without its token is refused.
+            try await client.execute(
+                uri: "/login", method: .post, headers: Self.formHeaders.merging([.cookie: "proctor_login=abc"]),
+                body: Self.form([("csrf", "abc"), ("name", "dana"), ("password", "wrong-password")])
+            ) { response in
+                #expect(response.status == .unauthorized)
+                #expect(Self.text(response).contains("Wrong user name or password."))
+                #expect(Self.cookies(response)["proctor_session"] == nil)
+            }
+            try await client.execute(
+                uri: "/login", method: .post, headers: Self.formHeaders,
+                body: Self.form([("csrf", "abc"), ("name", "dana"), ("password", Self.password)])
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            let nonce = try await client.execute(uri: "/login", method: .get) { Self.cookies($0)["proctor_login"] ?? "" }
+            try await client.execute(
+                uri: "/login", method: .post, headers: Self.formHeaders.merging([.cookie: "proctor_login=\(nonce)"]),
+                body: Self.form([("csrf", nonce), ("name", "dana"), ("password", Self.password), ("next", "//evil.example/")])
+            ) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/", "only local paths may follow a login")
+                let cookie = response.headers[values: .setCookie].first { $0.hasPrefix("proctor_session=") } ?? ""
+                #expect(cookie.contains("HttpOnly"))
+                #expect(cookie.contains("SameSite=Strict"))
+                #expect(cookie.contains("Path=/"))
+            }
+        }
+    }
+
+    @Test func postsNeedTheSessionsCSRFTokenAndLogoutEndsTheSession() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await makeUser(client)
+            let (cookie, csrf) = try await login(client)
+            #expect(csrf.count == 64)
+            for token in ["", String(repeating: "0", count: 64)] {
+                try await client.execute(
+                    uri: "/logout", method: .post, headers: Self.formHeaders.merging(cookie), body: Self.form([("csrf", token)])
+                ) { response in
+                    #expect(response.status == .forbidden)
+                }
+            }
+            try await client.execute(
+                uri: "/runs/nope/cancel", method: .post, headers: Self.formHeaders.merging(cookie), body: Self.form([])
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            // The right token from another site is refused too.
+            try await client.execute(
+                uri: "/logout", method: .post, headers: Self.formHeaders.merging(cookie).merging([.origin: "https://evil.example"]),
+                body: Self.form([("csrf", csrf)])
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/logout", method: .post, headers: Self.formHeaders.merging(cookie), body: Self.form([("csrf", csrf)])) {
+                response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/login")
+                #expect(Self.cookies(response)["proctor_session"] == "")
+            }
+            // The session's token is revoked: the old cookie no longer opens a page.
+            try await client.execute(uri: "/", method: .get, headers: cookie) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/login")
+            }
+        }
+    }
+
+    @Test func emptyStatesSayWhatToDo() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await makeUser(client)
+            let (cookie, _) = try await login(client)
+            let expectations = [
+                ("/", "No runs yet."), ("/jobs", "No jobs yet."), ("/lab/testbeds", "Nothing here yet."),
+                ("/lab/agents", "proctor agent"), ("/lab/components", "Nothing here yet."),
+                ("/?status=failure", "No runs match these filters."),
+            ]
+            for (path, words) in expectations {
+                try await client.execute(uri: path, method: .get, headers: cookie) { response in
+                    #expect(response.status == .ok, "\(path)")
+                    let html = Self.text(response)
+                    #expect(html.contains(words), "\(path) should say \(words)")
+                    #expect(html.contains("<title>") && html.contains(#"<html lang="en">"#))
+                }
+            }
+        }
+    }
+
+    @Test func unknownThingsAre404PagesAndAssetsAreCached() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await makeUser(client)
+            let (cookie, _) = try await login(client)
+            for path in ["/runs/no-such-run", "/jobs/no-such-job", "/lab/no-such-section"] {
+                try await client.execute(uri: path, method: .get, headers: cookie) { response in
+                    #expect(response.status == .notFound, "\(path)")
+                    #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                    #expect(Self.text(response).contains("Not found"))
+                }
+            }
+            try await client.execute(uri: "/?status=bogus", method: .get, headers: cookie) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/assets/dashboard.css?v=1", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/css; charset=utf-8")
+                #expect(response.headers[.cacheControl]?.contains("max-age=31536000") == true)
+                let etag = response.headers[.eTag] ?? ""
+                try await client.execute(uri: "/assets/dashboard.css", method: .get, headers: [.ifNoneMatch: etag]) {
+                    #expect($0.status == .notModified)
+                }
+            }
+            try await client.execute(uri: "/assets/dashboard.js", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/assets/nope.js", method: .get) { #expect($0.status == .notFound) }
+            // The API's own paths are untouched.
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/api/v1/runs", method: .get) { #expect($0.status == .unauthorized) }
+        }
+    }
+
+    @Test func hostileNamesLogLinesAndTestMessagesShowAsText() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await makeUser(client)
+            let name = Self.hostile.replacingOccurrences(of: "\"", with: "\\\"")
+            let lab = #"{"groups": [{"name": "g"}], "testbeds": [{"group": "g", "name": "\#(name)"}], "definitions": [{"group": "g", "name": "\#(name)", "harness": "shell", "job_file": "true", "description": "\#(name)", "profiles": [{"name": "\#(name)", "is_default": true}]}]}"#
+            try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
+                #expect($0.status == .ok)
+            }
+            let run = try await client.execute(
+                uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"group": "g", "name": "\#(name)", "comment": "\#(name)"}"#)
+            ) { response in
+                #expect(response.status == .created)
+                return try json(response)["id"]?.stringValue ?? ""
+            }
+            try await client.execute(
+                uri: "/api/v1/runs/\(run)/log", method: .post, headers: [.authorization: "Bearer \(TestApp.adminToken)"],
+                body: ByteBuffer(string: "line one\nERROR \(Self.hostile)\n")
+            ) { #expect($0.status == .created) }
+            let junit = """
+                <testsuite name="s"><testcase classname="\(Self.hostile.replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: "\"", with: "&quot;"))" name="t"><failure message="m">\(Self.hostile.replacingOccurrences(of: "<", with: "&lt;"))</failure></testcase></testsuite>
+                """
+            try await client.execute(
+                uri: "/api/v1/runs/\(run)/files?name=\(Self.hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&results=junit",
+                method: .post, headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/xml"],
+                body: ByteBuffer(string: junit)
+            ) { #expect($0.status == .created) }
+            let job = try await client.execute(uri: "/api/v1/definitions?limit=1", method: .get, headers: bearer(TestApp.adminToken)) {
+                try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? ""
+            }
+            let (cookie, _) = try await login(client)
+            for path in ["/", "/runs/\(run)", "/runs/\(run)?fragment=live", "/jobs", "/jobs/\(job)", "/lab/testbeds", "/?fragment=rows"] {
+                try await client.execute(uri: path, method: .get, headers: cookie) { response in
+                    #expect(response.status == .ok, "\(path)")
+                    let html = Self.text(response)
+                    #expect(!html.contains("<script>alert"), "\(path) renders a name, log line or message as markup")
+                    #expect(!html.contains("'q"), "\(path) leaves a quote unescaped")
+                    #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;q"), "\(path) should show the text")
+                }
+            }
+            try await client.execute(uri: "/runs/\(run)", method: .get, headers: cookie) { response in
+                let html = Self.text(response)
+                #expect(html.contains("ERROR &lt;script&gt;"), "the log line is in the page, escaped")
+                #expect(html.contains("REGRESSED") || html.contains("failed"))
+                #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            }
+        }
+    }
+}
+
+extension HTTPFields {
+    func merging(_ other: HTTPFields) -> HTTPFields {
+        var out = self
+        for field in other { out[field.name] = field.value }
+        return out
+    }
+}
