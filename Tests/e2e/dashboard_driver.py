@@ -109,7 +109,7 @@ class Page:
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
-                value = self.eval(expression)
+                value = self.eval(f"!!({expression})")
             except Failure:
                 value = None
             if value:
@@ -258,7 +258,8 @@ def main():
         page.goto(base + job)
         page.eval("""(() => { const f = document.getElementById('launch-form');
             const p = [...f.profile.options].find(o => o.textContent === 'DEFAULT'); f.profile.value = p.value;
-            f.options.value = JSON.stringify({envargs: [{name: 'PROCTOR_DEMO_STEP_SECONDS', value: '4'}]});
+            f.options.value = JSON.stringify({envargs: [{name: 'PROCTOR_DEMO_STEP_SECONDS', value: '4'},
+                {name: 'PYTHONUNBUFFERED', value: '1'}], jobargs: ['-s']});
             f.elements.name.value = 'launched from the dashboard';
             document.getElementById('launch').click(); return 1; })()""")
         page.wait("location.pathname.startsWith('/runs/')", "the new run's page")

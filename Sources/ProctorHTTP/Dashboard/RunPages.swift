@@ -164,7 +164,8 @@ struct RunPages {
         let slice = try await services.logs.read(runID: run.id, from: 0, maxBytes: 1 << 20)
         data["log"] = slice.text
         data["log_next"] = slice.next
-        data["log_truncated"] = slice.next < slice.end
+        // Follow the log live while the run runs, or to fetch the rest of a long one.
+        data["log_follow"] = !(RunStatus(rawValue: run.string("status") ?? "")?.isTerminal ?? false) || slice.next < slice.end
         data["log_stream"] = "/ui/runs/\(run.id)/log/stream"
         return try renderer.page(
             "run", title: "\(run.name ?? run.id) · Run · Proctor", section: "runs", session: session, data: data
