@@ -107,6 +107,7 @@ let package = Package(
             dependencies: [
                 "ProctorCore",
                 "ProctorStore",
+                "ProctorHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/ProctorBench",

@@ -116,6 +116,15 @@ public enum Dashboard {
     /// Where the dashboard's routes live: `/` exactly, and everything under these prefixes.
     public static let routePrefixes = ["/runs", "/jobs", "/lab", "/login", "/logout", "/assets/", "/ui/"]
 
+    /// Renders the runs page (`/` with these query parameters) as `principal` sees it, without HTTP: what
+    /// `proctor-bench --dashboard` times.
+    public static func renderRunsPage(services: RunServices, parameters: [String: String], principal: Principal) async throws -> String {
+        let renderer = try DashboardRenderer.shared.get()
+        return try await RunPages(services: services, renderer: renderer).runsHTML(
+            parameters.mapValues { Substring($0) }, session: PageSession(principal: principal, csrf: "bench")
+        )
+    }
+
     /// Whether a route path belongs to the dashboard (HTML pages and their feeds, not the documented API).
     public static func isDashboardRoute(_ path: String) -> Bool {
         path == "/" || path.isEmpty || routePrefixes.contains { path.hasPrefix($0) }

@@ -73,18 +73,17 @@ struct DashboardRenderer: Sendable {
         return html
     }
 
-    /// The data without empty strings, so that `{{#field}}` is false for an empty field as for a missing one.
+    /// The data with every empty string as ``Blank``: `{{#field}}` is false for an empty field as for a missing
+    /// one, yet the name still hides a same-named field of an outer context (no surprising stack climbing).
     static func pruned(_ data: [String: Any]) -> [String: Any] {
-        var out: [String: Any] = [:]
-        for (key, value) in data {
+        data.mapValues { value in
             switch value {
-            case let text as String where text.isEmpty: continue
-            case let object as [String: Any]: out[key] = pruned(object)
-            case let list as [[String: Any]]: out[key] = list.map(pruned)
-            default: out[key] = value
+            case let text as String where text.isEmpty: return Blank()
+            case let object as [String: Any]: return pruned(object)
+            case let list as [[String: Any]]: return list.map(pruned)
+            default: return value
             }
         }
-        return out
     }
 
     /// A whole page: `template` wrapped in the shell (`head` and `foot` partials) with the signed-in user's data.
@@ -92,6 +91,10 @@ struct DashboardRenderer: Sendable {
         _ template: String, title: String, section: String, session: PageSession?, data: [String: Any],
         status: HTTPResponse.Status = .ok
     ) throws -> Response {
+        Self.html(try pageHTML(template, title: title, section: section, session: session, data: data), status: status)
+    }
+
+    func pageHTML(_ template: String, title: String, section: String, session: PageSession?, data: [String: Any]) throws -> String {
         var data = data
         data["title"] = title
         data["nav_" + section] = true
@@ -100,7 +103,7 @@ struct DashboardRenderer: Sendable {
             data["user"] = session.userName
             data["csrf"] = session.csrf
         }
-        return Self.html(try render(template, data), status: status)
+        return try render(template, data)
     }
 
     static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
@@ -117,11 +120,23 @@ struct DashboardRenderer: Sendable {
     }
 }
 
+/// An empty value: renders as nothing and counts as false in sections.
+struct Blank: MustacheCustomRenderable {
+    var renderText: String { "" }
+    var isNull: Bool { true }
+}
+
 /// The signed-in user as a page needs them: a name for the header and the CSRF token for its forms.
 struct PageSession: Sendable {
     var userName: String
     var csrf: String
     var principal: Principal
+
+    init(principal: Principal, csrf: String) {
+        self.principal = principal
+        self.userName = principal.name
+        self.csrf = csrf
+    }
 
     /// The session of a request that passed ``DashboardSessionMiddleware``.
     init(_ request: Request, _ context: AppRequestContext) throws {

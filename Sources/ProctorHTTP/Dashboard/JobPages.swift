@@ -64,7 +64,7 @@ struct JobPages {
                     "id": profile.id, "name": profile.name ?? profile.id, "is_default": profile.bool("is_default") == true,
                     "priority": profile.int("priority") ?? 4, "engine": profile.string("engine_id").flatMap { names[$0] } ?? "",
                     "config": profile.string("config_id").flatMap { names[$0] } ?? "",
-                    "testbeds": profile.strings("testbed_ids").map { testbedNames[$0] ?? $0 }.joined(separator: ", "),
+                    "profile_testbeds": profile.strings("testbed_ids").map { testbedNames[$0] ?? $0 }.joined(separator: ", "),
                     "max_run_time": Format.duration(profile.int("max_run_time").map(Double.init)),
                 ]
             },
@@ -138,9 +138,9 @@ struct JobPages {
 
 /// A pass-rate line chart as inline SVG, drawn on the server (no script, no library).
 enum TrendChart {
-    static let width = 600.0
-    static let height = 160.0
-    static let margin = 28.0
+    static let width = 800.0
+    static let height = 180.0
+    static let margin = 40.0
 
     /// The chart's markup. Only numbers and fixed words go into it, so it needs no escaping.
     static func svg(_ points: [RunHistory.Point]) -> String {

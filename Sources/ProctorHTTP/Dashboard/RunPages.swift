@@ -94,9 +94,14 @@ struct RunPages {
     }
 
     @Sendable func runs(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let session = try PageSession(request, context)
+        let parameters = request.uri.queryParameters.reduce(into: Filters.Parameters()) { $0[String($1.key)] = $1.value }
+        return DashboardRenderer.html(try await runsHTML(parameters, session: try PageSession(request, context)))
+    }
+
+    /// The runs page, or with `fragment=rows` only its rows (what the live table re-fetches).
+    func runsHTML(_ parameters: Filters.Parameters, session: PageSession) async throws -> String {
         let scope = session.principal.scope
-        let filters = Filters(request.uri.queryParameters.reduce(into: [:]) { $0[String($1.key)] = $1.value })
+        let filters = Filters(parameters)
         let page = try await store.list(.runs, query: try filters.query(limit: Self.pageSize), scope: scope)
         let rows = try await runRows(page.items, scope: scope)
         let base = filters.queryString
@@ -106,9 +111,7 @@ struct RunPages {
             "first": filters.after == nil ? "" : "/" + (base.isEmpty ? "" : "?" + base),
             "live": filters.after == nil,
         ]
-        if request.uri.queryParameters["fragment"] == "rows" {
-            return DashboardRenderer.html(try renderer.render("run_rows", data))
-        }
+        if parameters["fragment"] == "rows" { return try renderer.render("run_rows", data) }
         let definitions = try await store.list(.definitions, query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]), scope: scope).items
         let testbeds = try await store.list(.testbeds, query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]), scope: scope).items
         data["statuses"] = RunStatus.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == filters.status] }
@@ -121,7 +124,7 @@ struct RunPages {
         data["from"] = filters.from
         data["to"] = filters.to
         data["rows_url"] = "/?" + (base.isEmpty ? "" : base + "&") + (filters.after.map { "after=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&" } ?? "") + "fragment=rows"
-        return try renderer.page("runs", title: "Runs · Proctor", section: "runs", session: session, data: data)
+        return try renderer.pageHTML("runs", title: "Runs · Proctor", section: "runs", session: session, data: data)
     }
 
     /// The table's rows, with the names of jobs, profiles, testbeds and launchers looked up in bulk.
