@@ -53,7 +53,7 @@ struct ProctorBench: AsyncParsableCommand {
         print("== \(name): seeding \(runs) runs across 100 job definitions, 10 groups, 3 years")
         let seeded = try await Seeder.seed(store, runs: runs)
         print(String(format: "seeding: %.1f s, %.0f runs/s", seeded.seconds, Double(runs) / seeded.seconds))
-        if dashboard { return try await DashboardBench.measure(store, seeded: seeded, repeats: repeats) }
+        if dashboard { return try await DashboardBench.measure(store, seeded: seeded, runs: runs, repeats: repeats) }
 
         let filter = Filter.and([
             .equal("group_id", seeded.bigGroup), .equal("status", "success"), .equal("labels.branch", "main"),

@@ -67,7 +67,8 @@ struct RunPages {
             let sortKeys: [SortKey]
             switch sort {
             case "oldest": sortKeys = [SortKey("created_at")]
-            case "status": sortKeys = [SortKey("status"), SortKey("created_at", descending: true)]
+            // Both descending, so that the (status, created_at) index serves it read backwards.
+            case "status": sortKeys = [SortKey("status", descending: true), SortKey("created_at", descending: true)]
             default: sortKeys = [SortKey("created_at", descending: true)]
             }
             return Query(filter: filter, sort: sortKeys, limit: limit, cursor: after, window: window)
