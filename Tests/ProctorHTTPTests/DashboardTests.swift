@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import ProctorCore
 import ProctorHTTP
+import ProctorStore
 import Testing
 
 /// The web dashboard's routes: login and logout, the session cookie's flags, CSRF refusals, escaping of
@@ -261,5 +262,58 @@ extension HTTPFields {
         var out = self
         for field in other { out[field.name] = field.value }
         return out
+    }
+}
+
+/// The core reads behind the job page: the pass-rate trend and the flaky tests of a job's last runs.
+@Suite struct RunHistoryTests {
+    @Test func trendAndFlakyTestsComeFromTheLatestFinishedRuns() async throws {
+        let app = try await TestApp.make()
+        let store = app.store
+        let group = try await store.insert(Record(.groups, ["name": .string("h")]))
+        let job = try await store.insert(Record(.definitions, ["group_id": .string(group.id), "name": .string("j")]))
+        // Five finished runs, oldest first: `flaky` goes pass, fail, pass, fail, pass; `steady` always passes;
+        // `broke` passes then fails for good (one flip: a regression, not flakiness). A sixth run is still running.
+        let flaky = ["passed", "failed", "passed", "error", "passed"]
+        let broke = ["passed", "passed", "failed", "failed", "failed"]
+        let start = Timestamp.now() - 3_600_000_000
+        for index in 0..<6 {
+            let finished = index < 5
+            let passed = finished ? [flaky[index], broke[index], "passed"].filter { $0 == "passed" }.count : 0
+            let run = try await store.insert(
+                Record(
+                    .runs,
+                    [
+                        "group_id": .string(group.id), "definition_id": .string(job.id),
+                        "status": .string(finished ? (passed == 3 ? "success" : "failure") : "running"),
+                        "created_at": .timestamp(start + Int64(index) * 60_000_000), "tests_total": .int(finished ? 3 : 0),
+                        "tests_passed": .int(Int64(passed)), "tests_failed": .int(Int64(finished ? 3 - passed : 0)),
+                    ]
+                )
+            )
+            guard finished else { continue }
+            for (name, status) in [("flaky", flaky[index]), ("broke", broke[index]), ("steady", "passed")] {
+                _ = try await store.insert(
+                    Record(
+                        .testResults,
+                        [
+                            "group_id": .string(group.id), "run_id": .string(run.id), "classname": .string("suite"),
+                            "name": .string(name), "status": .string(status),
+                        ]
+                    )
+                )
+            }
+        }
+        let history = RunHistory(store: store)
+        let trend = try await history.trend(definitionID: job.id, scope: .everything)
+        #expect(trend.count == 5, "only finished runs are on the trend")
+        #expect(trend.map(\.passed) == [3, 2, 2, 1, 2], "oldest first")
+        #expect(trend.first?.passRate == 1)
+        let found = try await history.flakyTests(definitionID: job.id, scope: .everything)
+        #expect(found.map(\.name) == ["flaky"])
+        #expect(found.first?.flips == 4)
+        #expect(found.first?.outcomes == flaky)
+        #expect(try await history.flakyTests(definitionID: job.id, scope: .groups(["other"])).isEmpty, "tenancy applies")
+        await store.shutdown()
     }
 }
