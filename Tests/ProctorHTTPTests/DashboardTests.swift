@@ -155,6 +155,72 @@ import Testing
         }
     }
 
+    @Test func launchCancelAndRelaunchFromTheForms() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await makeUser(client)
+            let lab = #"{"groups": [{"name": "g"}], "engines": [{"group": "g", "name": "agents", "type": "agent"}], "testbeds": [{"group": "g", "name": "tb-1"}, {"group": "g", "name": "tb-2"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "profiles": [{"name": "P", "is_default": true, "engine": "agents"}]}]}"#
+            try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
+                #expect($0.status == .ok)
+            }
+            let job = try await client.execute(uri: "/api/v1/definitions?filter=name=job", method: .get, headers: bearer(TestApp.adminToken)) {
+                try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? ""
+            }
+            let (cookie, csrf) = try await login(client)
+            let headers = Self.formHeaders.merging(cookie)
+            // (The job runs on agents, and there are none: its runs stay queued until canceled.)
+            // Bad options are a 400 page, nothing launched.
+            try await client.execute(
+                uri: "/jobs/\(job)/launch", method: .post, headers: headers, body: Self.form([("csrf", csrf), ("options", "[1]")])
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(Self.text(response).contains("options must be a JSON object"))
+            }
+            let run = try await client.execute(
+                uri: "/jobs/\(job)/launch", method: .post, headers: headers,
+                body: Self.form([("csrf", csrf), ("name", "from the form"), ("tags", "a, b"), ("options", #"{"x": "1"}"#)])
+            ) { response in
+                #expect(response.status == .seeOther)
+                return String(response.headers[.location]?.dropFirst("/runs/".count) ?? "")
+            }
+            let launched = try await client.execute(uri: "/api/v1/runs/\(run)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+            #expect(launched["name"] == .string("from the form"))
+            #expect(launched["tags"] == .array([.string("a"), .string("b")]))
+            #expect(launched["options"]?["x"] == .string("1"))
+            // Two testbeds ticked: one run each, and the runs table filtered by the job.
+            let testbeds = try await client.execute(uri: "/api/v1/testbeds", method: .get, headers: bearer(TestApp.adminToken)) {
+                try json($0)["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            try await client.execute(
+                uri: "/jobs/\(job)/launch", method: .post, headers: headers,
+                body: Self.form([("csrf", csrf)] + testbeds.map { ("testbed", $0) })
+            ) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/?job=\(job)")
+            }
+            try await client.execute(uri: "/?job=\(job)", method: .get, headers: cookie) { response in
+                #expect(Self.text(response).components(separatedBy: "<tr data-run=").count - 1 == 3)
+            }
+            try await client.execute(uri: "/runs/\(run)/cancel", method: .post, headers: headers, body: Self.form([("csrf", csrf)])) { response in
+                #expect(response.status == .seeOther, "\(Self.text(response).components(separatedBy: "alert").dropFirst().first ?? "")")
+                #expect(response.headers[.location] == "/runs/\(run)")
+            }
+            try await client.execute(uri: "/runs/\(run)", method: .get, headers: cookie) { response in
+                let html = Self.text(response)
+                #expect(html.contains(#"id="run-status">killed<"#))
+                #expect(!html.contains(#"id="cancel""#), "a finished run has no cancel button")
+            }
+            try await client.execute(uri: "/runs/\(run)/cancel", method: .post, headers: headers, body: Self.form([("csrf", csrf)])) { response in
+                #expect(response.status == .conflict)
+            }
+            try await client.execute(uri: "/runs/\(run)/relaunch", method: .post, headers: headers, body: Self.form([("csrf", csrf)])) { response in
+                #expect(response.status == .seeOther)
+                let again = String(response.headers[.location]?.dropFirst("/runs/".count) ?? "")
+                #expect(!again.isEmpty && again != run)
+            }
+        }
+    }
+
     @Test func emptyStatesSayWhatToDo() async throws {
         let app = try await TestApp.make()
         try await app.test { client in
