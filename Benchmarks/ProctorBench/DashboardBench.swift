@@ -24,6 +24,8 @@ enum DashboardBench {
             ("runs page, member of the big group", [:], member),
             ("runs page, status=failure", ["status": "failure"], admin),
             ("runs page, job=X", ["job": job], admin),
+            ("runs page, testbed=X (half of all runs)", ["testbed": seeded.sampleTestbed], admin),
+            ("runs page, testbed=X, status=error", ["testbed": seeded.sampleTestbed, "status": "error"], admin),
             ("runs page, last 30 days, oldest first", ["from": monthAgo, "to": today, "sort": "oldest"], admin),
             ("runs page, by status", ["sort": "status"], admin),
             ("runs page, min(100,000, N/2) rows deep (keyset)", ["after": deep], admin),

@@ -117,12 +117,18 @@ enum Seeder {
         var seconds: Double
         var bigGroup: String
         var sampleJob: String
+        /// The testbed of the big group (half of all runs).
+        var sampleTestbed: String
     }
 
     static func seed(_ store: SQLStore, runs: Int) async throws -> Result {
         var groups: [String] = []
         for index in 0..<10 {
             groups.append(try await store.insert(Record(.groups, ["name": .string("group-\(index)")])).id)
+        }
+        var testbeds: [String: String] = [:]
+        for (index, group) in groups.enumerated() {
+            testbeds[group] = try await store.insert(Record(.testbeds, ["group_id": .string(group), "name": .string("bench-\(index)")])).id
         }
         var definitions: [(id: String, name: String, group: String)] = []
         for index in 0..<100 {
@@ -155,6 +161,7 @@ enum Seeder {
                         .runs,
                         [
                             "group_id": .string(definition.group), "definition_id": .string(definition.id),
+                            "testbed_id": .string(testbeds[definition.group] ?? ""),
                             "status": .string(statuses[Int(random.next() % 10)]), "created_at": .timestamp(created),
                             "updated_at": .timestamp(created), "executor": .string("external"),
                             "labels": .json(
@@ -172,7 +179,7 @@ enum Seeder {
             made += count
         }
         let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
-        return Result(seconds: seconds, bigGroup: groups[0], sampleJob: "job-0")
+        return Result(seconds: seconds, bigGroup: groups[0], sampleJob: "job-0", sampleTestbed: testbeds[groups[0]] ?? "")
     }
 }
 
