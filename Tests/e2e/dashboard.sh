@@ -70,19 +70,25 @@ for run in (passing, failing):
         time.sleep(0.1)
 assert call("GET", f"/api/v1/runs/{passing}")["status"] == "success", call("GET", f"/api/v1/runs/{passing}")
 assert call("GET", f"/api/v1/runs/{failing}")["status"] == "failure", call("GET", f"/api/v1/runs/{failing}")
+# The DEFAULT profile again, told to fail: its failing test is REGRESSED against the passing run before it.
+regressed = call("POST", "/api/v1/runs", {"definition": "pytest-demo", "options": {"envargs": [{"name": "PROCTOR_DEMO_FAIL", "value": "1"}]}})["id"]
+for _ in range(600):
+    if call("GET", f"/api/v1/runs/{regressed}")["status"] in ("success", "failure", "error", "killed"): break
+    time.sleep(0.1)
+assert call("GET", f"/api/v1/runs/{regressed}")["status"] == "failure", call("GET", f"/api/v1/runs/{regressed}")
 hostile = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">'q"
 run = call("POST", "/api/v1/runs", {"group": "default", "name": hostile, "comment": hostile, "tags": [hostile]})["id"]
 call("POST", f"/api/v1/runs/{run}/log", raw=f"starting\nERROR {hostile}\n".encode(), content="text/plain")
 escaped = hostile.replace("&", "&amp;").replace("<", "&lt;").replace("\"", "&quot;")
 junit = f'<testsuite name="s"><testcase classname="{escaped}" name="t"><failure message="{escaped}">{escaped}</failure></testcase></testsuite>'
 call("POST", f"/api/v1/runs/{run}/files?name={urllib.parse.quote(hostile)}&results=junit", raw=junit.encode(), content="application/xml")
-json.dump({"passing": passing, "failing": failing, "hostile": run}, open(out, "w"))
+json.dump({"passing": passing, "failing": failing, "regressed": regressed, "hostile": run}, open(out, "w"))
 EOF
 field() { "$PY" -c "import json; print(json.load(open('$WORK/runs.json'))['$1'])"; }
 
 # --- The browser ----------------------------------------------------------------------------------------------
 rm -rf "$OUT"
 "$PY" Tests/e2e/dashboard_driver.py --url "$URL" --chromium "$CHROMIUM" --out "$OUT" --user alice --password alice-password \
-  --token "$ALICE" --finished-run "$(field passing)" --failing-run "$(field failing)" --hostile-run "$(field hostile)" \
+  --token "$ALICE" --finished-run "$(field passing)" --failing-run "$(field failing)" --regressed-run "$(field regressed)" --hostile-run "$(field hostile)" \
   || fail "the browser checks failed"
 echo "dashboard.sh: ok (screenshots in ${OUT#$ROOT/})"

@@ -2,7 +2,7 @@
 """Drives headless Chromium through the DevTools protocol against a live Proctor (Tests/e2e/dashboard.sh).
 
   dashboard_driver.py --url URL --chromium PATH --out DIR --user NAME --password PASS \
-      --hostile-run ID --finished-run ID --failing-run ID
+      --hostile-run ID --finished-run ID --failing-run ID --regressed-run ID
 
 Checks: login (the session cookie is HttpOnly); the runs table lists the runs; a run's page shows its log and
 test results (failed-only filter); a launch from the job page appears in an open runs table without a reload;
@@ -154,7 +154,7 @@ def api(base, token, method, path, body=None):
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ["url", "chromium", "out", "user", "password", "token", "hostile-run", "finished-run", "failing-run"]:
+    for name in ["url", "chromium", "out", "user", "password", "token", "hostile-run", "finished-run", "failing-run", "regressed-run"]:
         parser.add_argument("--" + name, required=True)
     args = parser.parse_args()
     base = args.url.rstrip("/")
@@ -226,6 +226,10 @@ def main():
         check(page.eval("!document.getElementById('follow').checked && document.getElementById('log').scrollTop >= 0"),
               "jumping to the first error stops following")
         shoot(page, "run-failing")
+        page.goto(base + f"/runs/{args.regressed_run}")
+        marks = page.eval("[...document.querySelectorAll('table.tests td[data-label=Change] .badge')].map(b => b.textContent)")
+        check(marks == ["REGRESSED"], f"a test that passed in the previous run shows REGRESSED ({marks})")
+        check(page.eval("!!document.querySelector('.facts a[href^=\"/runs/\"]')"), "the run links its previous run")
 
         # Hostile names, log lines and test messages show as text.
         page.goto(base + f"/runs/{args.hostile_run}")
