@@ -69,6 +69,13 @@ struct LabPages {
         return (active, queued)
     }
 
+    /// An agent is online while it says so and was heard from within the last two minutes (agents poll for
+    /// work every few seconds); a crashed agent never says goodbye.
+    static func agentState(_ agent: Record, now: Int64 = Timestamp.now()) -> String {
+        guard agent.string("state") == "online", let seen = agent.int("last_seen_at"), now - seen < 120_000_000 else { return "offline" }
+        return "online"
+    }
+
     private func runCell(_ runs: [Record]) -> Cell {
         guard let first = runs.first else { return Cell(text: "") }
         return Cell(text: (first.name ?? first.id) + (runs.count > 1 ? " (+\(runs.count - 1))" : ""), link: "/runs/\(first.id)")
@@ -94,7 +101,7 @@ struct LabPages {
             let (active, _) = try await activeAndQueued(scope: scope)
             let rows = agents.map { agent -> [Cell] in
                 [
-                    Cell(text: agent.name ?? agent.id), state(agent.string("state")), Cell(text: "", items: agent.strings("labels")),
+                    Cell(text: agent.name ?? agent.id), state(Self.agentState(agent)), Cell(text: "", items: agent.strings("labels")),
                     Cell(text: Format.time(agent.int("last_seen_at"))), Cell(text: agent.string("version") ?? ""),
                     Cell(text: String(agent.int("slots") ?? 1)),
                     runCell(active.filter { $0.string("claimed_by") == AgentController.claimant(agent) }),
