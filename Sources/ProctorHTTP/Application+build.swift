@@ -61,6 +61,7 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
     ).addRoutes(to: router)
     CDRouterAPI(services: services, configuration: configuration).addRoutes(to: router)
     XPRESSOAPI(services: services, configuration: configuration).addRoutes(to: router)
+    DashboardController(services: services, configuration: configuration).addRoutes(to: router)
     return router
 }
 

@@ -17,6 +17,7 @@ import Testing
         let routed = Set(
             router.routes.map { (method: $0.method.rawValue.uppercased(), path: Self.template($0.path.description)) }
                 .filter { route in !Self.dialectPrefixes.contains { route.path.hasPrefix($0) } }
+                .filter { route in !Dashboard.isDashboardRoute(route.path) }
                 .map { "\($0.method) \($0.path)" }
         )
         #expect(routed.count > 20)

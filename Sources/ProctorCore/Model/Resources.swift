@@ -63,7 +63,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 2
+    public static let version = 3
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
 
@@ -353,6 +353,8 @@ public enum Catalog {
                     IndexSpec(["definition_id", "created_at"]),
                     IndexSpec(["profile_id", "created_at"]),
                     IndexSpec(["testbed_id", "status"]),
+                    // The dashboard's runs table filtered by testbed, newest first (issue #9).
+                    IndexSpec(["testbed_id", "created_at"], since: 3),
                     IndexSpec(["topic_id", "remoteci_id", "created_at"]),
                     IndexSpec(["group_id", "name", "created_at"]),
                     IndexSpec(["request_id"]),

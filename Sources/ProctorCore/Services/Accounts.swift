@@ -62,6 +62,14 @@ public struct Accounts: Sendable {
         return (IssuedToken(secret: token.token, record: token.record), user)
     }
 
+    /// Revokes the token a session holds, given its secret (logging out). An unknown secret is harmless.
+    public func revokeSession(secret: String) async throws {
+        guard let token = try await store.first(.tokens, matching: ["token_hash": .string(Credentials.tokenHash(secret))]),
+            token.bool("revoked") != true
+        else { return }
+        _ = try await store.update(.tokens, id: token.id, changes: ["revoked": .bool(true)], ifMatch: nil, scope: .everything)
+    }
+
     // MARK: Tokens
 
     /// Issues a token for the caller.
