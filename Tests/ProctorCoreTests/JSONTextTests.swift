@@ -72,3 +72,15 @@ struct TimeOrderedIDTests {
         #expect(TimeOrderedID.make() != TimeOrderedID.make())
     }
 }
+
+@Suite("RFC 3339 output")
+struct RFC3339Tests {
+    @Test("microseconds, Z, zero padding; agrees with parse")
+    func format() {
+        #expect(Timestamp.rfc3339(micros: 0) == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp.rfc3339(micros: 1_700_000_000_123_456) == "2023-11-14T22:13:20.123456Z")
+        #expect(Timestamp.rfc3339(micros: -1) == "1969-12-31T23:59:59.999999Z")
+        let now = Timestamp.now()
+        #expect(Timestamp.parse(Timestamp.rfc3339(micros: now)) == now)
+    }
+}

@@ -27,7 +27,9 @@ public struct Record: Sendable, Equatable {
     /// The record as JSON for clients: every public field, in schema order.
     public func publicJSON() -> JSONValue {
         var object: [String: JSONValue] = [:]
-        for field in kind.schema.publicFields {
+        let fields = kind.schema.publicFields
+        object.reserveCapacity(fields.count)
+        for field in fields {
             if let value = values[field.name] { object[field.name] = value.json }
         }
         return .object(object)

@@ -25,7 +25,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
     case webhooks
     case webhookDeliveries = "webhook_deliveries"
 
-    public var schema: ResourceSchema { Catalog.schema(for: self) }
+    public var schema: ResourceSchema { Catalog.byKind[self] ?? Catalog.schema(for: self) }
 
     /// The singular noun for messages ("no such harness").
     public var singular: String {
@@ -66,6 +66,8 @@ public enum Catalog {
     public static let version = 3
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
+    /// Built once: a schema is read on every row a request touches.
+    static let byKind: [ResourceKind: ResourceSchema] = Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0) })
 
     private static let states: Value = .string("ENABLED")
 

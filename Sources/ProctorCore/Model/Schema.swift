@@ -91,7 +91,11 @@ public struct ResourceSchema: Sendable, Equatable {
     public var kind: ResourceKind
     public var table: String
     /// Fields beyond the common ones (`id`, `seq`, `group_id`, `created_at`, `updated_at`, `etag`).
-    public var fields: [FieldSpec]
+    public let fields: [FieldSpec]
+    /// Lookups every request makes, computed once.
+    private let fieldsByName: [String: FieldSpec]
+    public let publicFields: [FieldSpec]
+    public let labelsField: FieldSpec?
     public var indexes: [IndexSpec]
     /// Whether every row belongs to one group (tenancy); groups and users do not.
     public var grouped: Bool
@@ -126,6 +130,9 @@ public struct ResourceSchema: Sendable, Equatable {
         all.append(FieldSpec("etag", .string, nullable: false, filterable: false, sortable: false))
         all.append(contentsOf: fields)
         self.fields = all
+        self.fieldsByName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.publicFields = all.filter { !$0.secret }
+        self.labelsField = all.first { $0.type == .labels }
         var idx = indexes
         if namedUniquely {
             idx.insert(IndexSpec(grouped ? ["group_id", "name"] : ["name"], unique: true), at: 0)
@@ -135,16 +142,9 @@ public struct ResourceSchema: Sendable, Equatable {
         self.indexes = idx
     }
 
-    private var byName: [String: FieldSpec] {
-        Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
-    }
-
     public func field(_ name: String) -> FieldSpec? {
-        fields.first { $0.name == name }
+        fieldsByName[name]
     }
-
-    /// Fields a client may see.
-    public var publicFields: [FieldSpec] { fields.filter { !$0.secret } }
 
     public var filterableNames: [String] {
         fields.filter(\.filterable).map(\.name) + (fields.contains { $0.type == .labels } ? ["labels.<key>"] : [])
@@ -152,8 +152,6 @@ public struct ResourceSchema: Sendable, Equatable {
 
     public var sortableNames: [String] { fields.filter(\.sortable).map(\.name) }
 
-    /// The labels field, if the resource has one.
-    public var labelsField: FieldSpec? { fields.first { $0.type == .labels } }
 
     /// Fields a caller may set on create or update (not the bookkeeping ones).
     public var writableFields: [FieldSpec] {

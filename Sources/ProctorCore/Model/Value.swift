@@ -93,11 +93,37 @@ public enum Timestamp {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction)
-        )
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year) else {
+            return String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", year, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction)
+            )
+        }
+        // By hand: String(format:) went through Foundation's varargs and showed up in every list page's profile.
+        var out = [UInt8](repeating: 0, count: 27)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var rest = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                out[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+        }
+        put(year, at: 0, width: 4)
+        out[4] = UInt8(ascii: "-")
+        put(Int(parts.tm_mon) + 1, at: 5, width: 2)
+        out[7] = UInt8(ascii: "-")
+        put(Int(parts.tm_mday), at: 8, width: 2)
+        out[10] = UInt8(ascii: "T")
+        put(Int(parts.tm_hour), at: 11, width: 2)
+        out[13] = UInt8(ascii: ":")
+        put(Int(parts.tm_min), at: 14, width: 2)
+        out[16] = UInt8(ascii: ":")
+        put(Int(parts.tm_sec), at: 17, width: 2)
+        out[19] = UInt8(ascii: ".")
+        put(Int(fraction), at: 20, width: 6)
+        out[26] = UInt8(ascii: "Z")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses RFC 3339 / ISO 8601 timestamps (with or without fraction and zone; no zone means UTC),
