@@ -48,6 +48,8 @@ extension Proctor {
         @Option(help: "Where built image tarballs are written (default: <data-dir>/images).")
         var imageStorage: String?
 
+        @OptionGroup var harness: HarnessOptions
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -82,6 +84,7 @@ extension Proctor {
             configuration.maxFileBytes = maxFileBytes
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
+            configuration.cdrouterBinary = harness.cdrouterCLI
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {
