@@ -31,5 +31,11 @@ struct HarnessOptions: ParsableArguments {
         guard !cdrouterCLI.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--cdrouter-cli cannot be empty") }
     }
 
-    var settings: HarnessSettings { HarnessSettings(cdrouterBinary: cdrouterCLI) }
+    /// A relative path (`./bin/cdrouter-cli`) is made absolute here, since runs execute in their own directories;
+    /// a bare name is looked up on `PATH`.
+    var settings: HarnessSettings {
+        let binary = cdrouterCLI.contains("/") && !cdrouterCLI.hasPrefix("/")
+            ? URL(fileURLWithPath: cdrouterCLI).standardizedFileURL.path : cdrouterCLI
+        return HarnessSettings(cdrouterBinary: binary)
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ProctorCore
+import ProctorExec
 import ProctorHTTP
 import ProctorStore
 
@@ -84,7 +85,7 @@ extension Proctor {
             configuration.maxFileBytes = maxFileBytes
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
-            configuration.cdrouterBinary = harness.cdrouterCLI
+            configuration.cdrouterBinary = harness.settings.cdrouterBinary
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {
