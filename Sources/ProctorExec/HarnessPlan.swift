@@ -33,15 +33,27 @@ public struct RunPlan: Sendable, Equatable {
     }
 }
 
-/// Turns a run into a ``RunPlan`` for its harness: `shell`, `pytest`, `pyats`. Anything else fails the run at
-/// once with a reason that names the harnesses Proctor knows.
+/// What the harness adapters take from the executing side's configuration (`proctor serve` or `proctor agent`).
+public struct HarnessSettings: Sendable, Equatable {
+    /// The `cdrouter-cli` binary: a path, or a name looked up on `PATH`.
+    public var cdrouterBinary: String
+
+    public init(cdrouterBinary: String = "cdrouter-cli") {
+        self.cdrouterBinary = cdrouterBinary
+    }
+}
+
+/// Turns a run into a ``RunPlan`` for its harness: `shell`, `pytest`, `pyats`, `cdrouter`. Anything else fails
+/// the run at once with a reason that names the harnesses Proctor knows.
 public enum HarnessAdapter {
-    public static let known = ["shell", "pytest", "pyats"]
+    public static let known = ["shell", "pytest", "pyats", "cdrouter"]
 
     /// - Parameters:
     ///   - workspace: where relative job files are found (the server's or agent's working directory).
     ///   - workdir: the run's fresh working directory.
-    public static func plan(for run: Record, workspace: URL, workdir: URL) throws -> RunPlan {
+    public static func plan(
+        for run: Record, workspace: URL, workdir: URL, settings: HarnessSettings = HarnessSettings()
+    ) throws -> RunPlan {
         let harness = (run.string("harness") ?? "shell").lowercased()
         let options: [String: JSONValue]
         if case .object(let object) = run["options"].jsonValue ?? .null { options = object } else { options = [:] }
@@ -88,6 +100,13 @@ public enum HarnessAdapter {
                 arguments: ["run", "job", resolve(jobFile, in: workspace), "--archive-dir", workdir.appendingPathComponent("archive").path,
                     "--no-mail"] + jobArgs,
                 environment: environment, resultGlobs: ["**results.json"], resultFormat: .pyats, maxRunTime: maxRunTime
+            )
+        case "cdrouter":
+            let junit = workdir.appendingPathComponent(CDRouterCommand.junitFile).path
+            return RunPlan(
+                executable: settings.cdrouterBinary,
+                arguments: try CDRouterCommand.arguments(options, junit: junit) + jobArgs,
+                environment: environment, resultGlobs: [CDRouterCommand.junitFile], resultFormat: .junit, maxRunTime: maxRunTime
             )
         default:
             throw ProctorError(

@@ -33,10 +33,16 @@ public struct RunWorker: Sendable {
     public var gracePeriod: Double
     /// Seconds between heartbeats (and cancel checks).
     public var heartbeatInterval: Double
+    /// What the harness adapters need from configuration (the `cdrouter-cli` binary).
+    public var harness: HarnessSettings
     public var logger: Logger
 
-    public init(workspace: URL, workRoot: URL, gracePeriod: Double = 5, heartbeatInterval: Double = 2, logger: Logger) {
+    public init(
+        workspace: URL, workRoot: URL, gracePeriod: Double = 5, heartbeatInterval: Double = 2,
+        harness: HarnessSettings = HarnessSettings(), logger: Logger
+    ) {
         self.workspace = workspace
+        self.harness = harness
         self.workRoot = workRoot
         self.gracePeriod = gracePeriod
         self.heartbeatInterval = heartbeatInterval
@@ -57,7 +63,7 @@ public struct RunWorker: Sendable {
         do {
             try? FileManager.default.removeItem(at: workdir)
             try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
-            plan = try HarnessAdapter.plan(for: run, workspace: workspace, workdir: workdir)
+            plan = try HarnessAdapter.plan(for: run, workspace: workspace, workdir: workdir, settings: harness)
         } catch {
             try? await reporter.advance(.error, reason: Self.describe(error), changes: [:])
             return

@@ -12,6 +12,7 @@ import ProctorCore
 /// - `executorSlots`: local executor slots (default: the number of cores)
 /// - `workspace`: where relative job files are found (default: the working directory)
 /// - `imageBuilderCommand` (`docker build`) and `imageStoragePath` (`<dataDirectory>/images`): XPRESSO image builds
+/// - `cdrouterBinary` (`cdrouter-cli`): the binary the `cdrouter` harness runs
 /// - `leaseSeconds` (30), `maxRunAttempts` (3), `killGraceSeconds` (5): the queue's leases and the executor's
 ///   terminate-then-kill grace period
 public struct AppConfiguration: Sendable {
@@ -35,6 +36,8 @@ public struct AppConfiguration: Sendable {
     public var imageBuilderCommand: String = "docker build"
     /// Where built image tarballs go (default: `images` in the data directory).
     public var imageStoragePath: String?
+    /// The `cdrouter-cli` binary the `cdrouter` harness runs (a path, or a name looked up on `PATH`).
+    public var cdrouterBinary: String = "cdrouter-cli"
 
     public init(
         host: String = "127.0.0.1",

@@ -85,7 +85,7 @@ public func buildApplication(
     let worker = RunWorker(
         workspace: URL(fileURLWithPath: configuration.workspace), workRoot: configuration.runsDirectory,
         gracePeriod: configuration.killGraceSeconds, heartbeatInterval: max(0.5, Double(configuration.leaseSeconds) / 10),
-        logger: logger
+        harness: HarnessSettings(cdrouterBinary: configuration.cdrouterBinary), logger: logger
     )
     let executor = LocalExecutor(
         queue: services.queue, files: services.files, logs: services.logs, slots: configuration.executorSlots, worker: worker

@@ -37,6 +37,8 @@ extension Proctor {
         @Option(help: "Seconds between SIGTERM and SIGKILL when a run is stopped.")
         var killGrace: Double = 5
 
+        @OptionGroup var harness: HarnessOptions
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -55,7 +57,7 @@ extension Proctor {
             let worker = RunWorker(
                 workspace: URL(fileURLWithPath: workspace ?? FileManager.default.currentDirectoryPath),
                 workRoot: URL(fileURLWithPath: workDir).standardizedFileURL, gracePeriod: killGrace, heartbeatInterval: 2,
-                logger: logger
+                harness: harness.settings, logger: logger
             )
             let agentID = try await register(client, name: agentName, logger: logger)
             logger.info("agent \(agentName) (\(agentID)) serving \(server) with \(slots) slot(s), labels \(labels)")

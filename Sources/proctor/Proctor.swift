@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import ProctorExec
 
 /// `proctor`: the server, its agent, and the commands that talk to them.
 @main
@@ -18,4 +20,22 @@ struct StoreOptions: ParsableArguments {
 
     @Option(name: .long, help: "PostgreSQL URL (postgres://user:password@host:port/db); overrides --data-dir for the database.")
     var databaseURL: String?
+}
+
+/// What the harness adapters take from the command line, the same for `serve` (local executor) and `agent`.
+struct HarnessOptions: ParsableArguments {
+    @Option(name: .customLong("cdrouter-cli"), help: "The cdrouter-cli binary the cdrouter harness runs (a path or a name on PATH).")
+    var cdrouterCLI = "cdrouter-cli"
+
+    func validate() throws {
+        guard !cdrouterCLI.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--cdrouter-cli cannot be empty") }
+    }
+
+    /// A relative path (`./bin/cdrouter-cli`) is made absolute here, since runs execute in their own directories;
+    /// a bare name is looked up on `PATH`.
+    var settings: HarnessSettings {
+        let binary = cdrouterCLI.contains("/") && !cdrouterCLI.hasPrefix("/")
+            ? URL(fileURLWithPath: cdrouterCLI).standardizedFileURL.path : cdrouterCLI
+        return HarnessSettings(cdrouterBinary: binary)
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ProctorCore
+import ProctorExec
 import ProctorHTTP
 import ProctorStore
 
@@ -48,6 +49,8 @@ extension Proctor {
         @Option(help: "Where built image tarballs are written (default: <data-dir>/images).")
         var imageStorage: String?
 
+        @OptionGroup var harness: HarnessOptions
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -82,6 +85,7 @@ extension Proctor {
             configuration.maxFileBytes = maxFileBytes
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
+            configuration.cdrouterBinary = harness.settings.cdrouterBinary
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {

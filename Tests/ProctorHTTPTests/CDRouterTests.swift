@@ -35,8 +35,13 @@ import Testing
     static let headers = bearer(TestApp.adminToken)
     static let eve = bearer("pt_eve_cdrouter_token_0001")
 
+    /// The `cdrouter-cli` stand-in the `cdrouter` harness runs in these tests (the real one is commercial).
+    static let standin = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/cdrouter/cdrouter-cli-standin").path
+
     func withLab(live: Bool = false, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = try await TestApp.make()
+        var app = try await TestApp.make()
+        app.configuration.cdrouterBinary = Self.standin
         let lab = Self.lab(live: live)
         let run: @Sendable (any TestClientProtocol) async throws -> Void = { client in
             try await client.execute(uri: "/api/v1/apply", method: .post, headers: Self.headers, body: ByteBuffer(json: lab)) { response in
@@ -307,17 +312,23 @@ import Testing
         }
     }
 
+    /// Polls a job until it is completed or error (at most a minute); its last state.
+    func jobAtEnd(_ client: any TestClientProtocol, _ id: String) async throws -> JSONValue {
+        var job: JSONValue = .null
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            job = try await call(client, .get, "jobs/\(id)/")["data"] ?? .null
+            if job["status"] == .string("completed") || job["status"] == .string("error") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return job
+    }
+
     @Test func aLaunchedJobRunsAndItsResultHasTheCounts() async throws {
         try await withLab(live: true) { client in
             let dhcp = try await call(client, .get, "packages/?filter=name=dhcp")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
             let id = try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)", "options": {"tags": ["one"]}}"#)["data"]?["id"]?.stringValue ?? ""
-            var job: JSONValue = .null
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                job = try await call(client, .get, "jobs/\(id)/")["data"] ?? .null
-                if job["status"] == .string("completed") || job["status"] == .string("error") { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let job = try await jobAtEnd(client, id)
             #expect(job["status"] == .string("completed"))
             #expect(job["result_id"] == .string(id))
             let result = try await call(client, .get, "results/\(id)/")["data"] ?? .null
@@ -360,5 +371,67 @@ extension JSONValue {
     fileprivate func cdrElement(_ index: Int) -> JSONValue? {
         guard let items = arrayValue, items.indices.contains(index) else { return nil }
         return items[index]
+    }
+}
+
+extension CDRouterTests {
+    /// Issue #6 item 4: a package of the `cdrouter` harness runs `cdrouter-cli` (here the stand-in) with the
+    /// package, device, config and every job option mapped to flags, and its JUnit results become the job's result.
+    @Test func aCDRouterHarnessJobRunsCdrouterCliWithEveryOptionMapped() async throws {
+        try await withLab(live: true) { client in
+            let device = try await call(client, .get, "devices/?filter=name=dut")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
+            let config = try await call(client, .get, "configs/?filter=name=cfg")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
+            let package = try await call(
+                client, .post, "packages/",
+                #"{"name": "cli pkg", "testlist": ["cdrouter_basic_1", "cdrouter_dhcp_2", "cdrouter_nat_1"], "extra_cli_args": "-pkg-flag 'a b'", "device_id": "\#(device)", "config_id": "\#(config)"}"#
+            )["data"]?["id"]?.stringValue ?? ""
+            let options = #"""
+                {"tags": ["nightly", "wan"], "skip_tests": ["cdrouter_dhcp_2"], "begin_at": "cdrouter_basic_1", "end_at": "cdrouter_nat_1",
+                 "extra_cli_args": "-verbose -testvar \"wanMode=static ip\"",
+                 "testvars": [{"group": "default", "name": "lanIp", "value": "192.168.1.1"}, {"group": "wan", "name": "mtu", "value": "1500"}]}
+                """#
+            let id = try await call(client, .post, "jobs/", #"{"package_id": "\#(package)", "options": \#(options)}"#)["data"]?["id"]?.stringValue ?? ""
+            let job = try await jobAtEnd(client, id)
+            #expect(job["status"] == .string("completed"))
+            #expect(job["result_id"] == .string(id))
+
+            let runs = try await client.execute(uri: "/api/v1/runs?filter=seq=\(id)", method: .get, headers: Self.headers) { try json($0) }
+            let run = runs["items"]?.cdrElement(0) ?? .null
+            let runID = run["id"]?.stringValue ?? ""
+            #expect(run["harness"] == .string("cdrouter"))
+            // The stand-in echoes each argument it was given to the run's console.
+            let log = try await client.execute(uri: "/api/v1/runs/\(runID)/log", method: .get, headers: Self.headers) { String(buffer: $0.body) }
+            let prefix = "cdrouter-cli arg: "
+            var argv = log.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            let junit = argv.firstIndex(of: "-junit").map { argv.index(after: $0) } ?? 0
+            #expect(argv.indices.contains(junit) && argv[junit].hasSuffix("/\(runID)/cdrouter-junit.xml"), "\(log)")
+            if argv.indices.contains(junit) { argv[junit] = "JUNIT" }
+            #expect(argv == [
+                "-package", "cli pkg", "-device", "dut", "-config", "cfg",
+                "-testlist", "cdrouter_basic_1,cdrouter_dhcp_2,cdrouter_nat_1", "-tags", "nightly,wan", "-skip-tests", "cdrouter_dhcp_2",
+                "-start", "cdrouter_basic_1", "-end", "cdrouter_nat_1",
+                "-testvar", "lanIp=192.168.1.1", "-testvar", "wan.mtu=1500",
+                "-junit", "JUNIT", "-pkg-flag", "a b", "-verbose", "-testvar", "wanMode=static ip",
+            ])
+
+            // The job's result and tests, in the CDRouter dialect ...
+            let result = try await call(client, .get, "results/\(id)/")["data"] ?? .null
+            #expect(result["status"] == .string("completed"))
+            #expect(result["tests"] == .number(3))
+            #expect(result["pass"] == .number(2))
+            #expect(result["fail"] == .number(1))
+            let tests = try await call(client, .get, "results/\(id)/tests/?sort=name")
+            #expect(tests["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["cdrouter_basic_1", "cdrouter_dhcp_2", "cdrouter_nat_1"])
+            #expect(tests["data"]?.arrayValue?.compactMap { $0["result"]?.stringValue } == ["pass", "pass", "fail"])
+            // ... and in the native API: a run with its events and test results.
+            #expect(run["status"] == .string("failure"))
+            #expect(run["tests_total"] == .number(3))
+            #expect(run["tests_failed"] == .number(1))
+            try await client.execute(uri: "/api/v1/runs/\(runID)/events", method: .get, headers: Self.headers) { response in
+                let statuses = try json(response)["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue }
+                #expect(statuses?.contains("running") == true)
+                #expect(statuses?.last == "failure")
+            }
+        }
     }
 }

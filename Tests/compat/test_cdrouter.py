@@ -1,8 +1,10 @@
 """The real `cdrouter` client (PyPI, QA Cafe) against Proctor's CDRouter dialect under /cdrouter.
 
-CDRouter itself is commercial, so the packages here are stand-ins: job definitions tagged `cdrouter` whose
-`shell` harness writes a JUnit file, which the executor turns into the run's test results. Each job really
-runs through the execution engine; the client only sees CDRouter jobs, results and test results.
+CDRouter itself is commercial, so most packages here are stand-ins: job definitions tagged `cdrouter` whose
+`shell` harness writes a JUnit file, which the executor turns into the run's test results. A package made with
+the client has the `cdrouter` harness and runs `cdrouter-cli`; Tests/compat/run points `--cdrouter-cli` at
+examples/cdrouter/cdrouter-cli-standin, which echoes its arguments and writes JUnit. Each job really runs
+through the execution engine; the client only sees CDRouter jobs, results and test results.
 """
 import json
 import time
@@ -181,6 +183,46 @@ def test_launch_poll_result_and_tests(c, ids):
     failed = c.tests.list(job.result_id, filter=["result=fail"]).data
     assert [t.name for t in failed] == ["cdrouter_nat_1"] and failed[0].log == "no route"
     assert c.results.list(filter=["id=%s" % job.result_id]).data[0].passed == 2
+
+
+def test_a_cdrouter_package_runs_cdrouter_cli_with_the_job_options(c, ids, proctor_url, proctor_token):
+    from cdrouter.configs import Testvar
+    pkg = c.packages.create(Package(name="cdr-cli", testlist=["cdrouter_basic_1", "cdrouter_nat_1"],
+                                    extra_cli_args="-pkg 'x y'", device_id=ids["device"], config_id=ids["config"]))
+    try:
+        job = c.jobs.launch(Job(package_id=pkg.id, options=Options(
+            tags=["cli"], skip_tests=["cdrouter_nat_2"], begin_at="cdrouter_basic_1", end_at="cdrouter_nat_1",
+            extra_cli_args="-v", testvars=[Testvar(group="default", name="lanIp", value="10.0.0.1")])))
+        deadline = time.time() + 60
+        while job.result_id is None and time.time() < deadline:
+            time.sleep(0.2)
+            job = c.jobs.get(job.id)
+        assert job.result_id is not None
+        job = wait_job(c, job.id)
+        assert job.status == "completed"
+        result = c.results.get(job.result_id)
+        assert (result.tests, result.passed, result.fail) == (2, 1, 1)
+        assert [t.result for t in c.tests.list(job.result_id, sort=["name"]).data] == ["pass", "fail"]
+
+        # The native run's console holds the arguments the stand-in was given.
+        headers = {"Authorization": "Bearer " + proctor_token}
+        request = urllib.request.Request(proctor_url + "/api/v1/runs?filter=seq=%s" % job.id, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            run = json.load(response)["items"][0]
+        assert run["harness"] == "cdrouter" and run["tests_total"] == 2
+        request = urllib.request.Request(proctor_url + "/api/v1/runs/%s/log" % run["id"], headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            log = response.read().decode()
+        argv = [line[len("cdrouter-cli arg: "):] for line in log.splitlines() if line.startswith("cdrouter-cli arg: ")]
+        junit = argv.index("-junit") + 1
+        assert argv[junit].endswith("/cdrouter-junit.xml")
+        argv[junit] = "JUNIT"
+        assert argv == ["-package", "cdr-cli", "-device", "cdr-dut-1", "-config", "cdr-config-1",
+                        "-testlist", "cdrouter_basic_1,cdrouter_nat_1", "-tags", "cli", "-skip-tests", "cdrouter_nat_2",
+                        "-start", "cdrouter_basic_1", "-end", "cdrouter_nat_1", "-testvar", "lanIp=10.0.0.1",
+                        "-junit", "JUNIT", "-pkg", "x y", "-v"]
+    finally:
+        c.packages.delete(pkg.id)
 
 
 def test_edit_a_pending_job_and_delete(c, ids):

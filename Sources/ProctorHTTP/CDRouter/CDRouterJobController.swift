@@ -254,9 +254,10 @@ struct CDRouterJobController {
         return options
     }
 
-    /// What a CDRouter job adds to its run's options: the job options under `cdrouter`, and the same facts as
-    /// `CDROUTER_*` environment variables over the package's own `env`, so a stand-in script (or the future
-    /// `cdrouter-cli` adapter) can map them to its flags.
+    /// What a CDRouter job adds to its run's options: the job options under `cdrouter`; the package, device and
+    /// config names with the package's testlist and extra arguments under `cdrouter_target` (what the `cdrouter`
+    /// harness adapter turns into `cdrouter-cli` flags, also on a remote agent); and the same facts as
+    /// `CDROUTER_*` environment variables over the package's own `env`, for packages of another harness.
     static func runOptions(
         _ options: [String: JSONValue], definition: Record?, testbed: Record?, config: Record?
     ) -> [String: JSONValue] {
@@ -270,7 +271,12 @@ struct CDRouterJobController {
         env["CDROUTER_BEGIN_AT"] = options["begin_at"] ?? .string("")
         env["CDROUTER_END_AT"] = options["end_at"] ?? .string("")
         env["CDROUTER_EXTRA_CLI_ARGS"] = options["extra_cli_args"] ?? .string("")
-        return ["cdrouter": .object(options), "env": .object(env)]
+        let settings = definition.map(CDRouterPackages.settings) ?? [:]
+        let target: [String: JSONValue] = [
+            "package": .string(definition?.name ?? ""), "device": .string(testbed?.name ?? ""), "config": .string(config?.name ?? ""),
+            "testlist": settings["testlist"] ?? .array([]), "extra_cli_args": settings["extra_cli_args"] ?? .string(""),
+        ]
+        return ["cdrouter": .object(options), "cdrouter_target": .object(target), "env": .object(env)]
     }
 
     // MARK: Lookups

@@ -1,8 +1,8 @@
 import Foundation
 import ProctorCore
 
-/// Which definitions are CDRouter packages: the `cdrouter` harness, or tagged `cdrouter` (stand-ins that run
-/// another harness, e.g. a shell script writing JUnit, until the `cdrouter-cli` adapter runs them).
+/// Which definitions are CDRouter packages: the `cdrouter` harness (which runs `cdrouter-cli`), or tagged
+/// `cdrouter` (packages of another harness, e.g. a shell script writing JUnit).
 enum CDRouterPackages {
     static let harness = "cdrouter"
     /// Where a package keeps its CDRouter-only fields inside the definition's `config`.
