@@ -66,7 +66,13 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// Compact, key-sorted JSON text (stable, so equal values serialise equally).
     public func encodedString() -> String {
-        var out = ""
+        String(decoding: encodedBytes(), as: UTF8.self)
+    }
+
+    /// The same text as ``encodedString()``, as UTF-8 bytes (what a response body wants).
+    public func encodedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         JSONText.write(self, into: &out)
         return out
     }

@@ -6,10 +6,10 @@ import ProctorCore
 /// JSON in and out, shared by every front door.
 public enum JSONResponse {
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        let text = value.encodedString()
+        let bytes = value.encodedBytes()
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// The native API's list envelope: `{"items", "limit", "next_cursor", "total"?}`.
