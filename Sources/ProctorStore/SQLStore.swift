@@ -377,6 +377,17 @@ public struct SQLStore: Store {
         }
     }
 
+    public func deleteAll(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        defer { wrote(kind) }
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        return try await write { db in
+            var statement: SQLQueryString = "DELETE FROM \(unsafeRaw: quoted(schema.table))"
+            if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+            return try await db.raw(statement + " RETURNING seq").all().count
+        }
+    }
+
     // MARK: Reads
 
     public func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {

@@ -785,6 +785,39 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
+    /// A JUnit file cut off after more cases than one stored batch: a 400 "Invalid XML", and none of its cases
+    /// stay (the job's other results are untouched).
+    @Test func aTruncatedJUnitUploadLeavesNoResults() async throws {
+        let app = try await Self.makeApp()
+        try await app.test { client in
+            let id = try #require(try await Self.createJob(client)["id"]?.stringValue)
+            let uri = "/dci/api/v1/files"
+            func upload(_ name: String, _ body: String) async throws -> (HTTPResponse.Status, JSONValue) {
+                var headers = Self.signed(.post, uri, body: body)
+                headers[HTTPField.Name("DCI-NAME")!] = name
+                headers[HTTPField.Name("DCI-MIME")!] = "application/junit"
+                headers[HTTPField.Name("DCI-JOB-ID")!] = id
+                return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) {
+                    ($0.status, parsed($0))
+                }
+            }
+            #expect(try await upload("junit.xml", Self.junit).0 == .created)
+            let cases = (0..<1_500).map { #"<testcase classname="c" name="t\#($0)" time="0.1"/>"# }.joined(separator: "\n")
+            let truncated = "<testsuites><testsuite name=\"big\">\n" + cases + "\n<testcase classname=\"c\" name=\"cut"
+            let (status, error) = try await upload("big.xml", truncated)
+            #expect(status == .badRequest)
+            #expect(Self.isDCIError(error, 400))
+            #expect(error["message"]?.stringValue?.hasPrefix("Invalid XML: ") == true)
+
+            let (_, results, _) = try await Self.call(client, .get, "jobs/\(id)/results")
+            #expect(results["results"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["junit.xml"])
+            try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
+                #expect(parsed(response)["tests_total"] == .number(4))
+            }
+        }
+    }
+
     @Test func fileUploadsAreChecked() async throws {
         let app = try await Self.makeApp()
         try await app.test { client in

@@ -132,8 +132,21 @@ public struct RunFiles: Sendable {
 
     /// Parses a stored result file into test results of its run, each marked against the same file name in
     /// the previous comparable run, and refreshes the run's counts. Malformed input is a 400 naming the line
-    /// and column; the file itself stays stored.
+    /// and column; the file itself stays stored, without results: the cases stored before the parse failed
+    /// (they are stored in batches as the file streams by) are deleted again.
     public func ingest(_ file: Record, run: Record, format: Format) async throws -> Ingest {
+        do {
+            return try await ingestCases(file, run: run, format: format)
+        } catch {
+            try await store.deleteAll(
+                .testResults, query: Query(filter: .equal("run_id", run.id) && .equal("file_id", file.id)), scope: .everything
+            )
+            try await refreshCounts(runID: run.id)
+            throw error
+        }
+    }
+
+    private func ingestCases(_ file: Record, run: Record, format: Format) async throws -> Ingest {
         let url = try location(of: file)
         let name = file.name ?? ""
         let previousRunID = try await previousRun(for: run)

@@ -77,7 +77,8 @@ struct DCIResults {
         }
     }
 
-    /// Every result file of the job: the stored summaries, plus a count of any JUnit file without one.
+    /// Every result file of the job: the stored summaries, plus a count of any JUnit file without one that has
+    /// cases (one whose ingest failed has none, and DCI lists no results for it).
     func all(for job: Record) async throws -> [JSONValue] {
         var results = Self.stored(job)
         let known = Set(results.compactMap { $0["file_id"]?.stringValue })
@@ -92,7 +93,8 @@ struct DCIResults {
         )
         for file in files.items where !known.contains(file.id) {
             guard RunFiles.format(mime: file.string("mime") ?? "", name: file.name ?? "") == .junit else { continue }
-            results.append(try await count(file: file, jobID: job.id))
+            let entry = try await count(file: file, jobID: job.id)
+            if entry["total"] != .number(0) { results.append(entry) }
         }
         return results
     }
