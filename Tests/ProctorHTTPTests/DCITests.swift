@@ -754,6 +754,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(result["errors"] == .number(0))
             #expect(result["skips"] == .number(1))
             #expect(result["time"] == .number(4))
+            // The summary is the core's: counted again from the stored cases, it is the one the ingest gave.
+            let counted = try await RunFiles(store: app.store, root: URL(fileURLWithPath: "/nonexistent")).results(
+                fileID: try #require(file?["id"]?.stringValue), runID: id
+            )
+            #expect(counted == RunFiles.FileResults(tests: TestSummary(total: 4, passed: 2, failed: 1, skipped: 1), time: 4))
 
             (_, body, _) = try await Self.call(client, .get, "jobs/\(id)/files?sort=created_at")
             #expect(
