@@ -21,6 +21,7 @@ public struct SQLStore: Store {
     /// Set inside ``transaction(_:)``: every call goes to this one session.
     private let pinned: (any SQLDatabase)?
     private let generation: AccessGenerationCounter
+    private let statistics = StatisticsSchedule()
     private let logger: Logger
 
     private init(
@@ -154,12 +155,14 @@ public struct SQLStore: Store {
 
     private func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
+        defer { refreshStatisticsWhenDue() }
         return try await mapErrors { try await writers.withSession(body) }
     }
 
     /// Runs `body` inside one transaction on one session.
     func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
+        defer { refreshStatisticsWhenDue() }
         return try await mapErrors {
             try await writers.withSession { db in
                 try await db.raw(SQLQueryString(flavor.beginWrite)).run()
@@ -212,7 +215,7 @@ public struct SQLStore: Store {
     // MARK: Migrations
 
     public func migrate() async throws -> [Int] {
-        try await inTransaction { db in
+        let applied = try await inTransaction { db -> [Int] in
             if flavor == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(7152024)").run()
             }
@@ -232,6 +235,31 @@ public struct SQLStore: Store {
                 applied.append(version)
             }
             return applied
+        }
+        try await refreshStatistics()
+        return applied
+    }
+
+    /// Gives SQLite's planner fresh statistics: `PRAGMA optimize=0x10002` runs ANALYZE (bounded by
+    /// `analysis_limit`) on the tables whose statistics are missing or stale. Without them the planner prefers
+    /// an index that serves the sort (`run_events (group_id, created_at)` for a run's events newest first) to
+    /// the selective one (`run_id`). Done after migrations, and at most hourly after writes, since a new
+    /// store's tables start empty. PostgreSQL's autovacuum keeps its own statistics: nothing to do there.
+    public func refreshStatistics() async throws {
+        guard flavor == .sqlite else { return }
+        try await mapErrors {
+            try await writers.withSession { db in
+                try await db.raw("PRAGMA analysis_limit = 1000").run()
+                try await db.raw("PRAGMA optimize = 0x10002").run()
+            }
+        }
+    }
+
+    /// Refreshes the statistics in the background when an hour has passed since the last time.
+    private func refreshStatisticsWhenDue() {
+        guard flavor == .sqlite, statistics.claim() else { return }
+        Task { [self] in
+            do { try await refreshStatistics() } catch { logger.warning("refreshing SQLite statistics: \(error)") }
         }
     }
 
@@ -568,6 +596,19 @@ func redacted(_ url: String) -> String {
 }
 
 /// The shared counter behind ``SQLStore/accessGeneration`` (one per opened store, shared by its transactions).
+/// When SQLite's statistics are next due for a refresh (see ``SQLStore/refreshStatistics()``).
+final class StatisticsSchedule: Sendable {
+    static let interval: Int64 = 3_600_000_000
+    private let next = Atomic<Int64>(Timestamp.now() + interval)
+
+    /// True for one caller once the time has come; schedules the next.
+    func claim(now: Int64 = Timestamp.now()) -> Bool {
+        let due = next.load(ordering: .acquiring)
+        guard now >= due else { return false }
+        return next.compareExchange(expected: due, desired: now + Self.interval, ordering: .acquiringAndReleasing).exchanged
+    }
+}
+
 final class AccessGenerationCounter: Sendable {
     /// The kinds whose rows decide what a principal may do.
     static let kinds: Set<ResourceKind> = [.users, .tokens, .memberships, .groups]
