@@ -245,6 +245,7 @@ public struct SQLStore: Store {
     /// an index that serves the sort (`run_events (group_id, created_at)` for a run's events newest first) to
     /// the selective one (`run_id`). Done after migrations, and at most hourly after writes, since a new
     /// store's tables start empty. PostgreSQL's autovacuum keeps its own statistics: nothing to do there.
+    /// (The writer session runs the ANALYZE itself, so it sees the statistics at once.)
     public func refreshStatistics() async throws {
         guard flavor == .sqlite else { return }
         try await mapErrors {
@@ -253,6 +254,8 @@ public struct SQLStore: Store {
                 try await db.raw("PRAGMA optimize = 0x10002").run()
             }
         }
+        // Open connections keep the statistics they loaded: readers are reopened to see the new ones.
+        await readers.renew()
     }
 
     /// Refreshes the statistics in the background when an hour has passed since the last time.
@@ -451,25 +454,8 @@ public struct SQLStore: Store {
     }
 
     public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
-        let schema = kind.schema
-        let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        let codec = RowCodec(flavor: flavor, schema: schema)
-        let keys = try compiler.sortKeys(query)
-        let columns = try compiler.columns(for: query, sortKeys: keys)
-        let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
-        var conditions: [SQLQueryString] = []
-        if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
-        if let cursor = query.cursor {
-            let values = try Cursor.decode(cursor, keys: keys, schema: schema)
-            conditions.append(try compiler.keysetCondition(keys, after: values))
-        }
-        var statement: SQLQueryString = "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
-        if !conditions.isEmpty {
-            statement += " WHERE " + conjunction(conditions)
-        }
-        statement += " ORDER BY " + compiler.orderBy(keys)
-        statement += " LIMIT \(bind: limit + 1)"
-        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
+        let (statement, columns, keys, limit) = try listStatement(kind, query: query, scope: scope)
+        let codec = RowCodec(flavor: flavor, schema: kind.schema)
         let countQuery = query
         return try await read { db in
             let rows = try await db.raw(statement).all()
@@ -487,6 +473,39 @@ public struct SQLStore: Store {
             let total = query.includeTotal ? try await count(db, kind, query: countQuery, scope: scope) : nil
             return Page(items: items, total: total, nextCursor: next, limit: limit)
         }
+    }
+
+    /// SQLite's plan for a ``list(_:query:scope:)`` (the `detail` column of `EXPLAIN QUERY PLAN`).
+    func queryPlan(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> [String] {
+        let statement = try listStatement(kind, query: query, scope: scope).statement
+        return try await read { db in
+            try await db.raw("EXPLAIN QUERY PLAN " + statement).all().map { try $0.decode(column: "detail", as: String.self) }
+        }
+    }
+
+    /// The SELECT of a page (one row more than the limit, to know whether there is a next page).
+    private func listStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws
+        -> (statement: SQLQueryString, columns: [FieldSpec], keys: [SortKey], limit: Int)
+    {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let keys = try compiler.sortKeys(query)
+        let columns = try compiler.columns(for: query, sortKeys: keys)
+        let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
+        var conditions: [SQLQueryString] = []
+        if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
+        if let cursor = query.cursor {
+            let values = try Cursor.decode(cursor, keys: keys, schema: schema)
+            conditions.append(try compiler.keysetCondition(keys, after: values))
+        }
+        var statement: SQLQueryString = "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
+        if !conditions.isEmpty {
+            statement += " WHERE " + conjunction(conditions)
+        }
+        statement += " ORDER BY " + compiler.orderBy(keys)
+        statement += " LIMIT \(bind: limit + 1)"
+        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
+        return (statement, columns, keys, limit)
     }
 
     public func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
