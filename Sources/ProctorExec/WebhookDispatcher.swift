@@ -7,7 +7,7 @@ import NIOHTTP1
 import ProctorCore
 import ServiceLifecycle
 
-/// Per-group webhooks: every run event of a group is posted to the group's active webhooks (optionally only
+/// Per-group webhooks: every run event of a group that ``RunStatus/notifies(event:)`` is posted to the group's active webhooks (optionally only
 /// some statuses), signed with HMAC-SHA256 of the body under the webhook's secret, retried with exponential
 /// backoff, and recorded in a delivery log (`webhook_deliveries`).
 ///
@@ -61,7 +61,7 @@ public struct WebhookDispatcher: Service {
             var hooksByGroup: [String: [Record]] = [:]
             for event in events {
                 last = event.seq
-                guard let groupID = event.groupID else { continue }
+                guard let groupID = event.groupID, RunStatus.notifies(event: event) else { continue }
                 if hooksByGroup[groupID] == nil {
                     hooksByGroup[groupID] = try await store.list(
                         .webhooks, query: Query(filter: .equal("active", "true"), limit: 100), scope: .groups([groupID])

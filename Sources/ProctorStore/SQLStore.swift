@@ -21,6 +21,7 @@ public struct SQLStore: Store {
     /// Set inside ``transaction(_:)``: every call goes to this one session.
     private let pinned: (any SQLDatabase)?
     private let generation: AccessGenerationCounter
+    private let statistics = StatisticsSchedule()
     private let logger: Logger
 
     private init(
@@ -154,12 +155,14 @@ public struct SQLStore: Store {
 
     private func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
+        defer { refreshStatisticsWhenDue() }
         return try await mapErrors { try await writers.withSession(body) }
     }
 
     /// Runs `body` inside one transaction on one session.
     func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
+        defer { refreshStatisticsWhenDue() }
         return try await mapErrors {
             try await writers.withSession { db in
                 try await db.raw(SQLQueryString(flavor.beginWrite)).run()
@@ -212,7 +215,7 @@ public struct SQLStore: Store {
     // MARK: Migrations
 
     public func migrate() async throws -> [Int] {
-        try await inTransaction { db in
+        let applied = try await inTransaction { db -> [Int] in
             if flavor == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(7152024)").run()
             }
@@ -232,6 +235,34 @@ public struct SQLStore: Store {
                 applied.append(version)
             }
             return applied
+        }
+        try await refreshStatistics()
+        return applied
+    }
+
+    /// Gives SQLite's planner fresh statistics: `PRAGMA optimize=0x10002` runs ANALYZE (bounded by
+    /// `analysis_limit`) on the tables whose statistics are missing or stale. Without them the planner prefers
+    /// an index that serves the sort (`run_events (group_id, created_at)` for a run's events newest first) to
+    /// the selective one (`run_id`). Done after migrations, and at most hourly after writes, since a new
+    /// store's tables start empty. PostgreSQL's autovacuum keeps its own statistics: nothing to do there.
+    /// (The writer session runs the ANALYZE itself, so it sees the statistics at once.)
+    public func refreshStatistics() async throws {
+        guard flavor == .sqlite else { return }
+        try await mapErrors {
+            try await writers.withSession { db in
+                try await db.raw("PRAGMA analysis_limit = 1000").run()
+                try await db.raw("PRAGMA optimize = 0x10002").run()
+            }
+        }
+        // Open connections keep the statistics they loaded: readers are reopened to see the new ones.
+        await readers.renew()
+    }
+
+    /// Refreshes the statistics in the background when an hour has passed since the last time.
+    private func refreshStatisticsWhenDue() {
+        guard flavor == .sqlite, statistics.claim() else { return }
+        Task { [self] in
+            do { try await refreshStatistics() } catch { logger.warning("refreshing SQLite statistics: \(error)") }
         }
     }
 
@@ -377,6 +408,17 @@ public struct SQLStore: Store {
         }
     }
 
+    public func deleteAll(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        defer { wrote(kind) }
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        return try await write { db in
+            var statement: SQLQueryString = "DELETE FROM \(unsafeRaw: quoted(schema.table))"
+            if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+            return try await db.raw(statement + " RETURNING seq").all().count
+        }
+    }
+
     // MARK: Reads
 
     public func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
@@ -412,25 +454,8 @@ public struct SQLStore: Store {
     }
 
     public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
-        let schema = kind.schema
-        let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        let codec = RowCodec(flavor: flavor, schema: schema)
-        let keys = try compiler.sortKeys(query)
-        let columns = try compiler.columns(for: query, sortKeys: keys)
-        let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
-        var conditions: [SQLQueryString] = []
-        if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
-        if let cursor = query.cursor {
-            let values = try Cursor.decode(cursor, keys: keys, schema: schema)
-            conditions.append(try compiler.keysetCondition(keys, after: values))
-        }
-        var statement: SQLQueryString = "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
-        if !conditions.isEmpty {
-            statement += " WHERE " + conjunction(conditions)
-        }
-        statement += " ORDER BY " + compiler.orderBy(keys)
-        statement += " LIMIT \(bind: limit + 1)"
-        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
+        let (statement, columns, keys, limit) = try listStatement(kind, query: query, scope: scope)
+        let codec = RowCodec(flavor: flavor, schema: kind.schema)
         let countQuery = query
         return try await read { db in
             let rows = try await db.raw(statement).all()
@@ -448,6 +473,39 @@ public struct SQLStore: Store {
             let total = query.includeTotal ? try await count(db, kind, query: countQuery, scope: scope) : nil
             return Page(items: items, total: total, nextCursor: next, limit: limit)
         }
+    }
+
+    /// SQLite's plan for a ``list(_:query:scope:)`` (the `detail` column of `EXPLAIN QUERY PLAN`).
+    func queryPlan(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> [String] {
+        let statement = try listStatement(kind, query: query, scope: scope).statement
+        return try await read { db in
+            try await db.raw("EXPLAIN QUERY PLAN " + statement).all().map { try $0.decode(column: "detail", as: String.self) }
+        }
+    }
+
+    /// The SELECT of a page (one row more than the limit, to know whether there is a next page).
+    private func listStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws
+        -> (statement: SQLQueryString, columns: [FieldSpec], keys: [SortKey], limit: Int)
+    {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let keys = try compiler.sortKeys(query)
+        let columns = try compiler.columns(for: query, sortKeys: keys)
+        let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
+        var conditions: [SQLQueryString] = []
+        if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
+        if let cursor = query.cursor {
+            let values = try Cursor.decode(cursor, keys: keys, schema: schema)
+            conditions.append(try compiler.keysetCondition(keys, after: values))
+        }
+        var statement: SQLQueryString = "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
+        if !conditions.isEmpty {
+            statement += " WHERE " + conjunction(conditions)
+        }
+        statement += " ORDER BY " + compiler.orderBy(keys)
+        statement += " LIMIT \(bind: limit + 1)"
+        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
+        return (statement, columns, keys, limit)
     }
 
     public func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
@@ -557,6 +615,19 @@ func redacted(_ url: String) -> String {
 }
 
 /// The shared counter behind ``SQLStore/accessGeneration`` (one per opened store, shared by its transactions).
+/// When SQLite's statistics are next due for a refresh (see ``SQLStore/refreshStatistics()``).
+final class StatisticsSchedule: Sendable {
+    static let interval: Int64 = 3_600_000_000
+    private let next = Atomic<Int64>(Timestamp.now() + interval)
+
+    /// True for one caller once the time has come; schedules the next.
+    func claim(now: Int64 = Timestamp.now()) -> Bool {
+        let due = next.load(ordering: .acquiring)
+        guard now >= due else { return false }
+        return next.compareExchange(expected: due, desired: now + Self.interval, ordering: .acquiringAndReleasing).exchanged
+    }
+}
+
 final class AccessGenerationCounter: Sendable {
     /// The kinds whose rows decide what a principal may do.
     static let kinds: Set<ResourceKind> = [.users, .tokens, .memberships, .groups]

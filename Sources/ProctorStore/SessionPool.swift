@@ -14,8 +14,10 @@ actor SessionPool {
 
     private let capacity: Int
     private let open: @Sendable () async throws -> Session
-    private var idle: [Session] = []
+    private var idle: [(session: Session, epoch: Int)] = []
     private var opened = 0
+    /// Sessions opened before ``renew()`` are closed instead of reused.
+    private var epoch = 0
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var isShutDown = false
 
@@ -26,26 +28,28 @@ actor SessionPool {
 
     deinit {
         // A pool dropped without shutdown() still closes what it holds.
-        for session in idle {
+        for (session, _) in idle {
             let close = session.close
             Task { await close() }
         }
     }
 
-    private func acquire() async throws -> Session {
+    private func acquire() async throws -> (session: Session, epoch: Int) {
         while true {
             if isShutDown { throw StoreUnavailable(message: "the store is shut down") }
-            if let session = idle.popLast() {
-                if session.isClosed() {
+            if let (session, opening) = idle.popLast() {
+                if session.isClosed() || opening != epoch {
                     opened -= 1
+                    if opening != epoch { Task { await session.close() } }
                     continue
                 }
-                return session
+                return (session, opening)
             }
             if opened < capacity {
                 opened += 1
+                let opening = epoch
                 do {
-                    return try await open()
+                    return (try await open(), opening)
                 } catch {
                     opened -= 1
                     resumeOneWaiter()
@@ -56,14 +60,25 @@ actor SessionPool {
         }
     }
 
-    private func release(_ session: Session) {
-        if session.isClosed() || isShutDown {
+    private func release(_ session: Session, epoch opening: Int) {
+        if session.isClosed() || isShutDown || opening != epoch {
             opened -= 1
-            if isShutDown { Task { await session.close() } }
+            if isShutDown || opening != epoch { Task { await session.close() } }
         } else {
-            idle.append(session)
+            idle.append((session, opening))
         }
         resumeOneWaiter()
+    }
+
+    /// Replaces every session, as each comes back: the next ones are opened afresh (SQLite connections load
+    /// the planner's statistics when they open).
+    func renew() {
+        epoch += 1
+        let stale = idle
+        idle.removeAll()
+        opened -= stale.count
+        for (session, _) in stale { Task { await session.close() } }
+        for _ in stale { resumeOneWaiter() }
     }
 
     private func resumeOneWaiter() {
@@ -72,13 +87,13 @@ actor SessionPool {
 
     /// Runs `body` with a leased session and returns it to the pool afterwards.
     nonisolated func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        let session = try await acquire()
+        let (session, epoch) = try await acquire()
         do {
             let result = try await body(session.database)
-            await release(session)
+            await release(session, epoch: epoch)
             return result
         } catch {
-            await release(session)
+            await release(session, epoch: epoch)
             throw error
         }
     }
@@ -88,7 +103,7 @@ actor SessionPool {
         let sessions = idle
         idle.removeAll()
         opened -= sessions.count
-        for session in sessions { await session.close() }
+        for (session, _) in sessions { await session.close() }
         for waiter in waiters { waiter.resume() }
         waiters.removeAll()
     }

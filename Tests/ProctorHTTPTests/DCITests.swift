@@ -104,13 +104,14 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         _ body: String = "",
         id: String = partnerID,
         secret: String = partnerSecret,
+        type: String = "remoteci",
         extra: HTTPFields = [:]
     ) async throws -> (status: HTTPResponse.Status, body: JSONValue, headers: HTTPFields) {
         let uri = "/dci/api/v1/" + path
         return try await client.execute(
             uri: uri,
             method: method,
-            headers: signed(method, uri, body: body, id: id, secret: secret, extra: extra),
+            headers: signed(method, uri, body: body, id: id, secret: secret, type: type, extra: extra),
             body: body.isEmpty ? nil : ByteBuffer(string: body)
         ) { response in
             let parsed = response.body.readableBytes == 0 ? JSONValue.null : parsed(response)
@@ -754,6 +755,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(result["errors"] == .number(0))
             #expect(result["skips"] == .number(1))
             #expect(result["time"] == .number(4))
+            // The summary is the core's: counted again from the stored cases, it is the one the ingest gave.
+            let counted = try await RunFiles(store: app.store, root: URL(fileURLWithPath: "/nonexistent")).results(
+                fileID: try #require(file?["id"]?.stringValue), runID: id
+            )
+            #expect(counted == RunFiles.FileResults(tests: TestSummary(total: 4, passed: 2, failed: 1, skipped: 1), time: 4))
 
             (_, body, _) = try await Self.call(client, .get, "jobs/\(id)/files?sort=created_at")
             #expect(
@@ -782,6 +788,39 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(body["_meta"]?["count"] == .number(1))
             (status, _, _) = try await Self.call(client, .get, "files/\(fileID)")
             #expect(status == .notFound)
+        }
+    }
+
+    /// A JUnit file cut off after more cases than one stored batch: a 400 "Invalid XML", and none of its cases
+    /// stay (the job's other results are untouched).
+    @Test func aTruncatedJUnitUploadLeavesNoResults() async throws {
+        let app = try await Self.makeApp()
+        try await app.test { client in
+            let id = try #require(try await Self.createJob(client)["id"]?.stringValue)
+            let uri = "/dci/api/v1/files"
+            func upload(_ name: String, _ body: String) async throws -> (HTTPResponse.Status, JSONValue) {
+                var headers = Self.signed(.post, uri, body: body)
+                headers[HTTPField.Name("DCI-NAME")!] = name
+                headers[HTTPField.Name("DCI-MIME")!] = "application/junit"
+                headers[HTTPField.Name("DCI-JOB-ID")!] = id
+                return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) {
+                    ($0.status, parsed($0))
+                }
+            }
+            #expect(try await upload("junit.xml", Self.junit).0 == .created)
+            let cases = (0..<1_500).map { #"<testcase classname="c" name="t\#($0)" time="0.1"/>"# }.joined(separator: "\n")
+            let truncated = "<testsuites><testsuite name=\"big\">\n" + cases + "\n<testcase classname=\"c\" name=\"cut"
+            let (status, error) = try await upload("big.xml", truncated)
+            #expect(status == .badRequest)
+            #expect(Self.isDCIError(error, 400))
+            #expect(error["message"]?.stringValue?.hasPrefix("Invalid XML: ") == true)
+
+            let (_, results, _) = try await Self.call(client, .get, "jobs/\(id)/results")
+            #expect(results["results"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["junit.xml"])
+            try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
+                #expect(parsed(response)["tests_total"] == .number(4))
+            }
         }
     }
 
@@ -935,26 +974,12 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 #"{"display_name": "OpenShift", "version": "4.12.1", "type": "OCP", "topic_id": "\#(topic)", "tags": ["ga"]}"#
             var (status, _, _) = try await Self.call(client, .post, "components", body)
             #expect(status == .unauthorized)
-            let uri = "/dci/api/v1/components"
-            try await client.execute(
-                uri: uri,
-                method: .post,
-                headers: Self.signed(
-                    .post,
-                    uri,
-                    body: body,
-                    id: Self.feederID,
-                    secret: "feeder-secret",
-                    type: "feeder"
-                ),
-                body: ByteBuffer(string: body)
-            ) { response in
-                #expect(response.status == .created)
-                let component = parsed(response)["component"]
-                #expect(component?["display_name"] == .string("OpenShift"))
-                #expect(component?["version"] == .string("4.12.1"))
-                #expect(component?["type"] == .string("ocp"))
-            }
+            var created: JSONValue
+            (status, created, _) = try await Self.call(client, .post, "components", body, id: Self.feederID, secret: "feeder-secret", type: "feeder")
+            #expect(status == .created)
+            #expect(created["component"]?["display_name"] == .string("OpenShift"))
+            #expect(created["component"]?["version"] == .string("4.12.1"))
+            #expect(created["component"]?["type"] == .string("ocp"))
             var found: JSONValue
             (status, found, _) = try await Self.call(
                 client,
@@ -962,6 +987,22 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 "topics/\(topic)/components?where=type:ocp,tags:ga&sort=-released_at&limit=1&offset=0"
             )
             #expect(found["_meta"]?["count"] == .number(1))
+            // Without display_name and version: the name, and the version DCI reads from it.
+            let rhel = #"{"name": "RHEL-8.2.0-20191029.n.0", "type": "Compose", "topic_id": "\#(topic)"}"#
+            (status, created, _) = try await Self.call(client, .post, "components", rhel, id: Self.feederID, secret: "feeder-secret", type: "feeder")
+            #expect(status == .created)
+            #expect(created["component"]?["display_name"] == .string("RHEL-8.2.0-20191029.n.0"))
+            #expect(created["component"]?["version"] == .string("8.2.0-20191029.n.0"))
+            (_, found, _) = try await Self.call(client, .get, "components?where=display_name:OpenShift")
+            #expect(found["components"]?.arrayValue?.compactMap { $0["version"]?.stringValue } == ["4.12.1"])
         }
+    }
+
+    @Test func componentVersionsAreReadFromNamesAsDCIDoes() {
+        #expect(DCITopicController.version(fromName: "ansible:2.9.1") == "2.9.1")
+        #expect(DCITopicController.version(fromName: "pkg@1.0") == "1.0")
+        #expect(DCITopicController.version(fromName: "OpenShift 4.12 rc 1") == "1")
+        #expect(DCITopicController.version(fromName: "RHOS-17.1-RHEL-9-20240101") == "17.1-RHEL-9-20240101")
+        #expect(DCITopicController.version(fromName: "hwcert-1572272875") == "")
     }
 }

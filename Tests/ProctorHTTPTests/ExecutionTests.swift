@@ -312,8 +312,8 @@ import Testing
         func setPort(_ value: Int) { port = value }
     }
 
-    @Test func aRunEventIsPostedSignedAndLogged() async throws {
-        let inbox = Inbox()
+    /// A local receiver that records what it is posted; returns its serving task and port.
+    private func receiver(_ inbox: Inbox) async throws -> (Task<Void, any Error>, Int) {
         let router = Router()
         router.post("hook") { request, _ -> HTTPResponse.Status in
             let body = try await request.body.collect(upTo: 1 << 20)
@@ -328,42 +328,73 @@ import Testing
             onServerRunning: { channel in await inbox.setPort(channel.localAddress?.port ?? 0) }
         )
         let serving = Task { try await receiver.runService() }
-        defer { serving.cancel() }
         var port = 0
         for _ in 0..<100 where port == 0 {
             try await Task.sleep(for: .milliseconds(20))
             port = await inbox.port
         }
+        return (serving, port)
+    }
+
+    /// Creates a webhook to the receiver on `port` for success and failure events; returns its id.
+    private func hook(_ client: any TestClientProtocol, port: Int) async throws -> String {
+        let hook = """
+            {"group": "default", "name": "ci", "url": "http://127.0.0.1:\(port)/hook", "secret": "s3cret",
+             "statuses": ["success", "failure"]}
+            """
+        return try await client.execute(
+            uri: "/api/v1/webhooks", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: hook)
+        ) { response in
+            let body = try json(response)
+            #expect(response.status == .created)
+            #expect(body["secret"] == nil)
+            return body["id"]?.stringValue ?? ""
+        }
+    }
+
+    /// Reports `statuses` in turn on a new client-reported run; returns its id.
+    private func report(_ statuses: [String], _ client: any TestClientProtocol) async throws -> String {
+        let runID = try await client.execute(
+            uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"name": "hooked"}"#)
+        ) { try json($0)["id"]?.stringValue ?? "" }
+        for status in statuses {
+            try await client.execute(
+                uri: "/api/v1/runs/\(runID)/status", method: .post, headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"status": "\#(status)"}"#)
+            ) { response in #expect(response.status == .created) }
+        }
+        return runID
+    }
+
+    /// Serves a receiver and an app with a hook to it, and hands both to `body`.
+    private func withHook(_ body: @Sendable (any TestClientProtocol, _ hookID: String, Inbox) async throws -> Void) async throws {
+        let inbox = Inbox()
+        let (serving, receiverPort) = try await receiver(inbox)
+        defer { serving.cancel() }
         let app = try await TestApp.make()
-        let receiverPort = port
-        try await app.testLive { client in
-            let port = receiverPort
-            let hook = """
-                {"group": "default", "name": "ci", "url": "http://127.0.0.1:\(port)/hook", "secret": "s3cret",
-                 "statuses": ["success", "failure"]}
-                """
-            let hookID = try await client.execute(
-                uri: "/api/v1/webhooks", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: hook)
-            ) { response in
-                let body = try json(response)
-                #expect(response.status == .created)
-                #expect(body["secret"] == nil)
-                return body["id"]?.stringValue ?? ""
-            }
-            let runID = try await client.execute(
-                uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"name": "hooked"}"#)
-            ) { try json($0)["id"]?.stringValue ?? "" }
-            for status in ["running", "failure"] {
-                try await client.execute(
-                    uri: "/api/v1/runs/\(runID)/status", method: .post, headers: bearer(TestApp.adminToken),
-                    body: ByteBuffer(json: #"{"status": "\#(status)"}"#)
-                ) { response in #expect(response.status == .created) }
-            }
-            var posts: [(signature: String, event: String, body: String)] = []
-            for _ in 0..<100 where posts.isEmpty {
-                try await Task.sleep(for: .milliseconds(50))
-                posts = await inbox.posts
-            }
+        try await app.testLive { client in try await body(client, try await hook(client, port: receiverPort), inbox) }
+    }
+
+    /// What the receiver got: waits for a first post, then `settle` more for any others.
+    private func posts(_ inbox: Inbox, settle: Duration) async throws -> [(signature: String, event: String, body: String)] {
+        for _ in 0..<100 {
+            if await !inbox.posts.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: settle)
+        return await inbox.posts
+    }
+
+    private func deliveries(_ client: any TestClientProtocol, hookID: String) async throws -> [JSONValue] {
+        try await client.execute(uri: "/api/v1/webhooks/\(hookID)/deliveries", method: .get, headers: bearer(TestApp.adminToken)) {
+            try json($0)["items"]?.arrayValue ?? []
+        }
+    }
+
+    @Test func aRunEventIsPostedSignedAndLogged() async throws {
+        try await withHook { client, hookID, inbox in
+            let runID = try await report(["running", "failure"], client)
+            let posts = try await posts(inbox, settle: .milliseconds(200))
             // Only the filtered status was sent, once, signed with the secret.
             #expect(posts.count == 1)
             let post = try #require(posts.first)
@@ -371,14 +402,21 @@ import Testing
             let payload = try #require(JSONValue.decode(post.body))
             #expect(payload["run"]?["id"] == .string(runID))
             #expect(post.signature == "sha256=" + WebhookDispatcher.signature(body: payload, secret: "s3cret"))
-            try await Task.sleep(for: .milliseconds(200))
-            try await client.execute(uri: "/api/v1/webhooks/\(hookID)/deliveries", method: .get, headers: bearer(TestApp.adminToken)) {
-                response in
-                let items = try json(response)["items"]?.arrayValue ?? []
-                #expect(items.count == 1)
-                #expect(items.first?["status"] == .string("delivered"))
-                #expect(items.first?["response_code"] == .number(200))
-            }
+            let items = try await deliveries(client, hookID: hookID)
+            #expect(items.count == 1)
+            #expect(items.first?["status"] == .string("delivered"))
+            #expect(items.first?["response_code"] == .number(200))
+        }
+    }
+
+    /// DCI's rule: only an entry into a final status from a non-final one notifies; a second final status
+    /// (success → failure → error → success) does not.
+    @Test func onlyTheFirstEntryIntoAFinalStatusNotifies() async throws {
+        try await withHook { client, hookID, inbox in
+            _ = try await report(["running", "success", "failure", "error", "success"], client)
+            let posts = try await posts(inbox, settle: .milliseconds(500))
+            #expect(posts.map(\.event) == ["run.success"])
+            #expect(try await deliveries(client, hookID: hookID).count == 1)
         }
     }
 }

@@ -143,4 +143,27 @@ import Testing
             #expect(try await store.distinct(.runs, field: "labels.job", query: Query(), scope: .everything) == [])
         }
     }
+
+    @Test(arguments: Backend.available)
+    func deleteAllDeletesTheMatchingRowsInScope(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let run = try await store.insert(Record(.runs, ["group_id": .string(group.id)]))
+            for (file, name) in [("a", "t1"), ("a", "t2"), ("b", "t1")] {
+                _ = try await store.insert(
+                    Record(
+                        .testResults,
+                        [
+                            "group_id": .string(group.id), "run_id": .string(run.id), "file_id": .string(file), "name": .string(name),
+                            "status": .string("passed"), "time": .double(0),
+                        ]
+                    )
+                )
+            }
+            let fileA = Query(filter: .equal("file_id", "a"))
+            #expect(try await store.deleteAll(.testResults, query: fileA, scope: .groups(["elsewhere"])) == 0)
+            #expect(try await store.deleteAll(.testResults, query: fileA, scope: .everything) == 2)
+            #expect(try await store.count(.testResults, query: Query(), scope: .everything) == 1)
+        }
+    }
 }

@@ -63,7 +63,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 3
+    public static let version = 4
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
     /// Built once: a schema is read on every row a request touches.
@@ -238,6 +238,9 @@ public enum Catalog {
                     FieldSpec("tags", .strings, nullable: false),
                     FieldSpec("state", .string, nullable: false, default: .string("active")),
                     FieldSpec("released_at", .timestamp),
+                    // DCI's display name and version (a row from before version 4 has neither).
+                    FieldSpec("display_name", .string, since: 4),
+                    FieldSpec("version", .string, since: 4),
                 ],
                 indexes: [
                     IndexSpec(["group_id", "topic_id", "name"], unique: true),

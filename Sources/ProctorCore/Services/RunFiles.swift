@@ -117,6 +117,23 @@ public struct RunFiles: Sendable {
 
     // MARK: Results
 
+    /// One result file's summary (DCI's per-file `tests_results`): its cases by status, how many regressed or
+    /// recovered against the previous run, and the sum of their times (a suite's own `time` attribute is
+    /// ignored, as DCI does).
+    public struct FileResults: Sendable, Equatable {
+        public var tests: TestSummary
+        public var regressions: Int
+        public var recoveries: Int
+        public var time: Double
+
+        public init(tests: TestSummary = TestSummary(), regressions: Int = 0, recoveries: Int = 0, time: Double = 0) {
+            self.tests = tests
+            self.regressions = regressions
+            self.recoveries = recoveries
+            self.time = time
+        }
+    }
+
     /// What ingesting one result file did.
     public struct Ingest: Sendable {
         /// This file's cases.
@@ -128,12 +145,30 @@ public struct RunFiles: Sendable {
         public var additions: Int
         public var removals: Int
         public var previousRunID: String?
+        /// The sum of this file's case times.
+        public var time: Double
+
+        /// This file's summary, as ``RunFiles/results(fileID:runID:)`` counts it from the stored cases.
+        public var results: FileResults { FileResults(tests: file, regressions: regressions, recoveries: recoveries, time: time) }
     }
 
     /// Parses a stored result file into test results of its run, each marked against the same file name in
     /// the previous comparable run, and refreshes the run's counts. Malformed input is a 400 naming the line
-    /// and column; the file itself stays stored.
+    /// and column; the file itself stays stored, without results: the cases stored before the parse failed
+    /// (they are stored in batches as the file streams by) are deleted again.
     public func ingest(_ file: Record, run: Record, format: Format) async throws -> Ingest {
+        do {
+            return try await ingestCases(file, run: run, format: format)
+        } catch {
+            try await store.deleteAll(
+                .testResults, query: Query(filter: .equal("run_id", run.id) && .equal("file_id", file.id)), scope: .everything
+            )
+            try await refreshCounts(runID: run.id)
+            throw error
+        }
+    }
+
+    private func ingestCases(_ file: Record, run: Record, format: Format) async throws -> Ingest {
         let url = try location(of: file)
         let name = file.name ?? ""
         let previousRunID = try await previousRun(for: run)
@@ -141,7 +176,7 @@ public struct RunFiles: Sendable {
         if let previousRunID { previous = try await statuses(runID: previousRunID, fileName: name) }
 
         let groupID = run.groupID ?? ""
-        var counts = (regressions: 0, recoveries: 0, additions: 0)
+        var counts = (regressions: 0, recoveries: 0, additions: 0, time: 0.0)
         var seen = Set<TestCaseKey>()
         let summary = try await Self.streamCases(from: url, format: format) { batch in
             var rows: [Record] = []
@@ -149,6 +184,7 @@ public struct RunFiles: Sendable {
             for testCase in batch {
                 let key = testCase.key
                 seen.insert(key)
+                counts.time += testCase.time
                 let mark: Regression
                 if let before = previous[key] {
                     mark = RegressionMarker.mark(was: before, now: testCase.status)
@@ -180,8 +216,34 @@ public struct RunFiles: Sendable {
         let totals = try await refreshCounts(runID: run.id)
         return Ingest(
             file: summary, run: totals, regressions: counts.regressions, recoveries: counts.recoveries,
-            additions: counts.additions, removals: removals, previousRunID: previousRunID
+            additions: counts.additions, removals: removals, previousRunID: previousRunID, time: counts.time
         )
+    }
+
+    /// A stored result file's summary, counted from its stored cases.
+    public func results(fileID: String, runID: String) async throws -> FileResults {
+        let ofFile: Filter = .equal("run_id", runID) && .equal("file_id", fileID)
+        func number(_ extra: Filter) async throws -> Int {
+            try await store.count(.testResults, query: Query(filter: ofFile && extra), scope: .everything)
+        }
+        var results = FileResults()
+        results.tests.passed = try await number(.equal("status", TestStatus.passed.rawValue))
+        results.tests.failed = try await number(.equal("status", TestStatus.failed.rawValue))
+        results.tests.errored = try await number(.equal("status", TestStatus.error.rawValue))
+        results.tests.skipped = try await number(.equal("status", TestStatus.skipped.rawValue))
+        results.tests.total = results.tests.passed + results.tests.failed + results.tests.errored + results.tests.skipped
+        results.regressions = try await number(.equal("regression", Regression.regressed.rawValue))
+        results.recoveries = try await number(.equal("regression", Regression.recovered.rawValue))
+        var cursor: String?
+        repeat {
+            let page = try await store.list(
+                .testResults, query: Query(filter: ofFile, sort: [SortKey("seq")], limit: 1000, cursor: cursor, fields: ["time"]),
+                scope: .everything
+            )
+            for row in page.items { results.time += row["time"].doubleValue ?? 0 }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return results
     }
 
     /// Recomputes a run's test counts from its stored results.

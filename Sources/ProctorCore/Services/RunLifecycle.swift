@@ -23,6 +23,15 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
     /// DCI's FINAL set: notifications fire on the first entry into one of these.
     public var isDCIFinal: Bool { self == .success || self == .failure || self == .error }
 
+    /// Whether a run event announces anything (to webhooks): not when the run was already final before it, so
+    /// a run that goes success → failure, or receives a second final status, notifies once (DCI's rule: side
+    /// effects only on entering a final status from a non-final one). An event without a previous status (a
+    /// run's creation) notifies.
+    public static func notifies(event: Record) -> Bool {
+        guard let previous = RunStatus(rawValue: event.string("previous_status") ?? "") else { return true }
+        return !previous.isDCIFinal
+    }
+
     /// Claimed and executing (a testbed in one of these is busy).
     public var isActive: Bool { self == .preRun || self == .running || self == .postRun }
 

@@ -70,6 +70,10 @@ public protocol Store: Sendable {
     @discardableResult
     func delete(_ kind: ResourceKind, id: String, ifMatch: String?, scope: Scope) async throws -> Bool
 
+    /// Deletes every row matching the query's filter within the scope; returns how many.
+    @discardableResult
+    func deleteAll(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int
+
     func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page
 
     func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int

@@ -48,8 +48,9 @@ enum DCIRender {
         for field in ["name", "type", "topic_id", "state", "url", "title", "message", "canonical_project_name"] {
             out[field] = string(record[field])
         }
-        out["display_name"] = string(record["name"])
-        out["version"] = .string(record.string("canonical_project_name") ?? "")
+        // A component stored before schema version 4 kept its version as canonical_project_name.
+        out["display_name"] = .string(record.string("display_name") ?? record.string("name") ?? "")
+        out["version"] = .string(record.string("version") ?? record.string("canonical_project_name") ?? "")
         out["data"] = json(record["data"])
         out["tags"] = strings(record, "tags")
         out["released_at"] = record["released_at"].isNull ? time(record["created_at"]) : time(record["released_at"])

@@ -5,9 +5,10 @@ import ProctorCore
 /// A job's per-file JUnit summaries: DCI's `tests_results` rows, served by `GET /jobs/{id}/results` and embedded
 /// in a job.
 ///
-/// The test cases themselves are core test results (with regression marks); the per-file summary DCI shows is
-/// computed once when the file is ingested and kept in the run's `options.results`, so reading a job never
-/// re-counts its cases. Result files that arrived another way (native API, agents) are counted on demand.
+/// The test cases themselves are core test results (with regression marks), and the per-file summary is the
+/// core's (``RunFiles/FileResults``): taken from the ingest when DCI uploads the file and kept in the run's
+/// `options.results`, so reading a job never re-counts its cases; result files that arrived another way
+/// (native API, agents) are counted on demand by ``RunFiles/results(fileID:runID:)``.
 struct DCIResults {
     let api: DCIAPI
 
@@ -21,21 +22,14 @@ struct DCIResults {
     }
 
     /// One summary row.
-    static func entry(
-        file: Record,
-        jobID: String,
-        summary: TestSummary,
-        regressions: Int,
-        successfixes: Int,
-        time: Double
-    ) -> JSONValue {
+    static func entry(file: Record, jobID: String, results: RunFiles.FileResults) -> JSONValue {
         .object([
             "id": .string(file.id), "file_id": .string(file.id), "job_id": .string(jobID),
             "name": DCIRender.string(file["name"]), "filename": DCIRender.string(file["name"]),
-            "total": .number(Double(summary.total)), "success": .number(Double(summary.passed)),
-            "failures": .number(Double(summary.failed)), "errors": .number(Double(summary.errored)),
-            "skips": .number(Double(summary.skipped)), "regressions": .number(Double(regressions)),
-            "successfixes": .number(Double(successfixes)), "time": .number(time.rounded()),
+            "total": .number(Double(results.tests.total)), "success": .number(Double(results.tests.passed)),
+            "failures": .number(Double(results.tests.failed)), "errors": .number(Double(results.tests.errored)),
+            "skips": .number(Double(results.tests.skipped)), "regressions": .number(Double(results.regressions)),
+            "successfixes": .number(Double(results.recoveries)), "time": .number(results.time.rounded()),
             "created_at": DCIRender.time(file["created_at"]),
         ])
     }
@@ -53,14 +47,7 @@ struct DCIResults {
         } catch let failure as ProctorError where failure.code == .badRequest || failure.code == .unprocessable {
             throw DCIError(.badRequest, "Invalid XML: \(failure.message)")
         }
-        let entry = Self.entry(
-            file: file,
-            jobID: job.id,
-            summary: ingest.file,
-            regressions: ingest.regressions,
-            successfixes: ingest.recoveries,
-            time: try await time(fileID: file.id, jobID: job.id)
-        )
+        let entry = Self.entry(file: file, jobID: job.id, results: ingest.results)
         try await updateOptions(of: job.id) { options in
             var results = options["results"]?.arrayValue ?? []
             results.append(entry)
@@ -77,7 +64,8 @@ struct DCIResults {
         }
     }
 
-    /// Every result file of the job: the stored summaries, plus a count of any JUnit file without one.
+    /// Every result file of the job: the stored summaries, plus a count of any JUnit file without one that has
+    /// cases (one whose ingest failed has none, and DCI lists no results for it).
     func all(for job: Record) async throws -> [JSONValue] {
         var results = Self.stored(job)
         let known = Set(results.compactMap { $0["file_id"]?.stringValue })
@@ -92,56 +80,10 @@ struct DCIResults {
         )
         for file in files.items where !known.contains(file.id) {
             guard RunFiles.format(mime: file.string("mime") ?? "", name: file.name ?? "") == .junit else { continue }
-            results.append(try await count(file: file, jobID: job.id))
+            let counted = try await api.services.files.results(fileID: file.id, runID: job.id)
+            if counted.tests.total > 0 { results.append(Self.entry(file: file, jobID: job.id, results: counted)) }
         }
         return results
-    }
-
-    /// Counts a file's stored cases by status and regression mark.
-    private func count(file: Record, jobID: String) async throws -> JSONValue {
-        func number(_ extra: Filter) async throws -> Int {
-            try await store.count(
-                .testResults,
-                query: Query(filter: .equal("run_id", jobID) && .equal("file_id", file.id) && extra),
-                scope: .everything
-            )
-        }
-        var summary = TestSummary()
-        summary.passed = try await number(.equal("status", TestStatus.passed.rawValue))
-        summary.failed = try await number(.equal("status", TestStatus.failed.rawValue))
-        summary.errored = try await number(.equal("status", TestStatus.error.rawValue))
-        summary.skipped = try await number(.equal("status", TestStatus.skipped.rawValue))
-        summary.total = summary.passed + summary.failed + summary.errored + summary.skipped
-        return Self.entry(
-            file: file,
-            jobID: jobID,
-            summary: summary,
-            regressions: try await number(.equal("regression", Regression.regressed.rawValue)),
-            successfixes: try await number(.equal("regression", Regression.recovered.rawValue)),
-            time: try await time(fileID: file.id, jobID: jobID)
-        )
-    }
-
-    /// The sum of a file's case times (DCI's suite time ignores the `time` attribute of `<testsuite>`).
-    private func time(fileID: String, jobID: String) async throws -> Double {
-        var total = 0.0
-        var cursor: String?
-        repeat {
-            let page = try await store.list(
-                .testResults,
-                query: Query(
-                    filter: .equal("run_id", jobID) && .equal("file_id", fileID),
-                    sort: [SortKey("seq")],
-                    limit: 1000,
-                    cursor: cursor,
-                    fields: ["time"]
-                ),
-                scope: .everything
-            )
-            for row in page.items { total += row["time"].doubleValue ?? 0 }
-            cursor = page.nextCursor
-        } while cursor != nil
-        return total
     }
 
     /// Read-modify-write of the run's options, retried when another writer changed the run meanwhile.

@@ -99,8 +99,9 @@ struct DCITopicController {
         "team_id", "state", "data", "tags", "released_at",
     ]
 
-    /// `POST /components` as `component.create`/`create_v2` send it. DCI's `display_name` is the name and its
-    /// `version` is kept as `canonical_project_name`; the type is lower-cased as DCI does.
+    /// `POST /components` as `component.create`/`create_v2` send it: `name` defaults to `display_name` and
+    /// `display_name` to `name`; `version`, when not given, is read from the name as DCI does (after the last
+    /// `:`, `@` or space, or after `RHEL-`/`RHOS-`); the type is lower-cased as DCI does.
     @Sendable func createComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let object = try await api.object(request)
@@ -118,14 +119,16 @@ struct DCITopicController {
         guard let teamID = topic.groupID, try await mayCreate(in: teamID, principal: principal) else {
             throw DCIError(.unauthorized, "Operation not authorized.")
         }
-        let plain = ["title", "message", "canonical_project_name", "url", "state", "data", "tags", "released_at"]
+        let plain = [
+            "title", "message", "canonical_project_name", "url", "state", "data", "tags", "released_at", "display_name",
+            "version",
+        ]
         var values = try FieldCoding.values(
             from: object.filter { plain.contains($0.key) },
             schema: ResourceKind.components.schema
         ).filter { !$0.value.isNull }
-        if values["canonical_project_name"] == nil, let version = object["version"]?.stringValue, !version.isEmpty {
-            values["canonical_project_name"] = .string(version)
-        }
+        if values["display_name"]?.stringValue?.isEmpty ?? true { values["display_name"] = .string(name) }
+        if values["version"]?.stringValue?.isEmpty ?? true { values["version"] = .string(Self.version(fromName: name)) }
         values["name"] = .string(name)
         values["type"] = .string(type.lowercased())
         values["topic_id"] = .string(topic.id)
@@ -136,6 +139,18 @@ struct DCITopicController {
     }
 
     // MARK: Helpers
+
+    /// The version DCI reads from a component name without one: what follows `RHEL-` or `RHOS-`, else what
+    /// follows the last of the first delimiter among `:`, `@` and space; else empty.
+    static func version(fromName name: String) -> String {
+        for prefix in ["RHOS-", "RHEL-"] {
+            if let range = name.range(of: prefix, options: .backwards) { return String(name[range.upperBound...]) }
+        }
+        guard let delimiter = [":", "@", " "].first(where: { name.contains($0) }),
+            let range = name.range(of: delimiter, options: .backwards)
+        else { return "" }
+        return String(name[range.upperBound...])
+    }
 
     /// A duplicate is DCI's 409 "A similar resource already exists".
     private func insert(_ record: Record) async throws -> Record {
