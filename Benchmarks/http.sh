@@ -8,19 +8,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${1:-20000}
-BIN=${PROCTOR_BIN:-.build/release/proctor}
-[ -x "$BIN" ] || swift build -c release --product proctor
 command -v wrk >/dev/null || { echo "http.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
-PY=$(command -v python3)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-bench-http.XXXXXX")
-SERVER=
-trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-TOKEN=pt_bench_http_admin_token_0000000
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --log-level warning >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/livez" >/dev/null && break; sleep 0.1; done
-BASE="http://127.0.0.1:$PORT"
+source Benchmarks/lib.sh
+start_server http
 
 # Seed bare runs (reported by a client, so nothing executes) with a status and a label to filter on.
 RUN_ID=$("$PY" - "$BASE" "$TOKEN" "$RUNS" <<'PYEOF'

@@ -8,20 +8,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N=${1:-10000}
-BIN=${PROCTOR_BIN:-.build/release/proctor}
-[ -x "$BIN" ] || swift build -c release --product proctor
-PY=$(command -v python3)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-bench-runs.XXXXXX")
-SERVER=
-trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-TOKEN=pt_bench_runs_admin_token_000000
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots "${SLOTS:-$(nproc)}" \
-  --log-level warning >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+source Benchmarks/lib.sh
+start_server runs --executor-slots "${SLOTS:-$(nproc)}"
 
-"$PY" - "http://127.0.0.1:$PORT" "$TOKEN" "$N" <<'EOF'
+"$PY" - "$BASE" "$TOKEN" "$N" <<'EOF'
 import json, sys, threading, time, urllib.request
 base, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def call(method, path, body=None):

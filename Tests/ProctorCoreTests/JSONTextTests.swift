@@ -29,6 +29,20 @@ struct JSONTextTests {
         }
     }
 
+    @Test("writes byte for byte what Foundation's JSONEncoder writes with sorted keys and unescaped slashes")
+    func matchesJSONEncoder() throws {
+        let value = try JSONValue.decode(
+            Data(
+                #"{"b": [1, 2.5, -3, 1e-7, 12345678901234, true, false, null], "a": {"z": "x/y \"q\" \\ \n\t\u0001 é 😀", "é": {}, "B": []}, "": ""}"#
+                    .utf8
+            )
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(value.encodedString() == String(decoding: try encoder.encode(value), as: UTF8.self))
+        #expect(value.encodedBytes() == Array(try encoder.encode(value)))
+    }
+
     @Test("control characters are escaped so the output parses again")
     func escapesControlCharacters() {
         let value = JSONValue.string("a\u{01}b\u{1f}\"")

@@ -379,21 +379,6 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
-    /// DCI's fast serializer writes what Foundation's JSONEncoder (sorted keys, unescaped slashes) writes.
-    @Test func fastJSONMatchesJSONEncoder() throws {
-        let value = try JSONValue.decode(
-            Data(
-                #"{"b": [1, 2.5, -3, 1e-7, 12345678901234, true, false, null], "a": {"z": "x/y \"q\" \\ \n\t\u0001 é 😀", "é": {}, "B": []}, "": ""}"#
-                    .utf8
-            )
-        )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let fast = String(decoding: DCIJSON.bytes(value), as: UTF8.self)
-        #expect(fast == String(decoding: try encoder.encode(value), as: UTF8.self))
-        #expect(try JSONValue.decode(Data(fast.utf8)) == value)
-    }
-
     @Test func limitDefaultsTo20AndIsClampedTo200() async throws {
         let app = try await Self.makeApp()
         let topic = try #require(try await app.store.first(.topics, matching: ["name": .string("RHEL-8.2")]))

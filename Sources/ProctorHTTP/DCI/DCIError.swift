@@ -61,7 +61,7 @@ struct DCIErrorMiddleware: RouterMiddleware {
             if failure.status == .contentTooLarge, request.method != .post { failure.status = .badRequest }
             var headers: HTTPFields = [:]
             if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"Login required\"" }
-            return DCIJSON.response(failure.body, status: failure.status, headers: headers)
+            return JSONResponse.make(failure.body, status: failure.status, headers: headers)
         }
     }
 

@@ -148,7 +148,7 @@ enum DCIRender {
 
     /// `{"<plural>": [...], "_meta": {"count": total}}`.
     static func list(_ plural: String, _ items: [JSONValue], count: Int) -> Response {
-        DCIJSON.response(.object([plural: .array(items), "_meta": .object(["count": .number(Double(count))])]))
+        JSONResponse.make(.object([plural: .array(items), "_meta": .object(["count": .number(Double(count))])]))
     }
 
     /// `{"<singular>": {...}}` with the row's etag in `ETag`.
@@ -156,6 +156,6 @@ enum DCIRender {
     {
         var headers: HTTPFields = [:]
         if let etag, !etag.isEmpty { headers[.eTag] = etag }
-        return DCIJSON.response(.object([singular: item]), status: status, headers: headers)
+        return JSONResponse.make(.object([singular: item]), status: status, headers: headers)
     }
 }
