@@ -64,14 +64,22 @@ public struct LocalExecutor: Service {
     private func sweepLeases() async {
         // After a restart, give executors that kept running while this server was down one lease period to
         // report back before their runs are taken from them.
-        try? await Task.sleep(for: .seconds(queue.leaseSeconds))
+        await pause(seconds: queue.leaseSeconds)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await queue.expireLeases()
             } catch {
                 logger.warning("cannot sweep expired leases: \(error)")
             }
-            try? await Task.sleep(for: .seconds(max(1, queue.leaseSeconds / 4)))
+            await pause(seconds: max(1, queue.leaseSeconds / 4))
+        }
+    }
+
+    /// Sleeps, but wakes at once when the server shuts down gracefully (a 30 s lease wait used to hold up
+    /// the shutdown of a server with no executor slots, whose only task this is).
+    private func pause(seconds: Int) async {
+        _ = try? await cancelWhenGracefulShutdown {
+            try await Task.sleep(for: .seconds(seconds))
         }
     }
 }
