@@ -217,6 +217,11 @@ import Testing
                 #expect(response.status == .seeOther)
                 let again = String(response.headers[.location]?.dropFirst("/runs/".count) ?? "")
                 #expect(!again.isEmpty && again != run)
+                // The relaunch is the same run again: its launch options, name and tags.
+                let relaunched = try await client.execute(uri: "/api/v1/runs/\(again)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+                #expect(relaunched["options"]?["x"] == .string("1"))
+                #expect(relaunched["name"] == .string("from the form"))
+                #expect(relaunched["tags"] == .array([.string("a"), .string("b")]))
             }
         }
     }
