@@ -629,8 +629,8 @@ final class StatisticsSchedule: Sendable {
 }
 
 final class AccessGenerationCounter: Sendable {
-    /// The kinds whose rows decide what a principal may do.
-    static let kinds: Set<ResourceKind> = [.users, .tokens, .memberships, .groups]
+    /// The kinds whose rows decide who a caller is and what it may do.
+    static let kinds: Set<ResourceKind> = [.users, .tokens, .memberships, .groups, .remotecis]
     private let counter = Atomic<UInt64>(0)
 
     var value: UInt64 { counter.load(ordering: .acquiring) }

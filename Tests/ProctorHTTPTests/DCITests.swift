@@ -179,6 +179,40 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
+    /// Basic credentials are remembered between requests, but a changed password or a deactivated user
+    /// takes effect on the very next one.
+    @Test func basicCredentialsFollowPasswordChangesAtOnce() async throws {
+        let app = try await Self.makeApp()
+        let alice = try #require(try await app.store.first(.users, matching: ["name": .string("alice")]))
+        try await app.test { client in
+            for headers in [Self.basic("alice", "alice-password"), Self.basic("alice@example.com", "alice-password")] {
+                try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: headers) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+            _ = try await app.store.update(
+                .users, id: alice.id,
+                changes: ["password_hash": .string(try Credentials.hashPassword("alice-newer-password", rounds: 1000))],
+                ifMatch: nil, scope: .everything
+            )
+            for headers in [Self.basic("alice", "alice-password"), Self.basic("alice@example.com", "alice-password")] {
+                try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: headers) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(parsed(response)["message"] == .string("Invalid user credentials"))
+                }
+            }
+            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: Self.basic("alice", "alice-newer-password")) {
+                response in
+                #expect(response.status == .ok)
+            }
+            _ = try await app.store.update(.users, id: alice.id, changes: ["state": .string("inactive")], ifMatch: nil, scope: .everything)
+            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: Self.basic("alice", "alice-newer-password")) {
+                response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
     @Test func basicAndBearerAuthenticateUsers() async throws {
         let app = try await Self.makeApp()
         try await app.test { client in

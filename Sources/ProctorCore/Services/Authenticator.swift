@@ -43,7 +43,21 @@ public struct Authenticator: Sendable {
         ?? "pbkdf2-sha256$210000$00$00"
 
     /// The user's principal when the password matches, else an unauthorized error.
+    ///
+    /// With a cache, a correct name and password are remembered like a token (keyed by a hash of both), so
+    /// that clients sending HTTP Basic on every request pay the KDF once; the same access generation and
+    /// lifetime drop the entry when the password, the user or a membership changes.
     public func principal(forUser name: String, password: String) async throws -> Principal {
+        guard let cache else { return try await checkPassword(name: name, password: password) }
+        let key = "password:" + Credentials.tokenHash(name + "\u{0}" + password)
+        let generation = store.accessGeneration
+        if let principal = cache.principal(tokenHash: key, generation: generation) { return principal }
+        let principal = try await checkPassword(name: name, password: password)
+        cache.remember(principal, tokenHash: key, generation: generation)
+        return principal
+    }
+
+    private func checkPassword(name: String, password: String) async throws -> Principal {
         let unauthorized = ProctorError(.unauthorized, "invalid user name or password")
         let user = try await store.first(.users, matching: ["name": .string(name)])
         guard let user, user.string("state") == "active", let hash = user.string("password_hash") else {

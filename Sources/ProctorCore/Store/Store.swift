@@ -46,7 +46,7 @@ public protocol Store: Sendable {
 
     func health() async -> StoreHealth
 
-    /// Moves on every committed write to who-may-do-what (users, tokens, memberships, groups): caches of
+    /// Moves on every committed write to who-may-do-what (users, tokens, memberships, groups, remote CIs): caches of
     /// principals compare it to know they are stale. Writes by other processes are not seen here.
     var accessGeneration: UInt64 { get }
 

@@ -37,7 +37,7 @@ public struct DCIAPI: Sendable {
     public func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group("dci/api/v1")
             .add(middleware: DCIErrorMiddleware())
-            .add(middleware: DCIAuthMiddleware(store: store, maxBodyBytes: Self.maxBodyBytes, now: now))
+            .add(middleware: DCIAuthMiddleware(authenticator: services.authenticator, maxBodyBytes: Self.maxBodyBytes, now: now))
         let routes = DCIRoutes(group: group)
         DCIIdentityController(api: self).addRoutes(to: routes)
         DCITopicController(api: self).addRoutes(to: routes)

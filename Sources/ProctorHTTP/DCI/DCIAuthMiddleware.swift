@@ -19,14 +19,13 @@ struct DCIAuthMiddleware: RouterMiddleware {
     let store: any Store
     let authenticator: Authenticator
     let maxBodyBytes: Int
-    let basicCache = TTLCache<Principal>(lifetime: 60, capacity: 4096)
     let clientCache = TTLCache<DCIClient>(lifetime: 10, capacity: 4096)
     /// The server clock; tests freeze it.
     let now: @Sendable () -> Date
 
-    init(store: any Store, maxBodyBytes: Int, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.store = store
-        self.authenticator = Authenticator(store: store)
+    init(authenticator: Authenticator, maxBodyBytes: Int, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = authenticator.store
+        self.authenticator = authenticator
         self.maxBodyBytes = maxBodyBytes
         self.now = now
     }
@@ -67,21 +66,19 @@ struct DCIAuthMiddleware: RouterMiddleware {
         else { throw DCIError(.unauthorized, "Invalid user credentials") }
         let name = String(text[..<colon])
         let password = String(text[text.index(after: colon)...])
-        let key = Credentials.tokenHash("\(name)\u{0}\(password)")
-        if let cached = basicCache.value(for: key) { return cached }
-        let principal: Principal
-        do {
-            principal = try await authenticator.principal(forUser: name, password: password)
-        } catch let failure as ProctorError where failure.code == .unauthorized {
-            // DCI also accepts the e-mail address as the login.
-            guard name.contains("@"), let user = try await store.first(.users, matching: ["email": .string(name)]),
-                let userName = user.name,
-                let byEmail = try? await authenticator.principal(forUser: userName, password: password)
-            else { throw DCIError(.unauthorized, "Invalid user credentials") }
-            principal = byEmail
+        // DCI also accepts the e-mail address as the login: resolve it to the name first, so that the core's
+        // cache of checked passwords serves both forms.
+        var login = name
+        if name.contains("@"), try await store.first(.users, matching: ["name": .string(name)]) == nil,
+            let byEmail = try await store.first(.users, matching: ["email": .string(name)])?.name
+        {
+            login = byEmail
         }
-        basicCache.set(principal, for: key)
-        return principal
+        do {
+            return try await authenticator.principal(forUser: login, password: password)
+        } catch let failure as ProctorError where failure.code == .unauthorized {
+            throw DCIError(.unauthorized, "Invalid user credentials")
+        }
     }
 
     // MARK: HMAC
@@ -117,7 +114,8 @@ struct DCIAuthMiddleware: RouterMiddleware {
     /// The remote CI or feeder a client id names, with its team; nil for other client types or unknown ids.
     private func lookUp(type: String, id: String) async throws -> DCIClient? {
         guard type == "remoteci" || type == "feeder", !id.isEmpty, id.count <= 100 else { return nil }
-        let key = "\(type)/\(id)"
+        // Keyed by the access generation: a rotated secret or an archived remote CI is seen at once here.
+        let key = "\(store.accessGeneration)/\(type)/\(id)"
         if let cached = clientCache.value(for: key) { return cached }
         guard let row = try await store.get(.remotecis, id: id), (row.string("client_type") ?? "remoteci") == type,
             row.string("state") != "archived", let groupID = row.groupID
