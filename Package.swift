@@ -113,6 +113,12 @@ let package = Package(
             path: "Benchmarks/ProctorBench",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ProctorTestSupport",
+            dependencies: ["ProctorStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/ProctorTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ProctorCoreTests",
             dependencies: ["ProctorCore"],
@@ -121,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProctorStoreTests",
-            dependencies: ["ProctorCore", "ProctorStore"],
+            dependencies: ["ProctorCore", "ProctorStore", "ProctorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -131,6 +137,7 @@ let package = Package(
                 "ProctorStore",
                 "ProctorHTTP",
                 "ProctorExec",
+                "ProctorTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

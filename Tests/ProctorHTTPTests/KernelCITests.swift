@@ -7,46 +7,9 @@ import NIOCore
 import ProctorCore
 @testable import ProctorHTTP
 import ProctorStore
+import ProctorTestSupport
 import Testing
 
-/// The stores the KernelCI tests run on: SQLite always, PostgreSQL when the test command started one.
-enum KernelCIBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite
-    case postgres
-
-    var testDescription: String { rawValue }
-
-    static var available: [KernelCIBackend] {
-        let environment = ProcessInfo.processInfo.environment
-        if environment["PROCTOR_TEST_POSTGRES_URL"] != nil || environment["PROCTOR_TEST_REQUIRE_POSTGRES"] == "1" {
-            return [.sqlite, .postgres]
-        }
-        return [.sqlite]
-    }
-
-    func makeStore(directory: URL, logger: Logger) async throws -> SQLStore {
-        switch self {
-        case .sqlite:
-            let store = try await SQLStore.sqlite(path: directory.appendingPathComponent("proctor.sqlite").path, logger: logger)
-            _ = try await store.migrate()
-            return store
-        case .postgres:
-            guard let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] else {
-                Issue.record("PROCTOR_TEST_REQUIRE_POSTGRES is set but PROCTOR_TEST_POSTGRES_URL is not")
-                throw CancellationError()
-            }
-            let schema = "k_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let store = try await SQLStore.postgres(url: url, connections: 4, schema: schema, logger: logger)
-            do {
-                _ = try await store.migrate()
-            } catch {
-                await store.shutdown()
-                throw error
-            }
-            return store
-        }
-    }
-}
 
 /// A Proctor with the bootstrap admin over one backend, and helpers to seed KernelCI jobs and call the API.
 struct KernelCILab: Sendable {
@@ -63,7 +26,7 @@ struct KernelCILab: Sendable {
     /// Runs `body` against the application `buildApplication` assembles, or, with `options`, against a router
     /// holding only the KernelCI routes with those limits.
     static func run(
-        _ backend: KernelCIBackend, options: KernelCIAPI.Options? = nil, _ body: @Sendable (KernelCILab) async throws -> Void
+        _ backend: TestBackend, options: KernelCIAPI.Options? = nil, _ body: @Sendable (KernelCILab) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -208,7 +171,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     // MARK: The seed's examples
 
     /// `GET /job/<id>/` with `Authorization: token`: one job, still in a list.
-    @Test(arguments: KernelCIBackend.available) func seedGetOneJobById(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedGetOneJobById(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let job = try await lab.seed(job: "arm-soc", kernel: "arm-soc-v3.16", status: .pass)
             let response = try await lab.call(.get, "/kernelci/job/\(oid(job))/")
@@ -231,7 +194,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
 
     /// `GET /job?date_range=12&job=arm-soc&field=status&field=kernel`: the matches of the last 12 days, only
     /// the requested fields (and `_id`), newest first, `count` the number of matches and `limit` 0.
-    @Test(arguments: KernelCIBackend.available) func seedListJobsOfATreeWithFields(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedListJobsOfATreeWithFields(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let day = KernelCILab.day
             try await lab.seed(job: "arm-soc", kernel: "v3.16-rc6-1009-g709032a", age: 1 * day)
@@ -256,7 +219,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// `GET /job/distinct/job`: the unique tree names, `count` their number.
-    @Test(arguments: KernelCIBackend.available) func seedDistinctJobs(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedDistinctJobs(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             for (job, kernel) in [("next", "next-1"), ("next", "next-2"), ("mainline", "v4.1"), ("omap", "omap-1")] {
                 try await lab.seed(job: job, kernel: kernel)
@@ -270,7 +233,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// `GET /job/distinct/kernel?job=next&date_range=5`: the filters apply first.
-    @Test(arguments: KernelCIBackend.available) func seedDistinctKernelsOfATree(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedDistinctKernelsOfATree(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let day = KernelCILab.day
             try await lab.seed(job: "next", kernel: "next-20150824", age: 3 * day)
@@ -291,7 +254,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// `GET /job/<id>/logs`: errors and warnings with their counts, computed from the job's console.
-    @Test(arguments: KernelCIBackend.available) func seedJobLogsSummary(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedJobLogsSummary(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let log = "make -j8\nAn error string\n" + String(repeating: "A warning string\n", count: 10) + "done\n"
             let response = try await lab.call(.post, "/kernelci/build", body: KernelCILab.build(tree: "next", describe: "next-20150921", log: log))
@@ -321,7 +284,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// `POST /job {job, kernel, git_branch, status}`: the job's status changes; the default is PASS.
-    @Test(arguments: KernelCIBackend.available) func seedPostJobStatus(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedPostJobStatus(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let job = try await lab.seed(job: "next", kernel: "next-20140801", status: .build)
             let response = try await lab.call(
@@ -350,7 +313,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
 
     /// `DELETE /job/<id>`: 200 and the job and its builds are gone; 404 for an id no job has; 400 for a
     /// malformed one.
-    @Test(arguments: KernelCIBackend.available) func seedDeleteJob(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func seedDeleteJob(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let missing = try await lab.call(.delete, "/kernelci/job/01234567890123456789ABCD", headers: [.contentType: "application/json"])
             #expect(missing.status == .notFound)
@@ -383,7 +346,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
 
     // MARK: Each query parameter alone
 
-    @Test(arguments: KernelCIBackend.available) func limitAndSkip(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func limitAndSkip(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             for index in 1...5 { try await lab.seed(job: "next", kernel: "next-\(index)", age: Int64(10 - index) * KernelCILab.minute) }
             #expect(try await lab.values("/kernelci/job", "kernel") == ["next-5", "next-4", "next-3", "next-2", "next-1"])
@@ -404,7 +367,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// `limit=0` means every match, up to the configured maximum; the envelope reports the limit applied.
-    @Test(arguments: KernelCIBackend.available) func limitZeroIsCappedAndReported(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func limitZeroIsCappedAndReported(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend, options: .init(maxLimit: 3)) { lab in
             for index in 1...5 { try await lab.seed(job: "next", kernel: "next-\(index)", age: Int64(10 - index) * KernelCILab.minute) }
             try await lab.seed(job: "omap", kernel: "omap-1")
@@ -447,7 +410,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func sortAndSortOrder(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func sortAndSortOrder(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let minute = KernelCILab.minute
             let a = try await lab.seed(job: "b-tree", kernel: "k-2", status: .pass, age: 3 * minute)
@@ -470,7 +433,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// Sorting on a label reads every match; beyond the configured maximum the query must be narrowed.
-    @Test(arguments: KernelCIBackend.available) func labelSortIsBounded(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func labelSortIsBounded(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend, options: .init(maxSortScan: 2)) { lab in
             try await lab.seed(job: "next", kernel: "k-1")
             try await lab.seed(job: "next", kernel: "k-2")
@@ -486,7 +449,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func dateRange(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func dateRange(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let day = KernelCILab.day
             try await lab.seed(job: "next", kernel: "today")
@@ -502,7 +465,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func timeRangeIsClampedAndBeatsDateRange(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func timeRangeIsClampedAndBeatsDateRange(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let minute = KernelCILab.minute
             try await lab.seed(job: "next", kernel: "5-minutes", age: 5 * minute)
@@ -519,7 +482,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func createdOnInBothFormats(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func createdOnInBothFormats(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let march5 = try #require(Timestamp.parse("2024-03-05T10:00:00Z"))
             try await lab.seed(job: "next", kernel: "early", createdAt: try #require(Timestamp.parse("2024-03-05T00:00:00Z")))
@@ -538,7 +501,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func fieldAndNfield(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func fieldAndNfield(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             try await lab.seed(job: "next", kernel: "next-1", labels: ["git_commit": "abc"])
             let keys = { (uri: String) async throws -> Set<String> in
@@ -556,7 +519,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// Each filter of `JOB_VALID_KEYS["GET"]`; a repeated value is any of them, `null` is null.
-    @Test(arguments: KernelCIBackend.available) func filters(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func filters(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let minute = KernelCILab.minute
             let one = try await lab.seed(
@@ -598,7 +561,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// Every parameter together.
-    @Test(arguments: KernelCIBackend.available) func parametersCombined(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func parametersCombined(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let day = KernelCILab.day
             for index in 0..<6 {
@@ -627,7 +590,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     // MARK: Status mapping and the native API
 
     /// A KernelCI job is a run: visible and filterable in the native API, its status mapped both ways.
-    @Test(arguments: KernelCIBackend.available) func jobsAreRunsInTheNativeAPI(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func jobsAreRunsInTheNativeAPI(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let created = try await lab.call(.post, "/kernelci/build", body: KernelCILab.build(tree: "next", describe: "next-20240101"))
             let id = try json(created)["result"]?.arrayValue?.first?["job_id"]?["$oid"]?.stringValue ?? ""
@@ -665,7 +628,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
 
     /// `POST /build`: 202; the first build of a (tree, describe, branch) creates the job in BUILD with the git
     /// and compiler facts; later builds add results to the same job.
-    @Test(arguments: KernelCIBackend.available) func buildReportsCreateAndFeedTheJob(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func buildReportsCreateAndFeedTheJob(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let first = try await lab.call(.post, "/kernelci/build/", body: KernelCILab.build(tree: "mainline", describe: "v6.1"))
             #expect(first.status == .accepted)
@@ -718,7 +681,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// Builds of one job imported in parallel create exactly one job.
-    @Test(arguments: KernelCIBackend.available) func parallelFirstBuildsCreateOneJob(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func parallelFirstBuildsCreateOneJob(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 0..<8 {
@@ -738,7 +701,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func invalidBuildReports(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func invalidBuildReports(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let cases: [(String, String)] = [
                 (#"{"steps": [], "artifacts": {}}"#, "'bmeta' is a required property"),
@@ -765,7 +728,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
 
     // MARK: Errors
 
-    @Test(arguments: KernelCIBackend.available) func postErrorsInKernelCIWords(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func postErrorsInKernelCIWords(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             try await lab.seed(job: "next", kernel: "next-1", status: .build)
             func post(_ body: String, type: String = "application/json") async throws -> (HTTPResponse.Status, JSONValue) {
@@ -796,7 +759,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    @Test(arguments: KernelCIBackend.available) func readErrorsAndUnknownRoutes(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func readErrorsAndUnknownRoutes(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let malformed = try await lab.get("/kernelci/job/12345", expect: .badRequest)
             #expect(malformed == .object(["code": .number(400), "reason": .string("Wrong ID value provided")]))
@@ -819,7 +782,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
 
     // MARK: Tokens
 
-    @Test(arguments: KernelCIBackend.available) func tokensAndScopes(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func tokensAndScopes(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let job = try await lab.seed(job: "next", kernel: "next-1", status: .build)
             let forbidden = JSONValue.object([
@@ -867,7 +830,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     // MARK: Transport
 
     /// `Accept-Encoding: gzip` gets a gzip body that decodes to the same JSON.
-    @Test(arguments: KernelCIBackend.available) func gzipWhenAccepted(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func gzipWhenAccepted(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             for index in 0..<20 { try await lab.seed(job: "next", kernel: "next-\(index)") }
             let plain = try await lab.call(.get, "/kernelci/job")
@@ -898,7 +861,7 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
     }
 
     /// `/job` and `/jobs`, with or without a trailing slash.
-    @Test(arguments: KernelCIBackend.available) func pluralAndTrailingSlash(_ backend: KernelCIBackend) async throws {
+    @Test(arguments: TestBackend.available) func pluralAndTrailingSlash(_ backend: TestBackend) async throws {
         try await KernelCILab.run(backend) { lab in
             let job = try await lab.seed(job: "next", kernel: "next-1")
             for path in ["/kernelci/job", "/kernelci/job/", "/kernelci/jobs", "/kernelci/jobs/"] {

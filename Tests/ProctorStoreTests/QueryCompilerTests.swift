@@ -1,6 +1,7 @@
 import Foundation
 import ProctorCore
 import ProctorStore
+import ProctorTestSupport
 import Testing
 
 /// The query model compiled to SQL, operator by operator, on every backend.

@@ -1,5 +1,6 @@
 import Foundation
 import ProctorCore
+import ProctorTestSupport
 import Testing
 
 @testable import ProctorStore

@@ -1,6 +1,7 @@
 import Foundation
 import ProctorCore
 import ProctorStore
+import ProctorTestSupport
 import Testing
 
 /// The store contract: every backend behaves the same for every call.
