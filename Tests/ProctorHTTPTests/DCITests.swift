@@ -1014,14 +1014,20 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(created["component"]?["version"] == .string("8.2.0-20191029.n.0"))
             (_, found, _) = try await Self.call(client, .get, "components?where=display_name:OpenShift")
             #expect(found["components"]?.arrayValue?.compactMap { $0["version"]?.stringValue } == ["4.12.1"])
+            // Filters read the stored display_name and version, the values the answers show.
+            (_, found, _) = try await Self.call(client, .get, "components?where=version:4.12.1")
+            #expect(found["components"]?.arrayValue?.compactMap { $0["display_name"]?.stringValue } == ["OpenShift"])
+            // A component from `proctor apply` gets the same display_name and version as one from the API.
+            (_, found, _) = try await Self.call(client, .get, "components?where=version:8.2.0-20191028.n.0")
+            #expect(found["components"]?.arrayValue?.compactMap { $0["display_name"]?.stringValue } == ["RHEL-8.2.0-20191028.n.0"])
         }
     }
 
     @Test func componentVersionsAreReadFromNamesAsDCIDoes() {
-        #expect(DCITopicController.version(fromName: "ansible:2.9.1") == "2.9.1")
-        #expect(DCITopicController.version(fromName: "pkg@1.0") == "1.0")
-        #expect(DCITopicController.version(fromName: "OpenShift 4.12 rc 1") == "1")
-        #expect(DCITopicController.version(fromName: "RHOS-17.1-RHEL-9-20240101") == "17.1-RHEL-9-20240101")
-        #expect(DCITopicController.version(fromName: "hwcert-1572272875") == "")
+        #expect(ComponentNaming.version(fromName: "ansible:2.9.1") == "2.9.1")
+        #expect(ComponentNaming.version(fromName: "pkg@1.0") == "1.0")
+        #expect(ComponentNaming.version(fromName: "OpenShift 4.12 rc 1") == "1")
+        #expect(ComponentNaming.version(fromName: "RHOS-17.1-RHEL-9-20240101") == "17.1-RHEL-9-20240101")
+        #expect(ComponentNaming.version(fromName: "hwcert-1572272875") == "")
     }
 }

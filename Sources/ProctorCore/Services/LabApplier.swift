@@ -343,6 +343,12 @@ public struct LabApplier: Sendable {
                     identity["topic_id"] = .string(topicID)
                 }
                 object["topic"] = nil
+                var naming: [String: Value] = [:]
+                for key in ["display_name", "version"] { if let given = try string(object, key) { naming[key] = .string(given) } }
+                ComponentNaming.fillDefaults(&naming, name: name)
+                for (key, value) in naming { resolved[key] = value }
+                object["display_name"] = nil
+                object["version"] = nil
             case .bundles:
                 if let profiles = try stringList(object, "profiles") {
                     var ids: [String] = []

@@ -35,10 +35,10 @@ struct DCIResource: Sendable {
         singular: "component",
         plural: "components",
         fields: common.merging([
-            "name": "name", "display_name": "name", "type": "type", "topic_id": "topic_id", "state": "state",
+            "name": "name", "display_name": "display_name", "type": "type", "topic_id": "topic_id", "state": "state",
             "url": "url",
             "tags": "tags", "released_at": "released_at", "title": "title", "message": "message",
-            "canonical_project_name": "canonical_project_name", "version": "canonical_project_name",
+            "canonical_project_name": "canonical_project_name", "version": "version",
             "team_id": "group_id",
         ]) { $1 },
         arrayFields: ["tags"],

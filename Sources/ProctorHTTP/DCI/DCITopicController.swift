@@ -127,8 +127,7 @@ struct DCITopicController {
             from: object.filter { plain.contains($0.key) },
             schema: ResourceKind.components.schema
         ).filter { !$0.value.isNull }
-        if values["display_name"]?.stringValue?.isEmpty ?? true { values["display_name"] = .string(name) }
-        if values["version"]?.stringValue?.isEmpty ?? true { values["version"] = .string(Self.version(fromName: name)) }
+        ComponentNaming.fillDefaults(&values, name: name)
         values["name"] = .string(name)
         values["type"] = .string(type.lowercased())
         values["topic_id"] = .string(topic.id)
@@ -139,18 +138,6 @@ struct DCITopicController {
     }
 
     // MARK: Helpers
-
-    /// The version DCI reads from a component name without one: what follows `RHEL-` or `RHOS-`, else what
-    /// follows the last of the first delimiter among `:`, `@` and space; else empty.
-    static func version(fromName name: String) -> String {
-        for prefix in ["RHOS-", "RHEL-"] {
-            if let range = name.range(of: prefix, options: .backwards) { return String(name[range.upperBound...]) }
-        }
-        guard let delimiter = [":", "@", " "].first(where: { name.contains($0) }),
-            let range = name.range(of: delimiter, options: .backwards)
-        else { return "" }
-        return String(name[range.upperBound...])
-    }
 
     /// A duplicate is DCI's 409 "A similar resource already exists".
     private func insert(_ record: Record) async throws -> Record {
