@@ -277,8 +277,8 @@ def main():
 
         # The log follows the running run; cancel ends it.
         page.wait("document.getElementById('log').innerText.includes('step 0')", "the live log to show 'step 0'", timeout=40)
-        check(page.eval("document.getElementById('run-status').textContent") in ("running", "pre-run", "post-run"),
-              "the log follows while the run runs")
+        shown = page.eval("document.getElementById('run-status').textContent")
+        check(shown in ("running", "pre-run", "post-run"), f"the log follows while the run runs (status shown: {shown})")
         page.wait("!!document.getElementById('cancel')", "the cancel button")
         page.eval("document.getElementById('cancel').click(); 1")
         page.wait("document.getElementById('run-status') && document.getElementById('run-status').textContent === 'killed'",

@@ -5,12 +5,17 @@
 (function () {
   "use strict";
 
-  function stream(url, events, onState) {
+  // onOpen runs each time the stream (re)connects: whatever changed before then was never sent on it,
+  // so a page that renders state and then subscribes refreshes once there, or it could miss a change.
+  function stream(url, events, onState, onOpen) {
     if (!window.EventSource) return null;
     const source = new EventSource(url);
     for (const name of Object.keys(events)) source.addEventListener(name, events[name]);
+    source.addEventListener("open", function () {
+      if (onState) onState("live");
+      if (onOpen) onOpen();
+    });
     if (onState) {
-      source.addEventListener("open", function () { onState("live"); });
       source.addEventListener("error", function () { onState(source.readyState === 2 ? "closed" : "reconnecting"); });
     }
     return source;
@@ -50,7 +55,7 @@
     }, 200);
     stream("/ui/events/stream", { run: refresh }, function (state) {
       if (note) note.textContent = state === "live" ? "Updates live." : "Live updates paused, reconnecting…";
-    });
+    }, refresh);
   }
 
   const errorPattern = /error|fatal|traceback|^failed|^E\s/i;
@@ -126,7 +131,7 @@
         run: function (message) {
           try { if (JSON.parse(message.data).run_id === runID) refreshLive(); } catch (e) { /* ignore */ }
         },
-      });
+      }, null, refreshLive);
     }
     if (log.dataset.follow) {
       const source = stream(log.dataset.stream + "?offset=" + encodeURIComponent(log.dataset.offset || "0"), {
