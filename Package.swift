@@ -109,6 +109,7 @@ let package = Package(
                 "ProctorStore",
                 "ProctorHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Benchmarks/ProctorBench",
             swiftSettings: swiftSettings

@@ -31,8 +31,12 @@ struct ProctorBench: AsyncParsableCommand {
     @Flag(help: "Time the dashboard's runs page (issue #9: under 100 ms of server time at 1,000,000 runs) instead of the raw queries.")
     var dashboard = false
 
+    @Option(help: "Instead of the store: load this many KernelCI jobs (e.g. 1000000) and time the dialect's /job queries.")
+    var kernelci: Int?
+
     func run() async throws {
         if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
+        if let kernelci { return try await KernelCIBench.measure(jobs: kernelci, repeats: repeats) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-bench-\(UUID().uuidString)")
@@ -138,50 +142,71 @@ enum Seeder {
             )
             definitions.append((row.id, "job-\(index)", group))
         }
-        var random = SplitMix(seed: 42)
-        let statuses = ["success", "success", "success", "success", "success", "success", "success", "failure", "failure", "error"]
-        let branches = ["main", "main", "main", "main", "stable"]
-        let now = Timestamp.now()
-        let span: Int64 = 3 * 365 * 86_400_000_000
-        let batch = 10_000
+        let batches = RunBatches(runs: runs, definitions: definitions, testbeds: testbeds, now: Timestamp.now())
         let start = ContinuousClock.now
+        // An import, as when a lab brings its run history: one transaction, each batch written while the next is made.
+        try await store.importRecords(.runs, batches)
+        let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
+        return Result(seconds: seconds, bigGroup: groups[0], sampleJob: "job-0", sampleTestbed: testbeds[groups[0]] ?? "")
+    }
+}
+
+/// The seeded runs, 10,000 at a time: half belong to definitions of group-0 (a big lab), the rest spread evenly;
+/// they arrive in time order, as in a lab: three years, oldest first, with jitter.
+struct RunBatches: AsyncSequence {
+    typealias Element = [Record]
+    let runs: Int
+    let definitions: [(id: String, name: String, group: String)]
+    let testbeds: [String: String]
+    let now: Int64
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(batches: self)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let batches: RunBatches
+        var random = SplitMix(seed: 42)
         var made = 0
-        while made < runs {
-            let count = min(batch, runs - made)
+
+        static let statuses = ["success", "success", "success", "success", "success", "success", "success", "failure", "failure", "error"]
+        static let branches = ["main", "main", "main", "main", "stable"]
+        static let span: Int64 = 3 * 365 * 86_400_000_000
+
+        mutating func next() async throws -> [Record]? {
+            let runs = batches.runs
+            guard made < runs else { return nil }
+            let count = Swift.min(10_000, runs - made)
             var records: [Record] = []
             records.reserveCapacity(count)
+            let step = Self.span / Int64(Swift.max(1, runs))
             for _ in 0..<count {
-                // Half the runs belong to definitions of group-0 (a big lab); the rest spread evenly.
                 let definition = random.next() % 2 == 0
-                    ? definitions[Int(random.next() % 10) * 10]
-                    : definitions[Int(random.next() % 100)]
-                // Runs arrive in time order, as in a lab: three years, oldest first, with jitter.
-                let step = span / Int64(max(1, runs))
-                let created = now - span + Int64(made + records.count) * step + Int64(random.next() % UInt64(max(1, step)))
+                    ? batches.definitions[Int(random.next() % 10) * 10]
+                    : batches.definitions[Int(random.next() % 100)]
+                let created = batches.now - Self.span + Int64(made + records.count) * step + Int64(random.next() % UInt64(Swift.max(1, step)))
                 records.append(
                     Record(
                         .runs,
                         [
                             "group_id": .string(definition.group), "definition_id": .string(definition.id),
-                            "testbed_id": .string(testbeds[definition.group] ?? ""),
-                            "status": .string(statuses[Int(random.next() % 10)]), "created_at": .timestamp(created),
+                            "testbed_id": .string(batches.testbeds[definition.group] ?? ""),
+                            "status": .string(Self.statuses[Int(random.next() % 10)]), "created_at": .timestamp(created),
                             "updated_at": .timestamp(created), "executor": .string("external"),
                             "labels": .json(
                                 .object([
                                     "job": .string(definition.name),
                                     "kernel": .string("v6.\(random.next() % 12)-rc\(random.next() % 8)"),
-                                    "branch": .string(branches[Int(random.next() % 5)]),
+                                    "branch": .string(Self.branches[Int(random.next() % 5)]),
                                 ])
                             ),
                         ]
                     )
                 )
             }
-            try await store.insertMany(records)
             made += count
+            return records
         }
-        let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
-        return Result(seconds: seconds, bigGroup: groups[0], sampleJob: "job-0", sampleTestbed: testbeds[groups[0]] ?? "")
     }
 }
 

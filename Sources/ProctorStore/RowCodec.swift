@@ -19,30 +19,41 @@ struct RowCodec {
 
     /// Fills the bookkeeping fields and defaults of a new row and checks the caller's values.
     static func prepareInsert(_ record: Record, now: Int64) throws -> Record {
-        let schema = record.kind.schema
-        var out = Record(record.kind)
-        for (name, _) in record.values where schema.field(name) == nil {
-            throw ProctorError.unknownField(name, valid: schema.fields.map(\.name))
+        let layout = InsertLayout(record.kind.schema)
+        return layout.record(try prepareRow(record, layout: layout, now: now))
+    }
+
+    /// ``prepareInsert(_:now:)`` as the values of the layout's columns, in order: what a bulk insert binds,
+    /// without a dictionary per row.
+    static func prepareRow(_ record: Record, layout: InsertLayout, now: Int64) throws -> [Value] {
+        guard record.kind == layout.schema.kind else {
+            throw ProctorError.badRequest("a \(record.kind.singular) among \(layout.schema.kind.rawValue): one kind per insert")
         }
-        for field in schema.fields {
+        var row = [Value](repeating: .null, count: layout.fields.count)
+        for (name, value) in record.values {
+            if let index = layout.position[name] {
+                row[index] = value
+            } else if name != "seq" {
+                throw ProctorError.unknownField(name, valid: layout.schema.fields.map(\.name))
+            }
+        }
+        for (index, field) in layout.fields.enumerated() {
             switch field.name {
-            case "seq": continue
             case "id":
-                let id = record.string("id") ?? TimeOrderedID.make()
-                out["id"] = .string(id)
+                row[index] = .string(row[index].stringValue ?? TimeOrderedID.make())
             case "created_at", "updated_at":
-                out[field.name] = record.values[field.name].flatMap { $0.isNull ? nil : $0 } ?? .timestamp(now)
+                if row[index].isNull { row[index] = .timestamp(now) }
             case "etag":
-                out["etag"] = .string(newETag())
+                row[index] = .string(newETag())
             default:
-                let given = record.values[field.name] ?? .null
+                let given = row[index]
                 if field.isRequired, given.isNull || given == .string("") {
                     throw ProctorError.badRequest("'\(field.name)' is required", field: field.name)
                 }
-                out[field.name] = try normalize(given.isNull ? field.defaultValue : given, field: field)
+                row[index] = try normalize(given.isNull ? field.defaultValue : given, field: field)
             }
         }
-        return out
+        return row
     }
 
     static func validateChanges(_ changes: [String: Value], schema: ResourceSchema) throws -> [String: Value] {
@@ -133,7 +144,7 @@ struct RowCodec {
 
     // MARK: Statements
 
-    private var insertFields: [FieldSpec] { schema.fields.filter { $0.name != "seq" } }
+    private var insertFields: [FieldSpec] { InsertLayout.columns(of: schema) }
 
     func insertStatement(_ records: [Record]) throws -> SQLQueryString {
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
@@ -149,19 +160,36 @@ struct RowCodec {
     }
 
     func labelsValues(_ record: Record) -> [(String, String)] {
-        guard let field = schema.labelsField, case .json(.object(let object)) = record[field.name] else { return [] }
+        guard let field = schema.labelsField else { return [] }
+        return Self.labelsValues(of: record[field.name])
+    }
+
+    /// The (key, value) pairs of a labels field, sorted by key.
+    static func labelsValues(of labels: Value) -> [(String, String)] {
+        guard case .json(.object(let object)) = labels else { return [] }
         return object.compactMap { key, value in value.stringValue.map { (key, $0) } }.sorted { $0.0 < $1.0 }
     }
 
+    /// The columns of a `<table>_labels` row: the label, its row's creation time and what it carries of the row.
+    var labelsColumns: [String] { ["row_seq", "key", "value", "created_at"] + schema.labelsCarried.map { quoted($0.column) } }
+
     func labelsInsert(_ rows: [(Int64, Record)]) throws -> SQLQueryString {
-        var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: labelsTable) (row_seq, key, value, created_at) VALUES "
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let carried = schema.labelsCarried
+        var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: labelsTable) (\(unsafeRaw: labelsColumns.joined(separator: ", "))) VALUES "
         var first = true
         for (seq, record) in rows {
             let created = record["created_at"].intValue ?? Timestamp.now()
+            var carriedValues: [SQLQueryString] = []
+            for column in carried {
+                carriedValues.append(column.value(bind: try compiler.encodable(record[column.field], type: .string)))
+            }
             for (key, value) in labelsValues(record) {
-                statement += first ? "" : ", "
+                statement += first ? "(" : ", ("
                 first = false
-                statement += "(\(bind: seq), \(bind: key), \(bind: value), \(bind: created))"
+                statement += "\(bind: seq), \(bind: key), \(bind: value), \(bind: created)"
+                for value in carriedValues { statement += ", " + value }
+                statement += ")"
             }
         }
         return statement
@@ -171,7 +199,9 @@ struct RowCodec {
 
     func decode(_ row: any SQLRow, fields: [FieldSpec]) throws -> Record {
         var record = Record(schema.kind)
-        for field in fields where row.contains(column: field.name) {
+        record.values.reserveCapacity(fields.count)
+        // Every statement selects exactly `fields`: no need to ask the row whether each column is there.
+        for field in fields {
             record[field.name] = try decodeValue(row, column: field.name, type: field.type)
         }
         return record
@@ -192,13 +222,51 @@ struct RowCodec {
             if flavor == .sqlite { return .bool(try row.decode(column: column, as: Int64.self) != 0) }
             return .bool(try row.decode(column: column, as: Bool.self))
         case .strings:
-            let text = try row.decode(column: column, as: String.self)
-            let items = JSONValue.decode(text)?.arrayValue ?? []
-            return .strings(items.compactMap(\.stringValue))
+            return Self.strings(fromJSON: try row.decode(column: column, as: String.self))
         case .json, .labels:
-            let text = try row.decode(column: column, as: String.self)
-            return .json(JSONValue.decode(text) ?? .null)
+            return Self.json(fromJSON: try row.decode(column: column, as: String.self))
         }
+    }
+
+    /// A `strings` column: stored as a JSON array.
+    static func strings(fromJSON text: String) -> Value {
+        .strings((JSONValue.decode(text)?.arrayValue ?? []).compactMap(\.stringValue))
+    }
+
+    /// A `json` or `labels` column: stored as JSON text.
+    static func json(fromJSON text: String) -> Value {
+        .json(JSONValue.decode(text) ?? .null)
+    }
+}
+
+extension CarriedColumn {
+    /// The column's value for a row whose field is `bind`.
+    func value(bind: any Encodable & Sendable) -> SQLQueryString {
+        isGroup ? "(SELECT seq FROM \(unsafeRaw: quoted(ResourceKind.groups.schema.table)) WHERE id = \(bind: bind))" : "\(bind: bind)"
+    }
+}
+
+/// The columns a new row is inserted with (every field but `seq`, in schema order) and where each one sits.
+struct InsertLayout: Sendable {
+    let schema: ResourceSchema
+    let fields: [FieldSpec]
+    let position: [String: Int]
+
+    init(_ schema: ResourceSchema) {
+        self.schema = schema
+        fields = Self.columns(of: schema)
+        position = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.name, $0) })
+    }
+
+    static func columns(of schema: ResourceSchema) -> [FieldSpec] {
+        schema.fields.filter { $0.name != "seq" }
+    }
+
+    func record(_ row: [Value]) -> Record {
+        var values: [String: Value] = [:]
+        values.reserveCapacity(fields.count)
+        for (field, value) in zip(fields, row) { values[field.name] = value }
+        return Record(schema.kind, values)
     }
 }
 

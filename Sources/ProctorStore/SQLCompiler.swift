@@ -9,9 +9,47 @@ import SQLKit
 struct SQLCompiler {
     let flavor: SQLFlavor
     let schema: ResourceSchema
+    /// Set: conditions are about the row of the labels row of this alias, read from what that labels row
+    /// carries (``ResourceSchema/labelsCarried``, `created_at`, its sibling labels) instead of the row itself.
+    /// A condition on anything else throws ``NotOnLabelsRow``.
+    var labelsRow: String? = nil
 
     var table: String { quoted(schema.table) }
     var labelsTable: String { quoted(schema.table + "_labels") }
+
+    /// A query that a labels row cannot answer alone (see ``labelsRow``).
+    struct NotOnLabelsRow: Error {}
+
+    /// The column holding a field: the row's own, or on a labels row what it carries of the field.
+    private func column(_ name: String) throws -> String {
+        guard let labelsRow else { return quoted(name) }
+        if name == "created_at" { return labelsRow + "." + quoted(name) }
+        guard let carried = schema.labelsCarried.first(where: { $0.field == name && !$0.isGroup }) else { throw NotOnLabelsRow() }
+        return labelsRow + "." + quoted(carried.column)
+    }
+
+    /// On a labels row, "the row's group is one of `ids`": the `seq`s it carries, each looked up once (scalar
+    /// subqueries, so that each index entry is compared with integers, not probed in a list).
+    private func groupIn(_ ids: [String]) throws -> SQLQueryString {
+        let column = try groupSeqColumn()
+        let seqs = ids.map { id -> SQLQueryString in "(SELECT seq FROM \(unsafeRaw: groupsTable) WHERE id = \(bind: id))" }
+        if seqs.count == 1 { return column + " = " + seqs[0] }
+        var list: SQLQueryString = ""
+        for (index, seq) in seqs.enumerated() { list += (index == 0 ? "" : ", ") + seq }
+        return column + " IN (" + list + ")"
+    }
+
+    /// On a labels row, "the row's group matches `condition`" (a condition on the groups' `id`).
+    private func groupWhere(_ condition: SQLQueryString) throws -> SQLQueryString {
+        try groupSeqColumn() + " IN (SELECT seq FROM \(unsafeRaw: groupsTable) WHERE " + condition + ")"
+    }
+
+    private func groupSeqColumn() throws -> SQLQueryString {
+        guard let labelsRow, let carried = schema.labelsCarried.first(where: \.isGroup) else { throw NotOnLabelsRow() }
+        return SQLQueryString(labelsRow + "." + quoted(carried.column))
+    }
+
+    private var groupsTable: String { quoted(ResourceKind.groups.schema.table) }
 
     // MARK: WHERE
 
@@ -22,7 +60,7 @@ struct SQLCompiler {
             if groups.isEmpty {
                 parts.append("1 = 0")
             } else {
-                parts.append("\(unsafeRaw: quoted("group_id")) IN (\(binds: groups))")
+                parts.append(labelsRow == nil ? "\(unsafeRaw: quoted("group_id")) IN (\(binds: groups))" : try groupIn(groups))
             }
         }
         if let filter = query.filter {
@@ -33,8 +71,9 @@ struct SQLCompiler {
             guard field.type == .timestamp else {
                 throw ProctorError.badRequest("'\(window.field)' is not a time field", field: window.field)
             }
-            if let from = window.from { parts.append("\(unsafeRaw: quoted(field.name)) >= \(bind: from)") }
-            if let to = window.to { parts.append("\(unsafeRaw: quoted(field.name)) < \(bind: to)") }
+            let column = try column(field.name)
+            if let from = window.from { parts.append("\(unsafeRaw: column) >= \(bind: from)") }
+            if let to = window.to { parts.append("\(unsafeRaw: column) < \(bind: to)") }
         }
         guard !parts.isEmpty else { return nil }
         return conjunction(parts)
@@ -71,28 +110,26 @@ struct SQLCompiler {
             return try compileLabel(predicate, labels: labels, window: window)
         }
         let field = try filterField(predicate.field)
-        return try compile(predicate, column: quoted(field.name), type: field.type)
+        if labelsRow != nil, field.name == "group_id" {
+            if predicate.op == .equal || predicate.op == .in { return try groupIn(predicate.values) }
+            return try groupWhere(try compile(predicate, column: "id", type: field.type))
+        }
+        return try compile(predicate, column: try column(field.name), type: field.type)
     }
 
     /// A label predicate becomes a sub-select on the `<table>_labels` rows, which are indexed by
     /// (key, value, created_at): a label filter and a time window are answered from that index alone.
     private func compileLabel(_ predicate: Condition, labels: FieldSpec, window: TimeWindow?) throws -> SQLQueryString {
-        let key = String(predicate.field.dropFirst("labels.".count))
-        guard !key.isEmpty, key.count <= 100 else {
-            throw ProctorError.badRequest("a label filter needs a key: labels.<key>", field: predicate.field)
-        }
-        let negated: FilterOperator?
-        switch predicate.op {
-        case .notEqual: negated = .equal
-        case .notIn: negated = .in
-        case .notContains: negated = .contains
-        case .notRegex: negated = .regex
-        case .notRegexIgnoringCase: negated = .regexIgnoringCase
-        case .isNull: negated = .isNotNull
-        default: negated = nil
-        }
+        let key = try labelKey(predicate)
+        let negated = Self.negation(of: predicate.op)
         var positive = predicate
         if let negated { positive.op = negated }
+        if let labelsRow {
+            // The sibling label of the same row, by primary key.
+            var probe: SQLQueryString = "SELECT 1 FROM \(unsafeRaw: labelsTable) AS l WHERE l.row_seq = \(unsafeRaw: labelsRow).row_seq AND l.key = \(bind: key)"
+            if positive.op != .isNotNull { probe += " AND " + (try compile(positive, column: "l.value", type: .string)) }
+            return (negated == nil ? "EXISTS (" : "NOT EXISTS (") + probe + ")"
+        }
         var inner: SQLQueryString = "SELECT row_seq FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key)"
         if positive.op != .isNotNull {
             inner += " AND " + (try compile(positive, column: "value", type: .string))
@@ -112,6 +149,106 @@ struct SQLCompiler {
             return (negated == nil ? "EXISTS (" : "NOT EXISTS (") + probe + ")"
         }
         return (negated == nil ? "seq IN (" : "seq NOT IN (") + inner + ")"
+    }
+
+    /// The key of a `labels.<key>` predicate.
+    private func labelKey(_ predicate: Condition) throws -> String {
+        let key = String(predicate.field.dropFirst("labels.".count))
+        guard !key.isEmpty, key.count <= 100 else {
+            throw ProctorError.badRequest("a label filter needs a key: labels.<key>", field: predicate.field)
+        }
+        return key
+    }
+
+    /// For an operator that a row without the label satisfies, the positive operator it negates.
+    private static func negation(of op: FilterOperator) -> FilterOperator? {
+        switch op {
+        case .notEqual: return .equal
+        case .notIn: return .in
+        case .notContains: return .contains
+        case .notRegex: return .regex
+        case .notRegexIgnoringCase: return .regexIgnoringCase
+        case .isNull: return .isNotNull
+        default: return nil
+        }
+    }
+
+    // MARK: Counts and distinct labels
+
+    /// A count read from the labels rows alone, when the filter has a label that a matching row must carry (the
+    /// driver) and everything else is about what labels rows carry (group, status, creation time, other labels):
+    /// one count of the driver label's rows in the (key, value, created_at, carried…) index, which costs at most
+    /// the number of rows with that label, instead of a label probe per candidate row. Exact: a row has at most
+    /// one label row per key. Nil when the query is not of that shape.
+    func labelsCount(_ query: Query, scope: Scope) throws -> SQLQueryString? {
+        guard schema.labelsField != nil, !schema.labelsCarried.isEmpty, let filter = query.filter else { return nil }
+        var conjuncts = Self.conjuncts(filter)
+        let isDriver = { (part: Filter) -> Bool in
+            guard case .predicate(let predicate) = part else { return false }
+            return predicate.field.hasPrefix("labels.") && Self.negation(of: predicate.op) == nil
+        }
+        guard let index = conjuncts.firstIndex(where: isDriver), case .predicate(let driver) = conjuncts.remove(at: index) else {
+            return nil
+        }
+        var onRow = self
+        onRow.labelsRow = "d"
+        let rest = Query(filter: conjuncts.isEmpty ? nil : .and(conjuncts), window: query.window)
+        let condition: SQLQueryString?
+        do {
+            condition = try onRow.whereClause(rest, scope: scope)
+        } catch is NotOnLabelsRow {
+            return nil
+        }
+        var statement: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: labelsTable) AS d WHERE d.key = \(bind: try labelKey(driver))"
+        if driver.op != .isNotNull { statement += " AND " + (try compile(driver, column: "d.value", type: .string)) }
+        if let condition { statement += " AND " + condition }
+        return statement
+    }
+
+    private static func conjuncts(_ filter: Filter) -> [Filter] {
+        if case .and(let parts) = filter { return parts.flatMap(conjuncts) }
+        return [filter]
+    }
+
+    /// The distinct values of label `key`, a loose index scan: one seek of the (key, value, …) index per value
+    /// instead of reading every row of the key. `matching`, a condition on the labels row `x` (the rows with that
+    /// value), keeps only the values some matching row has; without it, at most `limit` values are visited.
+    func labelValues(_ key: String, matching: SQLQueryString?, limit: Int) -> SQLQueryString {
+        var statement: SQLQueryString = "WITH RECURSIVE d(v, n) AS (SELECT (SELECT MIN(value) FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key)), 1"
+        statement += " UNION ALL SELECT (SELECT MIN(value) FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key) AND value > d.v), d.n + 1"
+        statement += " FROM d WHERE d.v IS NOT NULL"
+        if matching == nil { statement += " AND d.n < \(bind: limit)" }
+        statement += ") SELECT v FROM d WHERE v IS NOT NULL"
+        if let matching {
+            statement += " AND EXISTS (SELECT 1 FROM \(unsafeRaw: labelsTable) AS x WHERE x.key = \(bind: key) AND x.value = d.v AND " + matching + ")"
+        }
+        return statement + " ORDER BY v LIMIT \(bind: limit)"
+    }
+
+    /// How many distinct values label `key` has, counted up to `cap + 1`.
+    func labelValueCount(_ key: String, cap: Int) -> SQLQueryString {
+        "SELECT COUNT(*) AS n FROM (" + labelValues(key, matching: nil, limit: cap + 1) + ") AS c"
+    }
+
+    /// The distinct values of label `key` among the rows matching `clause` (a WHERE clause on the table),
+    /// read from each matching row's label by primary key: for a few matching rows.
+    func labelValues(_ key: String, ofRowsMatching clause: SQLQueryString, limit: Int) -> SQLQueryString {
+        // CROSS JOIN: SQLite keeps the matching rows as the outer loop.
+        "SELECT DISTINCT k.value AS v FROM (SELECT seq FROM \(unsafeRaw: table) WHERE " + clause
+            + ") AS m CROSS JOIN \(unsafeRaw: labelsTable) AS k WHERE k.row_seq = m.seq AND k.key = \(bind: key) ORDER BY v LIMIT \(bind: limit)"
+    }
+
+    /// The condition "the row of labels row `x` matches `query` in `scope`", on what `x` carries when it can be,
+    /// else through the row itself.
+    func labelsRowCondition(_ query: Query, scope: Scope) throws -> SQLQueryString? {
+        var onRow = self
+        onRow.labelsRow = "x"
+        do {
+            return try onRow.whereClause(query, scope: scope)
+        } catch is NotOnLabelsRow {
+            guard let clause = try whereClause(query, scope: scope) else { return nil }
+            return "EXISTS (SELECT 1 FROM \(unsafeRaw: table) WHERE \(unsafeRaw: table).seq = x.row_seq AND " + clause + ")"
+        }
     }
 
     private func compile(_ predicate: Condition, column: String, type: FieldType) throws -> SQLQueryString {

@@ -20,15 +20,19 @@ public struct SQLStore: Store {
     private let writers: SessionPool
     /// Set inside ``transaction(_:)``: every call goes to this one session.
     private let pinned: (any SQLDatabase)?
+    /// SQLite only: reads of one row by id, inline (see ``SQLitePointReader``).
+    private let pointReader: SQLitePointReader?
     private let generation: AccessGenerationCounter
     private let statistics = StatisticsSchedule()
     private let logger: Logger
 
     private init(
-        flavor: SQLFlavor, readers: SessionPool, writers: SessionPool, pinned: (any SQLDatabase)?, logger: Logger,
-        maxPageSize: Int, defaultPageSize: Int, generation: AccessGenerationCounter = AccessGenerationCounter()
+        flavor: SQLFlavor, readers: SessionPool, writers: SessionPool, pinned: (any SQLDatabase)?,
+        pointReader: SQLitePointReader? = nil, logger: Logger, maxPageSize: Int, defaultPageSize: Int,
+        generation: AccessGenerationCounter = AccessGenerationCounter()
     ) {
         self.generation = generation
+        self.pointReader = pointReader
         self.flavor = flavor
         self.readers = readers
         self.writers = writers
@@ -56,7 +60,7 @@ public struct SQLStore: Store {
         }
         let open: @Sendable () async throws -> SessionPool.Session = {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            let database = connection.sql(queryLogLevel: nil)
+            let database = SQLiteSession(connection: connection, base: connection.sql(queryLogLevel: nil))
             for pragma in [
                 "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000",
                 "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY",
@@ -75,7 +79,7 @@ public struct SQLStore: Store {
         try await writers.withSession { _ in () }
         return SQLStore(
             flavor: .sqlite, readers: SessionPool(capacity: readers, open: open), writers: writers, pinned: nil,
-            logger: logger, maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
+            pointReader: SQLitePointReader(path: path, capacity: readers), logger: logger, maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
         )
     }
 
@@ -142,6 +146,7 @@ public struct SQLStore: Store {
     }
 
     public func shutdown() async {
+        pointReader?.shutdown()
         await readers.shutdown()
         await writers.shutdown()
     }
@@ -159,26 +164,49 @@ public struct SQLStore: Store {
         return try await mapErrors { try await writers.withSession(body) }
     }
 
-    /// Runs `body` inside one transaction on one session.
-    func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// Runs `body` inside one transaction on one session. With `foreignKeysOff` (SQLite), the session's foreign key
+    /// checks are off for the transaction and on again after it: `body` checks what it writes itself.
+    func inTransaction<T: Sendable>(
+        foreignKeysOff: Bool = false, _ body: (any SQLDatabase) async throws -> T
+    ) async throws -> T {
         if let pinned { return try await body(pinned) }
         defer { refreshStatisticsWhenDue() }
         return try await mapErrors {
             try await writers.withSession { db in
-                try await db.raw(SQLQueryString(flavor.beginWrite)).run()
-                let before = generation.value
+                // Only outside a transaction does SQLite change this setting.
+                if foreignKeysOff { try await db.raw("PRAGMA foreign_keys = OFF").run() }
                 do {
-                    let result = try await body(db)
-                    try await db.raw("COMMIT").run()
-                    // A principal read between the write and the commit saw the old rows: stale it again.
-                    if generation.value != before { generation.bump() }
+                    let result = try await transactionBody(db, body)
+                    if foreignKeysOff { try await db.raw("PRAGMA foreign_keys = ON").run() }
                     return result
                 } catch {
-                    try? await db.raw("ROLLBACK").run()
+                    if foreignKeysOff { try? await db.raw("PRAGMA foreign_keys = ON").run() }
                     throw error
                 }
             }
         }
+    }
+
+    private func transactionBody<T: Sendable>(_ db: any SQLDatabase, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await db.raw(SQLQueryString(flavor.beginWrite)).run()
+        let before = generation.value
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            // A principal read between the write and the commit saw the old rows: stale it again.
+            if generation.value != before { generation.bump() }
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    /// Runs a bulk write in one transaction; `body` learns whether it owns it: on SQLite outside
+    /// ``transaction(_:)``, where foreign keys are off for it (``SQLiteBulkWriter`` checks them per batch).
+    private func bulkTransaction<T: Sendable>(_ body: (any SQLDatabase, _ owned: Bool) async throws -> T) async throws -> T {
+        let owned = pinned == nil && flavor == .sqlite
+        return try await inTransaction(foreignKeysOff: owned) { db in try await body(db, owned) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any Store) async throws -> T) async throws -> T {
@@ -188,7 +216,7 @@ public struct SQLStore: Store {
     /// This store with every call sent to one session (inside a transaction).
     func pinned(to db: any SQLDatabase) -> SQLStore {
         SQLStore(
-            flavor: flavor, readers: readers, writers: writers, pinned: db, logger: logger,
+            flavor: flavor, readers: readers, writers: writers, pinned: db, pointReader: pointReader, logger: logger,
             maxPageSize: maxPageSize, defaultPageSize: defaultPageSize, generation: generation
         )
     }
@@ -219,24 +247,33 @@ public struct SQLStore: Store {
             if flavor == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(7152024)").run()
             }
-            try await db.raw(
-                "CREATE TABLE IF NOT EXISTS proctor_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-            ).run()
-            let current = try await currentVersion(db)
-            guard current < Catalog.version else { return [] }
-            var applied: [Int] = []
-            for version in (current + 1)...Catalog.version {
-                for statement in Migrations.statements(for: version, flavor: flavor) {
-                    try await db.raw(SQLQueryString(statement)).run()
-                }
-                try await db.raw(
-                    "INSERT INTO proctor_migrations (version, applied_at) VALUES (\(bind: version), \(bind: Timestamp.now()))"
-                ).run()
-                applied.append(version)
-            }
-            return applied
+            return try await applyMigrations(db, upTo: Catalog.version)
         }
         try await refreshStatistics()
+        return applied
+    }
+
+    /// Applies the migrations up to `version` only (tests of a later version's migration).
+    func migrate(upTo version: Int) async throws {
+        _ = try await inTransaction { db in try await applyMigrations(db, upTo: version) }
+    }
+
+    private func applyMigrations(_ db: any SQLDatabase, upTo target: Int) async throws -> [Int] {
+        try await db.raw(
+            "CREATE TABLE IF NOT EXISTS proctor_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        ).run()
+        let current = try await currentVersion(db)
+        guard current < target else { return [] }
+        var applied: [Int] = []
+        for version in (current + 1)...target {
+            for statement in Migrations.statements(for: version, flavor: flavor) {
+                try await db.raw(SQLQueryString(statement)).run()
+            }
+            try await db.raw(
+                "INSERT INTO proctor_migrations (version, applied_at) VALUES (\(bind: version), \(bind: Timestamp.now()))"
+            ).run()
+            applied.append(version)
+        }
         return applied
     }
 
@@ -317,33 +354,83 @@ public struct SQLStore: Store {
 
     public func insertMany(_ records: [Record]) async throws {
         guard let kind = records.first?.kind else { return }
+        var start = records.startIndex
+        _ = try await importRecords(kind) {
+            guard start < records.endIndex else { return nil }
+            defer { start = min(records.endIndex, start + 5_000) }
+            return Array(records[start..<min(records.endIndex, start + 5_000)])
+        }
+    }
+
+    /// Imports rows of one kind in one write transaction: a lab's run history brought over from another server,
+    /// a restore, a benchmark's seed. `batches` yields the rows a batch at a time (a few thousand each).
+    ///
+    /// Every row is checked and filled in as ``insert(_:)`` does (id, timestamps, etag, defaults, labels) and rows
+    /// are stored in the order given, so their `seq`s follow it. Readers see nothing until the whole import
+    /// commits; a bad row, or a reference to a group, definition, run or user that does not exist, rolls it all
+    /// back. On SQLite the import holds the writer for its length and writes each batch while the next is read
+    /// and prepared, binding values directly, with foreign keys checked once per batch for the distinct values
+    /// it names rather than once per row (see ``SQLiteBulkWriter``). On PostgreSQL it is one transaction of
+    /// multi-row INSERTs.
+    ///
+    /// - Returns: how many rows were imported.
+    @discardableResult
+    public func importRecords<Batches: AsyncSequence>(_ kind: ResourceKind, _ batches: Batches) async throws -> Int
+    where Batches.Element == [Record] {
+        var iterator = batches.makeAsyncIterator()
+        return try await importRecords(kind) { try await iterator.next() }
+    }
+
+    private func importRecords(_ kind: ResourceKind, next: () async throws -> [Record]?) async throws -> Int {
         defer { wrote(kind) }
-        let schema = kind.schema
-        let codec = RowCodec(flavor: flavor, schema: schema)
-        let now = Timestamp.now()
-        let prepared = try records.map { try RowCodec.prepareInsert($0, now: now) }
-        let perStatement = max(1, 30_000 / max(1, schema.fields.count))
-        let hasLabels = schema.labelsField != nil
-        for chunk in stride(from: 0, to: prepared.count, by: perStatement * 20) {
-            let slice = Array(prepared[chunk..<min(prepared.count, chunk + perStatement * 20)])
-            try await inTransaction { db in
-                for start in stride(from: 0, to: slice.count, by: perStatement) {
-                    let rows = Array(slice[start..<min(slice.count, start + perStatement)])
-                    let statement = try codec.insertStatement(rows)
-                    if hasLabels {
-                        let seqs = try await db.raw(statement + " RETURNING seq").all().map {
-                            try $0.decode(column: "seq", as: Int64.self)
-                        }
-                        let pairs = zip(seqs.sorted(), rows).map { ($0, $1) }
-                        let labelRows = pairs.filter { !codec.labelsValues($0.1).isEmpty }
-                        for labelStart in stride(from: 0, to: labelRows.count, by: 2000) {
-                            let part = Array(labelRows[labelStart..<min(labelRows.count, labelStart + 2000)])
-                            try await db.raw(try codec.labelsInsert(part)).run()
-                        }
-                    } else {
-                        try await db.raw(statement).run()
+        let layout = InsertLayout(kind.schema)
+        return try await bulkTransaction { db, owned in
+            var count = 0
+            if let sqlite = db as? SQLiteSession {
+                let writer = try await SQLiteBulkWriter(db: sqlite, layout: layout, owned: owned)
+                do {
+                    while let batch = try await next() {
+                        let now = Timestamp.now()
+                        try await writer.send(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) })
+                        count += batch.count
                     }
+                    try await writer.finish()
+                } catch {
+                    await writer.abandon()
+                    throw error
                 }
+                return count
+            }
+            while let batch = try await next() {
+                let now = Timestamp.now()
+                try await insertRows(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) }, layout: layout, on: db)
+                count += batch.count
+            }
+            return count
+        }
+    }
+
+    /// Writes prepared rows (``RowCodec/prepareRow(_:layout:now:)``) and their labels with SQLKit, on a session
+    /// that holds the write transaction (PostgreSQL's bulk path).
+    private func insertRows(_ rows: [[Value]], layout: InsertLayout, on db: any SQLDatabase) async throws {
+        let codec = RowCodec(flavor: flavor, schema: layout.schema)
+        let perStatement = max(1, 30_000 / max(1, layout.fields.count))
+        let hasLabels = layout.schema.labelsField != nil
+        for start in stride(from: 0, to: rows.count, by: perStatement) {
+            let records = rows[start..<min(rows.count, start + perStatement)].map(layout.record)
+            let statement = try codec.insertStatement(records)
+            if hasLabels {
+                let seqs = try await db.raw(statement + " RETURNING seq").all().map {
+                    try $0.decode(column: "seq", as: Int64.self)
+                }
+                let pairs = zip(seqs.sorted(), records).map { ($0, $1) }
+                let labelRows = pairs.filter { !codec.labelsValues($0.1).isEmpty }
+                for labelStart in stride(from: 0, to: labelRows.count, by: 2000) {
+                    let part = Array(labelRows[labelStart..<min(labelRows.count, labelStart + 2000)])
+                    try await db.raw(try codec.labelsInsert(part)).run()
+                }
+            } else {
+                try await db.raw(statement).run()
             }
         }
     }
@@ -422,7 +509,15 @@ public struct SQLStore: Store {
     // MARK: Reads
 
     public func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
-        try await read { db in try await fetch(db, kind, id: id, scope: scope) }
+        // Inside a transaction the pinned session must answer: it sees the transaction's own writes.
+        if pinned == nil, let pointReader {
+            switch pointReader.get(kind, id: id, scope: scope) {
+            case .found(let record): return record
+            case .missing: return nil
+            case .undecided: break
+            }
+        }
+        return try await read { db in try await fetch(db, kind, id: id, scope: scope) }
     }
 
     private func fetch(_ db: any SQLDatabase, _ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
@@ -439,7 +534,7 @@ public struct SQLStore: Store {
         let schema = kind.schema
         let codec = RowCodec(flavor: flavor, schema: schema)
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        var statement: SQLQueryString = "SELECT * FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
+        var statement: SQLQueryString = "SELECT \(unsafeRaw: schema.fields.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
         for (name, value) in matching.sorted(by: { $0.key < $1.key }) {
             guard schema.field(name) != nil else { throw ProctorError.unknownField(name, valid: schema.fields.map(\.name)) }
             if value.isNull {
@@ -449,8 +544,17 @@ public struct SQLStore: Store {
             }
         }
         if let scopeClause = try compiler.whereClause(Query(), scope: scope) { statement += " AND " + scopeClause }
-        guard let row = try await db.raw(statement + " LIMIT 1").first() else { return nil }
-        return try codec.decode(row, fields: schema.fields)
+        return try await records(db, statement + " LIMIT 1", kind: kind, fields: schema.fields, codec: codec).first
+    }
+
+    /// The rows of a SELECT of exactly `fields`, decoded: by position on SQLite, by name through SQLKit on PostgreSQL.
+    private func records(
+        _ db: any SQLDatabase, _ statement: SQLQueryString, kind: ResourceKind, fields: [FieldSpec], codec: RowCodec
+    ) async throws -> [Record] {
+        if let session = db as? SQLiteSession {
+            return try await session.records(statement, kind: kind, fields: fields)
+        }
+        return try await db.raw(statement).all().map { try codec.decode($0, fields: fields) }
     }
 
     public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
@@ -458,8 +562,8 @@ public struct SQLStore: Store {
         let codec = RowCodec(flavor: flavor, schema: kind.schema)
         let countQuery = query
         return try await read { db in
-            let rows = try await db.raw(statement).all()
-            var items = try rows.prefix(limit).map { try codec.decode($0, fields: columns) }
+            let rows = try await records(db, statement, kind: kind, fields: columns, codec: codec)
+            var items = Array(rows.prefix(limit))
             let hasMore = rows.count > limit
             let next = hasMore ? items.last.map { Cursor.encode($0, keys: keys) } : nil
             if let fields = query.fields, !fields.isEmpty {
@@ -477,10 +581,56 @@ public struct SQLStore: Store {
 
     /// SQLite's plan for a ``list(_:query:scope:)`` (the `detail` column of `EXPLAIN QUERY PLAN`).
     func queryPlan(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> [String] {
-        let statement = try listStatement(kind, query: query, scope: scope).statement
-        return try await read { db in
+        try await explain(try listStatement(kind, query: query, scope: scope).statement)
+    }
+
+    private func explain(_ statement: SQLQueryString) async throws -> [String] {
+        try await read { db in
             try await db.raw("EXPLAIN QUERY PLAN " + statement).all().map { try $0.decode(column: "detail", as: String.self) }
         }
+    }
+
+    /// SQLite's plan for a ``count(_:query:scope:)``.
+    func countPlan(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> [String] {
+        try await explain(try countStatement(kind, query: query, scope: scope))
+    }
+
+    /// A row of `<table>_labels`, with the group it carries as the group's id (tests).
+    struct StoredLabel: Equatable, Sendable, CustomStringConvertible {
+        var seq: Int64
+        var key, value: String
+        var createdAt: Int64
+        var groupID, status: String?
+        var description: String { "\(seq) \(key)=\(value) @\(createdAt) \(groupID ?? "-") \(status ?? "-")" }
+    }
+
+    /// Every labels row of a kind, by seq and key (tests).
+    func storedLabels(_ kind: ResourceKind) async throws -> [StoredLabel] {
+        let schema = kind.schema
+        let carried = schema.labelsCarried
+        let group = carried.contains(where: \.isGroup)
+        let status = carried.contains { $0.column == "status" }
+        let statement: SQLQueryString = """
+            SELECT l.row_seq, l.key, l.value, l.created_at, \(unsafeRaw: group ? "g.id" : "NULL") AS group_id, \(unsafeRaw: status ? "l.status" : "NULL") AS status
+            FROM \(unsafeRaw: quoted(schema.table + "_labels")) AS l \(unsafeRaw: group ? "LEFT JOIN \(quoted(ResourceKind.groups.schema.table)) AS g ON g.seq = l.group_seq" : "")
+            ORDER BY l.row_seq, l.key
+            """
+        return try await read { db in
+            try await db.raw(statement).all().map { row in
+                StoredLabel(
+                    seq: try row.decode(column: "row_seq", as: Int64.self), key: try row.decode(column: "key", as: String.self),
+                    value: try row.decode(column: "value", as: String.self),
+                    createdAt: try row.decode(column: "created_at", as: Int64.self),
+                    groupID: try row.decodeNil(column: "group_id") ? nil : try row.decode(column: "group_id", as: String.self),
+                    status: try row.decodeNil(column: "status") ? nil : try row.decode(column: "status", as: String.self)
+                )
+            }
+        }
+    }
+
+    /// Runs one statement as it is (tests).
+    func execute(_ statement: SQLQueryString) async throws {
+        try await write { db in try await db.raw(statement).run() }
     }
 
     /// The SELECT of a page (one row more than the limit, to know whether there is a next page).
@@ -513,43 +663,106 @@ public struct SQLStore: Store {
     }
 
     private func count(_ db: any SQLDatabase, _ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
-        let schema = kind.schema
-        let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        var statement: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: quoted(schema.table))"
-        if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
-        guard let row = try await db.raw(statement).first() else { return 0 }
+        guard let row = try await db.raw(try countStatement(kind, query: query, scope: scope)).first() else { return 0 }
         return try row.decode(column: "n", as: Int.self)
     }
 
+    /// The count, from the labels rows alone when the query allows (``SQLCompiler/labelsCount(_:scope:)``).
+    private func countStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws -> SQLQueryString {
+        let compiler = SQLCompiler(flavor: flavor, schema: kind.schema)
+        if let labelsCount = try compiler.labelsCount(query, scope: scope) { return labelsCount }
+        var statement: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: compiler.table)"
+        if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+        return statement
+    }
+
     public func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value] {
+        try await distinct(kind, field: field, query: query, scope: scope, plan: nil)
+    }
+
+    /// How the distinct values of a label are read (see ``distinctLabel(_:_:key:query:scope:limit:plan:)``).
+    enum LabelDistinctPlan: CaseIterable {
+        /// No filter: a loose index scan of the label's values.
+        case scan
+        /// Each matching row's label, by primary key.
+        case fromRows
+        /// Each of the label's values, kept when a matching row has it.
+        case walk
+        /// Every row of the label, kept when its row matches.
+        case whole
+    }
+
+    /// ``distinct(_:field:query:scope:)``; for a label, `plan` (tests) forces one plan instead of choosing.
+    func distinct(
+        _ kind: ResourceKind, field: String, query: Query, scope: Scope, plan: LabelDistinctPlan?
+    ) async throws -> [Value] {
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         let limit = min(max(query.limit ?? maxPageSize, 0), maxPageSize)
-        let clause = try compiler.whereClause(query, scope: scope)
-        var statement: SQLQueryString
-        let type: FieldType
+        let codec = RowCodec(flavor: flavor, schema: schema)
         if field.hasPrefix("labels."), schema.labelsField != nil {
             let key = String(field.dropFirst("labels.".count))
-            type = .string
-            statement = "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
-            if let clause {
-                statement += " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause + ")"
+            guard limit > 0 else { return [] }
+            return try await read { db in
+                try await distinctLabel(db, compiler, key: key, query: query, scope: scope, limit: limit, plan: plan).map {
+                    try codec.decodeValue($0, column: "v", type: .string)
+                }
             }
-            statement += " ORDER BY v LIMIT \(bind: limit)"
-        } else {
-            let spec = try compiler.filterField(field)
-            guard spec.sortable else {
-                throw ProctorError.unknownField(field, valid: schema.sortableNames, role: "distinct field")
-            }
-            type = spec.type
-            statement = "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
-            if let clause { statement += " WHERE " + clause }
-            statement += " ORDER BY v LIMIT \(bind: limit)"
         }
-        let codec = RowCodec(flavor: flavor, schema: schema)
+        let clause = try compiler.whereClause(query, scope: scope)
+        let spec = try compiler.filterField(field)
+        guard spec.sortable else {
+            throw ProctorError.unknownField(field, valid: schema.sortableNames, role: "distinct field")
+        }
+        var statement: SQLQueryString = "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
+        if let clause { statement += " WHERE " + clause }
+        statement += " ORDER BY v LIMIT \(bind: limit)"
         return try await read { db in
-            try await db.raw(statement).all().map { try codec.decodeValue($0, column: "v", type: type) }
+            try await db.raw(statement).all().map { try codec.decodeValue($0, column: "v", type: spec.type) }
         }
+    }
+
+    /// Matching rows up to which a label's distinct values are read from those rows' labels.
+    static let distinctFromRows = 10_000
+    /// Distinct values up to which a label's values are walked one by one, each checked for a matching row.
+    static let distinctWalk = 10_000
+
+    /// The distinct values of a label among the matching rows, by the cheapest of the ``LabelDistinctPlan``s:
+    /// no filter, a loose index scan of the label's values; few matching rows (at most ``distinctFromRows``),
+    /// each row's label by primary key; else each of the label's values (at most ``distinctWalk`` of them) kept
+    /// when one matching row has it, checked on what the labels rows carry where possible. A label with more
+    /// values than that is read whole.
+    private func distinctLabel(
+        _ db: any SQLDatabase, _ compiler: SQLCompiler, key: String, query: Query, scope: Scope, limit: Int,
+        plan forced: LabelDistinctPlan?
+    ) async throws -> [any SQLRow] {
+        let clause = try compiler.whereClause(query, scope: scope)
+        var plan = forced ?? .scan
+        if forced == nil, let clause {
+            let few: SQLQueryString = "SELECT COUNT(*) AS n FROM (SELECT 1 FROM \(unsafeRaw: compiler.table) WHERE " + clause
+                + " LIMIT \(bind: Self.distinctFromRows + 1)) AS m"
+            if try await db.raw(few).first()?.decode(column: "n", as: Int.self) ?? 0 <= Self.distinctFromRows {
+                plan = .fromRows
+            } else {
+                let values = try await db.raw(compiler.labelValueCount(key, cap: Self.distinctWalk)).first()?
+                    .decode(column: "n", as: Int.self) ?? 0
+                plan = values <= Self.distinctWalk ? .walk : .whole
+            }
+        }
+        let statement: SQLQueryString
+        switch (plan, clause) {
+        case (_, nil), (.scan, _):
+            guard clause == nil else { throw ProctorError(.internal, "a label scan takes no filter") }
+            statement = compiler.labelValues(key, matching: nil, limit: limit)
+        case (.fromRows, let clause?):
+            statement = compiler.labelValues(key, ofRowsMatching: clause, limit: limit)
+        case (.walk, _):
+            statement = compiler.labelValues(key, matching: try compiler.labelsRowCondition(query, scope: scope), limit: limit)
+        case (.whole, let clause?):
+            statement = "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
+                + " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause + ") ORDER BY v LIMIT \(bind: limit)"
+        }
+        return try await db.raw(statement).all()
     }
 }
 

@@ -43,6 +43,25 @@ struct JSONTextTests {
         #expect(value.encodedBytes() == Array(try encoder.encode(value)))
     }
 
+    @Test("a record's response bytes are its public JSON, keys in the same order, with absent fields left out")
+    func recordBytesMatchPublicJSON() {
+        var run = Record(
+            .runs,
+            [
+                "id": .string("r1"), "seq": .int(7), "group_id": .string("g"), "name": .string("nightly \"é\""),
+                "created_at": .timestamp(1_700_000_000_000_001), "labels": .json(.object(["b": .string("2"), "a": .string("1")])),
+                "tags": .strings(["x"]), "duration": .double(1.25), "cancel_requested": .bool(false), "comment": .null,
+                "etag": .string("e"),
+            ]
+        )
+        #expect(run.publicJSONBytes() == run.publicJSON().encodedBytes())
+        run.values = [:]
+        #expect(run.publicJSONBytes() == Array("{}".utf8))
+        let user = Record(.users, ["id": .string("u"), "name": .string("n"), "password_hash": .string("secret")])
+        #expect(user.publicJSONBytes() == user.publicJSON().encodedBytes())
+        #expect(!String(decoding: user.publicJSONBytes(), as: UTF8.self).contains("secret"))
+    }
+
     @Test("control characters are escaped so the output parses again")
     func escapesControlCharacters() {
         let value = JSONValue.string("a\u{01}b\u{1f}\"")

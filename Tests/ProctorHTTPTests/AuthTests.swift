@@ -304,6 +304,22 @@ import Testing
         }
     }
 
+    @Test func theAuthorizationHeaderTakesBearerTokenOrABareToken() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            let token = TestApp.adminToken
+            let accepted = ["Bearer \(token)", "bearer   \(token)  ", "Token \(token)", token, "\t Bearer \(token)\t"]
+            for header in accepted {
+                let response = try await client.execute(uri: "/api/v1/users", method: .get, headers: [.authorization: header])
+                #expect(response.status == .ok, "\(header)")
+            }
+            for header in ["Basic \(token)", "Bearer", "Bearer \(token)x", "   "] {
+                let response = try await client.execute(uri: "/api/v1/users", method: .get, headers: [.authorization: header])
+                #expect(response.status == .unauthorized, "\(header)")
+            }
+        }
+    }
+
     // MARK: Helpers
 
     /// Three groups, a user in each (alice admin of A, bob member of B, carol viewer of C), with API tokens.

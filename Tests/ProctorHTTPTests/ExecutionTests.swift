@@ -118,14 +118,12 @@ import Testing
 
     @Test func aJobPastItsMaxRunTimeIsKilledWithReasonTimeout() async throws {
         try await withLab { client in
-            let started = Date()
             let id = try await launch(client, #"{"definition": "sleepy"}"#)
             let done = try await waitFor(client, id, ["success", "failure", "error", "killed"], seconds: 20)
-            let elapsed = Date().timeIntervalSince(started)
+            // The job sleeps 30 s with a 1 s limit: killed for the timeout, not finished. (How promptly is a
+            // figure for Benchmarks/, not an assertion: timing in tests only measures the machine.)
             #expect(done["status"] == .string("killed"))
             #expect(done["reason"] == .string("timeout"))
-            // limit 1 s + grace 1 s, within a second (plus the poll interval of this test).
-            #expect(elapsed < 3.5, "took \(elapsed) s")
             try await client.execute(uri: "/api/v1/runs/\(id)/log", method: .get, headers: bearer(TestApp.adminToken)) { response in
                 #expect(String(buffer: response.body).contains("going to sleep"))
             }
@@ -279,7 +277,9 @@ import Testing
         }
     }
 
-    @Test func eventsLongPollWakesOnANewEvent() async throws {
+    /// The poll waits up to the server's maximum (60 s) and the test's limit is one minute: a poll that did not
+    /// wake on the event would outlast the test.
+    @Test(.timeLimit(.minutes(1))) func eventsLongPollWakesOnANewEvent() async throws {
         let app = try await TestApp.make()
         let store = app.store
         try await app.testLive { client in
@@ -288,17 +288,15 @@ import Testing
                 return 0
             }
             async let waited = client.execute(
-                uri: "/api/v1/events?after=\(Int(latest))&wait=20", method: .get, headers: bearer(TestApp.adminToken)
+                uri: "/api/v1/events?after=\(Int(latest))&wait=60", method: .get, headers: bearer(TestApp.adminToken)
             ) { response in try json(response)["items"]?.arrayValue ?? [] }
             try await Task.sleep(for: .milliseconds(300))
-            let started = Date()
             // Another replica's event (the test client has one connection, busy with the long-poll).
             let group = try await store.first(.groups, matching: ["name": .string("default")])
             let lifecycle = RunLifecycle(store: store, events: EventHub())
             _ = try await lifecycle.createReported(["name": .string("wake-up")], groupID: group?.id ?? "")
             let items = try await waited
             #expect(items.first?["status"] == .string("new"))
-            #expect(Date().timeIntervalSince(started) < 5)
         }
     }
 }

@@ -873,55 +873,6 @@ func oid(_ record: Record) -> String { KernelCIFormat.oidString(record.seq) }
         }
     }
 
-    /// The benchmark, opt-in (`PROCTOR_KERNELCI_BENCH=<jobs>`, e.g. 1000000): p99 of the two queries on
-    /// SQLite. 200 trees, each with a new kernel every ~5 hours over three years, on 2 branches.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["PROCTOR_KERNELCI_BENCH"] != nil))
-    func benchmarkMillionJobs() async throws {
-        let jobs = Int(ProcessInfo.processInfo.environment["PROCTOR_KERNELCI_BENCH"] ?? "") ?? 1_000_000
-        try await KernelCILab.run(.sqlite) { lab in
-            let trees = ["next", "mainline", "stable", "arm-soc"] + (4..<200).map { "tree-\($0)" }
-            let span = 3 * 365 * KernelCILab.day
-            let now = Timestamp.now()
-            let loadStart = ContinuousClock.now
-            for chunk in stride(from: 0, to: jobs, by: 50_000) {
-                let rows = (chunk..<min(jobs, chunk + 50_000)).map { index -> Record in
-                    let tree = trees[index % trees.count]
-                    let created = now - span + Int64(index) * (span / Int64(jobs))
-                    return Record(.runs, [
-                        "group_id": .string(lab.groupID), "harness": .string(KernelCIJob.harness), "executor": .string("client"),
-                        "name": .string("\(tree)-\(index)"), "status": .string(index % 7 == 0 ? "failure" : "success"),
-                        "created_at": .timestamp(created),
-                        "labels": .json(.object([
-                            "job": .string(tree), "kernel": .string("\(tree)-\(index / trees.count / 2)"),
-                            "git_branch": .string(index / trees.count % 2 == 0 ? "master" : "pending"), "private": .string("false"),
-                        ])),
-                    ])
-                }
-                try await lab.store.insertMany(rows)
-            }
-            print("kernelci bench: loaded \(jobs) jobs in \(ContinuousClock.now - loadStart)")
-            for uri in [
-                "/kernelci/job?date_range=12&job=arm-soc&field=status&field=kernel",
-                "/kernelci/job/distinct/kernel?job=next&date_range=5",
-            ] {
-                var samples: [Duration] = []
-                var count = JSONValue.null
-                for _ in 0..<220 {
-                    let start = ContinuousClock.now
-                    let response = try await lab.call(.get, uri)
-                    samples.append(ContinuousClock.now - start)
-                    #expect(response.status == .ok)
-                    count = try json(response)["count"] ?? .null
-                }
-                let sorted = samples.dropFirst(20).sorted()
-                let p50 = sorted[sorted.count / 2]
-                let p99 = sorted[Int(Double(sorted.count) * 0.99) - 1]
-                print("kernelci bench: \(uri) count=\(count.encodedString()) p50=\(p50) p99=\(p99)")
-                #expect(p99 < .milliseconds(50), "\(uri): p99 \(p99)")
-            }
-        }
-    }
-
     @Test func objectIDsAreStableAndReversible() {
         #expect(KernelCIFormat.oidString(1) == "000000000000000000000001")
         #expect(KernelCIFormat.oidString(0xabc) == "000000000000000000000abc")

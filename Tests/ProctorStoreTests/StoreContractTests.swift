@@ -167,4 +167,43 @@ import Testing
             #expect(try await store.count(.testResults, query: Query(), scope: .everything) == 1)
         }
     }
+
+    /// `get` by id answers what a list answers for the same row, in and out of scope, and inside a transaction
+    /// it sees the transaction's own writes while other callers do not (SQLite reads it on its own connections).
+    @Test(arguments: Backend.available)
+    func getByIdIsTheStoredRowInScopeAndInTransactions(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let other = try await makeGroup(store, "other")
+            let run = try await store.insert(
+                Record(
+                    .runs,
+                    [
+                        "group_id": .string(group.id), "name": .string("nightly ✓"), "priority": .int(7),
+                        "options": .json(.object(["depth": .number(2), "fast": .bool(true)])),
+                        "tags": .strings(["a", "b"]), "labels": .json(.object(["job": .string("j")])),
+                        "duration": .double(1.5), "cancel_requested": .bool(true), "started_at": .timestamp(1_700_000_000_123_456),
+                    ]
+                )
+            )
+            let fetched = try #require(try await store.get(.runs, id: run.id, scope: .groups([group.id])))
+            let listed = try #require(try await store.list(.runs, query: Query(filter: .equal("id", run.id)), scope: .everything).items.first)
+            #expect(fetched == listed)
+            #expect(fetched == run)
+            #expect(fetched["comment"] == .null)
+            #expect(try await store.get(.runs, id: run.id, scope: .groups([other.id])) == nil)
+            #expect(try await store.get(.runs, id: run.id, scope: .groups([])) == nil)
+            #expect(try await store.get(.runs, id: "no-such-run", scope: .everything) == nil)
+
+            let changed = try await store.update(.runs, id: run.id, changes: ["comment": .string("seen")], ifMatch: nil, scope: .everything)
+            #expect(try await store.get(.runs, id: run.id, scope: .everything)?.etag == changed.etag)
+
+            let outsider = store
+            try await store.transaction { inside in
+                let made = try await inside.insert(Record(.runs, ["group_id": .string(group.id), "name": .string("uncommitted")]))
+                #expect(try await inside.get(.runs, id: made.id, scope: .everything)?.name == "uncommitted")
+                #expect(try await outsider.get(.runs, id: made.id, scope: .everything) == nil)
+            }
+        }
+    }
 }

@@ -24,9 +24,9 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
         public var description: String { "PROCTOR_TEST_REQUIRE_POSTGRES is set but PROCTOR_TEST_POSTGRES_URL is not" }
     }
 
-    /// A fresh, migrated, empty store of this backend (SQLite in `directory`, or a new temporary one;
-    /// PostgreSQL in a schema of its own).
-    public func makeStore(directory: URL? = nil, logger: Logger? = nil) async throws -> SQLStore {
+    /// A fresh, migrated (unless `migrated` is false), empty store of this backend (SQLite in `directory`, or a
+    /// new temporary one; PostgreSQL in a schema of its own).
+    public func makeStore(directory: URL? = nil, logger: Logger? = nil, migrated: Bool = true) async throws -> SQLStore {
         let logger = logger ?? {
             var quiet = Logger(label: "test")
             quiet.logLevel = .critical
@@ -44,7 +44,7 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
             store = try await SQLStore.postgres(url: url, connections: 4, schema: schema, logger: logger)
         }
         do {
-            _ = try await store.migrate()
+            if migrated { _ = try await store.migrate() }
         } catch {
             await store.shutdown()
             throw error

@@ -33,7 +33,8 @@ enum JSONText {
         case .object(let members):
             out.append(UInt8(ascii: "{"))
             // Sorted by UTF-8 bytes, as JSONEncoder's .sortedKeys orders them.
-            for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            // (Sorting the keys alone: moving (key, value) pairs retains and releases at every swap.)
+            for (index, key) in members.keys.sorted(by: utf8Precedes).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
@@ -41,6 +42,31 @@ enum JSONText {
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Whether `a` comes before `b` in the byte order of their UTF-8 forms: memcmp over the strings' own storage
+    /// where they have one, instead of the generic element-by-element sequence comparison.
+    static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                let common = min(x.count, y.count)
+                if common > 0, let left = x.baseAddress, let right = y.baseAddress {
+                    let order = memcmp(left, right, common)
+                    if order != 0 { return order < 0 }
+                }
+                return x.count < y.count
+            }
+        }
+        if let fast, let answer = fast { return answer }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// `"key":` for a key known in advance (a schema's field), to append without escaping it again.
+    static func memberPrefix(_ key: String) -> [UInt8] {
+        var out: [UInt8] = []
+        writeString(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        return out
     }
 
     private static let nullBytes = Array("null".utf8)

@@ -34,4 +34,26 @@ public struct Record: Sendable, Equatable {
         }
         return .object(object)
     }
+
+    /// `publicJSON().encodedBytes()`, written straight from the record: the bytes of every single-record response.
+    public func publicJSONBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        writePublicJSON(into: &out)
+        return out
+    }
+
+    /// Appends ``publicJSONBytes()`` to `out`.
+    public func writePublicJSON(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for member in kind.schema.publicMembers {
+            guard let value = values[member.field.name] else { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(contentsOf: member.prefix)
+            JSONText.write(value.json, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
 }

@@ -63,7 +63,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 4
+    public static let version = 5
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
     /// Built once: a schema is read on every row a request touches.

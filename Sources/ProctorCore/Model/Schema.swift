@@ -71,6 +71,12 @@ public struct FieldSpec: Sendable, Equatable {
 }
 
 /// An index the store keeps on a resource's table.
+/// A public field with its JSON member prefix (`"name":`), in response order.
+struct PublicMember: Sendable, Equatable {
+    let field: FieldSpec
+    let prefix: [UInt8]
+}
+
 public struct IndexSpec: Sendable, Equatable {
     public var columns: [String]
     public var unique: Bool
@@ -95,6 +101,9 @@ public struct ResourceSchema: Sendable, Equatable {
     /// Lookups every request makes, computed once.
     private let fieldsByName: [String: FieldSpec]
     public let publicFields: [FieldSpec]
+    /// The public fields in the order JSON responses list them (keys sorted by UTF-8 bytes), each with its
+    /// `"name":` already encoded: a record is written without sorting its keys on every response.
+    let publicMembers: [PublicMember]
     public let labelsField: FieldSpec?
     public var indexes: [IndexSpec]
     /// Whether every row belongs to one group (tenancy); groups and users do not.
@@ -132,6 +141,7 @@ public struct ResourceSchema: Sendable, Equatable {
         self.fields = all
         self.fieldsByName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.publicFields = all.filter { !$0.secret }
+        self.publicMembers = publicFields.sorted { JSONText.utf8Precedes($0.name, $1.name) }.map { PublicMember(field: $0, prefix: JSONText.memberPrefix($0.name)) }
         self.labelsField = all.first { $0.type == .labels }
         var idx = indexes
         if namedUniquely {

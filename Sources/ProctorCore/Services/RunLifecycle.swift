@@ -100,7 +100,7 @@ public actor EventHub {
             }
             await group.next()
             group.cancelAll()
-            await self.resume(id)
+            self.resume(id)
         }
     }
 

@@ -58,7 +58,7 @@ struct DCIJobController {
             principal: principal,
             request: request
         )
-        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+        return DCIRender.createdJob(job)
     }
 
     /// `POST /jobs/schedule`: the given `components_ids` (one per component type of the topic), or else the
@@ -81,7 +81,7 @@ struct DCIJobController {
             principal: principal,
             request: request
         )
-        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+        return DCIRender.createdJob(job)
     }
 
     /// `POST /jobs/{id}/update`: a new job in the same topic with its latest components, linked to the old one.
@@ -96,7 +96,7 @@ struct DCIJobController {
             labels: ["update_previous_job_id": .string(previous.id)],
             request: request
         )
-        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+        return DCIRender.createdJob(job)
     }
 
     /// `POST /jobs/upgrade {"job_id"}`: a new job in the next topic of the job's topic.
@@ -115,7 +115,7 @@ struct DCIJobController {
         }
         let topic = try await activeTopic(next, principal: principal)
         let job = try await follow(previous, topic: topic, labels: [:], request: request)
-        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag, status: .created)
+        return DCIRender.createdJob(job)
     }
 
     // MARK: Reading

@@ -158,4 +158,9 @@ enum DCIRender {
         if let etag, !etag.isEmpty { headers[.eTag] = etag }
         return JSONResponse.make(.object([singular: item]), status: status, headers: headers)
     }
+
+    /// `201 {"job": …}`: the answer to every call that makes a job.
+    static func createdJob(_ job: Record) -> Response {
+        one("job", .object(Self.job(job)), etag: job.etag, status: .created)
+    }
 }

@@ -6,9 +6,9 @@ import ProctorCore
 /// elsewhere and reports), whose identity and metadata are labels: `job` (the tree), `kernel` (git describe),
 /// `git_branch`, and the git and compiler facts copied from its first build. `_id` is the run's `seq` as 24 hex
 /// digits, `created_on` its `created_at`, and `status` is mapped (see ``KernelCIStatus``).
-enum KernelCIJob {
+public enum KernelCIJob {
     /// The `harness` value that marks a run as a KernelCI job.
-    static let harness = "kernelci"
+    public static let harness = "kernelci"
 
     /// The document fields kept as labels, in the order of KernelCI's `JobDocument.to_dict`.
     static let labelFields: [String] = [

@@ -51,7 +51,7 @@ struct AgentController {
             fresh["group_id"] = .string(groupID)
             agent = try await store.insert(Record(.agents, fresh))
         }
-        return JSONResponse.make(agent.publicJSON(), status: .ok)
+        return JSONResponse.make(agent, status: .ok)
     }
 
     /// Long-polls (`wait`, default 20 s, max 60) for a run this agent may execute: 200 with the run, or 204.

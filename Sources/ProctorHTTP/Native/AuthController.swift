@@ -220,7 +220,7 @@ struct AuthController {
     private static func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
         var headers: HTTPFields = [:]
         headers[.eTag] = "\"\(record.etag)\""
-        return JSONResponse.make(record.publicJSON(), status: status, headers: headers)
+        return JSONResponse.make(record, status: status, headers: headers)
     }
 
     private static func ifMatch(_ request: Request) -> String? {

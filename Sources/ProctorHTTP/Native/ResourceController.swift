@@ -100,6 +100,6 @@ struct ResourceController {
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
         var headers: HTTPFields = [:]
         headers[.eTag] = "\"\(record.etag)\""
-        return JSONResponse.make(record.publicJSON(), status: status, headers: headers)
+        return JSONResponse.make(record, status: status, headers: headers)
     }
 }

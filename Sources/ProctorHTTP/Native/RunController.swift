@@ -272,7 +272,9 @@ struct RunController {
     /// Streams a request body into a temporary file under the data directory, enforcing `limit` (413).
     func receive(_ request: Request, limit: Int) async throws -> URL {
         let url = try services.files.temporaryURL()
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw ProctorError(.unavailable, "cannot create a temporary file for the upload")
+        }
         let handle = try FileHandle(forWritingTo: url)
         var total = 0
         do {
@@ -415,7 +417,7 @@ struct RunController {
     }
 
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
-        JSONResponse.make(record.publicJSON(), status: status, headers: [.eTag: "\"\(record.etag)\""])
+        JSONResponse.make(record, status: status, headers: [.eTag: "\"\(record.etag)\""])
     }
 
     private func integer(_ value: Substring?, field: String) throws -> Int64? {

@@ -6,7 +6,15 @@ import ProctorCore
 /// JSON in and out, shared by every front door.
 public enum JSONResponse {
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        let bytes = value.encodedBytes()
+        make(bytes: value.encodedBytes(), status: status, headers: headers)
+    }
+
+    /// One record's public fields.
+    public static func make(_ record: Record, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        make(bytes: record.publicJSONBytes(), status: status, headers: headers)
+    }
+
+    static func make(bytes: [UInt8], status: HTTPResponse.Status, headers: HTTPFields) -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -14,12 +22,34 @@ public enum JSONResponse {
 
     /// The native API's list envelope: `{"items", "limit", "next_cursor", "total"?}`.
     public static func page(_ page: Page, items: [JSONValue]? = nil) -> Response {
+        if items == nil { return recordPage(page) }
         var body: [String: JSONValue] = [
             "items": .array(items ?? page.items.map { $0.publicJSON() }), "limit": .number(Double(page.limit)),
             "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
         ]
         if let total = page.total { body["total"] = .number(Double(total)) }
         return make(.object(body))
+    }
+
+    /// The envelope above with the page's records written straight to bytes (its keys are already in order).
+    private static func recordPage(_ page: Page) -> Response {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + page.items.count * 1024)
+        out.append(contentsOf: "{\"items\":[".utf8)
+        for (index, record) in page.items.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            record.writePublicJSON(into: &out)
+        }
+        out.append(contentsOf: "],\"limit\":".utf8)
+        out.append(contentsOf: JSONValue.number(Double(page.limit)).encodedBytes())
+        out.append(contentsOf: ",\"next_cursor\":".utf8)
+        out.append(contentsOf: (page.nextCursor.map(JSONValue.string) ?? .null).encodedBytes())
+        if let total = page.total {
+            out.append(contentsOf: ",\"total\":".utf8)
+            out.append(contentsOf: JSONValue.number(Double(total)).encodedBytes())
+        }
+        out.append(UInt8(ascii: "}"))
+        return make(bytes: out, status: .ok, headers: [:])
     }
 
     /// Reads a JSON body up to `limit` bytes: 413 beyond, 415 for another content type, 400 when malformed.
