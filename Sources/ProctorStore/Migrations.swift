@@ -26,10 +26,15 @@ enum Migrations {
                     out.append(contentsOf: carriedLabelColumns(schema, flavor: flavor, backfill: true))
                 }
             }
-            for index in schema.indexes where max(index.since, schema.since) == version {
-                let name = quoted("ix_\(schema.table)_\(index.columns.joined(separator: "_"))")
+            // Drops first: an index a version replaces (made partial, say) keeps its name.
+            for index in schema.indexes where index.until == version && max(index.since, schema.since) < version {
+                out.append("DROP INDEX \(quoted(index.name(in: schema.table)))")
+            }
+            for index in schema.indexes where max(index.since, schema.since) == version && index.exists(at: version) {
                 let unique = index.unique ? "UNIQUE " : ""
-                out.append("CREATE \(unique)INDEX \(name) ON \(table) (\(index.columns.map(quoted).joined(separator: ", ")))")
+                var create = "CREATE \(unique)INDEX \(quoted(index.name(in: schema.table))) ON \(table) (\(index.columns.map(quoted).joined(separator: ", ")))"
+                if index.skipsNulls, let first = index.columns.first { create += " WHERE \(quoted(first)) IS NOT NULL" }
+                out.append(create)
             }
         }
         return out

@@ -629,6 +629,20 @@ public struct SQLStore: Store {
     }
 
     /// Runs one statement as it is (tests).
+    /// The store's indexes by name, each with its definition as the database prints it (tests).
+    func indexDefinitions() async throws -> [String: String] {
+        let statement: SQLQueryString = flavor == .sqlite
+            ? "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            : "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = current_schema()"
+        return try await read { db in
+            var out: [String: String] = [:]
+            for row in try await db.raw(statement).all() {
+                out[try row.decode(column: "name", as: String.self)] = try row.decode(column: "definition", as: String.self)
+            }
+            return out
+        }
+    }
+
     func execute(_ statement: SQLQueryString) async throws {
         try await write { db in try await db.raw(statement).run() }
     }

@@ -89,7 +89,7 @@ import Testing
                     )
                 }
             }
-            #expect(try await store.migrate() == [5])
+            #expect(try await store.migrate() == [5, 6])
             try await expectLabelsCarryTheirRun(store)
             try await expectExactCountsAndDistincts(store)
             _ = try await store.update(.runs, id: "run-003", changes: ["status": .string("killed"), "group_id": .string("grp-c")], ifMatch: nil, scope: .everything)

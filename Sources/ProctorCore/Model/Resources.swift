@@ -63,7 +63,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 5
+    public static let version = 6
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
     /// Built once: a schema is read on every row a request touches.
@@ -356,14 +356,20 @@ public enum Catalog {
                     IndexSpec(["status", "created_at"]),
                     IndexSpec(["status", "priority", "created_at"]),
                     IndexSpec(["definition_id", "created_at"]),
-                    IndexSpec(["profile_id", "created_at"]),
+                    IndexSpec(["profile_id", "created_at"], until: 6),
                     IndexSpec(["testbed_id", "status"]),
                     // The dashboard's runs table filtered by testbed, newest first (issue #9).
                     IndexSpec(["testbed_id", "created_at"], since: 3),
-                    IndexSpec(["topic_id", "remoteci_id", "created_at"]),
+                    IndexSpec(["topic_id", "remoteci_id", "created_at"], until: 6),
                     IndexSpec(["group_id", "name", "created_at"]),
-                    IndexSpec(["request_id"]),
-                    IndexSpec(["seq"], unique: true),
+                    IndexSpec(["request_id"], until: 6),
+                    // `seq` is the INTEGER PRIMARY KEY (SQLite) or the primary key (PostgreSQL) already.
+                    IndexSpec(["seq"], unique: true, until: 6),
+                    // Version 6: runs reported by a client have no profile, only DCI jobs have a topic, only
+                    // XPRESSO requests a request: those rows stay out of these indexes.
+                    IndexSpec(["profile_id", "created_at"], skipsNulls: true, since: 6),
+                    IndexSpec(["topic_id", "remoteci_id", "created_at"], skipsNulls: true, since: 6),
+                    IndexSpec(["request_id"], skipsNulls: true, since: 6),
                 ]
             )
         case .runEvents:
@@ -375,7 +381,7 @@ public enum Catalog {
                     FieldSpec("previous_status", .string),
                     FieldSpec("comment", .string),
                 ],
-                indexes: [IndexSpec(["run_id", "seq"]), IndexSpec(["seq"], unique: true)],
+                indexes: [IndexSpec(["run_id", "seq"]), IndexSpec(["seq"], unique: true, until: 6)],
                 defaultSort: [SortKey("seq")]
             )
         case .files:

@@ -80,12 +80,30 @@ struct PublicMember: Sendable, Equatable {
 public struct IndexSpec: Sendable, Equatable {
     public var columns: [String]
     public var unique: Bool
+    /// Partial: only rows whose first column is not NULL are indexed. For a column most rows leave NULL
+    /// (a DCI topic, an XPRESSO request), so that their inserts skip the index; a filter `column = value`
+    /// implies the condition, so both databases still use the index for it.
+    public var skipsNulls: Bool
     public var since: Int
+    /// The schema version that dropped the index (it is in stores from `since` up to `until - 1`).
+    public var until: Int?
 
-    public init(_ columns: [String], unique: Bool = false, since: Int = 1) {
+    public init(_ columns: [String], unique: Bool = false, skipsNulls: Bool = false, since: Int = 1, until: Int? = nil) {
         self.columns = columns
         self.unique = unique
+        self.skipsNulls = skipsNulls
         self.since = since
+        self.until = until
+    }
+
+    /// The index's name in the database (an index replaced by another version keeps its name).
+    public func name(in table: String) -> String {
+        "ix_\(table)_\(columns.joined(separator: "_"))"
+    }
+
+    /// Whether a store at `version` has the index.
+    public func exists(at version: Int) -> Bool {
+        since <= version && until.map { version < $0 } ?? true
     }
 }
 

@@ -1,0 +1,110 @@
+import Foundation
+import ProctorCore
+import ProctorTestSupport
+import SQLKit
+import Testing
+
+@testable import ProctorStore
+
+/// Schema version 6 drops the `seq` indexes the primary key already is and keeps runs without a profile, topic
+/// or request out of those columns' indexes: an upgraded store must end with the indexes a new one has, and
+/// the lists filtered by those columns must still find their rows through them.
+@Suite struct IndexMigrationTests {
+    @Test(arguments: Backend.available)
+    func anUpgradedStoreHasTheIndexesOfANewOne(_ backend: Backend) async throws {
+        let fresh = try await backend.makeStore()
+        let expected: [String: String]
+        do {
+            expected = normalized(try await fresh.indexDefinitions())
+        } catch {
+            await fresh.shutdown()
+            throw error
+        }
+        await fresh.shutdown()
+        #expect(expected["ix_runs_seq"] == nil)
+        #expect(expected["ix_run_events_seq"] == nil)
+        for name in ["ix_runs_request_id", "ix_runs_profile_id_created_at", "ix_runs_topic_id_remoteci_id_created_at"] {
+            #expect(expected[name]?.contains("IS NOT NULL") == true, "\(name): \(expected[name] ?? "missing")")
+        }
+
+        let store = try await backend.makeStore(migrated: false)
+        do {
+            try await store.migrate(upTo: 5)
+            #expect(normalized(try await store.indexDefinitions())["ix_runs_seq"] != nil)
+            try await makeSampleGroups(store)
+            try await store.insertMany(taggedRuns())
+            #expect(try await store.migrate() == [6])
+            #expect(normalized(try await store.indexDefinitions()) == expected)
+            try await expectTheTaggedRunsAreFound(store)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+    }
+
+    @Test(arguments: Backend.available)
+    func filtersOnMostlyNullColumnsFindTheirRows(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            try await makeSampleGroups(store)
+            try await store.insertMany(taggedRuns())
+            try await expectTheTaggedRunsAreFound(store)
+        }
+    }
+
+    /// SQLite reads a partial index for `column = value` (which implies `column IS NOT NULL`).
+    @Test func sqliteUsesThePartialIndexes() async throws {
+        try await withStore(.sqlite) { store in
+            try await makeSampleGroups(store)
+            try await store.insertMany(taggedRuns())
+            let plans: [(Filter, String)] = [
+                (.equal("request_id", "req-1"), "ix_runs_request_id"),
+                (.and([.equal("topic_id", "topic-1"), .equal("remoteci_id", "ci-1")]), "ix_runs_topic_id_remoteci_id_created_at"),
+                (.equal("profile_id", "profile-1"), "ix_runs_profile_id_created_at"),
+            ]
+            for (filter, index) in plans {
+                let plan = try await store.queryPlan(
+                    .runs, query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 20), scope: .everything
+                )
+                #expect(plan.contains { $0.contains(index) }, "\(filter): \(plan)")
+            }
+        }
+    }
+
+    /// 40 runs; every fourth has a request, every fifth a topic and remote CI, every third a profile.
+    private func taggedRuns() -> [Record] {
+        (0..<40).map { index in
+            var values: [String: Value] = [
+                "id": .string(String(format: "run-%03d", index)), "group_id": .string("grp-a"), "status": .string("success"),
+                "created_at": .timestamp(sampleTime(index)), "updated_at": .timestamp(sampleTime(index)),
+            ]
+            if index % 4 == 0 { values["request_id"] = .string("req-\(index % 8 == 0 ? 1 : 2)") }
+            if index % 5 == 0 {
+                values["topic_id"] = .string("topic-1")
+                values["remoteci_id"] = .string(index % 10 == 0 ? "ci-1" : "ci-2")
+            }
+            if index % 3 == 0 { values["profile_id"] = .string("profile-1") }
+            return Record(.runs, values)
+        }
+    }
+
+    private func expectTheTaggedRunsAreFound(_ store: SQLStore) async throws {
+        func ids(_ filter: Filter) async throws -> [String] {
+            try await store.list(.runs, query: Query(filter: filter, sort: [SortKey("created_at")], limit: 100), scope: .everything)
+                .items.map(\.id)
+        }
+        func expected(_ include: (Int) -> Bool) -> [String] {
+            (0..<40).filter(include).map { String(format: "run-%03d", $0) }
+        }
+        #expect(try await ids(.equal("request_id", "req-1")) == expected { $0 % 8 == 0 })
+        #expect(try await ids(.and([.equal("topic_id", "topic-1"), .equal("remoteci_id", "ci-1")])) == expected { $0 % 10 == 0 })
+        #expect(try await ids(.equal("profile_id", "profile-1")) == expected { $0 % 3 == 0 })
+        #expect(try await ids(.predicate(.isNull("request_id"))).count == 30)
+        #expect(try await store.count(.runs, query: Query(filter: .equal("topic_id", "topic-1")), scope: .everything) == 8)
+    }
+
+    /// PostgreSQL names each test store's schema in its definitions.
+    private func normalized(_ definitions: [String: String]) -> [String: String] {
+        definitions.mapValues { $0.replacingOccurrences(of: #"ON t_[0-9a-f]+\."#, with: "ON ", options: .regularExpression) }
+    }
+}
