@@ -33,7 +33,7 @@ enum Migrations {
             for index in schema.indexes where max(index.since, schema.since) == version && index.exists(at: version) {
                 let unique = index.unique ? "UNIQUE " : ""
                 var create = "CREATE \(unique)INDEX \(quoted(index.name(in: schema.table))) ON \(table) (\(index.columns.map(quoted).joined(separator: ", ")))"
-                if index.skipsNulls, let first = index.columns.first { create += " WHERE \(quoted(first)) IS NOT NULL" }
+                if let condition = index.condition { create += " WHERE \(condition)" }
                 out.append(create)
             }
         }

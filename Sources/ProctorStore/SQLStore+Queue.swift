@@ -10,25 +10,7 @@ extension SQLStore {
     public func claimRun(_ claim: RunClaim) async throws -> Record? {
         let now = Timestamp.now()
         let claimed: Record? = try await inTransaction { db in
-            let active = RunStatus.activeValues
-            var sql: SQLQueryString = """
-                SELECT id, testbed_id, engine_labels FROM runs r
-                WHERE r.status = \(bind: RunStatus.new.rawValue) AND r.executor = \(bind: claim.executor)
-                AND (r.run_at IS NULL OR r.run_at <= \(bind: now)) AND r.cancel_requested = \(bind: false)
-                AND (r.testbed_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs b WHERE b.testbed_id = r.testbed_id
-                AND b.status IN (\(bind: active[0]), \(bind: active[1]), \(bind: active[2]))))
-                """
-            if let groups = claim.groupIDs {
-                if groups.isEmpty { return nil }
-                sql.appendInterpolation(unsafeRaw: " AND r.group_id IN (")
-                for (index, group) in groups.enumerated() {
-                    if index > 0 { sql.appendInterpolation(unsafeRaw: ", ") }
-                    sql.appendInterpolation(bind: group)
-                }
-                sql.appendInterpolation(unsafeRaw: ")")
-            }
-            sql.appendInterpolation(unsafeRaw: " ORDER BY r.priority DESC, r.created_at, r.seq LIMIT 16")
-            if flavor == .postgres { sql.appendInterpolation(unsafeRaw: " FOR UPDATE SKIP LOCKED") }
+            guard let sql = claimStatement(claim, now: now) else { return nil }
             let rows = try await db.raw(sql).all()
             let inner = pinned(to: db)
             for row in rows {
@@ -40,7 +22,7 @@ extension SQLStore {
                 if let testbed, flavor == .postgres {
                     try await db.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: testbed)))").run()
                     let busy = try await db.raw(
-                        "SELECT 1 AS busy FROM runs WHERE testbed_id = \(bind: testbed) AND status IN (\(bind: active[0]), \(bind: active[1]), \(bind: active[2])) LIMIT 1"
+                        "SELECT 1 AS busy FROM runs WHERE testbed_id = \(bind: testbed) AND \(unsafeRaw: RunStatus.activeCondition) LIMIT 1"
                     ).first()
                     if busy != nil { continue }
                 }
@@ -68,5 +50,35 @@ extension SQLStore {
             return nil
         }
         return claimed
+    }
+
+    /// The claim's candidates: waiting runs this executor may take, in claim order (nil: no group to take from).
+    private func claimStatement(_ claim: RunClaim, now: Int64) -> SQLQueryString? {
+        // The busy-testbed condition is the partial index's own text (a constant), so that it applies.
+        var sql: SQLQueryString = """
+            SELECT id, testbed_id, engine_labels FROM runs r
+            WHERE r.status = \(bind: RunStatus.new.rawValue) AND r.executor = \(bind: claim.executor)
+            AND (r.run_at IS NULL OR r.run_at <= \(bind: now)) AND r.cancel_requested = \(bind: false)
+            AND (r.testbed_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs b WHERE b.testbed_id = r.testbed_id
+            AND \(unsafeRaw: RunStatus.activeCondition)))
+            """
+        if let groups = claim.groupIDs {
+            if groups.isEmpty { return nil }
+            sql.appendInterpolation(unsafeRaw: " AND r.group_id IN (")
+            for (index, group) in groups.enumerated() {
+                if index > 0 { sql.appendInterpolation(unsafeRaw: ", ") }
+                sql.appendInterpolation(bind: group)
+            }
+            sql.appendInterpolation(unsafeRaw: ")")
+        }
+        sql.appendInterpolation(unsafeRaw: " ORDER BY r.priority DESC, r.created_at, r.seq LIMIT 16")
+        if flavor == .postgres { sql.appendInterpolation(unsafeRaw: " FOR UPDATE SKIP LOCKED") }
+        return sql
+    }
+
+    /// SQLite's plan for the claim's candidates (tests).
+    func claimPlan(_ claim: RunClaim) async throws -> [String] {
+        guard let sql = claimStatement(claim, now: Timestamp.now()) else { return [] }
+        return try await explain(sql)
     }
 }

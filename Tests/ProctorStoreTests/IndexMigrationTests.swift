@@ -26,6 +26,8 @@ import Testing
         for name in ["ix_runs_request_id", "ix_runs_profile_id_created_at", "ix_runs_topic_id_remoteci_id_created_at"] {
             #expect(expected[name]?.contains("IS NOT NULL") == true, "\(name): \(expected[name] ?? "missing")")
         }
+        #expect(expected["ix_runs_testbed_id"]?.contains("'running'") == true)
+        #expect(expected["ix_runs_status_priority_created_at"] == nil && expected["ix_runs_testbed_id_status"] == nil)
 
         let store = try await backend.makeStore(migrated: false)
         do {
@@ -68,6 +70,35 @@ import Testing
                 )
                 #expect(plan.contains { $0.contains(index) }, "\(filter): \(plan)")
             }
+        }
+    }
+
+    /// The queue reads only waiting runs, and only the testbed's active runs through its partial index;
+    /// and it still claims in priority order, skipping a run whose testbed is busy.
+    @Test func theQueueReadsItsPartialIndexes() async throws {
+        try await withStore(.sqlite) { store in
+            try await makeSampleGroups(store)
+            func run(_ id: String, _ status: String, priority: Int, testbed: String?, at index: Int) -> Record {
+                var values: [String: Value] = [
+                    "id": .string(id), "group_id": .string("grp-a"), "status": .string(status), "executor": .string("local"),
+                    "priority": .int(Int64(priority)), "created_at": .timestamp(sampleTime(index)), "updated_at": .timestamp(sampleTime(index)),
+                ]
+                if let testbed { values["testbed_id"] = .string(testbed) }
+                return Record(.runs, values)
+            }
+            try await store.insertMany([
+                run("done", "success", priority: 9, testbed: nil, at: 0),
+                run("busy", "running", priority: 0, testbed: "tb-1", at: 1),
+                run("waits-for-tb-1", "new", priority: 5, testbed: "tb-1", at: 2),
+                run("low", "new", priority: 0, testbed: nil, at: 3),
+                run("high", "new", priority: 3, testbed: "tb-2", at: 4),
+            ])
+            let plan = try await store.claimPlan(RunClaim(claimant: "test", executor: "local"))
+            #expect(plan.contains { $0.contains("ix_runs_status_created_at (status=?)") }, "\(plan)")
+            #expect(plan.contains { $0.contains("ix_runs_testbed_id") && !$0.contains("created_at") }, "\(plan)")
+            #expect(try await store.claimRun(RunClaim(claimant: "test", executor: "local"))?.id == "high")
+            #expect(try await store.claimRun(RunClaim(claimant: "test", executor: "local"))?.id == "low")
+            #expect(try await store.claimRun(RunClaim(claimant: "test", executor: "local")) == nil)
         }
     }
 

@@ -354,10 +354,10 @@ public enum Catalog {
                 indexes: [
                     IndexSpec(["group_id", "status", "created_at"]),
                     IndexSpec(["status", "created_at"]),
-                    IndexSpec(["status", "priority", "created_at"]),
+                    IndexSpec(["status", "priority", "created_at"], until: 6),
                     IndexSpec(["definition_id", "created_at"]),
                     IndexSpec(["profile_id", "created_at"], until: 6),
-                    IndexSpec(["testbed_id", "status"]),
+                    IndexSpec(["testbed_id", "status"], until: 6),
                     // The dashboard's runs table filtered by testbed, newest first (issue #9).
                     IndexSpec(["testbed_id", "created_at"], since: 3),
                     IndexSpec(["topic_id", "remoteci_id", "created_at"], until: 6),
@@ -367,9 +367,12 @@ public enum Catalog {
                     IndexSpec(["seq"], unique: true, until: 6),
                     // Version 6: runs reported by a client have no profile, only DCI jobs have a topic, only
                     // XPRESSO requests a request: those rows stay out of these indexes.
-                    IndexSpec(["profile_id", "created_at"], skipsNulls: true, since: 6),
-                    IndexSpec(["topic_id", "remoteci_id", "created_at"], skipsNulls: true, since: 6),
-                    IndexSpec(["request_id"], skipsNulls: true, since: 6),
+                    IndexSpec(["profile_id", "created_at"], condition: IndexSpec.notNull("profile_id"), since: 6),
+                    IndexSpec(["topic_id", "remoteci_id", "created_at"], condition: IndexSpec.notNull("topic_id"), since: 6),
+                    IndexSpec(["request_id"], condition: IndexSpec.notNull("request_id"), since: 6),
+                    // Whether a testbed is busy: only the runs holding one (the queue's query repeats the
+                    // condition). Which runs wait is `(status, created_at)`'s question; the few are then sorted.
+                    IndexSpec(["testbed_id"], condition: RunStatus.activeCondition, since: 6),
                 ]
             )
         case .runEvents:

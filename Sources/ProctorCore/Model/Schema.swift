@@ -80,18 +80,19 @@ struct PublicMember: Sendable, Equatable {
 public struct IndexSpec: Sendable, Equatable {
     public var columns: [String]
     public var unique: Bool
-    /// Partial: only rows whose first column is not NULL are indexed. For a column most rows leave NULL
-    /// (a DCI topic, an XPRESSO request), so that their inserts skip the index; a filter `column = value`
-    /// implies the condition, so both databases still use the index for it.
-    public var skipsNulls: Bool
+    /// Partial: only the rows meeting this SQL condition (written alike for both databases) are indexed, so
+    /// the rows that do not skip the index when written. Both databases use the index for a query whose WHERE
+    /// implies the condition: `column = value` implies ``notNull(_:)``; for other conditions the query repeats
+    /// the condition word for word (SQLite matches terms, it does not prove them).
+    public var condition: String?
     public var since: Int
     /// The schema version that dropped the index (it is in stores from `since` up to `until - 1`).
     public var until: Int?
 
-    public init(_ columns: [String], unique: Bool = false, skipsNulls: Bool = false, since: Int = 1, until: Int? = nil) {
+    public init(_ columns: [String], unique: Bool = false, condition: String? = nil, since: Int = 1, until: Int? = nil) {
         self.columns = columns
         self.unique = unique
-        self.skipsNulls = skipsNulls
+        self.condition = condition
         self.since = since
         self.until = until
     }
@@ -99,6 +100,17 @@ public struct IndexSpec: Sendable, Equatable {
     /// The index's name in the database (an index replaced by another version keeps its name).
     public func name(in table: String) -> String {
         "ix_\(table)_\(columns.joined(separator: "_"))"
+    }
+
+    /// The rows that have a value in `column`: for a column most rows leave NULL.
+    public static func notNull(_ column: String) -> String {
+        "\"\(column)\" IS NOT NULL"
+    }
+
+    /// The rows whose `column` is one of `values` (constants of the code, never client input).
+    public static func among(_ column: String, _ values: [String]) -> String {
+        let literals = values.map { value in "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'" }
+        return literals.count == 1 ? "\"\(column)\" = \(literals[0])" : "\"\(column)\" IN (\(literals.joined(separator: ", ")))"
     }
 
     /// Whether a store at `version` has the index.

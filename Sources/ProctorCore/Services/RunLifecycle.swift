@@ -36,6 +36,9 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
     public var isActive: Bool { self == .preRun || self == .running || self == .postRun }
 
     public static let activeValues = [RunStatus.preRun, .running, .postRun].map(\.rawValue)
+    /// SQL for "the run holds its testbed", as the partial index of busy testbeds is defined; the queue's
+    /// queries use this same text, or SQLite would not see that the index applies.
+    public static let activeCondition = IndexSpec.among("status", activeValues)
 
     /// The transitions of a run Proctor executes itself: forward through the phases, `killed` on cancel or
     /// timeout, `error` when execution itself fails, and back to `new` when a lease expires and it is requeued.
