@@ -398,9 +398,9 @@ public struct SQLStore: Store {
                 do {
                     while let batch = try await next() {
                         let now = Timestamp.now()
-                        let rows = try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) }
+                        let ready = importer.batch(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) })
                         try await pending?.value
-                        pending = Task { try await pool.runIfActive { try importer.write(rows) } }
+                        pending = Task { try await pool.runIfActive { try importer.write(ready) } }
                         count += batch.count
                     }
                     try await pending?.value

@@ -84,16 +84,45 @@ final class SQLiteDirectImport: @unchecked Sendable {
         }
     }
 
-    /// Writes a batch of prepared rows (``RowCodec/prepareRow(_:layout:now:)``) and their labels.
-    func write(_ rows: [[Value]]) throws {
-        try check(rows)
+    /// A batch readied where it is read (the importing task), so that the writing thread, the import's bottleneck,
+    /// only binds and steps: JSON and list columns already encoded, labels split into pairs, references gathered.
+    struct Batch: Sendable {
+        fileprivate var rows: [[Value]]
+        fileprivate var labels: [[(key: String, value: String)]]
+        /// The distinct ids each reference field names, in ``references`` order.
+        fileprivate var referenced: [Set<String>]
+        var count: Int { rows.count }
+    }
+
+    /// Readies prepared rows (``RowCodec/prepareRow(_:layout:now:)``) for ``write(_:)``. It reads only what
+    /// ``init(path:layout:)`` set, so it may run while a batch before is being written.
+    func batch(_ prepared: [[Value]]) -> Batch {
+        var rows = prepared
+        var labels: [[(key: String, value: String)]] = []
+        if let labelsIndex { labels = rows.map { RowCodec.labelsValues(of: $0[labelsIndex]) } }
+        for row in rows.indices {
+            for column in rows[row].indices {
+                switch rows[row][column] {
+                case .json(let json): rows[row][column] = .string(json.encodedString())
+                case .strings(let list): rows[row][column] = .string(JSONValue.array(list.map { .string($0) }).encodedString())
+                default: break
+                }
+            }
+        }
+        let referenced = references.map { reference in
+            Set(rows.compactMap { row -> String? in if case .string(let id) = row[reference.index] { return id } else { return nil } })
+        }
+        return Batch(rows: rows, labels: labels, referenced: referenced)
+    }
+
+    /// Writes a batch and its labels.
+    func write(_ batch: Batch) throws {
+        try check(batch.referenced)
         guard let insert else { throw closedError }
-        for row in rows {
+        for (position, row) in batch.rows.enumerated() {
             for (index, value) in row.enumerated() { try bind(insert, Int32(index + 1), value) }
             try stepDone(insert)
-            guard let labelsIndex, let insertLabels else { continue }
-            let pairs = RowCodec.labelsValues(of: row[labelsIndex])
-            guard !pairs.isEmpty else { continue }
+            guard let insertLabels, position < batch.labels.count, !batch.labels[position].isEmpty else { continue }
             let seq = sqlite_nio_sqlite3_last_insert_rowid(handle)
             let created = createdIndex.flatMap { row[$0].intValue } ?? Timestamp.now()
             let extra: [Value] = carried.map { column, index in
@@ -101,7 +130,7 @@ final class SQLiteDirectImport: @unchecked Sendable {
                 if column.isGroup { return row[index].stringValue.flatMap { groupSeqs[$0] }.map { .int($0) } ?? .null }
                 return row[index]
             }
-            for (key, value) in pairs {
+            for (key, value) in batch.labels[position] {
                 sqlite_nio_sqlite3_bind_int64(insertLabels, 1, seq)
                 try bind(insertLabels, 2, .string(key))
                 try bind(insertLabels, 3, .string(value))
@@ -127,14 +156,12 @@ final class SQLiteDirectImport: @unchecked Sendable {
 
     /// Every distinct reference of the batch names an existing row, as foreign keys would require; a labels row
     /// needs its group's seq too. Each value is looked up once per import.
-    private func check(_ rows: [[Value]]) throws {
-        for (index, field, target) in references {
+    private func check(_ referenced: [Set<String>]) throws {
+        for ((_, field, target), ids) in zip(references, referenced) {
             guard let statement = exists[target.table] else { continue }
             var seen = checked[field.name] ?? []
-            for row in rows {
-                guard case .string(let id) = row[index], !seen.contains(id) else { continue }
-                let found = try lookup(statement, id) != nil
-                guard found else {
+            for id in ids.sorted() where !seen.contains(id) {
+                guard try lookup(statement, id) != nil else {
                     throw ProctorError.conflict("'\(field.name)' refers to a \(target.kind.singular) that does not exist", field: field.name)
                 }
                 seen.insert(id)
