@@ -370,17 +370,41 @@ public struct SQLStore: Store {
     private func importRecords(_ kind: ResourceKind, next: () async throws -> [Record]?) async throws -> Int {
         defer { wrote(kind) }
         let layout = InsertLayout(kind.schema)
+        let count: Int
         if pinned == nil, flavor == .sqlite, let sqlitePath {
-            return try await importDirectly(layout, path: sqlitePath, next: next)
-        }
-        return try await inTransaction { db in
-            var count = 0
-            while let batch = try await next() {
-                let now = Timestamp.now()
-                try await insertRows(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) }, layout: layout, on: db)
-                count += batch.count
+            count = try await importDirectly(layout, path: sqlitePath, next: next)
+        } else {
+            count = try await inTransaction { db in
+                var count = 0
+                while let batch = try await next() {
+                    let now = Timestamp.now()
+                    try await insertRows(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) }, layout: layout, on: db)
+                    count += batch.count
+                }
+                return count
             }
-            return count
+        }
+        if pinned == nil, count >= Self.importAnalyzedFrom { try await analyze(kind) }
+        return count
+    }
+
+    /// An import of at least this many rows refreshes the planner's statistics of its tables at once.
+    static let importAnalyzedFrom = 10_000
+
+    /// Fresh planner statistics for a kind's tables after a bulk load. Without them PostgreSQL plans the next
+    /// queries as for the table before the load (until autovacuum's ANALYZE, up to a minute later): a label
+    /// filter over a million freshly imported runs ran for minutes as a nested loop over all labels rows.
+    private func analyze(_ kind: ResourceKind) async throws {
+        switch flavor {
+        case .sqlite:
+            try await refreshStatistics()
+        case .postgres:
+            let schema = kind.schema
+            var tables = [quoted(schema.table)]
+            if schema.labelsField != nil { tables.append(quoted(schema.table + "_labels")) }
+            try await mapErrors {
+                try await writers.withSession { db in try await db.raw(SQLQueryString("ANALYZE " + tables.joined(separator: ", "))).run() }
+            }
         }
     }
 
@@ -634,6 +658,14 @@ public struct SQLStore: Store {
     }
 
     /// Runs one statement as it is (tests).
+    /// Whether the planner has statistics of a table gathered by ANALYZE (tests).
+    func hasStatistics(_ table: String) async throws -> Bool {
+        let statement: SQLQueryString = flavor == .sqlite
+            ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1' AND EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = \(bind: table))"
+            : "SELECT COUNT(*) AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = \(bind: table) AND last_analyze IS NOT NULL"
+        return try await read { db in try await db.raw(statement).first()?.decode(column: "n", as: Int.self) ?? 0 } > 0
+    }
+
     /// The store's indexes by name, each with its definition as the database prints it (tests).
     func indexDefinitions() async throws -> [String: String] {
         let statement: SQLQueryString = flavor == .sqlite

@@ -8,6 +8,18 @@ import Testing
 /// Bulk imports (``SQLStore/importRecords(_:_:)`` and `insertMany`) store exactly what single inserts store, check
 /// references and are all or nothing.
 @Suite struct BulkImportTests {
+    /// A large import leaves the planner statistics of what it wrote, so the next queries are planned for it.
+    @Test(arguments: Backend.available)
+    func aLargeImportRefreshesThePlannerStatistics(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            try await makeSampleGroups(store)
+            #expect(try await store.hasStatistics("runs") == false)
+            try await store.importRecords(.runs, Batches(sampleRuns(count: SQLStore.importAnalyzedFrom), size: 2_500))
+            #expect(try await store.hasStatistics("runs"))
+            #expect(try await store.hasStatistics("runs_labels"))
+        }
+    }
+
     @Test(arguments: Backend.available)
     func importStoresWhatInsertStores(_ backend: Backend) async throws {
         let records = sampleRuns(count: 40)
