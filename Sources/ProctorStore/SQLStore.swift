@@ -176,22 +176,20 @@ public struct SQLStore: Store {
         if let pinned { return try await body(pinned) }
         defer { refreshStatisticsWhenDue() }
         return try await mapErrors {
-            try await writers.withSession { db in try await transactionBody(db, body) }
-        }
-    }
-
-    private func transactionBody<T: Sendable>(_ db: any SQLDatabase, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await db.raw(SQLQueryString(flavor.beginWrite)).run()
-        let before = generation.value
-        do {
-            let result = try await body(db)
-            try await db.raw("COMMIT").run()
-            // A principal read between the write and the commit saw the old rows: stale it again.
-            if generation.value != before { generation.bump() }
-            return result
-        } catch {
-            try? await db.raw("ROLLBACK").run()
-            throw error
+            try await writers.withSession { db in
+                try await db.raw(SQLQueryString(flavor.beginWrite)).run()
+                let before = generation.value
+                do {
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    // A principal read between the write and the commit saw the old rows: stale it again.
+                    if generation.value != before { generation.bump() }
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
         }
     }
 

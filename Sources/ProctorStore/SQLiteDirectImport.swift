@@ -18,13 +18,11 @@ import VaporCSQLite
 /// Used by one task at a time (the import awaits each batch before it sends the next).
 final class SQLiteDirectImport: @unchecked Sendable {
     private var handle: OpaquePointer?
-    private let layout: InsertLayout
     private var insert: OpaquePointer?
     private var insertLabels: OpaquePointer?
-    /// `SELECT seq FROM groups WHERE id = ?` (labels rows carry the group's seq) and one `SELECT 1 … WHERE id = ?`
-    /// per table a field refers to.
-    private var groupSeq: OpaquePointer?
-    private var exists: [String: OpaquePointer] = [:]
+    /// `SELECT seq … WHERE id = ?` for each table a field refers to: a row proves the reference, and a group's seq
+    /// is what its runs' labels rows carry.
+    private var seqOf: [String: OpaquePointer] = [:]
     private var groupSeqs: [String: Int64] = [:]
     private var checked: [String: Set<String>] = [:]
     private let labelsIndex: Int?
@@ -34,7 +32,6 @@ final class SQLiteDirectImport: @unchecked Sendable {
 
     /// Opens the connection and begins the transaction.
     init(path: String, layout: InsertLayout) throws {
-        self.layout = layout
         let schema = layout.schema
         labelsIndex = schema.labelsField.flatMap { layout.position[$0.name] }
         createdIndex = layout.position["created_at"]
@@ -72,11 +69,8 @@ final class SQLiteDirectImport: @unchecked Sendable {
                         + Array(repeating: "?", count: codec.labelsColumns.count).joined(separator: ", ") + ")"
                 )
             }
-            if carried.contains(where: { $0.column.isGroup }) {
-                groupSeq = try prepare("SELECT seq FROM \(quoted(ResourceKind.groups.schema.table)) WHERE id = ?")
-            }
-            for (_, _, target) in references where exists[target.table] == nil {
-                exists[target.table] = try prepare("SELECT 1 FROM \(quoted(target.table)) WHERE id = ?")
+            for (_, _, target) in references where seqOf[target.table] == nil {
+                seqOf[target.table] = try prepare("SELECT seq FROM \(quoted(target.table)) WHERE id = ?")
             }
         } catch {
             close()
@@ -155,17 +149,17 @@ final class SQLiteDirectImport: @unchecked Sendable {
     }
 
     /// Every distinct reference of the batch names an existing row, as foreign keys would require; a labels row
-    /// needs its group's seq too. Each value is looked up once per import.
+    /// needs its group's seq, which the same lookup gives. Each value is looked up once per import.
     private func check(_ referenced: [Set<String>]) throws {
         for ((_, field, target), ids) in zip(references, referenced) {
-            guard let statement = exists[target.table] else { continue }
+            guard let statement = seqOf[target.table] else { continue }
             var seen = checked[field.name] ?? []
             for id in ids.sorted() where !seen.contains(id) {
-                guard try lookup(statement, id) != nil else {
+                guard let seq = try lookup(statement, id) else {
                     throw ProctorError.conflict("'\(field.name)' refers to a \(target.kind.singular) that does not exist", field: field.name)
                 }
                 seen.insert(id)
-                if field.name == "group_id", let groupSeq, groupSeqs[id] == nil { groupSeqs[id] = try lookup(groupSeq, id) }
+                if field.name == "group_id" { groupSeqs[id] = seq }
             }
             checked[field.name] = seen
         }
@@ -237,11 +231,10 @@ final class SQLiteDirectImport: @unchecked Sendable {
     private var closedError: ProctorError { ProctorError(.unavailable, "the import's connection is closed") }
 
     private func close() {
-        for statement in [insert, insertLabels, groupSeq].compactMap({ $0 }) + exists.values { sqlite_nio_sqlite3_finalize(statement) }
+        for statement in [insert, insertLabels].compactMap({ $0 }) + seqOf.values { sqlite_nio_sqlite3_finalize(statement) }
         insert = nil
         insertLabels = nil
-        groupSeq = nil
-        exists.removeAll()
+        seqOf.removeAll()
         sqlite_nio_sqlite3_close_v2(handle)
         handle = nil
     }
