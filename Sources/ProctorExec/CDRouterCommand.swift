@@ -40,6 +40,22 @@ enum CDRouterCommand {
         return out
     }
 
+    /// The `CDROUTER_*` variables a CDRouter job's run gets whatever its harness (a package may run a shell job):
+    /// the package, device and config names and the job options, from the same snapshot as the flags. Empty
+    /// for a run that is not a CDRouter job.
+    static func environment(_ options: [String: JSONValue]) -> [String: String] {
+        guard let target = options["cdrouter_target"]?.objectValue else { return [:] }
+        let job = options["cdrouter"]?.objectValue ?? [:]
+        func text(_ object: [String: JSONValue], _ key: String) -> String { object[key]?.stringValue ?? "" }
+        func list(_ key: String) -> String { job[key]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? "" }
+        return [
+            "CDROUTER_PACKAGE": text(target, "package"), "CDROUTER_DEVICE": text(target, "device"),
+            "CDROUTER_CONFIG": text(target, "config"), "CDROUTER_TAGS": list("tags"), "CDROUTER_SKIP_TESTS": list("skip_tests"),
+            "CDROUTER_BEGIN_AT": text(job, "begin_at"), "CDROUTER_END_AT": text(job, "end_at"),
+            "CDROUTER_EXTRA_CLI_ARGS": text(job, "extra_cli_args"),
+        ]
+    }
+
     /// Splits a command-line string into words the way a POSIX shell would, without expanding anything:
     /// blanks separate, single quotes are literal, double quotes allow `\"` and `\\`, a backslash escapes.
     static func split(_ line: String) throws -> [String] {

@@ -19,10 +19,15 @@ public struct RunPlan: Sendable, Equatable {
     public var resultFormat: ResultFormat
     /// Seconds before the run is killed with reason `timeout`.
     public var maxRunTime: Int?
+    /// Directories the job may write besides its work directory (an image build's output folder). Only the
+    /// server puts them in a run's options; a launch cannot (``LaunchParameters``).
+    public var writablePaths: [String]
+    /// Whether the job shares the host's network (the default; a job definition's `config.network: false` cuts it).
+    public var network: Bool
 
     public init(
         executable: String, arguments: [String], environment: [String: String] = [:], resultGlobs: [String] = [],
-        resultFormat: ResultFormat = .junit, maxRunTime: Int? = nil
+        resultFormat: ResultFormat = .junit, maxRunTime: Int? = nil, writablePaths: [String] = [], network: Bool = true
     ) {
         self.executable = executable
         self.arguments = arguments
@@ -30,6 +35,8 @@ public struct RunPlan: Sendable, Equatable {
         self.resultGlobs = resultGlobs
         self.resultFormat = resultFormat
         self.maxRunTime = maxRunTime
+        self.writablePaths = writablePaths
+        self.network = network
     }
 }
 
@@ -59,17 +66,25 @@ public enum HarnessAdapter {
         if case .object(let object) = run["options"].jsonValue ?? .null { options = object } else { options = [:] }
         let jobFile = options["job_file"]?.stringValue ?? ""
         let jobArgs = arguments(from: options["jobargs"])
-        var environment = ["PROCTOR_RUN_ID": run.id, "PROCTOR_WORKDIR": workdir.path, "PYTHONDONTWRITEBYTECODE": "1"]
+        // The job's own variables: the definition's `env` (and a CDRouter job's), then the profile's envargs.
+        // The worker adds the allow-listed base (PATH, HOME, LANG, TMPDIR); nothing else is inherited.
+        var environment: [String: String] = ["PYTHONDONTWRITEBYTECODE": "1"]
+        if case .object(let env) = options["env"] ?? .null {
+            for (key, value) in env { environment[key] = value.stringValue ?? render(value) }
+        }
         if case .array(let envargs) = options["envargs"] ?? .null {
             for item in envargs {
                 if let name = item["name"]?.stringValue { environment[name] = item["value"]?.stringValue ?? item["value"].map(render) ?? "" }
             }
         }
-        if case .object(let env) = options["env"] ?? .null {
-            for (key, value) in env { environment[key] = value.stringValue ?? render(value) }
-        }
+        for (key, value) in CDRouterCommand.environment(options) { environment[key] = value }
+        environment["PROCTOR_RUN_ID"] = run.id
+        environment["PROCTOR_RUN_NAME"] = run.name ?? ""
+        environment["PROCTOR_RUN_WORKDIR"] = workdir.path
         let maxRunTime = run.int("max_run_time").map(Int.init)
         let globs = resultGlobs(options["results"])
+        let writable = options["writable_paths"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let network = options["network"] != .bool(false)
 
         switch harness {
         case "shell":
@@ -80,7 +95,7 @@ public enum HarnessAdapter {
             return RunPlan(
                 executable: "/bin/sh", arguments: ["-c", ([command] + jobArgs.map(shellQuote)).joined(separator: " ")],
                 environment: environment, resultGlobs: globs ?? ["*.xml", "results/**.xml"], resultFormat: .junit,
-                maxRunTime: maxRunTime
+                maxRunTime: maxRunTime, writablePaths: writable, network: network
             )
         case "pytest":
             guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pytest harness needs a job_file (tests to run)") }
@@ -90,7 +105,8 @@ public enum HarnessAdapter {
                 executable: python,
                 arguments: ["-m", "pytest", target, "--junitxml=\(workdir.appendingPathComponent("junit.xml").path)",
                     "-p", "no:cacheprovider"] + jobArgs,
-                environment: environment, resultGlobs: ["junit.xml"], resultFormat: .junit, maxRunTime: maxRunTime
+                environment: environment, resultGlobs: ["junit.xml"], resultFormat: .junit, maxRunTime: maxRunTime,
+                network: network
             )
         case "pyats":
             guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pyats harness needs a job_file (a pyATS job)") }
@@ -99,14 +115,16 @@ public enum HarnessAdapter {
                 executable: pyats,
                 arguments: ["run", "job", resolve(jobFile, in: workspace), "--archive-dir", workdir.appendingPathComponent("archive").path,
                     "--no-mail"] + jobArgs,
-                environment: environment, resultGlobs: ["**results.json"], resultFormat: .pyats, maxRunTime: maxRunTime
+                environment: environment, resultGlobs: ["**results.json"], resultFormat: .pyats, maxRunTime: maxRunTime,
+                network: network
             )
         case "cdrouter":
             let junit = workdir.appendingPathComponent(CDRouterCommand.junitFile).path
             return RunPlan(
                 executable: settings.cdrouterBinary,
                 arguments: try CDRouterCommand.arguments(options, junit: junit) + jobArgs,
-                environment: environment, resultGlobs: [CDRouterCommand.junitFile], resultFormat: .junit, maxRunTime: maxRunTime
+                environment: environment, resultGlobs: [CDRouterCommand.junitFile], resultFormat: .junit, maxRunTime: maxRunTime,
+                network: network
             )
         default:
             throw ProctorError(

@@ -117,6 +117,16 @@ public struct LocalReporter: RunReporter {
         try await queue.heartbeat(runID: run.id, claimant: claimant)
     }
 
+    /// Wakes on any change the store announces, so that a cancel stops the run at once.
+    public func waitForChange(upTo limit: Duration) async {
+        let events = queue.lifecycle.events
+        await events.wait(after: await events.generation, timeout: limit)
+    }
+
+    public func cancelRequested() async -> Bool {
+        (try? await queue.store.get(.runs, id: run.id))?.bool("cancel_requested") == true
+    }
+
     public func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {
         let copy = try files.temporaryURL()
         try FileManager.default.copyItem(at: file, to: copy)

@@ -21,32 +21,55 @@ public protocol RunReporter: Sendable {
     func heartbeat() async throws -> RunQueue.Heartbeat
     /// Stores a result file and turns it into test results; returns the run's test summary so far.
     func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary
+    /// Waits at most `limit` for something that may concern the run (the local executor wakes on the store's
+    /// changes, so that a cancel is seen at once); a remote agent just sleeps until its next heartbeat.
+    func waitForChange(upTo limit: Duration) async
+    /// Whether a cancel was asked for, read without extending the lease.
+    func cancelRequested() async -> Bool
 }
 
-/// Executes one claimed run: a fresh working directory, the harness's command in its own process group,
-/// console streamed as it comes, heartbeats, cancel and `max_run_time` enforced (terminate, then kill after
-/// a grace period), results collected, and the final status decided by exit status and test results.
+extension RunReporter {
+    public func waitForChange(upTo limit: Duration) async { try? await Task.sleep(for: limit) }
+    public func cancelRequested() async -> Bool { false }
+}
+
+/// Executes one claimed run: a fresh work directory, the harness's command in the sandbox with an environment
+/// built from an allow-list, console streamed as it comes, heartbeats, cancel and `max_run_time` enforced
+/// (terminate every process of the run, kill what is left after a grace period), results collected, and the
+/// final status decided by exit status and test results.
 public struct RunWorker: Sendable {
     public var workspace: URL
-    public var workRoot: URL
+    /// Isolates the run and owns the work directories.
+    public var sandbox: Sandbox
     /// Seconds between SIGTERM and SIGKILL.
     public var gracePeriod: Double
-    /// Seconds between heartbeats (and cancel checks).
+    /// Seconds between heartbeats.
     public var heartbeatInterval: Double
     /// What the harness adapters need from configuration (the `cdrouter-cli` binary).
     public var harness: HarnessSettings
     public var logger: Logger
 
     public init(
-        workspace: URL, workRoot: URL, gracePeriod: Double = 5, heartbeatInterval: Double = 2,
+        workspace: URL, sandbox: Sandbox, gracePeriod: Double = 5, heartbeatInterval: Double = 2,
         harness: HarnessSettings = HarnessSettings(), logger: Logger
     ) {
         self.workspace = workspace
+        self.sandbox = sandbox
         self.harness = harness
-        self.workRoot = workRoot
         self.gracePeriod = gracePeriod
         self.heartbeatInterval = heartbeatInterval
         self.logger = logger
+    }
+
+    /// The variables every job gets before its own (definition `env`, profile envargs, `PROCTOR_RUN_*`):
+    /// the executor's `PATH` and `LANG` (neither is a secret), `HOME` in the work directory, `/tmp` as `TMPDIR`.
+    /// Nothing else of the server's or agent's environment reaches a job.
+    static func baseEnvironment(workdir: URL) -> [String: String] {
+        let own = ProcessInfo.processInfo.environment
+        return [
+            "PATH": own["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", "LANG": own["LANG"] ?? "C.UTF-8",
+            "HOME": workdir.path, "TMPDIR": "/tmp",
+        ]
     }
 
     /// Why a process was stopped before it ended by itself.
@@ -58,12 +81,12 @@ public struct RunWorker: Sendable {
     }
 
     public func execute(_ run: Record, reporter: any RunReporter) async {
-        let workdir = workRoot.appendingPathComponent(run.id, isDirectory: true)
+        let workdir: URL
         let plan: RunPlan
         do {
-            try? FileManager.default.removeItem(at: workdir)
-            try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
+            workdir = try sandbox.makeWorkDirectory(for: run.id)
             plan = try HarnessAdapter.plan(for: run, workspace: workspace, workdir: workdir, settings: harness)
+            for path in plan.writablePaths { try sandbox.makeWritable(path) }
         } catch {
             try? await reporter.advance(.error, reason: Self.describe(error), changes: [:])
             return
@@ -157,18 +180,33 @@ public struct RunWorker: Sendable {
 
     private func spawn(_ plan: RunPlan, workdir: URL, console: Console, reporter: any RunReporter, runID: String) async -> Outcome {
         var options = PlatformOptions()
-        options.createSession = true  // its own process group: a stop kills every process it started
+        options.createSession = true  // its own process group, so that even an unsandboxed run can be stopped whole
+        if let identity = sandbox.identity {
+            // A root executor runs bubblewrap as the sandbox user, so the job is an unprivileged user on the host too.
+            options.userID = identity.uid
+            options.groupID = identity.gid
+            options.supplementaryGroups = []
+        }
+        let sandboxed = sandbox.mode == .bwrap
+        var environment = Self.baseEnvironment(workdir: workdir)
+        for (key, value) in plan.environment { environment[key] = value }
+        let command = sandbox.command(
+            executable: plan.executable, arguments: plan.arguments, environment: environment, workdir: workdir,
+            writable: plan.writablePaths, network: plan.network
+        )
+        var processEnvironment: [Environment.Key: String] = [:]
+        if !sandboxed {
+            for (key, value) in environment { processEnvironment[Environment.Key(stringLiteral: key)] = value }
+        }
         let grace = gracePeriod
         let stopBox = StopBox()
-        let heartbeatInterval = heartbeatInterval
-        var environment: [Environment.Key: String?] = [:]
-        for (key, value) in plan.environment { environment[Environment.Key(stringLiteral: key)] = value }
-        let executable: Executable = plan.executable.contains("/") ? .path(FilePath(plan.executable)) : .name(plan.executable)
+        let heartbeatInterval = Duration.milliseconds(Int(heartbeatInterval * 1000))
+        let executable: Executable = command.executable.contains("/") ? .path(FilePath(command.executable)) : .name(command.executable)
         do {
             let result = try await Subprocess.run(
                 executable,
-                arguments: Arguments(plan.arguments),
-                environment: .inherit.updating(environment),
+                arguments: Arguments(command.arguments),
+                environment: .custom(processEnvironment),
                 workingDirectory: FilePath(workdir.path),
                 platformOptions: options,
                 input: .none,
@@ -176,25 +214,40 @@ public struct RunWorker: Sendable {
                 error: .combinedWithOutput
             ) { execution in
                 let pid = execution.processIdentifier.value
+                let started = ContinuousClock.now
+                /// Stops the run once, for the first reason found; a timeout that finds a cancel asked for says so.
+                @Sendable func stop(_ reason: Stop) async {
+                    var reason = reason
+                    if reason == .timeout, await reporter.cancelRequested() { reason = .canceled }
+                    guard await stopBox.set(reason) else { return }
+                    await Self.terminate(root: pid, sandboxed: sandboxed, grace: grace)
+                }
                 await withTaskGroup(of: Void.self) { group in
-                    // Supervisor: heartbeats, cancel, timeout.
+                    // Supervisor: heartbeats, and a cancel seen as soon as the store says so (locally) or at the
+                    // next heartbeat (agents).
                     group.addTask {
-                        let started = ContinuousClock.now
+                        var lastBeat = ContinuousClock.now
                         while !Task.isCancelled {
-                            try? await Task.sleep(for: .milliseconds(Int(heartbeatInterval * 1000)))
+                            let nextBeat = lastBeat + heartbeatInterval
+                            await reporter.waitForChange(upTo: max(.milliseconds(10), nextBeat - ContinuousClock.now))
                             if Task.isCancelled { return }
-                            var stop: Stop?
-                            if let limit = plan.maxRunTime, ContinuousClock.now - started >= .seconds(limit) { stop = .timeout }
-                            if stop == nil {
+                            if let limit = plan.maxRunTime, ContinuousClock.now - started >= .seconds(limit) {
+                                await stop(.timeout)
+                                return
+                            }
+                            if ContinuousClock.now >= nextBeat {
+                                lastBeat = ContinuousClock.now
                                 switch try? await reporter.heartbeat() {
-                                case .cancel: stop = .canceled
-                                case .lost: stop = .lost
+                                case .cancel:
+                                    await stop(.canceled)
+                                    return
+                                case .lost:
+                                    await stop(.lost)
+                                    return
                                 default: break
                                 }
-                            }
-                            if let stop {
-                                await stopBox.set(stop)
-                                await Self.terminate(group: pid, grace: grace)
+                            } else if await reporter.cancelRequested() {
+                                await stop(.canceled)
                                 return
                             }
                         }
@@ -204,8 +257,7 @@ public struct RunWorker: Sendable {
                         group.addTask {
                             try? await Task.sleep(for: .seconds(limit))
                             if Task.isCancelled { return }
-                            await stopBox.set(.timeout)
-                            await Self.terminate(group: pid, grace: grace)
+                            await stop(.timeout)
                         }
                     }
                     do {
@@ -218,6 +270,9 @@ public struct RunWorker: Sendable {
                     }
                     group.cancelAll()
                 }
+                // The job's main process has ended. In the sandbox its exit took every other process with it;
+                // without one, what is left of its process group goes now.
+                if !sandboxed { _ = kill(-pid, SIGKILL) }
             }
             if let stop = await stopBox.value { return .stopped(stop) }
             switch result.terminationStatus {
@@ -233,15 +288,34 @@ public struct RunWorker: Sendable {
         }
     }
 
-    /// SIGTERM to the whole process group, then SIGKILL after the grace period if anything is left.
-    static func terminate(group pid: pid_t, grace: Double) async {
-        _ = kill(-pid, SIGTERM)
+    /// Stops every process of a run: SIGTERM to each (in the sandbox, every process of its PID namespace,
+    /// `setsid` ones included; without one, its process group), then SIGKILL after the grace period to what is
+    /// left. Returns as soon as no process of the run is alive; zombies do not count.
+    static func terminate(root pid: pid_t, sandboxed: Bool, grace: Double) async {
+        let sandboxInit = sandboxed ? ProcessTable.sandboxInit(root: pid) : nil
+        /// In the sandbox the run is over when its init is: the kernel kills the rest of the namespace with it.
+        func over() -> Bool {
+            if sandboxed { return !ProcessTable.isLive(sandboxInit ?? pid) }
+            return ProcessTable.members(root: pid, sandboxed: false).isEmpty
+        }
+        if let sandboxInit {
+            // The sandbox's init ignores SIGTERM; every other process of the namespace gets it.
+            for member in ProcessTable.members(root: pid, sandboxed: true) where member != sandboxInit { _ = kill(member, SIGTERM) }
+        } else {
+            _ = kill(sandboxed ? pid : -pid, SIGTERM)
+        }
         let deadline = ContinuousClock.now + .milliseconds(Int(grace * 1000))
         while ContinuousClock.now < deadline {
-            if kill(-pid, 0) != 0 { return }
-            try? await Task.sleep(for: .milliseconds(50))
+            if over() { return }
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        _ = kill(-pid, SIGKILL)
+        // Killing the sandbox's init kills its whole namespace at once.
+        if let sandboxInit { _ = kill(sandboxInit, SIGKILL) }
+        _ = kill(sandboxed ? pid : -pid, SIGKILL)
+        let gone = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < gone && !over() {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     static func describe(_ error: any Error) -> String {
@@ -253,7 +327,12 @@ public struct RunWorker: Sendable {
 /// Remembers why the supervisor stopped the process.
 actor StopBox {
     private(set) var value: RunWorker.Stop?
-    func set(_ stop: RunWorker.Stop) { if value == nil { value = stop } }
+    /// Records the reason unless one was recorded first; says whether this call did.
+    func set(_ stop: RunWorker.Stop) -> Bool {
+        guard value == nil else { return false }
+        value = stop
+        return true
+    }
 }
 
 /// Batches console output into log chunks: at most every 200 ms or 64 KiB, never splitting a UTF-8 character.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ProctorCore
+import ProctorExec
 
 /// Everything `proctor serve` can be told. Tests build one by hand.
 ///
@@ -38,6 +39,11 @@ public struct AppConfiguration: Sendable {
     public var imageStoragePath: String?
     /// The `cdrouter-cli` binary the `cdrouter` harness runs (a path, or a name looked up on `PATH`).
     public var cdrouterBinary: String = "cdrouter-cli"
+    /// How runs are isolated (bubblewrap by default; `--sandbox none` only by the operator's choice).
+    public var sandbox = SandboxSettings()
+    /// Where runs get their work directories: outside the data directory, which no run may see
+    /// (default: `<dataDirectory>-work`; `proctor serve` uses `./proctor-work`).
+    public var workRoot: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -67,7 +73,17 @@ public struct AppConfiguration: Sendable {
     public var filesDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("files", isDirectory: true) }
 
     /// Where runs get their fresh working directories.
-    public var runsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("work", isDirectory: true) }
+    public var runsDirectory: URL {
+        URL(fileURLWithPath: workRoot ?? (dataDirectory.hasSuffix("/") ? String(dataDirectory.dropLast()) : dataDirectory) + "-work")
+            .standardizedFileURL
+    }
+
+    /// The sandbox the local executor runs jobs in, hiding the data directory, the image storage and the other
+    /// runs' work directories. Throws, saying what to install or change, when it cannot be had.
+    public func makeSandbox() throws -> Sandbox {
+        let imageStorage = imageStoragePath ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("images").path
+        return try Sandbox.prepare(sandbox, workRoot: runsDirectory, hiddenPaths: [dataDirectory, imageStorage])
+    }
 
     /// The run machinery over a store, configured from here.
     public func runServices(store: any Store) -> RunServices {

@@ -82,8 +82,13 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let services = configuration.runServices(store: store)
     let router = buildRouter(services: services, configuration: configuration)
+    let sandbox = try configuration.makeSandbox()
+    if configuration.executorSlots > 0 {
+        try await sandbox.check()
+        if sandbox.mode == .none { logger.warning("\(sandbox.summary)") } else { logger.info("\(sandbox.summary)") }
+    }
     let worker = RunWorker(
-        workspace: URL(fileURLWithPath: configuration.workspace), workRoot: configuration.runsDirectory,
+        workspace: URL(fileURLWithPath: configuration.workspace), sandbox: sandbox,
         gracePeriod: configuration.killGraceSeconds, heartbeatInterval: max(0.5, Double(configuration.leaseSeconds) / 10),
         harness: HarnessSettings(cdrouterBinary: configuration.cdrouterBinary), logger: logger
     )

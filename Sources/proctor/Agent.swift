@@ -16,7 +16,11 @@ extension Proctor {
         @Option(help: "The server's URL (or PROCTOR_URL).")
         var server: String?
 
-        @Option(help: "An API token of a member of the groups whose runs to execute (or PROCTOR_TOKEN).")
+        @Option(help: "A file (mode 0600) holding the API token of a member of the groups whose runs to execute; or PROCTOR_TOKEN.")
+        var tokenFile: String?
+
+        /// Refused: a token on the command line is readable by every process of the machine (`/proc/PID/cmdline`).
+        @Option(help: .hidden)
         var token: String?
 
         @Option(help: "The agent's name (default: the host name).")
@@ -39,25 +43,55 @@ extension Proctor {
 
         @OptionGroup var harness: HarnessOptions
 
+        @OptionGroup var sandbox: SandboxOptions
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
         func validate() throws {
             guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+            if token != nil {
+                throw ValidationError(
+                    "the token is not taken on the command line, where every process of the machine can read it: "
+                        + "set PROCTOR_TOKEN or write it to a file only this user can read and pass --token-file"
+                )
+            }
+        }
+
+        /// The token from `--token-file` (which must not be readable by others) or `PROCTOR_TOKEN`.
+        private func readToken(_ environment: [String: String]) throws -> String {
+            if let tokenFile {
+                var info = stat()
+                guard stat(tokenFile, &info) == 0 else { throw CleanExit.message("cannot read --token-file \(tokenFile)") }
+                guard info.st_mode & 0o077 == 0 else {
+                    throw CleanExit.message("--token-file \(tokenFile) is readable by others; chmod 600 it")
+                }
+                let text = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !text.isEmpty else { throw CleanExit.message("--token-file \(tokenFile) is empty") }
+                return text
+            }
+            guard let token = environment["PROCTOR_TOKEN"], !token.isEmpty else {
+                throw CleanExit.message("give a token: PROCTOR_TOKEN or --token-file FILE")
+            }
+            return token
         }
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             guard let server = server ?? environment["PROCTOR_URL"] else { throw CleanExit.message("say which server: --server URL or PROCTOR_URL") }
-            guard let token = token ?? environment["PROCTOR_TOKEN"] else { throw CleanExit.message("give a token: --token T or PROCTOR_TOKEN") }
+            let token = try readToken(environment)
             var logger = Logger(label: "proctor.agent")
             logger.logLevel = logLevel.level
             let client = APIClient(server: server, token: token)
             let agentName = name ?? ProcessInfo.processInfo.hostName
+            let sandbox = try Sandbox.prepare(
+                self.sandbox.settings, workRoot: URL(fileURLWithPath: workDir), hiddenPaths: tokenFile.map { [$0] } ?? []
+            )
+            try await sandbox.check()
+            if sandbox.mode == .none { logger.warning("\(sandbox.summary)") } else { logger.info("\(sandbox.summary)") }
             let worker = RunWorker(
-                workspace: URL(fileURLWithPath: workspace ?? FileManager.default.currentDirectoryPath),
-                workRoot: URL(fileURLWithPath: workDir).standardizedFileURL, gracePeriod: killGrace, heartbeatInterval: 2,
-                harness: harness.settings, logger: logger
+                workspace: URL(fileURLWithPath: workspace ?? FileManager.default.currentDirectoryPath), sandbox: sandbox,
+                gracePeriod: killGrace, heartbeatInterval: 2, harness: harness.settings, logger: logger
             )
             let agentID = try await register(client, name: agentName, logger: logger)
             logger.info("agent \(agentName) (\(agentID)) serving \(server) with \(slots) slot(s), labels \(labels)")

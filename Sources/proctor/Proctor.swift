@@ -23,6 +23,31 @@ struct StoreOptions: ParsableArguments {
 }
 
 /// What the harness adapters take from the command line, the same for `serve` (local executor) and `agent`.
+/// How the executing side isolates its runs (`serve` and `agent` alike); see docs/security.md.
+struct SandboxOptions: ParsableArguments {
+    @Option(help: "bwrap: every run in a bubblewrap sandbox (the default); none: no isolation, for a machine that cannot have bubblewrap.")
+    var sandbox: SandboxSettings.Mode = .bwrap
+
+    @Option(help: "The user jobs run as when this process is root (a name or uid; default nobody, or PROCTOR_SANDBOX_USER).")
+    var sandboxUser: String?
+
+    @Option(help: "A path jobs must not see, besides the data and work directories (repeatable).")
+    var sandboxHide: [String] = []
+
+    @Option(help: "The bwrap binary, a path or a name on PATH.")
+    var bwrap = "bwrap"
+
+    var settings: SandboxSettings {
+        SandboxSettings(
+            mode: sandbox, bwrapBinary: bwrap,
+            user: sandboxUser ?? ProcessInfo.processInfo.environment["PROCTOR_SANDBOX_USER"] ?? "nobody",
+            hiddenPaths: sandboxHide.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        )
+    }
+}
+
+extension SandboxSettings.Mode: ExpressibleByArgument {}
+
 struct HarnessOptions: ParsableArguments {
     @Option(name: .customLong("cdrouter-cli"), help: "The cdrouter-cli binary the cdrouter harness runs (a path or a name on PATH).")
     var cdrouterCLI = "cdrouter-cli"

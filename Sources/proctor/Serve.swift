@@ -51,6 +51,11 @@ extension Proctor {
 
         @OptionGroup var harness: HarnessOptions
 
+        @OptionGroup var sandbox: SandboxOptions
+
+        @Option(help: "Where runs get their work directories; outside the data directory, which runs never see.")
+        var workRoot = "./proctor-work"
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -86,6 +91,8 @@ extension Proctor {
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
             configuration.cdrouterBinary = harness.settings.cdrouterBinary
+            configuration.sandbox = sandbox.settings
+            configuration.workRoot = workRoot
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {

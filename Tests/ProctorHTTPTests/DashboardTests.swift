@@ -159,7 +159,7 @@ import Testing
         let app = try await TestApp.make()
         try await app.test { client in
             try await makeUser(client)
-            let lab = #"{"groups": [{"name": "g"}], "engines": [{"group": "g", "name": "agents", "type": "agent"}], "testbeds": [{"group": "g", "name": "tb-1"}, {"group": "g", "name": "tb-2"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "profiles": [{"name": "P", "is_default": true, "engine": "agents"}]}]}"#
+            let lab = #"{"groups": [{"name": "g"}], "engines": [{"group": "g", "name": "agents", "type": "agent"}], "testbeds": [{"group": "g", "name": "tb-1"}, {"group": "g", "name": "tb-2"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "args": [{"name": "-x", "code_name": "x"}], "profiles": [{"name": "P", "is_default": true, "engine": "agents"}]}]}"#
             try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
                 #expect($0.status == .ok)
             }
@@ -176,6 +176,14 @@ import Testing
                 #expect(response.status == .badRequest)
                 #expect(Self.text(response).contains("options must be a JSON object"))
             }
+            // Options are values of the job's declared parameters, never a command.
+            try await client.execute(
+                uri: "/jobs/\(job)/launch", method: .post, headers: headers,
+                body: Self.form([("csrf", csrf), ("options", #"{"command": "id"}"#)])
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(Self.text(response).contains("options.command is not a launch parameter of job &#39;job&#39;; it declares: -x"))
+            }
             let run = try await client.execute(
                 uri: "/jobs/\(job)/launch", method: .post, headers: headers,
                 body: Self.form([("csrf", csrf), ("name", "from the form"), ("tags", "a, b"), ("options", #"{"x": "1"}"#)])
@@ -186,7 +194,8 @@ import Testing
             let launched = try await client.execute(uri: "/api/v1/runs/\(run)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
             #expect(launched["name"] == .string("from the form"))
             #expect(launched["tags"] == .array([.string("a"), .string("b")]))
-            #expect(launched["options"]?["x"] == .string("1"))
+            #expect(launched["options"]?["parameters"]?["x"] == .string("1"))
+            #expect(launched["options"]?["jobargs"] == .array([.object(["name": .string("-x"), "value": .string("1"), "flag": .bool(false)])]))
             // Two testbeds ticked: one run each, and the runs table filtered by the job.
             let testbeds = try await client.execute(uri: "/api/v1/testbeds", method: .get, headers: bearer(TestApp.adminToken)) {
                 try json($0)["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
@@ -219,7 +228,7 @@ import Testing
                 #expect(!again.isEmpty && again != run)
                 // The relaunch is the same run again: its launch options, name and tags.
                 let relaunched = try await client.execute(uri: "/api/v1/runs/\(again)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
-                #expect(relaunched["options"]?["x"] == .string("1"))
+                #expect(relaunched["options"]?["parameters"]?["x"] == .string("1"))
                 #expect(relaunched["name"] == .string("from the form"))
                 #expect(relaunched["tags"] == .array([.string("a"), .string("b")]))
             }

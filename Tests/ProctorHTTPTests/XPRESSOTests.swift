@@ -48,7 +48,8 @@ import Testing
 
     func withLab(live: Bool = false, _ body: @Sendable (any TestClientProtocol, TestApp) async throws -> Void) async throws {
         var app = try await TestApp.make()
-        let scripts = FileManager.default.temporaryDirectory.appendingPathComponent("xpresso-builder-\(UUID().uuidString)")
+        // Not under /tmp: a run's sandbox has a private /tmp.
+        let scripts = TestApp.scriptsDirectory.appendingPathComponent("xpresso-builder-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
         let script = scripts.appendingPathComponent("build.sh")
         try Self.builder.write(to: script, atomically: true, encoding: .utf8)

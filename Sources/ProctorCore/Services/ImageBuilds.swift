@@ -109,6 +109,8 @@ public struct ImageBuilds: Sendable {
                         "command": .string(command(for: request, tarball: tarball)),
                         "env": .object(environment(for: request, group: groupName, tarball: tarball)),
                         "results": .array([]), "image_build_id": .string(build.id),
+                        // The one folder of the image store the build's sandbox may write: its own image's.
+                        "writable_paths": .array([.string(URL(fileURLWithPath: tarball).deletingLastPathComponent().path)]),
                     ])),
                 ],
                 groupID: groupID, comment: "image build", in: store

@@ -78,6 +78,7 @@ public struct QueuedRuns: Sendable {
             changes["name"] = .string(definition.name ?? "run")
             changes["harness"] = .string(definition.string("harness") ?? "shell")
         }
+        try LaunchParameters.checkHarnessInputs(extraOptions)
         for (key, value) in extraOptions { options[key] = value }
         changes["options"] = .json(.object(options))
         if let testbedID { changes["testbed_id"] = .string(testbedID) }

@@ -123,26 +123,32 @@ public actor EventHub {
 }
 
 /// What a caller asks when launching a job: a definition and a profile (by id or name), optionally a
-/// testbed, extra options, tags and labels.
+/// testbed, values for the definition's launch parameters (``LaunchParameters``), tags and labels.
 public struct LaunchRequest: Sendable {
     public var definition: String
     public var profile: String?
     public var testbed: String?
     public var name: String?
-    public var options: [String: JSONValue]
+    /// Values for declared job args and envargs, by name; anything else is refused.
+    public var parameters: [String: JSONValue]
+    /// What a door derived from its own documented fields (CDRouter's job options), limited to
+    /// ``LaunchParameters/harnessInputKeys``.
+    public var harnessInputs: [String: JSONValue]
     public var tags: [String]
     public var labels: [String: String]
     public var requestID: String?
 
     public init(
         definition: String, profile: String? = nil, testbed: String? = nil, name: String? = nil,
-        options: [String: JSONValue] = [:], tags: [String] = [], labels: [String: String] = [:], requestID: String? = nil
+        parameters: [String: JSONValue] = [:], harnessInputs: [String: JSONValue] = [:], tags: [String] = [],
+        labels: [String: String] = [:], requestID: String? = nil
     ) {
         self.definition = definition
         self.profile = profile
         self.testbed = testbed
         self.name = name
-        self.options = options
+        self.parameters = parameters
+        self.harnessInputs = harnessInputs
         self.tags = tags
         self.labels = labels
         self.requestID = requestID
@@ -243,9 +249,13 @@ public struct RunLifecycle: Sendable {
         }
         options["job_file"] = .string(definition.string("job_file") ?? "")
         if case .object(let config) = definition["config"].jsonValue ?? .null {
-            for (key, value) in config where options[key] == nil { options[key] = value }
+            for (key, value) in config where options[key] == nil && !LaunchParameters.serverOnlyKeys.contains(key) {
+                options[key] = value
+            }
         }
-        for (key, value) in request.options { options[key] = value }
+        try LaunchParameters.apply(request.parameters, definition: definition, profile: profile, to: &options)
+        try LaunchParameters.checkHarnessInputs(request.harnessInputs)
+        for (key, value) in request.harnessInputs { options[key] = value }
 
         var values: [String: Value] = [
             "group_id": .string(groupID),
@@ -272,6 +282,27 @@ public struct RunLifecycle: Sendable {
             values["previous_run_id"] = .string(previous.id)
         }
         return values
+    }
+
+    /// Launches the same job again: the run's definition, profile, testbed, name, tags and labels, its launch
+    /// parameters and harness inputs, over the definition and profile as they are now.
+    public func relaunch(runID: String, principal: Principal, scope: Scope) async throws -> Record {
+        let run = try await store.require(.runs, id: runID, scope: scope)
+        guard let definition = run.string("definition_id") else {
+            throw ProctorError.conflict("this run was reported by a client, not launched from a job; it cannot be relaunched")
+        }
+        let options = run["options"].jsonValue?.objectValue ?? [:]
+        var labels: [String: String] = [:]
+        for (key, value) in run["labels"].jsonValue?.objectValue ?? [:] { labels[key] = value.stringValue }
+        return try await launch(
+            LaunchRequest(
+                definition: definition, profile: run.string("profile_id"), testbed: run.string("testbed_id"), name: run.name,
+                parameters: options[LaunchParameters.recordKey]?.objectValue ?? [:],
+                harnessInputs: options.filter { LaunchParameters.harnessInputKeys.contains($0.key) }, tags: run.strings("tags"),
+                labels: labels
+            ),
+            principal: principal, scope: scope
+        )
     }
 
     /// Creates a run that a client executes itself and reports on (DCI jobs, KernelCI jobs, bare native runs).

@@ -215,7 +215,7 @@ struct CDRouterJobController {
         let tags = options["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let request = LaunchRequest(
             definition: target.definition.id, testbed: target.testbed?.id,
-            options: Self.runOptions(options, definition: target.definition, testbed: target.testbed, config: target.config),
+            harnessInputs: Self.runOptions(options, definition: target.definition, testbed: target.testbed, config: target.config),
             tags: tags
         )
         var run = try await api.services.lifecycle.launch(request, principal: principal, scope: principal.scope)
@@ -255,28 +255,18 @@ struct CDRouterJobController {
     }
 
     /// What a CDRouter job adds to its run's options: the job options under `cdrouter`; the package, device and
-    /// config names with the package's testlist and extra arguments under `cdrouter_target` (what the `cdrouter`
-    /// harness adapter turns into `cdrouter-cli` flags, also on a remote agent); and the same facts as
-    /// `CDROUTER_*` environment variables over the package's own `env`, for packages of another harness.
+    /// config names with the package's testlist and extra arguments under `cdrouter_target`. The `cdrouter`
+    /// harness turns them into `cdrouter-cli` flags (also on a remote agent), and every harness into `CDROUTER_*`
+    /// variables, for packages of another harness.
     static func runOptions(
         _ options: [String: JSONValue], definition: Record?, testbed: Record?, config: Record?
     ) -> [String: JSONValue] {
-        var env = definition?["config"].jsonValue?["env"]?.objectValue ?? [:]
-        func list(_ key: String) -> String { options[key]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? "" }
-        env["CDROUTER_PACKAGE"] = .string(definition?.name ?? "")
-        env["CDROUTER_DEVICE"] = .string(testbed?.name ?? "")
-        env["CDROUTER_CONFIG"] = .string(config?.name ?? "")
-        env["CDROUTER_TAGS"] = .string(list("tags"))
-        env["CDROUTER_SKIP_TESTS"] = .string(list("skip_tests"))
-        env["CDROUTER_BEGIN_AT"] = options["begin_at"] ?? .string("")
-        env["CDROUTER_END_AT"] = options["end_at"] ?? .string("")
-        env["CDROUTER_EXTRA_CLI_ARGS"] = options["extra_cli_args"] ?? .string("")
         let settings = definition.map(CDRouterPackages.settings) ?? [:]
         let target: [String: JSONValue] = [
             "package": .string(definition?.name ?? ""), "device": .string(testbed?.name ?? ""), "config": .string(config?.name ?? ""),
             "testlist": settings["testlist"] ?? .array([]), "extra_cli_args": settings["extra_cli_args"] ?? .string(""),
         ]
-        return ["cdrouter": .object(options), "cdrouter_target": .object(target), "env": .object(env)]
+        return ["cdrouter": .object(options), "cdrouter_target": .object(target)]
     }
 
     // MARK: Lookups

@@ -116,7 +116,7 @@ struct JobPages {
             launched.append(
                 try await services.lifecycle.launch(
                     LaunchRequest(
-                        definition: definition.id, profile: field("profile"), testbed: testbed, name: field("name"), options: options,
+                        definition: definition.id, profile: field("profile"), testbed: testbed, name: field("name"), parameters: options,
                         tags: tags, labels: [:]
                     ),
                     principal: principal, scope: principal.scope

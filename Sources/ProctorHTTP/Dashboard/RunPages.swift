@@ -242,20 +242,7 @@ struct RunPages {
     @Sendable func relaunch(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let run = try await requireRun(context, scope: principal.scope)
-        guard let definition = run.string("definition_id") else {
-            throw ProctorError.conflict("this run was reported by a client, not launched from a job; it cannot be relaunched")
-        }
-        // The same run again: its options as they were resolved at launch (the profile may have changed since),
-        // its tags and its labels.
-        var labels: [String: String] = [:]
-        for (key, value) in run["labels"].jsonValue?.objectValue ?? [:] { labels[key] = value.stringValue }
-        let launched = try await services.lifecycle.launch(
-            LaunchRequest(
-                definition: definition, profile: run.string("profile_id"), testbed: run.string("testbed_id"), name: run.name,
-                options: run["options"].jsonValue?.objectValue ?? [:], tags: run.strings("tags"), labels: labels
-            ),
-            principal: principal, scope: principal.scope
-        )
+        let launched = try await services.lifecycle.relaunch(runID: run.id, principal: principal, scope: principal.scope)
         return Self.redirect("/runs/\(launched.id)")
     }
 

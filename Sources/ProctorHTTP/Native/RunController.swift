@@ -59,7 +59,7 @@ struct RunController {
             let launch = LaunchRequest(
                 definition: reference, profile: try optionalString(body["profile"], field: "profile"),
                 testbed: try optionalString(body["testbed"], field: "testbed"), name: try optionalString(body["name"], field: "name"),
-                options: options, tags: tags, labels: labels, requestID: try optionalString(body["request_id"], field: "request_id")
+                parameters: options, tags: tags, labels: labels, requestID: try optionalString(body["request_id"], field: "request_id")
             )
             let run = try await services.lifecycle.launch(launch, principal: principal, scope: principal.scope)
             return respond(run, status: .created)

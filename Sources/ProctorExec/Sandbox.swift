@@ -1,0 +1,283 @@
+import Foundation
+import Logging
+import ProctorCore
+import Subprocess
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How the executing side (`proctor serve` or `proctor agent`) isolates the runs it executes.
+public struct SandboxSettings: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Every run in bubblewrap: own PID, mount, IPC and UTS namespaces, an unprivileged user, a read-only
+        /// system, a private /tmp, one writable work directory, a clean environment.
+        case bwrap
+        /// No isolation: the run's processes run as the executor's user and see what it sees. For machines that
+        /// cannot have bubblewrap; logged as a warning at every start.
+        case none
+    }
+
+    public var mode: Mode
+    /// The `bwrap` binary: a path, or a name looked up on `PATH`.
+    public var bwrapBinary: String
+    /// Whom jobs run as when the executor is root (a user name or a numeric uid). Ignored when the executor is
+    /// not root: jobs then run as the executor's own user, seen as uid 65534 inside a user namespace.
+    public var user: String
+    /// Paths the sandbox hides besides the data and work directories (an agent's token file, `/etc/proctor`).
+    public var hiddenPaths: [String]
+
+    public init(mode: Mode = .bwrap, bwrapBinary: String = "bwrap", user: String = "nobody", hiddenPaths: [String] = []) {
+        self.mode = mode
+        self.bwrapBinary = bwrapBinary
+        self.user = user
+        self.hiddenPaths = hiddenPaths
+    }
+}
+
+/// A sandbox ready to use: the settings resolved against this machine (the `bwrap` path, the user's ids) and the
+/// paths to hide. Built once at start by ``Sandbox/prepare(_:workRoot:hiddenPaths:)``, which says exactly what
+/// is missing when it cannot be built.
+public struct Sandbox: Sendable {
+    public let mode: SandboxSettings.Mode
+    /// The absolute path of `bwrap` (empty without a sandbox).
+    let bwrap: String
+    /// The ids jobs run as when the executor switches to them (root executor); nil when jobs keep the
+    /// executor's ids (inside a user namespace when sandboxed).
+    public let identity: Identity?
+    /// Absolute paths covered by an empty tmpfs inside the sandbox.
+    let hidden: [String]
+    /// Where runs get their work directories (hidden as a whole; each run sees only its own).
+    public let workRoot: URL
+
+    public struct Identity: Sendable, Equatable {
+        public var uid: uid_t
+        public var gid: gid_t
+        public var name: String
+    }
+
+    /// The uid and gid a job sees inside the sandbox.
+    static let sandboxID = 65534
+
+    /// No isolation at all (tests of the harness adapters, `--sandbox none`).
+    public static func unsandboxed(workRoot: URL) -> Sandbox {
+        Sandbox(mode: .none, bwrap: "", identity: nil, hidden: [], workRoot: workRoot)
+    }
+
+    init(mode: SandboxSettings.Mode, bwrap: String, identity: Identity?, hidden: [String], workRoot: URL) {
+        self.mode = mode
+        self.bwrap = bwrap
+        self.identity = identity
+        self.hidden = hidden
+        self.workRoot = workRoot
+    }
+
+    /// Resolves the settings and creates the work root (mode 0711, so that the sandbox user can reach its own
+    /// directory but not list the others).
+    ///
+    /// - Parameter hiddenPaths: what this executor must keep from its jobs (the data directory, a token file).
+    public static func prepare(_ settings: SandboxSettings, workRoot: URL, hiddenPaths: [String]) throws -> Sandbox {
+        let root = workRoot.standardizedFileURL
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        chmod(root.path, 0o711)
+        guard settings.mode == .bwrap else { return .unsandboxed(workRoot: root) }
+        guard let bwrap = Self.lookUp(settings.bwrapBinary) else {
+            throw ProctorError(
+                .unavailable,
+                "bubblewrap (\(settings.bwrapBinary)) is not installed, and every run executes in its sandbox: install it "
+                    + "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap), or start with "
+                    + "--sandbox none on a machine that cannot have it"
+            )
+        }
+        var identity: Identity?
+        if getuid() == 0 {
+            guard let resolved = Self.user(settings.user) else {
+                throw ProctorError(.badRequest, "no such user for --sandbox-user: \(settings.user)")
+            }
+            if resolved.uid != 0 { identity = resolved }
+        }
+        var hidden: [String] = []
+        for path in hiddenPaths + settings.hiddenPaths + [root.path] {
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+            if absolute != "/" && !hidden.contains(absolute) { hidden.append(absolute) }
+        }
+        return Sandbox(mode: .bwrap, bwrap: bwrap, identity: identity, hidden: hidden, workRoot: root)
+    }
+
+    /// A fresh, empty work directory for a run, owned by whoever the job runs as.
+    public func makeWorkDirectory(for runID: String) throws -> URL {
+        let directory = workRoot.appendingPathComponent(runID, isDirectory: true)
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try handOver(directory)
+        return directory
+    }
+
+    /// Creates a directory the job may write to besides its work directory and gives it to the job's user.
+    func makeWritable(_ path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try handOver(url)
+    }
+
+    private func handOver(_ directory: URL) throws {
+        chmod(directory.path, 0o700)
+        if let identity, chown(directory.path, identity.uid, identity.gid) != 0 {
+            throw ProctorError(.unavailable, "cannot give \(directory.path) to the sandbox user \(identity.name): errno \(errno)")
+        }
+    }
+
+    /// What to execute for a job: `bwrap` and its arguments around the job's command in bwrap mode, the job's
+    /// command as it is without a sandbox.
+    ///
+    /// - Parameters:
+    ///   - environment: the job's whole environment (an allow-list built by the worker; nothing is inherited).
+    ///   - writable: directories the job may write besides its work directory (an image build's output folder).
+    ///   - network: whether the job shares the host's network (devices under test are reached over it).
+    public func command(
+        executable: String, arguments: [String], environment: [String: String], workdir: URL, writable: [String] = [],
+        network: Bool = true
+    ) -> (executable: String, arguments: [String]) {
+        guard mode == .bwrap else { return (executable, arguments) }
+        let id = String(Self.sandboxID)
+        var args = [
+            "--die-with-parent",  // the sandbox dies with its executor, even on kill -9
+            "--unshare-all",  // user, pid, ipc, uts, cgroup, mount, network
+        ]
+        if network { args.append("--share-net") }
+        args += [
+            "--new-session",  // no terminal to inject keystrokes into
+            "--uid", id, "--gid", id, "--hostname", "proctor-run",
+            "--ro-bind", "/", "/",
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        ]
+        for path in hidden {
+            args += ["--tmpfs", path]
+        }
+        for path in writable { args += ["--bind", path, path] }
+        args += ["--bind", workdir.path, workdir.path, "--chdir", workdir.path, "--clearenv"]
+        for (key, value) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
+        args += ["--", executable] + arguments
+        return (bwrap, args)
+    }
+
+    /// Starts one sandbox that only checks it can write its work directory, so that a machine where sandboxes
+    /// cannot start (user namespaces disabled, a work root the sandbox user cannot reach) is told so at start,
+    /// not at the first run.
+    public func check() async throws {
+        guard mode == .bwrap else { return }
+        let workdir = try makeWorkDirectory(for: ".check-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: workdir) }
+        let probe = command(
+            executable: "/bin/sh", arguments: ["-c", "test -w ."],
+            environment: ["PATH": "/usr/bin:/bin"], workdir: workdir, network: false
+        )
+        var options = PlatformOptions()
+        if let identity {
+            options.userID = identity.uid
+            options.groupID = identity.gid
+            options.supplementaryGroups = []
+        }
+        let result = try await Subprocess.run(
+            .path(FilePath(probe.executable)), arguments: Arguments(probe.arguments), environment: .custom([:]),
+            platformOptions: options, output: .discarded, error: .string(limit: 4096)
+        )
+        guard result.terminationStatus.isSuccess else {
+            let said = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let who = identity.map { "user \($0.name)" } ?? "this process's user"
+            throw ProctorError(
+                .unavailable,
+                "bubblewrap could not start a sandbox as \(who) in \(workRoot.path)"
+                    + (said.isEmpty ? "" : " (\(said))")
+                    + ". Check that unprivileged user namespaces are enabled (sysctl user.max_user_namespaces > 0; "
+                    + "kernel.unprivileged_userns_clone=1 where it exists) and that \(who) can traverse every folder "
+                    + "above the work root (--work-root), or choose another --sandbox-user"
+            )
+        }
+    }
+
+    /// Looks a binary up on `PATH` (or checks the path it was given).
+    static func lookUp(_ binary: String) -> String? {
+        if binary.contains("/") { return access(binary, X_OK) == 0 ? binary : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(binary)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    static func user(_ name: String) -> Identity? {
+        if let uid = uid_t(name) {
+            guard let entry = getpwuid(uid) else { return Identity(uid: uid, gid: gid_t(uid), name: name) }
+            return Identity(uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, name: String(cString: entry.pointee.pw_name))
+        }
+        guard let entry = getpwnam(name) else { return nil }
+        return Identity(uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, name: name)
+    }
+
+    /// One line for the start-up log: what isolates the runs.
+    public var summary: String {
+        switch mode {
+        case .none:
+            return "runs execute WITHOUT a sandbox (--sandbox none): every job runs as this process's user and can read "
+                + "what it can read, including the data directory"
+        case .bwrap:
+            let who = identity.map { "user \($0.name) (uid \($0.uid))" } ?? "this process's user in a user namespace"
+            return "runs execute in bubblewrap (\(bwrap)) as \(who); hidden from them: \(hidden.joined(separator: ", "))"
+        }
+    }
+}
+
+/// Reads the process table to find and stop every process of a run, whether it stayed in the run's process
+/// group or not.
+enum ProcessTable {
+    /// The processes a run consists of: in a sandbox, every process of its PID namespace (found through the
+    /// sandbox's init, the child of `bwrap`); without one, its process group. Zombies are not counted.
+    static func members(root pid: pid_t, sandboxed: Bool) -> [pid_t] {
+        if sandboxed {
+            guard let initPID = children(of: pid).first, let namespace = pidNamespace(of: initPID) else {
+                return isLive(pid) ? [pid] : []
+            }
+            return allPIDs().filter { pidNamespace(of: $0) == namespace && isLive($0) }
+        }
+        return allPIDs().filter { processGroup(of: $0) == pid && isLive($0) }
+    }
+
+    /// The init of a sandbox started as `pid` (bubblewrap's child, PID 1 in the run's namespace).
+    static func sandboxInit(root pid: pid_t) -> pid_t? { children(of: pid).first }
+
+    static func children(of pid: pid_t) -> [pid_t] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+        return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    static func pidNamespace(of pid: pid_t) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid")
+    }
+
+    /// Whether a process exists and is not a zombie waiting to be reaped.
+    static func isLive(_ pid: pid_t) -> Bool {
+        guard let fields = statFields(pid) else { return false }
+        return fields.state != "Z" && fields.state != "X"
+    }
+
+    static func processGroup(of pid: pid_t) -> pid_t? { statFields(pid)?.group }
+
+    /// The state and process group from `/proc/PID/stat` (the command name, in parentheses, may hold spaces).
+    private static func statFields(_ pid: pid_t) -> (state: Character, group: pid_t)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        guard rest.count > 3, let state = rest[0].first, let group = pid_t(rest[3]) else { return nil }
+        return (state, group)
+    }
+
+    static func allPIDs() -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+    }
+}
