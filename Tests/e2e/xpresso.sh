@@ -2,7 +2,8 @@
 # Tests/e2e/xpresso.sh — the XPRESSO front door on a real `proctor serve`: the documents' example lab applied
 # with `proctor apply`, a Polaris image built by a stand-in builder (`--image-builder`) into `--image-storage`
 # (one build `built`, one `failed`), and a request that runs a job on the local executor to COMPLETED/PASSED
-# with its test cases in the native API.
+# with its test cases in the native API. The builder is itself a sandboxed run: it lives in WORK (not under
+# /tmp, which a job cannot see) and writes its tarball into the one image folder the server lets it write.
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 #   PYTHON        a Python 3 interpreter (default .venv/bin/python, else python3)
@@ -28,12 +29,14 @@ echo "builder: $*"
 echo "image $PROCTOR_IMAGE_NAME:$PROCTOR_IMAGE_TAG at $PROCTOR_GIT_REF" > "$PROCTOR_IMAGE_TARBALL"
 SH
 chmod +x "$WORK/builder.sh"
+# The image storage must exist before the server starts: the sandbox hides it, and bwrap cannot create a
+# missing folder to mount over in the read-only host tree (the server does not create it first).
+mkdir -p "$WORK/images"
 
 PROCTOR_ADMIN_TOKEN=$ADMIN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 2 --workspace "$ROOT" \
-  --image-builder "$WORK/builder.sh" --image-storage "$WORK/images" --log-level warning >"$WORK/server.log" 2>&1 &
+  --work-root "$WORK/runs" --image-builder "$WORK/builder.sh" --image-storage "$WORK/images" --log-level warning >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/healthz" >/dev/null || fail "the server did not start"
+wait_healthy "$URL" "$SERVER" || fail "the server did not start"
 "$BIN" apply -f examples/xpresso-lab.yaml --server "$URL" --token "$ADMIN" >/dev/null || fail "apply"
 
 declare -A BUILD
