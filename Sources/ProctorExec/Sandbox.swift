@@ -104,6 +104,8 @@ public struct Sandbox: Sendable {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
             if absolute != "/" && !hidden.contains(absolute) { hidden.append(absolute) }
         }
+        // A path inside another hidden one is hidden with it (and would leave an empty folder in its place).
+        hidden = hidden.filter { path in !hidden.contains { path.hasPrefix($0 + "/") } }
         return Sandbox(mode: .bwrap, bwrap: bwrap, identity: identity, hidden: hidden, workRoot: root)
     }
 

@@ -124,6 +124,11 @@ import Testing
             #expect(job["result_id"] == nil)
             #expect(job["options"]?["begin_at"] == .string(""))
             expectNoForbiddenNulls(launched)
+            // A job's options are its documented data; anything else (a command, an interpreter) is refused.
+            let refused = try await call(
+                client, .post, "jobs/", #"{"package_id": "\#(dhcp)", "options": {"command": "id", "tags": ["x"]}}"#, status: .badRequest
+            )
+            #expect(refused["error"]?.stringValue?.hasPrefix("options.command is not a job option") == true)
 
             let second = try await call(
                 client, .post, "jobs/",

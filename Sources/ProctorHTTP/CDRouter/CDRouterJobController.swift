@@ -227,7 +227,8 @@ struct CDRouterJobController {
     }
 
     /// The job options a client sent, checked: `tags`, `skip_tests` (string lists), `begin_at`, `end_at`,
-    /// `extra_cli_args` (strings), `testvars` (objects); nulls are dropped.
+    /// `extra_cli_args` (strings), `testvars` (objects); nulls are dropped, and any other option is a 400 (a launch
+    /// sets data, never how the job runs).
     static func jobOptions(_ value: JSONValue) throws -> [String: JSONValue] {
         if value == .null { return [:] }
         guard let object = value.objectValue else { throw CDRouterError(.badRequest, "options must be an object") }
@@ -248,7 +249,9 @@ struct CDRouterJobController {
                 }
                 options[key] = .array(list.map { .object(($0.objectValue ?? [:]).filter { $0.value != .null }) })
             default:
-                continue
+                throw CDRouterError(
+                    .badRequest, "options.\(key) is not a job option; the options are begin_at, end_at, extra_cli_args, skip_tests, tags, testvars"
+                )
             }
         }
         return options

@@ -18,12 +18,13 @@ struct XPRESSORequestController {
     }
 
     /// `{"profile": id}` or `{"bundle": id}`, with optional `testbeds` (names or ids: one item per testbed and
-    /// profile; by default each profile's own testbed), `tags` and `label`.
+    /// profile; by default each profile's own testbed), `tags`, `label` and `args` (values of the job's declared
+    /// args and envargs by name, ``LaunchParameters``; anything else is a 400).
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let membership = try await api.group(request, principal)
         let body = try await api.object(request)
-        let known: Set<String> = ["profile", "bundle", "testbeds", "topologies", "tags", "label"]
+        let known: Set<String> = ["profile", "bundle", "testbeds", "topologies", "tags", "label", "args"]
         if let unknown = body.keys.sorted().first(where: { !known.contains($0) }) {
             throw XPRESSOError(.badRequest, "Unknown field '\(unknown)'; valid fields: \(known.sorted().joined(separator: ", ")).")
         }
@@ -41,6 +42,13 @@ struct XPRESSORequestController {
         let testbeds = try Self.strings(body["testbeds"], "testbeds")
         let tags = try Self.strings(body["tags"], "tags")
         let label = try Self.string(body["label"], "label")
+        var args: [String: JSONValue] = [:]
+        if let value = body["args"], !value.isNull {
+            guard let object = value.objectValue else {
+                throw XPRESSOError(.badRequest, "'args' must be an object of values by arg name.")
+            }
+            args = object
+        }
         let scope = Scope.groups([membership.groupID])
 
         var profiles: [Record] = []
@@ -68,7 +76,9 @@ struct XPRESSORequestController {
         for profile in profiles {
             let definition = profile.string("definition_id") ?? ""
             for testbed in testbeds.isEmpty ? [nil] : testbeds.map(Optional.some) {
-                launches.append(LaunchRequest(definition: definition, profile: profile.id, testbed: testbed, tags: tags, labels: labels))
+                launches.append(
+                    LaunchRequest(definition: definition, profile: profile.id, testbed: testbed, parameters: args, tags: tags, labels: labels)
+                )
             }
         }
         let runs = try await api.services.lifecycle.launch(batch: launches, principal: principal, scope: scope) {
