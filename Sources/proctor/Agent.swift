@@ -189,6 +189,11 @@ struct RemoteReporter: RunReporter {
         }
     }
 
+    /// Asked when a run reaches its timeout between two heartbeats, so that a cancel sent before it says `canceled`.
+    func cancelRequested() async -> Bool {
+        (try? await heartbeat()) == .cancel
+    }
+
     func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {
         let reply = try await retrying {
             let data = try Data(contentsOf: file)

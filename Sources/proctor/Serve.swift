@@ -96,6 +96,9 @@ extension Proctor {
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {
+                // Before the store: a first start that cannot sandbox its runs must not have created (and printed
+                // once, to no one) the admin's token.
+                if configuration.executorSlots > 0 { try await configuration.makeSandbox().check() }
                 let store = try await openStore(configuration, logger: logger)
                 let outcome = try await Bootstrap.run(
                     store: store, adminToken: configuration.adminToken, adminPassword: configuration.adminPassword
