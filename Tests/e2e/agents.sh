@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Tests/e2e/agents.sh — runs really execute on remote agents, and survive an agent killed with -9.
+# Tests/e2e/agents.sh — runs really execute on remote agents, survive an agent killed with -9, and never see the
+# agent's token.
 #
 # Starts `proctor serve` with no local executor slots on a fresh SQLite data dir, applies a lab whose
-# job targets agents labelled `linux`, starts agent A, launches a slow pytest run, waits until A
-# executes it, kills A with SIGKILL, starts agent B, and expects the run to be requeued when A's
-# lease expires and to end `success` on B with its test cases stored.
+# job targets agents labelled `linux`, and checks:
+#  1. `proctor agent --token T` is refused (non-zero exit, the message points to PROCTOR_TOKEN / --token-file):
+#     a command line is readable by every process of the machine. It never registers.
+#  2. Agent A, given its token in PROCTOR_TOKEN only, executes a slow pytest run; A is killed with SIGKILL
+#     mid-run; agent B starts; the run is requeued when A's lease expires and ends `success` on B with its
+#     test cases stored.
+#  3. A job on agent B that dumps every /proc/*/cmdline and /proc/*/environ it can see and its own `env`
+#     succeeds, and its log holds neither the agent's token nor a canary variable of the agent's environment
+#     (it does hold the job's own variables, so the dump really happened).
+# (Tests/e2e/killed.sh checks that no process of a run outlives its killed agent or server.)
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 #   PYTHON        an interpreter with pytest (default .venv/bin/python, else python3)
@@ -23,20 +31,32 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application
 field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 0 \
-  --lease-seconds 3 --workspace "$ROOT" --log-level warning >"$WORK/server.log" 2>&1 &
+  --lease-seconds 3 --workspace "$ROOT" --work-root "$WORK/server-runs" --log-level warning >"$WORK/server.log" 2>&1 &
 PIDS+=($!); disown $!
-for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/healthz" >/dev/null || fail "the server did not start"
+wait_healthy "$URL" "${PIDS[-1]}" || fail "the server did not start"
+
+# 1. A token on the command line is refused, even a valid one.
+if timeout 20 "$BIN" agent --name agent-refused --label linux --token "$TOKEN" --work-dir "$WORK/agent-refused" \
+     --log-level warning >"$WORK/agent-refused.log" 2>&1; then
+  fail "the agent accepted --token on its command line"
+fi
+grep -qE 'PROCTOR_TOKEN|--token-file' "$WORK/agent-refused.log" || fail "the refusal does not point to PROCTOR_TOKEN or --token-file"
 
 cat >"$WORK/lab.json" <<EOF
 {"engines": [{"group": "default", "name": "agents", "type": "agent", "labels": ["linux"]}],
- "definitions": [{"group": "default", "name": "slow-pytest", "harness": "pytest", "job_file": "examples/tests",
+ "definitions": [{"group": "default", "name": "peek", "harness": "shell",
+   "job_file": "for f in /proc/*/cmdline /proc/*/environ; do tr '\\\\0' '\\\\n' <\\"\$f\\" 2>/dev/null; done; echo ENV-DUMP; env",
+   "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "agents", "max_run_time": 60}]},
+  {"group": "default", "name": "slow-pytest", "harness": "pytest", "job_file": "examples/tests",
    "config": {"python": "$PY"},
    "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "agents", "max_run_time": 120,
                  "envargs": [{"name": "PROCTOR_DEMO_STEP_SECONDS", "value": "2"}]}]}]}
 EOF
 api -X POST --data @"$WORK/lab.json" "$URL/api/v1/apply" >/dev/null || fail "apply"
 
+# 2. Agents take their token from PROCTOR_TOKEN (exported above); the canary is a variable of their environment.
+CANARY=agent_env_canary_$$
+export PROCTOR_E2E_CANARY=$CANARY
 "$BIN" agent --name agent-a --label linux --work-dir "$WORK/agent-a" --workspace "$ROOT" --log-level warning >"$WORK/agent-a.log" 2>&1 &
 AGENT_A=$!
 PIDS+=($AGENT_A); disown $AGENT_A
@@ -69,3 +89,18 @@ TESTS=$(api "$URL/api/v1/runs/$RUN/tests" | field "['items'].__len__()")
 AGENTS=$(api "$URL/api/v1/agents?fields=name" | "$PY" -c 'import json,sys; print(",".join(sorted(a["name"] for a in json.load(sys.stdin)["items"])))')
 [ "$AGENTS" = "agent-a,agent-b" ] || fail "agents listed: $AGENTS"
 echo "agents.sh: ok (requeued after kill -9, finished on agent B; events: $EVENTS)"
+
+# 3. What a job on an agent can see of the agent.
+RUN=$(api -X POST -d '{"definition": "peek"}' "$URL/api/v1/runs" | field "['id']")
+for _ in $(seq 300); do
+  case "$(status status)" in success|failure|error|killed) break ;; esac
+  sleep 0.1
+done
+[ "$(status status)" = success ] || fail "the peek run ended $(status status) ($(status reason))"
+api "$URL/api/v1/runs/$RUN/log" >"$WORK/peek.out" || fail "GET the peek run's log"
+grep -q "^PROCTOR_RUN_ID=$RUN\$" "$WORK/peek.out" && grep -q '^ENV-DUMP$' "$WORK/peek.out" \
+  || fail "the peek run's log lacks its own environment: $(head -c 2000 "$WORK/peek.out")"
+! grep -qF "$TOKEN" "$WORK/peek.out" || fail "a job on an agent saw the agent's token: $(grep -F "$TOKEN" "$WORK/peek.out" | head -5)"
+! grep -qF "$CANARY" "$WORK/peek.out" || fail "a job on an agent saw the agent's environment: $(grep -F "$CANARY" "$WORK/peek.out" | head -5)"
+! grep -qF -- "--work-dir" "$WORK/peek.out" || fail "a job on an agent saw the agent's command line: $(grep -F -- "--work-dir" "$WORK/peek.out" | head -5)"
+echo "agents.sh: ok (--token on the command line refused; agents took PROCTOR_TOKEN; a job dumping /proc/*/cmdline, /proc/*/environ and env on agent B saw neither the token nor the agent's environment or command line, $(wc -l <"$WORK/peek.out") lines)"
