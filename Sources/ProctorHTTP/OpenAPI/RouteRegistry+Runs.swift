@@ -7,8 +7,16 @@ extension RouteRegistry {
     static let runs: [RouteDoc] = [
         RouteDoc(
             .post, "/api/v1/runs", "Launch a run, or create a bare run a client reports on", tag: "runs",
-            description: "With `definition` (id or name), launches that job definition (optionally a `profile` and "
-                + "`testbed`); without it, creates a run that the client executes and reports on itself.",
+            description: """
+                With `definition` (id or name), launches that job definition (optionally a `profile`, a `testbed`, \
+                a `name`, `tags` and `labels`); without it, creates a run that the client executes and reports on \
+                itself. A launch's `options` are values for the launch parameters the job declares, by name: a job \
+                arg of the definition's `args` (by `name` or `code_name`, not `immutable`; a `flag` arg is given \
+                when true) or an envarg of the profile's `envargs`. Each value (a string, number or boolean) \
+                replaces the profile's, and the run keeps them in `options.parameters`. Any other option (a \
+                command, job file, interpreter, environment, writable path) is a 400 naming it, with `valid` \
+                listing the declared names: what runs comes only from the definition and profile.
+                """,
             body: .json(SchemaDoc.ref("RunCreate")), replies: [.created(SchemaDoc.ref("Run"), etag: true)]
         ),
         RouteDoc(
