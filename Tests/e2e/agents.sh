@@ -20,13 +20,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup agents
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; e2e_kill_leftovers; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 TOKEN=pt_e2e_agents_admin_token_000000
 export PROCTOR_URL=$URL PROCTOR_TOKEN=$TOKEN
 
-fail() { echo "agents.sh: FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "--- $f"; tail -20 "$f"; done >&2; exit 1; }
+fail() {
+  { echo "agents.sh: FAIL: $*"; for f in "$WORK"/*.log; do echo "--- $f"; tail -20 "$f"; done
+    echo "--- processes mentioning $WORK"; e2e_leftovers; } >&2
+  exit 1
+}
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 

@@ -18,6 +18,7 @@ e2e_setup() {
   PY=${PYTHON:-$ROOT/.venv/bin/python}
   [ -x "$PY" ] || PY=$(command -v python3)
   WORK=$(e2e_workdir "$1")
+  mkdir -p "$WORK/data"   # TEMPORARY (see report): serve's sandbox check fails while the data dir does not exist
   PORT=$(free_port)
   URL=http://127.0.0.1:$PORT
 }
@@ -31,6 +32,18 @@ e2e_workdir() {
   dir=$(mktemp -d "$base/$1.XXXXXX")
   chmod 755 "$dir"
   echo "$dir"
+}
+
+# e2e_leftovers: the processes whose command line mentions WORK (only this script's servers, agents, runs and
+# helpers do): pid, parent, state, wait channel, command. e2e_kill_leftovers kills them (cleanup: a server or
+# agent that died may leave a child behind, such as a forked child stuck before exec).
+e2e_leftovers() {
+  local pid
+  for pid in $(pgrep -f -- "$WORK"); do ps -o pid=,ppid=,stat=,wchan:24=,args= -p "$pid" | cut -c1-240; done
+}
+e2e_kill_leftovers() {
+  local pid
+  for pid in $(pgrep -f -- "$WORK"); do kill -9 "$pid" 2>/dev/null || true; done
 }
 
 # free_port: a free loopback port.
@@ -77,6 +90,7 @@ os.rename(portfile + ".tmp", portfile)
 server.serve_forever()
 ' "$file" "$portfile" >"$WORK/counter.log" 2>&1 &
   COUNTER_PID=$!
+  disown "$COUNTER_PID"
   for _ in $(seq 100); do [ -s "$portfile" ] && break; sleep 0.05; done
   [ -s "$portfile" ] || { echo "lib.sh: the loopback counter did not start" >&2; cat "$WORK/counter.log" >&2; return 1; }
   COUNTER_PORT=$(cat "$portfile")

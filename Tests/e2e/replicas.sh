@@ -1,30 +1,32 @@
 #!/usr/bin/env bash
 # Tests/e2e/replicas.sh — on PostgreSQL, two `proctor serve` replicas and four agents execute every launched
-# no-op run exactly once (each run appends its id to a marker file; the file must hold each id once).
+# no-op run exactly once. A sandboxed job cannot write a file of the host, so each run reports its id to a
+# loopback counter (lib.sh e2e_counter), which appends it to a file; the file must hold each launched id once.
 # It also prints the throughput (runs/s) and the launch-to-running latency p50/p99.
 #
 #   RUNS=2000 (default)   how many runs to launch
 #   PROCTOR_TEST_POSTGRES_URL   a server to use (else a throwaway one from scripts/postgres.sh)
 #   PROCTOR_BIN           the proctor binary (default .build/debug/proctor)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-BIN=${PROCTOR_BIN:-$ROOT/.build/debug/proctor}
-PY=$ROOT/.venv/bin/python
-[ -x "$PY" ] || PY=$(command -v python3)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup replicas
 RUNS=${RUNS:-2000}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-e2e-replicas.XXXXXX")
 PIDS=()
 PGDIR=
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   sleep 0.5
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  e2e_kill_leftovers
   [ -n "$PGDIR" ] && scripts/postgres.sh stop "$PGDIR" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "replicas.sh: FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "--- $f"; tail -15 "$f"; done >&2; exit 1; }
+fail() {
+  { echo "replicas.sh: FAIL: $*"; for f in "$WORK"/*.log; do echo "--- $f"; tail -15 "$f"; done
+    echo "--- processes mentioning $WORK"; e2e_leftovers; } >&2
+  exit 1
+}
 
 URL_DB=${PROCTOR_TEST_POSTGRES_URL:-}
 if [ -z "$URL_DB" ]; then PGDIR=$WORK/pg; URL_DB=$(scripts/postgres.sh start "$PGDIR"); fi
@@ -34,23 +36,22 @@ psql "$URL_DB" -qc "CREATE DATABASE $DB" >/dev/null
 URL_DB=${URL_DB%/*}/$DB
 
 TOKEN=pt_e2e_replicas_admin_token_00000
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORTS=($(free_port) $(free_port))
 for i in 0 1; do
   PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "${PORTS[$i]}" --data-dir "$WORK/data$i" --database-url "$URL_DB" \
-    --executor-slots 0 --lease-seconds 10 --log-level warning >"$WORK/server$i.log" 2>&1 &
+    --executor-slots 0 --lease-seconds 10 --work-root "$WORK/server$i-runs" --log-level warning >"$WORK/server$i.log" 2>&1 &
   PIDS+=($!); disown $!
-  for _ in $(seq 150); do curl -sf "http://127.0.0.1:${PORTS[$i]}/healthz" >/dev/null && break; sleep 0.1; done
-  curl -sf "http://127.0.0.1:${PORTS[$i]}/healthz" >/dev/null || fail "replica $i did not start"
+  wait_healthy "http://127.0.0.1:${PORTS[$i]}" "${PIDS[-1]}" || fail "replica $i did not start"
 done
 A=http://127.0.0.1:${PORTS[0]}
 MARKER=$WORK/executions.txt
-: >"$MARKER"
-cat >"$WORK/lab.json" <<EOF
-{"engines": [{"group": "default", "name": "agents", "type": "agent", "labels": ["noop"]}],
- "definitions": [{"group": "default", "name": "noop", "harness": "shell",
-   "job_file": "echo \$PROCTOR_RUN_ID >> $MARKER",
-   "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "agents", "max_run_time": 60}]}]}
+e2e_counter "$MARKER" || fail "the loopback counter did not start"
+PIDS+=($COUNTER_PID)
+"$PY" - "$(report_command ran)" >"$WORK/lab.json" <<'EOF'
+import json, sys
+print(json.dumps({"engines": [{"group": "default", "name": "agents", "type": "agent", "labels": ["noop"]}],
+  "definitions": [{"group": "default", "name": "noop", "harness": "shell", "job_file": sys.argv[1],
+    "profiles": [{"name": "DEFAULT", "is_default": True, "engine": "agents", "max_run_time": 60}]}]}))
 EOF
 curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data @"$WORK/lab.json" "$A/api/v1/apply" >/dev/null || fail apply
 
@@ -79,14 +80,14 @@ threads = [threading.Thread(target=launcher, args=(k,)) for k in range(8)]
 for t in threads: t.start()
 for t in threads: t.join()
 launched = time.time()
-done = 0
-while time.time() - launched < 600:
+done, progressed = 0, time.time()
+while time.time() - launched < 600 and time.time() - progressed < 60:   # give up after a minute without progress
     page = call(servers[0], "GET", "/api/v1/runs?filter=status=success&count=true&limit=1")
-    done = page["total"]
+    if page["total"] > done: done, progressed = page["total"], time.time()
     if done >= runs: break
     time.sleep(0.5)
 finished = time.time()
-lines = open(marker).read().split()
+lines = [line.split()[1] for line in open(marker).read().splitlines() if line.startswith("ran ")]
 dupes = len(lines) - len(set(lines))
 print(f"replicas.sh: {runs} runs launched in {launched - start:.1f} s, all done {finished - start:.1f} s after the first launch; "
       f"throughput {runs / (finished - start):.0f} runs/s; executions recorded {len(lines)}, duplicates {dupes}")
@@ -101,6 +102,9 @@ for rid in ids[:: max(1, runs // 200)]:
 lat.sort()
 if lat:
     print(f"replicas.sh: launch-to-running p50 {lat[len(lat)//2]*1000:.0f} ms, p99 {lat[int(len(lat)*0.99)]*1000:.0f} ms (sample {len(lat)})")
+if done < runs:
+    stuck = call(servers[0], "GET", "/api/v1/runs?filter=status!=success&limit=20&fields=id,status,claimed_by,attempts")["items"]
+    print("replicas.sh: runs not succeeded (first 20):", *(f"{r['id']} {r['status']} {r.get('claimed_by')} attempts {r.get('attempts')}" for r in stuck), sep="\n  ")
 assert done >= runs, f"only {done} of {runs} runs succeeded"
 assert len(lines) == runs and dupes == 0 and set(lines) == set(ids), "some run executed twice or never"
 print("replicas.sh: ok (every run executed exactly once)")

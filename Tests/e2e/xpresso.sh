@@ -11,13 +11,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup xpresso
 SERVER=
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; e2e_kill_leftovers; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 ADMIN=pt_e2e_xpresso_admin_token_0000
 USER_TOKEN=xp_user_automation_token_0001
 
-fail() { echo "xpresso.sh: FAIL: $*" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
+fail() { { echo "xpresso.sh: FAIL: $*"; tail -20 "$WORK/server.log"; echo "--- processes mentioning $WORK"; e2e_leftovers; } >&2; exit 1; }
 xp() { curl -s -H "Authorization: Token $USER_TOKEN" -H 'X-Xpresso-Group: myGroup' -H 'Content-Type: application/json' "$@"; }
 field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
