@@ -14,18 +14,20 @@
 #   CHROMIUM      the browser (default: chromium on PATH, installed with apt-get when missing)
 #   SCREENSHOTS   where the screenshots go (default test-artifacts/screenshots)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-BIN=${PROCTOR_BIN:-$ROOT/.build/debug/proctor}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup dashboard
 PY=${PYTHON:-${PROCTOR_TEST_PYTHON:-$ROOT/.venv/bin/python}}
 [ -x "$PY" ] || PY=$(command -v python3)
 OUT=${SCREENSHOTS:-$ROOT/test-artifacts/screenshots}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-e2e-dashboard.XXXXXX")
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; e2e_kill_leftovers; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-fail() { echo "dashboard.sh: FAIL: $*" >&2; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -30 "$f"; }; done >&2; exit 1; }
+fail() {
+  { echo "dashboard.sh: FAIL: $*"; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -30 "$f"; }; done
+    echo "--- processes mentioning $WORK"; e2e_leftovers; } >&2
+  exit 1
+}
 
 # --- Chromium (the same sudo/apt pattern as scripts/postgres.sh) ----------------------------------------------
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
@@ -42,14 +44,18 @@ fi
 
 # --- The server, the lab, a few runs ------------------------------------------------------------------------
 TOKEN=pt_e2e_dashboard_admin_token_0000
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
 PROCTOR_ADMIN_TOKEN=$TOKEN PROCTOR_PYTHON=$PY "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 2 \
-  --workspace "$ROOT" --log-level warning >"$WORK/server.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 150); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/healthz" >/dev/null || fail "the server did not start"
+  --workspace "$ROOT" --work-root "$WORK/runs" --log-level warning >"$WORK/server.log" 2>&1 &
+PIDS+=($!); disown $!
+wait_healthy "$URL" "${PIDS[-1]}" || fail "the server did not start"
 "$BIN" apply -f examples/lab.yaml --server "$URL" --token "$TOKEN" >"$WORK/apply.log" 2>&1 || fail "apply examples/lab.yaml"
+# A launch sets values of declared parameters only (profile envargs, definition args): declare those the runs
+# below and the browser's launch set on pytest-demo (the example lab's DEFAULT profile declares PYTHONPATH only).
+curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -X POST "$URL/api/v1/apply" -d '{"definitions": [
+  {"group": "default", "name": "pytest-demo", "args": [{"name": "-s", "flag": true}],
+   "profiles": [{"name": "DEFAULT", "envargs": [{"name": "PYTHONPATH", "value": "examples"},
+     {"name": "PROCTOR_DEMO_FAIL", "value": "0"}, {"name": "PROCTOR_DEMO_STEP_SECONDS", "value": "0.2"}]}]}]}' \
+  >>"$WORK/apply.log" || fail "declaring pytest-demo's launch parameters"
 
 ALICE=pt_alice_automation_token_0001
 "$PY" - "$URL" "$ALICE" "$WORK/runs.json" <<'EOF' || fail "preparing the runs"
@@ -71,7 +77,7 @@ for run in (passing, failing):
 assert call("GET", f"/api/v1/runs/{passing}")["status"] == "success", call("GET", f"/api/v1/runs/{passing}")
 assert call("GET", f"/api/v1/runs/{failing}")["status"] == "failure", call("GET", f"/api/v1/runs/{failing}")
 # The DEFAULT profile again, told to fail: its failing test is REGRESSED against the passing run before it.
-regressed = call("POST", "/api/v1/runs", {"definition": "pytest-demo", "options": {"envargs": [{"name": "PROCTOR_DEMO_FAIL", "value": "1"}]}})["id"]
+regressed = call("POST", "/api/v1/runs", {"definition": "pytest-demo", "options": {"PROCTOR_DEMO_FAIL": "1"}})["id"]
 for _ in range(600):
     if call("GET", f"/api/v1/runs/{regressed}")["status"] in ("success", "failure", "error", "killed"): break
     time.sleep(0.1)

@@ -262,8 +262,7 @@ def main():
         page.goto(base + job)
         page.eval("""(() => { const f = document.getElementById('launch-form');
             const p = [...f.profile.options].find(o => o.textContent === 'DEFAULT'); f.profile.value = p.value;
-            f.options.value = JSON.stringify({envargs: [{name: 'PROCTOR_DEMO_STEP_SECONDS', value: '4'},
-                {name: 'PYTHONUNBUFFERED', value: '1'}], jobargs: ['-s']});
+            f.options.value = JSON.stringify({PROCTOR_DEMO_STEP_SECONDS: '4', '-s': true});
             f.elements.name.value = 'launched from the dashboard';
             document.getElementById('launch').click(); return 1; })()""")
         page.wait("location.pathname.startsWith('/runs/')", "the new run's page")

@@ -41,8 +41,9 @@ e2e_leftovers() {
   local pid
   for pid in $(pgrep -f -- "$WORK"); do ps -o pid=,ppid=,stat=,wchan:24=,args= -p "$pid" | cut -c1-240; done
 }
-e2e_kill_leftovers() {
+e2e_kill_leftovers() {   # after up to 2 s for those stopping by themselves (a server told to stop)
   local pid
+  for _ in $(seq 20); do pgrep -f -- "$WORK" >/dev/null || return 0; sleep 0.1; done
   for pid in $(pgrep -f -- "$WORK"); do kill -9 "$pid" 2>/dev/null || true; done
 }
 

@@ -9,22 +9,18 @@
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 #   ST_EXAMPLES   examples per operation (default 5)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-BIN=${PROCTOR_BIN:-$ROOT/.build/debug/proctor}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup st
 ST=$ROOT/.venv/bin/schemathesis
 [ -x "$ST" ] || { echo "schemathesis.sh: no schemathesis in .venv (scripts/test installs it)" >&2; exit 1; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/proctor-e2e-st.XXXXXX")
 SERVER=
-trap '[ -n "$SERVER" ] && kill -9 $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$SERVER" ] && kill -9 $SERVER 2>/dev/null; e2e_kill_leftovers; rm -rf "$WORK"' EXIT
 TOKEN=pt_e2e_schemathesis_token_000000
-PORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
-PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 0 --log-level error \
-  >"$WORK/server.log" 2>&1 &
+PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --work-root "$WORK/runs" --executor-slots 0 \
+  --log-level error >"$WORK/server.log" 2>&1 &
 SERVER=$!
 disown $SERVER
-for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$URL" "$SERVER" || { echo "schemathesis.sh: FAIL: the server did not start" >&2; cat "$WORK/server.log" >&2; exit 1; }
 PROCTOR_URL=$URL PROCTOR_TOKEN=$TOKEN "$BIN" apply -f examples/lab.yaml >/dev/null
 
 "$ST" run "$URL/openapi.json" -H "Authorization: Bearer $TOKEN" \
