@@ -19,6 +19,8 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
         /// Well-formed but semantically invalid.
         case unprocessable
         case unavailable
+        /// Too many attempts (failed logins); ``ProctorError/retryAfter`` says when to try again.
+        case tooManyRequests = "too_many_requests"
         case `internal`
     }
 
@@ -27,6 +29,8 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
     public var field: String?
     /// Extra facts for the client, e.g. `["valid": ["name", "status"]]`.
     public var details: [String: [String]]
+    /// Seconds until the request may be tried again (a `Retry-After` header), for ``Code/tooManyRequests``.
+    public var retryAfter: Int?
 
     public init(_ code: Code, _ message: String, field: String? = nil, details: [String: [String]] = [:]) {
         self.code = code
@@ -42,6 +46,13 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public static func notFound(_ message: String) -> Self { .init(.notFound, message) }
+
+    /// Refused until `retryAfter` seconds have passed (at least 1).
+    public static func tooManyRequests(_ message: String, retryAfter: Int) -> Self {
+        var error = Self(.tooManyRequests, message)
+        error.retryAfter = max(1, retryAfter)
+        return error
+    }
 
     public static func conflict(_ message: String, field: String? = nil) -> Self { .init(.conflict, message, field: field) }
 

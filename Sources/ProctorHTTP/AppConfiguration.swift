@@ -16,6 +16,9 @@ import ProctorExec
 /// - `cdrouterBinary` (`cdrouter-cli`): the binary the `cdrouter` harness runs
 /// - `leaseSeconds` (30), `maxRunAttempts` (3), `killGraceSeconds` (5): the queue's leases and the executor's
 ///   terminate-then-kill grace period
+/// - `loginFailuresPerUser` (10), `loginFailuresPerAddress` (50), `loginWindowSeconds` (900): the limits of failed
+///   password attempts on every door (``LoginThrottle``); `trustedProxies`: peers whose `X-Forwarded-For` is
+///   believed when counting them per address (none by default)
 public struct AppConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -44,6 +47,16 @@ public struct AppConfiguration: Sendable {
     /// Where runs get their work directories: outside the data directory, which no run may see
     /// (default: `<dataDirectory>-work`; `proctor serve` uses `./proctor-work`).
     public var workRoot: String?
+    /// Failed password attempts per user name within ``loginWindowSeconds`` before every attempt for that name
+    /// is refused with 429 (``LoginThrottle``).
+    public var loginFailuresPerUser: Int = 10
+    /// Failed password attempts per client address within ``loginWindowSeconds``.
+    public var loginFailuresPerAddress: Int = 50
+    /// The sliding window of the login limits, in seconds.
+    public var loginWindowSeconds: Int = 900
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (exact IP addresses). From any other
+    /// peer the header is ignored and the peer's own address is the client's.
+    public var trustedProxies: [String] = []
 
     public init(
         host: String = "127.0.0.1",
@@ -89,7 +102,15 @@ public struct AppConfiguration: Sendable {
     public func runServices(store: any Store) -> RunServices {
         RunServices(
             store: store, filesRoot: filesDirectory, maxFileBytes: maxFileBytes, leaseSeconds: leaseSeconds,
-            maxAttempts: maxRunAttempts
+            maxAttempts: maxRunAttempts, loginLimits: loginLimits
+        )
+    }
+
+    /// The limits of failed password attempts, from the `login*` settings.
+    public var loginLimits: LoginThrottle.Limits {
+        LoginThrottle.Limits(
+            failuresPerUser: loginFailuresPerUser, failuresPerAddress: loginFailuresPerAddress,
+            windowSeconds: loginWindowSeconds
         )
     }
 

@@ -1,13 +1,17 @@
 import Hummingbird
+import NIOCore
 import ProctorCore
 
 /// The request context of every route: Hummingbird's core storage plus the authenticated caller.
-public struct AppRequestContext: RequestContext {
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The peer's address (nil in router tests); ``ClientAddresses`` turns it into the key failed logins count under.
+    public let remoteAddress: SocketAddress?
     public var principal: Principal?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
         self.principal = nil
     }
 

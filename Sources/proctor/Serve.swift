@@ -56,6 +56,20 @@ extension Proctor {
         @Option(help: "Where runs get their work directories; outside the data directory, which runs never see.")
         var workRoot = "./proctor-work"
 
+        @Option(help: "Failed password attempts per user name within --login-window before it is refused (429).")
+        var loginFailuresPerUser = 10
+
+        @Option(help: "Failed password attempts per client address within --login-window before it is refused (429).")
+        var loginFailuresPerAddress = 50
+
+        @Option(help: "The sliding window of the login limits, in seconds.")
+        var loginWindow = 900
+
+        @Option(
+            help: "A reverse proxy's IP address, whose X-Forwarded-For names the client for login limits (repeatable)."
+        )
+        var trustedProxy: [String] = []
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -71,6 +85,16 @@ extension Proctor {
             }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             if let executorSlots, executorSlots < 0 { throw ValidationError("--executor-slots cannot be negative") }
+            guard loginFailuresPerUser >= 1 else {
+                throw ValidationError("--login-failures-per-user must be at least 1")
+            }
+            guard loginFailuresPerAddress >= 1 else {
+                throw ValidationError("--login-failures-per-address must be at least 1")
+            }
+            guard loginWindow >= 1 else { throw ValidationError("--login-window must be at least 1") }
+            for proxy in trustedProxy where ClientAddresses(trustedProxies: [proxy]).isEmpty {
+                throw ValidationError("--trusted-proxy must be an IP address, not '\(proxy)'")
+            }
         }
 
         func run() async throws {
@@ -93,6 +117,10 @@ extension Proctor {
             configuration.cdrouterBinary = harness.settings.cdrouterBinary
             configuration.sandbox = sandbox.settings
             configuration.workRoot = workRoot
+            configuration.loginFailuresPerUser = loginFailuresPerUser
+            configuration.loginFailuresPerAddress = loginFailuresPerAddress
+            configuration.loginWindowSeconds = loginWindow
+            configuration.trustedProxies = trustedProxy
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {

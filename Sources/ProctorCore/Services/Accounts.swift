@@ -37,9 +37,19 @@ public struct Accounts: Sendable {
     public static let userStates = ["active", "inactive", "archived"]
 
     public let store: any Store
+    /// Checks passwords and issues tokens. Doors that log users in pass the server's one authenticator
+    /// (``RunServices/authenticator``), whose ``LoginThrottle`` limits failed attempts.
+    public let authenticator: Authenticator
 
     public init(store: any Store) {
         self.store = store
+        self.authenticator = Authenticator(store: store)
+    }
+
+    /// Accounts over the server's authenticator, so that logins go through its limiter of failed attempts.
+    public init(authenticator: Authenticator) {
+        self.store = authenticator.store
+        self.authenticator = authenticator
     }
 
     // MARK: Login
@@ -48,15 +58,17 @@ public struct Accounts: Sendable {
     ///
     /// - Parameters:
     ///   - lifetime: seconds until the token expires (default ``loginTokenLifetime``).
+    ///   - address: the client address the attempt comes from (counted by the authenticator's ``LoginThrottle``).
     /// - Returns: the issued token and the user's row.
-    /// - Throws: `unauthorized` for an unknown user, a wrong password or an inactive user (one message for all).
-    public func login(name: String, password: String, lifetime: Int64? = nil) async throws -> (
+    /// - Throws: `unauthorized` for an unknown user, a wrong password or an inactive user (one message for all);
+    ///   `tooManyRequests` while the name or the address has too many recent failures.
+    public func login(name: String, password: String, lifetime: Int64? = nil, from address: String) async throws -> (
         token: IssuedToken, user: Record
     ) {
         let seconds = try Self.checkedLifetime(lifetime ?? Self.loginTokenLifetime, field: "expires_in")
-        let principal = try await Authenticator(store: store).principal(forUser: name, password: password)
+        let principal = try await authenticator.principal(forUser: name, password: password, from: address)
         let user = try await store.require(.users, id: principal.id)
-        let token = try await Authenticator(store: store).issueToken(
+        let token = try await authenticator.issueToken(
             userID: user.id, name: "login", expiresAt: Timestamp.now() + seconds * 1_000_000
         )
         return (IssuedToken(secret: token.token, record: token.record), user)

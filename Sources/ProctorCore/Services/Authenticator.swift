@@ -4,10 +4,15 @@ public struct Authenticator: Sendable {
     public let store: any Store
     /// Principals of recently seen tokens; nil checks the store on every call.
     public let cache: PrincipalCache?
+    /// The limiter of failed password attempts every password check goes through; the server's one authenticator
+    /// (``RunServices/authenticator``) has one, shared by every door. Nil (an ad-hoc authenticator that only
+    /// issues tokens) checks passwords without limits.
+    public let throttle: LoginThrottle?
 
-    public init(store: any Store, cache: PrincipalCache? = nil) {
+    public init(store: any Store, cache: PrincipalCache? = nil, throttle: LoginThrottle? = nil) {
         self.store = store
         self.cache = cache
+        self.throttle = throttle
     }
 
     /// The principal a bearer token stands for, or an unauthorized error.
@@ -42,19 +47,35 @@ public struct Authenticator: Sendable {
     private static let decoyHash: String = (try? Credentials.hashPassword(Credentials.newToken(), rounds: Credentials.passwordRounds))
         ?? "pbkdf2-sha256$210000$00$00"
 
-    /// The user's principal when the password matches, else an unauthorized error.
+    /// The user's principal when the password matches, else an unauthorized error; a `tooManyRequests` error
+    /// (even for the right password) while the user name or the client address has too many recent failures
+    /// (``LoginThrottle``).
     ///
     /// With a cache, a correct name and password are remembered like a token (keyed by a hash of both), so
     /// that clients sending HTTP Basic on every request pay the KDF once; the same access generation and
-    /// lifetime drop the entry when the password, the user or a membership changes.
-    public func principal(forUser name: String, password: String) async throws -> Principal {
-        guard let cache else { return try await checkPassword(name: name, password: password) }
+    /// lifetime drop the entry when the password, the user or a membership changes. A remembered password is
+    /// refused too while its user name or address is locked.
+    ///
+    /// - Parameters:
+    ///   - address: the client address the attempt comes from, as the door sees it.
+    public func principal(forUser name: String, password: String, from address: String) async throws -> Principal {
+        guard let cache else { return try await throttledCheck(name: name, password: password, address: address) }
         let key = "password:" + Credentials.tokenHash(name + "\u{0}" + password)
         let generation = store.accessGeneration
-        if let principal = cache.principal(tokenHash: key, generation: generation) { return principal }
-        let principal = try await checkPassword(name: name, password: password)
+        if let principal = cache.principal(tokenHash: key, generation: generation) {
+            try throttle?.checkNotLocked(user: name, address: address)
+            return principal
+        }
+        let principal = try await throttledCheck(name: name, password: password, address: address)
         cache.remember(principal, tokenHash: key, generation: generation)
         return principal
+    }
+
+    private func throttledCheck(name: String, password: String, address: String) async throws -> Principal {
+        guard let throttle else { return try await checkPassword(name: name, password: password) }
+        return try await throttle.attempt(user: name, address: address) {
+            try await checkPassword(name: name, password: password)
+        }
     }
 
     private func checkPassword(name: String, password: String) async throws -> Principal {

@@ -9,10 +9,14 @@ public struct RunServices: Sendable {
     public let queue: RunQueue
     public let logs: RunLogs
     public let files: RunFiles
-    /// Token checks for every front door, with one cache of principals.
+    /// Token and password checks for every front door, with one cache of principals and one limiter of failed
+    /// password attempts (``LoginThrottle``).
     public let authenticator: Authenticator
 
-    public init(store: any Store, filesRoot: URL, maxFileBytes: Int = 64 << 20, leaseSeconds: Int = 30, maxAttempts: Int = 3) {
+    public init(
+        store: any Store, filesRoot: URL, maxFileBytes: Int = 64 << 20, leaseSeconds: Int = 30,
+        maxAttempts: Int = 3, loginLimits: LoginThrottle.Limits = LoginThrottle.Limits()
+    ) {
         self.store = store
         let events = EventHub()
         self.events = events
@@ -21,6 +25,8 @@ public struct RunServices: Sendable {
         self.queue = RunQueue(lifecycle: lifecycle, leaseSeconds: leaseSeconds, maxAttempts: maxAttempts)
         self.logs = RunLogs(store: store, events: events)
         self.files = RunFiles(store: store, root: filesRoot, maxBytes: maxFileBytes)
-        self.authenticator = Authenticator(store: store, cache: PrincipalCache())
+        self.authenticator = Authenticator(
+            store: store, cache: PrincipalCache(), throttle: LoginThrottle(limits: loginLimits)
+        )
     }
 }

@@ -20,11 +20,14 @@ public struct CDRouterAPI: Sendable {
     let maxJSONBytes: Int
     /// The largest page; `limit=none` asks for it.
     let maxLimit: Int
+    /// Who a login attempt comes from, for the limiter of failed logins.
+    let addresses: ClientAddresses
 
     public init(services: RunServices, configuration: AppConfiguration, maxLimit: Int = 1000) {
         self.services = services
         self.maxJSONBytes = configuration.maxJSONBytes
         self.maxLimit = max(1, maxLimit)
+        self.addresses = ClientAddresses(configuration)
     }
 
     var store: any Store { services.store }
@@ -186,10 +189,13 @@ struct CDRouterPaging {
 struct CDRouterError: Error, Sendable {
     var status: HTTPResponse.Status
     var message: String
+    /// Seconds until a 429 refusal ends (sent as `Retry-After`).
+    var retryAfter: Int?
 
-    init(_ status: HTTPResponse.Status, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     static func noSuch(_ noun: String) -> CDRouterError { CDRouterError(.notFound, "no such \(noun)") }
@@ -207,6 +213,7 @@ struct CDRouterErrorMiddleware: RouterMiddleware {
             let failure = Self.cdrouterError(error, logger: context.logger)
             var headers: HTTPFields = [:]
             if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+            if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
             return JSONResponse.make(
                 .object(["timestamp": .string(CDRouterAPI.timestamp()), "error": .string(failure.message)]),
                 status: failure.status, headers: headers
@@ -222,7 +229,7 @@ struct CDRouterErrorMiddleware: RouterMiddleware {
         case .unprocessable, .unsupportedMediaType: return CDRouterError(.badRequest, native.message)
         case .preconditionFailed: return CDRouterError(.conflict, native.message)
         case .internal: return CDRouterError(.internalServerError, "internal error")
-        default: return CDRouterError(native.code.status, native.message)
+        default: return CDRouterError(native.code.status, native.message, retryAfter: native.retryAfter)
         }
     }
 }

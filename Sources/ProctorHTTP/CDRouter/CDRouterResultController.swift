@@ -86,7 +86,8 @@ struct CDRouterSystemController {
     }
 
     /// `username` and `password` in the query string (what cdrouter.py sends) or a form body (the vendor docs);
-    /// answers the user with a new API token.
+    /// answers the user with a new API token. Failed attempts are limited (the server's ``LoginThrottle``): beyond
+    /// the limit, a 429 with `Retry-After`.
     @Sendable func authenticate(_ request: Request, context: AppRequestContext) async throws -> Response {
         var fields: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { fields[String(key)] = String(value) }
@@ -108,11 +109,15 @@ struct CDRouterSystemController {
         guard let username = fields["username"], let password = fields["password"] else {
             throw CDRouterError(.badRequest, "username and password are required")
         }
-        let authenticator = Authenticator(store: store)
+        let authenticator = api.services.authenticator
         let principal: Principal
         do {
-            principal = try await authenticator.principal(forUser: username, password: password)
-        } catch {
+            principal = try await authenticator.principal(
+                forUser: username, password: password, from: api.addresses.key(request, context)
+            )
+        } catch let failure as ProctorError where failure.code == .tooManyRequests {
+            throw CDRouterError(.tooManyRequests, failure.message, retryAfter: failure.retryAfter)
+        } catch let failure as ProctorError where failure.code == .unauthorized {
             throw CDRouterError(.unauthorized, "invalid username or password")
         }
         let user = try await store.require(.users, id: principal.id)

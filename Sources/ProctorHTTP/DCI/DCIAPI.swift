@@ -17,6 +17,7 @@ public struct DCIAPI: Sendable {
     let maxJSONBytes: Int
     let maxFileBytes: Int
     let now: @Sendable () -> Date
+    let addresses: ClientAddresses
 
     /// - Parameters:
     ///   - now: the clock HMAC signatures are checked against (tests freeze it).
@@ -29,6 +30,7 @@ public struct DCIAPI: Sendable {
         self.maxJSONBytes = configuration.maxJSONBytes
         self.maxFileBytes = min(Self.maxBodyBytes, configuration.maxFileBytes)
         self.now = now
+        self.addresses = ClientAddresses(configuration)
     }
 
     var store: any Store { services.store }
@@ -37,7 +39,12 @@ public struct DCIAPI: Sendable {
     public func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group("dci/api/v1")
             .add(middleware: DCIErrorMiddleware())
-            .add(middleware: DCIAuthMiddleware(authenticator: services.authenticator, maxBodyBytes: Self.maxBodyBytes, now: now))
+            .add(
+                middleware: DCIAuthMiddleware(
+                    authenticator: services.authenticator, maxBodyBytes: Self.maxBodyBytes,
+                    addresses: addresses, now: now
+                )
+            )
         let routes = DCIRoutes(group: group)
         DCIIdentityController(api: self).addRoutes(to: routes)
         DCITopicController(api: self).addRoutes(to: routes)

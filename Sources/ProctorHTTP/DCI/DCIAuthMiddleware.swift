@@ -9,6 +9,8 @@ import Synchronization
 ///
 /// - `Basic`: a Proctor user by name and password. The PBKDF2 check costs tens of milliseconds, so a success
 ///   is remembered for a minute under a hash of the credentials (DCI itself pays a slow hash on every request).
+///   Failed attempts are limited by the server's ``LoginThrottle``: beyond the limit, a 429 in DCI's shape with
+///   `Retry-After`, even for the right password.
 /// - `Bearer`: a Proctor API token, the same tokens as the native API (DCI's SSO JWTs have no equivalent).
 /// - `DCI2-HMAC-SHA256` / `AWS4-HMAC-SHA256`: a remote CI or feeder, whose id is the client id and whose
 ///   `api_secret` is the key. The body is read here (up to ``DCIAPI/maxBodyBytes``) because it is signed, then
@@ -19,14 +21,20 @@ struct DCIAuthMiddleware: RouterMiddleware {
     let store: any Store
     let authenticator: Authenticator
     let maxBodyBytes: Int
+    /// Who a Basic attempt comes from, for the limiter of failed logins.
+    let addresses: ClientAddresses
     let clientCache = TTLCache<DCIClient>(lifetime: 10, capacity: 4096)
     /// The server clock; tests freeze it.
     let now: @Sendable () -> Date
 
-    init(authenticator: Authenticator, maxBodyBytes: Int, now: @escaping @Sendable () -> Date = { Date() }) {
+    init(
+        authenticator: Authenticator, maxBodyBytes: Int, addresses: ClientAddresses = ClientAddresses(),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = authenticator.store
         self.authenticator = authenticator
         self.maxBodyBytes = maxBodyBytes
+        self.addresses = addresses
         self.now = now
     }
 
@@ -41,7 +49,7 @@ struct DCIAuthMiddleware: RouterMiddleware {
         let scheme = String(header.split(separator: " ", maxSplits: 1).first ?? "")
         switch scheme {
         case "Basic":
-            context.principal = try await basic(header)
+            context.principal = try await basic(header, from: addresses.key(request, context))
         case "Bearer", "Token":
             let token = header.dropFirst(scheme.count).trimmingCharacters(in: .whitespaces)
             do {
@@ -59,7 +67,7 @@ struct DCIAuthMiddleware: RouterMiddleware {
 
     // MARK: Basic
 
-    private func basic(_ header: String) async throws -> Principal {
+    private func basic(_ header: String, from address: String) async throws -> Principal {
         let encoded = header.dropFirst("Basic".count).trimmingCharacters(in: .whitespaces)
         guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
             let colon = text.firstIndex(of: ":")
@@ -75,9 +83,11 @@ struct DCIAuthMiddleware: RouterMiddleware {
             login = byEmail
         }
         do {
-            return try await authenticator.principal(forUser: login, password: password)
+            return try await authenticator.principal(forUser: login, password: password, from: address)
         } catch let failure as ProctorError where failure.code == .unauthorized {
             throw DCIError(.unauthorized, "Invalid user credentials")
+        } catch let failure as ProctorError where failure.code == .tooManyRequests {
+            throw DCIError(.tooManyRequests, failure.message, retryAfter: failure.retryAfter)
         }
     }
 

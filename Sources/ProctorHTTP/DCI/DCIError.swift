@@ -10,11 +10,17 @@ struct DCIError: Error, Sendable {
     var status: HTTPResponse.Status
     var message: String
     var payload: [String: JSONValue]
+    /// Seconds until a 429 refusal ends (sent as `Retry-After`).
+    var retryAfter: Int?
 
-    init(_ status: HTTPResponse.Status = .badRequest, _ message: String, payload: [String: JSONValue] = [:]) {
+    init(
+        _ status: HTTPResponse.Status = .badRequest, _ message: String, payload: [String: JSONValue] = [:],
+        retryAfter: Int? = nil
+    ) {
         self.status = status
         self.message = message
         self.payload = payload
+        self.retryAfter = retryAfter
     }
 
     /// DCI's 404 for a missing or invisible row (`base.get_resource_orm`: "job not found").
@@ -61,6 +67,7 @@ struct DCIErrorMiddleware: RouterMiddleware {
             if failure.status == .contentTooLarge, request.method != .post { failure.status = .badRequest }
             var headers: HTTPFields = [:]
             if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"Login required\"" }
+            if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
             return JSONResponse.make(failure.body, status: failure.status, headers: headers)
         }
     }
@@ -83,7 +90,7 @@ struct DCIErrorMiddleware: RouterMiddleware {
             if let field = failure.field { payload["field"] = .string(field) }
             let status = failure.code == .unprocessable ? HTTPResponse.Status.badRequest : failure.code.status
             if failure.code == .internal { logger.error("internal error: \(failure.message)") }
-            return DCIError(status, failure.message, payload: payload)
+            return DCIError(status, failure.message, payload: payload, retryAfter: failure.retryAfter)
         }
         let native = NativeErrorMiddleware<AppRequestContext>.proctorError(error, logger: logger)
         return DCIError(native.code.status, native.code == .internal ? "internal error" : native.message)

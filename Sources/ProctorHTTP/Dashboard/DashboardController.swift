@@ -34,7 +34,9 @@ struct DashboardController {
         open.get("assets/:name", use: { request, context in try asset(request, context: context, renderer: renderer) })
 
         let pages = open.group().add(
-            middleware: DashboardSessionMiddleware(authenticator: Authenticator(store: store), maxFormBytes: configuration.maxJSONBytes)
+            middleware: DashboardSessionMiddleware(
+                authenticator: services.authenticator, maxFormBytes: configuration.maxJSONBytes
+            )
         )
         pages.post("logout", use: logout)
         let native = RunController(services: services, maxJSONBytes: configuration.maxJSONBytes, maxFileBytes: configuration.maxFileBytes)
@@ -71,9 +73,23 @@ struct DashboardController {
         let password = form["password"]?.first ?? ""
         let issued: Accounts.IssuedToken
         do {
-            issued = try await Accounts(store: store).login(name: name, password: password, lifetime: DashboardSession.lifetime).token
+            issued = try await Accounts(authenticator: services.authenticator).login(
+                name: name, password: password, lifetime: DashboardSession.lifetime,
+                from: ClientAddresses(configuration).key(request, context)
+            ).token
         } catch let failure as ProctorError where failure.code == .unauthorized {
             return try loginPage(request, renderer: renderer, error: "Wrong user name or password.", status: .unauthorized)
+        } catch let failure as ProctorError where failure.code == .tooManyRequests {
+            // The login page again (with a fresh form), saying when to retry.
+            let seconds = failure.retryAfter ?? 1
+            let wait =
+                seconds == 1 ? "a second" : seconds < 120 ? "\(seconds) seconds" : "\((seconds + 59) / 60) minutes"
+            var response = try loginPage(
+                request, renderer: renderer, error: "Too many failed logins. Try again in \(wait).",
+                status: .tooManyRequests
+            )
+            response.headers[.retryAfter] = String(seconds)
+            return response
         }
         var response = Response(status: .seeOther, headers: [.location: Self.safeNext(form["next"]?.first), .cacheControl: "no-store"])
         response.setCookie(
@@ -149,12 +165,15 @@ struct DashboardErrorMiddleware: RouterMiddleware {
             case .forbidden: title = "Forbidden"
             case .unauthorized: title = "Not logged in"
             case .conflict: title = "Conflict"
+            case .tooManyRequests: title = "Too many attempts"
             default: title = failure.code.status.code >= 500 ? "Server error" : "Bad request"
             }
-            return try renderer.page(
+            var response = try renderer.page(
                 "error", title: "\(title) · Proctor", section: "error", session: session,
                 data: ["heading": title, "message": failure.message, "code": Int(failure.code.status.code)], status: failure.code.status
             )
+            if let seconds = failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
+            return response
         }
     }
 }

@@ -67,6 +67,7 @@ struct KernelCIErrorMiddleware: RouterMiddleware {
             case .tooLarge: return KernelCIError(.contentTooLarge, failure.message)
             case .unsupportedMediaType: return .wrongContentType
             case .unavailable: return KernelCIError(.serviceUnavailable, "Service maintenance")
+            case .tooManyRequests: return KernelCIError(.tooManyRequests, failure.message)
             case .internal:
                 context.logger.error("internal error: \(failure.message)")
                 return KernelCIError(.internalServerError, "Internal database error")

@@ -7,8 +7,18 @@ import ProctorCore
 struct AuthController {
     let store: any Store
     let maxJSONBytes: Int
+    /// The server's authenticator, whose limiter counts failed logins.
+    let authenticator: Authenticator
+    let addresses: ClientAddresses
 
-    private var accounts: Accounts { Accounts(store: store) }
+    init(services: RunServices, configuration: AppConfiguration) {
+        self.store = services.store
+        self.maxJSONBytes = configuration.maxJSONBytes
+        self.authenticator = services.authenticator
+        self.addresses = ClientAddresses(configuration)
+    }
+
+    private var accounts: Accounts { Accounts(authenticator: authenticator) }
 
     /// Routes reachable without credentials: mount them outside the token-checking group.
     func addPublicRoutes(to router: Router<AppRequestContext>) {
@@ -31,7 +41,8 @@ struct AuthController {
 
     // MARK: Login
 
-    /// `{"name" | "username", "password", "expires_in"?}` → 201 `{token, token_id, user, expires_at}`.
+    /// `{"name" | "username", "password", "expires_in"?}` → 201 `{token, token_id, user, expires_at}`; 429 with
+    /// `Retry-After` while the name or the client address has too many recent failures.
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
         try Self.allowOnly(["name", "username", "password", "expires_in"], in: object)
@@ -42,7 +53,9 @@ struct AuthController {
             throw ProctorError.badRequest("'password' is required", field: "password")
         }
         let lifetime = try Self.integer(object, "expires_in")
-        let (token, user) = try await accounts.login(name: name, password: password, lifetime: lifetime)
+        let (token, user) = try await accounts.login(
+            name: name, password: password, lifetime: lifetime, from: addresses.key(request, context)
+        )
         return JSONResponse.make(
             .object([
                 "token": .string(token.secret), "token_id": .string(token.record.id), "user": user.publicJSON(),

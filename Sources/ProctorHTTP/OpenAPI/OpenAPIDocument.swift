@@ -47,6 +47,7 @@ enum OpenAPIDocument {
         413: ("TooLarge", "The body is larger than the configured limit."),
         415: ("UnsupportedMediaType", "The body's content type is not the one the route takes."),
         422: ("Unprocessable", "Well-formed but invalid."),
+        429: ("TooManyRequests", "Too many failed logins; `Retry-After` (and `retry_after`) says when to try again."),
         503: ("Unavailable", "The store is unavailable."),
     ]
 
@@ -182,10 +183,19 @@ enum OpenAPIDocument {
     }
 
     private static func errorResponse(_ description: String) -> JSONValue {
-        .object([
+        var response: [String: JSONValue] = [
             "description": .string(description),
             "content": .object(["application/json": .object(["schema": SchemaDoc.ref("Error")])]),
-        ])
+        ]
+        if description.contains("Retry-After") {
+            response["headers"] = .object([
+                "Retry-After": .object([
+                    "description": .string("Seconds until the refusal ends."),
+                    "schema": SchemaDoc.integer(minimum: 1, maximum: nil),
+                ])
+            ])
+        }
+        return .object(response)
     }
 
     private static func schemas() -> [String: JSONValue] {
@@ -202,11 +212,15 @@ enum OpenAPIDocument {
                         "code": SchemaDoc.described(
                             SchemaDoc.string,
                             "bad_request, unauthorized, forbidden, not_found, conflict, precondition_failed, too_large, "
-                                + "unsupported_media_type, unprocessable, unavailable or internal."
+                                + "unsupported_media_type, unprocessable, too_many_requests, unavailable or internal."
                         ),
                         "message": SchemaDoc.described(SchemaDoc.string, "For people."),
                         "field": SchemaDoc.described(SchemaDoc.string, "The offending field or parameter, when there is one."),
                         "valid": SchemaDoc.described(SchemaDoc.array(SchemaDoc.string), "The valid choices, when known."),
+                        "retry_after": SchemaDoc.described(
+                            SchemaDoc.integer(minimum: 1, maximum: nil),
+                            "Seconds until a 429 refusal ends (also `Retry-After`)."
+                        ),
                     ],
                     required: ["code", "message"]
                 )

@@ -59,10 +59,12 @@ enum RouteRegistry {
     static let accounts: [RouteDoc] = [
         RouteDoc(
             .post, "/api/v1/auth/login", "Log in with a name and password", tag: "auth",
-            description: "Returns a new API token (expiring after `expires_in` seconds, default 30 days).",
+            description: "Returns a new API token (expiring after `expires_in` seconds, default 30 days). "
+                + "Failed attempts are limited per user name and per client address: beyond the limit every attempt, "
+                + "even with the right password, is a 429 with `Retry-After` until the window frees up.",
             public: true, body: .json(SchemaDoc.ref("LoginRequest")),
             replies: [.created(SchemaDoc.ref("LoginResponse"), "Logged in; the token is shown only here.")],
-            errors: [400, 401, 413, 415, 422, 503]
+            errors: [400, 401, 413, 415, 422, 429, 503]
         ),
         RouteDoc(
             .get, "/api/v1/tokens", "List API tokens", tag: "tokens",

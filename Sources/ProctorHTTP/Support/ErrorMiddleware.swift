@@ -4,6 +4,7 @@ import ProctorCore
 
 /// Renders every error of the native API as `{"error": {"code", "message", "field"}}` with its status.
 /// Nothing a client sends may turn into a bare 500: unknown errors are logged and answered generically.
+/// A refusal that ends (429 `too_many_requests`) also says when: `Retry-After: <seconds>` and `retry_after`.
 public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -36,6 +37,10 @@ public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         for (key, values) in failure.details { body[key] = .array(values.map { .string($0) }) }
         var headers = headers
         if failure.code == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let seconds = failure.retryAfter {
+            body["retry_after"] = .number(Double(seconds))
+            headers[.retryAfter] = String(seconds)
+        }
         return JSONResponse.make(.object(["error": .object(body)]), status: failure.code.status, headers: headers)
     }
 
@@ -53,6 +58,7 @@ public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case 409: code = .conflict
             case 413: code = .tooLarge
             case 415: code = .unsupportedMediaType
+            case 429: code = .tooManyRequests
             default: code = http.status.code >= 500 ? .internal : .badRequest
             }
             return ProctorError(code, http.body ?? http.status.reasonPhrase)

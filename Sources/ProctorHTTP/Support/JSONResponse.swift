@@ -94,6 +94,7 @@ extension ProctorError.Code {
         case .unsupportedMediaType: return .unsupportedMediaType
         case .unprocessable: return .unprocessableContent
         case .unavailable: return .serviceUnavailable
+        case .tooManyRequests: return .tooManyRequests
         case .internal: return .internalServerError
         }
     }

@@ -41,7 +41,7 @@ public struct XPRESSOAPI: Sendable {
     /// Adds every XPRESSO route, behind XPRESSO's error shape and token check.
     public func addRoutes(to router: Router<AppRequestContext>) {
         let root = router.group("xpresso").add(middleware: XPRESSOErrorMiddleware())
-        let api = root.group("api/v2").add(middleware: XPRESSOAuthMiddleware(authenticator: Authenticator(store: store)))
+        let api = root.group("api/v2").add(middleware: XPRESSOAuthMiddleware(authenticator: services.authenticator))
         XPRESSOCatalogController(api: self).addRoutes(to: api)
         XPRESSORequestController(api: self).addRoutes(to: api)
         XPRESSOImageController(api: self).addRoutes(to: api)
