@@ -39,7 +39,7 @@ e2e_workdir() {
 # agent that died may leave a child behind, such as a forked child stuck before exec).
 e2e_leftovers() {
   local pid
-  for pid in $(pgrep -f -- "$WORK"); do ps -o pid=,ppid=,stat=,wchan:24=,args= -p "$pid" | cut -c1-240; done
+  for pid in $(pgrep -f -- "$WORK"); do ps -o pid=,ppid=,stat=,wchan:24=,args= -p "$pid" | cut -c1-240 || true; done
 }
 e2e_kill_leftovers() {   # after up to 2 s for those stopping by themselves (a server told to stop)
   local pid

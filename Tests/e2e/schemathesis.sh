@@ -14,7 +14,7 @@ e2e_setup st
 ST=$ROOT/.venv/bin/schemathesis
 [ -x "$ST" ] || { echo "schemathesis.sh: no schemathesis in .venv (scripts/test installs it)" >&2; exit 1; }
 SERVER=
-trap '[ -n "$SERVER" ] && kill -9 $SERVER 2>/dev/null; e2e_kill_leftovers; rm -rf "$WORK"' EXIT
+trap '[ -z "$SERVER" ] || kill -9 $SERVER 2>/dev/null || true; e2e_kill_leftovers; rm -rf "$WORK"' EXIT
 TOKEN=pt_e2e_schemathesis_token_000000
 PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --work-root "$WORK/runs" --executor-slots 0 \
   --log-level error >"$WORK/server.log" 2>&1 &

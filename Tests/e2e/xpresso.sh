@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup xpresso
 SERVER=
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; e2e_kill_leftovers; rm -rf "$WORK"; }
+cleanup() { [ -z "$SERVER" ] || kill "$SERVER" 2>/dev/null || true; wait 2>/dev/null || true; e2e_kill_leftovers; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 ADMIN=pt_e2e_xpresso_admin_token_0000
