@@ -2,22 +2,35 @@ import Hummingbird
 import NIOCore
 import ProctorCore
 
-/// The request context of every route: Hummingbird's core storage plus the authenticated caller.
+/// The request context of every route: Hummingbird's core storage, the authenticated caller, and the scope the
+/// request needs (set by ``RouteScopeMiddleware`` before any door sees it).
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's address (nil in router tests); ``ClientAddresses`` turns it into the key failed logins count under.
     public let remoteAddress: SocketAddress?
     public var principal: Principal?
+    /// What a scoped token must grant for this request (``RouteScopes``).
+    public var requiredScope: AccessScope
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
         self.principal = nil
+        self.requiredScope = .admin
     }
 
-    /// The caller, or an unauthorized error for routes that need one.
+    /// The caller, or an unauthorized error for routes that need one; a forbidden error when the caller's token
+    /// does not grant the scope the request needs. Every door's handlers get their caller here, so no route
+    /// that acts for a caller can skip the scope check.
     public func requirePrincipal() throws -> Principal {
         guard let principal else { throw ProctorError(.unauthorized, "missing credentials: send Authorization: Bearer <token>") }
+        guard principal.allows(requiredScope) else {
+            let held = (principal.scopes ?? []).sorted().joined(separator: ", ")
+            throw ProctorError(
+                .forbidden, "this token's scopes (\(held)) do not grant '\(requiredScope.rawValue)', which this request needs",
+                field: "scopes"
+            )
+        }
         return principal
     }
 }

@@ -65,7 +65,7 @@ import Testing
         let app = try await TestApp.make()
         try await app.test { client in
             let created = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken,
-                                         body: #"{"name": "ci", "expires_in": 3600, "scopes": ["runs"]}"#)
+                                         body: #"{"name": "ci", "expires_in": 3600, "scopes": ["read"]}"#)
             #expect(created.status == .created)
             let body = try json(created)
             let secret = try #require(body["token"]?.stringValue)
@@ -73,7 +73,7 @@ import Testing
             #expect(secret.hasPrefix("pt_"))
             #expect(body["name"] == .string("ci"))
             #expect(body["prefix"] == .string(String(secret.prefix(7))))
-            #expect(body["scopes"] == .array([.string("runs")]))
+            #expect(body["scopes"] == .array([.string("read")]))
             #expect(body["revoked"] == .bool(false))
             #expect(body["token_hash"] == nil)
             #expect(body["expires_at"]?.stringValue != nil)

@@ -118,6 +118,7 @@ public struct Accounts: Sendable {
         guard granted.allSatisfy({ !$0.isEmpty && $0.count <= 100 }) else {
             throw ProctorError.badRequest("each scope must be 1 to 100 characters", field: "scopes")
         }
+        try AccessScope.validate(granted)
         let issued = try await Authenticator(store: store).issueToken(
             userID: principal.id, name: name, scopes: Array(Set(granted)).sorted(), expiresAt: expiresAt
         )

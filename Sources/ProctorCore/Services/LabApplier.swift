@@ -290,7 +290,9 @@ public struct LabApplier: Sendable {
                 throw ProctorError.notFound("no such user: \(userName)")
             }
             let identity: [String: Value] = ["user_id": .string(user.id), "name": .string(name)]
-            var values: [String: Value] = ["scopes": .strings(try stringList(object, "scopes") ?? [])]
+            let scopes = try stringList(object, "scopes") ?? []
+            try AccessScope.validate(scopes)
+            var values: [String: Value] = ["scopes": .strings(scopes)]
             if let expires = try string(object, "expires_at") {
                 guard let t = Timestamp.parse(expires) else {
                     throw ProctorError.badRequest("'expires_at' must be a time (RFC 3339)", field: "expires_at")
