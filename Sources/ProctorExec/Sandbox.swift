@@ -78,9 +78,25 @@ public struct Sandbox: Sendable {
     /// Resolves the settings and creates the work root (mode 0711, so that the sandbox user can reach its own
     /// directory but not list the others).
     ///
-    /// - Parameter hiddenPaths: what this executor must keep from its jobs (the data directory, a token file).
-    public static func prepare(_ settings: SandboxSettings, workRoot: URL, hiddenPaths: [String]) throws -> Sandbox {
+    /// - Parameters:
+    ///   - ownDirectories: directories of this executor to hide, created (mode 0700) when missing so that they
+    ///     stay hidden once they exist (the data directory, the image storage).
+    ///   - hiddenPaths: other paths to hide (a token file); each must exist.
+    public static func prepare(
+        _ settings: SandboxSettings, workRoot: URL, ownDirectories: [String] = [], hiddenPaths: [String] = []
+    ) throws -> Sandbox {
         let root = workRoot.standardizedFileURL
+        for directory in ownDirectories {
+            let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+            if root.path == path || root.path.hasPrefix(path + "/") {
+                throw ProctorError(
+                    .badRequest, "the work root \(root.path) is inside \(path), which runs must not see: choose a --work-root outside it"
+                )
+            }
+            if !FileManager.default.fileExists(atPath: path) {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+        }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         chmod(root.path, 0o711)
         guard settings.mode == .bwrap else { return .unsandboxed(workRoot: root) }
@@ -100,8 +116,11 @@ public struct Sandbox: Sendable {
             if resolved.uid != 0 { identity = resolved }
         }
         var hidden: [String] = []
-        for path in hiddenPaths + settings.hiddenPaths + [root.path] {
+        for path in ownDirectories + hiddenPaths + settings.hiddenPaths + [root.path] {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+            guard FileManager.default.fileExists(atPath: absolute) else {
+                throw ProctorError(.badRequest, "\(path), which runs must not see, does not exist (--sandbox-hide takes existing paths)")
+            }
             if absolute != "/" && !hidden.contains(absolute) { hidden.append(absolute) }
         }
         // A path inside another hidden one is hidden with it (and would leave an empty folder in its place).
@@ -119,10 +138,21 @@ public struct Sandbox: Sendable {
     }
 
     /// Creates a directory the job may write to besides its work directory and gives it to the job's user.
+    ///
+    /// bubblewrap opens it as that user before it hides the executor's own directories, so the folders above it
+    /// inside them (the image storage in the data directory) are made traversable, not listable (`o+x`): the
+    /// job itself still sees them only as empty tmpfs.
     func makeWritable(_ path: String) throws {
-        let url = URL(fileURLWithPath: path)
+        let url = URL(fileURLWithPath: path).standardizedFileURL
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         try handOver(url)
+        guard identity != nil else { return }
+        var ancestor = url.deletingLastPathComponent()
+        while ancestor.path != "/" && hidden.contains(where: { ancestor.path == $0 || ancestor.path.hasPrefix($0 + "/") }) {
+            var info = stat()
+            if stat(ancestor.path, &info) == 0, info.st_mode & 0o001 == 0 { chmod(ancestor.path, (info.st_mode & 0o7777) | 0o001) }
+            ancestor = ancestor.deletingLastPathComponent()
+        }
     }
 
     private func handOver(_ directory: URL) throws {
@@ -157,7 +187,13 @@ public struct Sandbox: Sendable {
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         ]
         for path in hidden {
-            args += ["--tmpfs", path]
+            // A folder becomes an empty tmpfs; a file (a token file) reads as empty.
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                args += ["--ro-bind", "/dev/null", path]
+            } else {
+                args += ["--tmpfs", path]
+            }
         }
         for path in writable { args += ["--bind", path, path] }
         args += ["--bind", workdir.path, workdir.path, "--chdir", workdir.path, "--clearenv"]

@@ -95,7 +95,7 @@ public struct AppConfiguration: Sendable {
     /// runs' work directories. Throws, saying what to install or change, when it cannot be had.
     public func makeSandbox() throws -> Sandbox {
         let imageStorage = imageStoragePath ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("images").path
-        return try Sandbox.prepare(sandbox, workRoot: runsDirectory, hiddenPaths: [dataDirectory, imageStorage])
+        return try Sandbox.prepare(sandbox, workRoot: runsDirectory, ownDirectories: [dataDirectory, imageStorage])
     }
 
     /// The run machinery over a store, configured from here.

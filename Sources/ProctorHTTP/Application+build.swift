@@ -83,8 +83,10 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let services = configuration.runServices(store: store)
     let router = buildRouter(services: services, configuration: configuration)
-    let sandbox = try configuration.makeSandbox()
+    // A server with no executor slots executes nothing, and needs no sandbox.
+    var sandbox = Sandbox.unsandboxed(workRoot: configuration.runsDirectory)
     if configuration.executorSlots > 0 {
+        sandbox = try configuration.makeSandbox()
         try await sandbox.check()
         if sandbox.mode == .none { logger.warning("\(sandbox.summary)") } else { logger.info("\(sandbox.summary)") }
     }
