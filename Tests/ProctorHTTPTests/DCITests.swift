@@ -164,6 +164,42 @@ private func parsed(_ response: TestResponse) -> JSONValue {
 
     // MARK: Auth and identity
 
+    /// DCI keeps to its jobs: a run that Proctor executes (here a native launch of the team's job) is not listed,
+    /// read, updated, deleted or given a jobstate through DCI; and the core refuses a status report on it from
+    /// any door (the native status route too).
+    @Test func dciNeitherListsNorChangesRunsThatProctorExecutes() async throws {
+        let app = try await Self.makeApp()
+        let team = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))
+        _ = try await LabApplier(store: app.store).apply(
+            try JSONValue.decode(
+                Data(#"{"engines": [{"group": "default", "name": "far", "type": "agent"}], "definitions": [{"group": "default", "name": "executed", "harness": "shell", "job_file": "sleep 30", "profiles": [{"name": "P", "is_default": true, "engine": "far"}]}]}"#.utf8)
+            )
+        )
+        _ = team
+        try await app.test { client in
+            // Queued for an agent that never comes: it stays active through the test.
+            let run = try await client.execute(
+                uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"definition": "executed"}"#)
+            ) { try json($0)["id"]?.stringValue ?? "" }
+            let (listed, jobs, _) = try await Self.call(client, .get, "jobs")
+            #expect(listed == .ok)
+            #expect(jobs["jobs"]?.arrayValue?.contains { $0["id"]?.stringValue == run } == false)
+            #expect(try await Self.call(client, .get, "jobs/\(run)").status == .notFound)
+            let (stateStatus, stateBody, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(run)", "status": "success"}"#)
+            #expect(stateStatus == .notFound)
+            #expect(stateBody["status_code"] == .number(404), "DCI's error shape")
+            #expect(try await Self.call(client, .put, "jobs/\(run)", #"{"status": "failure"}"#, extra: [.ifMatch: "x"]).status == .notFound)
+            #expect(try await Self.call(client, .delete, "jobs/\(run)", extra: [.ifMatch: "x"]).status == .notFound)
+            try await client.execute(
+                uri: "/api/v1/runs/\(run)/status", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"status": "success"}"#)
+            ) { response in
+                #expect(response.status == .conflict)
+            }
+            let after = try await client.execute(uri: "/api/v1/runs/\(run)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+            #expect(after["status"] == .string("new"))
+        }
+    }
+
     @Test func identityOfARemoteCIHasItsTeamKeyedById() async throws {
         let app = try await Self.makeApp()
         let team = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))

@@ -18,6 +18,15 @@ public struct ReportedRuns: Sendable {
 
     var store: any Store { services.store }
 
+    /// Which runs DCI shows as its jobs: runs of a topic reported by a remote CI. Runs that Proctor executes
+    /// (native launches, CDRouter and XPRESSO jobs) have neither, and DCI neither lists nor changes them.
+    public static let dciJobs: Filter = .and([
+        .predicate(Condition("topic_id", .isNotNull, [])), .predicate(Condition("remoteci_id", .isNotNull, [])),
+    ])
+
+    /// Whether a run is one of DCI's jobs (``dciJobs``).
+    public static func isDCIJob(_ run: Record) -> Bool { !run["topic_id"].isNull && !run["remoteci_id"].isNull }
+
     /// Runs of `harness` whose labels hold every given value.
     public static func filter(harness: String, identity: [String: String]) -> Filter {
         var parts: [Filter] = [.equal("harness", harness)]

@@ -339,9 +339,15 @@ public struct RunLifecycle: Sendable {
 
     /// A status reported by the client that executes the run, with DCI's rules: any status may follow any;
     /// a failure or error reported while the run is new or pre-run is recorded as `error` in the event.
+    ///
+    /// A run that Proctor executes changes status only through its executor or a cancel: whichever door reports
+    /// on it gets a conflict.
     public func report(runID: String, status: RunStatus, comment: String?, scope: Scope) async throws -> (run: Record, event: Record) {
         let result = try await store.transaction { store in
             let run = try await store.require(.runs, id: runID, scope: scope)
+            guard run.string("executor") == RunExecutor.client.rawValue else {
+                throw ProctorError.conflict("Proctor executes this run; only its executor or a cancel changes its status", field: "status")
+            }
             let previous = RunStatus(rawValue: run.string("status") ?? "") ?? .new
             var recorded = status
             if (status == .failure || status == .error) && (previous == .new || previous == .preRun) { recorded = .error }

@@ -98,7 +98,8 @@ public struct DCIAPI: Sendable {
     /// A visible (in scope, not archived) row, or DCI's 404 ("job not found").
     func require(_ resource: DCIResource, id: String, principal: Principal) async throws -> Record {
         guard id.count <= 100, let record = try await store.get(resource.kind, id: id, scope: principal.scope),
-            !resource.archivable || record.string("state") != "archived"
+            !resource.archivable || record.string("state") != "archived",
+            resource.kind != .runs || ReportedRuns.isDCIJob(record)  // runs Proctor executes are not DCI's jobs
         else { throw DCIError.notFound(resource.singular) }
         return record
     }
@@ -146,6 +147,8 @@ public struct DCIAPI: Sendable {
         render: ([Record]) async throws -> [JSONValue]
     ) async throws -> Response {
         let arguments = try DCIListArguments(request)
+        // DCI lists its own jobs only: runs of a topic reported by a remote CI (a core rule).
+        let extra = resource.kind == .runs ? (extra.map { Filter.and([$0, ReportedRuns.dciJobs]) } ?? ReportedRuns.dciJobs) : extra
         var query = try arguments.query(for: resource, extra: extra)
         query.excludedFields = excluding
         if resource.kind == .runEvents {
