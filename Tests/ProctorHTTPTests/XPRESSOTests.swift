@@ -232,6 +232,43 @@ import Testing
 
     // MARK: Requests
 
+    /// A native launch joins an XPRESSO request only when it names an unfinished request of the job's own group.
+    @Test func aLaunchJoinsOnlyAnUnfinishedRequestOfItsGroup() async throws {
+        try await withLab { client, _ in
+            let profiles = try await call(client, .get, "/profiles").1
+            let smoke = profiles.arrayValue?.first { $0["name"] == .string("DEFAULT") && $0["job"]?["name"] == .string("smoke") }?["id"]?.stringValue
+                ?? profiles.arrayValue?.first?["id"]?.stringValue ?? ""
+            let (status, request, _) = try await call(client, .post, "/requests", body: #"{"profile": "\#(smoke)"}"#)
+            #expect(status == .created)
+            let id = request["request_id"]?.stringValue ?? ""
+            func launch(_ body: String, token: String = Self.alice) async throws -> HTTPResponse.Status {
+                try await client.execute(uri: "/api/v1/runs", method: .post, headers: bearer(token), body: ByteBuffer(json: body)) { $0.status }
+            }
+            #expect(try await launch(#"{"definition": "smoke", "request_id": "\#(id)"}"#) == .created)
+            #expect(try await launch(#"{"definition": "smoke", "request_id": "REQ9999999"}"#) == .notFound)
+            #expect(try await launch(#"{"definition": "smoke", "request_id": "not a request id; <x>"}"#) == .notFound)
+            // Bob's job of another group cannot join lab-a's request.
+            #expect(try await launch(#"{"definition": "secret", "request_id": "\#(id)"}"#, token: Self.bob) == .notFound)
+            // Once every run of the request has ended, it takes no more.
+            let runs = try await client.execute(uri: "/api/v1/runs?filter=request_id=\(id)", method: .get, headers: bearer(Self.alice)) {
+                try json($0)["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            #expect(runs.count == 2)
+            for run in runs {
+                try await client.execute(uri: "/api/v1/runs/\(run)/cancel", method: .post, headers: bearer(Self.alice)) { _ in }
+            }
+            for _ in 0..<200 {
+                let active = try await client.execute(
+                    uri: "/api/v1/runs?filter=request_id=\(id)&filter=status={new,pre-run,running,post-run}&count=true", method: .get,
+                    headers: bearer(Self.alice)
+                ) { try json($0)["total"] }
+                if active == .number(0) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await launch(#"{"definition": "smoke", "request_id": "\#(id)"}"#) == .conflict)
+        }
+    }
+
     @Test func requestsRunProfilesAndBundlesOnTheLocalExecutor() async throws {
         try await withLab(live: true) { client, app in
             let profiles = try await call(client, .get, "/profiles").1.arrayValue ?? []

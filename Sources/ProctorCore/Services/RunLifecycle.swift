@@ -277,7 +277,10 @@ public struct RunLifecycle: Sendable {
         if let engine { values["engine_id"] = .string(engine.id) }
         if let testbedID { values["testbed_id"] = .string(testbedID) }
         if let configID = profile?.string("config_id") { values["config_id"] = .string(configID) }
-        if let requestID = request.requestID { values["request_id"] = .string(requestID) }
+        if let requestID = request.requestID {
+            try await checkJoinable(requestID: requestID, groupID: groupID)
+            values["request_id"] = .string(requestID)
+        }
         if let previous = try await previousRun(definitionID: definition.id, profileID: profile?.id) {
             values["previous_run_id"] = .string(previous.id)
         }
@@ -446,6 +449,23 @@ public struct RunLifecycle: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A launch may join a request (an XPRESSO request's items) only when it is a request of the job's own group
+    /// that has not finished: some run of it is still new or active.
+    private func checkJoinable(requestID: String, groupID: String) async throws {
+        guard !requestID.isEmpty, requestID.count <= 64 else {
+            throw ProctorError.badRequest("request_id must be a request's id (1 to 64 characters)", field: "request_id")
+        }
+        let runs = try await store.list(
+            .runs, query: Query(filter: .equal("request_id", requestID), limit: 100, fields: ["id", "status"]), scope: .groups([groupID])
+        ).items
+        guard !runs.isEmpty else {
+            throw ProctorError(.notFound, "no request \(requestID) in the job's group", field: "request_id")
+        }
+        guard runs.contains(where: { !(RunStatus(rawValue: $0.string("status") ?? "")?.isTerminal ?? true) }) else {
+            throw ProctorError.conflict("the request \(requestID) has finished; launch a new one", field: "request_id")
+        }
+    }
 
     /// Finds a row by id or, failing that, by name within the scope.
     public func resolve(_ kind: ResourceKind, _ reference: String, scope: Scope, field: String) async throws -> Record {
