@@ -23,7 +23,6 @@ start_server() {
   chmod 755 "$base"
   WORK=$(mktemp -d "$base/$name.XXXXXX")
   chmod 755 "$WORK"
-  mkdir -p "$WORK/data"   # TEMPORARY: serve's sandbox check fails while the data dir does not exist
   TOKEN=pt_bench_${name}_admin_token_00000000
   local port
   port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

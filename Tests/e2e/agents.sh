@@ -7,11 +7,11 @@
 #  1. `proctor agent --token T` is refused (non-zero exit, the message points to PROCTOR_TOKEN / --token-file):
 #     a command line is readable by every process of the machine. It never registers.
 #  2. Agent A, given its token in PROCTOR_TOKEN only, executes a slow pytest run; A is killed with SIGKILL
-#     mid-run; agent B starts; the run is requeued when A's lease expires and ends `success` on B with its
-#     test cases stored.
-#  3. A job on agent B that dumps every /proc/*/cmdline and /proc/*/environ it can see and its own `env`
-#     succeeds, and its log holds neither the agent's token nor a canary variable of the agent's environment
-#     (it does hold the job's own variables, so the dump really happened).
+#     mid-run; agent B starts, its token in a --token-file (mode 0600) only; the run is requeued when A's lease
+#     expires and ends `success` on B with its test cases stored.
+#  3. A job on agent B that dumps every /proc/*/cmdline and /proc/*/environ it can see, its own `env` and B's
+#     token file succeeds, and its log holds neither the token nor a canary variable of the agent's environment
+#     nor the agent's command line (it does hold the job's own variables, so the dump really happened).
 # (Tests/e2e/killed.sh checks that no process of a run outlives its killed agent or server.)
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
@@ -49,7 +49,7 @@ grep -qE 'PROCTOR_TOKEN|--token-file' "$WORK/agent-refused.log" || fail "the ref
 cat >"$WORK/lab.json" <<EOF
 {"engines": [{"group": "default", "name": "agents", "type": "agent", "labels": ["linux"]}],
  "definitions": [{"group": "default", "name": "peek", "harness": "shell",
-   "job_file": "for f in /proc/*/cmdline /proc/*/environ; do tr '\\\\0' '\\\\n' <\\"\$f\\" 2>/dev/null; done; echo ENV-DUMP; env",
+   "job_file": "for f in /proc/*/cmdline /proc/*/environ; do tr '\\\\0' '\\\\n' <\\"\$f\\" 2>/dev/null; done; echo ENV-DUMP; env; echo TOKEN-FILE; cat $WORK/agent-b.token 2>&1; true",
    "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "agents", "max_run_time": 60}]},
   {"group": "default", "name": "slow-pytest", "harness": "pytest", "job_file": "examples/tests",
    "config": {"python": "$PY"},
@@ -75,7 +75,9 @@ sleep 1
 kill -9 "$AGENT_A"
 echo "agents.sh: killed agent A ($CLAIMED) mid-run" >&2
 
-"$BIN" agent --name agent-b --label linux --work-dir "$WORK/agent-b" --workspace "$ROOT" --log-level warning >"$WORK/agent-b.log" 2>&1 &
+(umask 077; echo "$TOKEN" >"$WORK/agent-b.token")
+env -u PROCTOR_TOKEN "$BIN" agent --name agent-b --label linux --token-file "$WORK/agent-b.token" --work-dir "$WORK/agent-b" \
+  --workspace "$ROOT" --log-level warning >"$WORK/agent-b.log" 2>&1 &
 PIDS+=($!); disown $!
 
 for _ in $(seq 600); do
@@ -102,9 +104,9 @@ for _ in $(seq 300); do
 done
 [ "$(status status)" = success ] || fail "the peek run ended $(status status) ($(status reason))"
 api "$URL/api/v1/runs/$RUN/log" >"$WORK/peek.out" || fail "GET the peek run's log"
-grep -q "^PROCTOR_RUN_ID=$RUN\$" "$WORK/peek.out" && grep -q '^ENV-DUMP$' "$WORK/peek.out" \
+grep -q "^PROCTOR_RUN_ID=$RUN\$" "$WORK/peek.out" && grep -q '^ENV-DUMP$' "$WORK/peek.out" && grep -q '^TOKEN-FILE$' "$WORK/peek.out" \
   || fail "the peek run's log lacks its own environment: $(head -c 2000 "$WORK/peek.out")"
 ! grep -qF "$TOKEN" "$WORK/peek.out" || fail "a job on an agent saw the agent's token: $(grep -F "$TOKEN" "$WORK/peek.out" | head -5)"
 ! grep -qF "$CANARY" "$WORK/peek.out" || fail "a job on an agent saw the agent's environment: $(grep -F "$CANARY" "$WORK/peek.out" | head -5)"
 ! grep -qF -- "--work-dir" "$WORK/peek.out" || fail "a job on an agent saw the agent's command line: $(grep -F -- "--work-dir" "$WORK/peek.out" | head -5)"
-echo "agents.sh: ok (--token on the command line refused; agents took PROCTOR_TOKEN; a job dumping /proc/*/cmdline, /proc/*/environ and env on agent B saw neither the token nor the agent's environment or command line, $(wc -l <"$WORK/peek.out") lines)"
+echo "agents.sh: ok (--token on the command line refused; agents took PROCTOR_TOKEN and --token-file; a job dumping /proc/*/cmdline, /proc/*/environ, env and the token file on agent B saw neither the token nor the agent's environment or command line, $(wc -l <"$WORK/peek.out") lines)"

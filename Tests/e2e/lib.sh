@@ -18,7 +18,6 @@ e2e_setup() {
   PY=${PYTHON:-$ROOT/.venv/bin/python}
   [ -x "$PY" ] || PY=$(command -v python3)
   WORK=$(e2e_workdir "$1")
-  mkdir -p "$WORK/data"   # TEMPORARY (see report): serve's sandbox check fails while the data dir does not exist
   PORT=$(free_port)
   URL=http://127.0.0.1:$PORT
 }

@@ -29,9 +29,6 @@ echo "builder: $*"
 echo "image $PROCTOR_IMAGE_NAME:$PROCTOR_IMAGE_TAG at $PROCTOR_GIT_REF" > "$PROCTOR_IMAGE_TARBALL"
 SH
 chmod +x "$WORK/builder.sh"
-# The image storage must exist before the server starts: the sandbox hides it, and bwrap cannot create a
-# missing folder to mount over in the read-only host tree (the server does not create it first).
-mkdir -p "$WORK/images"
 
 PROCTOR_ADMIN_TOKEN=$ADMIN "$BIN" serve --port "$PORT" --data-dir "$WORK/data" --executor-slots 2 --workspace "$ROOT" \
   --work-root "$WORK/runs" --image-builder "$WORK/builder.sh" --image-storage "$WORK/images" --log-level warning >"$WORK/server.log" 2>&1 &
