@@ -44,9 +44,13 @@ fail() {
     echo "killed.sh: FAIL: $*"
     echo "--- processes matching $MARK"; pgrep -af -- "$MARK" || echo "(none)"
     echo "--- processes mentioning $WORK"; e2e_leftovers
-    echo "--- counter"; cat "$COUNTS" 2>/dev/null
-    [ -n "${RUN:-}" ] && { echo "--- events of $RUN"; api "$URL/api/v1/runs/$RUN/events?limit=100&sort=seq" 2>/dev/null \
-      | "$PY" -c 'import json,sys; [print(e["seq"], e["created_at"], e["status"], e.get("comment") or "") for e in json.load(sys.stdin)["items"]]'; }
+    echo "--- counter"; cat "$COUNTS" 2>/dev/null || true
+    if [ -n "${RUN:-}" ]; then
+      echo "--- events of $RUN"
+      api "$URL/api/v1/runs/$RUN/events?limit=100&sort=seq" 2>/dev/null | "$PY" -c 'import json,sys
+for e in json.load(sys.stdin)["items"]: print(e["seq"], e["created_at"], e["status"], e.get("comment") or "")' 2>/dev/null \
+        || echo "(the server did not answer)"
+    fi
     for f in "$WORK"/*.log; do echo "--- $f"; tail -25 "$f"; done
   } >&2
   exit 1
