@@ -42,6 +42,8 @@ public struct AppConfiguration: Sendable {
     public var imageStoragePath: String?
     /// The `cdrouter-cli` binary the `cdrouter` harness runs (a path, or a name looked up on `PATH`).
     public var cdrouterBinary: String = "cdrouter-cli"
+    /// The bearer token `GET /metrics` requires (nil: open; env `PROCTOR_METRICS_TOKEN`).
+    public var metricsToken: String?
     /// How runs are isolated (bubblewrap by default; `--sandbox none` only by the operator's choice).
     public var sandbox = SandboxSettings()
     /// Where runs get their work directories: outside the data directory, which no run may see

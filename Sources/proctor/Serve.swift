@@ -53,6 +53,9 @@ extension Proctor {
 
         @OptionGroup var sandbox: SandboxOptions
 
+        @Option(help: "A token GET /metrics then requires as Authorization: Bearer (or PROCTOR_METRICS_TOKEN; default: open).")
+        var metricsToken: String?
+
         @Option(help: "Where runs get their work directories; outside the data directory, which runs never see.")
         var workRoot = "./proctor-work"
 
@@ -115,6 +118,7 @@ extension Proctor {
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
             configuration.cdrouterBinary = harness.settings.cdrouterBinary
+            configuration.metricsToken = metricsToken ?? environment["PROCTOR_METRICS_TOKEN"]
             configuration.sandbox = sandbox.settings
             configuration.workRoot = workRoot
             configuration.loginFailuresPerUser = loginFailuresPerUser

@@ -73,8 +73,13 @@ public struct ImageBuilds: Sendable {
             throw ProctorError(.forbidden, "You do not have permission to perform this action (\(Self.permission)).")
         }
         try Self.validate(request)
-        for name in request.groups where try await store.first(.groups, matching: ["name": .string(name)]) == nil {
-            throw ProctorError.badRequest("no such group: \(name)", field: "groups")
+        // Groups the image is shared with: the caller's own (a group the caller is not in is refused the same way
+        // as one that does not exist, so that the answer tells nothing of other groups).
+        for name in request.groups {
+            let group = try await store.first(.groups, matching: ["name": .string(name)])
+            guard let group, principal.isSiteAdmin || principal.membership(in: group.id) != nil else {
+                throw ProctorError.badRequest("no such group of yours: \(name)", field: "groups")
+            }
         }
         guard let group = try await store.get(.groups, id: groupID) else { throw ProctorError.notFound("no such group") }
         let groupName = group.name ?? groupID

@@ -65,6 +65,17 @@ public struct Principal: Sendable, Equatable {
         isSiteAdmin ? .everything : .groups(memberships.map(\.groupID))
     }
 
+    /// The groups this caller may see (a core rule every door that lists groups follows): their own; all of them
+    /// for the site admin (nil: no filter).
+    public var visibleGroups: Filter? {
+        guard !isSiteAdmin else { return nil }
+        let ids = memberships.map(\.groupID)
+        return .predicate(Condition("id", .in, ids.isEmpty ? [""] : ids))
+    }
+
+    /// Whether this caller may see a group (``visibleGroups``).
+    public func canSee(group id: String) -> Bool { isSiteAdmin || membership(in: id) != nil }
+
     public func membership(in groupID: String) -> Membership? {
         memberships.first { $0.groupID == groupID }
     }

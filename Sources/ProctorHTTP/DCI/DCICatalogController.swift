@@ -28,15 +28,9 @@ struct DCICatalogController {
     }
 
     /// Groups are not tenant rows, so the caller's teams are an explicit filter (everything for the site admin).
-    private func teamFilter(_ principal: Principal) -> Filter? {
-        guard !principal.isSiteAdmin else { return nil }
-        let ids = principal.memberships.map(\.groupID)
-        return .predicate(Condition("id", .in, ids.isEmpty ? [""] : ids))
-    }
-
     @Sendable func listTeams(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        return try await api.list(.teams, request, principal: principal, extra: teamFilter(principal)) {
+        return try await api.list(.teams, request, principal: principal, extra: principal.visibleGroups) {
             $0.map(DCIRender.team)
         }
     }
@@ -44,8 +38,7 @@ struct DCICatalogController {
     @Sendable func getTeam(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try context.parameters.require("id")
-        guard principal.isSiteAdmin || principal.membership(in: id) != nil,
-            let team = try await api.store.get(.groups, id: id)
+        guard principal.canSee(group: id), let team = try await api.store.get(.groups, id: id)
         else { throw DCIError.notFound("team") }
         return DCIRender.one("team", DCIRender.team(team), etag: team.etag)
     }

@@ -22,7 +22,10 @@ struct ResourceController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
+        var query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
+        if kind == .groups, let visible = principal.visibleGroups {
+            query.filter = query.filter.map { .and([$0, visible]) } ?? visible
+        }
         return JSONResponse.page(try await store.list(kind, query: query, scope: scope(principal)))
     }
 
@@ -83,7 +86,7 @@ struct ResourceController {
 
     private func fetch(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
-        guard let record = try await store.get(kind, id: id, scope: scope(principal)) else {
+        guard kind != .groups || principal.canSee(group: id), let record = try await store.get(kind, id: id, scope: scope(principal)) else {
             throw ProctorError.notFound("no such \(kind.singular): \(id)")
         }
         return record
