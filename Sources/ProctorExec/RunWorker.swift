@@ -180,13 +180,9 @@ public struct RunWorker: Sendable {
 
     private func spawn(_ plan: RunPlan, workdir: URL, console: Console, reporter: any RunReporter, runID: String) async -> Outcome {
         var options = PlatformOptions()
-        options.createSession = true  // its own process group, so that even an unsandboxed run can be stopped whole
-        if let identity = sandbox.identity {
-            // A root executor runs bubblewrap as the sandbox user, so the job is an unprivileged user on the host too.
-            options.userID = identity.uid
-            options.groupID = identity.gid
-            options.supplementaryGroups = []
-        }
+        // Its own process group, so that even an unsandboxed run can be stopped whole. (A root executor starts
+        // bubblewrap through setpriv as the sandbox user: the job is an unprivileged user on the host too.)
+        options.createSession = true
         let sandboxed = sandbox.mode == .bwrap
         var environment = Self.baseEnvironment(workdir: workdir)
         for (key, value) in plan.environment { environment[key] = value }

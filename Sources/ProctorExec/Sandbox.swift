@@ -45,6 +45,10 @@ public struct Sandbox: Sendable {
     public let mode: SandboxSettings.Mode
     /// The absolute path of `bwrap` (empty without a sandbox).
     let bwrap: String
+    /// The absolute path of `setpriv` (util-linux), which drops a root executor's ids to the sandbox user's before
+    /// it starts `bwrap`. (Not swift-subprocess's own uid/gid options: their `setgroups` after `clone3` in a
+    /// multi-threaded process can wait for ever on glibc's set-id broadcast.)
+    let setpriv: String
     /// The ids jobs run as when the executor switches to them (root executor); nil when jobs keep the
     /// executor's ids (inside a user namespace when sandboxed).
     public let identity: Identity?
@@ -64,12 +68,13 @@ public struct Sandbox: Sendable {
 
     /// No isolation at all (tests of the harness adapters, `--sandbox none`).
     public static func unsandboxed(workRoot: URL) -> Sandbox {
-        Sandbox(mode: .none, bwrap: "", identity: nil, hidden: [], workRoot: workRoot)
+        Sandbox(mode: .none, bwrap: "", setpriv: "", identity: nil, hidden: [], workRoot: workRoot)
     }
 
-    init(mode: SandboxSettings.Mode, bwrap: String, identity: Identity?, hidden: [String], workRoot: URL) {
+    init(mode: SandboxSettings.Mode, bwrap: String, setpriv: String, identity: Identity?, hidden: [String], workRoot: URL) {
         self.mode = mode
         self.bwrap = bwrap
+        self.setpriv = setpriv
         self.identity = identity
         self.hidden = hidden
         self.workRoot = workRoot
@@ -115,6 +120,13 @@ public struct Sandbox: Sendable {
             }
             if resolved.uid != 0 { identity = resolved }
         }
+        var setpriv = ""
+        if identity != nil {
+            guard let found = Self.lookUp("setpriv") else {
+                throw ProctorError(.unavailable, "setpriv is not installed (Debian/Ubuntu: apt-get install util-linux); a root executor needs it to run jobs as --sandbox-user")
+            }
+            setpriv = found
+        }
         var hidden: [String] = []
         for path in ownDirectories + hiddenPaths + settings.hiddenPaths + [root.path] {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
@@ -125,7 +137,7 @@ public struct Sandbox: Sendable {
         }
         // A path inside another hidden one is hidden with it (and would leave an empty folder in its place).
         hidden = hidden.filter { path in !hidden.contains { path.hasPrefix($0 + "/") } }
-        return Sandbox(mode: .bwrap, bwrap: bwrap, identity: identity, hidden: hidden, workRoot: root)
+        return Sandbox(mode: .bwrap, bwrap: bwrap, setpriv: setpriv, identity: identity, hidden: hidden, workRoot: root)
     }
 
     /// A fresh, empty work directory for a run, owned by whoever the job runs as.
@@ -199,7 +211,8 @@ public struct Sandbox: Sendable {
         args += ["--bind", workdir.path, workdir.path, "--chdir", workdir.path, "--clearenv"]
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
         args += ["--", executable] + arguments
-        return (bwrap, args)
+        guard let identity else { return (bwrap, args) }
+        return (setpriv, ["--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups", "--", bwrap] + args)
     }
 
     /// Starts one sandbox that only checks it can write its work directory, so that a machine where sandboxes
@@ -213,18 +226,27 @@ public struct Sandbox: Sendable {
             executable: "/bin/sh", arguments: ["-c", "test -w ."],
             environment: ["PATH": "/usr/bin:/bin"], workdir: workdir, network: false
         )
-        var options = PlatformOptions()
-        if let identity {
-            options.userID = identity.uid
-            options.groupID = identity.gid
-            options.supplementaryGroups = []
+        let outcome = try await withThrowingTaskGroup(of: (Bool, String)?.self) { group in
+            group.addTask {
+                let result = try await Subprocess.run(
+                    .path(FilePath(probe.executable)), arguments: Arguments(probe.arguments), environment: .custom([:]),
+                    output: .discarded, error: .string(limit: 4096)
+                )
+                return (result.terminationStatus.isSuccess, result.standardError)
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(20))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
-        let result = try await Subprocess.run(
-            .path(FilePath(probe.executable)), arguments: Arguments(probe.arguments), environment: .custom([:]),
-            platformOptions: options, output: .discarded, error: .string(limit: 4096)
-        )
-        guard result.terminationStatus.isSuccess else {
-            let said = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let outcome else {
+            throw ProctorError(.unavailable, "bubblewrap did not start a sandbox within 20 s (\(probe.executable) \(probe.arguments.prefix(4).joined(separator: " ")) …)")
+        }
+        guard outcome.0 else {
+            let said = outcome.1.trimmingCharacters(in: .whitespacesAndNewlines)
             let who = identity.map { "user \($0.name)" } ?? "this process's user"
             throw ProctorError(
                 .unavailable,
