@@ -51,6 +51,8 @@ public struct LocalExecutor: Service {
                             }
                             continue
                         }
+                    } catch is CancellationError {
+                        break  // shutting down
                     } catch {
                         logger.warning("cannot claim a run: \(error)")
                     }
