@@ -5,9 +5,9 @@ import Subprocess
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How the executing side (`proctor serve` or `proctor agent`) isolates the runs it executes.
@@ -30,7 +30,8 @@ public struct SandboxSettings: Sendable, Equatable {
     /// Paths the sandbox hides besides the data and work directories (an agent's token file, `/etc/proctor`).
     public var hiddenPaths: [String]
 
-    public init(mode: Mode = .bwrap, bwrapBinary: String = "bwrap", user: String = "nobody", hiddenPaths: [String] = []) {
+    public init(mode: Mode = .bwrap, bwrapBinary: String = "bwrap", user: String = "nobody", hiddenPaths: [String] = [])
+    {
         self.mode = mode
         self.bwrapBinary = bwrapBinary
         self.user = user
@@ -71,7 +72,14 @@ public struct Sandbox: Sendable {
         Sandbox(mode: .none, bwrap: "", setpriv: "", identity: nil, hidden: [], workRoot: workRoot)
     }
 
-    init(mode: SandboxSettings.Mode, bwrap: String, setpriv: String, identity: Identity?, hidden: [String], workRoot: URL) {
+    init(
+        mode: SandboxSettings.Mode,
+        bwrap: String,
+        setpriv: String,
+        identity: Identity?,
+        hidden: [String],
+        workRoot: URL
+    ) {
         self.mode = mode
         self.bwrap = bwrap
         self.setpriv = setpriv
@@ -88,18 +96,26 @@ public struct Sandbox: Sendable {
     ///     stay hidden once they exist (the data directory, the image storage).
     ///   - hiddenPaths: other paths to hide (a token file); each must exist.
     public static func prepare(
-        _ settings: SandboxSettings, workRoot: URL, ownDirectories: [String] = [], hiddenPaths: [String] = []
+        _ settings: SandboxSettings,
+        workRoot: URL,
+        ownDirectories: [String] = [],
+        hiddenPaths: [String] = []
     ) throws -> Sandbox {
         let root = workRoot.standardizedFileURL
         for directory in ownDirectories {
             let path = URL(fileURLWithPath: directory).standardizedFileURL.path
             if root.path == path || root.path.hasPrefix(path + "/") {
                 throw ProctorError(
-                    .badRequest, "the work root \(root.path) is inside \(path), which runs must not see: choose a --work-root outside it"
+                    .badRequest,
+                    "the work root \(root.path) is inside \(path), which runs must not see: choose a --work-root outside it"
                 )
             }
             if !FileManager.default.fileExists(atPath: path) {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: path,
+                    withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700]
+                )
             }
         }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -123,7 +139,10 @@ public struct Sandbox: Sendable {
         var setpriv = ""
         if identity != nil {
             guard let found = Self.lookUp("setpriv") else {
-                throw ProctorError(.unavailable, "setpriv is not installed (Debian/Ubuntu: apt-get install util-linux); a root executor needs it to run jobs as --sandbox-user")
+                throw ProctorError(
+                    .unavailable,
+                    "setpriv is not installed (Debian/Ubuntu: apt-get install util-linux); a root executor needs it to run jobs as --sandbox-user"
+                )
             }
             setpriv = found
         }
@@ -131,7 +150,10 @@ public struct Sandbox: Sendable {
         for path in ownDirectories + hiddenPaths + settings.hiddenPaths + [root.path] {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
             guard FileManager.default.fileExists(atPath: absolute) else {
-                throw ProctorError(.badRequest, "\(path), which runs must not see, does not exist (--sandbox-hide takes existing paths)")
+                throw ProctorError(
+                    .badRequest,
+                    "\(path), which runs must not see, does not exist (--sandbox-hide takes existing paths)"
+                )
             }
             if absolute != "/" && !hidden.contains(absolute) { hidden.append(absolute) }
         }
@@ -160,9 +182,13 @@ public struct Sandbox: Sendable {
         try handOver(url)
         guard identity != nil else { return }
         var ancestor = url.deletingLastPathComponent()
-        while ancestor.path != "/" && hidden.contains(where: { ancestor.path == $0 || ancestor.path.hasPrefix($0 + "/") }) {
+        while ancestor.path != "/"
+            && hidden.contains(where: { ancestor.path == $0 || ancestor.path.hasPrefix($0 + "/") })
+        {
             var info = stat()
-            if stat(ancestor.path, &info) == 0, info.st_mode & 0o001 == 0 { chmod(ancestor.path, (info.st_mode & 0o7777) | 0o001) }
+            if stat(ancestor.path, &info) == 0, info.st_mode & 0o001 == 0 {
+                chmod(ancestor.path, (info.st_mode & 0o7777) | 0o001)
+            }
             ancestor = ancestor.deletingLastPathComponent()
         }
     }
@@ -170,7 +196,10 @@ public struct Sandbox: Sendable {
     private func handOver(_ directory: URL) throws {
         chmod(directory.path, 0o700)
         if let identity, chown(directory.path, identity.uid, identity.gid) != 0 {
-            throw ProctorError(.unavailable, "cannot give \(directory.path) to the sandbox user \(identity.name): errno \(errno)")
+            throw ProctorError(
+                .unavailable,
+                "cannot give \(directory.path) to the sandbox user \(identity.name): errno \(errno)"
+            )
         }
     }
 
@@ -182,7 +211,11 @@ public struct Sandbox: Sendable {
     ///   - writable: directories the job may write besides its work directory (an image build's output folder).
     ///   - network: whether the job shares the host's network (devices under test are reached over it).
     public func command(
-        executable: String, arguments: [String], environment: [String: String], workdir: URL, writable: [String] = [],
+        executable: String,
+        arguments: [String],
+        environment: [String: String],
+        workdir: URL,
+        writable: [String] = [],
         network: Bool = true
     ) -> (executable: String, arguments: [String]) {
         guard mode == .bwrap else { return (executable, arguments) }
@@ -223,14 +256,20 @@ public struct Sandbox: Sendable {
         let workdir = try makeWorkDirectory(for: ".check-\(getpid())")
         defer { try? FileManager.default.removeItem(at: workdir) }
         let probe = command(
-            executable: "/bin/sh", arguments: ["-c", "test -w ."],
-            environment: ["PATH": "/usr/bin:/bin"], workdir: workdir, network: false
+            executable: "/bin/sh",
+            arguments: ["-c", "test -w ."],
+            environment: ["PATH": "/usr/bin:/bin"],
+            workdir: workdir,
+            network: false
         )
         let outcome = try await withThrowingTaskGroup(of: (Bool, String)?.self) { group in
             group.addTask {
                 let result = try await Subprocess.run(
-                    .path(FilePath(probe.executable)), arguments: Arguments(probe.arguments), environment: .custom([:]),
-                    output: .discarded, error: .string(limit: 4096)
+                    .path(FilePath(probe.executable)),
+                    arguments: Arguments(probe.arguments),
+                    environment: .custom([:]),
+                    output: .discarded,
+                    error: .string(limit: 4096)
                 )
                 return (result.terminationStatus.isSuccess, result.standardError)
             }
@@ -243,7 +282,10 @@ public struct Sandbox: Sendable {
             return first
         }
         guard let outcome else {
-            throw ProctorError(.unavailable, "bubblewrap did not start a sandbox within 20 s (\(probe.executable) \(probe.arguments.prefix(4).joined(separator: " ")) …)")
+            throw ProctorError(
+                .unavailable,
+                "bubblewrap did not start a sandbox within 20 s (\(probe.executable) \(probe.arguments.prefix(4).joined(separator: " ")) …)"
+            )
         }
         guard outcome.0 else {
             let said = outcome.1.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -273,7 +315,11 @@ public struct Sandbox: Sendable {
     static func user(_ name: String) -> Identity? {
         if let uid = uid_t(name) {
             guard let entry = getpwuid(uid) else { return Identity(uid: uid, gid: gid_t(uid), name: name) }
-            return Identity(uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, name: String(cString: entry.pointee.pw_name))
+            return Identity(
+                uid: entry.pointee.pw_uid,
+                gid: entry.pointee.pw_gid,
+                name: String(cString: entry.pointee.pw_name)
+            )
         }
         guard let entry = getpwnam(name) else { return nil }
         return Identity(uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, name: name)
@@ -283,11 +329,13 @@ public struct Sandbox: Sendable {
     public var summary: String {
         switch mode {
         case .none:
-            return "runs execute WITHOUT a sandbox (--sandbox none): every job runs as this process's user and can read "
+            return
+                "runs execute WITHOUT a sandbox (--sandbox none): every job runs as this process's user and can read "
                 + "what it can read, including the data directory"
         case .bwrap:
             let who = identity.map { "user \($0.name) (uid \($0.uid))" } ?? "this process's user in a user namespace"
-            return "runs execute in bubblewrap (\(bwrap)) as \(who); hidden from them: \(hidden.joined(separator: ", "))"
+            return
+                "runs execute in bubblewrap (\(bwrap)) as \(who); hidden from them: \(hidden.joined(separator: ", "))"
         }
     }
 }
@@ -311,7 +359,9 @@ enum ProcessTable {
     static func sandboxInit(root pid: pid_t) -> pid_t? { children(of: pid).first }
 
     static func children(of pid: pid_t) -> [pid_t] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else {
+            return []
+        }
         return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 

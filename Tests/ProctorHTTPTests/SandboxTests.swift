@@ -9,7 +9,7 @@ import ProctorHTTP
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The execution trust boundary, tried as a hostile lab member would: a launch cannot become code, a job sees
@@ -26,7 +26,8 @@ import Glibc
         let spy = [
             "echo uid=$(id -u)", "env | sort", "echo DATA:; ls -A '\(dataDirectory)' 2>&1",
             "echo SQLITE:; head -c 15 '\(dataDirectory)/proctor.sqlite' 2>&1; echo",
-            "echo ESCAPE:; (echo x > '\(escape)') 2>&1 && echo wrote-outside", "echo PROCS:; ls /proc | grep -c '^[0-9]'",
+            "echo ESCAPE:; (echo x > '\(escape)') 2>&1 && echo wrote-outside",
+            "echo PROCS:; ls /proc | grep -c '^[0-9]'",
             "echo x > here.txt && echo wrote-workdir",
         ].joined(separator: "; ")
         let stubborn = #"trap '' TERM; setsid sh -c \"trap '' TERM; exec sleep 4242.1\" & sleep 4242.2 & wait"#
@@ -52,7 +53,9 @@ import Glibc
             """
     }
 
-    func withLab(_ body: @Sendable (any TestClientProtocol, TestApp, _ escape: String) async throws -> Void) async throws {
+    func withLab(_ body: @Sendable (any TestClientProtocol, TestApp, _ escape: String) async throws -> Void)
+        async throws
+    {
         setenv("PROCTOR_SANDBOX_TEST_SECRET", Self.secret, 1)
         var app = try await TestApp.make()
         app.configuration.killGraceSeconds = 1
@@ -62,15 +65,27 @@ import Glibc
         let lab = Self.lab(dataDirectory: app.configuration.dataDirectory, escape: escape)
         let ready = app
         try await app.testLive { client in
-            try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
+            ) {
                 #expect($0.status == .ok, "\(String(buffer: $0.body))")
             }
             try await body(client, ready, escape)
         }
     }
 
-    func launch(_ client: any TestClientProtocol, _ body: String, token: String, status: HTTPResponse.Status = .created) async throws -> JSONValue {
-        try await client.execute(uri: "/api/v1/runs", method: .post, headers: bearer(token), body: ByteBuffer(json: body)) { response in
+    func launch(_ client: any TestClientProtocol, _ body: String, token: String, status: HTTPResponse.Status = .created)
+        async throws -> JSONValue
+    {
+        try await client.execute(
+            uri: "/api/v1/runs",
+            method: .post,
+            headers: bearer(token),
+            body: ByteBuffer(json: body)
+        ) { response in
             #expect(response.status == status, "\(body): \(String(buffer: response.body))")
             return try json(response)
         }
@@ -79,8 +94,14 @@ import Glibc
     func waitForEnd(_ client: any TestClientProtocol, _ id: String, seconds: Double = 60) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            let run = try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
-            if let status = run["status"]?.stringValue, ["success", "failure", "error", "killed"].contains(status) || Date() > deadline {
+            let run = try await client.execute(
+                uri: "/api/v1/runs/\(id)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0) }
+            if let status = run["status"]?.stringValue,
+                ["success", "failure", "error", "killed"].contains(status) || Date() > deadline
+            {
                 return run
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -88,7 +109,9 @@ import Glibc
     }
 
     func log(_ client: any TestClientProtocol, _ id: String) async throws -> String {
-        try await client.execute(uri: "/api/v1/runs/\(id)/log", method: .get, headers: bearer(TestApp.adminToken)) { String(buffer: $0.body) }
+        try await client.execute(uri: "/api/v1/runs/\(id)/log", method: .get, headers: bearer(TestApp.adminToken)) {
+            String(buffer: $0.body)
+        }
     }
 
     /// Live (not zombie) `sleep SECONDS` processes of this machine: the tests' jobs sleep for odd durations that
@@ -110,42 +133,62 @@ import Glibc
         try await withLab { client, _, _ in
             // What a member could once send to run code of their choosing, with the server's rights.
             for (options, field) in [
-                (#"{"command": "env; cat /proc/1/environ"}"#, "options.command"), (#"{"job_file": "id"}"#, "options.job_file"),
+                (#"{"command": "env; cat /proc/1/environ"}"#, "options.command"),
+                (#"{"job_file": "id"}"#, "options.job_file"),
                 (#"{"python": "/bin/sh"}"#, "options.python"), (#"{"env": {"LD_PRELOAD": "/x.so"}}"#, "options.env"),
                 (#"{"writable_paths": ["/"]}"#, "options.writable_paths"), (#"{"--mode": "fast"}"#, "options.--mode"),
             ] {
                 let refused = try await launch(
-                    client, #"{"definition": "harmless", "options": \#(options)}"#, token: Self.memberToken, status: .badRequest
+                    client,
+                    #"{"definition": "harmless", "options": \#(options)}"#,
+                    token: Self.memberToken,
+                    status: .badRequest
                 )
                 #expect(refused["error"]?["field"] == .string(field), "\(options)")
             }
             let undeclared = try await launch(
-                client, #"{"definition": "harmless", "options": {"command": "id"}}"#, token: Self.memberToken, status: .badRequest
+                client,
+                #"{"definition": "harmless", "options": {"command": "id"}}"#,
+                token: Self.memberToken,
+                status: .badRequest
             )
             #expect(
                 undeclared["error"]?["message"]?.stringValue
                     == "options.command is not a launch parameter of job 'harmless'; it declares: --level, GREETING"
             )
             let immutable = try await launch(
-                client, #"{"definition": "harmless", "options": {"--mode": "fast"}}"#, token: Self.memberToken, status: .badRequest
+                client,
+                #"{"definition": "harmless", "options": {"--mode": "fast"}}"#,
+                token: Self.memberToken,
+                status: .badRequest
             )
             #expect(immutable["error"]?["message"]?.stringValue?.contains("immutable") == true)
 
             // Declared parameters are data: an arg's value and an envarg's value.
             let run = try await launch(
-                client, #"{"definition": "harmless", "options": {"level": "3; id", "GREETING": "$(id)"}}"#, token: Self.memberToken
+                client,
+                #"{"definition": "harmless", "options": {"level": "3; id", "GREETING": "$(id)"}}"#,
+                token: Self.memberToken
             )
             let id = run["id"]?.stringValue ?? ""
             let done = try await waitForEnd(client, id)
             #expect(done["status"] == .string("success"))
             #expect(try await log(client, id) == "hello $(id) --level 3; id\n")
-            #expect(done["options"]?["parameters"] == .object(["level": .string("3; id"), "GREETING": .string("$(id)")]))
+            #expect(
+                done["options"]?["parameters"] == .object(["level": .string("3; id"), "GREETING": .string("$(id)")])
+            )
 
             // The XPRESSO door: a request's args are the same parameters, refused the same way.
             try await client.execute(
-                uri: "/xpresso/api/v2/requests", method: .post,
-                headers: [.authorization: "Token \(Self.memberToken)", .contentType: "application/json", HTTPField.Name("X-Xpresso-Group")!: "ga"],
-                body: ByteBuffer(json: #"{"profile": "\#(done["profile_id"]?.stringValue ?? "")", "args": {"command": "id"}}"#)
+                uri: "/xpresso/api/v2/requests",
+                method: .post,
+                headers: [
+                    .authorization: "Token \(Self.memberToken)", .contentType: "application/json",
+                    HTTPField.Name("X-Xpresso-Group")!: "ga",
+                ],
+                body: ByteBuffer(
+                    json: #"{"profile": "\#(done["profile_id"]?.stringValue ?? "")", "args": {"command": "id"}}"#
+                )
             ) { response in
                 #expect(response.status == .badRequest)
                 let detail = try json(response)["detail"]?.stringValue
@@ -165,7 +208,9 @@ import Glibc
             #expect(text.contains("uid=65534\n"))
             #expect(!text.contains(Self.secret), "the server's environment reached the job")
             #expect(!text.contains(TestApp.adminToken))
-            if let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] { #expect(!text.contains(url)) }
+            if let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] {
+                #expect(!text.contains(url))
+            }
             #expect(text.contains("PROCTOR_RUN_ID=\(id)\n"))
             // The data directory is an empty folder inside the sandbox; the store cannot be read.
             #expect(text.contains("DATA:\nSQLITE:\nhead: cannot open"), "\(text)")
@@ -174,7 +219,8 @@ import Glibc
             #expect(!text.contains("wrote-outside"))
             #expect(!FileManager.default.fileExists(atPath: escape))
             #expect(text.contains("wrote-workdir"))
-            let procs = text.components(separatedBy: "PROCS:\n").last?.split(separator: "\n").first.flatMap { Int($0) } ?? 99
+            let procs =
+                text.components(separatedBy: "PROCS:\n").last?.split(separator: "\n").first.flatMap { Int($0) } ?? 99
             #expect(procs <= 5, "the job saw \(procs) processes")
             _ = app
         }
@@ -190,7 +236,8 @@ import Glibc
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(seen.count == 2, "the job's processes never appeared")
-            try await client.execute(uri: "/api/v1/runs/\(id)/cancel", method: .post, headers: bearer(Self.memberToken)) {
+            try await client.execute(uri: "/api/v1/runs/\(id)/cancel", method: .post, headers: bearer(Self.memberToken))
+            {
                 #expect($0.status == .accepted)
             }
             let done = try await waitForEnd(client, id)

@@ -19,7 +19,12 @@ import Testing
     func token(_ client: any TestClientProtocol, scopes: [String]) async throws -> String {
         let list = scopes.map { "\"\($0)\"" }.joined(separator: ", ")
         let body = #"{"name": "scoped-\#(UUID().uuidString)", "scopes": [\#(list)]}"#
-        return try await client.execute(uri: "/api/v1/tokens", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: body)) {
+        return try await client.execute(
+            uri: "/api/v1/tokens",
+            method: .post,
+            headers: bearer(TestApp.adminToken),
+            body: ByteBuffer(json: body)
+        ) {
             #expect($0.status == .created)
             return try json($0)["token"]?.stringValue ?? ""
         }
@@ -45,27 +50,48 @@ import Testing
     @Test func aReadOnlyTokenChangesNothingThroughAnyDoor() async throws {
         let app = try await TestApp.make()
         try await app.test { client in
-            let lab = #"{"groups": [{"name": "g"}], "testbeds": [{"group": "g", "name": "tb"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "profiles": [{"name": "P", "is_default": true}]}]}"#
-            try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
+            let lab =
+                #"{"groups": [{"name": "g"}], "testbeds": [{"group": "g", "name": "tb"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "profiles": [{"name": "P", "is_default": true}]}]}"#
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
+            ) {
                 #expect($0.status == .ok)
             }
             let readOnly = try await token(client, scopes: ["get"])
-            let testbed = try await client.execute(uri: "/api/v1/testbeds?filter=name=tb", method: .get, headers: bearer(readOnly)) { response in
+            let testbed = try await client.execute(
+                uri: "/api/v1/testbeds?filter=name=tb",
+                method: .get,
+                headers: bearer(readOnly)
+            ) { response in
                 #expect(response.status == .ok)
                 return try json(response)["items"]?.arrayValue?.first?["id"]?.stringValue ?? ""
             }
-            try await client.execute(uri: "/api/v1/runs", method: .post, headers: bearer(readOnly), body: ByteBuffer(json: #"{"definition": "job"}"#)) {
+            try await client.execute(
+                uri: "/api/v1/runs",
+                method: .post,
+                headers: bearer(readOnly),
+                body: ByteBuffer(json: #"{"definition": "job"}"#)
+            ) {
                 #expect($0.status == .forbidden)
                 let message = try json($0)["error"]?["message"]?.stringValue ?? ""
                 #expect(message.contains("do not grant 'execute'"), "\(message)")
             }
-            try await client.execute(uri: "/api/v1/testbeds/\(testbed)", method: .delete, headers: bearer(readOnly)) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/api/v1/testbeds/\(testbed)", method: .delete, headers: bearer(readOnly)) {
+                #expect($0.status == .forbidden)
+            }
             let profile = try await client.execute(uri: "/api/v1/profiles", method: .get, headers: bearer(readOnly)) {
                 try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? ""
             }
             try await client.execute(
-                uri: "/xpresso/api/v2/requests", method: .post,
-                headers: [.authorization: "Token \(readOnly)", .contentType: "application/json", HTTPField.Name("X-Xpresso-Group")!: "g"],
+                uri: "/xpresso/api/v2/requests",
+                method: .post,
+                headers: [
+                    .authorization: "Token \(readOnly)", .contentType: "application/json",
+                    HTTPField.Name("X-Xpresso-Group")!: "g",
+                ],
                 body: ByteBuffer(json: #"{"profile": "\#(profile)"}"#)
             ) { response in
                 #expect(response.status == .forbidden)
@@ -73,7 +99,10 @@ import Testing
                 #expect(body["detail"] != nil, "XPRESSO's error shape")
             }
             try await client.execute(
-                uri: "/cdrouter/api/v1/packages/", method: .post, headers: bearer(readOnly), body: ByteBuffer(json: #"{"name": "p"}"#)
+                uri: "/cdrouter/api/v1/packages/",
+                method: .post,
+                headers: bearer(readOnly),
+                body: ByteBuffer(json: #"{"name": "p"}"#)
             ) { response in
                 #expect(response.status == .forbidden)
                 let body = try json(response)
@@ -84,7 +113,9 @@ import Testing
                 let items = try json($0)["items"]?.arrayValue
                 #expect(items?.isEmpty == true)
             }
-            try await client.execute(uri: "/api/v1/testbeds/\(testbed)", method: .get, headers: bearer(readOnly)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/api/v1/testbeds/\(testbed)", method: .get, headers: bearer(readOnly)) {
+                #expect($0.status == .ok)
+            }
         }
     }
 
@@ -99,31 +130,48 @@ import Testing
             // Every scope includes read, so no valid token lacks it (a scope name that grants nothing is refused).
             let lacking: [AccessScope: String] = [
                 .write: try await token(client, scopes: ["read"]),
-                .execute: try await token(client, scopes: ["write"]), .admin: try await token(client, scopes: ["write", "execute"]),
+                .execute: try await token(client, scopes: ["write"]),
+                .admin: try await token(client, scopes: ["write", "execute"]),
             ]
             var wrong: [String] = []
             for route in routes {
                 let key = "\(route.method.rawValue) \(route.path)"
                 // Catch-alls and the stubs that answer 405 for a method a path does not have are no operations.
-                if Self.publicRoutes.contains(key) || Dashboard.isDashboardRoute(route.path) || route.path.hasSuffix("**")
+                if Self.publicRoutes.contains(key) || Dashboard.isDashboardRoute(route.path)
+                    || route.path.hasSuffix("**")
                     || [.options, .connect, .trace].contains(route.method)
                 {
                     continue
                 }
-                let path = "/" + route.path.split(separator: "/").map { $0.hasPrefix(":") || $0.hasPrefix("*") ? "x0" : String($0) }
+                let path =
+                    "/"
+                    + route.path.split(separator: "/").map {
+                        $0.hasPrefix(":") || $0.hasPrefix("*") ? "x0" : String($0)
+                    }
                     .joined(separator: "/")
                 let scope = RouteScopes.required(method: route.method, path: path)
                 guard let token = lacking[scope] else { continue }
                 let headers: HTTPFields = [
-                    .authorization: path.hasPrefix("/kernelci") ? token : "Bearer \(token)", .contentType: "application/json",
+                    .authorization: path.hasPrefix("/kernelci") ? token : "Bearer \(token)",
+                    .contentType: "application/json",
                     HTTPField.Name("X-Xpresso-Group")!: "default",
                 ]
-                let status = try await client.execute(uri: path, method: route.method, headers: headers, body: ByteBuffer(string: "{}")) {
+                let status = try await client.execute(
+                    uri: path,
+                    method: route.method,
+                    headers: headers,
+                    body: ByteBuffer(string: "{}")
+                ) {
                     $0.status
                 }
-                if status != .forbidden && status != .methodNotAllowed { wrong.append("\(key) [\(scope.rawValue)] → \(status.code)") }
+                if status != .forbidden && status != .methodNotAllowed {
+                    wrong.append("\(key) [\(scope.rawValue)] → \(status.code)")
+                }
             }
-            #expect(wrong.isEmpty, "routes that did not refuse a token lacking their scope:\n\(wrong.joined(separator: "\n"))")
+            #expect(
+                wrong.isEmpty,
+                "routes that did not refuse a token lacking their scope:\n\(wrong.joined(separator: "\n"))"
+            )
         }
     }
 }

@@ -15,13 +15,15 @@ public enum AccessScope: String, Sendable, CaseIterable, Comparable {
 
     /// Every scope name a token may carry.
     public static let scopeNames: [String] =
-        ["read", "write", "execute", "admin", "get", "post", "put", "delete"] + ["get", "post", "put", "delete", "admin"].map { "kernelci:" + $0 }
+        ["read", "write", "execute", "admin", "get", "post", "put", "delete"]
+        + ["get", "post", "put", "delete", "admin"].map { "kernelci:" + $0 }
 
     /// Refuses a scope name that grants nothing (a typo would make a token that can do nothing, silently).
     public static func validate(_ names: [String]) throws {
         if let unknown = names.first(where: { granted(by: $0).isEmpty }) {
             throw ProctorError.badRequest(
-                "unknown scope '\(unknown)'; scopes are \(scopeNames.joined(separator: ", "))", field: "scopes",
+                "unknown scope '\(unknown)'; scopes are \(scopeNames.joined(separator: ", "))",
+                field: "scopes",
                 details: ["valid": scopeNames]
             )
         }

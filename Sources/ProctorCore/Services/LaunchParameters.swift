@@ -38,7 +38,10 @@ public enum LaunchParameters {
     /// - Throws: 400 for a name the definition does not declare, an immutable arg, or a value that is not a
     ///   string, number or boolean.
     public static func apply(
-        _ values: [String: JSONValue], definition: Record, profile: Record?, to options: inout [String: JSONValue]
+        _ values: [String: JSONValue],
+        definition: Record,
+        profile: Record?,
+        to options: inout [String: JSONValue]
     ) throws {
         guard !values.isEmpty else { return }
         let args = definition["args"].jsonValue?.arrayValue ?? []
@@ -54,7 +57,10 @@ public enum LaunchParameters {
             }
             if let arg = args.first(where: { $0["name"]?.stringValue == key || $0["code_name"]?.stringValue == key }) {
                 if arg["immutable"] == .bool(true) {
-                    throw ProctorError.badRequest("\(field) is immutable in job '\(job)'; only its definition can change it", field: field)
+                    throw ProctorError.badRequest(
+                        "\(field) is immutable in job '\(job)'; only its definition can change it",
+                        field: field
+                    )
                 }
                 let name = arg["name"]?.stringValue ?? key
                 let flag = arg["flag"] == .bool(true)
@@ -77,8 +83,10 @@ public enum LaunchParameters {
                 let declared = declared(definition: definition, profile: profile)
                 throw ProctorError.badRequest(
                     "\(field) is not a launch parameter of job '\(job)'"
-                        + (declared.isEmpty ? "; it declares none" : "; it declares: \(declared.joined(separator: ", "))"),
-                    field: field, details: ["valid": declared]
+                        + (declared.isEmpty
+                            ? "; it declares none" : "; it declares: \(declared.joined(separator: ", "))"),
+                    field: field,
+                    details: ["valid": declared]
                 )
             }
         }
@@ -90,7 +98,10 @@ public enum LaunchParameters {
     /// Checks what a door passes as harness inputs.
     public static func checkHarnessInputs(_ inputs: [String: JSONValue]) throws {
         for key in inputs.keys where !harnessInputKeys.contains(key) {
-            throw ProctorError(.internal, "a door passed '\(key)' as a harness input; only \(harnessInputKeys.sorted()) are inputs")
+            throw ProctorError(
+                .internal,
+                "a door passed '\(key)' as a harness input; only \(harnessInputKeys.sorted()) are inputs"
+            )
         }
     }
 }

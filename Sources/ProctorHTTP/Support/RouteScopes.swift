@@ -22,7 +22,8 @@ public enum RouteScopes {
 
     /// Launching, stopping and executing runs.
     static let execute = [
-        "api/v1/runs", "api/v1/runs/*/cancel", "api/v1/runs/*/relaunch", "api/v1/runs/*/advance", "api/v1/runs/*/heartbeat",
+        "api/v1/runs", "api/v1/runs/*/cancel", "api/v1/runs/*/relaunch", "api/v1/runs/*/advance",
+        "api/v1/runs/*/heartbeat",
         "api/v1/agents/register", "api/v1/agents/*/claim",
         "xpresso/api/v2/requests", "xpresso/api/v2/images/polaris_build",
         "cdrouter/api/v1/jobs", "cdrouter/api/v1/jobs/*/launch",
@@ -31,7 +32,9 @@ public enum RouteScopes {
 
     /// Accounts, groups, webhooks and the lab as code.
     static let admin = ["api/v1/apply"]
-    static let adminPrefixes: [[String]] = [["api", "v1", "users"], ["api", "v1", "groups"], ["api", "v1", "webhooks"]]
+    static let adminPrefixes: [[String]] = [
+        ["api", "v1", "users"], ["api", "v1", "groups"], ["api", "v1", "webhooks"],
+    ]
 }
 
 /// Stores the scope a request needs in its context (``RouteScopes``); ``AppRequestContext/requirePrincipal()``
@@ -41,7 +44,9 @@ public struct RouteScopeMiddleware: RouterMiddleware {
 
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         var context = context
         context.requiredScope = RouteScopes.required(method: request.method, path: request.uri.path)
         return try await next(request, context)
