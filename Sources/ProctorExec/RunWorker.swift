@@ -188,7 +188,7 @@ public struct RunWorker: Sendable {
         for (key, value) in plan.environment { environment[key] = value }
         let command = sandbox.command(
             executable: plan.executable, arguments: plan.arguments, environment: environment, workdir: workdir,
-            writable: plan.writablePaths, network: plan.network
+            readable: [workspace.standardizedFileURL.path], writable: plan.writablePaths, network: plan.network
         )
         var processEnvironment: [Environment.Key: String] = [:]
         if !sandboxed {

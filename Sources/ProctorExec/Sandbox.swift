@@ -208,6 +208,7 @@ public struct Sandbox: Sendable {
     ///
     /// - Parameters:
     ///   - environment: the job's whole environment (an allow-list built by the worker; nothing is inherited).
+    ///   - readable: folders the job reads, kept visible read-only (the workspace, which may lie under /tmp).
     ///   - writable: directories the job may write besides its work directory (an image build's output folder).
     ///   - network: whether the job shares the host's network (devices under test are reached over it).
     public func command(
@@ -215,6 +216,7 @@ public struct Sandbox: Sendable {
         arguments: [String],
         environment: [String: String],
         workdir: URL,
+        readable: [String] = [],
         writable: [String] = [],
         network: Bool = true
     ) -> (executable: String, arguments: [String]) {
@@ -231,6 +233,11 @@ public struct Sandbox: Sendable {
             "--ro-bind", "/", "/",
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         ]
+        // What jobs read (the workspace their job files are found in) stays visible even under /tmp; the hidden
+        // paths come after, so a data directory inside the workspace is still covered.
+        for path in readable where path != "/" && FileManager.default.fileExists(atPath: path) {
+            args += ["--ro-bind", path, path]
+        }
         for path in hidden {
             // A folder becomes an empty tmpfs; a file (a token file) reads as empty.
             var isDirectory: ObjCBool = false
