@@ -64,6 +64,10 @@ struct SQLCompiler {
             }
         }
         if let filter = query.filter {
+            let terms = filter.termCount
+            guard terms <= Filter.maxTerms else {
+                throw ProctorError.badRequest("a filter holds at most \(Filter.maxTerms) terms; this one has \(terms)", field: "filter")
+            }
             parts.append(try compile(filter, window: query.window))
         }
         if let window = query.window {

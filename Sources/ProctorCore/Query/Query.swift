@@ -86,6 +86,19 @@ public indirect enum Filter: Sendable, Equatable {
         return .and([lhs, rhs])
     }
 
+    /// The most predicates one filter may hold, whatever the API that wrote it: beyond, the databases refuse the
+    /// expression (SQLite's depth limit is 1,000), so it is the client's error (400), not the server's.
+    public static let maxTerms = 256
+
+    /// How many predicates the filter holds.
+    public var termCount: Int {
+        switch self {
+        case .and(let parts), .or(let parts): return parts.reduce(0) { $0 + $1.termCount }
+        case .not(let inner): return inner.termCount
+        case .predicate: return 1
+        }
+    }
+
     /// Every field the filter names, for validation and tenancy checks.
     public var fields: [String] {
         switch self {

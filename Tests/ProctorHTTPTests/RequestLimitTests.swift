@@ -1,0 +1,42 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ProctorCore
+import ProctorHTTP
+import Testing
+
+/// A query too big to run is the client's mistake: each door answers 400 in its own shape, naming the limit,
+/// never 503 (which clients such as dciclient retry).
+@Suite struct RequestLimitTests {
+    static let terms = Filter.maxTerms + 44
+
+    @Test func tooManyFilterTermsAreABadRequestOnEveryDoor() async throws {
+        let app = try await DCITests.makeApp()
+        try await app.test { client in
+            let native = (0..<Self.terms).map { "filter=name=n\($0)" }.joined(separator: "&")
+            try await client.execute(uri: "/api/v1/runs?\(native)", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
+                #expect(response.status == .badRequest)
+                let message = try json(response)["error"]?["message"]?.stringValue ?? ""
+                #expect(message == "a filter holds at most \(Filter.maxTerms) terms; this one has \(Self.terms)")
+            }
+            let cdrouter = (0..<Self.terms).map { "filter=package_name=n\($0)" }.joined(separator: "&")
+            try await client.execute(
+                uri: "/cdrouter/api/v1/jobs/?\(cdrouter)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
+                #expect(response.status == .badRequest)
+                let error = try json(response)["error"]?.stringValue ?? ""
+                #expect(error.contains("at most \(Filter.maxTerms) terms"), "\(error)")
+            }
+            let dci = (0..<Self.terms).map { "name:n\($0)" }.joined(separator: ",")
+            let (status, body, _) = try await DCITests.call(client, .get, "jobs?where=\(dci)")
+            #expect(status == .badRequest)
+            #expect(body["status_code"] == .number(400))
+            #expect(body["message"]?.stringValue?.contains("at most \(Filter.maxTerms) terms") == true, "\(body)")
+        }
+    }
+}
