@@ -32,7 +32,9 @@ enum RouteRegistry {
             .get, "/metrics", "Prometheus metrics", tag: "system",
             description: "Requests by route and status with latency histograms (`proctor_http_requests_total`, "
                 + "`proctor_http_request_duration_seconds`), queue depth (`proctor_queue_depth`) and runs by status "
-                + "(`proctor_runs`), in Prometheus text format.",
+                + "(`proctor_runs`), in Prometheus text format. Open by default; when the server runs with "
+                + "`--metrics-token` (or `PROCTOR_METRICS_TOKEN`), it needs `Authorization: Bearer <token>` with that "
+                + "token, and answers 401 without it.",
             public: true, replies: [.text(200, "Prometheus text exposition format.", mediaType: "text/plain")], errors: []
         ),
         RouteDoc(
