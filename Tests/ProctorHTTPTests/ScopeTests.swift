@@ -43,6 +43,9 @@ import Testing
         #expect(RouteScopes.required(method: .delete, path: "/api/v1/testbeds/x") == .write)
         #expect(RouteScopes.required(method: .post, path: "/api/v1/groups/g/members") == .admin)
         #expect(RouteScopes.required(method: .post, path: "/xpresso/api/v2/requests") == .execute)
+        #expect(RouteScopes.required(method: .post, path: "/xpresso/api/v2/jobs/search") == .read)
+        #expect(RouteScopes.required(method: .patch, path: "/api/v1/users/u1") == .write)
+        #expect(RouteScopes.required(method: .delete, path: "/api/v1/users/u1") == .admin)
     }
 
     /// The defects that were reproduced: a `get` token launched natively, deleted a testbed, created an XPRESSO
@@ -108,6 +111,14 @@ import Testing
                 let body = try json(response)
                 #expect(body["error"]?.stringValue != nil, "CDRouter's error shape")
             }
+            // KernelCI takes the shared names too: read is its get, and nothing more.
+            try await client.execute(uri: "/kernelci/job", method: .get, headers: [.authorization: readOnly]) { #expect($0.status == .ok) }
+            let reader = try await token(client, scopes: ["read"])
+            try await client.execute(uri: "/kernelci/job", method: .get, headers: [.authorization: reader]) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/kernelci/job", method: .post, headers: [.authorization: reader, .contentType: "application/json"],
+                body: ByteBuffer(json: #"{"job": "j", "kernel": "k"}"#)
+            ) { #expect($0.status == .forbidden) }
             // Nothing changed.
             try await client.execute(uri: "/api/v1/runs", method: .get, headers: bearer(TestApp.adminToken)) {
                 let items = try json($0)["items"]?.arrayValue

@@ -32,16 +32,19 @@ struct KernelCIAuthMiddleware: RouterMiddleware {
 }
 
 /// KernelCI's token rights as Proctor token scopes: `get`, `post` (POST and PUT; `put` is a synonym), `delete`
-/// and `admin` (all of them), each also accepted with a `kernelci:` prefix.
+/// and `admin` (all of them), each also accepted with a `kernelci:` prefix; Proctor's `read` allows GET and
+/// `write` the rest.
 enum KernelCIScope {
     static func allows(_ scopes: Set<String>?, method: HTTPRequest.Method) -> Bool {
         guard let scopes else { return true }
         func has(_ name: String) -> Bool { scopes.contains(name) || scopes.contains("kernelci:" + name) }
         if has("admin") { return true }
+        // Proctor's shared scope names count too (read for GET, write for the rest), as on every other door.
+        let shared = AccessScope.granted(by: scopes.filter { ["read", "write", "execute"].contains($0) })
         switch method {
-        case .get, .head: return has("get")
-        case .post, .put: return has("post") || has("put")
-        case .delete: return has("delete")
+        case .get, .head: return has("get") || shared.contains(.read)
+        case .post, .put: return has("post") || has("put") || shared.contains(.write)
+        case .delete: return has("delete") || shared.contains(.write)
         default: return true  // answered 405 by the routes, as Tornado does before any token check
         }
     }

@@ -15,10 +15,15 @@ public enum RouteScopes {
             guard expected.count == parts.count else { return false }
             return zip(expected, parts).allSatisfy { $0 == "*" || $0 == $1 }
         }
+        if reads.contains(where: matches) { return .read }
+        if method == .patch && matches("api/v1/users/*") { return .write }  // users edit themselves; roles decide the rest
         if admin.contains(where: matches) || adminPrefixes.contains(where: { parts.starts(with: $0) }) { return .admin }
         if execute.contains(where: matches) { return .execute }
         return .write
     }
+
+    /// Reads sent as POST (a search with a body).
+    static let reads = ["xpresso/api/v2/jobs/search"]
 
     /// Launching, stopping and executing runs.
     static let execute = [
