@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one error type the core raises; each front door renders it in its own shape and status.
 ///
 /// It carries a machine-readable ``Code``, a human message, the offending field when there is one,
@@ -21,6 +23,8 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
         case unavailable
         /// Too many attempts (failed logins); ``ProctorError/retryAfter`` says when to try again.
         case tooManyRequests = "too_many_requests"
+        /// The server's disk (or its database's) is full: nothing was stored.
+        case insufficientStorage = "insufficient_storage"
         case `internal`
     }
 
@@ -48,6 +52,27 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
     public static func notFound(_ message: String) -> Self { .init(.notFound, message) }
 
     /// Refused until `retryAfter` seconds have passed (at least 1).
+    /// The error a write that ran out of space becomes, whatever reported it: Foundation (`ENOSPC`,
+    /// `fileWriteOutOfSpace`), SQLite ("database or disk is full") or PostgreSQL (`53100 disk_full`); nil for
+    /// any other error.
+    public static func diskFull(from error: any Error) -> Self? {
+        if let failure = error as? ProctorError { return failure.code == .insufficientStorage ? failure : nil }
+        let described = String(describing: error)
+        var outOfSpace = described.contains("database or disk is full") || described.contains("53100")
+            || described.contains("No space left on device")
+        var current: NSError? = error as NSError
+        while let nsError = current, !outOfSpace {
+            if (nsError.domain == NSPOSIXErrorDomain && nsError.code == 28)
+                || (nsError.domain == NSCocoaErrorDomain && nsError.code == CocoaError.fileWriteOutOfSpace.rawValue)
+            {
+                outOfSpace = true
+            }
+            current = nsError.userInfo[NSUnderlyingErrorKey] as? NSError
+        }
+        guard outOfSpace else { return nil }
+        return Self(.insufficientStorage, "the server's disk is full: nothing was stored; try again once space is freed")
+    }
+
     public static func tooManyRequests(_ message: String, retryAfter: Int) -> Self {
         var error = Self(.tooManyRequests, message)
         error.retryAfter = max(1, retryAfter)

@@ -213,6 +213,10 @@ public struct SQLStore: Store {
             throw ProctorError(.unavailable, error.message)
         } catch where error is SQLiteError || error is PSQLError {
             let text = describe(error)
+            if let full = ProctorError.diskFull(from: StoreUnavailable(message: text)) {
+                logger.error("store error: \(text)")
+                throw full
+            }
             if text.contains("UNIQUE constraint failed") || text.contains("23505") {
                 throw ProctorError.conflict("a row with the same identity already exists")
             }

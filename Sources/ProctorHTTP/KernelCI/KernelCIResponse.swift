@@ -68,6 +68,7 @@ struct KernelCIErrorMiddleware: RouterMiddleware {
             case .unsupportedMediaType: return .wrongContentType
             case .unavailable: return KernelCIError(.serviceUnavailable, "Service maintenance")
             case .tooManyRequests: return KernelCIError(.tooManyRequests, failure.message)
+            case .insufficientStorage: return KernelCIError(failure.code.status, failure.message)
             case .internal:
                 context.logger.error("internal error: \(failure.message)")
                 return KernelCIError(.internalServerError, "Internal database error")
@@ -81,6 +82,7 @@ struct KernelCIErrorMiddleware: RouterMiddleware {
             default: return KernelCIError(http.status, http.body ?? http.status.reasonPhrase)
             }
         }
+        if let full = ProctorError.diskFull(from: error) { return KernelCIError(full.code.status, full.message) }
         context.logger.error("unhandled error: \(String(reflecting: error))")
         return KernelCIError(.internalServerError, "Internal database error")
     }

@@ -63,6 +63,10 @@ public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return ProctorError(code, http.body ?? http.status.reasonPhrase)
         }
+        if let full = ProctorError.diskFull(from: error) {
+            logger.error("disk full: \(String(reflecting: error))")
+            return full
+        }
         logger.error("unhandled error: \(String(reflecting: error))")
         return ProctorError(.internal, "internal error")
     }

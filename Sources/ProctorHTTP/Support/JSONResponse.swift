@@ -95,6 +95,7 @@ extension ProctorError.Code {
         case .unprocessable: return .unprocessableContent
         case .unavailable: return .serviceUnavailable
         case .tooManyRequests: return .tooManyRequests
+        case .insufficientStorage: return HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .internal: return .internalServerError
         }
     }
