@@ -56,15 +56,18 @@ public struct CDRouterAPI: Sendable {
     /// The request's JSON object; an empty body is an empty object (bulk deletes send none), `null` members
     /// mean "not given" and are dropped.
     func object(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxJSONBytes)
-        } catch {
-            throw CDRouterError(.contentTooLarge, "the body is larger than \(maxJSONBytes) bytes")
-        }
-        if buffer.readableBytes == 0 { return [:] }
-        guard let value = try? JSONValue.decode(Data(buffer.readableBytesView)) else {
-            throw CDRouterError(.badRequest, "the body is not valid JSON")
+        let value: JSONValue = try await JSONBody.reading({
+            do {
+                return try await JSONBody.value(request, limit: maxJSONBytes)
+            } catch JSONBody.Problem.empty {
+                return .null
+            }
+        }) { problem in
+            switch problem {
+            case .tooLarge(let limit): return CDRouterError(.contentTooLarge, "the body is larger than \(limit) bytes")
+            case .empty, .malformed: return CDRouterError(.badRequest, "the body is not valid JSON")
+            case .notAnObject: return CDRouterError(.badRequest, "the body must be a JSON object")
+            }
         }
         if value == .null { return [:] }
         guard case .object(let object) = value else { throw CDRouterError(.badRequest, "the body must be a JSON object") }

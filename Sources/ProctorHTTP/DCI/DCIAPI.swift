@@ -71,18 +71,14 @@ public struct DCIAPI: Sendable {
 
     /// The JSON object of a request body; DCI answers a missing or malformed body with 400.
     func object(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxJSONBytes)
-        } catch {
-            throw DCIError(.contentTooLarge, "the body is larger than \(maxJSONBytes) bytes")
+        try await JSONBody.reading({ try await JSONBody.object(request, limit: maxJSONBytes) }) { problem in
+            switch problem {
+            case .tooLarge(let limit): return DCIError(.contentTooLarge, "the body is larger than \(limit) bytes")
+            case .empty: return DCIError.malformed(["the request needs a JSON body"])
+            case .malformed: return DCIError.malformed(["the body is not valid JSON"])
+            case .notAnObject: return DCIError.malformed(["the body must be a JSON object"])
+            }
         }
-        guard buffer.readableBytes > 0 else { throw DCIError.malformed(["the request needs a JSON body"]) }
-        guard let value = try? JSONValue.decode(Data(buffer.readableBytesView)) else {
-            throw DCIError.malformed(["the body is not valid JSON"])
-        }
-        guard case .object(let object) = value else { throw DCIError.malformed(["the body must be a JSON object"]) }
-        return object
     }
 
     /// Refuses keys outside a schema's properties, in DCI's words.

@@ -103,17 +103,13 @@ public struct KernelCIAPI: Sendable {
         guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
             throw KernelCIError.wrongContentType
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxJSONBytes)
-        } catch {
-            throw KernelCIError(.contentTooLarge, "The request body is larger than \(maxJSONBytes) bytes")
+        return try await JSONBody.reading({ try await JSONBody.object(request, limit: maxJSONBytes) }) { problem in
+            switch problem {
+            case .tooLarge(let limit): return KernelCIError(.contentTooLarge, "The request body is larger than \(limit) bytes")
+            case .empty, .malformed: return KernelCIError.noJSON
+            case .notAnObject: return KernelCIError.invalidJSON(["Provided data is not JSON"])
+            }
         }
-        guard buffer.readableBytes > 0, let value = try? JSONValue.decode(Data(buffer.readableBytesView)) else {
-            throw KernelCIError.noJSON
-        }
-        guard case .object(let object) = value else { throw KernelCIError.invalidJSON(["Provided data is not JSON"]) }
-        return object
     }
 
     /// The group a job created by this caller belongs to: one named `kernelci` if the caller is a member of it,

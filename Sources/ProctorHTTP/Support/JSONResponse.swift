@@ -57,17 +57,12 @@ public enum JSONResponse {
         if let type = request.headers[.contentType], !type.lowercased().contains("json") {
             throw ProctorError(.unsupportedMediaType, "send the body as application/json (got \(type))")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ProctorError(.tooLarge, "the body is larger than \(limit) bytes")
-        }
-        guard buffer.readableBytes > 0 else { throw ProctorError.badRequest("the request needs a JSON body") }
-        do {
-            return try JSONValue.decode(Data(buffer.readableBytesView))
-        } catch {
-            throw ProctorError.badRequest("the body is not valid JSON")
+        return try await JSONBody.reading({ try await JSONBody.value(request, limit: limit) }) { problem in
+            switch problem {
+            case .tooLarge(let limit): return ProctorError(.tooLarge, "the body is larger than \(limit) bytes")
+            case .empty: return ProctorError.badRequest("the request needs a JSON body")
+            case .malformed, .notAnObject: return ProctorError.badRequest("the body is not valid JSON")
+            }
         }
     }
 
