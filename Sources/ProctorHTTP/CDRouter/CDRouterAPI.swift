@@ -35,7 +35,7 @@ public struct CDRouterAPI: Sendable {
 
     /// Adds every CDRouter route, behind CDRouter's error shape and bearer tokens (shared with the native API).
     public func addRoutes(to router: Router<AppRequestContext>) {
-        let root = router.group("cdrouter").add(middleware: CDRouterErrorMiddleware())
+        let root = router.group("cdrouter").add(middleware: DoorErrorMiddleware(CDRouterErrors()))
         CDRouterSystemController(api: self).addPublicRoutes(to: root)
         let api = root.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: services.authenticator))
         CDRouterJobController(api: self).addRoutes(to: api)
@@ -206,27 +206,21 @@ struct CDRouterError: Error, Sendable {
 
 /// Renders every error under `/cdrouter` as `{"timestamp", "error"}`: core errors keep their class, unexpected
 /// ones are logged and answered generically (nothing a client sends becomes a bare 500).
-struct CDRouterErrorMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            let failure = Self.cdrouterError(error, logger: context.logger)
-            var headers: HTTPFields = [:]
-            if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
-            if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
-            return JSONResponse.make(
-                .object(["timestamp": .string(CDRouterAPI.timestamp()), "error": .string(failure.message)]),
-                status: failure.status, headers: headers
-            )
-        }
+struct CDRouterErrors: DoorErrorShape {
+    func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
+        let failure = Self.cdrouterError(error, logger: context.logger)
+        var headers: HTTPFields = [:]
+        if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
+        return JSONResponse.make(
+            .object(["timestamp": .string(CDRouterAPI.timestamp()), "error": .string(failure.message)]),
+            status: failure.status, headers: headers
+        )
     }
 
     static func cdrouterError(_ error: any Error, logger: Logger) -> CDRouterError {
         if let failure = error as? CDRouterError { return failure }
-        let native = NativeErrorMiddleware<AppRequestContext>.proctorError(error, logger: logger)
+        let native = NativeErrors.proctorError(error, logger: logger)
         switch native.code {
         case .unauthorized: return CDRouterError(.unauthorized, "insufficient privileges: \(native.message)")
         case .unprocessable, .unsupportedMediaType: return CDRouterError(.badRequest, native.message)

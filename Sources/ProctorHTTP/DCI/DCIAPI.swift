@@ -38,7 +38,7 @@ public struct DCIAPI: Sendable {
     /// Adds every DCI route to the router, behind DCI's error shape and authentication.
     public func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group("dci/api/v1")
-            .add(middleware: DCIErrorMiddleware())
+            .add(middleware: DoorErrorMiddleware(DCIErrors()))
             .add(
                 middleware: DCIAuthMiddleware(
                     authenticator: services.authenticator, maxBodyBytes: Self.maxBodyBytes,

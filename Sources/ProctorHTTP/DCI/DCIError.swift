@@ -5,7 +5,7 @@ import ProctorCore
 
 /// An error in DCI's words: `{"status_code", "message", "payload"}` with the same HTTP status
 /// (`dci/common/exceptions.py`). Handlers throw it where DCI's message or payload matters to a client
-/// (`create_job.py` prints `payload.error`); any other error is translated by ``DCIErrorMiddleware``.
+/// (`create_job.py` prints `payload.error`); any other error is translated by ``DCIErrors``.
 struct DCIError: Error, Sendable {
     var status: HTTPResponse.Status
     var message: String
@@ -54,22 +54,14 @@ struct DCIError: Error, Sendable {
 ///
 /// dciclient retries GET, PUT and DELETE on 413, 429 and 5xx for minutes (clients.md B1), so for those methods
 /// a too-large body is answered 400 instead of 413.
-struct DCIErrorMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        do {
-            return try await next(request, context)
-        } catch {
-            var failure = Self.dciError(error, logger: context.logger)
-            if failure.status == .contentTooLarge, request.method != .post { failure.status = .badRequest }
-            var headers: HTTPFields = [:]
-            if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"Login required\"" }
-            if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
-            return JSONResponse.make(failure.body, status: failure.status, headers: headers)
-        }
+struct DCIErrors: DoorErrorShape {
+    func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
+        var failure = Self.dciError(error, logger: context.logger)
+        if failure.status == .contentTooLarge, request.method != .post { failure.status = .badRequest }
+        var headers: HTTPFields = [:]
+        if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"Login required\"" }
+        if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
+        return JSONResponse.make(failure.body, status: failure.status, headers: headers)
     }
 
     /// Any error as a ``DCIError``: core errors keep their class, Hummingbird's keep their status.
@@ -92,7 +84,7 @@ struct DCIErrorMiddleware: RouterMiddleware {
             if failure.code == .internal { logger.error("internal error: \(failure.message)") }
             return DCIError(status, failure.message, payload: payload, retryAfter: failure.retryAfter)
         }
-        let native = NativeErrorMiddleware<AppRequestContext>.proctorError(error, logger: logger)
+        let native = NativeErrors.proctorError(error, logger: logger)
         return DCIError(native.code.status, native.code == .internal ? "internal error" : native.message)
     }
 }

@@ -27,7 +27,7 @@ struct DashboardController {
             }
             return
         }
-        let errors = DashboardErrorMiddleware(renderer: renderer)
+        let errors = DoorErrorMiddleware(DashboardErrors(renderer: renderer))
         let open = router.group().add(middleware: errors)
         open.get("login", use: { request, _ in try loginPage(request, renderer: renderer, error: nil) })
         open.post("login", use: { request, context in try await login(request, context: context, renderer: renderer) })
@@ -149,31 +149,26 @@ public enum Dashboard {
 
 /// Renders failures of dashboard routes as HTML pages with their status (JSON clients of the live feeds get
 /// the same status).
-struct DashboardErrorMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct DashboardErrors: DoorErrorShape {
     let renderer: DashboardRenderer
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            let failure = NativeErrorMiddleware<Context>.proctorError(error, logger: context.logger)
-            let session = try? PageSession(request, context)
-            let title: String
-            switch failure.code {
-            case .notFound: title = "Not found"
-            case .forbidden: title = "Forbidden"
-            case .unauthorized: title = "Not logged in"
-            case .conflict: title = "Conflict"
-            case .tooManyRequests: title = "Too many attempts"
-            default: title = failure.code.status.code >= 500 ? "Server error" : "Bad request"
-            }
-            var response = try renderer.page(
-                "error", title: "\(title) · Proctor", section: "error", session: session,
-                data: ["heading": title, "message": failure.message, "code": Int(failure.code.status.code)], status: failure.code.status
-            )
-            if let seconds = failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
-            return response
+    func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
+        let failure = NativeErrors.proctorError(error, logger: context.logger)
+        let session = try? PageSession(request, context)
+        let title: String
+        switch failure.code {
+        case .notFound: title = "Not found"
+        case .forbidden: title = "Forbidden"
+        case .unauthorized: title = "Not logged in"
+        case .conflict: title = "Conflict"
+        case .tooManyRequests: title = "Too many attempts"
+        default: title = failure.code.status.code >= 500 ? "Server error" : "Bad request"
         }
+        var response = try renderer.page(
+            "error", title: "\(title) · Proctor", section: "error", session: session,
+            data: ["heading": title, "message": failure.message, "code": Int(failure.code.status.code)], status: failure.code.status
+        )
+        if let seconds = failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 }

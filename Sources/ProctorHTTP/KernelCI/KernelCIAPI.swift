@@ -51,7 +51,7 @@ public struct KernelCIAPI: Sendable {
     /// Adds every KernelCI route to the router, behind KernelCI's error shape and token check.
     public func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group("kernelci")
-            .add(middleware: KernelCIErrorMiddleware())
+            .add(middleware: DoorErrorMiddleware(KernelCIErrors()))
             .add(middleware: KernelCIAuthMiddleware(authenticator: services.authenticator))
         KernelCIJobController(api: self).addRoutes(to: group)
         KernelCIBuildController(api: self).addRoutes(to: group)

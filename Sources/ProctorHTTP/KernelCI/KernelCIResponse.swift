@@ -42,19 +42,13 @@ struct KernelCIError: Error, Sendable {
 
 /// Renders every error under `/kernelci` in KernelCI's shape. Nothing a client sends turns into a bare 500:
 /// core errors keep their class, unexpected ones are logged and answered with the original's generic message.
-struct KernelCIErrorMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            let failure = Self.kernelCIError(error, context: context)
-            return KernelCIResponse.make(failure.body, status: failure.status, request: request)
-        }
+struct KernelCIErrors: DoorErrorShape {
+    func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
+        let failure = Self.kernelCIError(error, context: context)
+        return KernelCIResponse.make(failure.body, status: failure.status, request: request)
     }
 
-    static func kernelCIError(_ error: any Error, context: Context) -> KernelCIError {
+    static func kernelCIError(_ error: any Error, context: AppRequestContext) -> KernelCIError {
         if let failure = error as? KernelCIError { return failure }
         if let failure = error as? ProctorError {
             switch failure.code {

@@ -2,33 +2,50 @@ import Hummingbird
 import Logging
 import ProctorCore
 
-/// Renders every error of the native API as `{"error": {"code", "message", "field"}}` with its status.
-/// Nothing a client sends may turn into a bare 500: unknown errors are logged and answered generically.
-/// A refusal that ends (429 `too_many_requests`) also says when: `Retry-After: <seconds>` and `retry_after`.
-public struct NativeErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+/// How a door says what went wrong: its error shape. One middleware, ``DoorErrorMiddleware``, catches every
+/// error of a door's routes and asks the door's shape for the answer, so that the catching is written once and
+/// a door only describes its response (status, body, headers such as `Retry-After` and `WWW-Authenticate`).
+public protocol DoorErrorShape: Sendable {
+    func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response
+}
+
+/// The one error middleware, parameterised by a door's ``DoorErrorShape``.
+public struct DoorErrorMiddleware<Shape: DoorErrorShape>: RouterMiddleware {
+    public typealias Context = AppRequestContext
+    let shape: Shape
+
+    public init(_ shape: Shape) { self.shape = shape }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         do {
             return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
-            // The router found no route. A documented path with another method is a 405 naming the right ones.
-            if let allowed = AllowedMethods.native.methods(for: request.uri.path),
-                !allowed.contains(request.method.rawValue)
-            {
-                let failure = ProctorError(
-                    .methodNotAllowed, "\(request.method.rawValue) is not allowed on this path; use \(allowed.joined(separator: ", "))"
-                )
-                var headers: HTTPFields = [:]
-                headers[.allow] = allowed.joined(separator: ", ")
-                return Self.render(failure, headers: headers)
-            }
-            return Self.render(Self.proctorError(error, logger: context.logger), headers: [:])
         } catch {
-            return Self.render(Self.proctorError(error, logger: context.logger), headers: [:])
+            return try await shape.response(to: error, request: request, context: context)
         }
+    }
+}
+
+/// The native API's error shape: `{"error": {"code", "message", "field"}}` with its status. Nothing a client
+/// sends may turn into a bare 500: unknown errors are logged and answered generically. A refusal that ends
+/// (429 `too_many_requests`) also says when: `Retry-After: <seconds>` and `retry_after`.
+public struct NativeErrors: DoorErrorShape {
+    public init() {}
+
+    public func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
+        if let http = error as? HTTPError, http.status == .notFound, http.body == nil,
+            let allowed = AllowedMethods.native.methods(for: request.uri.path), !allowed.contains(request.method.rawValue)
+        {
+            // The router found no route, but the path is documented with other methods: a 405 naming them.
+            let failure = ProctorError(
+                .methodNotAllowed, "\(request.method.rawValue) is not allowed on this path; use \(allowed.joined(separator: ", "))"
+            )
+            var headers: HTTPFields = [:]
+            headers[.allow] = allowed.joined(separator: ", ")
+            return Self.render(failure, headers: headers)
+        }
+        return Self.render(Self.proctorError(error, logger: context.logger), headers: [:])
     }
 
     static func render(_ failure: ProctorError, headers: HTTPFields) -> Response {

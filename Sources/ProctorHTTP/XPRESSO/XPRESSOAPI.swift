@@ -40,7 +40,7 @@ public struct XPRESSOAPI: Sendable {
 
     /// Adds every XPRESSO route, behind XPRESSO's error shape and token check.
     public func addRoutes(to router: Router<AppRequestContext>) {
-        let root = router.group("xpresso").add(middleware: XPRESSOErrorMiddleware())
+        let root = router.group("xpresso").add(middleware: DoorErrorMiddleware(XPRESSOErrors()))
         let api = root.group("api/v2").add(middleware: XPRESSOAuthMiddleware(authenticator: services.authenticator))
         XPRESSOCatalogController(api: self).addRoutes(to: api)
         XPRESSORequestController(api: self).addRoutes(to: api)
@@ -131,23 +131,17 @@ struct XPRESSOError: Error, Sendable {
 /// Renders every error under `/xpresso` in XPRESSO's shape: core errors keep their class (a core not-found is
 /// XPRESSO's `Not Found`, or names what was missing when it was a field of the body), unexpected ones are
 /// logged and answered generically (never a bare 500 page).
-struct XPRESSOErrorMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            let failure = Self.xpressoError(error, context: context)
-            var headers: HTTPFields = [:]
-            if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Token" }
-            return JSONResponse.make(failure.body, status: failure.status, headers: headers)
-        }
+struct XPRESSOErrors: DoorErrorShape {
+    func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
+        let failure = Self.xpressoError(error, context: context)
+        var headers: HTTPFields = [:]
+        if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Token" }
+        return JSONResponse.make(failure.body, status: failure.status, headers: headers)
     }
 
-    static func xpressoError(_ error: any Error, context: Context) -> XPRESSOError {
+    static func xpressoError(_ error: any Error, context: AppRequestContext) -> XPRESSOError {
         if let failure = error as? XPRESSOError { return failure }
-        let native = NativeErrorMiddleware<AppRequestContext>.proctorError(error, logger: context.logger)
+        let native = NativeErrors.proctorError(error, logger: context.logger)
         switch native.code {
         case .notFound: return native.field == nil ? .notFound : XPRESSOError(.notFound, native.message)
         case .unprocessable: return XPRESSOError(.badRequest, native.message)
