@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import NIOCore
 import ProctorCore
 
@@ -141,7 +142,9 @@ struct RunController {
         let body = ResponseBody { writer in
             var cursor = start
             var idle = 0
-            while !Task.isCancelled {
+            // A graceful shutdown ends the stream (the client reconnects, to this server once it is back or to
+            // another replica) instead of holding the server up until the client leaves.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let generation = await services.events.generation
                 let page = try await Self.events(store: services.store, after: cursor, limit: 200, scope: scope)
                 for event in page {
@@ -358,7 +361,9 @@ struct RunController {
         let body = ResponseBody { writer in
             var cursor = start
             var idle = 0
-            while !Task.isCancelled {
+            // A graceful shutdown ends the stream (the client reconnects, to this server once it is back or to
+            // another replica) instead of holding the server up until the client leaves.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let generation = await services.events.generation
                 let current = try await services.store.require(.runs, id: runID)
                 let slice = try await services.logs.read(runID: runID, from: cursor, maxBytes: 256 << 10)
