@@ -53,13 +53,12 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
 
     /// Refused until `retryAfter` seconds have passed (at least 1).
     /// The error a write that ran out of space becomes, whatever reported it: Foundation (`ENOSPC`,
-    /// `fileWriteOutOfSpace`), SQLite ("database or disk is full") or PostgreSQL (`53100 disk_full`); nil for
-    /// any other error.
+    /// `fileWriteOutOfSpace`) or SQLite ("database or disk is full"); nil for any other error. (PostgreSQL's
+    /// `53100 disk_full` is recognised by its SQLSTATE where the store maps its errors.)
     public static func diskFull(from error: any Error) -> Self? {
         if let failure = error as? ProctorError { return failure.code == .insufficientStorage ? failure : nil }
         let described = String(describing: error)
-        var outOfSpace = described.contains("database or disk is full") || described.contains("53100")
-            || described.contains("No space left on device")
+        var outOfSpace = described.contains("database or disk is full") || described.contains("No space left on device")
         var current: NSError? = error as NSError
         while let nsError = current, !outOfSpace {
             if (nsError.domain == NSPOSIXErrorDomain && nsError.code == 28)
@@ -69,9 +68,13 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
             }
             current = nsError.userInfo[NSUnderlyingErrorKey] as? NSError
         }
-        guard outOfSpace else { return nil }
-        return Self(.insufficientStorage, "the server's disk is full: nothing was stored; try again once space is freed")
+        return outOfSpace ? diskFullError : nil
     }
+
+    /// What every door answers when the disk is full.
+    public static let diskFullError = Self(
+        .insufficientStorage, "the server's disk is full: nothing was stored; try again once space is freed"
+    )
 
     public static func tooManyRequests(_ message: String, retryAfter: Int) -> Self {
         var error = Self(.tooManyRequests, message)

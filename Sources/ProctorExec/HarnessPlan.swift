@@ -42,11 +42,17 @@ public struct RunPlan: Sendable, Equatable {
 
 /// What the harness adapters take from the executing side's configuration (`proctor serve` or `proctor agent`).
 public struct HarnessSettings: Sendable, Equatable {
-    /// The `cdrouter-cli` binary: a path, or a name looked up on `PATH`.
+    /// The `cdrouter-cli` binary: a path, or a name looked up on the run's `PATH`.
     public var cdrouterBinary: String
+    /// The interpreter of `pytest` jobs whose definition names none (`config.python`).
+    public var python: String
+    /// The `pyats` binary of pyATS jobs whose definition names none (`config.pyats`).
+    public var pyats: String
 
-    public init(cdrouterBinary: String = "cdrouter-cli") {
+    public init(cdrouterBinary: String = "cdrouter-cli", python: String = "python3", pyats: String = "pyats") {
         self.cdrouterBinary = cdrouterBinary
+        self.python = python
+        self.pyats = pyats
     }
 }
 
@@ -99,7 +105,7 @@ public enum HarnessAdapter {
             )
         case "pytest":
             guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pytest harness needs a job_file (tests to run)") }
-            let python = options["python"]?.stringValue ?? ProcessInfo.processInfo.environment["PROCTOR_PYTHON"] ?? "python3"
+            let python = options["python"]?.stringValue ?? settings.python
             let target = resolve(jobFile, in: workspace)
             return RunPlan(
                 executable: python,
@@ -110,7 +116,7 @@ public enum HarnessAdapter {
             )
         case "pyats":
             guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pyats harness needs a job_file (a pyATS job)") }
-            let pyats = options["pyats"]?.stringValue ?? ProcessInfo.processInfo.environment["PROCTOR_PYATS"] ?? "pyats"
+            let pyats = options["pyats"]?.stringValue ?? settings.pyats
             return RunPlan(
                 executable: pyats,
                 arguments: ["run", "job", resolve(jobFile, in: workspace), "--archive-dir", workdir.appendingPathComponent("archive").path,

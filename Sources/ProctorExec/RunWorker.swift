@@ -61,15 +61,11 @@ public struct RunWorker: Sendable {
         self.logger = logger
     }
 
-    /// The variables every job gets before its own (definition `env`, profile envargs, `PROCTOR_RUN_*`):
-    /// the executor's `PATH` and `LANG` (neither is a secret), `HOME` in the work directory, `/tmp` as `TMPDIR`.
-    /// Nothing else of the server's or agent's environment reaches a job.
+    /// The variables every job gets before its own (definition `env`, profile envargs, `PROCTOR_RUN_*`): the
+    /// system's `PATH`, `C.UTF-8`, `HOME` in the work directory, `/tmp` as `TMPDIR`. Fixed values, not the
+    /// executor's: nothing of the server's or agent's environment reaches a job.
     static func baseEnvironment(workdir: URL) -> [String: String] {
-        let own = ProcessInfo.processInfo.environment
-        return [
-            "PATH": own["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", "LANG": own["LANG"] ?? "C.UTF-8",
-            "HOME": workdir.path, "TMPDIR": "/tmp",
-        ]
+        ["PATH": Sandbox.systemPath, "LANG": "C.UTF-8", "HOME": workdir.path, "TMPDIR": "/tmp"]
     }
 
     /// Why a process was stopped before it ended by itself.

@@ -55,6 +55,8 @@ public struct Sandbox: Sendable {
     public let identity: Identity?
     /// Absolute paths covered by an empty tmpfs inside the sandbox.
     let hidden: [String]
+    /// bubblewrap's arguments that hide them.
+    let hidingArguments: [String]
     /// Where runs get their work directories (hidden as a whole; each run sees only its own).
     public let workRoot: URL
 
@@ -85,6 +87,12 @@ public struct Sandbox: Sendable {
         self.setpriv = setpriv
         self.identity = identity
         self.hidden = hidden
+        // Decided once: a folder becomes an empty tmpfs; a file (a token file) reads as empty.
+        self.hidingArguments = hidden.flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            let isFile = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            return isFile ? ["--ro-bind", "/dev/null", path] : ["--tmpfs", path]
+        }
         self.workRoot = workRoot
     }
 
@@ -238,15 +246,7 @@ public struct Sandbox: Sendable {
         for path in readable where path != "/" && FileManager.default.fileExists(atPath: path) {
             args += ["--ro-bind", path, path]
         }
-        for path in hidden {
-            // A folder becomes an empty tmpfs; a file (a token file) reads as empty.
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-                args += ["--ro-bind", "/dev/null", path]
-            } else {
-                args += ["--tmpfs", path]
-            }
-        }
+        args += hidingArguments
         for path in writable { args += ["--bind", path, path] }
         args += ["--bind", workdir.path, workdir.path, "--chdir", workdir.path, "--clearenv"]
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
@@ -308,11 +308,13 @@ public struct Sandbox: Sendable {
         }
     }
 
-    /// Looks a binary up on `PATH` (or checks the path it was given).
+    /// The `PATH` of every job, and where `bwrap` and `setpriv` are looked for: the system's folders.
+    public static let systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// Looks a binary up on ``systemPath`` (or checks the path it was given).
     static func lookUp(_ binary: String) -> String? {
         if binary.contains("/") { return access(binary, X_OK) == 0 ? binary : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
+        for directory in systemPath.split(separator: ":") {
             let candidate = "\(directory)/\(binary)"
             if access(candidate, X_OK) == 0 { return candidate }
         }

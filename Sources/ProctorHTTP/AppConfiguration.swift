@@ -42,6 +42,10 @@ public struct AppConfiguration: Sendable {
     public var imageStoragePath: String?
     /// The `cdrouter-cli` binary the `cdrouter` harness runs (a path, or a name looked up on `PATH`).
     public var cdrouterBinary: String = "cdrouter-cli"
+    /// The interpreter of `pytest` jobs whose definition names none (`serve --python`).
+    public var pythonBinary: String = "python3"
+    /// The `pyats` of pyATS jobs whose definition names none (`serve --pyats`).
+    public var pyatsBinary: String = "pyats"
     /// The bearer token `GET /metrics` requires (nil: open; env `PROCTOR_METRICS_TOKEN`).
     public var metricsToken: String?
     /// How runs are isolated (bubblewrap by default; `--sandbox none` only by the operator's choice).

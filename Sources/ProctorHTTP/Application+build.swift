@@ -93,7 +93,9 @@ public func buildApplication(
     let worker = RunWorker(
         workspace: URL(fileURLWithPath: configuration.workspace), sandbox: sandbox,
         gracePeriod: configuration.killGraceSeconds, heartbeatInterval: max(0.5, Double(configuration.leaseSeconds) / 10),
-        harness: HarnessSettings(cdrouterBinary: configuration.cdrouterBinary), logger: logger
+        harness: HarnessSettings(
+            cdrouterBinary: configuration.cdrouterBinary, python: configuration.pythonBinary, pyats: configuration.pyatsBinary
+        ), logger: logger
     )
     let executor = LocalExecutor(
         queue: services.queue, files: services.files, logs: services.logs, slots: configuration.executorSlots, worker: worker

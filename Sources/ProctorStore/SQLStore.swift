@@ -213,7 +213,8 @@ public struct SQLStore: Store {
             throw ProctorError(.unavailable, error.message)
         } catch where error is SQLiteError || error is PSQLError {
             let text = describe(error)
-            if let full = ProctorError.diskFull(from: StoreUnavailable(message: text)) {
+            let postgresDiskFull = (error as? PSQLError)?.serverInfo?[.sqlState] == "53100"
+            if let full = postgresDiskFull ? ProctorError.diskFullError : ProctorError.diskFull(from: error) {
                 logger.error("store error: \(text)")
                 throw full
             }

@@ -49,18 +49,32 @@ struct SandboxOptions: ParsableArguments {
 extension SandboxSettings.Mode: ExpressibleByArgument {}
 
 struct HarnessOptions: ParsableArguments {
-    @Option(name: .customLong("cdrouter-cli"), help: "The cdrouter-cli binary the cdrouter harness runs (a path or a name on PATH).")
+    @Option(name: .customLong("cdrouter-cli"), help: "The cdrouter-cli binary the cdrouter harness runs (a path or a name on the runs' PATH).")
     var cdrouterCLI = "cdrouter-cli"
+
+    @Option(help: "The interpreter of pytest jobs whose definition names none (or PROCTOR_PYTHON; default python3).")
+    var python: String?
+
+    @Option(help: "The pyats binary of pyATS jobs whose definition names none (or PROCTOR_PYATS; default pyats).")
+    var pyats: String?
 
     func validate() throws {
         guard !cdrouterCLI.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--cdrouter-cli cannot be empty") }
     }
 
     /// A relative path (`./bin/cdrouter-cli`) is made absolute here, since runs execute in their own directories;
-    /// a bare name is looked up on `PATH`.
+    /// a bare name is looked up on the runs' `PATH`. The operator's PROCTOR_PYTHON and PROCTOR_PYATS are read here,
+    /// as configuration: no variable of this process reaches a job.
     var settings: HarnessSettings {
-        let binary = cdrouterCLI.contains("/") && !cdrouterCLI.hasPrefix("/")
-            ? URL(fileURLWithPath: cdrouterCLI).standardizedFileURL.path : cdrouterCLI
-        return HarnessSettings(cdrouterBinary: binary)
+        let environment = ProcessInfo.processInfo.environment
+        return HarnessSettings(
+            cdrouterBinary: Self.absolute(cdrouterCLI),
+            python: Self.absolute(python ?? environment["PROCTOR_PYTHON"] ?? "python3"),
+            pyats: Self.absolute(pyats ?? environment["PROCTOR_PYATS"] ?? "pyats")
+        )
+    }
+
+    static func absolute(_ binary: String) -> String {
+        binary.contains("/") && !binary.hasPrefix("/") ? URL(fileURLWithPath: binary).standardizedFileURL.path : binary
     }
 }

@@ -118,6 +118,8 @@ extension Proctor {
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
             configuration.cdrouterBinary = harness.settings.cdrouterBinary
+            configuration.pythonBinary = harness.settings.python
+            configuration.pyatsBinary = harness.settings.pyats
             configuration.metricsToken = metricsToken ?? environment["PROCTOR_METRICS_TOKEN"]
             configuration.sandbox = sandbox.settings
             configuration.workRoot = workRoot

@@ -169,13 +169,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
     /// any door (the native status route too).
     @Test func dciNeitherListsNorChangesRunsThatProctorExecutes() async throws {
         let app = try await Self.makeApp()
-        let team = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))
         _ = try await LabApplier(store: app.store).apply(
             try JSONValue.decode(
                 Data(#"{"engines": [{"group": "default", "name": "far", "type": "agent"}], "definitions": [{"group": "default", "name": "executed", "harness": "shell", "job_file": "sleep 30", "profiles": [{"name": "P", "is_default": true, "engine": "far"}]}]}"#.utf8)
             )
         )
-        _ = team
         try await app.test { client in
             // Queued for an agent that never comes: it stays active through the test.
             let run = try await client.execute(

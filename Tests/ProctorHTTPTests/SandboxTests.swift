@@ -53,7 +53,7 @@ import Testing
             """
     }
 
-    func withLab(_ body: @Sendable (any TestClientProtocol, TestApp, _ escape: String) async throws -> Void)
+    func withLab(_ body: @Sendable (any TestClientProtocol, _ escape: String) async throws -> Void)
         async throws
     {
         setenv("PROCTOR_SANDBOX_TEST_SECRET", Self.secret, 1)
@@ -63,7 +63,6 @@ import Testing
         app.configuration.workspace = TestApp.scriptsDirectory.path
         let escape = TestApp.scriptsDirectory.appendingPathComponent("escaped-\(UUID().uuidString)").path
         let lab = Self.lab(dataDirectory: app.configuration.dataDirectory, escape: escape)
-        let ready = app
         try await app.testLive { client in
             try await client.execute(
                 uri: "/api/v1/apply",
@@ -73,8 +72,15 @@ import Testing
             ) {
                 #expect($0.status == .ok, "\(String(buffer: $0.body))")
             }
-            try await body(client, ready, escape)
+            try await body(client, escape)
         }
+    }
+
+    /// Launches a job as the member and waits for its run to end: the run's id and its final state.
+    func runToEnd(_ client: any TestClientProtocol, _ definition: String) async throws -> (id: String, done: JSONValue) {
+        let run = try await launch(client, #"{"definition": "\#(definition)"}"#, token: Self.memberToken)
+        let id = run["id"]?.stringValue ?? ""
+        return (id, try await waitForEnd(client, id))
     }
 
     func launch(_ client: any TestClientProtocol, _ body: String, token: String, status: HTTPResponse.Status = .created)
@@ -130,7 +136,7 @@ import Testing
     }
 
     @Test func aLaunchSetsDeclaredParametersAndNeverACommand() async throws {
-        try await withLab { client, _, _ in
+        try await withLab { client, _ in
             // What a member could once send to run code of their choosing, with the server's rights.
             for (options, field) in [
                 (#"{"command": "env; cat /proc/1/environ"}"#, "options.command"),
@@ -198,10 +204,8 @@ import Testing
     }
 
     @Test func aJobSeesNoSecretNoDataDirectoryAndWritesOnlyItsWorkDirectory() async throws {
-        try await withLab { client, app, escape in
-            let run = try await launch(client, #"{"definition": "spy"}"#, token: Self.memberToken)
-            let id = run["id"]?.stringValue ?? ""
-            let done = try await waitForEnd(client, id)
+        try await withLab { client, escape in
+            let (id, done) = try await runToEnd(client, "spy")
             #expect(done["status"] == .string("success"))
             let text = try await log(client, id)
             // An unprivileged user, alone in its PID namespace (the shell, ls, grep and the sandbox's init).
@@ -222,12 +226,11 @@ import Testing
             let procs =
                 text.components(separatedBy: "PROCS:\n").last?.split(separator: "\n").first.flatMap { Int($0) } ?? 99
             #expect(procs <= 5, "the job saw \(procs) processes")
-            _ = app
         }
     }
 
     @Test func cancelStopsEveryProcessEvenOnesThatIgnoreTermAndLeftTheGroup() async throws {
-        try await withLab { client, _, _ in
+        try await withLab { client, _ in
             let run = try await launch(client, #"{"definition": "stubborn"}"#, token: Self.memberToken)
             let id = run["id"]?.stringValue ?? ""
             var seen: [pid_t] = []
@@ -251,10 +254,8 @@ import Testing
     }
 
     @Test func noProcessOutlivesASuccessfulRun() async throws {
-        try await withLab { client, _, _ in
-            let run = try await launch(client, #"{"definition": "lingering"}"#, token: Self.memberToken)
-            let id = run["id"]?.stringValue ?? ""
-            let done = try await waitForEnd(client, id)
+        try await withLab { client, _ in
+            let (id, done) = try await runToEnd(client, "lingering")
             #expect(done["status"] == .string("success"))
             #expect(try await log(client, id) == "leaving\n")
             #expect(Self.sleeping("4242.3").isEmpty, "a nohup child outlived its run")

@@ -130,26 +130,27 @@ print(json.dumps({
 EOF
 api -X POST --data @"$WORK/lab.json" "$URL/api/v1/apply" >/dev/null || fail "apply"
 
+# kill_mid_run CASE DEFINITION PID WHAT: launches DEFINITION, waits until its body runs, kills PID with -9 and
+# expects no process of the run within 2 s (RUN is the launched run).
+kill_mid_run() {
+  RUN=$(api -X POST -d "{\"definition\": \"$2\"}" "$URL/api/v1/runs" | field "['id']")
+  wait_for_start 1
+  pgrep -f -- "$MARK" >/dev/null || fail "$1: no process of the run found by its mark (the check would prove nothing)"
+  KILLED_AT=$(date +%s%3N)
+  kill -9 "$3"
+  expect_gone_within_2s "$1 ($4)"
+}
+
 # --- a. kill -9 of an agent mid-run ---------------------------------------------------------------------------
 start_agent agent-a
 AGENT_A=$LAST_AGENT
-RUN=$(api -X POST -d '{"definition": "body-on-agent"}' "$URL/api/v1/runs" | field "['id']")
-wait_for_start 1
-pgrep -f -- "$MARK" >/dev/null || fail "a: no process of the run found by its mark (the check would prove nothing)"
-KILLED_AT=$(date +%s%3N)
-kill -9 "$AGENT_A"
-expect_gone_within_2s "a (agent killed)"
+kill_mid_run a body-on-agent "$AGENT_A" "agent killed"
 start_agent agent-b
 expect_once a
 echo "killed.sh: ok a (agent killed -9 mid-run: no process of the run left ${GONE_MS} ms after the kill; requeued and finished on agent B; body done once; events: $EVENTS)"
 
 # --- b. kill -9 of the server mid-run (local executor, SQLite) --------------------------------------------------
-RUN=$(api -X POST -d '{"definition": "body-on-server"}' "$URL/api/v1/runs" | field "['id']")
-wait_for_start 1
-pgrep -f -- "$MARK" >/dev/null || fail "b: no process of the run found by its mark (the check would prove nothing)"
-KILLED_AT=$(date +%s%3N)
-kill -9 "$SERVER"
-expect_gone_within_2s "b (server killed)"
+kill_mid_run b body-on-server "$SERVER" "server killed"
 start_server server-restarted
 expect_once b
 echo "killed.sh: ok b (server killed -9 mid-run: no process of the run left ${GONE_MS} ms after the kill; requeued after the restart and finished; body done once; events: $EVENTS)"

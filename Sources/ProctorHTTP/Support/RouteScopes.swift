@@ -9,37 +9,49 @@ import ProctorCore
 public enum RouteScopes {
     public static func required(method: HTTPRequest.Method, path: String) -> AccessScope {
         if method == .get || method == .head || method == .options { return .read }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        func matches(_ pattern: String) -> Bool {
-            let expected = pattern.split(separator: "/").map(String.init)
-            guard expected.count == parts.count else { return false }
-            return zip(expected, parts).allSatisfy { $0 == "*" || $0 == $1 }
-        }
-        if reads.contains(where: matches) { return .read }
-        if method == .patch && matches("api/v1/users/*") { return .write }  // users edit themselves; roles decide the rest
-        if admin.contains(where: matches) || adminPrefixes.contains(where: { parts.starts(with: $0) }) { return .admin }
-        if execute.contains(where: matches) { return .execute }
-        return .write
+        let parts = path.split(separator: "/")
+        return rules.first { $0.matches(method, parts) }?.scope ?? .write
     }
 
-    /// Reads sent as POST (a search with a body).
-    static let reads = ["xpresso/api/v2/jobs/search"]
+    /// One line of the table: a path pattern (`*` stands for one segment; a prefix rule also covers what lies
+    /// below it), the methods it concerns (nil: every changing method) and the scope they need.
+    struct Rule: Sendable {
+        let segments: [Substring]
+        let prefix: Bool
+        let methods: Set<HTTPRequest.Method>?
+        let scope: AccessScope
 
-    /// Launching, stopping and executing runs.
-    static let execute = [
-        "api/v1/runs", "api/v1/runs/*/cancel", "api/v1/runs/*/relaunch", "api/v1/runs/*/advance",
-        "api/v1/runs/*/heartbeat",
-        "api/v1/agents/register", "api/v1/agents/*/claim",
-        "xpresso/api/v2/requests", "xpresso/api/v2/images/polaris_build",
-        "cdrouter/api/v1/jobs", "cdrouter/api/v1/jobs/*/launch",
-        "jobs/*/launch", "runs/*/cancel", "runs/*/relaunch",
-    ]
+        init(_ pattern: String, _ scope: AccessScope, prefix: Bool = false, methods: Set<HTTPRequest.Method>? = nil) {
+            self.segments = pattern.split(separator: "/")
+            self.prefix = prefix
+            self.methods = methods
+            self.scope = scope
+        }
 
-    /// Accounts, groups, webhooks and the lab as code.
-    static let admin = ["api/v1/apply"]
-    static let adminPrefixes: [[String]] = [
-        ["api", "v1", "users"], ["api", "v1", "groups"], ["api", "v1", "webhooks"],
-    ]
+        func matches(_ method: HTTPRequest.Method, _ parts: [Substring]) -> Bool {
+            if let methods, !methods.contains(method) { return false }
+            guard prefix ? parts.count >= segments.count : parts.count == segments.count else { return false }
+            return zip(segments, parts).allSatisfy { $0 == "*" || $0 == $1 }
+        }
+    }
+
+    /// The table, first match wins; split once, not per request.
+    static let rules: [Rule] =
+        // Reads sent as POST (a search with a body).
+        [Rule("xpresso/api/v2/jobs/search", .read)]
+        // Users edit themselves (roles decide the rest); creating and deleting users stays admin below.
+        + [Rule("api/v1/users/*", .write, methods: [.patch])]
+        // Accounts, groups, webhooks and the lab as code.
+        + [Rule("api/v1/apply", .admin)]
+        + ["api/v1/users", "api/v1/groups", "api/v1/webhooks"].map { Rule($0, .admin, prefix: true) }
+        // Launching, stopping and executing runs.
+        + [
+            "api/v1/runs", "api/v1/runs/*/cancel", "api/v1/runs/*/relaunch", "api/v1/runs/*/advance",
+            "api/v1/runs/*/heartbeat", "api/v1/agents/register", "api/v1/agents/*/claim",
+            "xpresso/api/v2/requests", "xpresso/api/v2/images/polaris_build",
+            "cdrouter/api/v1/jobs", "cdrouter/api/v1/jobs/*/launch",
+            "jobs/*/launch", "runs/*/cancel", "runs/*/relaunch",
+        ].map { Rule($0, .execute) }
 }
 
 /// Stores the scope a request needs in its context (``RouteScopes``); ``AppRequestContext/requirePrincipal()``
