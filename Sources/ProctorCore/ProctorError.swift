@@ -73,7 +73,8 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
 
     /// What every door answers when the disk is full.
     public static let diskFullError = Self(
-        .insufficientStorage, "the server's disk is full: nothing was stored; try again once space is freed"
+        .insufficientStorage,
+        "the server's disk is full: nothing was stored; try again once space is freed"
     )
 
     public static func tooManyRequests(_ message: String, retryAfter: Int) -> Self {
@@ -82,7 +83,9 @@ public struct ProctorError: Error, Sendable, Equatable, CustomStringConvertible 
         return error
     }
 
-    public static func conflict(_ message: String, field: String? = nil) -> Self { .init(.conflict, message, field: field) }
+    public static func conflict(_ message: String, field: String? = nil) -> Self {
+        .init(.conflict, message, field: field)
+    }
 
     public static func unknownField(_ field: String, valid: [String], role: String = "field") -> Self {
         .init(

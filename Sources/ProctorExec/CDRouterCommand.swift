@@ -20,8 +20,10 @@ enum CDRouterCommand {
         }
         var out: [String] = []
         for (flag, value) in [
-            ("-package", text(target, "package")), ("-device", text(target, "device")), ("-config", text(target, "config")),
-            ("-testlist", list(target, "testlist")), ("-tags", list(job, "tags")), ("-skip-tests", list(job, "skip_tests")),
+            ("-package", text(target, "package")), ("-device", text(target, "device")),
+            ("-config", text(target, "config")),
+            ("-testlist", list(target, "testlist")), ("-tags", list(job, "tags")),
+            ("-skip-tests", list(job, "skip_tests")),
             ("-start", text(job, "begin_at")), ("-end", text(job, "end_at")),
         ] where !value.isEmpty {
             out += [flag, value]
@@ -47,10 +49,13 @@ enum CDRouterCommand {
         guard let target = options["cdrouter_target"]?.objectValue else { return [:] }
         let job = options["cdrouter"]?.objectValue ?? [:]
         func text(_ object: [String: JSONValue], _ key: String) -> String { object[key]?.stringValue ?? "" }
-        func list(_ key: String) -> String { job[key]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? "" }
+        func list(_ key: String) -> String {
+            job[key]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? ""
+        }
         return [
             "CDROUTER_PACKAGE": text(target, "package"), "CDROUTER_DEVICE": text(target, "device"),
-            "CDROUTER_CONFIG": text(target, "config"), "CDROUTER_TAGS": list("tags"), "CDROUTER_SKIP_TESTS": list("skip_tests"),
+            "CDROUTER_CONFIG": text(target, "config"), "CDROUTER_TAGS": list("tags"),
+            "CDROUTER_SKIP_TESTS": list("skip_tests"),
             "CDROUTER_BEGIN_AT": text(job, "begin_at"), "CDROUTER_END_AT": text(job, "end_at"),
             "CDROUTER_EXTRA_CLI_ARGS": text(job, "extra_cli_args"),
         ]
@@ -94,7 +99,9 @@ enum CDRouterCommand {
                 inWord = true
             }
         }
-        guard quote == nil, !escaped else { throw ProctorError(.unprocessable, "extra_cli_args has an unterminated quote or escape: \(line)") }
+        guard quote == nil, !escaped else {
+            throw ProctorError(.unprocessable, "extra_cli_args has an unterminated quote or escape: \(line)")
+        }
         if inWord { words.append(word) }
         return words
     }

@@ -26,8 +26,14 @@ public struct RunPlan: Sendable, Equatable {
     public var network: Bool
 
     public init(
-        executable: String, arguments: [String], environment: [String: String] = [:], resultGlobs: [String] = [],
-        resultFormat: ResultFormat = .junit, maxRunTime: Int? = nil, writablePaths: [String] = [], network: Bool = true
+        executable: String,
+        arguments: [String],
+        environment: [String: String] = [:],
+        resultGlobs: [String] = [],
+        resultFormat: ResultFormat = .junit,
+        maxRunTime: Int? = nil,
+        writablePaths: [String] = [],
+        network: Bool = true
     ) {
         self.executable = executable
         self.arguments = arguments
@@ -65,7 +71,10 @@ public enum HarnessAdapter {
     ///   - workspace: where relative job files are found (the server's or agent's working directory).
     ///   - workdir: the run's fresh working directory.
     public static func plan(
-        for run: Record, workspace: URL, workdir: URL, settings: HarnessSettings = HarnessSettings()
+        for run: Record,
+        workspace: URL,
+        workdir: URL,
+        settings: HarnessSettings = HarnessSettings()
     ) throws -> RunPlan {
         let harness = (run.string("harness") ?? "shell").lowercased()
         let options: [String: JSONValue]
@@ -80,7 +89,9 @@ public enum HarnessAdapter {
         }
         if case .array(let envargs) = options["envargs"] ?? .null {
             for item in envargs {
-                if let name = item["name"]?.stringValue { environment[name] = item["value"]?.stringValue ?? item["value"].map(render) ?? "" }
+                if let name = item["name"]?.stringValue {
+                    environment[name] = item["value"]?.stringValue ?? item["value"].map(render) ?? ""
+                }
             }
         }
         for (key, value) in CDRouterCommand.environment(options) { environment[key] = value }
@@ -96,32 +107,55 @@ public enum HarnessAdapter {
         case "shell":
             let command = options["command"]?.stringValue ?? jobFile
             guard !command.isEmpty else {
-                throw ProctorError(.unprocessable, "the shell harness needs a command (the job's job_file or the run's options.command)")
+                throw ProctorError(
+                    .unprocessable,
+                    "the shell harness needs a command (the job's job_file or the run's options.command)"
+                )
             }
             return RunPlan(
-                executable: "/bin/sh", arguments: ["-c", ([command] + jobArgs.map(shellQuote)).joined(separator: " ")],
-                environment: environment, resultGlobs: globs ?? ["*.xml", "results/**.xml"], resultFormat: .junit,
-                maxRunTime: maxRunTime, writablePaths: writable, network: network
+                executable: "/bin/sh",
+                arguments: ["-c", ([command] + jobArgs.map(shellQuote)).joined(separator: " ")],
+                environment: environment,
+                resultGlobs: globs ?? ["*.xml", "results/**.xml"],
+                resultFormat: .junit,
+                maxRunTime: maxRunTime,
+                writablePaths: writable,
+                network: network
             )
         case "pytest":
-            guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pytest harness needs a job_file (tests to run)") }
+            guard !jobFile.isEmpty else {
+                throw ProctorError(.unprocessable, "the pytest harness needs a job_file (tests to run)")
+            }
             let python = options["python"]?.stringValue ?? settings.python
             let target = resolve(jobFile, in: workspace)
             return RunPlan(
                 executable: python,
-                arguments: ["-m", "pytest", target, "--junitxml=\(workdir.appendingPathComponent("junit.xml").path)",
-                    "-p", "no:cacheprovider"] + jobArgs,
-                environment: environment, resultGlobs: ["junit.xml"], resultFormat: .junit, maxRunTime: maxRunTime,
+                arguments: [
+                    "-m", "pytest", target, "--junitxml=\(workdir.appendingPathComponent("junit.xml").path)",
+                    "-p", "no:cacheprovider",
+                ] + jobArgs,
+                environment: environment,
+                resultGlobs: ["junit.xml"],
+                resultFormat: .junit,
+                maxRunTime: maxRunTime,
                 network: network
             )
         case "pyats":
-            guard !jobFile.isEmpty else { throw ProctorError(.unprocessable, "the pyats harness needs a job_file (a pyATS job)") }
+            guard !jobFile.isEmpty else {
+                throw ProctorError(.unprocessable, "the pyats harness needs a job_file (a pyATS job)")
+            }
             let pyats = options["pyats"]?.stringValue ?? settings.pyats
             return RunPlan(
                 executable: pyats,
-                arguments: ["run", "job", resolve(jobFile, in: workspace), "--archive-dir", workdir.appendingPathComponent("archive").path,
-                    "--no-mail"] + jobArgs,
-                environment: environment, resultGlobs: ["**results.json"], resultFormat: .pyats, maxRunTime: maxRunTime,
+                arguments: [
+                    "run", "job", resolve(jobFile, in: workspace), "--archive-dir",
+                    workdir.appendingPathComponent("archive").path,
+                    "--no-mail",
+                ] + jobArgs,
+                environment: environment,
+                resultGlobs: ["**results.json"],
+                resultFormat: .pyats,
+                maxRunTime: maxRunTime,
                 network: network
             )
         case "cdrouter":
@@ -129,13 +163,17 @@ public enum HarnessAdapter {
             return RunPlan(
                 executable: settings.cdrouterBinary,
                 arguments: try CDRouterCommand.arguments(options, junit: junit) + jobArgs,
-                environment: environment, resultGlobs: [CDRouterCommand.junitFile], resultFormat: .junit, maxRunTime: maxRunTime,
+                environment: environment,
+                resultGlobs: [CDRouterCommand.junitFile],
+                resultFormat: .junit,
+                maxRunTime: maxRunTime,
                 network: network
             )
         default:
             throw ProctorError(
                 .unprocessable,
-                "unknown harness '\(harness)'; Proctor runs \(known.joined(separator: ", "))", field: "harness"
+                "unknown harness '\(harness)'; Proctor runs \(known.joined(separator: ", "))",
+                field: "harness"
             )
         }
     }
@@ -187,7 +225,12 @@ public enum HarnessAdapter {
 /// directories, `?` one character).
 enum ResultFiles {
     static func find(in directory: URL, globs: [String]) -> [URL] {
-        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else {
+        guard
+            let enumerator = FileManager.default.enumerator(
+                at: directory,
+                includingPropertiesForKeys: [.isRegularFileKey]
+            )
+        else {
             return []
         }
         let root = directory.standardizedFileURL.resolvingSymlinksInPath().path

@@ -16,7 +16,8 @@ public struct LocalExecutor: Service {
     public let claimant: String
     public let logger: Logger
 
-    public init(queue: RunQueue, files: RunFiles, logs: RunLogs, slots: Int, worker: RunWorker, claimant: String? = nil) {
+    public init(queue: RunQueue, files: RunFiles, logs: RunLogs, slots: Int, worker: RunWorker, claimant: String? = nil)
+    {
         self.queue = queue
         self.files = files
         self.logs = logs
@@ -45,7 +46,16 @@ public struct LocalExecutor: Service {
                         if let run = try await queue.claim(claimant: claimant, executor: .local) {
                             await busy.add(1)
                             group.addTask {
-                                await worker.execute(run, reporter: LocalReporter(run: run, claimant: claimant, queue: queue, files: files, logs: logs))
+                                await worker.execute(
+                                    run,
+                                    reporter: LocalReporter(
+                                        run: run,
+                                        claimant: claimant,
+                                        queue: queue,
+                                        files: files,
+                                        logs: logs
+                                    )
+                                )
                                 await busy.add(-1)
                                 await queue.lifecycle.events.publish()
                             }
@@ -133,7 +143,13 @@ public struct LocalReporter: RunReporter {
         let copy = try files.temporaryURL()
         try FileManager.default.copyItem(at: file, to: copy)
         let mime = format == .junit ? "application/junit" : "application/json"
-        let stored = try await files.store(moving: copy, runID: run.id, groupID: run.groupID ?? "", name: name, mime: mime)
+        let stored = try await files.store(
+            moving: copy,
+            runID: run.id,
+            groupID: run.groupID ?? "",
+            name: name,
+            mime: mime
+        )
         let current = try await queue.store.require(.runs, id: run.id)
         return try await files.ingest(stored, run: current, format: format == .junit ? .junit : .pyats).run
     }

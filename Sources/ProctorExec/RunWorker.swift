@@ -5,9 +5,9 @@ import Subprocess
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where an executing run reports to: the store directly (local executor) or the server's agent API
@@ -50,8 +50,12 @@ public struct RunWorker: Sendable {
     public var logger: Logger
 
     public init(
-        workspace: URL, sandbox: Sandbox, gracePeriod: Double = 5, heartbeatInterval: Double = 2,
-        harness: HarnessSettings = HarnessSettings(), logger: Logger
+        workspace: URL,
+        sandbox: Sandbox,
+        gracePeriod: Double = 5,
+        heartbeatInterval: Double = 2,
+        harness: HarnessSettings = HarnessSettings(),
+        logger: Logger
     ) {
         self.workspace = workspace
         self.sandbox = sandbox
@@ -113,7 +117,11 @@ public struct RunWorker: Sendable {
         }
 
         do {
-            try await reporter.advance(.postRun, reason: nil, changes: outcome.exitCode.map { ["exit_code": .int(Int64($0))] } ?? [:])
+            try await reporter.advance(
+                .postRun,
+                reason: nil,
+                changes: outcome.exitCode.map { ["exit_code": .int(Int64($0))] } ?? [:]
+            )
         } catch {
             logger.warning("run \(run.id): cannot enter post-run: \(Self.describe(error))")
             return
@@ -174,7 +182,9 @@ public struct RunWorker: Sendable {
         }
     }
 
-    private func spawn(_ plan: RunPlan, workdir: URL, console: Console, reporter: any RunReporter, runID: String) async -> Outcome {
+    private func spawn(_ plan: RunPlan, workdir: URL, console: Console, reporter: any RunReporter, runID: String) async
+        -> Outcome
+    {
         var options = PlatformOptions()
         // Its own process group, so that even an unsandboxed run can be stopped whole. (A root executor starts
         // bubblewrap through setpriv as the sandbox user: the job is an unprivileged user on the host too.)
@@ -183,8 +193,13 @@ public struct RunWorker: Sendable {
         var environment = Self.baseEnvironment(workdir: workdir)
         for (key, value) in plan.environment { environment[key] = value }
         let command = sandbox.command(
-            executable: plan.executable, arguments: plan.arguments, environment: environment, workdir: workdir,
-            readable: [workspace.standardizedFileURL.path], writable: plan.writablePaths, network: plan.network
+            executable: plan.executable,
+            arguments: plan.arguments,
+            environment: environment,
+            workdir: workdir,
+            readable: [workspace.standardizedFileURL.path],
+            writable: plan.writablePaths,
+            network: plan.network
         )
         var processEnvironment: [Environment.Key: String] = [:]
         if !sandboxed {
@@ -193,7 +208,8 @@ public struct RunWorker: Sendable {
         let grace = gracePeriod
         let stopBox = StopBox()
         let heartbeatInterval = Duration.milliseconds(Int(heartbeatInterval * 1000))
-        let executable: Executable = command.executable.contains("/") ? .path(FilePath(command.executable)) : .name(command.executable)
+        let executable: Executable =
+            command.executable.contains("/") ? .path(FilePath(command.executable)) : .name(command.executable)
         do {
             let result = try await Subprocess.run(
                 executable,
@@ -292,7 +308,9 @@ public struct RunWorker: Sendable {
         }
         if let sandboxInit {
             // The sandbox's init ignores SIGTERM; every other process of the namespace gets it.
-            for member in ProcessTable.members(root: pid, sandboxed: true) where member != sandboxInit { _ = kill(member, SIGTERM) }
+            for member in ProcessTable.members(root: pid, sandboxed: true) where member != sandboxInit {
+                _ = kill(member, SIGTERM)
+            }
         } else {
             _ = kill(sandboxed ? pid : -pid, SIGTERM)
         }

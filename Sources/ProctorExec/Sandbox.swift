@@ -90,7 +90,8 @@ public struct Sandbox: Sendable {
         // Decided once: a folder becomes an empty tmpfs; a file (a token file) reads as empty.
         self.hidingArguments = hidden.flatMap { path -> [String] in
             var isDirectory: ObjCBool = false
-            let isFile = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            let isFile =
+                FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
             return isFile ? ["--ro-bind", "/dev/null", path] : ["--tmpfs", path]
         }
         self.workRoot = workRoot

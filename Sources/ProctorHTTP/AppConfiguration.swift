@@ -89,12 +89,17 @@ public struct AppConfiguration: Sendable {
     }
 
     /// Where uploaded and collected files live.
-    public var filesDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("files", isDirectory: true) }
+    public var filesDirectory: URL {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("files", isDirectory: true)
+    }
 
     /// Where runs get their fresh working directories.
     public var runsDirectory: URL {
-        URL(fileURLWithPath: workRoot ?? (dataDirectory.hasSuffix("/") ? String(dataDirectory.dropLast()) : dataDirectory) + "-work")
-            .standardizedFileURL
+        URL(
+            fileURLWithPath: workRoot
+                ?? (dataDirectory.hasSuffix("/") ? String(dataDirectory.dropLast()) : dataDirectory) + "-work"
+        )
+        .standardizedFileURL
     }
 
     /// The sandbox the local executor runs jobs in, hiding the data directory, the image storage and the other
@@ -107,15 +112,20 @@ public struct AppConfiguration: Sendable {
     /// The run machinery over a store, configured from here.
     public func runServices(store: any Store) -> RunServices {
         RunServices(
-            store: store, filesRoot: filesDirectory, maxFileBytes: maxFileBytes, leaseSeconds: leaseSeconds,
-            maxAttempts: maxRunAttempts, loginLimits: loginLimits
+            store: store,
+            filesRoot: filesDirectory,
+            maxFileBytes: maxFileBytes,
+            leaseSeconds: leaseSeconds,
+            maxAttempts: maxRunAttempts,
+            loginLimits: loginLimits
         )
     }
 
     /// The limits of failed password attempts, from the `login*` settings.
     public var loginLimits: LoginThrottle.Limits {
         LoginThrottle.Limits(
-            failuresPerUser: loginFailuresPerUser, failuresPerAddress: loginFailuresPerAddress,
+            failuresPerUser: loginFailuresPerUser,
+            failuresPerAddress: loginFailuresPerAddress,
             windowSeconds: loginWindowSeconds
         )
     }

@@ -23,11 +23,14 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     /// does not grant the scope the request needs. Every door's handlers get their caller here, so no route
     /// that acts for a caller can skip the scope check.
     public func requirePrincipal() throws -> Principal {
-        guard let principal else { throw ProctorError(.unauthorized, "missing credentials: send Authorization: Bearer <token>") }
+        guard let principal else {
+            throw ProctorError(.unauthorized, "missing credentials: send Authorization: Bearer <token>")
+        }
         guard principal.allows(requiredScope) else {
             let held = (principal.scopes ?? []).sorted().joined(separator: ", ")
             throw ProctorError(
-                .forbidden, "this token's scopes (\(held)) do not grant '\(requiredScope.rawValue)', which this request needs",
+                .forbidden,
+                "this token's scopes (\(held)) do not grant '\(requiredScope.rawValue)', which this request needs",
                 field: "scopes"
             )
         }

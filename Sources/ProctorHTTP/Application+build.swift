@@ -1,6 +1,6 @@
+import Foundation
 import Hummingbird
 import Logging
-import Foundation
 import ProctorCore
 import ProctorExec
 import ProctorStore
@@ -48,17 +48,25 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
     ApplyController(store: store, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
     for kind in NativeAPI.resourceKinds {
         ResourceController(
-            kind: kind, store: store, maxJSONBytes: configuration.maxJSONBytes,
+            kind: kind,
+            store: store,
+            maxJSONBytes: configuration.maxJSONBytes,
             writeRole: NativeAPI.memberWritable.contains(kind) ? .member : .admin
         ).addRoutes(to: api)
     }
-    RunController(services: services, maxJSONBytes: configuration.maxJSONBytes, maxFileBytes: configuration.maxFileBytes)
-        .addRoutes(to: api)
+    RunController(
+        services: services,
+        maxJSONBytes: configuration.maxJSONBytes,
+        maxFileBytes: configuration.maxFileBytes
+    )
+    .addRoutes(to: api)
     AgentController(services: services, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
     WebhookController(store: store).addRoutes(to: api)
     DCIAPI(services: services, configuration: configuration).addRoutes(to: router)
     KernelCIAPI(
-        services: services, configuration: configuration, options: .init(maxLimit: configuration.kernelciMaxLimit)
+        services: services,
+        configuration: configuration,
+        options: .init(maxLimit: configuration.kernelciMaxLimit)
     ).addRoutes(to: router)
     CDRouterAPI(services: services, configuration: configuration).addRoutes(to: router)
     XPRESSOAPI(services: services, configuration: configuration).addRoutes(to: router)
@@ -74,12 +82,16 @@ public enum NativeAPI {
     ]
     static let memberWritable: Set<ResourceKind> = [.runs]
     /// What PATCH may change on a run; its status moves only through launch, cancel and status reports.
-    static let runPatchable: Set<String> = ["name", "comment", "tags", "labels", "priority", "data", "url", "configuration"]
+    static let runPatchable: Set<String> = [
+        "name", "comment", "tags", "labels", "priority", "data", "url", "configuration",
+    ]
 }
 
 /// Assembles the application: store, bootstrap, routes. Tests call this too, with their own store.
 public func buildApplication(
-    configuration: AppConfiguration, store: any Store, logger: Logger
+    configuration: AppConfiguration,
+    store: any Store,
+    logger: Logger
 ) async throws -> some ApplicationProtocol {
     let services = configuration.runServices(store: store)
     let router = buildRouter(services: services, configuration: configuration)
@@ -91,14 +103,23 @@ public func buildApplication(
         if sandbox.mode == .none { logger.warning("\(sandbox.summary)") } else { logger.info("\(sandbox.summary)") }
     }
     let worker = RunWorker(
-        workspace: URL(fileURLWithPath: configuration.workspace), sandbox: sandbox,
-        gracePeriod: configuration.killGraceSeconds, heartbeatInterval: max(0.5, Double(configuration.leaseSeconds) / 10),
+        workspace: URL(fileURLWithPath: configuration.workspace),
+        sandbox: sandbox,
+        gracePeriod: configuration.killGraceSeconds,
+        heartbeatInterval: max(0.5, Double(configuration.leaseSeconds) / 10),
         harness: HarnessSettings(
-            cdrouterBinary: configuration.cdrouterBinary, python: configuration.pythonBinary, pyats: configuration.pyatsBinary
-        ), logger: logger
+            cdrouterBinary: configuration.cdrouterBinary,
+            python: configuration.pythonBinary,
+            pyats: configuration.pyatsBinary
+        ),
+        logger: logger
     )
     let executor = LocalExecutor(
-        queue: services.queue, files: services.files, logs: services.logs, slots: configuration.executorSlots, worker: worker
+        queue: services.queue,
+        files: services.files,
+        logs: services.logs,
+        slots: configuration.executorSlots,
+        worker: worker
     )
     return Application(
         router: router,

@@ -24,7 +24,9 @@ struct SQLCompiler {
     private func column(_ name: String) throws -> String {
         guard let labelsRow else { return quoted(name) }
         if name == "created_at" { return labelsRow + "." + quoted(name) }
-        guard let carried = schema.labelsCarried.first(where: { $0.field == name && !$0.isGroup }) else { throw NotOnLabelsRow() }
+        guard let carried = schema.labelsCarried.first(where: { $0.field == name && !$0.isGroup }) else {
+            throw NotOnLabelsRow()
+        }
         return labelsRow + "." + quoted(carried.column)
     }
 
@@ -32,7 +34,9 @@ struct SQLCompiler {
     /// subqueries, so that each index entry is compared with integers, not probed in a list).
     private func groupIn(_ ids: [String]) throws -> SQLQueryString {
         let column = try groupSeqColumn()
-        let seqs = ids.map { id -> SQLQueryString in "(SELECT seq FROM \(unsafeRaw: groupsTable) WHERE id = \(bind: id))" }
+        let seqs = ids.map { id -> SQLQueryString in
+            "(SELECT seq FROM \(unsafeRaw: groupsTable) WHERE id = \(bind: id))"
+        }
         if seqs.count == 1 { return column + " = " + seqs[0] }
         var list: SQLQueryString = ""
         for (index, seq) in seqs.enumerated() { list += (index == 0 ? "" : ", ") + seq }
@@ -60,13 +64,18 @@ struct SQLCompiler {
             if groups.isEmpty {
                 parts.append("1 = 0")
             } else {
-                parts.append(labelsRow == nil ? "\(unsafeRaw: quoted("group_id")) IN (\(binds: groups))" : try groupIn(groups))
+                parts.append(
+                    labelsRow == nil ? "\(unsafeRaw: quoted("group_id")) IN (\(binds: groups))" : try groupIn(groups)
+                )
             }
         }
         if let filter = query.filter {
             let terms = filter.termCount
             guard terms <= Filter.maxTerms else {
-                throw ProctorError.badRequest("a filter holds at most \(Filter.maxTerms) terms; this one has \(terms)", field: "filter")
+                throw ProctorError.badRequest(
+                    "a filter holds at most \(Filter.maxTerms) terms; this one has \(terms)",
+                    field: "filter"
+                )
             }
             parts.append(try compile(filter, window: query.window))
         }
@@ -130,8 +139,11 @@ struct SQLCompiler {
         if let negated { positive.op = negated }
         if let labelsRow {
             // The sibling label of the same row, by primary key.
-            var probe: SQLQueryString = "SELECT 1 FROM \(unsafeRaw: labelsTable) AS l WHERE l.row_seq = \(unsafeRaw: labelsRow).row_seq AND l.key = \(bind: key)"
-            if positive.op != .isNotNull { probe += " AND " + (try compile(positive, column: "l.value", type: .string)) }
+            var probe: SQLQueryString =
+                "SELECT 1 FROM \(unsafeRaw: labelsTable) AS l WHERE l.row_seq = \(unsafeRaw: labelsRow).row_seq AND l.key = \(bind: key)"
+            if positive.op != .isNotNull {
+                probe += " AND " + (try compile(positive, column: "l.value", type: .string))
+            }
             return (negated == nil ? "EXISTS (" : "NOT EXISTS (") + probe + ")"
         }
         var inner: SQLQueryString = "SELECT row_seq FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key)"
@@ -146,7 +158,8 @@ struct SQLCompiler {
         if flavor == .sqlite, !pushedWindow {
             // SQLite materialises an IN list before it reads a row; a correlated probe of the labels' primary key
             // lets it walk the runs in index order and stop at the page size instead.
-            var probe: SQLQueryString = "SELECT 1 FROM \(unsafeRaw: labelsTable) AS l WHERE l.row_seq = \(unsafeRaw: table).seq AND l.key = \(bind: key)"
+            var probe: SQLQueryString =
+                "SELECT 1 FROM \(unsafeRaw: labelsTable) AS l WHERE l.row_seq = \(unsafeRaw: table).seq AND l.key = \(bind: key)"
             if positive.op != .isNotNull {
                 probe += " AND " + (try compile(positive, column: "l.value", type: .string))
             }
@@ -191,7 +204,9 @@ struct SQLCompiler {
             guard case .predicate(let predicate) = part else { return false }
             return predicate.field.hasPrefix("labels.") && Self.negation(of: predicate.op) == nil
         }
-        guard let index = conjuncts.firstIndex(where: isDriver), case .predicate(let driver) = conjuncts.remove(at: index) else {
+        guard let index = conjuncts.firstIndex(where: isDriver),
+            case .predicate(let driver) = conjuncts.remove(at: index)
+        else {
             return nil
         }
         var onRow = self
@@ -203,7 +218,8 @@ struct SQLCompiler {
         } catch is NotOnLabelsRow {
             return nil
         }
-        var statement: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: labelsTable) AS d WHERE d.key = \(bind: try labelKey(driver))"
+        var statement: SQLQueryString =
+            "SELECT COUNT(*) AS n FROM \(unsafeRaw: labelsTable) AS d WHERE d.key = \(bind: try labelKey(driver))"
         if driver.op != .isNotNull { statement += " AND " + (try compile(driver, column: "d.value", type: .string)) }
         if let condition { statement += " AND " + condition }
         return statement
@@ -218,13 +234,17 @@ struct SQLCompiler {
     /// instead of reading every row of the key. `matching`, a condition on the labels row `x` (the rows with that
     /// value), keeps only the values some matching row has; without it, at most `limit` values are visited.
     func labelValues(_ key: String, matching: SQLQueryString?, limit: Int) -> SQLQueryString {
-        var statement: SQLQueryString = "WITH RECURSIVE d(v, n) AS (SELECT (SELECT MIN(value) FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key)), 1"
-        statement += " UNION ALL SELECT (SELECT MIN(value) FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key) AND value > d.v), d.n + 1"
+        var statement: SQLQueryString =
+            "WITH RECURSIVE d(v, n) AS (SELECT (SELECT MIN(value) FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key)), 1"
+        statement +=
+            " UNION ALL SELECT (SELECT MIN(value) FROM \(unsafeRaw: labelsTable) WHERE key = \(bind: key) AND value > d.v), d.n + 1"
         statement += " FROM d WHERE d.v IS NOT NULL"
         if matching == nil { statement += " AND d.n < \(bind: limit)" }
         statement += ") SELECT v FROM d WHERE v IS NOT NULL"
         if let matching {
-            statement += " AND EXISTS (SELECT 1 FROM \(unsafeRaw: labelsTable) AS x WHERE x.key = \(bind: key) AND x.value = d.v AND " + matching + ")"
+            statement +=
+                " AND EXISTS (SELECT 1 FROM \(unsafeRaw: labelsTable) AS x WHERE x.key = \(bind: key) AND x.value = d.v AND "
+                + matching + ")"
         }
         return statement + " ORDER BY v LIMIT \(bind: limit)"
     }
@@ -251,7 +271,8 @@ struct SQLCompiler {
             return try onRow.whereClause(query, scope: scope)
         } catch is NotOnLabelsRow {
             guard let clause = try whereClause(query, scope: scope) else { return nil }
-            return "EXISTS (SELECT 1 FROM \(unsafeRaw: table) WHERE \(unsafeRaw: table).seq = x.row_seq AND " + clause + ")"
+            return "EXISTS (SELECT 1 FROM \(unsafeRaw: table) WHERE \(unsafeRaw: table).seq = x.row_seq AND " + clause
+                + ")"
         }
     }
 
@@ -354,7 +375,8 @@ struct SQLCompiler {
             return "EXISTS (SELECT 1 FROM jsonb_array_elements_text((" + col
                 + ")::jsonb) AS h(v) WHERE h.v IN (SELECT jsonb_array_elements_text((\(bind: wanted))::jsonb)))"
         case (.sqlite, .arrayContains):
-            return "NOT EXISTS (SELECT 1 FROM json_each(\(bind: wanted)) AS w WHERE w.value NOT IN (SELECT value FROM json_each("
+            return
+                "NOT EXISTS (SELECT 1 FROM json_each(\(bind: wanted)) AS w WHERE w.value NOT IN (SELECT value FROM json_each("
                 + col + ")))"
         case (.sqlite, .arrayContainedBy):
             return "NOT EXISTS (SELECT 1 FROM json_each(" + col
@@ -375,7 +397,9 @@ struct SQLCompiler {
         case .strings: valid = [.arrayContains, .arrayContainedBy, .arrayOverlaps, .isNull, .isNotNull]
         case .string, .id, .text: valid = FilterOperator.allCases.filter { !$0.isArrayOperator }
         default:
-            valid = [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual, .in, .notIn, .isNull, .isNotNull]
+            valid = [
+                .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual, .in, .notIn, .isNull, .isNotNull,
+            ]
         }
         return ProctorError.badRequest(
             "operator '\(op.rawValue)' does not apply to '\(name)' (\(type.rawValue)); valid operators: "
@@ -445,7 +469,13 @@ struct SQLCompiler {
                 throw ProctorError.unknownField(key.field, valid: schema.sortableNames, role: "sort key")
             }
         }
-        keys = keys.filter { $0.field != "seq" } + [SortKey("seq", descending: keys.last { $0.field == "seq" }?.descending ?? keys.last?.descending ?? false)]
+        keys =
+            keys.filter { $0.field != "seq" } + [
+                SortKey(
+                    "seq",
+                    descending: keys.last { $0.field == "seq" }?.descending ?? keys.last?.descending ?? false
+                )
+            ]
         return keys
     }
 
@@ -529,7 +559,6 @@ struct SQLCompiler {
         return chosen
     }
 }
-
 
 /// Joins SQL fragments, each parenthesised.
 func joined(_ parts: [SQLQueryString], _ separator: String) -> SQLQueryString {

@@ -1,4 +1,3 @@
-import Synchronization
 import Foundation
 import Logging
 import NIOCore
@@ -7,6 +6,7 @@ import PostgresKit
 import ProctorCore
 import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// The ``Store`` over SQL: SQLite (embedded default: WAL, foreign keys on, one writer and a few readers)
 /// or PostgreSQL (a pool of connections shared by reads and writes).
@@ -29,8 +29,15 @@ public struct SQLStore: Store {
     private let logger: Logger
 
     private init(
-        flavor: SQLFlavor, readers: SessionPool, writers: SessionPool, pinned: (any SQLDatabase)?,
-        pointReader: SQLitePointReader? = nil, sqlitePath: String? = nil, logger: Logger, maxPageSize: Int, defaultPageSize: Int,
+        flavor: SQLFlavor,
+        readers: SessionPool,
+        writers: SessionPool,
+        pinned: (any SQLDatabase)?,
+        pointReader: SQLitePointReader? = nil,
+        sqlitePath: String? = nil,
+        logger: Logger,
+        maxPageSize: Int,
+        defaultPageSize: Int,
         generation: AccessGenerationCounter = AccessGenerationCounter()
     ) {
         self.generation = generation
@@ -47,7 +54,10 @@ public struct SQLStore: Store {
 
     /// Opens (creating if needed) the SQLite file at `path`.
     public static func sqlite(
-        path: String, readers: Int = 4, logger: Logger = Logger(label: "proctor.store"), maxPageSize: Int = 1000,
+        path: String,
+        readers: Int = 4,
+        logger: Logger = Logger(label: "proctor.store"),
+        maxPageSize: Int = 1000,
         defaultPageSize: Int = 50
     ) async throws -> SQLStore {
         let directory = (path as NSString).deletingLastPathComponent
@@ -55,7 +65,10 @@ public struct SQLStore: Store {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                throw ProctorError(.unavailable, "cannot create the data directory \(directory): \(error.localizedDescription)")
+                throw ProctorError(
+                    .unavailable,
+                    "cannot create the data directory \(directory): \(error.localizedDescription)"
+                )
             }
             guard FileManager.default.isWritableFile(atPath: directory) else {
                 throw ProctorError(.unavailable, "the data directory \(directory) is not writable")
@@ -69,7 +82,8 @@ public struct SQLStore: Store {
             // million-run import took 15% less time than with 4 KiB pages, and the long scans of lists and
             // counts read fewer pages.
             for pragma in [
-                "PRAGMA page_size = 16384", "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000",
+                "PRAGMA page_size = 16384", "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON",
+                "PRAGMA busy_timeout = 10000",
                 "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY",
             ] {
                 try await database.raw(SQLQueryString(pragma)).run()
@@ -85,15 +99,26 @@ public struct SQLStore: Store {
         let writers = SessionPool(capacity: 1, open: open)
         try await writers.withSession { _ in () }
         return SQLStore(
-            flavor: .sqlite, readers: SessionPool(capacity: readers, open: open), writers: writers, pinned: nil,
-            pointReader: SQLitePointReader(path: path, capacity: readers), sqlitePath: path, logger: logger, maxPageSize: maxPageSize, defaultPageSize: defaultPageSize
+            flavor: .sqlite,
+            readers: SessionPool(capacity: readers, open: open),
+            writers: writers,
+            pinned: nil,
+            pointReader: SQLitePointReader(path: path, capacity: readers),
+            sqlitePath: path,
+            logger: logger,
+            maxPageSize: maxPageSize,
+            defaultPageSize: defaultPageSize
         )
     }
 
     /// Connects to PostgreSQL at a `postgres://user:pass@host:port/db` URL.
     public static func postgres(
-        url: String, connections: Int = 8, schema: String? = nil, logger: Logger = Logger(label: "proctor.store"),
-        maxPageSize: Int = 1000, defaultPageSize: Int = 50
+        url: String,
+        connections: Int = 8,
+        schema: String? = nil,
+        logger: Logger = Logger(label: "proctor.store"),
+        maxPageSize: Int = 1000,
+        defaultPageSize: Int = 50
     ) async throws -> SQLStore {
         if let schema, !schema.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
             throw ProctorError.badRequest("invalid schema name '\(schema)'")
@@ -102,7 +127,9 @@ public struct SQLStore: Store {
         do {
             configuration = try SQLPostgresConfiguration(url: url)
         } catch {
-            throw ProctorError.badRequest("invalid PostgreSQL URL '\(url)': expected postgres://user:password@host:port/database")
+            throw ProctorError.badRequest(
+                "invalid PostgreSQL URL '\(url)': expected postgres://user:password@host:port/database"
+            )
         }
         if !url.contains("sslmode") && !url.contains("tlsmode") {
             configuration.coreConfiguration.tls = .disable
@@ -112,7 +139,10 @@ public struct SQLStore: Store {
         let createSchema = OneShot()
         let open: @Sendable () async throws -> SessionPool.Session = {
             let connection = try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: core, id: counter.next(), logger: logger
+                on: MultiThreadedEventLoopGroup.singleton.any(),
+                configuration: core,
+                id: counter.next(),
+                logger: logger
             )
             let database = connection.sql(queryLogLevel: nil)
             if let schema {
@@ -140,7 +170,12 @@ public struct SQLStore: Store {
             throw ProctorError(.unavailable, "cannot connect to PostgreSQL at \(redacted(url)): \(describe(error))")
         }
         return SQLStore(
-            flavor: .postgres, readers: pool, writers: pool, pinned: nil, logger: logger, maxPageSize: maxPageSize,
+            flavor: .postgres,
+            readers: pool,
+            writers: pool,
+            pinned: nil,
+            logger: logger,
+            maxPageSize: maxPageSize,
             defaultPageSize: defaultPageSize
         )
     }
@@ -200,8 +235,16 @@ public struct SQLStore: Store {
     /// This store with every call sent to one session (inside a transaction).
     func pinned(to db: any SQLDatabase) -> SQLStore {
         SQLStore(
-            flavor: flavor, readers: readers, writers: writers, pinned: db, pointReader: pointReader, sqlitePath: sqlitePath, logger: logger,
-            maxPageSize: maxPageSize, defaultPageSize: defaultPageSize, generation: generation
+            flavor: flavor,
+            readers: readers,
+            writers: writers,
+            pinned: db,
+            pointReader: pointReader,
+            sqlitePath: sqlitePath,
+            logger: logger,
+            maxPageSize: maxPageSize,
+            defaultPageSize: defaultPageSize,
+            generation: generation
         )
     }
 
@@ -211,7 +254,7 @@ public struct SQLStore: Store {
             return try await body()
         } catch let error as StoreUnavailable {
             throw ProctorError(.unavailable, error.message)
-        } catch where error is SQLiteError || error is PSQLError {
+        } catch  where error is SQLiteError || error is PSQLError {
             let text = describe(error)
             let postgresDiskFull = (error as? PSQLError)?.serverInfo?[.sqlState] == "53100"
             if let full = postgresDiskFull ? ProctorError.diskFullError : ProctorError.diskFull(from: error) {
@@ -222,7 +265,9 @@ public struct SQLStore: Store {
                 throw ProctorError.conflict("a row with the same identity already exists")
             }
             if text.contains("FOREIGN KEY constraint failed") || text.contains("23503") {
-                throw ProctorError.conflict("the row is referenced by, or refers to, a row that does not exist or still exists")
+                throw ProctorError.conflict(
+                    "the row is referenced by, or refers to, a row that does not exist or still exists"
+                )
             }
             logger.error("store error: \(text)")
             throw ProctorError(.unavailable, "the store failed: \(text.prefix(200))")
@@ -304,7 +349,12 @@ public struct SQLStore: Store {
                 try await db.raw("SELECT 1 AS one").run()
                 return try await currentVersion(db)
             }
-            return StoreHealth(ok: version == Catalog.version, backend: flavor.rawValue, schemaVersion: version, message: nil)
+            return StoreHealth(
+                ok: version == Catalog.version,
+                backend: flavor.rawValue,
+                schemaVersion: version,
+                message: nil
+            )
         } catch {
             return StoreHealth(ok: false, backend: flavor.rawValue, schemaVersion: 0, message: describe(error))
         }
@@ -381,7 +431,11 @@ public struct SQLStore: Store {
                 var count = 0
                 while let batch = try await next() {
                     let now = Timestamp.now()
-                    try await insertRows(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) }, layout: layout, on: db)
+                    try await insertRows(
+                        try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) },
+                        layout: layout,
+                        on: db
+                    )
                     count += batch.count
                 }
                 return count
@@ -406,7 +460,9 @@ public struct SQLStore: Store {
             var tables = [quoted(schema.table)]
             if schema.labelsField != nil { tables.append(quoted(schema.table + "_labels")) }
             try await mapErrors {
-                try await writers.withSession { db in try await db.raw(SQLQueryString("ANALYZE " + tables.joined(separator: ", "))).run() }
+                try await writers.withSession { db in
+                    try await db.raw(SQLQueryString("ANALYZE " + tables.joined(separator: ", "))).run()
+                }
             }
         }
     }
@@ -414,7 +470,9 @@ public struct SQLStore: Store {
     /// An import on SQLite outside a transaction: ``SQLiteDirectImport`` writes each batch on the thread pool while
     /// the next is read and prepared here, so both cores work. The writer session is held throughout, so this
     /// process's other writes wait for the import instead of for the file lock.
-    private func importDirectly(_ layout: InsertLayout, path: String, next: () async throws -> [Record]?) async throws -> Int {
+    private func importDirectly(_ layout: InsertLayout, path: String, next: () async throws -> [Record]?) async throws
+        -> Int
+    {
         defer { refreshStatisticsWhenDue() }
         return try await mapErrors {
             try await writers.withSession { _ in
@@ -425,7 +483,9 @@ public struct SQLStore: Store {
                 do {
                     while let batch = try await next() {
                         let now = Timestamp.now()
-                        let ready = importer.batch(try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) })
+                        let ready = importer.batch(
+                            try batch.map { try RowCodec.prepareRow($0, layout: layout, now: now) }
+                        )
                         try await pending?.value
                         pending = Task { try await pool.runIfActive { try importer.write(ready) } }
                         count += batch.count
@@ -468,7 +528,11 @@ public struct SQLStore: Store {
     }
 
     public func update(
-        _ kind: ResourceKind, id: String, changes: [String: Value], ifMatch: String?, scope: Scope
+        _ kind: ResourceKind,
+        id: String,
+        changes: [String: Value],
+        ifMatch: String?,
+        scope: Scope
     ) async throws -> Record {
         defer { wrote(kind) }
         let schema = kind.schema
@@ -493,7 +557,10 @@ public struct SQLStore: Store {
             let rows = try await db.raw(statement + " RETURNING seq").all()
             guard let row = rows.first else {
                 if ifMatch != nil, try await self.fetch(db, kind, id: id, scope: scope) != nil {
-                    throw ProctorError.conflict("the \(kind.singular) changed since it was read (etag mismatch)", field: "If-Match")
+                    throw ProctorError.conflict(
+                        "the \(kind.singular) changed since it was read (etag mismatch)",
+                        field: "If-Match"
+                    )
                 }
                 throw ProctorError.notFound("no such \(kind.singular): \(id)")
             }
@@ -521,7 +588,10 @@ public struct SQLStore: Store {
             if let ifMatch { statement += " AND etag = \(bind: ifMatch)" }
             let deleted = try await db.raw(statement + " RETURNING id").all()
             if deleted.isEmpty, ifMatch != nil, try await self.fetch(db, kind, id: id, scope: scope) != nil {
-                throw ProctorError.conflict("the \(kind.singular) changed since it was read (etag mismatch)", field: "If-Match")
+                throw ProctorError.conflict(
+                    "the \(kind.singular) changed since it was read (etag mismatch)",
+                    field: "If-Match"
+                )
             }
             return !deleted.isEmpty
         }
@@ -561,14 +631,20 @@ public struct SQLStore: Store {
     }
 
     private func first(
-        _ db: any SQLDatabase, _ kind: ResourceKind, matching: [String: Value], scope: Scope
+        _ db: any SQLDatabase,
+        _ kind: ResourceKind,
+        matching: [String: Value],
+        scope: Scope
     ) async throws -> Record? {
         let schema = kind.schema
         let codec = RowCodec(flavor: flavor, schema: schema)
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        var statement: SQLQueryString = "SELECT \(unsafeRaw: schema.fields.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: schema.fields.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
         for (name, value) in matching.sorted(by: { $0.key < $1.key }) {
-            guard schema.field(name) != nil else { throw ProctorError.unknownField(name, valid: schema.fields.map(\.name)) }
+            guard schema.field(name) != nil else {
+                throw ProctorError.unknownField(name, valid: schema.fields.map(\.name))
+            }
             if value.isNull {
                 statement += " AND \(unsafeRaw: quoted(name)) IS NULL"
             } else {
@@ -581,7 +657,11 @@ public struct SQLStore: Store {
 
     /// The rows of a SELECT of exactly `fields`, decoded: by position on SQLite, by name through SQLKit on PostgreSQL.
     private func records(
-        _ db: any SQLDatabase, _ statement: SQLQueryString, kind: ResourceKind, fields: [FieldSpec], codec: RowCodec
+        _ db: any SQLDatabase,
+        _ statement: SQLQueryString,
+        kind: ResourceKind,
+        fields: [FieldSpec],
+        codec: RowCodec
     ) async throws -> [Record] {
         if let session = db as? SQLiteSession {
             return try await session.records(statement, kind: kind, fields: fields)
@@ -618,7 +698,9 @@ public struct SQLStore: Store {
 
     func explain(_ statement: SQLQueryString) async throws -> [String] {
         try await read { db in
-            try await db.raw("EXPLAIN QUERY PLAN " + statement).all().map { try $0.decode(column: "detail", as: String.self) }
+            try await db.raw("EXPLAIN QUERY PLAN " + statement).all().map {
+                try $0.decode(column: "detail", as: String.self)
+            }
         }
     }
 
@@ -650,11 +732,14 @@ public struct SQLStore: Store {
         return try await read { db in
             try await db.raw(statement).all().map { row in
                 StoredLabel(
-                    seq: try row.decode(column: "row_seq", as: Int64.self), key: try row.decode(column: "key", as: String.self),
+                    seq: try row.decode(column: "row_seq", as: Int64.self),
+                    key: try row.decode(column: "key", as: String.self),
                     value: try row.decode(column: "value", as: String.self),
                     createdAt: try row.decode(column: "created_at", as: Int64.self),
-                    groupID: try row.decodeNil(column: "group_id") ? nil : try row.decode(column: "group_id", as: String.self),
-                    status: try row.decodeNil(column: "status") ? nil : try row.decode(column: "status", as: String.self)
+                    groupID: try row.decodeNil(column: "group_id")
+                        ? nil : try row.decode(column: "group_id", as: String.self),
+                    status: try row.decodeNil(column: "status")
+                        ? nil : try row.decode(column: "status", as: String.self)
                 )
             }
         }
@@ -663,7 +748,8 @@ public struct SQLStore: Store {
     /// Runs one statement as it is (tests).
     /// Whether the planner has statistics of a table gathered by ANALYZE (tests).
     func hasStatistics(_ table: String) async throws -> Bool {
-        let statement: SQLQueryString = flavor == .sqlite
+        let statement: SQLQueryString =
+            flavor == .sqlite
             ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1' AND EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = \(bind: table))"
             : "SELECT COUNT(*) AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = \(bind: table) AND last_analyze IS NOT NULL"
         return try await read { db in try await db.raw(statement).first()?.decode(column: "n", as: Int.self) ?? 0 } > 0
@@ -671,13 +757,17 @@ public struct SQLStore: Store {
 
     /// The store's indexes by name, each with its definition as the database prints it (tests).
     func indexDefinitions() async throws -> [String: String] {
-        let statement: SQLQueryString = flavor == .sqlite
+        let statement: SQLQueryString =
+            flavor == .sqlite
             ? "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
             : "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = current_schema()"
         return try await read { db in
             var out: [String: String] = [:]
             for row in try await db.raw(statement).all() {
-                out[try row.decode(column: "name", as: String.self)] = try row.decode(column: "definition", as: String.self)
+                out[try row.decode(column: "name", as: String.self)] = try row.decode(
+                    column: "definition",
+                    as: String.self
+                )
             }
             return out
         }
@@ -702,7 +792,8 @@ public struct SQLStore: Store {
             let values = try Cursor.decode(cursor, keys: keys, schema: schema)
             conditions.append(try compiler.keysetCondition(keys, after: values))
         }
-        var statement: SQLQueryString = "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
         if !conditions.isEmpty {
             statement += " WHERE " + conjunction(conditions)
         }
@@ -748,7 +839,11 @@ public struct SQLStore: Store {
 
     /// ``distinct(_:field:query:scope:)``; for a label, `plan` (tests) forces one plan instead of choosing.
     func distinct(
-        _ kind: ResourceKind, field: String, query: Query, scope: Scope, plan: LabelDistinctPlan?
+        _ kind: ResourceKind,
+        field: String,
+        query: Query,
+        scope: Scope,
+        plan: LabelDistinctPlan?
     ) async throws -> [Value] {
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
@@ -758,9 +853,10 @@ public struct SQLStore: Store {
             let key = String(field.dropFirst("labels.".count))
             guard limit > 0 else { return [] }
             return try await read { db in
-                try await distinctLabel(db, compiler, key: key, query: query, scope: scope, limit: limit, plan: plan).map {
-                    try codec.decodeValue($0, column: "v", type: .string)
-                }
+                try await distinctLabel(db, compiler, key: key, query: query, scope: scope, limit: limit, plan: plan)
+                    .map {
+                        try codec.decodeValue($0, column: "v", type: .string)
+                    }
             }
         }
         let clause = try compiler.whereClause(query, scope: scope)
@@ -768,7 +864,8 @@ public struct SQLStore: Store {
         guard spec.sortable else {
             throw ProctorError.unknownField(field, valid: schema.sortableNames, role: "distinct field")
         }
-        var statement: SQLQueryString = "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
+        var statement: SQLQueryString =
+            "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
         if let clause { statement += " WHERE " + clause }
         statement += " ORDER BY v LIMIT \(bind: limit)"
         return try await read { db in
@@ -787,18 +884,25 @@ public struct SQLStore: Store {
     /// when one matching row has it, checked on what the labels rows carry where possible. A label with more
     /// values than that is read whole.
     private func distinctLabel(
-        _ db: any SQLDatabase, _ compiler: SQLCompiler, key: String, query: Query, scope: Scope, limit: Int,
+        _ db: any SQLDatabase,
+        _ compiler: SQLCompiler,
+        key: String,
+        query: Query,
+        scope: Scope,
+        limit: Int,
         plan forced: LabelDistinctPlan?
     ) async throws -> [any SQLRow] {
         let clause = try compiler.whereClause(query, scope: scope)
         var plan = forced ?? .scan
         if forced == nil, let clause {
-            let few: SQLQueryString = "SELECT COUNT(*) AS n FROM (SELECT 1 FROM \(unsafeRaw: compiler.table) WHERE " + clause
+            let few: SQLQueryString =
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM \(unsafeRaw: compiler.table) WHERE " + clause
                 + " LIMIT \(bind: Self.distinctFromRows + 1)) AS m"
             if try await db.raw(few).first()?.decode(column: "n", as: Int.self) ?? 0 <= Self.distinctFromRows {
                 plan = .fromRows
             } else {
-                let values = try await db.raw(compiler.labelValueCount(key, cap: Self.distinctWalk)).first()?
+                let values =
+                    try await db.raw(compiler.labelValueCount(key, cap: Self.distinctWalk)).first()?
                     .decode(column: "n", as: Int.self) ?? 0
                 plan = values <= Self.distinctWalk ? .walk : .whole
             }
@@ -811,10 +915,16 @@ public struct SQLStore: Store {
         case (.fromRows, let clause?):
             statement = compiler.labelValues(key, ofRowsMatching: clause, limit: limit)
         case (.walk, _):
-            statement = compiler.labelValues(key, matching: try compiler.labelsRowCondition(query, scope: scope), limit: limit)
+            statement = compiler.labelValues(
+                key,
+                matching: try compiler.labelsRowCondition(query, scope: scope),
+                limit: limit
+            )
         case (.whole, let clause?):
-            statement = "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
-                + " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause + ") ORDER BY v LIMIT \(bind: limit)"
+            statement =
+                "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
+                + " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause
+                + ") ORDER BY v LIMIT \(bind: limit)"
         }
         return try await db.raw(statement).all()
     }
@@ -891,7 +1001,8 @@ final class StatisticsSchedule: Sendable {
     func claim(now: Int64 = Timestamp.now()) -> Bool {
         let due = next.load(ordering: .acquiring)
         guard now >= due else { return false }
-        return next.compareExchange(expected: due, desired: now + Self.interval, ordering: .acquiringAndReleasing).exchanged
+        return next.compareExchange(expected: due, desired: now + Self.interval, ordering: .acquiringAndReleasing)
+            .exchanged
     }
 }
 

@@ -16,7 +16,10 @@ extension Proctor {
         @Option(help: "The server's URL (or PROCTOR_URL).")
         var server: String?
 
-        @Option(help: "A file (mode 0600) holding the API token of a member of the groups whose runs to execute; or PROCTOR_TOKEN.")
+        @Option(
+            help:
+                "A file (mode 0600) holding the API token of a member of the groups whose runs to execute; or PROCTOR_TOKEN."
+        )
         var tokenFile: String?
 
         /// Refused: a token on the command line is readable by every process of the machine (`/proc/PID/cmdline`).
@@ -62,11 +65,15 @@ extension Proctor {
         private func readToken(_ environment: [String: String]) throws -> String {
             if let tokenFile {
                 var info = stat()
-                guard stat(tokenFile, &info) == 0 else { throw CleanExit.message("cannot read --token-file \(tokenFile)") }
+                guard stat(tokenFile, &info) == 0 else {
+                    throw CleanExit.message("cannot read --token-file \(tokenFile)")
+                }
                 guard info.st_mode & 0o077 == 0 else {
                     throw CleanExit.message("--token-file \(tokenFile) is readable by others; chmod 600 it")
                 }
-                let text = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                let text = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                )
                 guard !text.isEmpty else { throw CleanExit.message("--token-file \(tokenFile) is empty") }
                 return text
             }
@@ -78,27 +85,37 @@ extension Proctor {
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
-            guard let server = server ?? environment["PROCTOR_URL"] else { throw CleanExit.message("say which server: --server URL or PROCTOR_URL") }
+            guard let server = server ?? environment["PROCTOR_URL"] else {
+                throw CleanExit.message("say which server: --server URL or PROCTOR_URL")
+            }
             let token = try readToken(environment)
             var logger = Logger(label: "proctor.agent")
             logger.logLevel = logLevel.level
             let client = APIClient(server: server, token: token)
             let agentName = name ?? ProcessInfo.processInfo.hostName
             let sandbox = try Sandbox.prepare(
-                self.sandbox.settings, workRoot: URL(fileURLWithPath: workDir), hiddenPaths: tokenFile.map { [$0] } ?? []
+                self.sandbox.settings,
+                workRoot: URL(fileURLWithPath: workDir),
+                hiddenPaths: tokenFile.map { [$0] } ?? []
             )
             try await sandbox.check()
             if sandbox.mode == .none { logger.warning("\(sandbox.summary)") } else { logger.info("\(sandbox.summary)") }
             let worker = RunWorker(
-                workspace: URL(fileURLWithPath: workspace ?? FileManager.default.currentDirectoryPath), sandbox: sandbox,
-                gracePeriod: killGrace, heartbeatInterval: 2, harness: harness.settings, logger: logger
+                workspace: URL(fileURLWithPath: workspace ?? FileManager.default.currentDirectoryPath),
+                sandbox: sandbox,
+                gracePeriod: killGrace,
+                heartbeatInterval: 2,
+                harness: harness.settings,
+                logger: logger
             )
             let agentID = try await register(client, name: agentName, logger: logger)
             logger.info("agent \(agentName) (\(agentID)) serving \(server) with \(slots) slot(s), labels \(labels)")
             let agentLogger = logger
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<slots {
-                    group.addTask { await Self.claimLoop(client, agentID: agentID, worker: worker, logger: agentLogger) }
+                    group.addTask {
+                        await Self.claimLoop(client, agentID: agentID, worker: worker, logger: agentLogger)
+                    }
                 }
             }
         }
@@ -109,13 +126,17 @@ extension Proctor {
             while true {
                 do {
                     let reply = try await client.expect(
-                        .POST, "/api/v1/agents/register",
+                        .POST,
+                        "/api/v1/agents/register",
                         json: .object([
-                            "name": .string(name), "labels": .array(labels.map(JSONValue.string)), "version": .string(Proctor.configuration.version),
+                            "name": .string(name), "labels": .array(labels.map(JSONValue.string)),
+                            "version": .string(Proctor.configuration.version),
                             "slots": .number(Double(slots)),
                         ])
                     )
-                    guard let id = reply.json?["id"]?.stringValue else { throw CleanExit.message("the server did not return an agent id") }
+                    guard let id = reply.json?["id"]?.stringValue else {
+                        throw CleanExit.message("the server did not return an agent id")
+                    }
                     return id
                 } catch let error as APIClient.Unreachable {
                     logger.warning("\(error); retrying in \(delay) s")
@@ -131,17 +152,26 @@ extension Proctor {
             var delay = 0.5
             while !Task.isCancelled {
                 do {
-                    let reply = try await client.send(.POST, "/api/v1/agents/\(agentID)/claim?wait=20", timeout: .seconds(40))
+                    let reply = try await client.send(
+                        .POST,
+                        "/api/v1/agents/\(agentID)/claim?wait=20",
+                        timeout: .seconds(40)
+                    )
                     delay = 0.5
                     if reply.status == 204 { continue }
-                    guard reply.status == 200, let json = reply.json, let runJSON = json["run"], let claimant = json["claimant"]?.stringValue else {
+                    guard reply.status == 200, let json = reply.json, let runJSON = json["run"],
+                        let claimant = json["claimant"]?.stringValue
+                    else {
                         logger.warning("claim failed: \(reply.errorMessage)")
                         try await Task.sleep(for: .seconds(2))
                         continue
                     }
                     let run = try FieldCoding.record(.runs, from: runJSON)
                     logger.info("executing run \(run.id) (\(run.name ?? ""))")
-                    await worker.execute(run, reporter: RemoteReporter(client: client, runID: run.id, claimant: claimant, logger: logger))
+                    await worker.execute(
+                        run,
+                        reporter: RemoteReporter(client: client, runID: run.id, claimant: claimant, logger: logger)
+                    )
                 } catch {
                     logger.warning("server unreachable (\(error)); retrying in \(delay) s")
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -171,14 +201,21 @@ struct RemoteReporter: RunReporter {
     func appendLog(_ text: String, offset: Int64) async throws {
         _ = try await retrying {
             try await client.expect(
-                .POST, "/api/v1/runs/\(runID)/log?offset=\(offset)", body: .bytes(ByteBuffer(string: text)), contentType: "text/plain"
+                .POST,
+                "/api/v1/runs/\(runID)/log?offset=\(offset)",
+                body: .bytes(ByteBuffer(string: text)),
+                contentType: "text/plain"
             )
         }
     }
 
     func heartbeat() async throws -> RunQueue.Heartbeat {
         do {
-            let reply = try await client.expect(.POST, "/api/v1/runs/\(runID)/heartbeat", json: .object(["claimant": .string(claimant)]))
+            let reply = try await client.expect(
+                .POST,
+                "/api/v1/runs/\(runID)/heartbeat",
+                json: .object(["claimant": .string(claimant)])
+            )
             switch reply.json?["action"]?.stringValue {
             case "cancel": return .cancel
             case "lost": return .lost
@@ -198,8 +235,10 @@ struct RemoteReporter: RunReporter {
         let reply = try await retrying {
             let data = try Data(contentsOf: file)
             return try await client.expect(
-                .POST, "/api/v1/runs/\(runID)/files?name=\(queryEscape(name))&results=\(format.rawValue)",
-                body: .bytes(ByteBuffer(data: data)), contentType: format == .junit ? "application/junit" : "application/json",
+                .POST,
+                "/api/v1/runs/\(runID)/files?name=\(queryEscape(name))&results=\(format.rawValue)",
+                body: .bytes(ByteBuffer(data: data)),
+                contentType: format == .junit ? "application/junit" : "application/json",
                 timeout: .seconds(300)
             )
         }
@@ -208,7 +247,13 @@ struct RemoteReporter: RunReporter {
             if case .number(let n) = totals?[key] ?? .null { return Int(n) }
             return 0
         }
-        return TestSummary(total: count("total"), passed: count("passed"), failed: count("failed"), errored: count("errored"), skipped: count("skipped"))
+        return TestSummary(
+            total: count("total"),
+            passed: count("passed"),
+            failed: count("failed"),
+            errored: count("errored"),
+            skipped: count("skipped")
+        )
     }
 
     /// Retries while the server is unreachable (up to an hour, backing off to 30 s); server errors are final.

@@ -18,17 +18,25 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Directory for the SQLite file and stored files.")
     var dataDir: String = "./proctor-data"
 
-    @Option(name: .long, help: "PostgreSQL URL (postgres://user:password@host:port/db); overrides --data-dir for the database.")
+    @Option(
+        name: .long,
+        help: "PostgreSQL URL (postgres://user:password@host:port/db); overrides --data-dir for the database."
+    )
     var databaseURL: String?
 }
 
 /// What the harness adapters take from the command line, the same for `serve` (local executor) and `agent`.
 /// How the executing side isolates its runs (`serve` and `agent` alike); see docs/security.md.
 struct SandboxOptions: ParsableArguments {
-    @Option(help: "bwrap: every run in a bubblewrap sandbox (the default); none: no isolation, for a machine that cannot have bubblewrap.")
+    @Option(
+        help:
+            "bwrap: every run in a bubblewrap sandbox (the default); none: no isolation, for a machine that cannot have bubblewrap."
+    )
     var sandbox: SandboxSettings.Mode = .bwrap
 
-    @Option(help: "The user jobs run as when this process is root (a name or uid; default nobody, or PROCTOR_SANDBOX_USER).")
+    @Option(
+        help: "The user jobs run as when this process is root (a name or uid; default nobody, or PROCTOR_SANDBOX_USER)."
+    )
     var sandboxUser: String?
 
     @Option(help: "A path jobs must not see, besides the data and work directories (repeatable).")
@@ -39,7 +47,8 @@ struct SandboxOptions: ParsableArguments {
 
     var settings: SandboxSettings {
         SandboxSettings(
-            mode: sandbox, bwrapBinary: bwrap,
+            mode: sandbox,
+            bwrapBinary: bwrap,
             user: sandboxUser ?? ProcessInfo.processInfo.environment["PROCTOR_SANDBOX_USER"] ?? "nobody",
             hiddenPaths: sandboxHide.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         )
@@ -49,7 +58,10 @@ struct SandboxOptions: ParsableArguments {
 extension SandboxSettings.Mode: ExpressibleByArgument {}
 
 struct HarnessOptions: ParsableArguments {
-    @Option(name: .customLong("cdrouter-cli"), help: "The cdrouter-cli binary the cdrouter harness runs (a path or a name on the runs' PATH).")
+    @Option(
+        name: .customLong("cdrouter-cli"),
+        help: "The cdrouter-cli binary the cdrouter harness runs (a path or a name on the runs' PATH)."
+    )
     var cdrouterCLI = "cdrouter-cli"
 
     @Option(help: "The interpreter of pytest jobs whose definition names none (or PROCTOR_PYTHON; default python3).")
@@ -59,7 +71,9 @@ struct HarnessOptions: ParsableArguments {
     var pyats: String?
 
     func validate() throws {
-        guard !cdrouterCLI.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--cdrouter-cli cannot be empty") }
+        guard !cdrouterCLI.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--cdrouter-cli cannot be empty")
+        }
     }
 
     /// A relative path (`./bin/cdrouter-cli`) is made absolute here, since runs execute in their own directories;

@@ -53,7 +53,10 @@ extension Proctor {
 
         @OptionGroup var sandbox: SandboxOptions
 
-        @Option(help: "A token GET /metrics then requires as Authorization: Bearer (or PROCTOR_METRICS_TOKEN; default: open).")
+        @Option(
+            help:
+                "A token GET /metrics then requires as Authorization: Bearer (or PROCTOR_METRICS_TOKEN; default: open)."
+        )
         var metricsToken: String?
 
         @Option(help: "Where runs get their work directories; outside the data directory, which runs never see.")
@@ -103,10 +106,14 @@ extension Proctor {
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             var configuration = AppConfiguration(
-                host: host, port: port, dataDirectory: store.dataDir,
+                host: host,
+                port: port,
+                dataDirectory: store.dataDir,
                 databaseURL: store.databaseURL ?? environment["PROCTOR_DATABASE_URL"],
-                adminToken: environment["PROCTOR_ADMIN_TOKEN"], adminPassword: environment["PROCTOR_ADMIN_PASSWORD"],
-                executorSlots: executorSlots ?? ProcessInfo.processInfo.activeProcessorCount, logLevel: logLevel.level
+                adminToken: environment["PROCTOR_ADMIN_TOKEN"],
+                adminPassword: environment["PROCTOR_ADMIN_PASSWORD"],
+                executorSlots: executorSlots ?? ProcessInfo.processInfo.activeProcessorCount,
+                logLevel: logLevel.level
             )
             configuration.leaseSeconds = leaseSeconds
             configuration.maxRunAttempts = maxRunAttempts
@@ -135,13 +142,19 @@ extension Proctor {
                 if configuration.executorSlots > 0 { try await configuration.makeSandbox().check() }
                 let store = try await openStore(configuration, logger: logger)
                 let outcome = try await Bootstrap.run(
-                    store: store, adminToken: configuration.adminToken, adminPassword: configuration.adminPassword
+                    store: store,
+                    adminToken: configuration.adminToken,
+                    adminPassword: configuration.adminPassword
                 )
                 if outcome.created {
                     if let token = outcome.generatedToken {
-                        print("Created the site admin 'admin' in group 'default'. Its API token (shown once):\n\(token)")
+                        print(
+                            "Created the site admin 'admin' in group 'default'. Its API token (shown once):\n\(token)"
+                        )
                     } else {
-                        print("Created the site admin 'admin' in group 'default' with the token from PROCTOR_ADMIN_TOKEN.")
+                        print(
+                            "Created the site admin 'admin' in group 'default' with the token from PROCTOR_ADMIN_TOKEN."
+                        )
                     }
                 }
                 let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
@@ -197,7 +210,9 @@ func failingCleanly(_ body: () async throws -> Void) async throws {
 enum CleanExit: Error, CustomStringConvertible {
     case message(String)
     var description: String {
-        switch self { case .message(let text): return text }
+        switch self {
+        case .message(let text): return text
+        }
     }
 }
 

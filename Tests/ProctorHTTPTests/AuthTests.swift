@@ -13,14 +13,24 @@ import Testing
     @Test func loginIssuesAWorkingTokenAndRefusesBadCredentials() async throws {
         let app = try await TestApp.make()
         try await app.test { client in
-            let created = try await send(client, .post, "/api/v1/users", token: TestApp.adminToken,
-                                         body: #"{"name": "alice", "password": "alice-password", "email": "a@example.com"}"#)
+            let created = try await send(
+                client,
+                .post,
+                "/api/v1/users",
+                token: TestApp.adminToken,
+                body: #"{"name": "alice", "password": "alice-password", "email": "a@example.com"}"#
+            )
             #expect(created.status == .created)
             let createdText = String(buffer: created.body)
             #expect(!createdText.contains("password"))
             #expect(!createdText.contains("pbkdf2"))
 
-            let login = try await send(client, .post, "/api/v1/auth/login", body: #"{"name": "alice", "password": "alice-password"}"#)
+            let login = try await send(
+                client,
+                .post,
+                "/api/v1/auth/login",
+                body: #"{"name": "alice", "password": "alice-password"}"#
+            )
             #expect(login.status == .created)
             let body = try json(login)
             let token = try #require(body["token"]?.stringValue)
@@ -36,11 +46,17 @@ import Testing
             #expect(try json(whoami)["name"] == .string("alice"))
 
             let byUsername = try await send(
-                client, .post, "/api/v1/auth/login", body: #"{"username": "alice", "password": "alice-password", "expires_in": 60}"#
+                client,
+                .post,
+                "/api/v1/auth/login",
+                body: #"{"username": "alice", "password": "alice-password", "expires_in": 60}"#
             )
             #expect(byUsername.status == .created)
 
-            for bad in [#"{"name": "alice", "password": "wrong-password"}"#, #"{"name": "nobody", "password": "alice-password"}"#] {
+            for bad in [
+                #"{"name": "alice", "password": "wrong-password"}"#,
+                #"{"name": "nobody", "password": "alice-password"}"#,
+            ] {
                 let refused = try await send(client, .post, "/api/v1/auth/login", body: bad)
                 #expect(refused.status == .unauthorized)
                 #expect(try json(refused)["error"]?["code"] == .string("unauthorized"))
@@ -49,11 +65,19 @@ import Testing
             let missing = try await send(client, .post, "/api/v1/auth/login", body: #"{"name": "alice"}"#)
             #expect(missing.status == .badRequest)
             #expect(try json(missing)["error"]?["field"] == .string("password"))
-            let unknown = try await send(client, .post, "/api/v1/auth/login", body: #"{"name": "alice", "password": "x", "otp": 1}"#)
+            let unknown = try await send(
+                client,
+                .post,
+                "/api/v1/auth/login",
+                body: #"{"name": "alice", "password": "x", "otp": 1}"#
+            )
             #expect(unknown.status == .badRequest)
             #expect(try json(unknown)["error"]?["field"] == .string("otp"))
             let badLifetime = try await send(
-                client, .post, "/api/v1/auth/login", body: #"{"name": "alice", "password": "alice-password", "expires_in": 0}"#
+                client,
+                .post,
+                "/api/v1/auth/login",
+                body: #"{"name": "alice", "password": "alice-password", "expires_in": 0}"#
             )
             #expect(badLifetime.status == .unprocessableContent)
         }
@@ -64,8 +88,13 @@ import Testing
     @Test func tokenCreateUseListRevoke() async throws {
         let app = try await TestApp.make()
         try await app.test { client in
-            let created = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken,
-                                         body: #"{"name": "ci", "expires_in": 3600, "scopes": ["read"]}"#)
+            let created = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"name": "ci", "expires_in": 3600, "scopes": ["read"]}"#
+            )
             #expect(created.status == .created)
             let body = try json(created)
             let secret = try #require(body["token"]?.stringValue)
@@ -80,7 +109,12 @@ import Testing
 
             #expect(try await send(client, .get, "/api/v1/whoami", token: secret).status == .ok)
 
-            let list = try await send(client, .get, "/api/v1/tokens?sort=name&limit=1&count=true", token: TestApp.adminToken)
+            let list = try await send(
+                client,
+                .get,
+                "/api/v1/tokens?sort=name&limit=1&count=true",
+                token: TestApp.adminToken
+            )
             #expect(list.status == .ok)
             let listText = String(buffer: list.body)
             #expect(!listText.contains(secret))
@@ -90,18 +124,33 @@ import Testing
             #expect(page["limit"] == .number(1))
             #expect(page["items"]?.arrayValue?.first?["name"] == .string("bootstrap"))
             let cursor = try #require(page["next_cursor"]?.stringValue)
-            let next = try json(try await send(client, .get, "/api/v1/tokens?sort=name&limit=1&cursor=\(cursor)", token: TestApp.adminToken))
+            let next = try json(
+                try await send(
+                    client,
+                    .get,
+                    "/api/v1/tokens?sort=name&limit=1&cursor=\(cursor)",
+                    token: TestApp.adminToken
+                )
+            )
             #expect(next["items"]?.arrayValue?.first?["name"] == .string("ci"))
             #expect(next["items"]?.arrayValue?.first?["token"] == nil)
 
-            #expect(try await send(client, .delete, "/api/v1/tokens/\(id)", token: TestApp.adminToken).status == .noContent)
+            #expect(
+                try await send(client, .delete, "/api/v1/tokens/\(id)", token: TestApp.adminToken).status == .noContent
+            )
             let revoked = try await send(client, .get, "/api/v1/whoami", token: secret)
             #expect(revoked.status == .unauthorized)
             #expect(try json(revoked)["error"]?["code"] == .string("unauthorized"))
-            #expect(try await send(client, .delete, "/api/v1/tokens/\(id)", token: TestApp.adminToken).status == .noContent)
-            let listed = try json(try await send(client, .get, "/api/v1/tokens?filter=name=ci", token: TestApp.adminToken))
+            #expect(
+                try await send(client, .delete, "/api/v1/tokens/\(id)", token: TestApp.adminToken).status == .noContent
+            )
+            let listed = try json(
+                try await send(client, .get, "/api/v1/tokens?filter=name=ci", token: TestApp.adminToken)
+            )
             #expect(listed["items"]?.arrayValue?.first?["revoked"] == .bool(true))
-            #expect(try await send(client, .delete, "/api/v1/tokens/nope", token: TestApp.adminToken).status == .notFound)
+            #expect(
+                try await send(client, .delete, "/api/v1/tokens/nope", token: TestApp.adminToken).status == .notFound
+            )
         }
     }
 
@@ -109,30 +158,64 @@ import Testing
         let app = try await TestApp.make()
         let admin = try #require(try await app.store.first(.users, matching: ["name": .string("admin")]))
         let expired = try await Authenticator(store: app.store).issueToken(
-            userID: admin.id, name: "old", expiresAt: Timestamp.now() - 1_000_000
+            userID: admin.id,
+            name: "old",
+            expiresAt: Timestamp.now() - 1_000_000
         )
         try await app.test { client in
             let refused = try await send(client, .get, "/api/v1/whoami", token: expired.token)
             #expect(refused.status == .unauthorized)
             #expect(try json(refused)["error"]?["message"] == .string("invalid or expired token"))
 
-            let past = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken,
-                                      body: #"{"name": "x", "expires_at": "2001-01-01T00:00:00Z"}"#)
+            let past = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"name": "x", "expires_at": "2001-01-01T00:00:00Z"}"#
+            )
             #expect(past.status == .unprocessableContent)
             #expect(try json(past)["error"]?["field"] == .string("expires_at"))
-            let both = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken,
-                                      body: #"{"name": "x", "expires_in": 5, "expires_at": "2999-01-01T00:00:00Z"}"#)
+            let both = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"name": "x", "expires_in": 5, "expires_at": "2999-01-01T00:00:00Z"}"#
+            )
             #expect(both.status == .badRequest)
-            let noName = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken, body: #"{"expires_in": 5}"#)
+            let noName = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"expires_in": 5}"#
+            )
             #expect(noName.status == .badRequest)
             #expect(try json(noName)["error"]?["field"] == .string("name"))
-            let wrongType = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken, body: #"{"name": "x", "expires_in": "soon"}"#)
+            let wrongType = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"name": "x", "expires_in": "soon"}"#
+            )
             #expect(wrongType.status == .badRequest)
-            let future = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken,
-                                        body: #"{"name": "later", "expires_at": "2999-01-01T00:00:00Z"}"#)
+            let future = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"name": "later", "expires_at": "2999-01-01T00:00:00Z"}"#
+            )
             #expect(future.status == .unprocessableContent)
-            let soon = try await send(client, .post, "/api/v1/tokens", token: TestApp.adminToken,
-                                      body: #"{"name": "soon", "expires_in": 1}"#)
+            let soon = try await send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: TestApp.adminToken,
+                body: #"{"name": "soon", "expires_in": 1}"#
+            )
             let secret = try #require(try json(soon)["token"]?.stringValue)
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await send(client, .get, "/api/v1/whoami", token: secret).status == .unauthorized)
@@ -143,16 +226,33 @@ import Testing
         let app = try await TestApp.make()
         let lab = try await Lab.make(app.store)
         try await app.test { client in
-            let aliceToken = try json(try await send(client, .post, "/api/v1/tokens", token: lab.alice.token, body: #"{"name": "mine"}"#))
+            let aliceToken = try json(
+                try await send(client, .post, "/api/v1/tokens", token: lab.alice.token, body: #"{"name": "mine"}"#)
+            )
             let aliceTokenID = try #require(aliceToken["id"]?.stringValue)
-            #expect(try await send(client, .delete, "/api/v1/tokens/\(aliceTokenID)", token: lab.bob.token).status == .notFound)
+            #expect(
+                try await send(client, .delete, "/api/v1/tokens/\(aliceTokenID)", token: lab.bob.token).status
+                    == .notFound
+            )
             let foreign = try await send(client, .get, "/api/v1/tokens?user_id=\(lab.alice.id)", token: lab.bob.token)
             #expect(foreign.status == .forbidden)
             let own = try json(try await send(client, .get, "/api/v1/tokens", token: lab.bob.token))
             #expect(own["items"]?.arrayValue?.compactMap { $0["user_id"]?.stringValue } == [lab.bob.id])
-            let asAdmin = try json(try await send(client, .get, "/api/v1/tokens?user_id=\(lab.alice.id)&fields=name", token: TestApp.adminToken))
-            #expect(Set(asAdmin["items"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []) == ["test", "mine"])
-            #expect(try await send(client, .delete, "/api/v1/tokens/\(aliceTokenID)", token: TestApp.adminToken).status == .noContent)
+            let asAdmin = try json(
+                try await send(
+                    client,
+                    .get,
+                    "/api/v1/tokens?user_id=\(lab.alice.id)&fields=name",
+                    token: TestApp.adminToken
+                )
+            )
+            #expect(
+                Set(asAdmin["items"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []) == ["test", "mine"]
+            )
+            #expect(
+                try await send(client, .delete, "/api/v1/tokens/\(aliceTokenID)", token: TestApp.adminToken).status
+                    == .noContent
+            )
             let badParameter = try await send(client, .get, "/api/v1/tokens?owner=x", token: lab.bob.token)
             #expect(badParameter.status == .badRequest)
             #expect(try json(badParameter)["error"]?["field"] == .string("owner"))
@@ -166,8 +266,13 @@ import Testing
         let lab = try await Lab.make(app.store)
         try await app.test { client in
             let admin = TestApp.adminToken
-            let created = try await send(client, .post, "/api/v1/users", token: admin,
-                                         body: #"{"name": "dave", "password": "dave-password", "fullname": "Dave"}"#)
+            let created = try await send(
+                client,
+                .post,
+                "/api/v1/users",
+                token: admin,
+                body: #"{"name": "dave", "password": "dave-password", "fullname": "Dave"}"#
+            )
             #expect(created.status == .created)
             #expect(created.headers[.eTag] != nil)
             let dave = try json(created)
@@ -178,15 +283,39 @@ import Testing
 
             let duplicate = try await send(client, .post, "/api/v1/users", token: admin, body: #"{"name": "dave"}"#)
             #expect(duplicate.status == .conflict)
-            let short = try await send(client, .post, "/api/v1/users", token: admin, body: #"{"name": "eve", "password": "short"}"#)
+            let short = try await send(
+                client,
+                .post,
+                "/api/v1/users",
+                token: admin,
+                body: #"{"name": "eve", "password": "short"}"#
+            )
             #expect(short.status == .unprocessableContent)
             #expect(try json(short)["error"]?["field"] == .string("password"))
-            let hash = try await send(client, .post, "/api/v1/users", token: admin, body: #"{"name": "eve", "password_hash": "x"}"#)
+            let hash = try await send(
+                client,
+                .post,
+                "/api/v1/users",
+                token: admin,
+                body: #"{"name": "eve", "password_hash": "x"}"#
+            )
             #expect(hash.status == .badRequest)
-            let badState = try await send(client, .post, "/api/v1/users", token: admin, body: #"{"name": "eve", "state": "zombie"}"#)
+            let badState = try await send(
+                client,
+                .post,
+                "/api/v1/users",
+                token: admin,
+                body: #"{"name": "eve", "state": "zombie"}"#
+            )
             #expect(badState.status == .badRequest)
             #expect(try json(badState)["error"]?["field"] == .string("state"))
-            let byMember = try await send(client, .post, "/api/v1/users", token: lab.alice.token, body: #"{"name": "eve"}"#)
+            let byMember = try await send(
+                client,
+                .post,
+                "/api/v1/users",
+                token: lab.alice.token,
+                body: #"{"name": "eve"}"#
+            )
             #expect(byMember.status == .forbidden)
 
             // A user sees themselves only.
@@ -199,27 +328,61 @@ import Testing
             let all = try json(try await send(client, .get, "/api/v1/users?count=true", token: admin))
             #expect(all["total"] == .number(5))
 
-            let renamed = try await send(client, .patch, "/api/v1/users/\(lab.alice.id)", token: lab.alice.token,
-                                         body: #"{"fullname": "Alice A.", "password": "new-alice-password"}"#)
+            let renamed = try await send(
+                client,
+                .patch,
+                "/api/v1/users/\(lab.alice.id)",
+                token: lab.alice.token,
+                body: #"{"fullname": "Alice A.", "password": "new-alice-password"}"#
+            )
             #expect(renamed.status == .ok)
             #expect(try json(renamed)["fullname"] == .string("Alice A."))
-            let promote = try await send(client, .patch, "/api/v1/users/\(lab.alice.id)", token: lab.alice.token,
-                                         body: #"{"is_site_admin": true}"#)
+            let promote = try await send(
+                client,
+                .patch,
+                "/api/v1/users/\(lab.alice.id)",
+                token: lab.alice.token,
+                body: #"{"is_site_admin": true}"#
+            )
             #expect(promote.status == .forbidden)
-            let otherPatch = try await send(client, .patch, "/api/v1/users/\(lab.bob.id)", token: lab.alice.token, body: #"{"fullname": "x"}"#)
+            let otherPatch = try await send(
+                client,
+                .patch,
+                "/api/v1/users/\(lab.bob.id)",
+                token: lab.alice.token,
+                body: #"{"fullname": "x"}"#
+            )
             #expect(otherPatch.status == .notFound)
-            let stale = try await send(client, .patch, "/api/v1/users/\(daveID)",
-                                       headers: [.ifMatch: "\"stale\""], token: admin, body: #"{"fullname": "D"}"#)
+            let stale = try await send(
+                client,
+                .patch,
+                "/api/v1/users/\(daveID)",
+                headers: [.ifMatch: "\"stale\""],
+                token: admin,
+                body: #"{"fullname": "D"}"#
+            )
             #expect(stale.status == .conflict)
 
-            let login = try await send(client, .post, "/api/v1/auth/login", body: #"{"name": "dave", "password": "dave-password"}"#)
+            let login = try await send(
+                client,
+                .post,
+                "/api/v1/auth/login",
+                body: #"{"name": "dave", "password": "dave-password"}"#
+            )
             let daveToken = try #require(try json(login)["token"]?.stringValue)
-            #expect(try await send(client, .delete, "/api/v1/users/\(daveID)", token: lab.alice.token).status == .notFound)
-            #expect(try await send(client, .delete, "/api/v1/users/\(lab.alice.id)", token: lab.alice.token).status == .forbidden)
+            #expect(
+                try await send(client, .delete, "/api/v1/users/\(daveID)", token: lab.alice.token).status == .notFound
+            )
+            #expect(
+                try await send(client, .delete, "/api/v1/users/\(lab.alice.id)", token: lab.alice.token).status
+                    == .forbidden
+            )
             #expect(try await send(client, .delete, "/api/v1/users/\(daveID)", token: admin).status == .noContent)
             #expect(try await send(client, .get, "/api/v1/whoami", token: daveToken).status == .unauthorized)
             #expect(try await send(client, .get, "/api/v1/users/\(daveID)", token: admin).status == .notFound)
-            let adminID = try #require(try json(try await send(client, .get, "/api/v1/whoami", token: admin))["id"]?.stringValue)
+            let adminID = try #require(
+                try json(try await send(client, .get, "/api/v1/whoami", token: admin))["id"]?.stringValue
+            )
             #expect(try await send(client, .delete, "/api/v1/users/\(adminID)", token: admin).status == .conflict)
         }
     }
@@ -240,20 +403,40 @@ import Testing
             for group in [lab.groupB, lab.groupC, "no-such-group"] {
                 let hidden = try await send(client, .get, "/api/v1/groups/\(group)/members", token: lab.alice.token)
                 #expect(hidden.status == .notFound)
-                let add = try await send(client, .post, "/api/v1/groups/\(group)/members", token: lab.alice.token,
-                                         body: #"{"user_id": "\#(lab.alice.id)", "role": "admin"}"#)
+                let add = try await send(
+                    client,
+                    .post,
+                    "/api/v1/groups/\(group)/members",
+                    token: lab.alice.token,
+                    body: #"{"user_id": "\#(lab.alice.id)", "role": "admin"}"#
+                )
                 #expect(add.status == .notFound)
-                let remove = try await send(client, .delete, "/api/v1/groups/\(group)/members/\(lab.bob.id)", token: lab.alice.token)
+                let remove = try await send(
+                    client,
+                    .delete,
+                    "/api/v1/groups/\(group)/members/\(lab.bob.id)",
+                    token: lab.alice.token
+                )
                 #expect(remove.status == .notFound)
             }
 
-            let added = try await send(client, .post, "/api/v1/groups/\(lab.groupA)/members", token: lab.alice.token,
-                                       body: #"{"user": "bob", "role": "viewer"}"#)
+            let added = try await send(
+                client,
+                .post,
+                "/api/v1/groups/\(lab.groupA)/members",
+                token: lab.alice.token,
+                body: #"{"user": "bob", "role": "viewer"}"#
+            )
             #expect(added.status == .created)
             #expect(try json(added)["role"] == .string("viewer"))
             #expect(try json(added)["user_id"] == .string(lab.bob.id))
-            let changed = try await send(client, .post, "/api/v1/groups/\(lab.groupA)/members", token: lab.alice.token,
-                                         body: #"{"user_id": "\#(lab.bob.id)", "role": "member", "permissions": ["add_docker_image"]}"#)
+            let changed = try await send(
+                client,
+                .post,
+                "/api/v1/groups/\(lab.groupA)/members",
+                token: lab.alice.token,
+                body: #"{"user_id": "\#(lab.bob.id)", "role": "member", "permissions": ["add_docker_image"]}"#
+            )
             #expect(changed.status == .ok)
             let whoami = try json(try await send(client, .get, "/api/v1/whoami", token: lab.bob.token))
             let inA = whoami["groups"]?.arrayValue?.first { $0["id"] == .string(lab.groupA) }
@@ -261,30 +444,87 @@ import Testing
             #expect(inA?["permissions"] == .array([.string("add_docker_image")]))
 
             // bob now reads A's members but, as a member and not an admin, cannot change them.
-            #expect(try await send(client, .get, "/api/v1/groups/\(lab.groupA)/members", token: lab.bob.token).status == .ok)
-            let notAdmin = try await send(client, .post, "/api/v1/groups/\(lab.groupA)/members", token: lab.bob.token,
-                                          body: #"{"user_id": "\#(lab.carol.id)"}"#)
+            #expect(
+                try await send(client, .get, "/api/v1/groups/\(lab.groupA)/members", token: lab.bob.token).status == .ok
+            )
+            let notAdmin = try await send(
+                client,
+                .post,
+                "/api/v1/groups/\(lab.groupA)/members",
+                token: lab.bob.token,
+                body: #"{"user_id": "\#(lab.carol.id)"}"#
+            )
             #expect(notAdmin.status == .forbidden)
-            #expect(try await send(client, .delete, "/api/v1/groups/\(lab.groupA)/members/\(lab.alice.id)", token: lab.bob.token).status == .forbidden)
+            #expect(
+                try await send(
+                    client,
+                    .delete,
+                    "/api/v1/groups/\(lab.groupA)/members/\(lab.alice.id)",
+                    token: lab.bob.token
+                ).status == .forbidden
+            )
             // carol (viewer of C) sees nothing of A.
-            #expect(try await send(client, .get, "/api/v1/groups/\(lab.groupA)/members", token: lab.carol.token).status == .notFound)
+            #expect(
+                try await send(client, .get, "/api/v1/groups/\(lab.groupA)/members", token: lab.carol.token).status
+                    == .notFound
+            )
 
-            let badRole = try await send(client, .post, "/api/v1/groups/\(lab.groupA)/members", token: lab.alice.token,
-                                         body: #"{"user_id": "\#(lab.carol.id)", "role": "owner"}"#)
+            let badRole = try await send(
+                client,
+                .post,
+                "/api/v1/groups/\(lab.groupA)/members",
+                token: lab.alice.token,
+                body: #"{"user_id": "\#(lab.carol.id)", "role": "owner"}"#
+            )
             #expect(badRole.status == .badRequest)
             #expect(try json(badRole)["error"]?["field"] == .string("role"))
-            let noUser = try await send(client, .post, "/api/v1/groups/\(lab.groupA)/members", token: lab.alice.token,
-                                        body: #"{"user_id": "nobody"}"#)
+            let noUser = try await send(
+                client,
+                .post,
+                "/api/v1/groups/\(lab.groupA)/members",
+                token: lab.alice.token,
+                body: #"{"user_id": "nobody"}"#
+            )
             #expect(noUser.status == .notFound)
-            let noWho = try await send(client, .post, "/api/v1/groups/\(lab.groupA)/members", token: lab.alice.token, body: #"{"role": "viewer"}"#)
+            let noWho = try await send(
+                client,
+                .post,
+                "/api/v1/groups/\(lab.groupA)/members",
+                token: lab.alice.token,
+                body: #"{"role": "viewer"}"#
+            )
             #expect(noWho.status == .badRequest)
 
-            let asAdmin = try json(try await send(client, .get, "/api/v1/groups/\(lab.groupC)/members?count=true", token: TestApp.adminToken))
+            let asAdmin = try json(
+                try await send(
+                    client,
+                    .get,
+                    "/api/v1/groups/\(lab.groupC)/members?count=true",
+                    token: TestApp.adminToken
+                )
+            )
             #expect(asAdmin["total"] == .number(1))
 
-            #expect(try await send(client, .delete, "/api/v1/groups/\(lab.groupA)/members/\(lab.bob.id)", token: lab.alice.token).status == .noContent)
-            #expect(try await send(client, .delete, "/api/v1/groups/\(lab.groupA)/members/\(lab.bob.id)", token: lab.alice.token).status == .notFound)
-            #expect(try await send(client, .get, "/api/v1/groups/\(lab.groupA)/members", token: lab.bob.token).status == .notFound)
+            #expect(
+                try await send(
+                    client,
+                    .delete,
+                    "/api/v1/groups/\(lab.groupA)/members/\(lab.bob.id)",
+                    token: lab.alice.token
+                ).status == .noContent
+            )
+            #expect(
+                try await send(
+                    client,
+                    .delete,
+                    "/api/v1/groups/\(lab.groupA)/members/\(lab.bob.id)",
+                    token: lab.alice.token
+                ).status == .notFound
+            )
+            #expect(
+                try await send(client, .get, "/api/v1/groups/\(lab.groupA)/members", token: lab.bob.token).status
+                    == .notFound
+            )
         }
     }
 
@@ -298,7 +538,13 @@ import Testing
                 let response = try await send(client, method, uri, body: method == .post ? "{}" : nil)
                 #expect(response.status == .unauthorized, "\(method) \(uri)")
             }
-            let login = try await send(client, .post, "/api/v1/auth/login", token: "pt_garbage_garbage", body: #"{"name": "x", "password": "y"}"#)
+            let login = try await send(
+                client,
+                .post,
+                "/api/v1/auth/login",
+                token: "pt_garbage_garbage",
+                body: #"{"name": "x", "password": "y"}"#
+            )
             #expect(login.status == .unauthorized)
             #expect(try json(login)["error"]?["message"] == .string("invalid user name or password"))
         }
@@ -310,11 +556,19 @@ import Testing
             let token = TestApp.adminToken
             let accepted = ["Bearer \(token)", "bearer   \(token)  ", "Token \(token)", token, "\t Bearer \(token)\t"]
             for header in accepted {
-                let response = try await client.execute(uri: "/api/v1/users", method: .get, headers: [.authorization: header])
+                let response = try await client.execute(
+                    uri: "/api/v1/users",
+                    method: .get,
+                    headers: [.authorization: header]
+                )
                 #expect(response.status == .ok, "\(header)")
             }
             for header in ["Basic \(token)", "Bearer", "Bearer \(token)x", "   "] {
-                let response = try await client.execute(uri: "/api/v1/users", method: .get, headers: [.authorization: header])
+                let response = try await client.execute(
+                    uri: "/api/v1/users",
+                    method: .get,
+                    headers: [.authorization: header]
+                )
                 #expect(response.status == .unauthorized, "\(header)")
             }
         }
@@ -345,26 +599,46 @@ import Testing
             for (index, (name, role)) in [("alice", Role.admin), ("bob", .member), ("carol", .viewer)].enumerated() {
                 let user = try await store.insert(Record(.users, ["name": .string(name)]))
                 _ = try await store.insert(
-                    Record(.memberships, [
-                        "group_id": .string(groups[index]), "user_id": .string(user.id), "role": .string(role.rawValue),
-                    ])
+                    Record(
+                        .memberships,
+                        [
+                            "group_id": .string(groups[index]), "user_id": .string(user.id),
+                            "role": .string(role.rawValue),
+                        ]
+                    )
                 )
                 let token = "pt_test_\(name)_token_00000000000"
                 _ = try await Authenticator(store: store).issueToken(userID: user.id, name: "test", value: token)
                 users.append(User(id: user.id, token: token))
             }
-            return Lab(groupA: groups[0], groupB: groups[1], groupC: groups[2], alice: users[0], bob: users[1], carol: users[2])
+            return Lab(
+                groupA: groups[0],
+                groupB: groups[1],
+                groupC: groups[2],
+                alice: users[0],
+                bob: users[1],
+                carol: users[2]
+            )
         }
     }
 }
 
 /// One request: JSON body, optional bearer token and extra headers.
 private func send(
-    _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:],
-    token: String? = nil, body: String? = nil
+    _ client: any TestClientProtocol,
+    _ method: HTTPRequest.Method,
+    _ uri: String,
+    headers: HTTPFields = [:],
+    token: String? = nil,
+    body: String? = nil
 ) async throws -> TestResponse {
     var fields = headers
     fields[.contentType] = "application/json"
     if let token { fields[.authorization] = "Bearer \(token)" }
-    return try await client.execute(uri: uri, method: method, headers: fields, body: body.map { ByteBuffer(string: $0) })
+    return try await client.execute(
+        uri: uri,
+        method: method,
+        headers: fields,
+        body: body.map { ByteBuffer(string: $0) }
+    )
 }

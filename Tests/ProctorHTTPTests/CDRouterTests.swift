@@ -44,7 +44,12 @@ import Testing
         app.configuration.cdrouterBinary = Self.standin
         let lab = Self.lab(live: live)
         let run: @Sendable (any TestClientProtocol) async throws -> Void = { client in
-            try await client.execute(uri: "/api/v1/apply", method: .post, headers: Self.headers, body: ByteBuffer(json: lab)) { response in
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: Self.headers,
+                body: ByteBuffer(json: lab)
+            ) { response in
                 #expect(response.status == .ok, "\(String(buffer: response.body))")
             }
             try await body(client)
@@ -54,11 +59,18 @@ import Testing
 
     @discardableResult
     func call(
-        _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, _ body: String? = nil,
-        headers: HTTPFields = CDRouterTests.headers, status: HTTPResponse.Status = .ok
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        _ body: String? = nil,
+        headers: HTTPFields = CDRouterTests.headers,
+        status: HTTPResponse.Status = .ok
     ) async throws -> JSONValue {
         try await client.execute(
-            uri: "/cdrouter/api/v1/" + path, method: method, headers: headers, body: body.map { ByteBuffer(json: $0) }
+            uri: "/cdrouter/api/v1/" + path,
+            method: method,
+            headers: headers,
+            body: body.map { ByteBuffer(json: $0) }
         ) { response in
             #expect(response.status == status, "\(method) \(path): \(String(buffer: response.body))")
             if response.body.readableBytes == 0 { return .null }
@@ -67,7 +79,9 @@ import Testing
     }
 
     /// Fields cdrouter.py allows to be null; any other null breaks its schemas.
-    static let nullable: Set<String> = ["result_id", "ics_interface_name", "next", "prev", "testlist", "note", "skip_tests", "testvars", "tags"]
+    static let nullable: Set<String> = [
+        "result_id", "ics_interface_name", "next", "prev", "testlist", "note", "skip_tests", "testvars", "tags",
+    ]
 
     func expectNoForbiddenNulls(_ value: JSONValue, path: String = "") {
         switch value {
@@ -84,7 +98,10 @@ import Testing
 
     func expectTimestamp(_ value: JSONValue?) {
         let text = value?.stringValue ?? ""
-        #expect(text.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$"#, options: .regularExpression) != nil, "timestamp \(text)")
+        #expect(
+            text.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$"#, options: .regularExpression) != nil,
+            "timestamp \(text)"
+        )
     }
 
     @Test func systemIsOpenAndJobsNeedAToken() async throws {
@@ -107,11 +124,16 @@ import Testing
             #expect(packages["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["dhcp", "nat"])
             let dhcp = packages["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
             let nat = packages["data"]?.cdrElement(1)?["id"]?.stringValue ?? ""
-            let device = try await call(client, .get, "devices/?filter=name=dut")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
+            let device =
+                try await call(client, .get, "devices/?filter=name=dut")["data"]?.cdrElement(0)?["id"]?.stringValue
+                ?? ""
 
             // What cdrouter.py sends for Job(package_id=…): explicit nulls meaning "not given".
             let launched = try await call(
-                client, .post, "jobs/", #"{"options": null, "package_id": "\#(dhcp)", "config_id": null, "device_id": null, "run_at": null}"#
+                client,
+                .post,
+                "jobs/",
+                #"{"options": null, "package_id": "\#(dhcp)", "config_id": null, "device_id": null, "run_at": null}"#
             )
             expectTimestamp(launched["timestamp"])
             let job = launched["data"] ?? .null
@@ -126,14 +148,21 @@ import Testing
             expectNoForbiddenNulls(launched)
             // A job's options are its documented data; anything else (a command, an interpreter) is refused.
             let refused = try await call(
-                client, .post, "jobs/", #"{"package_id": "\#(dhcp)", "options": {"command": "id", "tags": ["x"]}}"#, status: .badRequest
+                client,
+                .post,
+                "jobs/",
+                #"{"package_id": "\#(dhcp)", "options": {"command": "id", "tags": ["x"]}}"#,
+                status: .badRequest
             )
             #expect(refused["error"]?.stringValue?.hasPrefix("options.command is not a job option") == true)
 
-            let second = try await call(
-                client, .post, "jobs/",
-                #"{"package_id": \#(nat), "device_id": "\#(device)", "options": {"tags": ["a", "b"], "skip_tests": ["t1"], "begin_at": "x", "end_at": "", "extra_cli_args": "-v", "testvars": [{"group": "main", "name": "lanIp", "value": "1.2.3.4", "default": null}]}}"#
-            )["data"] ?? .null
+            let second =
+                try await call(
+                    client,
+                    .post,
+                    "jobs/",
+                    #"{"package_id": \#(nat), "device_id": "\#(device)", "options": {"tags": ["a", "b"], "skip_tests": ["t1"], "begin_at": "x", "end_at": "", "extra_cli_args": "-v", "testvars": [{"group": "main", "name": "lanIp", "value": "1.2.3.4", "default": null}]}}"#
+                )["data"] ?? .null
             #expect(second["device_name"] == .string("dut"))
             #expect(second["interface_names"] == .array([.string("eth1"), .string("wifi0")]))
             #expect(second["uses_ics"] == .bool(true))
@@ -144,10 +173,14 @@ import Testing
 
             // Paging: 1-based pages, complete links, null next on the last page.
             let first = try await call(client, .get, "jobs/?limit=2&page=1&detailed=False")
-            #expect(first["links"] == .object([
-                "first": .number(1), "last": .number(2), "current": .number(1), "total": .number(3), "limit": .number(2),
-                "next": .number(2), "prev": .null,
-            ]))
+            #expect(
+                first["links"]
+                    == .object([
+                        "first": .number(1), "last": .number(2), "current": .number(1), "total": .number(3),
+                        "limit": .number(2),
+                        "next": .number(2), "prev": .null,
+                    ])
+            )
             #expect(first["data"]?.cdrElement(0)?["options"] == nil, "summary representation")
             let last = try await call(client, .get, "jobs/?limit=2&page=2&detailed=True")
             #expect(last["links"]?["next"] == .null)
@@ -162,7 +195,8 @@ import Testing
 
             // Filters, union and intersection, sorts.
             func ids(_ query: String) async throws -> [String] {
-                try await call(client, .get, "jobs/?" + query)["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+                try await call(client, .get, "jobs/?" + query)["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue }
+                    ?? []
             }
             let all = try await ids("sort=id")
             #expect(all.count == 3)
@@ -189,9 +223,14 @@ import Testing
 
     @Test func getEditDeleteBulkAndTenancy() async throws {
         try await withLab { client in
-            let dhcp = try await call(client, .get, "packages/?filter=name=dhcp")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
-            let nat = try await call(client, .get, "packages/?filter=name=nat")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
-            let id = try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)"}"#)["data"]?["id"]?.stringValue ?? ""
+            let dhcp =
+                try await call(client, .get, "packages/?filter=name=dhcp")["data"]?.cdrElement(0)?["id"]?.stringValue
+                ?? ""
+            let nat =
+                try await call(client, .get, "packages/?filter=name=nat")["data"]?.cdrElement(0)?["id"]?.stringValue
+                ?? ""
+            let id =
+                try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)"}"#)["data"]?["id"]?.stringValue ?? ""
 
             let missing = try await call(client, .get, "jobs/999999/", status: .notFound)
             #expect(missing["error"] == .string("no such job"))
@@ -200,7 +239,13 @@ import Testing
             try await call(client, .post, "jobs/", #"{"package_id": "999999"}"#, status: .notFound)
             try await call(client, .post, "jobs/", #"{"device_id": "1"}"#, status: .badRequest)
             try await call(client, .post, "jobs/", #"{"package_id": "x1"}"#, status: .badRequest)
-            try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)", "options": {"tags": "a"}}"#, status: .badRequest)
+            try await call(
+                client,
+                .post,
+                "jobs/",
+                #"{"package_id": "\#(dhcp)", "options": {"tags": "a"}}"#,
+                status: .badRequest
+            )
             try await call(client, .post, "jobs/", "not json", status: .badRequest)
             // A definition that is neither of the cdrouter harness nor tagged cdrouter is no package; the site
             // admin sees every group's packages.
@@ -208,20 +253,38 @@ import Testing
             #expect(other == .number(3))
 
             // PATCH: nulls are "not given"; a pending job can move to another package.
-            let same = try await call(client, .patch, "jobs/\(id)/", #"{"package_id": null, "config_id": null, "device_id": null}"#)
+            let same = try await call(
+                client,
+                .patch,
+                "jobs/\(id)/",
+                #"{"package_id": null, "config_id": null, "device_id": null}"#
+            )
             #expect(same["data"]?["package_id"] == .string(dhcp))
-            let moved = try await call(client, .patch, "jobs/\(id)/", #"{"package_id": "\#(nat)", "config_id": null, "device_id": null}"#)
+            let moved = try await call(
+                client,
+                .patch,
+                "jobs/\(id)/",
+                #"{"package_id": "\#(nat)", "config_id": null, "device_id": null}"#
+            )
             #expect(moved["data"]?["package_name"] == .string("nat"))
             try await call(client, .patch, "jobs/\(id)/", #"{"device_id": "424242"}"#, status: .notFound)
 
-            let interfaces = try await call(client, .post, "jobs/?process=interfaces", #"{"package_id": "\#(dhcp)", "device_id": "1"}"#)
+            let interfaces = try await call(
+                client,
+                .post,
+                "jobs/?process=interfaces",
+                #"{"package_id": "\#(dhcp)", "device_id": "1"}"#
+            )
             #expect(interfaces["data"]?.arrayValue?.compactMap { $0["value"]?.stringValue } == ["eth1", "wifi0"])
 
             // Tenancy: another group's caller sees neither the job nor the packages.
             try await call(client, .get, "jobs/\(id)/", headers: Self.eve, status: .notFound)
             try await call(client, .delete, "jobs/\(id)/", headers: Self.eve, status: .notFound)
             #expect(try await call(client, .get, "jobs/", headers: Self.eve)["links"]?["total"] == .number(0))
-            #expect(try await call(client, .get, "packages/", headers: Self.eve)["data"]?.cdrElement(0)?["name"] == .string("theirs"))
+            #expect(
+                try await call(client, .get, "packages/", headers: Self.eve)["data"]?.cdrElement(0)?["name"]
+                    == .string("theirs")
+            )
             try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)"}"#, headers: Self.eve, status: .notFound)
 
             try await call(client, .delete, "jobs/\(id)/", status: .noContent)
@@ -229,10 +292,17 @@ import Testing
             try await call(client, .delete, "jobs/\(id)/", status: .notFound)
 
             // Bulk launch by jobs, by package filter, all; bulk delete by ids, by filter, all.
-            let byJobs = try await call(client, .post, "jobs/?bulk=launch&all=False", #"{"jobs": [{"package_id": "\#(dhcp)", "id": null}, {"package_id": "\#(nat)"}]}"#)
+            let byJobs = try await call(
+                client,
+                .post,
+                "jobs/?bulk=launch&all=False",
+                #"{"jobs": [{"package_id": "\#(dhcp)", "id": null}, {"package_id": "\#(nat)"}]}"#
+            )
             #expect(byJobs["data"]?.arrayValue?.count == 2)
             let byFilter = try await call(
-                client, .post, "jobs/?bulk=launch&filter=tags%40%3E%7Bnightly%7D&type=inter&all=False",
+                client,
+                .post,
+                "jobs/?bulk=launch&filter=tags%40%3E%7Bnightly%7D&type=inter&all=False",
                 #"{"fields": {"options": {"tags": ["monday"]}, "package_id": null, "config_id": null, "device_id": "1", "run_at": null}}"#
             )
             #expect(byFilter["data"]?.arrayValue?.compactMap { $0["package_name"]?.stringValue } == ["dhcp"])
@@ -242,11 +312,23 @@ import Testing
             try await call(client, .post, "jobs/?bulk=launch&all=False", "{}", status: .badRequest)
             try await call(client, .post, "jobs/?bulk=copy", status: .badRequest)
 
-            let listed = try await call(client, .get, "jobs/?sort=id")["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            let listed =
+                try await call(client, .get, "jobs/?sort=id")["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue }
+                ?? []
             #expect(listed.count == 6)
-            try await call(client, .post, "jobs/?bulk=delete&all=False", #"{"jobs": [{"id": "\#(listed[0])"}, {"id": "999999"}]}"#, status: .noContent)
+            try await call(
+                client,
+                .post,
+                "jobs/?bulk=delete&all=False",
+                #"{"jobs": [{"id": "\#(listed[0])"}, {"id": "999999"}]}"#,
+                status: .noContent
+            )
             #expect(try await call(client, .get, "jobs/")["links"]?["total"] == .number(5))
-            try await client.execute(uri: "/cdrouter/api/v1/jobs/?bulk=delete&filter=package_name%3Dnat&all=False", method: .post, headers: [.authorization: "Bearer \(TestApp.adminToken)"]) { response in
+            try await client.execute(
+                uri: "/cdrouter/api/v1/jobs/?bulk=delete&filter=package_name%3Dnat&all=False",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)"]
+            ) { response in
                 #expect(response.status == .noContent)
             }
             #expect(try await call(client, .get, "jobs/?filter=package_name=nat")["links"]?["total"] == .number(0))
@@ -258,24 +340,42 @@ import Testing
 
     @Test func packagesDevicesConfigsAndUsers() async throws {
         try await withLab { client in
-            let config = try await call(client, .post, "configs/", #"{"name": "new-cfg", "description": "d", "contents": "testvar x 1", "tags": ["t"], "id": null}"#)["data"] ?? .null
+            let config =
+                try await call(
+                    client,
+                    .post,
+                    "configs/",
+                    #"{"name": "new-cfg", "description": "d", "contents": "testvar x 1", "tags": ["t"], "id": null}"#
+                )["data"] ?? .null
             let configID = config["id"]?.stringValue ?? ""
             #expect(config["contents"] == .string("testvar x 1"))
             try await call(client, .post, "configs/", #"{"name": "new-cfg"}"#, status: .conflict)
             try await call(client, .post, "configs/", #"{"description": "no name"}"#, status: .badRequest)
-            let edited = try await call(client, .patch, "configs/\(configID)/", #"{"description": "e", "contents": null}"#)["data"] ?? .null
+            let edited =
+                try await call(client, .patch, "configs/\(configID)/", #"{"description": "e", "contents": null}"#)[
+                    "data"
+                ] ?? .null
             #expect(edited["description"] == .string("e"))
             #expect(edited["contents"] == .string("testvar x 1"))
 
-            let device = try await call(client, .post, "devices/", #"{"name": "dut-2", "manufacturer": "ACME", "tags": ["lab"]}"#)["data"] ?? .null
+            let device =
+                try await call(
+                    client,
+                    .post,
+                    "devices/",
+                    #"{"name": "dut-2", "manufacturer": "ACME", "tags": ["lab"]}"#
+                )["data"] ?? .null
             #expect(device["manufacturer"] == .string("ACME"))
             #expect(device["model_name"] == .string(""))
             let deviceID = device["id"]?.stringValue ?? ""
 
-            let package = try await call(
-                client, .post, "packages/",
-                #"{"name": "pkg", "testlist": ["cdrouter_basic_1", "cdrouter_nat_1"], "device_id": "\#(deviceID)", "config_id": "\#(configID)", "options": null}"#
-            )["data"] ?? .null
+            let package =
+                try await call(
+                    client,
+                    .post,
+                    "packages/",
+                    #"{"name": "pkg", "testlist": ["cdrouter_basic_1", "cdrouter_nat_1"], "device_id": "\#(deviceID)", "config_id": "\#(configID)", "options": null}"#
+                )["data"] ?? .null
             #expect(package["test_count"] == .string("2"))
             #expect(package["device_id"] == .string(deviceID))
             #expect(package["config_id"] == .string(configID))
@@ -299,17 +399,22 @@ import Testing
             #expect(me["id"] == .string("1"))
             #expect(me["token"] == nil)
             let token = try await call(client, .post, "users/1/token/")["data"]?["token"]?.stringValue ?? ""
-            #expect(try await call(client, .get, "users/1/", headers: bearer(token))["data"]?["name"] == .string("admin"))
+            #expect(
+                try await call(client, .get, "users/1/", headers: bearer(token))["data"]?["name"] == .string("admin")
+            )
             try await call(client, .get, "users/1/", headers: Self.eve, status: .notFound)
 
-            try await client.execute(uri: "/cdrouter/authenticate?username=eve&password=eve-password-1", method: .post) { response in
+            try await client.execute(uri: "/cdrouter/authenticate?username=eve&password=eve-password-1", method: .post)
+            { response in
                 #expect(response.status == .ok)
                 let login = try json(response)
                 #expect(login["data"]?["name"] == .string("eve"))
                 #expect(login["data"]?["token"]?.stringValue?.isEmpty == false)
             }
             try await client.execute(
-                uri: "/cdrouter/authenticate", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                uri: "/cdrouter/authenticate",
+                method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded"],
                 body: ByteBuffer(string: "username=eve&password=wrong")
             ) { response in
                 #expect(response.status == .unauthorized)
@@ -331,8 +436,13 @@ import Testing
 
     @Test func aLaunchedJobRunsAndItsResultHasTheCounts() async throws {
         try await withLab(live: true) { client in
-            let dhcp = try await call(client, .get, "packages/?filter=name=dhcp")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
-            let id = try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)", "options": {"tags": ["one"]}}"#)["data"]?["id"]?.stringValue ?? ""
+            let dhcp =
+                try await call(client, .get, "packages/?filter=name=dhcp")["data"]?.cdrElement(0)?["id"]?.stringValue
+                ?? ""
+            let id =
+                try await call(client, .post, "jobs/", #"{"package_id": "\#(dhcp)", "options": {"tags": ["one"]}}"#)[
+                    "data"
+                ]?["id"]?.stringValue ?? ""
             let job = try await jobAtEnd(client, id)
             #expect(job["status"] == .string("completed"))
             #expect(job["result_id"] == .string(id))
@@ -352,17 +462,23 @@ import Testing
             try await call(client, .get, "results/999999/", status: .notFound)
 
             // The same job is a run of the native API, with its events and test results.
-            let runs = try await client.execute(uri: "/api/v1/runs?filter=seq=\(id)", method: .get, headers: Self.headers) { try json($0) }
+            let runs = try await client.execute(
+                uri: "/api/v1/runs?filter=seq=\(id)",
+                method: .get,
+                headers: Self.headers
+            ) { try json($0) }
             let run = runs["items"]?.cdrElement(0) ?? .null
             #expect(run["status"] == .string("failure"))
             #expect(run["tests_total"] == .number(2))
             let runID = run["id"]?.stringValue ?? ""
-            try await client.execute(uri: "/api/v1/runs/\(runID)/events", method: .get, headers: Self.headers) { response in
+            try await client.execute(uri: "/api/v1/runs/\(runID)/events", method: .get, headers: Self.headers) {
+                response in
                 let statuses = try json(response)["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue }
                 #expect(statuses?.first == "new")
                 #expect(statuses?.last == "failure")
             }
-            try await client.execute(uri: "/api/v1/runs/\(runID)/log", method: .get, headers: Self.headers) { response in
+            try await client.execute(uri: "/api/v1/runs/\(runID)/log", method: .get, headers: Self.headers) {
+                response in
                 #expect(response.status == .ok)
             }
             // A finished job can no longer be edited.
@@ -384,40 +500,61 @@ extension CDRouterTests {
     /// package, device, config and every job option mapped to flags, and its JUnit results become the job's result.
     @Test func aCDRouterHarnessJobRunsCdrouterCliWithEveryOptionMapped() async throws {
         try await withLab(live: true) { client in
-            let device = try await call(client, .get, "devices/?filter=name=dut")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
-            let config = try await call(client, .get, "configs/?filter=name=cfg")["data"]?.cdrElement(0)?["id"]?.stringValue ?? ""
-            let package = try await call(
-                client, .post, "packages/",
-                #"{"name": "cli pkg", "testlist": ["cdrouter_basic_1", "cdrouter_dhcp_2", "cdrouter_nat_1"], "extra_cli_args": "-pkg-flag 'a b'", "device_id": "\#(device)", "config_id": "\#(config)"}"#
-            )["data"]?["id"]?.stringValue ?? ""
+            let device =
+                try await call(client, .get, "devices/?filter=name=dut")["data"]?.cdrElement(0)?["id"]?.stringValue
+                ?? ""
+            let config =
+                try await call(client, .get, "configs/?filter=name=cfg")["data"]?.cdrElement(0)?["id"]?.stringValue
+                ?? ""
+            let package =
+                try await call(
+                    client,
+                    .post,
+                    "packages/",
+                    #"{"name": "cli pkg", "testlist": ["cdrouter_basic_1", "cdrouter_dhcp_2", "cdrouter_nat_1"], "extra_cli_args": "-pkg-flag 'a b'", "device_id": "\#(device)", "config_id": "\#(config)"}"#
+                )["data"]?["id"]?.stringValue ?? ""
             let options = #"""
                 {"tags": ["nightly", "wan"], "skip_tests": ["cdrouter_dhcp_2"], "begin_at": "cdrouter_basic_1", "end_at": "cdrouter_nat_1",
                  "extra_cli_args": "-verbose -testvar \"wanMode=static ip\"",
                  "testvars": [{"group": "default", "name": "lanIp", "value": "192.168.1.1"}, {"group": "wan", "name": "mtu", "value": "1500"}]}
                 """#
-            let id = try await call(client, .post, "jobs/", #"{"package_id": "\#(package)", "options": \#(options)}"#)["data"]?["id"]?.stringValue ?? ""
+            let id =
+                try await call(client, .post, "jobs/", #"{"package_id": "\#(package)", "options": \#(options)}"#)[
+                    "data"
+                ]?["id"]?.stringValue ?? ""
             let job = try await jobAtEnd(client, id)
             #expect(job["status"] == .string("completed"))
             #expect(job["result_id"] == .string(id))
 
-            let runs = try await client.execute(uri: "/api/v1/runs?filter=seq=\(id)", method: .get, headers: Self.headers) { try json($0) }
+            let runs = try await client.execute(
+                uri: "/api/v1/runs?filter=seq=\(id)",
+                method: .get,
+                headers: Self.headers
+            ) { try json($0) }
             let run = runs["items"]?.cdrElement(0) ?? .null
             let runID = run["id"]?.stringValue ?? ""
             #expect(run["harness"] == .string("cdrouter"))
             // The stand-in echoes each argument it was given to the run's console.
-            let log = try await client.execute(uri: "/api/v1/runs/\(runID)/log", method: .get, headers: Self.headers) { String(buffer: $0.body) }
+            let log = try await client.execute(uri: "/api/v1/runs/\(runID)/log", method: .get, headers: Self.headers) {
+                String(buffer: $0.body)
+            }
             let prefix = "cdrouter-cli arg: "
-            var argv = log.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            var argv = log.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map {
+                String($0.dropFirst(prefix.count))
+            }
             let junit = argv.firstIndex(of: "-junit").map { argv.index(after: $0) } ?? 0
             #expect(argv.indices.contains(junit) && argv[junit].hasSuffix("/\(runID)/cdrouter-junit.xml"), "\(log)")
             if argv.indices.contains(junit) { argv[junit] = "JUNIT" }
-            #expect(argv == [
-                "-package", "cli pkg", "-device", "dut", "-config", "cfg",
-                "-testlist", "cdrouter_basic_1,cdrouter_dhcp_2,cdrouter_nat_1", "-tags", "nightly,wan", "-skip-tests", "cdrouter_dhcp_2",
-                "-start", "cdrouter_basic_1", "-end", "cdrouter_nat_1",
-                "-testvar", "lanIp=192.168.1.1", "-testvar", "wan.mtu=1500",
-                "-junit", "JUNIT", "-pkg-flag", "a b", "-verbose", "-testvar", "wanMode=static ip",
-            ])
+            #expect(
+                argv == [
+                    "-package", "cli pkg", "-device", "dut", "-config", "cfg",
+                    "-testlist", "cdrouter_basic_1,cdrouter_dhcp_2,cdrouter_nat_1", "-tags", "nightly,wan",
+                    "-skip-tests", "cdrouter_dhcp_2",
+                    "-start", "cdrouter_basic_1", "-end", "cdrouter_nat_1",
+                    "-testvar", "lanIp=192.168.1.1", "-testvar", "wan.mtu=1500",
+                    "-junit", "JUNIT", "-pkg-flag", "a b", "-verbose", "-testvar", "wanMode=static ip",
+                ]
+            )
 
             // The job's result and tests, in the CDRouter dialect ...
             let result = try await call(client, .get, "results/\(id)/")["data"] ?? .null
@@ -426,13 +563,18 @@ extension CDRouterTests {
             #expect(result["pass"] == .number(2))
             #expect(result["fail"] == .number(1))
             let tests = try await call(client, .get, "results/\(id)/tests/?sort=name")
-            #expect(tests["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["cdrouter_basic_1", "cdrouter_dhcp_2", "cdrouter_nat_1"])
+            #expect(
+                tests["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [
+                    "cdrouter_basic_1", "cdrouter_dhcp_2", "cdrouter_nat_1",
+                ]
+            )
             #expect(tests["data"]?.arrayValue?.compactMap { $0["result"]?.stringValue } == ["pass", "pass", "fail"])
             // ... and in the native API: a run with its events and test results.
             #expect(run["status"] == .string("failure"))
             #expect(run["tests_total"] == .number(3))
             #expect(run["tests_failed"] == .number(1))
-            try await client.execute(uri: "/api/v1/runs/\(runID)/events", method: .get, headers: Self.headers) { response in
+            try await client.execute(uri: "/api/v1/runs/\(runID)/events", method: .get, headers: Self.headers) {
+                response in
                 let statuses = try json(response)["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue }
                 #expect(statuses?.contains("running") == true)
                 #expect(statuses?.last == "failure")

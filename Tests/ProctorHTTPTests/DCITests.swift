@@ -171,29 +171,50 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         let app = try await Self.makeApp()
         _ = try await LabApplier(store: app.store).apply(
             try JSONValue.decode(
-                Data(#"{"engines": [{"group": "default", "name": "far", "type": "agent"}], "definitions": [{"group": "default", "name": "executed", "harness": "shell", "job_file": "sleep 30", "profiles": [{"name": "P", "is_default": true, "engine": "far"}]}]}"#.utf8)
+                Data(
+                    #"{"engines": [{"group": "default", "name": "far", "type": "agent"}], "definitions": [{"group": "default", "name": "executed", "harness": "shell", "job_file": "sleep 30", "profiles": [{"name": "P", "is_default": true, "engine": "far"}]}]}"#
+                        .utf8
+                )
             )
         )
         try await app.test { client in
             // Queued for an agent that never comes: it stays active through the test.
             let run = try await client.execute(
-                uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"definition": "executed"}"#)
+                uri: "/api/v1/runs",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"definition": "executed"}"#)
             ) { try json($0)["id"]?.stringValue ?? "" }
             let (listed, jobs, _) = try await Self.call(client, .get, "jobs")
             #expect(listed == .ok)
             #expect(jobs["jobs"]?.arrayValue?.contains { $0["id"]?.stringValue == run } == false)
             #expect(try await Self.call(client, .get, "jobs/\(run)").status == .notFound)
-            let (stateStatus, stateBody, _) = try await Self.call(client, .post, "jobstates", #"{"job_id": "\#(run)", "status": "success"}"#)
+            let (stateStatus, stateBody, _) = try await Self.call(
+                client,
+                .post,
+                "jobstates",
+                #"{"job_id": "\#(run)", "status": "success"}"#
+            )
             #expect(stateStatus == .notFound)
             #expect(stateBody["status_code"] == .number(404), "DCI's error shape")
-            #expect(try await Self.call(client, .put, "jobs/\(run)", #"{"status": "failure"}"#, extra: [.ifMatch: "x"]).status == .notFound)
+            #expect(
+                try await Self.call(client, .put, "jobs/\(run)", #"{"status": "failure"}"#, extra: [.ifMatch: "x"])
+                    .status == .notFound
+            )
             #expect(try await Self.call(client, .delete, "jobs/\(run)", extra: [.ifMatch: "x"]).status == .notFound)
             try await client.execute(
-                uri: "/api/v1/runs/\(run)/status", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"status": "success"}"#)
+                uri: "/api/v1/runs/\(run)/status",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"status": "success"}"#)
             ) { response in
                 #expect(response.status == .conflict)
             }
-            let after = try await client.execute(uri: "/api/v1/runs/\(run)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+            let after = try await client.execute(
+                uri: "/api/v1/runs/\(run)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0) }
             #expect(after["status"] == .string("new"))
         }
     }
@@ -225,9 +246,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 }
             }
             _ = try await app.store.update(
-                .users, id: alice.id,
+                .users,
+                id: alice.id,
                 changes: ["password_hash": .string(try Credentials.hashPassword("alice-newer-password", rounds: 1000))],
-                ifMatch: nil, scope: .everything
+                ifMatch: nil,
+                scope: .everything
             )
             for headers in [Self.basic("alice", "alice-password"), Self.basic("alice@example.com", "alice-password")] {
                 try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: headers) { response in
@@ -235,12 +258,26 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                     #expect(parsed(response)["message"] == .string("Invalid user credentials"))
                 }
             }
-            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: Self.basic("alice", "alice-newer-password")) {
+            try await client.execute(
+                uri: "/dci/api/v1/identity",
+                method: .get,
+                headers: Self.basic("alice", "alice-newer-password")
+            ) {
                 response in
                 #expect(response.status == .ok)
             }
-            _ = try await app.store.update(.users, id: alice.id, changes: ["state": .string("inactive")], ifMatch: nil, scope: .everything)
-            try await client.execute(uri: "/dci/api/v1/identity", method: .get, headers: Self.basic("alice", "alice-newer-password")) {
+            _ = try await app.store.update(
+                .users,
+                id: alice.id,
+                changes: ["state": .string("inactive")],
+                ifMatch: nil,
+                scope: .everything
+            )
+            try await client.execute(
+                uri: "/dci/api/v1/identity",
+                method: .get,
+                headers: Self.basic("alice", "alice-newer-password")
+            ) {
                 response in
                 #expect(response.status == .unauthorized)
             }
@@ -810,9 +847,12 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(result["time"] == .number(4))
             // The summary is the core's: counted again from the stored cases, it is the one the ingest gave.
             let counted = try await RunFiles(store: app.store, root: URL(fileURLWithPath: "/nonexistent")).results(
-                fileID: try #require(file?["id"]?.stringValue), runID: id
+                fileID: try #require(file?["id"]?.stringValue),
+                runID: id
             )
-            #expect(counted == RunFiles.FileResults(tests: TestSummary(total: 4, passed: 2, failed: 1, skipped: 1), time: 4))
+            #expect(
+                counted == RunFiles.FileResults(tests: TestSummary(total: 4, passed: 2, failed: 1, skipped: 1), time: 4)
+            )
 
             (_, body, _) = try await Self.call(client, .get, "jobs/\(id)/files?sort=created_at")
             #expect(
@@ -856,12 +896,19 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 headers[HTTPField.Name("DCI-NAME")!] = name
                 headers[HTTPField.Name("DCI-MIME")!] = "application/junit"
                 headers[HTTPField.Name("DCI-JOB-ID")!] = id
-                return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) {
+                return try await client.execute(
+                    uri: uri,
+                    method: .post,
+                    headers: headers,
+                    body: ByteBuffer(string: body)
+                ) {
                     ($0.status, parsed($0))
                 }
             }
             #expect(try await upload("junit.xml", Self.junit).0 == .created)
-            let cases = (0..<1_500).map { #"<testcase classname="c" name="t\#($0)" time="0.1"/>"# }.joined(separator: "\n")
+            let cases = (0..<1_500).map { #"<testcase classname="c" name="t\#($0)" time="0.1"/>"# }.joined(
+                separator: "\n"
+            )
             let truncated = "<testsuites><testsuite name=\"big\">\n" + cases + "\n<testcase classname=\"c\" name=\"cut"
             let (status, error) = try await upload("big.xml", truncated)
             #expect(status == .badRequest)
@@ -1028,7 +1075,15 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             var (status, _, _) = try await Self.call(client, .post, "components", body)
             #expect(status == .unauthorized)
             var created: JSONValue
-            (status, created, _) = try await Self.call(client, .post, "components", body, id: Self.feederID, secret: "feeder-secret", type: "feeder")
+            (status, created, _) = try await Self.call(
+                client,
+                .post,
+                "components",
+                body,
+                id: Self.feederID,
+                secret: "feeder-secret",
+                type: "feeder"
+            )
             #expect(status == .created)
             #expect(created["component"]?["display_name"] == .string("OpenShift"))
             #expect(created["component"]?["version"] == .string("4.12.1"))
@@ -1042,7 +1097,15 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(found["_meta"]?["count"] == .number(1))
             // Without display_name and version: the name, and the version DCI reads from it.
             let rhel = #"{"name": "RHEL-8.2.0-20191029.n.0", "type": "Compose", "topic_id": "\#(topic)"}"#
-            (status, created, _) = try await Self.call(client, .post, "components", rhel, id: Self.feederID, secret: "feeder-secret", type: "feeder")
+            (status, created, _) = try await Self.call(
+                client,
+                .post,
+                "components",
+                rhel,
+                id: Self.feederID,
+                secret: "feeder-secret",
+                type: "feeder"
+            )
             #expect(status == .created)
             #expect(created["component"]?["display_name"] == .string("RHEL-8.2.0-20191029.n.0"))
             #expect(created["component"]?["version"] == .string("8.2.0-20191029.n.0"))
@@ -1053,7 +1116,11 @@ private func parsed(_ response: TestResponse) -> JSONValue {
             #expect(found["components"]?.arrayValue?.compactMap { $0["display_name"]?.stringValue } == ["OpenShift"])
             // A component from `proctor apply` gets the same display_name and version as one from the API.
             (_, found, _) = try await Self.call(client, .get, "components?where=version:8.2.0-20191028.n.0")
-            #expect(found["components"]?.arrayValue?.compactMap { $0["display_name"]?.stringValue } == ["RHEL-8.2.0-20191028.n.0"])
+            #expect(
+                found["components"]?.arrayValue?.compactMap { $0["display_name"]?.stringValue } == [
+                    "RHEL-8.2.0-20191028.n.0"
+                ]
+            )
         }
     }
 

@@ -18,7 +18,12 @@ import Testing
     /// A site admin with a password, over the bootstrap admin's token.
     func makeUser(_ client: any TestClientProtocol, name: String = "dana", admin: Bool = true) async throws {
         let body = #"{"name": "\#(name)", "password": "\#(Self.password)", "is_site_admin": \#(admin)}"#
-        try await client.execute(uri: "/api/v1/users", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: body)) {
+        try await client.execute(
+            uri: "/api/v1/users",
+            method: .post,
+            headers: bearer(TestApp.adminToken),
+            body: ByteBuffer(json: body)
+        ) {
             #expect($0.status == .created)
         }
     }
@@ -35,13 +40,18 @@ import Testing
     static func text(_ response: TestResponse) -> String { String(buffer: response.body) }
 
     static func form(_ fields: [(String, String)]) -> ByteBuffer {
-        ByteBuffer(string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&"))
+        ByteBuffer(
+            string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+                .joined(separator: "&")
+        )
     }
 
     static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
     /// Logs in through the form; returns the session cookie header and the page's CSRF token.
-    func login(_ client: any TestClientProtocol, name: String = "dana") async throws -> (cookie: HTTPFields, csrf: String) {
+    func login(_ client: any TestClientProtocol, name: String = "dana") async throws -> (
+        cookie: HTTPFields, csrf: String
+    ) {
         let nonce = try await client.execute(uri: "/login", method: .get) { response in
             #expect(response.status == .ok)
             return Self.cookies(response)["proctor_login"] ?? ""
@@ -49,7 +59,10 @@ import Testing
         var headers = Self.formHeaders
         headers[.cookie] = "proctor_login=\(nonce)"
         let secret = try await client.execute(
-            uri: "/login", method: .post, headers: headers, body: Self.form([("csrf", nonce), ("name", name), ("password", Self.password)])
+            uri: "/login",
+            method: .post,
+            headers: headers,
+            body: Self.form([("csrf", nonce), ("name", name), ("password", Self.password)])
         ) { response in
             #expect(response.status == .seeOther)
             #expect(response.headers[.location] == "/")
@@ -64,7 +77,9 @@ import Testing
     }
 
     static func csrf(in html: String) -> String {
-        guard let range = html.range(of: #"name="csrf" value="([0-9a-f]{64})""#, options: .regularExpression) else { return "" }
+        guard let range = html.range(of: #"name="csrf" value="([0-9a-f]{64})""#, options: .regularExpression) else {
+            return ""
+        }
         return String(html[range].dropFirst(#"name="csrf" value=""#.count).dropLast())
     }
 
@@ -88,7 +103,9 @@ import Testing
             }
             // A wrong password is a 401 page; a login form without its token is refused.
             try await client.execute(
-                uri: "/login", method: .post, headers: Self.formHeaders.merging([.cookie: "proctor_login=abc"]),
+                uri: "/login",
+                method: .post,
+                headers: Self.formHeaders.merging([.cookie: "proctor_login=abc"]),
                 body: Self.form([("csrf", "abc"), ("name", "dana"), ("password", "wrong-password")])
             ) { response in
                 #expect(response.status == .unauthorized)
@@ -96,15 +113,23 @@ import Testing
                 #expect(Self.cookies(response)["proctor_session"] == nil)
             }
             try await client.execute(
-                uri: "/login", method: .post, headers: Self.formHeaders,
+                uri: "/login",
+                method: .post,
+                headers: Self.formHeaders,
                 body: Self.form([("csrf", "abc"), ("name", "dana"), ("password", Self.password)])
             ) { response in
                 #expect(response.status == .forbidden)
             }
-            let nonce = try await client.execute(uri: "/login", method: .get) { Self.cookies($0)["proctor_login"] ?? "" }
+            let nonce = try await client.execute(uri: "/login", method: .get) {
+                Self.cookies($0)["proctor_login"] ?? ""
+            }
             try await client.execute(
-                uri: "/login", method: .post, headers: Self.formHeaders.merging([.cookie: "proctor_login=\(nonce)"]),
-                body: Self.form([("csrf", nonce), ("name", "dana"), ("password", Self.password), ("next", "//evil.example/")])
+                uri: "/login",
+                method: .post,
+                headers: Self.formHeaders.merging([.cookie: "proctor_login=\(nonce)"]),
+                body: Self.form([
+                    ("csrf", nonce), ("name", "dana"), ("password", Self.password), ("next", "//evil.example/"),
+                ])
             ) { response in
                 #expect(response.status == .seeOther)
                 #expect(response.headers[.location] == "/", "only local paths may follow a login")
@@ -124,24 +149,37 @@ import Testing
             #expect(csrf.count == 64)
             for token in ["", String(repeating: "0", count: 64)] {
                 try await client.execute(
-                    uri: "/logout", method: .post, headers: Self.formHeaders.merging(cookie), body: Self.form([("csrf", token)])
+                    uri: "/logout",
+                    method: .post,
+                    headers: Self.formHeaders.merging(cookie),
+                    body: Self.form([("csrf", token)])
                 ) { response in
                     #expect(response.status == .forbidden)
                 }
             }
             try await client.execute(
-                uri: "/runs/nope/cancel", method: .post, headers: Self.formHeaders.merging(cookie), body: Self.form([])
+                uri: "/runs/nope/cancel",
+                method: .post,
+                headers: Self.formHeaders.merging(cookie),
+                body: Self.form([])
             ) { response in
                 #expect(response.status == .forbidden)
             }
             // The right token from another site is refused too.
             try await client.execute(
-                uri: "/logout", method: .post, headers: Self.formHeaders.merging(cookie).merging([.origin: "https://evil.example"]),
+                uri: "/logout",
+                method: .post,
+                headers: Self.formHeaders.merging(cookie).merging([.origin: "https://evil.example"]),
                 body: Self.form([("csrf", csrf)])
             ) { response in
                 #expect(response.status == .forbidden)
             }
-            try await client.execute(uri: "/logout", method: .post, headers: Self.formHeaders.merging(cookie), body: Self.form([("csrf", csrf)])) {
+            try await client.execute(
+                uri: "/logout",
+                method: .post,
+                headers: Self.formHeaders.merging(cookie),
+                body: Self.form([("csrf", csrf)])
+            ) {
                 response in
                 #expect(response.status == .seeOther)
                 #expect(response.headers[.location] == "/login")
@@ -159,11 +197,21 @@ import Testing
         let app = try await TestApp.make()
         try await app.test { client in
             try await makeUser(client)
-            let lab = #"{"groups": [{"name": "g"}], "engines": [{"group": "g", "name": "agents", "type": "agent"}], "testbeds": [{"group": "g", "name": "tb-1"}, {"group": "g", "name": "tb-2"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "args": [{"name": "-x", "code_name": "x"}], "profiles": [{"name": "P", "is_default": true, "engine": "agents"}]}]}"#
-            try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
+            let lab =
+                #"{"groups": [{"name": "g"}], "engines": [{"group": "g", "name": "agents", "type": "agent"}], "testbeds": [{"group": "g", "name": "tb-1"}, {"group": "g", "name": "tb-2"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "args": [{"name": "-x", "code_name": "x"}], "profiles": [{"name": "P", "is_default": true, "engine": "agents"}]}]}"#
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
+            ) {
                 #expect($0.status == .ok)
             }
-            let job = try await client.execute(uri: "/api/v1/definitions?filter=name=job", method: .get, headers: bearer(TestApp.adminToken)) {
+            let job = try await client.execute(
+                uri: "/api/v1/definitions?filter=name=job",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) {
                 try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? ""
             }
             let (cookie, csrf) = try await login(client)
@@ -171,37 +219,63 @@ import Testing
             // (The job runs on agents, and there are none: its runs stay queued until canceled.)
             // Bad options are a 400 page, nothing launched.
             try await client.execute(
-                uri: "/jobs/\(job)/launch", method: .post, headers: headers, body: Self.form([("csrf", csrf), ("options", "[1]")])
+                uri: "/jobs/\(job)/launch",
+                method: .post,
+                headers: headers,
+                body: Self.form([("csrf", csrf), ("options", "[1]")])
             ) { response in
                 #expect(response.status == .badRequest)
                 #expect(Self.text(response).contains("options must be a JSON object"))
             }
             // Options are values of the job's declared parameters, never a command.
             try await client.execute(
-                uri: "/jobs/\(job)/launch", method: .post, headers: headers,
+                uri: "/jobs/\(job)/launch",
+                method: .post,
+                headers: headers,
                 body: Self.form([("csrf", csrf), ("options", #"{"command": "id"}"#)])
             ) { response in
                 #expect(response.status == .badRequest)
-                #expect(Self.text(response).contains("options.command is not a launch parameter of job &#39;job&#39;; it declares: -x"))
+                #expect(
+                    Self.text(response).contains(
+                        "options.command is not a launch parameter of job &#39;job&#39;; it declares: -x"
+                    )
+                )
             }
             let run = try await client.execute(
-                uri: "/jobs/\(job)/launch", method: .post, headers: headers,
-                body: Self.form([("csrf", csrf), ("name", "from the form"), ("tags", "a, b"), ("options", #"{"x": "1"}"#)])
+                uri: "/jobs/\(job)/launch",
+                method: .post,
+                headers: headers,
+                body: Self.form([
+                    ("csrf", csrf), ("name", "from the form"), ("tags", "a, b"), ("options", #"{"x": "1"}"#),
+                ])
             ) { response in
                 #expect(response.status == .seeOther)
                 return String(response.headers[.location]?.dropFirst("/runs/".count) ?? "")
             }
-            let launched = try await client.execute(uri: "/api/v1/runs/\(run)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+            let launched = try await client.execute(
+                uri: "/api/v1/runs/\(run)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0) }
             #expect(launched["name"] == .string("from the form"))
             #expect(launched["tags"] == .array([.string("a"), .string("b")]))
             #expect(launched["options"]?["parameters"]?["x"] == .string("1"))
-            #expect(launched["options"]?["jobargs"] == .array([.object(["name": .string("-x"), "value": .string("1"), "flag": .bool(false)])]))
+            #expect(
+                launched["options"]?["jobargs"]
+                    == .array([.object(["name": .string("-x"), "value": .string("1"), "flag": .bool(false)])])
+            )
             // Two testbeds ticked: one run each, and the runs table filtered by the job.
-            let testbeds = try await client.execute(uri: "/api/v1/testbeds", method: .get, headers: bearer(TestApp.adminToken)) {
+            let testbeds = try await client.execute(
+                uri: "/api/v1/testbeds",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) {
                 try json($0)["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             }
             try await client.execute(
-                uri: "/jobs/\(job)/launch", method: .post, headers: headers,
+                uri: "/jobs/\(job)/launch",
+                method: .post,
+                headers: headers,
                 body: Self.form([("csrf", csrf)] + testbeds.map { ("testbed", $0) })
             ) { response in
                 #expect(response.status == .seeOther)
@@ -210,8 +284,16 @@ import Testing
             try await client.execute(uri: "/?job=\(job)", method: .get, headers: cookie) { response in
                 #expect(Self.text(response).components(separatedBy: "<tr data-run=").count - 1 == 3)
             }
-            try await client.execute(uri: "/runs/\(run)/cancel", method: .post, headers: headers, body: Self.form([("csrf", csrf)])) { response in
-                #expect(response.status == .seeOther, "\(Self.text(response).components(separatedBy: "alert").dropFirst().first ?? "")")
+            try await client.execute(
+                uri: "/runs/\(run)/cancel",
+                method: .post,
+                headers: headers,
+                body: Self.form([("csrf", csrf)])
+            ) { response in
+                #expect(
+                    response.status == .seeOther,
+                    "\(Self.text(response).components(separatedBy: "alert").dropFirst().first ?? "")"
+                )
                 #expect(response.headers[.location] == "/runs/\(run)")
             }
             try await client.execute(uri: "/runs/\(run)", method: .get, headers: cookie) { response in
@@ -219,15 +301,29 @@ import Testing
                 #expect(html.contains(#"id="run-status">killed<"#))
                 #expect(!html.contains(#"id="cancel""#), "a finished run has no cancel button")
             }
-            try await client.execute(uri: "/runs/\(run)/cancel", method: .post, headers: headers, body: Self.form([("csrf", csrf)])) { response in
+            try await client.execute(
+                uri: "/runs/\(run)/cancel",
+                method: .post,
+                headers: headers,
+                body: Self.form([("csrf", csrf)])
+            ) { response in
                 #expect(response.status == .conflict)
             }
-            try await client.execute(uri: "/runs/\(run)/relaunch", method: .post, headers: headers, body: Self.form([("csrf", csrf)])) { response in
+            try await client.execute(
+                uri: "/runs/\(run)/relaunch",
+                method: .post,
+                headers: headers,
+                body: Self.form([("csrf", csrf)])
+            ) { response in
                 #expect(response.status == .seeOther)
                 let again = String(response.headers[.location]?.dropFirst("/runs/".count) ?? "")
                 #expect(!again.isEmpty && again != run)
                 // The relaunch is the same run again: its launch options, name and tags.
-                let relaunched = try await client.execute(uri: "/api/v1/runs/\(again)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+                let relaunched = try await client.execute(
+                    uri: "/api/v1/runs/\(again)",
+                    method: .get,
+                    headers: bearer(TestApp.adminToken)
+                ) { try json($0) }
                 #expect(relaunched["options"]?["parameters"]?["x"] == .string("1"))
                 #expect(relaunched["name"] == .string("from the form"))
                 #expect(relaunched["tags"] == .array([.string("a"), .string("b")]))
@@ -268,7 +364,9 @@ import Testing
                     #expect(Self.text(response).contains("Not found"))
                 }
             }
-            try await client.execute(uri: "/?status=bogus", method: .get, headers: cookie) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/?status=bogus", method: .get, headers: cookie) {
+                #expect($0.status == .badRequest)
+            }
             try await client.execute(uri: "/assets/dashboard.css?v=1", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "text/css; charset=utf-8")
@@ -291,40 +389,62 @@ import Testing
         try await app.test { client in
             try await makeUser(client)
             let name = Self.hostile.replacingOccurrences(of: "\"", with: "\\\"")
-            let lab = #"{"groups": [{"name": "g"}], "testbeds": [{"group": "g", "name": "\#(name)"}], "definitions": [{"group": "g", "name": "\#(name)", "harness": "shell", "job_file": "true", "description": "\#(name)", "profiles": [{"name": "\#(name)", "is_default": true}]}]}"#
-            try await client.execute(uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)) {
+            let lab =
+                #"{"groups": [{"name": "g"}], "testbeds": [{"group": "g", "name": "\#(name)"}], "definitions": [{"group": "g", "name": "\#(name)", "harness": "shell", "job_file": "true", "description": "\#(name)", "profiles": [{"name": "\#(name)", "is_default": true}]}]}"#
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
+            ) {
                 #expect($0.status == .ok)
             }
             let run = try await client.execute(
-                uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken),
+                uri: "/api/v1/runs",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
                 body: ByteBuffer(json: #"{"group": "g", "name": "\#(name)", "comment": "\#(name)"}"#)
             ) { response in
                 #expect(response.status == .created)
                 return try json(response)["id"]?.stringValue ?? ""
             }
             try await client.execute(
-                uri: "/api/v1/runs/\(run)/log", method: .post, headers: [.authorization: "Bearer \(TestApp.adminToken)"],
+                uri: "/api/v1/runs/\(run)/log",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)"],
                 body: ByteBuffer(string: "line one\nERROR \(Self.hostile)\n")
             ) { #expect($0.status == .created) }
             let junit = """
                 <testsuite name="s"><testcase classname="\(Self.hostile.replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: "\"", with: "&quot;"))" name="t"><failure message="m">\(Self.hostile.replacingOccurrences(of: "<", with: "&lt;"))</failure></testcase></testsuite>
                 """
             try await client.execute(
-                uri: "/api/v1/runs/\(run)/files?name=\(Self.hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&results=junit",
-                method: .post, headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/xml"],
+                uri:
+                    "/api/v1/runs/\(run)/files?name=\(Self.hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&results=junit",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/xml"],
                 body: ByteBuffer(string: junit)
             ) { #expect($0.status == .created) }
-            let job = try await client.execute(uri: "/api/v1/definitions?limit=1", method: .get, headers: bearer(TestApp.adminToken)) {
+            let job = try await client.execute(
+                uri: "/api/v1/definitions?limit=1",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) {
                 try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? ""
             }
             let (cookie, _) = try await login(client)
-            for path in ["/", "/runs/\(run)", "/runs/\(run)?fragment=live", "/jobs", "/jobs/\(job)", "/lab/testbeds", "/?fragment=rows"] {
+            for path in [
+                "/", "/runs/\(run)", "/runs/\(run)?fragment=live", "/jobs", "/jobs/\(job)", "/lab/testbeds",
+                "/?fragment=rows",
+            ] {
                 try await client.execute(uri: path, method: .get, headers: cookie) { response in
                     #expect(response.status == .ok, "\(path)")
                     let html = Self.text(response)
                     #expect(!html.contains("<script>alert"), "\(path) renders a name, log line or message as markup")
                     #expect(!html.contains("'q"), "\(path) leaves a quote unescaped")
-                    #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;q"), "\(path) should show the text")
+                    #expect(
+                        html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;q"),
+                        "\(path) should show the text"
+                    )
                 }
             }
             try await client.execute(uri: "/runs/\(run)", method: .get, headers: cookie) { response in
@@ -366,7 +486,8 @@ extension HTTPFields {
                     [
                         "group_id": .string(group.id), "definition_id": .string(job.id),
                         "status": .string(finished ? (passed == 3 ? "success" : "failure") : "running"),
-                        "created_at": .timestamp(start + Int64(index) * 60_000_000), "tests_total": .int(finished ? 3 : 0),
+                        "created_at": .timestamp(start + Int64(index) * 60_000_000),
+                        "tests_total": .int(finished ? 3 : 0),
                         "tests_passed": .int(Int64(passed)), "tests_failed": .int(Int64(finished ? 3 - passed : 0)),
                     ]
                 )
@@ -393,7 +514,10 @@ extension HTTPFields {
         #expect(found.map(\.name) == ["flaky"])
         #expect(found.first?.flips == 4)
         #expect(found.first?.outcomes == flaky)
-        #expect(try await history.flakyTests(definitionID: job.id, scope: .groups(["other"])).isEmpty, "tenancy applies")
+        #expect(
+            try await history.flakyTests(definitionID: job.id, scope: .groups(["other"])).isEmpty,
+            "tenancy applies"
+        )
         await store.shutdown()
     }
 }

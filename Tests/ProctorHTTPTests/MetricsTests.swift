@@ -15,7 +15,10 @@ import Testing
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/api/v1/harnesses", method: .get, headers: admin).status == .ok)
             #expect(try await client.execute(uri: "/api/v1/harnesses", method: .get, headers: admin).status == .ok)
-            #expect(try await client.execute(uri: "/api/v1/harnesses/secret-id-1", method: .get, headers: admin).status == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/v1/harnesses/secret-id-1", method: .get, headers: admin).status
+                    == .notFound
+            )
             #expect(try await client.execute(uri: "/api/v1/harnesses", method: .get).status == .unauthorized)
             #expect(try await client.execute(uri: "/no/such/path/xyz", method: .get).status == .notFound)
 
@@ -25,13 +28,29 @@ import Testing
             let text = String(buffer: response.body)
             #expect(text.contains("# TYPE proctor_http_requests_total counter"))
             #expect(text.contains(#"proctor_http_requests_total{route="/healthz",method="GET",status="200"} 1"#))
-            #expect(text.contains(#"proctor_http_requests_total{route="/api/v1/harnesses",method="GET",status="200"} 2"#))
-            #expect(text.contains(#"proctor_http_requests_total{route="/api/v1/harnesses",method="GET",status="401"} 1"#))
-            #expect(text.contains(#"proctor_http_requests_total{route="/api/v1/harnesses/{id}",method="GET",status="404"} 1"#))
+            #expect(
+                text.contains(#"proctor_http_requests_total{route="/api/v1/harnesses",method="GET",status="200"} 2"#)
+            )
+            #expect(
+                text.contains(#"proctor_http_requests_total{route="/api/v1/harnesses",method="GET",status="401"} 1"#)
+            )
+            #expect(
+                text.contains(
+                    #"proctor_http_requests_total{route="/api/v1/harnesses/{id}",method="GET",status="404"} 1"#
+                )
+            )
             #expect(text.contains(#"proctor_http_requests_total{route="unmatched",method="GET",status="404"} 1"#))
             #expect(text.contains("# TYPE proctor_http_request_duration_seconds histogram"))
-            #expect(text.contains(#"proctor_http_request_duration_seconds_count{route="/api/v1/harnesses",method="GET",status="200"} 2"#))
-            #expect(text.contains(#"proctor_http_request_duration_seconds_bucket{route="/healthz",method="GET",status="200",le="+Inf"} 1"#))
+            #expect(
+                text.contains(
+                    #"proctor_http_request_duration_seconds_count{route="/api/v1/harnesses",method="GET",status="200"} 2"#
+                )
+            )
+            #expect(
+                text.contains(
+                    #"proctor_http_request_duration_seconds_bucket{route="/healthz",method="GET",status="200",le="+Inf"} 1"#
+                )
+            )
             // Raw paths never become labels.
             #expect(!text.contains("secret-id-1"))
             #expect(!text.contains("xyz"))
@@ -43,7 +62,10 @@ import Testing
         let group = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))
         for status in ["new", "new", "running", "success"] {
             _ = try await app.store.insert(
-                Record(.runs, ["group_id": .string(group.id), "status": .string(status), "executor": .string("client")])
+                Record(
+                    .runs,
+                    ["group_id": .string(group.id), "status": .string(status), "executor": .string("client")]
+                )
             )
         }
         try await app.test { client in

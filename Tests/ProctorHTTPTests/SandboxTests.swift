@@ -77,7 +77,8 @@ import Testing
     }
 
     /// Launches a job as the member and waits for its run to end: the run's id and its final state.
-    func runToEnd(_ client: any TestClientProtocol, _ definition: String) async throws -> (id: String, done: JSONValue) {
+    func runToEnd(_ client: any TestClientProtocol, _ definition: String) async throws -> (id: String, done: JSONValue)
+    {
         let run = try await launch(client, #"{"definition": "\#(definition)"}"#, token: Self.memberToken)
         let id = run["id"]?.stringValue ?? ""
         return (id, try await waitForEnd(client, id))

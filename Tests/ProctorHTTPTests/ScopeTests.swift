@@ -112,11 +112,17 @@ import Testing
                 #expect(body["error"]?.stringValue != nil, "CDRouter's error shape")
             }
             // KernelCI takes the shared names too: read is its get, and nothing more.
-            try await client.execute(uri: "/kernelci/job", method: .get, headers: [.authorization: readOnly]) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/kernelci/job", method: .get, headers: [.authorization: readOnly]) {
+                #expect($0.status == .ok)
+            }
             let reader = try await token(client, scopes: ["read"])
-            try await client.execute(uri: "/kernelci/job", method: .get, headers: [.authorization: reader]) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/kernelci/job", method: .get, headers: [.authorization: reader]) {
+                #expect($0.status == .ok)
+            }
             try await client.execute(
-                uri: "/kernelci/job", method: .post, headers: [.authorization: reader, .contentType: "application/json"],
+                uri: "/kernelci/job",
+                method: .post,
+                headers: [.authorization: reader, .contentType: "application/json"],
                 body: ByteBuffer(json: #"{"job": "j", "kernel": "k"}"#)
             ) { #expect($0.status == .forbidden) }
             // Nothing changed.

@@ -18,7 +18,9 @@ struct TestApp {
     /// Where tests put scripts that jobs execute: in the checkout's build folder, since a run's sandbox has a
     /// private /tmp and its user must be able to reach them.
     static let scriptsDirectory: URL = {
-        let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/test-scripts")
+        let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+            ".build/test-scripts"
+        )
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }()
@@ -26,8 +28,15 @@ struct TestApp {
     static func make() async throws -> TestApp {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-http-\(UUID().uuidString)")
-        var configuration = AppConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory.path, adminToken: adminToken)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-http-\(UUID().uuidString)"
+        )
+        var configuration = AppConfiguration(
+            host: "127.0.0.1",
+            port: 0,
+            dataDirectory: directory.path,
+            adminToken: adminToken
+        )
         // scripts/test sets it when the sandbox user cannot read the checkout.
         if let user = ProcessInfo.processInfo.environment["PROCTOR_SANDBOX_USER"] { configuration.sandbox.user = user }
         let store = try await openStore(configuration, logger: logger)

@@ -46,7 +46,9 @@ import Testing
         printf 'image tarball of %s\\n' "$PROCTOR_GIT_REF" > "$PROCTOR_IMAGE_TARBALL"
         """
 
-    func withLab(live: Bool = false, _ body: @Sendable (any TestClientProtocol, TestApp) async throws -> Void) async throws {
+    func withLab(live: Bool = false, _ body: @Sendable (any TestClientProtocol, TestApp) async throws -> Void)
+        async throws
+    {
         var app = try await TestApp.make()
         // Not under /tmp: a run's sandbox has a private /tmp.
         let scripts = TestApp.scriptsDirectory.appendingPathComponent("xpresso-builder-\(UUID().uuidString)")
@@ -69,11 +71,17 @@ import Testing
     }
 
     func call(
-        _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, token: String = alice,
-        group: String? = nil, body: String? = nil
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        token: String = alice,
+        group: String? = nil,
+        body: String? = nil
     ) async throws -> (HTTPResponse.Status, JSONValue, HTTPFields) {
         try await client.execute(
-            uri: "/xpresso/api/v2" + path, method: method, headers: Self.headers(token, group: group),
+            uri: "/xpresso/api/v2" + path,
+            method: method,
+            headers: Self.headers(token, group: group),
             body: body.map { ByteBuffer(string: $0) }
         ) { response in (response.status, (try? json(response)) ?? .null, response.headers) }
     }
@@ -88,7 +96,9 @@ import Testing
             #expect(names(try await call(client, .get, "/jobs", token: Self.bob).1) == ["smoke", "broken"])
             #expect(names(try await call(client, .get, "/jobs", token: Self.bob, group: "lab-b").1) == ["secret"])
             let viaGroup = try await client.execute(
-                uri: "/xpresso/api/v2/jobs", method: .get, headers: Self.headers(Self.bob, group: "lab-b", header: "Group")
+                uri: "/xpresso/api/v2/jobs",
+                method: .get,
+                headers: Self.headers(Self.bob, group: "lab-b", header: "Group")
             ) { try json($0) }
             #expect(names(viaGroup) == ["secret"])
             // A group the caller is not in: 403, whether it exists or not.
@@ -98,8 +108,13 @@ import Testing
                 #expect(body["detail"]?.stringValue?.contains(group) == true)
             }
             // Another group's job: Not Found, as a job that does not exist.
-            let secret = try await call(client, .get, "/jobs", token: Self.bob, group: "lab-b").1.arrayValue?.first?["id"]?.stringValue ?? ""
-            for path in ["/jobs/\(secret)", "/jobs/no-such-id", "/bundles/x", "/profile/x", "/profiles/x", "/harnesses/x", "/engines/x"] {
+            let secret =
+                try await call(client, .get, "/jobs", token: Self.bob, group: "lab-b").1.arrayValue?.first?["id"]?
+                .stringValue ?? ""
+            for path in [
+                "/jobs/\(secret)", "/jobs/no-such-id", "/bundles/x", "/profile/x", "/profiles/x", "/harnesses/x",
+                "/engines/x",
+            ] {
                 let (status, body, _) = try await call(client, .get, path)
                 #expect(status == .notFound, "\(path)")
                 #expect(body == .object(["detail": .string("Not Found")]), "\(path)")
@@ -111,15 +126,23 @@ import Testing
 
     @Test func authenticationIsTokenOrBearer() async throws {
         try await withLab { client, _ in
-            let missing = try await client.execute(uri: "/xpresso/api/v2/jobs", method: .get) { ($0.status, try json($0)) }
+            let missing = try await client.execute(uri: "/xpresso/api/v2/jobs", method: .get) {
+                ($0.status, try json($0))
+            }
             #expect(missing.0 == .unauthorized)
             #expect(missing.1 == .object(["detail": .string("Authentication credentials were not provided.")]))
             let wrong = try await client.execute(
-                uri: "/xpresso/api/v2/jobs", method: .get, headers: [.authorization: "Token wrong-token-123"]
+                uri: "/xpresso/api/v2/jobs",
+                method: .get,
+                headers: [.authorization: "Token wrong-token-123"]
             ) { ($0.status, try json($0)) }
             #expect(wrong.0 == .unauthorized)
             #expect(wrong.1 == .object(["detail": .string("Invalid token.")]))
-            try await client.execute(uri: "/xpresso/api/v2/jobs", method: .get, headers: [.authorization: "Bearer \(Self.alice)"]) {
+            try await client.execute(
+                uri: "/xpresso/api/v2/jobs",
+                method: .get,
+                headers: [.authorization: "Bearer \(Self.alice)"]
+            ) {
                 #expect($0.status == .ok)
             }
         }
@@ -127,13 +150,19 @@ import Testing
 
     @Test func searchIsAndAcrossKeysOrWithin() async throws {
         try await withLab { client, _ in
-            func search(_ body: String, token: String = XPRESSOTests.alice) async throws -> (HTTPResponse.Status, JSONValue) {
+            func search(_ body: String, token: String = XPRESSOTests.alice) async throws -> (
+                HTTPResponse.Status, JSONValue
+            ) {
                 let (status, value, _) = try await call(client, .post, "/jobs/search", token: token, body: body)
                 return (status, value)
             }
             #expect(names(try await search(#"{"tags": ["fast"]}"#).1) == ["smoke", "broken"])
             #expect(names(try await search(#"{"tags": ["fast"], "name": ["broken", "x"]}"#).1) == ["broken"])
-            #expect(names(try await search(#"{"tags": ["smoke"], "group": ["lab-a", "lab-b"]}"#, token: Self.bob).1) == ["smoke", "secret"])
+            #expect(
+                names(try await search(#"{"tags": ["smoke"], "group": ["lab-a", "lab-b"]}"#, token: Self.bob).1) == [
+                    "smoke", "secret",
+                ]
+            )
             // Groups the caller is not in match nothing.
             #expect(try await search(#"{"group": ["lab-b"]}"#).0 == .notFound)
             let (status, body) = try await search(#"{"name": ["old"]}"#)
@@ -158,10 +187,14 @@ import Testing
                 #expect(try await call(client, .get, "/profiles?\(query)").0 == .badRequest, "\(query)")
             }
             let profile = try await call(client, .get, "/profiles").1.arrayValue?.first
-            #expect(profile?["jobargs"]?.arrayValue?.first == .object([
-                "id": .number(1), "job_arg": .null, "name": .string("-v"), "value": .string(""), "flag": .bool(true),
-                "inherits": .bool(false),
-            ]))
+            #expect(
+                profile?["jobargs"]?.arrayValue?.first
+                    == .object([
+                        "id": .number(1), "job_arg": .null, "name": .string("-v"), "value": .string(""),
+                        "flag": .bool(true),
+                        "inherits": .bool(false),
+                    ])
+            )
             #expect(profile?["harness_instances"]?.arrayValue?.first?["name"] == .string("sh"))
             let bundle = try await call(client, .get, "/bundles").1.arrayValue?.first
             #expect(bundle?["profiles"]?.arrayValue?.count == 2)
@@ -173,10 +206,19 @@ import Testing
     @Test func polarisBuildNeedsThePermissionAndValidates() async throws {
         try await withLab { client, _ in
             let body = #"{"name": "polaris-image", "tag": "v1", "git_ref": "main", "groups": ["lab-b"]}"#
-            let (refused, detail, _) = try await call(client, .post, "/images/polaris_build", token: Self.bob, body: body)
+            let (refused, detail, _) = try await call(
+                client,
+                .post,
+                "/images/polaris_build",
+                token: Self.bob,
+                body: body
+            )
             #expect(refused == .forbidden)
             #expect(detail["detail"]?.stringValue != nil)
-            #expect(try await call(client, .post, "/images/polaris_build", token: Self.bob, group: "lab-b", body: body).0 == .forbidden)
+            #expect(
+                try await call(client, .post, "/images/polaris_build", token: Self.bob, group: "lab-b", body: body).0
+                    == .forbidden
+            )
             let bad = [
                 #"{"name": "Polaris", "tag": "v1", "git_ref": "main", "groups": ["lab-b"]}"#,
                 #"{"name": "p", "tag": "-v1", "git_ref": "main", "groups": ["lab-b"]}"#,
@@ -189,11 +231,23 @@ import Testing
                 #"{"name": "p", "tag": "v1", "git_ref": "main", "groups": ["lab-b"], "extra": 1}"#,
             ]
             for item in bad {
-                let (status, body, _) = try await call(client, .post, "/images/polaris_build", token: Self.carol, body: item)
+                let (status, body, _) = try await call(
+                    client,
+                    .post,
+                    "/images/polaris_build",
+                    token: Self.carol,
+                    body: item
+                )
                 #expect(status == .badRequest, "\(item)")
                 #expect(body["detail"] != nil, "\(item)")
             }
-            let (status, image, _) = try await call(client, .post, "/images/polaris_build", token: Self.carol, body: body)
+            let (status, image, _) = try await call(
+                client,
+                .post,
+                "/images/polaris_build",
+                token: Self.carol,
+                body: body
+            )
             #expect(status == .ok)
             #expect(image["status"] == .string("building"))
             #expect(image["group"] == .string("lab-b"))
@@ -205,7 +259,8 @@ import Testing
         try await withLab(live: true) { client, app in
             var ids: [String: String] = [:]
             for ref in ["main", "broken"] {
-                let body = #"{"name": "polaris/image", "tag": "t-\#(ref)", "git_ref": "\#(ref)", "base_ref": "v1.0", "groups": ["lab-a"]}"#
+                let body =
+                    #"{"name": "polaris/image", "tag": "t-\#(ref)", "git_ref": "\#(ref)", "base_ref": "v1.0", "groups": ["lab-a"]}"#
                 let (status, image, _) = try await call(client, .post, "/images/polaris_build", body: body)
                 #expect(status == .ok)
                 ids[ref] = image["uuid"]?.stringValue ?? ""
@@ -226,7 +281,9 @@ import Testing
             // The build's run went through the executor: its console shows the builder's arguments.
             let run = try #require(try await app.store.get(.runs, id: built.string("run_id") ?? ""))
             #expect(run.string("status") == "success")
-            #expect(run["options"].jsonValue?["command"]?.stringValue?.contains("'--build-arg' 'BASE_REF=v1.0'") == true)
+            #expect(
+                run["options"].jsonValue?["command"]?.stringValue?.contains("'--build-arg' 'BASE_REF=v1.0'") == true
+            )
         }
     }
 
@@ -236,30 +293,46 @@ import Testing
     @Test func aLaunchJoinsOnlyAnUnfinishedRequestOfItsGroup() async throws {
         try await withLab { client, _ in
             let profiles = try await call(client, .get, "/profiles").1
-            let smoke = profiles.arrayValue?.first { $0["name"] == .string("DEFAULT") && $0["job"]?["name"] == .string("smoke") }?["id"]?.stringValue
+            let smoke =
+                profiles.arrayValue?.first {
+                    $0["name"] == .string("DEFAULT") && $0["job"]?["name"] == .string("smoke")
+                }?["id"]?.stringValue
                 ?? profiles.arrayValue?.first?["id"]?.stringValue ?? ""
             let (status, request, _) = try await call(client, .post, "/requests", body: #"{"profile": "\#(smoke)"}"#)
             #expect(status == .created)
             let id = request["request_id"]?.stringValue ?? ""
             func launch(_ body: String, token: String = Self.alice) async throws -> HTTPResponse.Status {
-                try await client.execute(uri: "/api/v1/runs", method: .post, headers: bearer(token), body: ByteBuffer(json: body)) { $0.status }
+                try await client.execute(
+                    uri: "/api/v1/runs",
+                    method: .post,
+                    headers: bearer(token),
+                    body: ByteBuffer(json: body)
+                ) { $0.status }
             }
             #expect(try await launch(#"{"definition": "smoke", "request_id": "\#(id)"}"#) == .created)
             #expect(try await launch(#"{"definition": "smoke", "request_id": "REQ9999999"}"#) == .notFound)
             #expect(try await launch(#"{"definition": "smoke", "request_id": "not a request id; <x>"}"#) == .notFound)
             // Bob's job of another group cannot join lab-a's request.
-            #expect(try await launch(#"{"definition": "secret", "request_id": "\#(id)"}"#, token: Self.bob) == .notFound)
+            #expect(
+                try await launch(#"{"definition": "secret", "request_id": "\#(id)"}"#, token: Self.bob) == .notFound
+            )
             // Once every run of the request has ended, it takes no more.
-            let runs = try await client.execute(uri: "/api/v1/runs?filter=request_id=\(id)", method: .get, headers: bearer(Self.alice)) {
+            let runs = try await client.execute(
+                uri: "/api/v1/runs?filter=request_id=\(id)",
+                method: .get,
+                headers: bearer(Self.alice)
+            ) {
                 try json($0)["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             }
             #expect(runs.count == 2)
             for run in runs {
-                try await client.execute(uri: "/api/v1/runs/\(run)/cancel", method: .post, headers: bearer(Self.alice)) { _ in }
+                try await client.execute(uri: "/api/v1/runs/\(run)/cancel", method: .post, headers: bearer(Self.alice))
+                { _ in }
             }
             for _ in 0..<200 {
                 let active = try await client.execute(
-                    uri: "/api/v1/runs?filter=request_id=\(id)&filter=status={new,pre-run,running,post-run}&count=true", method: .get,
+                    uri: "/api/v1/runs?filter=request_id=\(id)&filter=status={new,pre-run,running,post-run}&count=true",
+                    method: .get,
                     headers: bearer(Self.alice)
                 ) { try json($0)["total"] }
                 if active == .number(0) { break }
@@ -274,7 +347,10 @@ import Testing
             let profiles = try await call(client, .get, "/profiles").1.arrayValue ?? []
             let smoke = profiles.first { $0["testbeds"]?.arrayValue?.isEmpty == false }?["id"]?.stringValue ?? ""
             let (status, submitted, _) = try await call(
-                client, .post, "/requests", body: #"{"profile": "\#(smoke)", "testbeds": ["tb-1", "tb-2"], "tags": ["t"]}"#
+                client,
+                .post,
+                "/requests",
+                body: #"{"profile": "\#(smoke)", "testbeds": ["tb-1", "tb-2"], "tags": ["t"]}"#
             )
             #expect(status == .created)
             let id = try #require(submitted["request_id"]?.stringValue)
@@ -283,7 +359,12 @@ import Testing
             #expect(submitted["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["\(id)-1", "\(id)-2"])
 
             let bundle = try await call(client, .get, "/bundles").1.arrayValue?.first?["id"]?.stringValue ?? ""
-            let (bundleStatus, fromBundle, _) = try await call(client, .post, "/requests", body: #"{"bundle": "\#(bundle)"}"#)
+            let (bundleStatus, fromBundle, _) = try await call(
+                client,
+                .post,
+                "/requests",
+                body: #"{"bundle": "\#(bundle)"}"#
+            )
             #expect(bundleStatus == .created)
             let bundleID = try #require(fromBundle["request_id"]?.stringValue)
             #expect(bundleID != id)
@@ -301,7 +382,11 @@ import Testing
             #expect(done["result"] == .string("PASSED"))
             for item in done["items"]?.arrayValue ?? [] {
                 let runID = item["run_id"]?.stringValue ?? ""
-                let tests = try await app.store.list(.testResults, query: Query(filter: .equal("run_id", runID)), scope: .everything)
+                let tests = try await app.store.list(
+                    .testResults,
+                    query: Query(filter: .equal("run_id", runID)),
+                    scope: .everything
+                )
                 #expect(tests.items.map { $0.string("name") } == ["ping"])
             }
             let mixed = try await follow(bundleID)
@@ -333,7 +418,16 @@ import Testing
                 #expect(answer["detail"]?.stringValue != nil, "\(body)")
             }
             // Acting in a group needs the member role there (carol's profile lookup in lab-a is refused first).
-            #expect(try await call(client, .post, "/requests", token: Self.carol, group: "lab-a", body: #"{"profile": "\#(profile)"}"#).0 == .forbidden)
+            #expect(
+                try await call(
+                    client,
+                    .post,
+                    "/requests",
+                    token: Self.carol,
+                    group: "lab-a",
+                    body: #"{"profile": "\#(profile)"}"#
+                ).0 == .forbidden
+            )
         }
     }
 }

@@ -69,17 +69,29 @@ public struct Accounts: Sendable {
         let principal = try await authenticator.principal(forUser: name, password: password, from: address)
         let user = try await store.require(.users, id: principal.id)
         let token = try await authenticator.issueToken(
-            userID: user.id, name: "login", expiresAt: Timestamp.now() + seconds * 1_000_000
+            userID: user.id,
+            name: "login",
+            expiresAt: Timestamp.now() + seconds * 1_000_000
         )
         return (IssuedToken(secret: token.token, record: token.record), user)
     }
 
     /// Revokes the token a session holds, given its secret (logging out). An unknown secret is harmless.
     public func revokeSession(secret: String) async throws {
-        guard let token = try await store.first(.tokens, matching: ["token_hash": .string(Credentials.tokenHash(secret))]),
+        guard
+            let token = try await store.first(
+                .tokens,
+                matching: ["token_hash": .string(Credentials.tokenHash(secret))]
+            ),
             token.bool("revoked") != true
         else { return }
-        _ = try await store.update(.tokens, id: token.id, changes: ["revoked": .bool(true)], ifMatch: nil, scope: .everything)
+        _ = try await store.update(
+            .tokens,
+            id: token.id,
+            changes: ["revoked": .bool(true)],
+            ifMatch: nil,
+            scope: .everything
+        )
     }
 
     // MARK: Tokens
@@ -103,7 +115,9 @@ public struct Accounts: Sendable {
         }
         if let expiresAt {
             let now = Timestamp.now()
-            guard expiresAt > now else { throw ProctorError(.unprocessable, "'expires_at' is in the past", field: "expires_at") }
+            guard expiresAt > now else {
+                throw ProctorError(.unprocessable, "'expires_at' is in the past", field: "expires_at")
+            }
             guard expiresAt - now <= Self.maximumTokenLifetime * 1_000_000 else {
                 throw ProctorError(.unprocessable, "a token lives at most 10 years", field: "expires_at")
             }
@@ -112,7 +126,11 @@ public struct Accounts: Sendable {
         if let held = principal.scopes {
             if scopes == nil { granted = held.sorted() }
             guard Set(granted).isSubset(of: held), !granted.isEmpty else {
-                throw ProctorError(.forbidden, "a scoped token can only issue tokens within its own scopes", field: "scopes")
+                throw ProctorError(
+                    .forbidden,
+                    "a scoped token can only issue tokens within its own scopes",
+                    field: "scopes"
+                )
             }
         }
         guard granted.allSatisfy({ !$0.isEmpty && $0.count <= 100 }) else {
@@ -120,7 +138,10 @@ public struct Accounts: Sendable {
         }
         try AccessScope.validate(granted)
         let issued = try await Authenticator(store: store).issueToken(
-            userID: principal.id, name: name, scopes: Array(Set(granted)).sorted(), expiresAt: expiresAt
+            userID: principal.id,
+            name: name,
+            scopes: Array(Set(granted)).sorted(),
+            expiresAt: expiresAt
         )
         return IssuedToken(secret: issued.token, record: issued.record)
     }
@@ -132,7 +153,11 @@ public struct Accounts: Sendable {
 
     private static func checkedLifetime(_ seconds: Int64, field: String) throws -> Int64 {
         guard seconds > 0, seconds <= maximumTokenLifetime else {
-            throw ProctorError(.unprocessable, "'\(field)' must be between 1 and \(maximumTokenLifetime) seconds", field: field)
+            throw ProctorError(
+                .unprocessable,
+                "'\(field)' must be between 1 and \(maximumTokenLifetime) seconds",
+                field: field
+            )
         }
         return seconds
     }
@@ -162,7 +187,13 @@ public struct Accounts: Sendable {
             token.string("user_id") == principal.id || principal.isSiteAdmin
         else { throw ProctorError.notFound("no such token: \(id)") }
         if token.bool("revoked") == true { return token }
-        return try await store.update(.tokens, id: id, changes: ["revoked": .bool(true)], ifMatch: nil, scope: .everything)
+        return try await store.update(
+            .tokens,
+            id: id,
+            changes: ["revoked": .bool(true)],
+            ifMatch: nil,
+            scope: .everything
+        )
     }
 
     // MARK: Users
@@ -190,7 +221,8 @@ public struct Accounts: Sendable {
     ///   - values: the user's fields (`name`, `email`, `fullname`, `is_site_admin`, `state`), already typed.
     ///   - password: the plain password, or nil for a user who can only use tokens.
     /// - Throws: `forbidden` for other callers, `badRequest`/`unprocessable` for bad fields, `conflict` for a taken name.
-    public func createUser(_ values: [String: Value], password: String?, by principal: Principal) async throws -> Record {
+    public func createUser(_ values: [String: Value], password: String?, by principal: Principal) async throws -> Record
+    {
         guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "only the site admin creates users") }
         var values = try checkedUserValues(values)
         guard let name = values["name"]?.stringValue, !name.isEmpty else {
@@ -207,7 +239,11 @@ public struct Accounts: Sendable {
     ///   - ifMatch: the etag the caller read (optimistic concurrency), or nil.
     /// - Throws: `notFound` for another user (non-admins), `forbidden` for fields a user cannot change on themselves.
     public func updateUser(
-        id: String, _ values: [String: Value], password: String?, ifMatch: String? = nil, by principal: Principal
+        id: String,
+        _ values: [String: Value],
+        password: String?,
+        ifMatch: String? = nil,
+        by principal: Principal
     ) async throws -> Record {
         let existing = try await user(id: id, for: principal)
         var changes = try checkedUserValues(values)
@@ -237,13 +273,17 @@ public struct Accounts: Sendable {
     public func deleteUser(id: String, ifMatch: String? = nil, by principal: Principal) async throws {
         let existing = try await user(id: id, for: principal)
         guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "only the site admin deletes users") }
-        guard existing.id != principal.id else { throw ProctorError(.conflict, "the site admin cannot delete themselves") }
+        guard existing.id != principal.id else {
+            throw ProctorError(.conflict, "the site admin cannot delete themselves")
+        }
         try await store.transaction { store in
             // The schema cascades these, but deleting them explicitly keeps that true on any store.
             for kind in [ResourceKind.tokens, .memberships] {
                 while true {
                     let rows = try await store.list(
-                        kind, query: Query(filter: .equal("user_id", existing.id), limit: 500), scope: .everything
+                        kind,
+                        query: Query(filter: .equal("user_id", existing.id), limit: 500),
+                        scope: .everything
                     ).items
                     if rows.isEmpty { break }
                     for row in rows { try await store.delete(kind, id: row.id, ifMatch: nil, scope: .everything) }
@@ -258,7 +298,9 @@ public struct Accounts: Sendable {
     public static func hashPassword(_ password: String) throws -> String {
         guard password.unicodeScalars.count >= minimumPasswordLength, password.utf8.count <= 1024 else {
             throw ProctorError(
-                .unprocessable, "a password needs \(minimumPasswordLength) to 1024 characters", field: "password"
+                .unprocessable,
+                "a password needs \(minimumPasswordLength) to 1024 characters",
+                field: "password"
             )
         }
         return try Credentials.hashPassword(password)
@@ -272,7 +314,8 @@ public struct Accounts: Sendable {
         }
         if let state = values["state"], !Self.userStates.contains(state.stringValue ?? "") {
             throw ProctorError.badRequest(
-                "'state' must be one of \(Self.userStates.joined(separator: ", "))", field: "state",
+                "'state' must be one of \(Self.userStates.joined(separator: ", "))",
+                field: "state",
                 details: ["valid": Self.userStates]
             )
         }
@@ -313,7 +356,11 @@ public struct Accounts: Sendable {
     /// - Throws: `notFound` for a group the caller cannot see or an unknown user, `forbidden` for a caller who
     ///   is not the group's admin, `badRequest` for an empty permission name.
     public func setMember(
-        groupID: String, userID: String, role: Role, permissions: [String], by principal: Principal
+        groupID: String,
+        userID: String,
+        role: Role,
+        permissions: [String],
+        by principal: Principal
     ) async throws -> (member: Member, created: Bool) {
         _ = try await visibleGroup(groupID, for: principal)
         try principal.require(.admin, in: groupID, resource: "group")
@@ -328,10 +375,15 @@ public struct Accounts: Sendable {
         ]
         return try await store.transaction { store in
             if let existing = try await store.first(
-                .memberships, matching: ["group_id": .string(groupID), "user_id": .string(userID)]
+                .memberships,
+                matching: ["group_id": .string(groupID), "user_id": .string(userID)]
             ) {
                 let updated = try await store.update(
-                    .memberships, id: existing.id, changes: values, ifMatch: nil, scope: .everything
+                    .memberships,
+                    id: existing.id,
+                    changes: values,
+                    ifMatch: nil,
+                    scope: .everything
                 )
                 return (Member(membership: updated, user: user), false)
             }
@@ -349,9 +401,12 @@ public struct Accounts: Sendable {
     public func removeMember(groupID: String, userID: String, by principal: Principal) async throws {
         _ = try await visibleGroup(groupID, for: principal)
         try principal.require(.admin, in: groupID, resource: "group")
-        guard let existing = try await store.first(
-            .memberships, matching: ["group_id": .string(groupID), "user_id": .string(userID)]
-        ) else { throw ProctorError.notFound("no such member: \(userID)") }
+        guard
+            let existing = try await store.first(
+                .memberships,
+                matching: ["group_id": .string(groupID), "user_id": .string(userID)]
+            )
+        else { throw ProctorError.notFound("no such member: \(userID)") }
         try await store.delete(.memberships, id: existing.id, ifMatch: nil, scope: .everything)
     }
 }

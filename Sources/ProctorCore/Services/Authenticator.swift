@@ -1,4 +1,5 @@
 import Synchronization
+
 /// Turns credentials into a ``Principal``: API tokens (every front door) and passwords (login, HTTP Basic).
 public struct Authenticator: Sendable {
     public let store: any Store
@@ -44,7 +45,8 @@ public struct Authenticator: Sendable {
     }
 
     /// Checked against when the user does not exist; its password is unknowable (random salt, random input).
-    private static let decoyHash: String = (try? Credentials.hashPassword(Credentials.newToken(), rounds: Credentials.passwordRounds))
+    private static let decoyHash: String =
+        (try? Credentials.hashPassword(Credentials.newToken(), rounds: Credentials.passwordRounds))
         ?? "pbkdf2-sha256$210000$00$00"
 
     /// The user's principal when the password matches, else an unauthorized error; a `tooManyRequests` error
@@ -92,34 +94,47 @@ public struct Authenticator: Sendable {
 
     public func principal(for user: Record, scopes: Set<String>?) async throws -> Principal {
         let rows = try await store.list(
-            .memberships, query: Query(filter: .equal("user_id", user.id), limit: 1000), scope: .everything
+            .memberships,
+            query: Query(filter: .equal("user_id", user.id), limit: 1000),
+            scope: .everything
         ).items
         var memberships: [Principal.Membership] = []
         for row in rows {
             guard let groupID = row.groupID, let group = try await store.get(.groups, id: groupID) else { continue }
             memberships.append(
                 .init(
-                    groupID: groupID, groupName: group.name ?? "", role: Role(rawValue: row.string("role") ?? "") ?? .viewer,
+                    groupID: groupID,
+                    groupName: group.name ?? "",
+                    role: Role(rawValue: row.string("role") ?? "") ?? .viewer,
                     permissions: Set(row.strings("permissions"))
                 )
             )
         }
         return Principal(
-            kind: .user, id: user.id, name: user.name ?? "", isSiteAdmin: user.bool("is_site_admin") == true,
-            memberships: memberships.sorted { $0.groupName < $1.groupName }, scopes: scopes
+            kind: .user,
+            id: user.id,
+            name: user.name ?? "",
+            isSiteAdmin: user.bool("is_site_admin") == true,
+            memberships: memberships.sorted { $0.groupName < $1.groupName },
+            scopes: scopes
         )
     }
 
     /// Creates a token for a user and returns its one-time visible value with the stored row.
     public func issueToken(
-        userID: String, name: String, value: String? = nil, scopes: [String] = [], expiresAt: Int64? = nil
+        userID: String,
+        name: String,
+        value: String? = nil,
+        scopes: [String] = [],
+        expiresAt: Int64? = nil
     ) async throws -> (token: String, record: Record) {
         let token = value ?? Credentials.newToken()
         let record = try await store.insert(
             Record(
                 .tokens,
                 [
-                    "user_id": .string(userID), "name": .string(name), "token_hash": .string(Credentials.tokenHash(token)),
+                    "user_id": .string(userID), "name": .string(name),
+                    "token_hash": .string(Credentials.tokenHash(token)),
                     "prefix": .string(Credentials.tokenPrefix(token)), "scopes": .strings(scopes),
                     "expires_at": expiresAt.map(Value.timestamp) ?? .null,
                 ]
@@ -156,7 +171,8 @@ public final class PrincipalCache: Sendable {
         let wallNow = Timestamp.now()
         return entries.withLock { entries in
             guard let entry = entries[tokenHash] else { return nil }
-            guard entry.generation == generation, entry.validUntil > now, entry.tokenExpiresAt.map({ $0 > wallNow }) ?? true
+            guard entry.generation == generation, entry.validUntil > now,
+                entry.tokenExpiresAt.map({ $0 > wallNow }) ?? true
             else {
                 entries[tokenHash] = nil
                 return nil
@@ -167,7 +183,9 @@ public final class PrincipalCache: Sendable {
 
     func remember(_ principal: Principal, tokenHash: String, generation: UInt64) {
         let entry = Entry(
-            principal: principal, generation: generation, validUntil: ContinuousClock.now + lifetime,
+            principal: principal,
+            generation: generation,
+            validUntil: ContinuousClock.now + lifetime,
             tokenExpiresAt: principal.tokenExpiresAt
         )
         entries.withLock { entries in

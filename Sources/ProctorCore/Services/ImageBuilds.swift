@@ -22,7 +22,10 @@ public struct ImageBuilds: Sendable {
         public var retentionDays: Int
 
         public init(
-            builderCommand: String = "docker build", storagePath: String, context: String, maxRunTime: Int = 3600,
+            builderCommand: String = "docker build",
+            storagePath: String,
+            context: String,
+            maxRunTime: Int = 3600,
             retentionDays: Int = 6
         ) {
             self.builderCommand = builderCommand
@@ -81,7 +84,9 @@ public struct ImageBuilds: Sendable {
                 throw ProctorError.badRequest("no such group of yours: \(name)", field: "groups")
             }
         }
-        guard let group = try await store.get(.groups, id: groupID) else { throw ProctorError.notFound("no such group") }
+        guard let group = try await store.get(.groups, id: groupID) else {
+            throw ProctorError.notFound("no such group")
+        }
         let groupName = group.name ?? groupID
         let folder = Self.isSafeSegment(groupName) ? groupName : groupID
         let tarball = URL(fileURLWithPath: options.storagePath).appendingPathComponent(folder)
@@ -99,7 +104,8 @@ public struct ImageBuilds: Sendable {
                     [
                         "group_id": .string(groupID), "name": .string(request.name), "tag": .string(request.tag),
                         "git_ref": .string(request.gitRef), "base_ref": request.baseRef.map(Value.string) ?? .null,
-                        "groups": .strings(request.groups), "status": .string("building"), "storage_path": .string(tarball),
+                        "groups": .strings(request.groups), "status": .string("building"),
+                        "storage_path": .string(tarball),
                         "data": .json(data), "submitted_by": .string(principal.name),
                     ]
                 )
@@ -110,18 +116,28 @@ public struct ImageBuilds: Sendable {
                     "priority": .int(4), "max_run_time": .int(Int64(options.maxRunTime)),
                     "launched_by": principal.kind == .user ? .string(principal.id) : .null,
                     "labels": .json(.object(["image_build": .string(build.id)])),
-                    "options": .json(.object([
-                        "command": .string(command(for: request, tarball: tarball)),
-                        "env": .object(environment(for: request, group: groupName, tarball: tarball)),
-                        "results": .array([]), "image_build_id": .string(build.id),
-                        // The one folder of the image store the build's sandbox may write: its own image's.
-                        "writable_paths": .array([.string(URL(fileURLWithPath: tarball).deletingLastPathComponent().path)]),
-                    ])),
+                    "options": .json(
+                        .object([
+                            "command": .string(command(for: request, tarball: tarball)),
+                            "env": .object(environment(for: request, group: groupName, tarball: tarball)),
+                            "results": .array([]), "image_build_id": .string(build.id),
+                            // The one folder of the image store the build's sandbox may write: its own image's.
+                            "writable_paths": .array([
+                                .string(URL(fileURLWithPath: tarball).deletingLastPathComponent().path)
+                            ]),
+                        ])
+                    ),
                 ],
-                groupID: groupID, comment: "image build", in: store
+                groupID: groupID,
+                comment: "image build",
+                in: store
             )
             return try await store.update(
-                .imageBuilds, id: build.id, changes: ["run_id": .string(run.id)], ifMatch: nil, scope: .everything
+                .imageBuilds,
+                id: build.id,
+                changes: ["run_id": .string(run.id)],
+                ifMatch: nil,
+                scope: .everything
             )
         }
         await lifecycle.events.publish()
@@ -138,7 +154,8 @@ public struct ImageBuilds: Sendable {
         if let base = request.baseRef { arguments += ["--build-arg", "BASE_REF=\(base)"] }
         arguments += ["--output", "type=docker,dest=\(tarball)", options.context]
         let folder = URL(fileURLWithPath: tarball).deletingLastPathComponent().path
-        return "mkdir -p \(Self.quote(folder)) && \(options.builderCommand) " + arguments.map(Self.quote).joined(separator: " ")
+        return "mkdir -p \(Self.quote(folder)) && \(options.builderCommand) "
+            + arguments.map(Self.quote).joined(separator: " ")
     }
 
     func environment(for request: Request, group: String, tarball: String) -> [String: JSONValue] {
@@ -153,7 +170,8 @@ public struct ImageBuilds: Sendable {
     /// Called in the transaction that ends a run: the image build it carries (if any) becomes `built` or
     /// `failed`, with the tarball's size when there is one.
     static func finish(run: Record, status: RunStatus, in store: any Store) async throws {
-        guard case .object(let options)? = run["options"].jsonValue, let buildID = options["image_build_id"]?.stringValue,
+        guard case .object(let options)? = run["options"].jsonValue,
+            let buildID = options["image_build_id"]?.stringValue,
             let build = try await store.get(.imageBuilds, id: buildID)
         else { return }
         var changes: [String: Value] = ["status": .string(status == .success ? "built" : "failed")]
@@ -173,11 +191,31 @@ public struct ImageBuilds: Sendable {
             guard !value.isEmpty else { throw ProctorError.badRequest("'\(field)' is required", field: field) }
             guard valid(value) else { throw ProctorError.badRequest("'\(field)' \(rule)", field: field) }
         }
-        try check(request.name, "name", isImageName, "must be a lower-case image name (a-z, 0-9, '.', '_', '-', '/'), at most 128")
-        try check(request.tag, "tag", isTag, "must be an image tag (A-Z, a-z, 0-9, '.', '_', '-'; not first), at most 128")
-        try check(request.gitRef, "git_ref", isGitRef, "must be a git branch, tag or commit (no spaces, '..', or leading '-')")
+        try check(
+            request.name,
+            "name",
+            isImageName,
+            "must be a lower-case image name (a-z, 0-9, '.', '_', '-', '/'), at most 128"
+        )
+        try check(
+            request.tag,
+            "tag",
+            isTag,
+            "must be an image tag (A-Z, a-z, 0-9, '.', '_', '-'; not first), at most 128"
+        )
+        try check(
+            request.gitRef,
+            "git_ref",
+            isGitRef,
+            "must be a git branch, tag or commit (no spaces, '..', or leading '-')"
+        )
         if let base = request.baseRef {
-            try check(base, "base_ref", isGitRef, "must be a git branch, tag or commit (no spaces, '..', or leading '-')")
+            try check(
+                base,
+                "base_ref",
+                isGitRef,
+                "must be a git branch, tag or commit (no spaces, '..', or leading '-')"
+            )
         }
         guard !request.groups.isEmpty else {
             throw ProctorError.badRequest("'groups' must list at least one group", field: "groups")
@@ -206,10 +244,16 @@ public struct ImageBuilds: Sendable {
     }
 
     static func isGitRef(_ text: String) -> Bool {
-        guard text.count <= 255, !text.hasPrefix("-"), !text.contains(".."), !text.hasSuffix("/"), !text.hasSuffix(".lock")
+        guard text.count <= 255, !text.hasPrefix("-"), !text.contains(".."), !text.hasSuffix("/"),
+            !text.hasSuffix(".lock")
         else { return false }
-        let forbidden: Set<Character> = ["~", "^", ":", "?", "*", "[", "\\", "'", "\"", "`", "$", ";", "&", "|", "<", ">"]
-        return text.allSatisfy { $0.isASCII && !$0.isWhitespace && !forbidden.contains($0) && $0.asciiValue.map { $0 >= 0x20 && $0 != 0x7f } == true }
+        let forbidden: Set<Character> = [
+            "~", "^", ":", "?", "*", "[", "\\", "'", "\"", "`", "$", ";", "&", "|", "<", ">",
+        ]
+        return text.allSatisfy {
+            $0.isASCII && !$0.isWhitespace && !forbidden.contains($0)
+                && $0.asciiValue.map { $0 >= 0x20 && $0 != 0x7f } == true
+        }
     }
 
     static func isSafeSegment(_ text: String) -> Bool {

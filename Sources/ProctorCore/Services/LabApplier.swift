@@ -157,7 +157,10 @@ public struct LabApplier: Sendable {
         /// Creates the row or updates the fields that differ; records what it did.
         @discardableResult
         mutating func upsert(
-            _ kind: ResourceKind, identity: [String: Value], values: [String: Value], label: String
+            _ kind: ResourceKind,
+            identity: [String: Value],
+            values: [String: Value],
+            label: String
         ) async throws -> Record {
             if let existing = try await store.first(kind, matching: identity) {
                 var changed: [String: Value] = [:]
@@ -168,7 +171,13 @@ public struct LabApplier: Sendable {
                     changes.append(Change(action: .unchanged, kind: kind.singular, name: label, id: existing.id))
                     return existing
                 }
-                let updated = try await store.update(kind, id: existing.id, changes: changed, ifMatch: nil, scope: .everything)
+                let updated = try await store.update(
+                    kind,
+                    id: existing.id,
+                    changes: changed,
+                    ifMatch: nil,
+                    scope: .everything
+                )
                 changes.append(Change(action: .updated, kind: kind.singular, name: label, id: existing.id))
                 return updated
             }
@@ -201,7 +210,8 @@ public struct LabApplier: Sendable {
         mutating func applyUser(_ object: [String: JSONValue]) async throws {
             let name = try requiredName(object)
             var values = try FieldCoding.values(
-                from: object, schema: ResourceKind.users.schema,
+                from: object,
+                schema: ResourceKind.users.schema,
                 ignoring: ["name", "password", "groups", "site_admin", "permissions", "is_site_admin"]
             )
             if let siteAdmin = object["site_admin"] ?? object["is_site_admin"] {
@@ -229,7 +239,8 @@ public struct LabApplier: Sendable {
             func role(_ text: String) throws -> Role {
                 guard let role = Role(rawValue: text) else {
                     throw ProctorError.badRequest(
-                        "unknown role '\(text)'; valid roles: viewer, member, admin", field: "groups",
+                        "unknown role '\(text)'; valid roles: viewer, member, admin",
+                        field: "groups",
                         details: ["valid": Role.allCases.map(\.rawValue)]
                     )
                 }
@@ -268,13 +279,17 @@ public struct LabApplier: Sendable {
                     extra[group] = try stringList([group: value], group) ?? []
                 }
             } else if let value = object["permissions"], !value.isNull {
-                throw ProctorError.badRequest("'permissions' must map a group to a list of permissions", field: "permissions")
+                throw ProctorError.badRequest(
+                    "'permissions' must map a group to a list of permissions",
+                    field: "permissions"
+                )
             }
             for entry in wanted {
                 let groupID = try await groupID(named: entry.group)
                 let permissions = Array(Set(entry.permissions + (extra[entry.group] ?? []))).sorted()
                 try await upsert(
-                    .memberships, identity: ["user_id": .string(user.id), "group_id": .string(groupID)],
+                    .memberships,
+                    identity: ["user_id": .string(user.id), "group_id": .string(groupID)],
                     values: ["role": .string(entry.role.rawValue), "permissions": .strings(permissions)],
                     label: "\(user.name ?? "")@\(entry.group)"
                 )
@@ -346,7 +361,9 @@ public struct LabApplier: Sendable {
                 }
                 object["topic"] = nil
                 var naming: [String: Value] = [:]
-                for key in ["display_name", "version"] { if let given = try string(object, key) { naming[key] = .string(given) } }
+                for key in ["display_name", "version"] {
+                    if let given = try string(object, key) { naming[key] = .string(given) }
+                }
                 ComponentNaming.fillDefaults(&naming, name: name)
                 for (key, value) in naming { resolved[key] = value }
                 object["display_name"] = nil
@@ -357,12 +374,18 @@ public struct LabApplier: Sendable {
                     for path in profiles {
                         let parts = path.split(separator: "/", maxSplits: 1).map(String.init)
                         guard parts.count == 2 else {
-                            throw ProctorError.badRequest("bundle profiles are written 'definition/profile'", field: "profiles")
+                            throw ProctorError.badRequest(
+                                "bundle profiles are written 'definition/profile'",
+                                field: "profiles"
+                            )
                         }
                         let definitionID = try await reference(.definitions, named: parts[0], in: groupID)
                         ids.append(
                             try await reference(
-                                .profiles, named: parts[1], in: groupID, extra: ["definition_id": .string(definitionID)]
+                                .profiles,
+                                named: parts[1],
+                                in: groupID,
+                                extra: ["definition_id": .string(definitionID)]
                             )
                         )
                     }
@@ -389,7 +412,10 @@ public struct LabApplier: Sendable {
             object["name"] = nil
             let values = try FieldCoding.values(from: object, schema: ResourceKind.definitions.schema)
             let definition = try await upsert(
-                .definitions, identity: ["group_id": .string(groupID), "name": .string(name)], values: values, label: name
+                .definitions,
+                identity: ["group_id": .string(groupID), "name": .string(name)],
+                values: values,
+                label: name
             )
             guard let profiles, !profiles.isNull else { return }
             guard case .array(let list) = profiles else {
@@ -409,7 +435,9 @@ public struct LabApplier: Sendable {
                 }
                 if let harnesses = try stringList(profile, "harnesses") {
                     var ids: [String] = []
-                    for harness in harnesses { ids.append(try await reference(.harnesses, named: harness, in: groupID)) }
+                    for harness in harnesses {
+                        ids.append(try await reference(.harnesses, named: harness, in: groupID))
+                    }
                     resolved["harness_ids"] = .strings(ids)
                 }
                 if let testbeds = try stringList(profile, "testbeds") {
@@ -423,9 +451,11 @@ public struct LabApplier: Sendable {
                 try await upsert(
                     .profiles,
                     identity: [
-                        "group_id": .string(groupID), "definition_id": .string(definition.id), "name": .string(profileName),
+                        "group_id": .string(groupID), "definition_id": .string(definition.id),
+                        "name": .string(profileName),
                     ],
-                    values: values, label: "\(name)/\(profileName)"
+                    values: values,
+                    label: "\(name)/\(profileName)"
                 )
             }
         }

@@ -50,7 +50,12 @@ public struct Principal: Sendable, Equatable {
     public var tokenExpiresAt: Int64?
 
     public init(
-        kind: Kind, id: String, name: String, isSiteAdmin: Bool, memberships: [Membership], scopes: Set<String>? = nil
+        kind: Kind,
+        id: String,
+        name: String,
+        isSiteAdmin: Bool,
+        memberships: [Membership],
+        scopes: Set<String>? = nil
     ) {
         self.kind = kind
         self.id = id

@@ -13,7 +13,9 @@ public struct SeqReferences: Sendable {
     }
 
     /// The row whose `seq` is the given integer text, or nil (also for text that is not an integer).
-    public func row(_ kind: ResourceKind, seq text: String, scope: Scope, within base: Filter? = nil) async throws -> Record? {
+    public func row(_ kind: ResourceKind, seq text: String, scope: Scope, within base: Filter? = nil) async throws
+        -> Record?
+    {
         guard let seq = Int64(text.trimmingASCIIWhitespace()), seq > 0 else { return nil }
         let filter = base && .predicate(Condition("seq", .equal, String(seq)))
         return try await store.list(kind, query: Query(filter: filter, limit: 1), scope: scope).items.first
@@ -22,13 +24,18 @@ public struct SeqReferences: Sendable {
     /// The ids of the rows of `kind` that satisfy `condition` (on one of their own fields) and `base`.
     ///
     /// - Throws: a bad request when more than ``maxMatches`` rows match.
-    public func ids(_ kind: ResourceKind, matching condition: Condition, within base: Filter?, scope: Scope) async throws -> [String] {
+    public func ids(_ kind: ResourceKind, matching condition: Condition, within base: Filter?, scope: Scope)
+        async throws -> [String]
+    {
         let page = try await store.list(
-            kind, query: Query(filter: base && .predicate(condition), limit: maxMatches + 1, fields: ["id"]), scope: scope
+            kind,
+            query: Query(filter: base && .predicate(condition), limit: maxMatches + 1, fields: ["id"]),
+            scope: scope
         )
         if page.items.count > maxMatches {
             throw ProctorError.badRequest(
-                "the filter on \(condition.field) matches more than \(maxMatches) \(kind.rawValue); narrow it", field: "filter"
+                "the filter on \(condition.field) matches more than \(maxMatches) \(kind.rawValue); narrow it",
+                field: "filter"
             )
         }
         return page.items.map(\.id)
@@ -55,12 +62,19 @@ public struct QueuedRuns: Sendable {
     ///
     /// - Throws: a conflict when the run left the queue meanwhile.
     public func retarget(
-        runID: String, definition: Record?, testbedID: String?, configID: String?, extraOptions: [String: JSONValue] = [:],
+        runID: String,
+        definition: Record?,
+        testbedID: String?,
+        configID: String?,
+        extraOptions: [String: JSONValue] = [:],
         scope: Scope
     ) async throws -> Record {
         let run = try await store.require(.runs, id: runID, scope: scope)
         guard run.string("status") == RunStatus.new.rawValue else {
-            throw ProctorError.conflict("the job already started (\(run.string("status") ?? "?")); only a pending job can change", field: "status")
+            throw ProctorError.conflict(
+                "the job already started (\(run.string("status") ?? "?")); only a pending job can change",
+                field: "status"
+            )
         }
         var changes: [String: Value] = [:]
         var options: [String: JSONValue] = run["options"].jsonValue?.objectValue ?? [:]
@@ -88,7 +102,10 @@ public struct QueuedRuns: Sendable {
             await services.events.publish()
             return updated
         } catch let failure as ProctorError where failure.code == .conflict {
-            throw ProctorError.conflict("the job changed meanwhile (it may have started); read it again", field: "status")
+            throw ProctorError.conflict(
+                "the job changed meanwhile (it may have started); read it again",
+                field: "status"
+            )
         }
     }
 
@@ -102,7 +119,9 @@ public struct QueuedRuns: Sendable {
         guard let run = try await store.get(.runs, id: runID, scope: scope) else { return false }
         try principal.require(.member, in: run.groupID ?? "", resource: "job")
         let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
-        if status.isActive { throw ProctorError.conflict("the job is running; stop it before deleting it", field: "status") }
+        if status.isActive {
+            throw ProctorError.conflict("the job is running; stop it before deleting it", field: "status")
+        }
         if status == .new {
             do {
                 try await services.lifecycle.advance(runID: run.id, to: .killed, reason: "deleted", expecting: [.new])

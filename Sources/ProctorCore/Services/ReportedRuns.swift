@@ -56,11 +56,20 @@ public struct ReportedRuns: Sendable {
     ///   - fields: the new run's fields; `harness` and the identity labels are added to its `labels`.
     /// - Returns: the run, and whether this call created it.
     public func findOrCreate(
-        harness: String, identity: [String: String], scope: Scope, groupID: String, fields: [String: Value], comment: String?
+        harness: String,
+        identity: [String: String],
+        scope: Scope,
+        groupID: String,
+        fields: [String: Value],
+        comment: String?
     ) async throws -> (run: Record, created: Bool) {
-        let key = ([harness] + identity.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }).joined(separator: "\u{0}")
+        let key = ([harness] + identity.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }).joined(
+            separator: "\u{0}"
+        )
         return try await Self.locks.withLock(key) {
-            if let existing = try await find(harness: harness, identity: identity, scope: scope) { return (existing, false) }
+            if let existing = try await find(harness: harness, identity: identity, scope: scope) {
+                return (existing, false)
+            }
             var values = fields
             var labels = values["labels"]?.jsonValue?.objectValue ?? [:]
             for (name, value) in identity { labels[name] = .string(value) }
@@ -92,10 +101,24 @@ public struct ReportedRuns: Sendable {
         ]
         let outcome: (Record, Bool) = try await store.transaction { store in
             let current = try await store.require(.runs, id: run.id)
-            _ = try await store.update(.runs, id: run.id, changes: ["tests_total": current["tests_total"]], ifMatch: nil, scope: .everything)
+            _ = try await store.update(
+                .runs,
+                id: run.id,
+                changes: ["tests_total": current["tests_total"]],
+                ifMatch: nil,
+                scope: .everything
+            )
             let stored: (Record, Bool)
             if let existing = try await store.first(.testResults, matching: identity, scope: .everything) {
-                stored = (try await store.update(.testResults, id: existing.id, changes: values, ifMatch: nil, scope: .everything), true)
+                stored = (
+                    try await store.update(
+                        .testResults,
+                        id: existing.id,
+                        changes: values,
+                        ifMatch: nil,
+                        scope: .everything
+                    ), true
+                )
             } else {
                 var fresh = values.merging(identity) { $1 }
                 fresh["group_id"] = run["group_id"]
@@ -104,18 +127,23 @@ public struct ReportedRuns: Sendable {
             var counts: [TestStatus: Int] = [:]
             for status in TestStatus.allCases {
                 counts[status] = try await store.count(
-                    .testResults, query: Query(filter: .equal("run_id", run.id) && .equal("status", status.rawValue)), scope: .everything
+                    .testResults,
+                    query: Query(filter: .equal("run_id", run.id) && .equal("status", status.rawValue)),
+                    scope: .everything
                 )
             }
             let total = counts.values.reduce(0, +)
             _ = try await store.update(
-                .runs, id: run.id,
+                .runs,
+                id: run.id,
                 changes: [
                     "tests_total": .int(Int64(total)), "tests_passed": .int(Int64(counts[.passed] ?? 0)),
-                    "tests_failed": .int(Int64(counts[.failed] ?? 0)), "tests_errored": .int(Int64(counts[.error] ?? 0)),
+                    "tests_failed": .int(Int64(counts[.failed] ?? 0)),
+                    "tests_errored": .int(Int64(counts[.error] ?? 0)),
                     "tests_skipped": .int(Int64(counts[.skipped] ?? 0)),
                 ],
-                ifMatch: nil, scope: .everything
+                ifMatch: nil,
+                scope: .everything
             )
             return stored
         }
@@ -131,7 +159,11 @@ public struct ReportedRuns: Sendable {
     public func delete(runID: String, scope: Scope) async throws -> Bool {
         guard try await store.get(.runs, id: runID, scope: scope) != nil else { return false }
         while true {
-            let files = try await store.list(.files, query: Query(filter: .equal("run_id", runID), limit: 200), scope: .everything).items
+            let files = try await store.list(
+                .files,
+                query: Query(filter: .equal("run_id", runID), limit: 200),
+                scope: .everything
+            ).items
             if files.isEmpty { break }
             for file in files { try await services.files.delete(file) }
         }

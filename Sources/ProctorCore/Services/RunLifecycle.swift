@@ -57,7 +57,8 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
         guard let status = RunStatus(rawValue: text.lowercased()) else {
             throw ProctorError.badRequest(
                 "unknown status '\(text)'; valid statuses: \(allCases.map(\.rawValue).joined(separator: ", "))",
-                field: field, details: ["valid": allCases.map(\.rawValue)]
+                field: field,
+                details: ["valid": allCases.map(\.rawValue)]
             )
         }
         return status
@@ -139,9 +140,15 @@ public struct LaunchRequest: Sendable {
     public var requestID: String?
 
     public init(
-        definition: String, profile: String? = nil, testbed: String? = nil, name: String? = nil,
-        parameters: [String: JSONValue] = [:], harnessInputs: [String: JSONValue] = [:], tags: [String] = [],
-        labels: [String: String] = [:], requestID: String? = nil
+        definition: String,
+        profile: String? = nil,
+        testbed: String? = nil,
+        name: String? = nil,
+        parameters: [String: JSONValue] = [:],
+        harnessInputs: [String: JSONValue] = [:],
+        tags: [String] = [],
+        labels: [String: String] = [:],
+        requestID: String? = nil
     ) {
         self.definition = definition
         self.profile = profile
@@ -180,7 +187,10 @@ public struct RunLifecycle: Sendable {
     /// The runs share one request id, made by `requestID` from the first run's `seq`, so that it is unique
     /// across replicas without a counter of its own; each request's `requestID` is ignored.
     public func launch(
-        batch requests: [LaunchRequest], principal: Principal, scope: Scope, requestID: @escaping @Sendable (Int64) -> String
+        batch requests: [LaunchRequest],
+        principal: Principal,
+        scope: Scope,
+        requestID: @escaping @Sendable (Int64) -> String
     ) async throws -> [Record] {
         guard !requests.isEmpty else { throw ProctorError.badRequest("a request needs at least one run") }
         var fields: [[String: Value]] = []
@@ -195,7 +205,13 @@ public struct RunLifecycle: Sendable {
                 if shared == nil {
                     let id = requestID(run.seq)
                     shared = id
-                    run = try await store.update(.runs, id: run.id, changes: ["request_id": .string(id)], ifMatch: nil, scope: .everything)
+                    run = try await store.update(
+                        .runs,
+                        id: run.id,
+                        changes: ["request_id": .string(id)],
+                        ifMatch: nil,
+                        scope: .everything
+                    )
                 }
                 _ = try await store.insert(Self.creationEvent(run, comment: "launched"))
                 runs.append(run)
@@ -208,7 +224,12 @@ public struct RunLifecycle: Sendable {
 
     /// Creates a run that Proctor executes from ready-made fields (no job definition: an image build's builder
     /// command, say), in the caller's transaction when given one.
-    public func createExecuted(_ fields: [String: Value], groupID: String, comment: String?, in transaction: (any Store)? = nil)
+    public func createExecuted(
+        _ fields: [String: Value],
+        groupID: String,
+        comment: String?,
+        in transaction: (any Store)? = nil
+    )
         async throws -> Record
     {
         var values = fields
@@ -228,7 +249,11 @@ public struct RunLifecycle: Sendable {
         let groupID = definition.groupID ?? ""
         try principal.require(.member, in: groupID, resource: "definition")
         if definition.bool("deleted") == true || definition.string("configuration_state") == "DISABLED" {
-            throw ProctorError(.unprocessable, "the job '\(definition.name ?? definition.id)' is disabled", field: "definition")
+            throw ProctorError(
+                .unprocessable,
+                "the job '\(definition.name ?? definition.id)' is disabled",
+                field: "definition"
+            )
         }
         let profile = try await profile(for: definition, named: request.profile)
         var engine: Record?
@@ -292,24 +317,33 @@ public struct RunLifecycle: Sendable {
     public func relaunch(runID: String, principal: Principal, scope: Scope) async throws -> Record {
         let run = try await store.require(.runs, id: runID, scope: scope)
         guard let definition = run.string("definition_id") else {
-            throw ProctorError.conflict("this run was reported by a client, not launched from a job; it cannot be relaunched")
+            throw ProctorError.conflict(
+                "this run was reported by a client, not launched from a job; it cannot be relaunched"
+            )
         }
         let options = run["options"].jsonValue?.objectValue ?? [:]
         var labels: [String: String] = [:]
         for (key, value) in run["labels"].jsonValue?.objectValue ?? [:] { labels[key] = value.stringValue }
         return try await launch(
             LaunchRequest(
-                definition: definition, profile: run.string("profile_id"), testbed: run.string("testbed_id"), name: run.name,
+                definition: definition,
+                profile: run.string("profile_id"),
+                testbed: run.string("testbed_id"),
+                name: run.name,
                 parameters: options[LaunchParameters.recordKey]?.objectValue ?? [:],
-                harnessInputs: options.filter { LaunchParameters.harnessInputKeys.contains($0.key) }, tags: run.strings("tags"),
+                harnessInputs: options.filter { LaunchParameters.harnessInputKeys.contains($0.key) },
+                tags: run.strings("tags"),
                 labels: labels
             ),
-            principal: principal, scope: scope
+            principal: principal,
+            scope: scope
         )
     }
 
     /// Creates a run that a client executes itself and reports on (DCI jobs, KernelCI jobs, bare native runs).
-    public func createReported(_ fields: [String: Value], groupID: String, comment: String? = nil) async throws -> Record {
+    public func createReported(_ fields: [String: Value], groupID: String, comment: String? = nil) async throws
+        -> Record
+    {
         var values = fields
         values["group_id"] = .string(groupID)
         values["executor"] = .string(RunExecutor.client.rawValue)
@@ -345,15 +379,22 @@ public struct RunLifecycle: Sendable {
     ///
     /// A run that Proctor executes changes status only through its executor or a cancel: whichever door reports
     /// on it gets a conflict.
-    public func report(runID: String, status: RunStatus, comment: String?, scope: Scope) async throws -> (run: Record, event: Record) {
+    public func report(runID: String, status: RunStatus, comment: String?, scope: Scope) async throws -> (
+        run: Record, event: Record
+    ) {
         let result = try await store.transaction { store in
             let run = try await store.require(.runs, id: runID, scope: scope)
             guard run.string("executor") == RunExecutor.client.rawValue else {
-                throw ProctorError.conflict("Proctor executes this run; only its executor or a cancel changes its status", field: "status")
+                throw ProctorError.conflict(
+                    "Proctor executes this run; only its executor or a cancel changes its status",
+                    field: "status"
+                )
             }
             let previous = RunStatus(rawValue: run.string("status") ?? "") ?? .new
             var recorded = status
-            if (status == .failure || status == .error) && (previous == .new || previous == .preRun) { recorded = .error }
+            if (status == .failure || status == .error) && (previous == .new || previous == .preRun) {
+                recorded = .error
+            }
             var changes: [String: Value] = ["status": .string(status.rawValue)]
             let now = Timestamp.now()
             if let created = run.int("created_at") { changes["duration"] = .double(Double(now - created) / 1_000_000) }
@@ -379,18 +420,28 @@ public struct RunLifecycle: Sendable {
     /// `changes` are stored with the status (exit code, reason, counts…).
     @discardableResult
     public func advance(
-        runID: String, to next: RunStatus, reason: String? = nil, changes extra: [String: Value] = [:],
-        expecting: Set<RunStatus>? = nil, ifMatch: String? = nil
+        runID: String,
+        to next: RunStatus,
+        reason: String? = nil,
+        changes extra: [String: Value] = [:],
+        expecting: Set<RunStatus>? = nil,
+        ifMatch: String? = nil
     ) async throws -> Record {
         let result = try await store.transaction { store -> (Record, Record) in
             let run = try await store.require(.runs, id: runID)
             let current = RunStatus(rawValue: run.string("status") ?? "") ?? .new
             if let ifMatch, ifMatch != run.etag { throw ProctorError.conflict("the run changed meanwhile") }
             if let expecting, !expecting.contains(current) {
-                throw ProctorError.conflict("the run is \(current.rawValue), not \(expecting.map(\.rawValue).sorted().joined(separator: " or "))", field: "status")
+                throw ProctorError.conflict(
+                    "the run is \(current.rawValue), not \(expecting.map(\.rawValue).sorted().joined(separator: " or "))",
+                    field: "status"
+                )
             }
             guard current.canAdvance(to: next) else {
-                throw ProctorError.conflict("a run cannot go from \(current.rawValue) to \(next.rawValue)", field: "status")
+                throw ProctorError.conflict(
+                    "a run cannot go from \(current.rawValue) to \(next.rawValue)",
+                    field: "status"
+                )
             }
             var changes = extra
             changes["status"] = .string(next.rawValue)
@@ -409,7 +460,13 @@ public struct RunLifecycle: Sendable {
                 changes["duration"] = .double(Double(now - start) / 1_000_000)
             default: break
             }
-            let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: run.etag, scope: .everything)
+            let updated = try await store.update(
+                .runs,
+                id: run.id,
+                changes: changes,
+                ifMatch: run.etag,
+                scope: .everything
+            )
             if next.isTerminal { try await ImageBuilds.finish(run: updated, status: next, in: store) }
             let event = try await store.insert(
                 Record(
@@ -432,7 +489,9 @@ public struct RunLifecycle: Sendable {
         let run = try await store.require(.runs, id: runID, scope: scope)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
         let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
-        if status.isTerminal { throw ProctorError.conflict("the run already ended (\(status.rawValue))", field: "status") }
+        if status.isTerminal {
+            throw ProctorError.conflict("the run already ended (\(status.rawValue))", field: "status")
+        }
         if run.string("executor") == RunExecutor.client.rawValue {
             return try await report(runID: run.id, status: .killed, comment: "canceled", scope: scope).run
         }
@@ -443,7 +502,13 @@ public struct RunLifecycle: Sendable {
                 // Claimed meanwhile: flag it for the executor below.
             }
         }
-        let flagged = try await store.update(.runs, id: run.id, changes: ["cancel_requested": .bool(true)], ifMatch: nil, scope: .everything)
+        let flagged = try await store.update(
+            .runs,
+            id: run.id,
+            changes: ["cancel_requested": .bool(true)],
+            ifMatch: nil,
+            scope: .everything
+        )
         await events.publish()
         return flagged
     }
@@ -457,7 +522,9 @@ public struct RunLifecycle: Sendable {
             throw ProctorError.badRequest("request_id must be a request's id (1 to 64 characters)", field: "request_id")
         }
         let runs = try await store.list(
-            .runs, query: Query(filter: .equal("request_id", requestID), limit: 100, fields: ["id", "status"]), scope: .groups([groupID])
+            .runs,
+            query: Query(filter: .equal("request_id", requestID), limit: 100, fields: ["id", "status"]),
+            scope: .groups([groupID])
         ).items
         guard !runs.isEmpty else {
             throw ProctorError(.notFound, "no request \(requestID) in the job's group", field: "request_id")
@@ -477,18 +544,24 @@ public struct RunLifecycle: Sendable {
     private func profile(for definition: Record, named reference: String?) async throws -> Record? {
         let scope = Scope.groups([definition.groupID ?? ""])
         if let reference {
-            if let row = try await store.get(.profiles, id: reference, scope: scope), row.string("definition_id") == definition.id {
+            if let row = try await store.get(.profiles, id: reference, scope: scope),
+                row.string("definition_id") == definition.id
+            {
                 return row
             }
             if let row = try await store.first(
-                .profiles, matching: ["definition_id": .string(definition.id), "name": .string(reference)], scope: scope
+                .profiles,
+                matching: ["definition_id": .string(definition.id), "name": .string(reference)],
+                scope: scope
             ) {
                 return row
             }
             throw ProctorError(.notFound, "the job has no profile '\(reference)'", field: "profile")
         }
         if let row = try await store.first(
-            .profiles, matching: ["definition_id": .string(definition.id), "is_default": .bool(true)], scope: scope
+            .profiles,
+            matching: ["definition_id": .string(definition.id), "is_default": .bool(true)],
+            scope: scope
         ) {
             return row
         }
@@ -500,7 +573,8 @@ public struct RunLifecycle: Sendable {
         var filter: Filter = .equal("definition_id", definitionID)
         if let profileID { filter = filter && .equal("profile_id", profileID) }
         let page = try await store.list(
-            .runs, query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 1, fields: ["id"]),
+            .runs,
+            query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 1, fields: ["id"]),
             scope: .everything
         )
         return page.items.first

@@ -14,8 +14,12 @@ public struct RunServices: Sendable {
     public let authenticator: Authenticator
 
     public init(
-        store: any Store, filesRoot: URL, maxFileBytes: Int = 64 << 20, leaseSeconds: Int = 30,
-        maxAttempts: Int = 3, loginLimits: LoginThrottle.Limits = LoginThrottle.Limits()
+        store: any Store,
+        filesRoot: URL,
+        maxFileBytes: Int = 64 << 20,
+        leaseSeconds: Int = 30,
+        maxAttempts: Int = 3,
+        loginLimits: LoginThrottle.Limits = LoginThrottle.Limits()
     ) {
         self.store = store
         let events = EventHub()
@@ -26,7 +30,9 @@ public struct RunServices: Sendable {
         self.logs = RunLogs(store: store, events: events)
         self.files = RunFiles(store: store, root: filesRoot, maxBytes: maxFileBytes)
         self.authenticator = Authenticator(
-            store: store, cache: PrincipalCache(), throttle: LoginThrottle(limits: loginLimits)
+            store: store,
+            cache: PrincipalCache(),
+            throttle: LoginThrottle(limits: loginLimits)
         )
     }
 }

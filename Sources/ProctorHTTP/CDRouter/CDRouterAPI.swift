@@ -70,7 +70,9 @@ public struct CDRouterAPI: Sendable {
             }
         }
         if value == .null { return [:] }
-        guard case .object(let object) = value else { throw CDRouterError(.badRequest, "the body must be a JSON object") }
+        guard case .object(let object) = value else {
+            throw CDRouterError(.badRequest, "the body must be a JSON object")
+        }
         return object.filter { $0.value != .null }
     }
 
@@ -84,7 +86,9 @@ public struct CDRouterAPI: Sendable {
         switch value ?? .null {
         case .null: return nil
         case .string(let text):
-            guard let number = Int64(text), number >= 0 else { throw CDRouterError(.badRequest, "\(field) must be an integer id") }
+            guard let number = Int64(text), number >= 0 else {
+                throw CDRouterError(.badRequest, "\(field) must be an integer id")
+            }
             return String(number)
         case .number(let number):
             guard number.rounded() == number, number >= 0, number < 1e15 else {
@@ -157,7 +161,9 @@ struct CDRouterPaging {
         page = 1
         limit = CDRouterAPI.defaultLimit
         if let text = parameters["page"], !text.isEmpty {
-            guard let value = Int(text), value >= 1 else { throw CDRouterError(.badRequest, "page must be a positive integer") }
+            guard let value = Int(text), value >= 1 else {
+                throw CDRouterError(.badRequest, "page must be a positive integer")
+            }
             page = value
         }
         if let text = parameters["limit"], !text.isEmpty {
@@ -214,7 +220,8 @@ struct CDRouterErrors: DoorErrorShape {
         if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
         return JSONResponse.make(
             .object(["timestamp": .string(CDRouterAPI.timestamp()), "error": .string(failure.message)]),
-            status: failure.status, headers: headers
+            status: failure.status,
+            headers: headers
         )
     }
 

@@ -22,7 +22,9 @@ struct CDRouterJobController {
     /// The runs the jobs API shows: those of CDRouter packages the caller can see.
     func jobsFilter(scope: Scope) async throws -> Filter {
         let packages = try await store.list(
-            .definitions, query: Query(filter: CDRouterPackages.filter, limit: api.references.maxMatches, fields: ["id"]), scope: scope
+            .definitions,
+            query: Query(filter: CDRouterPackages.filter, limit: api.references.maxMatches, fields: ["id"]),
+            scope: scope
         ).items.map(\.id)
         return packages.isEmpty ? SeqReferences.nothing : .predicate(Condition("definition_id", .in, packages))
     }
@@ -30,7 +32,12 @@ struct CDRouterJobController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let scope = principal.scope
-        let (page, paging) = try await query.page(.runs, request, base: try await jobsFilter(scope: scope), scope: scope)
+        let (page, paging) = try await query.page(
+            .runs,
+            request,
+            base: try await jobsFilter(scope: scope),
+            scope: scope
+        )
         let detailed = CDRouterAPI.flag(request, "detailed")
         var lookup = CDRouterLookup(store: store)
         var items: [JSONValue] = []
@@ -78,8 +85,20 @@ struct CDRouterJobController {
         if let packageID = try CDRouterAPI.idValue(body["package_id"], field: "package_id") {
             definition = try await package(packageID, scope: groupScope)
         }
-        let testbed = try await reference(.testbeds, body["device_id"], field: "device_id", noun: "device", scope: groupScope)
-        let config = try await reference(.configs, body["config_id"], field: "config_id", noun: "config", scope: groupScope)
+        let testbed = try await reference(
+            .testbeds,
+            body["device_id"],
+            field: "device_id",
+            noun: "device",
+            scope: groupScope
+        )
+        let config = try await reference(
+            .configs,
+            body["config_id"],
+            field: "config_id",
+            noun: "config",
+            scope: groupScope
+        )
         var extra: [String: JSONValue] = [:]
         if definition != nil || testbed != nil || config != nil || body["options"] != nil {
             let current = run["options"].jsonValue?["cdrouter"]?.objectValue ?? [:]
@@ -89,17 +108,27 @@ struct CDRouterJobController {
             let effectiveTestbed = try await lookup.row(.testbeds, run.string("testbed_id"))
             let effectiveConfig = try await lookup.row(.configs, run.string("config_id"))
             extra = Self.runOptions(
-                options, definition: definition ?? effectiveDefinition, testbed: testbed ?? effectiveTestbed,
+                options,
+                definition: definition ?? effectiveDefinition,
+                testbed: testbed ?? effectiveTestbed,
                 config: config ?? effectiveConfig
             )
         }
         let updated = try await QueuedRuns(services: api.services).retarget(
-            runID: run.id, definition: definition, testbedID: testbed?.id, configID: config?.id, extraOptions: extra,
+            runID: run.id,
+            definition: definition,
+            testbedID: testbed?.id,
+            configID: config?.id,
+            extraOptions: extra,
             scope: principal.scope
         )
         if let tags = extra["cdrouter"]?["tags"]?.arrayValue {
             _ = try await store.update(
-                .runs, id: updated.id, changes: ["tags": .strings(tags.compactMap(\.stringValue))], ifMatch: nil, scope: principal.scope
+                .runs,
+                id: updated.id,
+                changes: ["tags": .strings(tags.compactMap(\.stringValue))],
+                ifMatch: nil,
+                scope: principal.scope
             )
         }
         var lookup = CDRouterLookup(store: store)
@@ -111,7 +140,12 @@ struct CDRouterJobController {
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let run = try await requireJob(try CDRouterAPI.pathID(context), principal: principal)
-        guard try await QueuedRuns(services: api.services).deleteUnlessActive(runID: run.id, principal: principal, scope: principal.scope)
+        guard
+            try await QueuedRuns(services: api.services).deleteUnlessActive(
+                runID: run.id,
+                principal: principal,
+                scope: principal.scope
+            )
         else { throw CDRouterError.noSuch("job") }
         return Response(status: .noContent)
     }
@@ -125,13 +159,17 @@ struct CDRouterJobController {
         if let jobs = body["jobs"] {
             guard let items = jobs.arrayValue else { throw CDRouterError(.badRequest, "jobs must be a list") }
             for item in items {
-                guard let object = item.objectValue else { throw CDRouterError(.badRequest, "each job must be an object") }
+                guard let object = item.objectValue else {
+                    throw CDRouterError(.badRequest, "each job must be an object")
+                }
                 runs.append(try await launch(object.filter { $0.value != .null }, principal: principal))
             }
         } else {
             var fields: [String: JSONValue] = [:]
             if let value = body["fields"] {
-                guard let object = value.objectValue else { throw CDRouterError(.badRequest, "fields must be an object") }
+                guard let object = value.objectValue else {
+                    throw CDRouterError(.badRequest, "fields must be an object")
+                }
                 fields = object.filter { $0.value != .null }
             }
             let all = CDRouterAPI.flag(request, "all")
@@ -142,7 +180,11 @@ struct CDRouterJobController {
             }
             let packages = try await store.list(
                 .definitions,
-                query: Query(filter: CDRouterPackages.filter && (requested ?? CDRouterPackages.filter), sort: [SortKey("seq")], limit: api.maxLimit),
+                query: Query(
+                    filter: CDRouterPackages.filter && (requested ?? CDRouterPackages.filter),
+                    sort: [SortKey("seq")],
+                    limit: api.maxLimit
+                ),
                 scope: principal.scope
             ).items
             for package in packages {
@@ -166,7 +208,12 @@ struct CDRouterJobController {
             guard let items = jobs.arrayValue else { throw CDRouterError(.badRequest, "jobs must be a list") }
             for item in items {
                 guard let id = try CDRouterAPI.idValue(item["id"], field: "id"),
-                    let run = try await api.references.row(.runs, seq: id, scope: scope, within: try await jobsFilter(scope: scope))
+                    let run = try await api.references.row(
+                        .runs,
+                        seq: id,
+                        scope: scope,
+                        within: try await jobsFilter(scope: scope)
+                    )
                 else { continue }
                 do {
                     try await queued.deleteUnlessActive(runID: run.id, principal: principal, scope: scope)
@@ -202,10 +249,26 @@ struct CDRouterJobController {
         let definition = try await package(packageID, scope: principal.scope)
         let groupScope = Scope.groups([definition.groupID ?? ""])
         let settings = CDRouterPackages.settings(definition)
-        var testbed = try await reference(.testbeds, body["device_id"], field: "device_id", noun: "device", scope: groupScope)
-        if testbed == nil, let id = settings["device_id"]?.stringValue { testbed = try await store.get(.testbeds, id: id, scope: groupScope) }
-        var config = try await reference(.configs, body["config_id"], field: "config_id", noun: "config", scope: groupScope)
-        if config == nil, let id = settings["config_id"]?.stringValue { config = try await store.get(.configs, id: id, scope: groupScope) }
+        var testbed = try await reference(
+            .testbeds,
+            body["device_id"],
+            field: "device_id",
+            noun: "device",
+            scope: groupScope
+        )
+        if testbed == nil, let id = settings["device_id"]?.stringValue {
+            testbed = try await store.get(.testbeds, id: id, scope: groupScope)
+        }
+        var config = try await reference(
+            .configs,
+            body["config_id"],
+            field: "config_id",
+            noun: "config",
+            scope: groupScope
+        )
+        if config == nil, let id = settings["config_id"]?.stringValue {
+            config = try await store.get(.configs, id: id, scope: groupScope)
+        }
         return Target(definition: definition, testbed: testbed, config: config)
     }
 
@@ -214,14 +277,26 @@ struct CDRouterJobController {
         let options = try body["options"].map { try Self.jobOptions($0) } ?? [:]
         let tags = options["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let request = LaunchRequest(
-            definition: target.definition.id, testbed: target.testbed?.id,
-            harnessInputs: Self.runOptions(options, definition: target.definition, testbed: target.testbed, config: target.config),
+            definition: target.definition.id,
+            testbed: target.testbed?.id,
+            harnessInputs: Self.runOptions(
+                options,
+                definition: target.definition,
+                testbed: target.testbed,
+                config: target.config
+            ),
             tags: tags
         )
         var run = try await api.services.lifecycle.launch(request, principal: principal, scope: principal.scope)
         if let config = target.config {
             // The lifecycle takes the config from a profile; a CDRouter job names its own.
-            run = try await store.update(.runs, id: run.id, changes: ["config_id": .string(config.id)], ifMatch: nil, scope: .everything)
+            run = try await store.update(
+                .runs,
+                id: run.id,
+                changes: ["config_id": .string(config.id)],
+                ifMatch: nil,
+                scope: .everything
+            )
         }
         return run
     }
@@ -241,7 +316,9 @@ struct CDRouterJobController {
                 }
                 options[key] = .array(list)
             case "begin_at", "end_at", "extra_cli_args":
-                guard item.stringValue != nil else { throw CDRouterError(.badRequest, "options.\(key) must be a string") }
+                guard item.stringValue != nil else {
+                    throw CDRouterError(.badRequest, "options.\(key) must be a string")
+                }
                 options[key] = item
             case "testvars":
                 guard let list = item.arrayValue, list.allSatisfy({ $0.objectValue != nil }) else {
@@ -250,7 +327,8 @@ struct CDRouterJobController {
                 options[key] = .array(list.map { .object(($0.objectValue ?? [:]).filter { $0.value != .null }) })
             default:
                 throw CDRouterError(
-                    .badRequest, "options.\(key) is not a job option; the options are begin_at, end_at, extra_cli_args, skip_tests, tags, testvars"
+                    .badRequest,
+                    "options.\(key) is not a job option; the options are begin_at, end_at, extra_cli_args, skip_tests, tags, testvars"
                 )
             }
         }
@@ -262,11 +340,15 @@ struct CDRouterJobController {
     /// harness turns them into `cdrouter-cli` flags (also on a remote agent), and every harness into `CDROUTER_*`
     /// variables, for packages of another harness.
     static func runOptions(
-        _ options: [String: JSONValue], definition: Record?, testbed: Record?, config: Record?
+        _ options: [String: JSONValue],
+        definition: Record?,
+        testbed: Record?,
+        config: Record?
     ) -> [String: JSONValue] {
         let settings = definition.map(CDRouterPackages.settings) ?? [:]
         let target: [String: JSONValue] = [
-            "package": .string(definition?.name ?? ""), "device": .string(testbed?.name ?? ""), "config": .string(config?.name ?? ""),
+            "package": .string(definition?.name ?? ""), "device": .string(testbed?.name ?? ""),
+            "config": .string(config?.name ?? ""),
             "testlist": settings["testlist"] ?? .array([]), "extra_cli_args": settings["extra_cli_args"] ?? .string(""),
         ]
         return ["cdrouter": .object(options), "cdrouter_target": .object(target)]
@@ -275,23 +357,40 @@ struct CDRouterJobController {
     // MARK: Lookups
 
     func requireJob(_ id: String, principal: Principal) async throws -> Record {
-        guard let run = try await api.references.row(.runs, seq: id, scope: principal.scope, within: try await jobsFilter(scope: principal.scope))
+        guard
+            let run = try await api.references.row(
+                .runs,
+                seq: id,
+                scope: principal.scope,
+                within: try await jobsFilter(scope: principal.scope)
+            )
         else { throw CDRouterError.noSuch("job") }
         return run
     }
 
     func package(_ id: String, scope: Scope) async throws -> Record {
-        guard let definition = try await api.references.row(.definitions, seq: id, scope: scope, within: CDRouterPackages.filter) else {
+        guard
+            let definition = try await api.references.row(
+                .definitions,
+                seq: id,
+                scope: scope,
+                within: CDRouterPackages.filter
+            )
+        else {
             throw CDRouterError.noSuch("package")
         }
         return definition
     }
 
     /// A device or config the body names by id (nil when not given); unknown ids are 404.
-    func reference(_ kind: ResourceKind, _ value: JSONValue?, field: String, noun: String, scope: Scope) async throws -> Record? {
+    func reference(_ kind: ResourceKind, _ value: JSONValue?, field: String, noun: String, scope: Scope) async throws
+        -> Record?
+    {
         guard let id = try CDRouterAPI.idValue(value, field: field) else { return nil }
         if id == "0" { return nil }
-        guard let row = try await api.references.row(kind, seq: id, scope: scope) else { throw CDRouterError.noSuch(noun) }
+        guard let row = try await api.references.row(kind, seq: id, scope: scope) else {
+            throw CDRouterError.noSuch(noun)
+        }
         return row
     }
 }

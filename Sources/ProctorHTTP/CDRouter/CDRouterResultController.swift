@@ -23,11 +23,18 @@ struct CDRouterResultController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let query = CDRouterQuery(api: api, fields: CDRouterQuery.resultFields)
-        let (page, paging) = try await query.page(.runs, request, base: try await resultsFilter(scope: principal.scope), scope: principal.scope)
+        let (page, paging) = try await query.page(
+            .runs,
+            request,
+            base: try await resultsFilter(scope: principal.scope),
+            scope: principal.scope
+        )
         let detailed = CDRouterAPI.flag(request, "detailed")
         var lookup = CDRouterLookup(store: store)
         var items: [JSONValue] = []
-        for run in page.items { items.append(try await CDRouterRender.result(run, detailed: detailed, lookup: &lookup)) }
+        for run in page.items {
+            items.append(try await CDRouterRender.result(run, detailed: detailed, lookup: &lookup))
+        }
         return CDRouterAPI.list(items, page: paging, total: page.total ?? items.count)
     }
 
@@ -43,7 +50,10 @@ struct CDRouterResultController {
         let run = try await requireResult(context, principal: principal)
         let query = CDRouterQuery(api: api, fields: CDRouterQuery.testFields)
         let (page, paging) = try await query.page(
-            .testResults, request, base: .equal("run_id", run.id), scope: Scope.groups([run.groupID ?? ""])
+            .testResults,
+            request,
+            base: .equal("run_id", run.id),
+            scope: Scope.groups([run.groupID ?? ""])
         )
         let items = page.items.map { CDRouterRender.test($0, index: nil) }
         return CDRouterAPI.list(items, page: paging, total: page.total ?? items.count)
@@ -51,7 +61,13 @@ struct CDRouterResultController {
 
     func requireResult(_ context: AppRequestContext, principal: Principal) async throws -> Record {
         let id = try CDRouterAPI.pathID(context)
-        guard let run = try await api.references.row(.runs, seq: id, scope: principal.scope, within: try await resultsFilter(scope: principal.scope))
+        guard
+            let run = try await api.references.row(
+                .runs,
+                seq: id,
+                scope: principal.scope,
+                within: try await resultsFilter(scope: principal.scope)
+            )
         else { throw CDRouterError.noSuch("result") }
         return run
     }
@@ -113,7 +129,9 @@ struct CDRouterSystemController {
         let principal: Principal
         do {
             principal = try await authenticator.principal(
-                forUser: username, password: password, from: api.addresses.key(request, context)
+                forUser: username,
+                password: password,
+                from: api.addresses.key(request, context)
             )
         } catch let failure as ProctorError where failure.code == .tooManyRequests {
             throw CDRouterError(.tooManyRequests, failure.message, retryAfter: failure.retryAfter)
@@ -122,7 +140,9 @@ struct CDRouterSystemController {
         }
         let user = try await store.require(.users, id: principal.id)
         let issued = try await authenticator.issueToken(
-            userID: user.id, name: "cdrouter-login", expiresAt: Timestamp.now() + 30 * 86_400 * 1_000_000
+            userID: user.id,
+            name: "cdrouter-login",
+            expiresAt: Timestamp.now() + 30 * 86_400 * 1_000_000
         )
         return CDRouterAPI.data(CDRouterRender.user(user, token: issued.token))
     }
@@ -136,7 +156,11 @@ struct CDRouterSystemController {
         let query = CDRouterQuery(api: api, fields: fields)
         let base: Filter? = principal.isSiteAdmin ? nil : .equal("id", principal.id)
         let (page, paging) = try await query.page(.users, request, base: base, scope: .everything)
-        return CDRouterAPI.list(page.items.map { CDRouterRender.user($0) }, page: paging, total: page.total ?? page.items.count)
+        return CDRouterAPI.list(
+            page.items.map { CDRouterRender.user($0) },
+            page: paging,
+            total: page.total ?? page.items.count
+        )
     }
 
     @Sendable func user(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -148,7 +172,10 @@ struct CDRouterSystemController {
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let user = try await requireUser(context, principal: principal)
-        let issued = try await Authenticator(store: store).issueToken(userID: user.id, name: "cdrouter-\(Timestamp.now())")
+        let issued = try await Authenticator(store: store).issueToken(
+            userID: user.id,
+            name: "cdrouter-\(Timestamp.now())"
+        )
         return CDRouterAPI.data(CDRouterRender.user(user, token: issued.token))
     }
 

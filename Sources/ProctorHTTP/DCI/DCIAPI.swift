@@ -41,8 +41,10 @@ public struct DCIAPI: Sendable {
             .add(middleware: DoorErrorMiddleware(DCIErrors()))
             .add(
                 middleware: DCIAuthMiddleware(
-                    authenticator: services.authenticator, maxBodyBytes: Self.maxBodyBytes,
-                    addresses: addresses, now: now
+                    authenticator: services.authenticator,
+                    maxBodyBytes: Self.maxBodyBytes,
+                    addresses: addresses,
+                    now: now
                 )
             )
         let routes = DCIRoutes(group: group)
@@ -144,7 +146,9 @@ public struct DCIAPI: Sendable {
     ) async throws -> Response {
         let arguments = try DCIListArguments(request)
         // DCI lists its own jobs only: runs of a topic reported by a remote CI (a core rule).
-        let extra = resource.kind == .runs ? (extra.map { Filter.and([$0, ReportedRuns.dciJobs]) } ?? ReportedRuns.dciJobs) : extra
+        let extra =
+            resource.kind == .runs
+            ? (extra.map { Filter.and([$0, ReportedRuns.dciJobs]) } ?? ReportedRuns.dciJobs) : extra
         var query = try arguments.query(for: resource, extra: extra)
         query.excludedFields = excluding
         if resource.kind == .runEvents {

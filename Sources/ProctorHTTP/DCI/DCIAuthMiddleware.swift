@@ -28,7 +28,9 @@ struct DCIAuthMiddleware: RouterMiddleware {
     let now: @Sendable () -> Date
 
     init(
-        authenticator: Authenticator, maxBodyBytes: Int, addresses: ClientAddresses = ClientAddresses(),
+        authenticator: Authenticator,
+        maxBodyBytes: Int,
+        addresses: ClientAddresses = ClientAddresses(),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = authenticator.store

@@ -14,7 +14,9 @@ struct DCIError: Error, Sendable {
     var retryAfter: Int?
 
     init(
-        _ status: HTTPResponse.Status = .badRequest, _ message: String, payload: [String: JSONValue] = [:],
+        _ status: HTTPResponse.Status = .badRequest,
+        _ message: String,
+        payload: [String: JSONValue] = [:],
         retryAfter: Int? = nil
     ) {
         self.status = status

@@ -23,7 +23,10 @@ struct DashboardController {
         case .success(let loaded): renderer = loaded
         case .failure(let error):
             router.get("/") { _, _ -> Response in
-                DashboardRenderer.html("<!doctype html><title>Proctor</title><p>The dashboard's templates are missing: \(error)", status: .internalServerError)
+                DashboardRenderer.html(
+                    "<!doctype html><title>Proctor</title><p>The dashboard's templates are missing: \(error)",
+                    status: .internalServerError
+                )
             }
             return
         }
@@ -35,11 +38,16 @@ struct DashboardController {
 
         let pages = open.group().add(
             middleware: DashboardSessionMiddleware(
-                authenticator: services.authenticator, maxFormBytes: configuration.maxJSONBytes
+                authenticator: services.authenticator,
+                maxFormBytes: configuration.maxJSONBytes
             )
         )
         pages.post("logout", use: logout)
-        let native = RunController(services: services, maxJSONBytes: configuration.maxJSONBytes, maxFileBytes: configuration.maxFileBytes)
+        let native = RunController(
+            services: services,
+            maxJSONBytes: configuration.maxJSONBytes,
+            maxFileBytes: configuration.maxFileBytes
+        )
         pages.get("ui/events/stream", use: native.eventStream)
         pages.get("ui/runs/:id/log/stream", use: native.followLog)
         pages.get("ui/files/:id", use: native.download)
@@ -50,52 +58,87 @@ struct DashboardController {
 
     // MARK: Login and logout
 
-    func loginPage(_ request: Request, renderer: DashboardRenderer, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
+    func loginPage(_ request: Request, renderer: DashboardRenderer, error: String?, status: HTTPResponse.Status = .ok)
+        throws -> Response
+    {
         let nonce = Credentials.newSecret(bytes: 16)
         var response = try renderer.page(
-            "login", title: "Log in · Proctor", section: "login", session: nil,
-            data: ["login_csrf": nonce, "error": error ?? "", "next": Self.safeNext(request.uri.queryParameters["next"].map(String.init))],
+            "login",
+            title: "Log in · Proctor",
+            section: "login",
+            session: nil,
+            data: [
+                "login_csrf": nonce, "error": error ?? "",
+                "next": Self.safeNext(request.uri.queryParameters["next"].map(String.init)),
+            ],
             status: status
         )
-        response.setCookie(DashboardSession.cookie(DashboardSession.loginCookieName, value: nonce, maxAge: 3600, request: request))
+        response.setCookie(
+            DashboardSession.cookie(DashboardSession.loginCookieName, value: nonce, maxAge: 3600, request: request)
+        )
         return response
     }
 
     func login(_ request: Request, context: AppRequestContext, renderer: DashboardRenderer) async throws -> Response {
         var request = request
         let form = try await DashboardSession.form(&request, limit: configuration.maxJSONBytes)
-        guard let sent = form[DashboardSession.csrfField]?.first, let expected = request.cookies[DashboardSession.loginCookieName]?.value,
+        guard let sent = form[DashboardSession.csrfField]?.first,
+            let expected = request.cookies[DashboardSession.loginCookieName]?.value,
             !DashboardSession.isCrossSite(request), Credentials.constantTimeEqual(sent, expected)
         else {
-            return try loginPage(request, renderer: renderer, error: "The login form expired; please try again.", status: .forbidden)
+            return try loginPage(
+                request,
+                renderer: renderer,
+                error: "The login form expired; please try again.",
+                status: .forbidden
+            )
         }
         let name = form["name"]?.first?.trimmingCharacters(in: .whitespaces) ?? ""
         let password = form["password"]?.first ?? ""
         let issued: Accounts.IssuedToken
         do {
             issued = try await Accounts(authenticator: services.authenticator).login(
-                name: name, password: password, lifetime: DashboardSession.lifetime,
+                name: name,
+                password: password,
+                lifetime: DashboardSession.lifetime,
                 from: ClientAddresses(configuration).key(request, context)
             ).token
         } catch let failure as ProctorError where failure.code == .unauthorized {
-            return try loginPage(request, renderer: renderer, error: "Wrong user name or password.", status: .unauthorized)
+            return try loginPage(
+                request,
+                renderer: renderer,
+                error: "Wrong user name or password.",
+                status: .unauthorized
+            )
         } catch let failure as ProctorError where failure.code == .tooManyRequests {
             // The login page again (with a fresh form), saying when to retry.
             let seconds = failure.retryAfter ?? 1
             let wait =
                 seconds == 1 ? "a second" : seconds < 120 ? "\(seconds) seconds" : "\((seconds + 59) / 60) minutes"
             var response = try loginPage(
-                request, renderer: renderer, error: "Too many failed logins. Try again in \(wait).",
+                request,
+                renderer: renderer,
+                error: "Too many failed logins. Try again in \(wait).",
                 status: .tooManyRequests
             )
             response.headers[.retryAfter] = String(seconds)
             return response
         }
-        var response = Response(status: .seeOther, headers: [.location: Self.safeNext(form["next"]?.first), .cacheControl: "no-store"])
-        response.setCookie(
-            DashboardSession.cookie(DashboardSession.cookieName, value: issued.secret, maxAge: Int(DashboardSession.lifetime), request: request)
+        var response = Response(
+            status: .seeOther,
+            headers: [.location: Self.safeNext(form["next"]?.first), .cacheControl: "no-store"]
         )
-        response.setCookie(DashboardSession.cookie(DashboardSession.loginCookieName, value: "", maxAge: 0, request: request))
+        response.setCookie(
+            DashboardSession.cookie(
+                DashboardSession.cookieName,
+                value: issued.secret,
+                maxAge: Int(DashboardSession.lifetime),
+                request: request
+            )
+        )
+        response.setCookie(
+            DashboardSession.cookie(DashboardSession.loginCookieName, value: "", maxAge: 0, request: request)
+        )
         return response
     }
 
@@ -121,7 +164,8 @@ struct DashboardController {
         guard let asset = renderer.assets[name] else { throw ProctorError.notFound("no such asset: \(name)") }
         var headers: HTTPFields = [.contentType: asset.contentType, .eTag: asset.etag]
         // Versioned links (`?v=`) never change; an unversioned one is revalidated.
-        headers[.cacheControl] = request.uri.queryParameters["v"] != nil ? "public, max-age=31536000, immutable" : "public, max-age=300"
+        headers[.cacheControl] =
+            request.uri.queryParameters["v"] != nil ? "public, max-age=31536000, immutable" : "public, max-age=300"
         if request.headers[.ifNoneMatch] == asset.etag { return Response(status: .notModified, headers: headers) }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.bytes))
     }
@@ -134,10 +178,13 @@ public enum Dashboard {
 
     /// Renders the runs page (`/` with these query parameters) as `principal` sees it, without HTTP: what
     /// `proctor-bench --dashboard` times.
-    public static func renderRunsPage(services: RunServices, parameters: [String: String], principal: Principal) async throws -> String {
+    public static func renderRunsPage(services: RunServices, parameters: [String: String], principal: Principal)
+        async throws -> String
+    {
         let renderer = try DashboardRenderer.shared.get()
         return try await RunPages(services: services, renderer: renderer).runsHTML(
-            parameters.mapValues { Substring($0) }, session: PageSession(principal: principal, csrf: "bench")
+            parameters.mapValues { Substring($0) },
+            session: PageSession(principal: principal, csrf: "bench")
         )
     }
 
@@ -165,8 +212,12 @@ struct DashboardErrors: DoorErrorShape {
         default: title = failure.code.status.code >= 500 ? "Server error" : "Bad request"
         }
         var response = try renderer.page(
-            "error", title: "\(title) · Proctor", section: "error", session: session,
-            data: ["heading": title, "message": failure.message, "code": Int(failure.code.status.code)], status: failure.code.status
+            "error",
+            title: "\(title) · Proctor",
+            section: "error",
+            session: session,
+            data: ["heading": title, "message": failure.message, "code": Int(failure.code.status.code)],
+            status: failure.code.status
         )
         if let seconds = failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
         return response

@@ -24,17 +24,24 @@ struct JobPages {
     @Sendable func jobs(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try PageSession(request, context)
         let definitions = try await store.list(
-            .definitions, query: Query(filter: .equal("deleted", "false"), sort: [SortKey("name")], limit: 500), scope: session.principal.scope
+            .definitions,
+            query: Query(filter: .equal("deleted", "false"), sort: [SortKey("name")], limit: 500),
+            scope: session.principal.scope
         ).items
         let rows = definitions.map { definition -> [String: Any] in
             [
-                "id": definition.id, "name": definition.name ?? definition.id, "description": definition.string("description") ?? "",
+                "id": definition.id, "name": definition.name ?? definition.id,
+                "description": definition.string("description") ?? "",
                 "harness": definition.string("harness") ?? "", "tags": definition.strings("tags"),
                 "disabled": definition.string("configuration_state") == "DISABLED",
             ]
         }
         return try renderer.page(
-            "jobs", title: "Jobs · Proctor", section: "jobs", session: session, data: ["jobs": rows, "empty": rows.isEmpty]
+            "jobs",
+            title: "Jobs · Proctor",
+            section: "jobs",
+            session: session,
+            data: ["jobs": rows, "empty": rows.isEmpty]
         )
     }
 
@@ -44,27 +51,40 @@ struct JobPages {
         let definition = try await requireJob(context, scope: scope)
         let groupScope = Scope.groups([definition.groupID ?? ""])
         let profiles = try await store.list(
-            .profiles, query: Query(filter: .equal("definition_id", definition.id), sort: [SortKey("name")], limit: 200), scope: scope
+            .profiles,
+            query: Query(filter: .equal("definition_id", definition.id), sort: [SortKey("name")], limit: 200),
+            scope: scope
         ).items
         let names = try await NameLookup(store: store).names(
-            for: profiles, fields: ["engine_id": .engines, "config_id": .configs], scope: scope
+            for: profiles,
+            fields: ["engine_id": .engines, "config_id": .configs],
+            scope: scope
         )
-        let testbeds = try await store.list(.testbeds, query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]), scope: groupScope).items
+        let testbeds = try await store.list(
+            .testbeds,
+            query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]),
+            scope: groupScope
+        ).items
         let testbedNames = Dictionary(uniqueKeysWithValues: testbeds.map { ($0.id, $0.name ?? $0.id) })
         let history = RunHistory(store: store)
         let recent = try await history.recentRuns(definitionID: definition.id, limit: Self.historySize, scope: scope)
         let trend = try await history.trend(definitionID: definition.id, limit: Self.trendSize, scope: scope)
         let flaky = try await history.flakyTests(definitionID: definition.id, lastRuns: Self.flakyWindow, scope: scope)
         let data: [String: Any] = [
-            "id": definition.id, "name": definition.name ?? definition.id, "description": definition.string("description") ?? "",
+            "id": definition.id, "name": definition.name ?? definition.id,
+            "description": definition.string("description") ?? "",
             "harness": definition.string("harness") ?? "", "job_file": definition.string("job_file") ?? "",
             "tags": definition.strings("tags"),
             "profiles": profiles.map { profile -> [String: Any] in
                 [
-                    "id": profile.id, "name": profile.name ?? profile.id, "is_default": profile.bool("is_default") == true,
-                    "priority": profile.int("priority") ?? 4, "engine": profile.string("engine_id").flatMap { names[$0] } ?? "",
+                    "id": profile.id, "name": profile.name ?? profile.id,
+                    "is_default": profile.bool("is_default") == true,
+                    "priority": profile.int("priority") ?? 4,
+                    "engine": profile.string("engine_id").flatMap { names[$0] } ?? "",
                     "config": profile.string("config_id").flatMap { names[$0] } ?? "",
-                    "profile_testbeds": profile.strings("testbed_ids").map { testbedNames[$0] ?? $0 }.joined(separator: ", "),
+                    "profile_testbeds": profile.strings("testbed_ids").map { testbedNames[$0] ?? $0 }.joined(
+                        separator: ", "
+                    ),
                     "max_run_time": Format.duration(profile.int("max_run_time").map(Double.init)),
                 ]
             },
@@ -88,7 +108,11 @@ struct JobPages {
             "flaky_window": Self.flakyWindow,
         ]
         return try renderer.page(
-            "job", title: "\(definition.name ?? definition.id) · Job · Proctor", section: "jobs", session: session, data: data
+            "job",
+            title: "\(definition.name ?? definition.id) · Job · Proctor",
+            section: "jobs",
+            session: session,
+            data: data
         )
     }
 
@@ -100,26 +124,39 @@ struct JobPages {
         var request = request
         let form = try await DashboardSession.form(&request, limit: 1 << 20)
         func field(_ name: String) -> String? {
-            form[name]?.first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+            form[name]?.first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap {
+                $0.isEmpty ? nil : $0
+            }
         }
         var options: [String: JSONValue] = [:]
         if let text = field("options") {
             guard case .object(let object) = try? JSONValue.decode(Data(text.utf8)) else {
-                throw ProctorError.badRequest("options must be a JSON object, like {\"KEY\": \"value\"}", field: "options")
+                throw ProctorError.badRequest(
+                    "options must be a JSON object, like {\"KEY\": \"value\"}",
+                    field: "options"
+                )
             }
             options = object
         }
-        let tags = (field("tags") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let tags = (field("tags") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
         let testbeds = (form["testbed"] ?? []).filter { !$0.isEmpty }
         var launched: [Record] = []
         for testbed in testbeds.isEmpty ? [nil] : testbeds.map(Optional.some) {
             launched.append(
                 try await services.lifecycle.launch(
                     LaunchRequest(
-                        definition: definition.id, profile: field("profile"), testbed: testbed, name: field("name"), parameters: options,
-                        tags: tags, labels: [:]
+                        definition: definition.id,
+                        profile: field("profile"),
+                        testbed: testbed,
+                        name: field("name"),
+                        parameters: options,
+                        tags: tags,
+                        labels: [:]
                     ),
-                    principal: principal, scope: principal.scope
+                    principal: principal,
+                    scope: principal.scope
                 )
             )
         }
@@ -154,15 +191,20 @@ enum TrendChart {
             """
         for rate in [0.0, 0.5, 1.0] {
             let level = y(rate)
-            out += "<line x1=\"\(margin)\" y1=\"\(level)\" x2=\"\(width - margin / 2)\" y2=\"\(level)\" class=\"grid\"/>"
+            out +=
+                "<line x1=\"\(margin)\" y1=\"\(level)\" x2=\"\(width - margin / 2)\" y2=\"\(level)\" class=\"grid\"/>"
             out += "<text x=\"2\" y=\"\(level + 4)\" class=\"axis\">\(Int(rate * 100))%</text>"
         }
-        let line = rated.map { "\(String(format: "%.1f", x($0.0))),\(String(format: "%.1f", y($0.2)))" }.joined(separator: " ")
+        let line = rated.map { "\(String(format: "%.1f", x($0.0))),\(String(format: "%.1f", y($0.2)))" }.joined(
+            separator: " "
+        )
         out += "<polyline points=\"\(line)\" class=\"rate\"/>"
         for (index, point, rate) in rated {
             let kind = rate >= 1 ? "ok" : rate <= 0 ? "bad" : "mixed"
-            out += "<circle cx=\"\(String(format: "%.1f", x(index)))\" cy=\"\(String(format: "%.1f", y(rate)))\" r=\"4\" class=\"\(kind)\">"
-            out += "<title>\(Format.time(point.createdAt)): \(point.passed)/\(point.passed + point.failed) passed</title></circle>"
+            out +=
+                "<circle cx=\"\(String(format: "%.1f", x(index)))\" cy=\"\(String(format: "%.1f", y(rate)))\" r=\"4\" class=\"\(kind)\">"
+            out +=
+                "<title>\(Format.time(point.createdAt)): \(point.passed)/\(point.passed + point.failed) passed</title></circle>"
         }
         return out + "</svg>"
     }

@@ -38,7 +38,9 @@ struct RunPages {
         var after: String?
 
         init(_ parameters: Parameters) {
-            func value(_ key: String) -> String { parameters[key].map { String($0).trimmingCharacters(in: .whitespaces) } ?? "" }
+            func value(_ key: String) -> String {
+                parameters[key].map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            }
             status = value("status")
             job = value("job")
             testbed = value("testbed")
@@ -54,7 +56,9 @@ struct RunPages {
         func query(limit: Int) throws -> Query {
             var filter: Filter?
             if !status.isEmpty {
-                guard RunStatus(rawValue: status) != nil else { throw ProctorError.badRequest("unknown status '\(status)'", field: "status") }
+                guard RunStatus(rawValue: status) != nil else {
+                    throw ProctorError.badRequest("unknown status '\(status)'", field: "status")
+                }
                 filter = filter && .equal("status", status)
             }
             if !job.isEmpty { filter = filter && .equal("definition_id", job) }
@@ -62,7 +66,11 @@ struct RunPages {
             if !tag.isEmpty { filter = filter && .predicate(Condition("tags", .arrayContains, [tag])) }
             var window: TimeWindow?
             if !from.isEmpty || !to.isEmpty {
-                window = TimeWindow(field: "created_at", from: try Self.day(from, field: "from"), to: try Self.day(to, field: "to").map { $0 + 86_400_000_000 })
+                window = TimeWindow(
+                    field: "created_at",
+                    from: try Self.day(from, field: "from"),
+                    to: try Self.day(to, field: "to").map { $0 + 86_400_000_000 }
+                )
             }
             let sortKeys: [SortKey]
             switch sort {
@@ -85,17 +93,22 @@ struct RunPages {
 
         /// The query string of these filters (without the cursor), for links.
         var queryString: String {
-            let pairs = [("status", status), ("job", job), ("testbed", testbed), ("tag", tag), ("from", from), ("to", to)]
+            let pairs =
+                [("status", status), ("job", job), ("testbed", testbed), ("tag", tag), ("from", from), ("to", to)]
                 + (sort == "newest" ? [] : [("sort", sort)])
-            return pairs.filter { !$0.1.isEmpty }.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
-                .joined(separator: "&")
+            return pairs.filter { !$0.1.isEmpty }.map {
+                "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            }
+            .joined(separator: "&")
         }
 
         var isFiltered: Bool { !(status + job + testbed + tag + from + to).isEmpty || after != nil }
     }
 
     @Sendable func runs(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let parameters = request.uri.queryParameters.reduce(into: Filters.Parameters()) { $0[String($1.key)] = $1.value }
+        let parameters = request.uri.queryParameters.reduce(into: Filters.Parameters()) {
+            $0[String($1.key)] = $1.value
+        }
         return DashboardRenderer.html(try await runsHTML(parameters, session: try PageSession(request, context)))
     }
 
@@ -108,30 +121,51 @@ struct RunPages {
         let base = filters.queryString
         var data: [String: Any] = [
             "rows": rows, "empty": rows.isEmpty, "filtered": filters.isFiltered,
-            "next": page.nextCursor.map { "/?" + (base.isEmpty ? "" : base + "&") + "after=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "",
+            "next": page.nextCursor.map {
+                "/?" + (base.isEmpty ? "" : base + "&") + "after="
+                    + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            } ?? "",
             "first": filters.after == nil ? "" : "/" + (base.isEmpty ? "" : "?" + base),
             "live": filters.after == nil,
         ]
         if parameters["fragment"] == "rows" { return try renderer.render("run_rows", data) }
-        let definitions = try await store.list(.definitions, query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]), scope: scope).items
-        let testbeds = try await store.list(.testbeds, query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]), scope: scope).items
+        let definitions = try await store.list(
+            .definitions,
+            query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]),
+            scope: scope
+        ).items
+        let testbeds = try await store.list(
+            .testbeds,
+            query: Query(sort: [SortKey("name")], limit: 500, fields: ["name"]),
+            scope: scope
+        ).items
         data["statuses"] = RunStatus.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == filters.status] }
-        data["jobs"] = definitions.map { ["value": $0.id, "label": $0.name ?? $0.id, "selected": $0.id == filters.job] }
-        data["testbeds"] = testbeds.map { ["value": $0.id, "label": $0.name ?? $0.id, "selected": $0.id == filters.testbed] }
+        data["jobs"] = definitions.map {
+            ["value": $0.id, "label": $0.name ?? $0.id, "selected": $0.id == filters.job]
+        }
+        data["testbeds"] = testbeds.map {
+            ["value": $0.id, "label": $0.name ?? $0.id, "selected": $0.id == filters.testbed]
+        }
         data["sorts"] = [("newest", "Newest first"), ("oldest", "Oldest first"), ("status", "By status")].map {
             ["value": $0.0, "label": $0.1, "selected": $0.0 == filters.sort]
         }
         data["tag"] = filters.tag
         data["from"] = filters.from
         data["to"] = filters.to
-        data["rows_url"] = "/?" + (base.isEmpty ? "" : base + "&") + (filters.after.map { "after=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&" } ?? "") + "fragment=rows"
+        data["rows_url"] =
+            "/?" + (base.isEmpty ? "" : base + "&")
+            + (filters.after.map { "after=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&" }
+                ?? "") + "fragment=rows"
         return try renderer.pageHTML("runs", title: "Runs · Proctor", section: "runs", session: session, data: data)
     }
 
     /// The table's rows, with the names of jobs, profiles, testbeds and launchers looked up in bulk.
     func runRows(_ runs: [Record], scope: Scope) async throws -> [[String: Any]] {
         let names = try await NameLookup(store: store).names(
-            for: runs, fields: ["definition_id": .definitions, "profile_id": .profiles, "testbed_id": .testbeds, "launched_by": .users],
+            for: runs,
+            fields: [
+                "definition_id": .definitions, "profile_id": .profiles, "testbed_id": .testbeds, "launched_by": .users,
+            ],
             scope: scope
         )
         return runs.map { run in Self.row(run, names: names) }
@@ -147,8 +181,10 @@ struct RunPages {
             "testbed": run.string("testbed_id").flatMap { names[$0] } ?? "",
             "launched_by": run.string("launched_by").flatMap { names[$0] } ?? "",
             "created": Format.time(run.int("created_at")), "started": Format.time(run.int("started_at")),
-            "duration": Format.duration(run["duration"].doubleValue), "passed": run.int("tests_passed") ?? 0, "failed": failed,
-            "total": run.int("tests_total") ?? 0, "has_tests": (run.int("tests_total") ?? 0) > 0, "has_failures": failed > 0,
+            "duration": Format.duration(run["duration"].doubleValue), "passed": run.int("tests_passed") ?? 0,
+            "failed": failed,
+            "total": run.int("tests_total") ?? 0, "has_tests": (run.int("tests_total") ?? 0) > 0,
+            "has_failures": failed > 0,
             "tags": run.strings("tags"),
         ]
     }
@@ -169,10 +205,15 @@ struct RunPages {
         data["log"] = slice.text
         data["log_next"] = slice.next
         // Follow the log live while the run runs, or to fetch the rest of a long one.
-        data["log_follow"] = !(RunStatus(rawValue: run.string("status") ?? "")?.isTerminal ?? false) || slice.next < slice.end
+        data["log_follow"] =
+            !(RunStatus(rawValue: run.string("status") ?? "")?.isTerminal ?? false) || slice.next < slice.end
         data["log_stream"] = "/ui/runs/\(run.id)/log/stream"
         return try renderer.page(
-            "run", title: "\(run.name ?? run.id) · Run · Proctor", section: "runs", session: session, data: data
+            "run",
+            title: "\(run.name ?? run.id) · Run · Proctor",
+            section: "runs",
+            session: session,
+            data: data
         )
     }
 
@@ -180,7 +221,10 @@ struct RunPages {
     func liveData(_ run: Record, scope: Scope, failedOnly: Bool) async throws -> [String: Any] {
         let names = try await NameLookup(store: store).names(
             for: [run],
-            fields: ["definition_id": .definitions, "profile_id": .profiles, "testbed_id": .testbeds, "launched_by": .users, "previous_run_id": .runs],
+            fields: [
+                "definition_id": .definitions, "profile_id": .profiles, "testbed_id": .testbeds, "launched_by": .users,
+                "previous_run_id": .runs,
+            ],
             scope: scope
         )
         var data = Self.row(run, names: names)
@@ -198,23 +242,31 @@ struct RunPages {
             data["previous"] = ["id": previous, "name": names[previous] ?? previous]
         }
         let events = try await store.list(
-            .runEvents, query: Query(filter: .equal("run_id", run.id), sort: [SortKey("seq")], limit: 500), scope: scope
+            .runEvents,
+            query: Query(filter: .equal("run_id", run.id), sort: [SortKey("seq")], limit: 500),
+            scope: scope
         ).items
         data["events"] = events.map { event -> [String: Any] in
             let status = event.string("status") ?? ""
             return [
-                "status": status, "status_class": Format.statusClass(status), "time": Format.time(event.int("created_at")),
+                "status": status, "status_class": Format.statusClass(status),
+                "time": Format.time(event.int("created_at")),
                 "comment": event.string("comment") ?? "",
             ]
         }
         var testFilter: Filter = .equal("run_id", run.id)
         if failedOnly { testFilter = testFilter && .predicate(Condition("status", .in, ["failed", "error"])) }
-        let tests = try await store.list(.testResults, query: Query(filter: testFilter, sort: [SortKey("seq")], limit: 1000), scope: scope)
+        let tests = try await store.list(
+            .testResults,
+            query: Query(filter: testFilter, sort: [SortKey("seq")], limit: 1000),
+            scope: scope
+        )
         data["tests"] = tests.items.map { test -> [String: Any] in
             let status = test.string("status") ?? ""
             let mark = test.string("regression") ?? ""
             return [
-                "status": status, "status_class": Format.statusClass(status), "classname": test.string("classname") ?? "",
+                "status": status, "status_class": Format.statusClass(status),
+                "classname": test.string("classname") ?? "",
                 "name": test.name ?? "", "time": String(format: "%.2f s", test["time"].doubleValue ?? 0),
                 "message": test.string("message") ?? "", "mark": ["REGRESSED", "RECOVERED"].contains(mark) ? mark : "",
                 "mark_class": Format.statusClass(mark),
@@ -223,9 +275,16 @@ struct RunPages {
         data["tests_more"] = tests.nextCursor != nil
         data["tests_failed_only"] = failedOnly
         data["no_tests"] = tests.items.isEmpty
-        let files = try await store.list(.files, query: Query(filter: .equal("run_id", run.id), sort: [SortKey("created_at")], limit: 200), scope: scope)
+        let files = try await store.list(
+            .files,
+            query: Query(filter: .equal("run_id", run.id), sort: [SortKey("created_at")], limit: 200),
+            scope: scope
+        )
         data["files"] = files.items.map { file -> [String: Any] in
-            ["id": file.id, "name": file.name ?? file.id, "size": Format.bytes(file.int("size")), "mime": file.string("mime") ?? ""]
+            [
+                "id": file.id, "name": file.name ?? file.id, "size": Format.bytes(file.int("size")),
+                "mime": file.string("mime") ?? "",
+            ]
         }
         data["no_files"] = files.items.isEmpty
         return data
@@ -235,14 +294,22 @@ struct RunPages {
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let run = try await services.lifecycle.cancel(runID: try context.parameters.require("id"), principal: principal, scope: principal.scope)
+        let run = try await services.lifecycle.cancel(
+            runID: try context.parameters.require("id"),
+            principal: principal,
+            scope: principal.scope
+        )
         return Self.redirect("/runs/\(run.id)")
     }
 
     @Sendable func relaunch(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let run = try await requireRun(context, scope: principal.scope)
-        let launched = try await services.lifecycle.relaunch(runID: run.id, principal: principal, scope: principal.scope)
+        let launched = try await services.lifecycle.relaunch(
+            runID: run.id,
+            principal: principal,
+            scope: principal.scope
+        )
         return Self.redirect("/runs/\(launched.id)")
     }
 
@@ -252,7 +319,9 @@ struct RunPages {
 
     private func requireRun(_ context: AppRequestContext, scope: Scope) async throws -> Record {
         let id = try context.parameters.require("id")
-        guard let run = try await store.get(.runs, id: id, scope: scope) else { throw ProctorError.notFound("There is no run \(id) (or it belongs to a group you are not in).") }
+        guard let run = try await store.get(.runs, id: id, scope: scope) else {
+            throw ProctorError.notFound("There is no run \(id) (or it belongs to a group you are not in).")
+        }
         return run
     }
 }
@@ -267,7 +336,8 @@ struct NameLookup {
             let ids = Set(records.compactMap { $0.string(field) }).subtracting(names.keys)
             guard !ids.isEmpty else { continue }
             let rows = try await store.list(
-                kind, query: Query(filter: .predicate(Condition("id", .in, Array(ids))), limit: ids.count, fields: ["name"]),
+                kind,
+                query: Query(filter: .predicate(Condition("id", .in, Array(ids))), limit: ids.count, fields: ["name"]),
                 scope: kind.schema.grouped ? scope : .everything
             ).items
             for row in rows { names[row.id] = row.name ?? row.id }

@@ -36,7 +36,9 @@ public struct KernelCIAPI: Sendable {
     let now: @Sendable () -> Int64
 
     public init(
-        services: RunServices, configuration: AppConfiguration, options: Options = Options(),
+        services: RunServices,
+        configuration: AppConfiguration,
+        options: Options = Options(),
         now: @escaping @Sendable () -> Int64 = { Timestamp.now() }
     ) {
         self.services = services
@@ -105,7 +107,8 @@ public struct KernelCIAPI: Sendable {
         }
         return try await JSONBody.reading({ try await JSONBody.object(request, limit: maxJSONBytes) }) { problem in
             switch problem {
-            case .tooLarge(let limit): return KernelCIError(.contentTooLarge, "The request body is larger than \(limit) bytes")
+            case .tooLarge(let limit):
+                return KernelCIError(.contentTooLarge, "The request body is larger than \(limit) bytes")
             case .empty, .malformed: return KernelCIError.noJSON
             case .notAnObject: return KernelCIError.invalidJSON(["Provided data is not JSON"])
             }
@@ -141,8 +144,14 @@ public struct KernelCIAPI: Sendable {
     /// and the applied cap when one cut the answer. Sorting on a labelled field is done here, over at most
     /// ``Options/maxSortScan`` matches.
     func jobs(
-        filter: Filter, window: TimeWindow?, sort: [KernelCISortKey], columns: [String]?, skip: Int, requestedLimit: Int,
-        cap: Int, scope: Scope
+        filter: Filter,
+        window: TimeWindow?,
+        sort: [KernelCISortKey],
+        columns: [String]?,
+        skip: Int,
+        requestedLimit: Int,
+        cap: Int,
+        scope: Scope
     ) async throws -> Listing {
         let effective = requestedLimit == 0 ? cap : min(requestedLimit, cap)
         let labelSort = sort.contains { if case .label = $0 { return true } else { return false } }
@@ -151,7 +160,9 @@ public struct KernelCIAPI: Sendable {
         if labelSort {
             total = try await store.count(.runs, query: Query(filter: filter, window: window), scope: scope)
             guard total <= options.maxSortScan else {
-                let names = sort.compactMap { key -> String? in if case .label(let name, _) = key { return name } else { return nil } }
+                let names = sort.compactMap { key -> String? in
+                    if case .label(let name, _) = key { return name } else { return nil }
+                }
                 throw KernelCIError(
                     .badRequest,
                     "Too many results (\(total)) to sort on '\(names.joined(separator: "', '"))': narrow the query to at most "
@@ -162,10 +173,18 @@ public struct KernelCIAPI: Sendable {
             let sorted = all.sorted { Self.ordered($0, $1, by: sort) }
             items = Array(sorted.dropFirst(skip).prefix(effective))
         } else {
-            var keys = sort.compactMap { key -> SortKey? in if case .column(let column) = key { return column } else { return nil } }
+            var keys = sort.compactMap { key -> SortKey? in
+                if case .column(let column) = key { return column } else { return nil }
+            }
             if keys.isEmpty { keys = [SortKey("created_at", descending: true)] }
             let query = Query(
-                filter: filter, sort: keys, limit: effective, offset: skip, fields: columns, window: window, includeTotal: true
+                filter: filter,
+                sort: keys,
+                limit: effective,
+                offset: skip,
+                fields: columns,
+                window: window,
+                includeTotal: true
             )
             var first: Page?
             items = try await collect(query, upTo: effective, scope: scope) { first = first ?? $0 }
@@ -177,7 +196,10 @@ public struct KernelCIAPI: Sendable {
 
     /// Up to `maximum` rows of a query, following the store's cursor past its page size.
     func collect(
-        _ query: Query, upTo maximum: Int, scope: Scope, onFirstPage: (Page) -> Void = { _ in }
+        _ query: Query,
+        upTo maximum: Int,
+        scope: Scope,
+        onFirstPage: (Page) -> Void = { _ in }
     ) async throws -> [Record] {
         var query = query
         var items: [Record] = []

@@ -14,10 +14,14 @@ struct KernelCIAuthMiddleware: RouterMiddleware {
 
     let authenticator: Authenticator
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         // CORS preflights carry no token; the original answers them without one.
         if request.method == .options { return try await next(request, context) }
-        guard let token = TokenAuthMiddleware.token(from: request), token.count <= 512 else { throw KernelCIError.forbidden }
+        guard let token = TokenAuthMiddleware.token(from: request), token.count <= 512 else {
+            throw KernelCIError.forbidden
+        }
         let principal: Principal
         do {
             principal = try await authenticator.principal(forToken: token)

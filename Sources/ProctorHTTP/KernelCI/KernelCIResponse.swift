@@ -24,7 +24,8 @@ struct KernelCIError: Error, Sendable {
     static let notAllowed = KernelCIError(.methodNotAllowed, "Operation not allowed")
     static let notImplemented = KernelCIError(.notImplemented, "Method not implemented")
     static let wrongContentType = KernelCIError(
-        .unsupportedMediaType, "Wrong content type defined: Use application/json as the content type"
+        .unsupportedMediaType,
+        "Wrong content type defined: Use application/json as the content type"
     )
     static let noJSON = KernelCIError(.unprocessableContent, "No JSON data found in the POST request")
 
@@ -108,9 +109,15 @@ enum KernelCIResponse {
 
     /// The envelope of a listing: `result` is always a list, `count` the number of matches.
     static func list(
-        _ result: [JSONValue], count: Int, limit: Int? = nil, skip: Int? = nil, request: Request
+        _ result: [JSONValue],
+        count: Int,
+        limit: Int? = nil,
+        skip: Int? = nil,
+        request: Request
     ) -> Response {
-        var body: [String: JSONValue] = ["code": .number(200), "count": .number(Double(count)), "result": .array(result)]
+        var body: [String: JSONValue] = [
+            "code": .number(200), "count": .number(Double(count)), "result": .array(result),
+        ]
         if let limit { body["limit"] = .number(Double(limit)) }
         if let skip { body["skip"] = .number(Double(skip)) }
         return make(body, request: request)
@@ -121,7 +128,9 @@ enum KernelCIResponse {
         for value in values {
             for item in value.split(separator: ",") {
                 let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                guard let coding = parts.first, coding == "gzip" || coding == "x-gzip" || coding == "*" else { continue }
+                guard let coding = parts.first, coding == "gzip" || coding == "x-gzip" || coding == "*" else {
+                    continue
+                }
                 let refused = parts.dropFirst().contains { parameter in
                     guard parameter.hasPrefix("q=") else { return false }
                     return (Double(parameter.dropFirst(2)) ?? 1) <= 0

@@ -54,7 +54,10 @@ struct AuthController {
         }
         let lifetime = try Self.integer(object, "expires_in")
         let (token, user) = try await accounts.login(
-            name: name, password: password, lifetime: lifetime, from: addresses.key(request, context)
+            name: name,
+            password: password,
+            lifetime: lifetime,
+            from: addresses.key(request, context)
         )
         return JSONResponse.make(
             .object([
@@ -71,7 +74,8 @@ struct AuthController {
         let principal = try context.requirePrincipal()
         let parameters = request.uri.queryParameters
         let query = try NativeQuery.parse(
-            FlatDictionary(parameters.filter { $0.key != "user_id" }), schema: ResourceKind.tokens.schema
+            FlatDictionary(parameters.filter { $0.key != "user_id" }),
+            schema: ResourceKind.tokens.schema
         )
         let userID = parameters["user_id"].map(String.init)
         let page = try await accounts.tokens(for: principal, userID: userID, query: query)
@@ -145,14 +149,22 @@ struct AuthController {
         _ = try await accounts.user(id: id, for: principal)
         let (values, password) = try await userInput(request)
         let user = try await accounts.updateUser(
-            id: id, values, password: password, ifMatch: Self.ifMatch(request), by: principal
+            id: id,
+            values,
+            password: password,
+            ifMatch: Self.ifMatch(request),
+            by: principal
         )
         return Self.respond(user)
     }
 
     @Sendable func deleteUser(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        try await accounts.deleteUser(id: try context.parameters.require("id"), ifMatch: Self.ifMatch(request), by: principal)
+        try await accounts.deleteUser(
+            id: try context.parameters.require("id"),
+            ifMatch: Self.ifMatch(request),
+            by: principal
+        )
         return Response(status: .noContent)
     }
 
@@ -162,7 +174,10 @@ struct AuthController {
         let password = try Self.string(object, "password")
         object["password"] = nil
         if object["password_hash"] != nil {
-            throw ProctorError.unknownField("password_hash", valid: ["name", "email", "fullname", "is_site_admin", "state", "password"])
+            throw ProctorError.unknownField(
+                "password_hash",
+                valid: ["name", "email", "fullname", "is_site_admin", "state", "password"]
+            )
         }
         return (try FieldCoding.values(from: object, schema: ResourceKind.users.schema), password)
     }
@@ -198,13 +213,18 @@ struct AuthController {
         let roleText = try Self.string(object, "role") ?? Role.member.rawValue
         guard let role = Role(rawValue: roleText) else {
             throw ProctorError.badRequest(
-                "unknown role '\(roleText)'; valid roles: viewer, member, admin", field: "role",
+                "unknown role '\(roleText)'; valid roles: viewer, member, admin",
+                field: "role",
                 details: ["valid": Role.allCases.map(\.rawValue)]
             )
         }
         let permissions = try Self.strings(object, "permissions") ?? []
         let (member, created) = try await accounts.setMember(
-            groupID: groupID, userID: userID, role: role, permissions: permissions, by: principal
+            groupID: groupID,
+            userID: userID,
+            role: role,
+            permissions: permissions,
+            by: principal
         )
         return JSONResponse.make(Self.memberJSON(member), status: created ? .created : .ok)
     }
@@ -212,7 +232,9 @@ struct AuthController {
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         try await accounts.removeMember(
-            groupID: try context.parameters.require("id"), userID: try context.parameters.require("user_id"), by: principal
+            groupID: try context.parameters.require("id"),
+            userID: try context.parameters.require("user_id"),
+            by: principal
         )
         return Response(status: .noContent)
     }
@@ -248,7 +270,9 @@ struct AuthController {
 
     private static func string(_ object: [String: JSONValue], _ key: String) throws -> String? {
         guard let value = object[key], !value.isNull else { return nil }
-        guard case .string(let text) = value else { throw ProctorError.badRequest("'\(key)' must be a string", field: key) }
+        guard case .string(let text) = value else {
+            throw ProctorError.badRequest("'\(key)' must be a string", field: key)
+        }
         return text
     }
 
@@ -262,9 +286,13 @@ struct AuthController {
 
     private static func strings(_ object: [String: JSONValue], _ key: String) throws -> [String]? {
         guard let value = object[key], !value.isNull else { return nil }
-        guard case .array(let items) = value else { throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key) }
+        guard case .array(let items) = value else {
+            throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key)
+        }
         return try items.map {
-            guard case .string(let text) = $0 else { throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key) }
+            guard case .string(let text) = $0 else {
+                throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key)
+            }
             return text
         }
     }

@@ -15,13 +15,20 @@ struct MetricsController {
             if let token {
                 let sent = TokenAuthMiddleware.token(from: request) ?? ""
                 guard Credentials.constantTimeEqual(sent, token) else {
-                    throw ProctorError(.unauthorized, "/metrics needs its token: send Authorization: Bearer <the --metrics-token>")
+                    throw ProctorError(
+                        .unauthorized,
+                        "/metrics needs its token: send Authorization: Bearer <the --metrics-token>"
+                    )
                 }
             }
             await metrics.refreshRunGauges(store: store, logger: context.logger)
             var headers: HTTPFields = [:]
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+            return Response(
+                status: .ok,
+                headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render()))
+            )
         }
     }
 }

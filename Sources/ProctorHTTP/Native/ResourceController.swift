@@ -38,13 +38,18 @@ struct ResourceController {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
-        var values = try FieldCoding.values(from: object.filter { $0.key != "group" && $0.key != "group_id" }, schema: kind.schema)
+        var values = try FieldCoding.values(
+            from: object.filter { $0.key != "group" && $0.key != "group_id" },
+            schema: kind.schema
+        )
         if kind.schema.grouped {
             let groupID = try await NativeGroups.owning(object, principal: principal, store: store, noun: kind.singular)
             try principal.require(writeRole, in: groupID, resource: "group")
             values["group_id"] = .string(groupID)
         } else {
-            guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "only the site admin creates \(kind.rawValue)") }
+            guard principal.isSiteAdmin else {
+                throw ProctorError(.forbidden, "only the site admin creates \(kind.rawValue)")
+            }
         }
         let record = try await store.insert(Record(kind, values))
         return respond(record, status: .created)
@@ -58,12 +63,19 @@ struct ResourceController {
         if kind == .runs, let field = object.keys.first(where: { !NativeAPI.runPatchable.contains($0) }) {
             throw ProctorError.badRequest(
                 "'\(field)' cannot be changed on a run (its status changes through launch, cancel and status reports)",
-                field: field, details: ["valid": NativeAPI.runPatchable.sorted()]
+                field: field,
+                details: ["valid": NativeAPI.runPatchable.sorted()]
             )
         }
         let changes = try FieldCoding.values(from: object, schema: kind.schema)
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-        let record = try await store.update(kind, id: existing.id, changes: changes, ifMatch: ifMatch, scope: scope(principal))
+        let record = try await store.update(
+            kind,
+            id: existing.id,
+            changes: changes,
+            ifMatch: ifMatch,
+            scope: scope(principal)
+        )
         return respond(record)
     }
 
@@ -86,7 +98,9 @@ struct ResourceController {
 
     private func fetch(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
-        guard kind != .groups || principal.canSee(group: id), let record = try await store.get(kind, id: id, scope: scope(principal)) else {
+        guard kind != .groups || principal.canSee(group: id),
+            let record = try await store.get(kind, id: id, scope: scope(principal))
+        else {
             throw ProctorError.notFound("no such \(kind.singular): \(id)")
         }
         return record

@@ -1,9 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import ServiceLifecycle
 import NIOCore
 import ProctorCore
+import ServiceLifecycle
 
 /// Runs over the native API beyond plain CRUD: launch, cancel, client-reported status, events (long-poll and
 /// server-sent events), files, test results and the console log (append, range reads, follow).
@@ -42,9 +42,13 @@ struct RunController {
         let tags = try stringList(body["tags"], field: "tags")
         var labels: [String: String] = [:]
         if let value = body["labels"], value != .null {
-            guard case .object(let object) = value else { throw ProctorError.badRequest("labels must be an object of strings", field: "labels") }
+            guard case .object(let object) = value else {
+                throw ProctorError.badRequest("labels must be an object of strings", field: "labels")
+            }
             for (key, item) in object {
-                guard let text = item.stringValue else { throw ProctorError.badRequest("label '\(key)' must be a string", field: "labels") }
+                guard let text = item.stringValue else {
+                    throw ProctorError.badRequest("label '\(key)' must be a string", field: "labels")
+                }
                 labels[key] = text
             }
         }
@@ -54,21 +58,33 @@ struct RunController {
             }
             var options: [String: JSONValue] = [:]
             if let value = body["options"], value != .null {
-                guard case .object(let object) = value else { throw ProctorError.badRequest("options must be an object", field: "options") }
+                guard case .object(let object) = value else {
+                    throw ProctorError.badRequest("options must be an object", field: "options")
+                }
                 options = object
             }
             let launch = LaunchRequest(
-                definition: reference, profile: try optionalString(body["profile"], field: "profile"),
-                testbed: try optionalString(body["testbed"], field: "testbed"), name: try optionalString(body["name"], field: "name"),
-                parameters: options, tags: tags, labels: labels, requestID: try optionalString(body["request_id"], field: "request_id")
+                definition: reference,
+                profile: try optionalString(body["profile"], field: "profile"),
+                testbed: try optionalString(body["testbed"], field: "testbed"),
+                name: try optionalString(body["name"], field: "name"),
+                parameters: options,
+                tags: tags,
+                labels: labels,
+                requestID: try optionalString(body["request_id"], field: "request_id")
             )
             let run = try await services.lifecycle.launch(launch, principal: principal, scope: principal.scope)
             return respond(run, status: .created)
         }
         let groupID = try await NativeGroups.owning(body, principal: principal, store: store, noun: "run")
         try principal.require(.member, in: groupID, resource: "group")
-        let allowed: Set<String> = ["name", "comment", "url", "configuration", "data", "topic_id", "remoteci_id", "components"]
-        var values = try FieldCoding.values(from: body.filter { allowed.contains($0.key) }, schema: ResourceKind.runs.schema)
+        let allowed: Set<String> = [
+            "name", "comment", "url", "configuration", "data", "topic_id", "remoteci_id", "components",
+        ]
+        var values = try FieldCoding.values(
+            from: body.filter { allowed.contains($0.key) },
+            schema: ResourceKind.runs.schema
+        )
         values["tags"] = .strings(tags)
         values["labels"] = .json(.object(labels.mapValues(JSONValue.string)))
         if principal.kind == .user { values["launched_by"] = .string(principal.id) }
@@ -78,7 +94,11 @@ struct RunController {
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let run = try await services.lifecycle.cancel(runID: try context.parameters.require("id"), principal: principal, scope: principal.scope)
+        let run = try await services.lifecycle.cancel(
+            runID: try context.parameters.require("id"),
+            principal: principal,
+            scope: principal.scope
+        )
         return respond(run, status: .accepted)
     }
 
@@ -88,12 +108,20 @@ struct RunController {
         let run = try await requireRun(context, principal)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
         let body = try await JSONResponse.object(request, limit: maxJSONBytes)
-        guard let text = body["status"]?.stringValue else { throw ProctorError.badRequest("status is required", field: "status") }
+        guard let text = body["status"]?.stringValue else {
+            throw ProctorError.badRequest("status is required", field: "status")
+        }
         let status = try RunStatus.parse(text)
         let result = try await services.lifecycle.report(
-            runID: run.id, status: status, comment: try optionalString(body["comment"], field: "comment"), scope: principal.scope
+            runID: run.id,
+            status: status,
+            comment: try optionalString(body["comment"], field: "comment"),
+            scope: principal.scope
         )
-        return JSONResponse.make(.object(["run": result.run.publicJSON(), "event": result.event.publicJSON()]), status: .created)
+        return JSONResponse.make(
+            .object(["run": result.run.publicJSON(), "event": result.event.publicJSON()]),
+            status: .created
+        )
     }
 
     // MARK: Events
@@ -121,7 +149,9 @@ struct RunController {
             let page = try await eventsAfter(after, limit: limit, scope: principal.scope)
             if !page.isEmpty || ContinuousClock.now >= deadline {
                 let last = page.last?.seq ?? after
-                return JSONResponse.make(.object(["items": .array(page.map { $0.publicJSON() }), "next_after": .number(Double(last))]))
+                return JSONResponse.make(
+                    .object(["items": .array(page.map { $0.publicJSON() }), "next_after": .number(Double(last))])
+                )
             }
             await services.events.wait(after: generation, timeout: min(.seconds(1), deadline - ContinuousClock.now))
         }
@@ -133,7 +163,11 @@ struct RunController {
         var after = try integer(request.uri.queryParameters["after"], field: "after") ?? -1
         if let last = request.headers[Self.lastEventID], let value = Int64(last) { after = value }
         if after < 0 {
-            let latest = try await store.list(.runEvents, query: Query(sort: [SortKey("seq", descending: true)], limit: 1), scope: principal.scope)
+            let latest = try await store.list(
+                .runEvents,
+                query: Query(sort: [SortKey("seq", descending: true)], limit: 1),
+                scope: principal.scope
+            )
             after = latest.items.first?.seq ?? 0
         }
         let services = services
@@ -167,7 +201,9 @@ struct RunController {
 
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
-    static let sseHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"]
+    static let sseHeaders: HTTPFields = [
+        .contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no",
+    ]
 
     private func eventsAfter(_ after: Int64, limit: Int, scope: Scope) async throws -> [Record] {
         try await Self.events(store: store, after: after, limit: limit, scope: scope)
@@ -176,7 +212,11 @@ struct RunController {
     static func events(store: any Store, after: Int64, limit: Int, scope: Scope) async throws -> [Record] {
         try await store.list(
             .runEvents,
-            query: Query(filter: .predicate(Condition("seq", .greater, String(after))), sort: [SortKey("seq")], limit: max(1, min(limit, 1000))),
+            query: Query(
+                filter: .predicate(Condition("seq", .greater, String(after))),
+                sort: [SortKey("seq")],
+                limit: max(1, min(limit, 1000))
+            ),
             scope: scope
         ).items
     }
@@ -217,7 +257,13 @@ struct RunController {
             format = chosen
         }
         let temporary = try await receive(request, limit: maxFileBytes)
-        let file = try await services.files.store(moving: temporary, runID: run.id, groupID: run.groupID ?? "", name: name, mime: mime)
+        let file = try await services.files.store(
+            moving: temporary,
+            runID: run.id,
+            groupID: run.groupID ?? "",
+            name: name,
+            mime: mime
+        )
         var body: [String: JSONValue] = ["file": file.publicJSON()]
         if let format {
             let ingest = try await services.files.ingest(file, run: run, format: format)
@@ -308,7 +354,9 @@ struct RunController {
         if let line = try integer(parameters["line"], field: "line") {
             let count = Int(min(100_000, try integer(parameters["lines"], field: "lines") ?? 1000))
             let lines = try await services.logs.lines(runID: run.id, from: line, count: count)
-            return JSONResponse.make(.object(["line": .number(Double(line)), "lines": .array(lines.map(JSONValue.string))]))
+            return JSONResponse.make(
+                .object(["line": .number(Double(line)), "lines": .array(lines.map(JSONValue.string))])
+            )
         }
         let offset = try integer(parameters["offset"], field: "offset") ?? 0
         let limit = Int(min(1 << 20, max(1, try integer(parameters["limit"], field: "limit") ?? (1 << 20))))
@@ -345,7 +393,10 @@ struct RunController {
         }
         let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
         let end = try await services.logs.append(runID: run.id, groupID: run.groupID ?? "", text: text, offset: offset)
-        return JSONResponse.make(.object(["end": .number(Double(end.bytes)), "lines": .number(Double(end.lines))]), status: .created)
+        return JSONResponse.make(
+            .object(["end": .number(Double(end.bytes)), "lines": .number(Double(end.lines))]),
+            status: .created
+        )
     }
 
     /// Follows the console live as server-sent events (`event: log`, data = JSON `{offset, text}`), from
@@ -368,14 +419,17 @@ struct RunController {
                 let current = try await services.store.require(.runs, id: runID)
                 let slice = try await services.logs.read(runID: runID, from: cursor, maxBytes: 256 << 10)
                 if !slice.text.isEmpty {
-                    let data = JSONValue.object(["offset": .number(Double(slice.start)), "text": .string(slice.text)]).encodedString()
+                    let data = JSONValue.object(["offset": .number(Double(slice.start)), "text": .string(slice.text)])
+                        .encodedString()
                     try await writer.write(ByteBuffer(string: "id: \(slice.next)\nevent: log\ndata: \(data)\n\n"))
                     cursor = slice.next
                     idle = 0
                     continue
                 }
                 if RunStatus(rawValue: current.string("status") ?? "")?.isTerminal == true {
-                    let data = JSONValue.object(["status": .string(current.string("status") ?? ""), "end": .number(Double(slice.end))])
+                    let data = JSONValue.object([
+                        "status": .string(current.string("status") ?? ""), "end": .number(Double(slice.end)),
+                    ])
                     try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.encodedString())\n\n"))
                     break
                 }
@@ -393,7 +447,9 @@ struct RunController {
         let principal = try context.requirePrincipal()
         let run = try await requireRun(context, principal)
         let summary = try await services.logs.summary(runID: run.id)
-        let render: ([(Int, String)]) -> JSONValue = { .array($0.map { .array([.number(Double($0.0)), .string($0.1)]) }) }
+        let render: ([(Int, String)]) -> JSONValue = {
+            .array($0.map { .array([.number(Double($0.0)), .string($0.1)]) })
+        }
         return JSONResponse.make(.object(["errors": render(summary.errors), "warnings": render(summary.warnings)]))
     }
 
@@ -401,18 +457,24 @@ struct RunController {
 
     private func requireRun(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
-        guard let run = try await store.get(.runs, id: id, scope: principal.scope) else { throw ProctorError.notFound("no such run: \(id)") }
+        guard let run = try await store.get(.runs, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such run: \(id)")
+        }
         return run
     }
 
     private func requireFile(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
-        guard let file = try await store.get(.files, id: id, scope: principal.scope) else { throw ProctorError.notFound("no such file: \(id)") }
+        guard let file = try await store.get(.files, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such file: \(id)")
+        }
         return file
     }
 
     /// Lists rows of a run's child kind with the native list parameters, always within the run.
-    private func listChild(_ kind: ResourceKind, of run: Record, request: Request, principal: Principal) async throws -> Response {
+    private func listChild(_ kind: ResourceKind, of run: Record, request: Request, principal: Principal) async throws
+        -> Response
+    {
         var query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
         query.filter = query.filter.map { .and([.equal("run_id", run.id), $0]) } ?? .equal("run_id", run.id)
         return JSONResponse.page(try await store.list(kind, query: query, scope: principal.scope))
@@ -432,15 +494,21 @@ struct RunController {
 
     private func optionalString(_ value: JSONValue?, field: String) throws -> String? {
         guard let value, value != .null else { return nil }
-        guard let text = value.stringValue else { throw ProctorError.badRequest("\(field) must be a string", field: field) }
+        guard let text = value.stringValue else {
+            throw ProctorError.badRequest("\(field) must be a string", field: field)
+        }
         return text
     }
 
     private func stringList(_ value: JSONValue?, field: String) throws -> [String] {
         guard let value, value != .null else { return [] }
-        guard case .array(let items) = value else { throw ProctorError.badRequest("\(field) must be a list of strings", field: field) }
+        guard case .array(let items) = value else {
+            throw ProctorError.badRequest("\(field) must be a list of strings", field: field)
+        }
         return try items.map {
-            guard let text = $0.stringValue else { throw ProctorError.badRequest("\(field) must be a list of strings", field: field) }
+            guard let text = $0.stringValue else {
+                throw ProctorError.badRequest("\(field) must be a list of strings", field: field)
+            }
             return text
         }
     }

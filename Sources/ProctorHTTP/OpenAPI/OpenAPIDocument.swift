@@ -12,7 +12,9 @@ enum OpenAPIDocument {
 
     /// The query model's list parameters (`docs/query-language.md`).
     static let sharedParameters: [String: JSONValue] = {
-        func query(_ name: String, _ description: String, _ schema: JSONValue, extra: [String: JSONValue] = [:]) -> JSONValue {
+        func query(_ name: String, _ description: String, _ schema: JSONValue, extra: [String: JSONValue] = [:])
+            -> JSONValue
+        {
             var object: [String: JSONValue] = [
                 "name": .string(name), "in": .string("query"), "required": .bool(false),
                 "description": .string(description), "schema": schema,
@@ -25,14 +27,27 @@ enum OpenAPIDocument {
                 "filter",
                 "`<field><op><value>`, repeatable; operators `=`, `!=`, `<`, `<=`, `>`, `>=`, `~` (regex), `!~`, `~*`, "
                     + "`!~*`, `@>`, `<@`, `&&`; lists as `{a,b}`; run labels as `labels.<key>`.",
-                SchemaDoc.array(SchemaDoc.string), extra: ["style": .string("form"), "explode": .bool(true)]
+                SchemaDoc.array(SchemaDoc.string),
+                extra: ["style": .string("form"), "explode": .bool(true)]
             ),
-            "type": query("type", "How filters combine: `inter` (AND, default) or `union` (OR).", SchemaDoc.enumeration(["inter", "union"])),
+            "type": query(
+                "type",
+                "How filters combine: `inter` (AND, default) or `union` (OR).",
+                SchemaDoc.enumeration(["inter", "union"])
+            ),
             "sort": query("sort", "Comma-separated fields, `-` for descending: `-created_at,name`.", SchemaDoc.string),
-            "limit": query("limit", "Page size (default 50, at most 1000).", SchemaDoc.integer(minimum: 0, maximum: 1_000_000_000)),
+            "limit": query(
+                "limit",
+                "Page size (default 50, at most 1000).",
+                SchemaDoc.integer(minimum: 0, maximum: 1_000_000_000)
+            ),
             "offset": query("offset", "Rows to skip.", SchemaDoc.integer(minimum: 0, maximum: 1_000_000_000)),
             "cursor": query("cursor", "The `next_cursor` of the previous page (keyset paging).", SchemaDoc.string),
-            "fields": query("fields", "Projection: comma-separated fields (`id` is always included).", SchemaDoc.string),
+            "fields": query(
+                "fields",
+                "Projection: comma-separated fields (`id` is always included).",
+                SchemaDoc.string
+            ),
             "count": query("count", "Also return `total`, the number of matches.", SchemaDoc.boolean),
         ]
     }()
@@ -60,21 +75,38 @@ enum OpenAPIDocument {
         let who = kind.schema.grouped ? "the caller's groups" : "every group"
         return [
             RouteDoc(
-                .get, base, "List \(kind.rawValue)", tag: tag,
+                .get,
+                base,
+                "List \(kind.rawValue)",
+                tag: tag,
                 description: "A page of \(kind.rawValue) in \(who), filtered, sorted and projected by the query model.",
-                parameters: ParameterDoc.list, replies: [.ok(SchemaDoc.page(of: one))]
+                parameters: ParameterDoc.list,
+                replies: [.ok(SchemaDoc.page(of: one))]
             ),
             RouteDoc(
-                .post, base, "Create a \(kind.singular)", tag: tag, body: .json(SchemaDoc.ref("\(name)Create")),
+                .post,
+                base,
+                "Create a \(kind.singular)",
+                tag: tag,
+                body: .json(SchemaDoc.ref("\(name)Create")),
                 replies: [.created(one, etag: true)]
             ),
             RouteDoc(.get, "\(base)/{id}", "Get a \(kind.singular)", tag: tag, replies: [.ok(one, etag: true)]),
             RouteDoc(
-                .patch, "\(base)/{id}", "Change a \(kind.singular)", tag: tag, parameters: [.ifMatch],
-                body: .json(SchemaDoc.ref("\(name)Update")), replies: [.ok(one, etag: true)]
+                .patch,
+                "\(base)/{id}",
+                "Change a \(kind.singular)",
+                tag: tag,
+                parameters: [.ifMatch],
+                body: .json(SchemaDoc.ref("\(name)Update")),
+                replies: [.ok(one, etag: true)]
             ),
             RouteDoc(
-                .delete, "\(base)/{id}", "Delete a \(kind.singular)", tag: tag, parameters: [.ifMatch],
+                .delete,
+                "\(base)/{id}",
+                "Delete a \(kind.singular)",
+                tag: tag,
+                parameters: [.ifMatch],
                 replies: [.noContent("Deleted.")]
             ),
         ]
@@ -124,7 +156,9 @@ enum OpenAPIDocument {
                 ]),
                 "parameters": .object(sharedParameters),
                 "responses": .object(
-                    Dictionary(uniqueKeysWithValues: errorResponses.values.map { ($0.name, errorResponse($0.description)) })
+                    Dictionary(
+                        uniqueKeysWithValues: errorResponses.values.map { ($0.name, errorResponse($0.description)) }
+                    )
                 ),
                 "schemas": .object(schemas()),
             ]),
@@ -133,7 +167,8 @@ enum OpenAPIDocument {
 
     private static func operation(_ route: RouteDoc) -> JSONValue {
         var object: [String: JSONValue] = [
-            "operationId": .string(route.operationID), "summary": .string(route.summary), "tags": .array([.string(route.tag)]),
+            "operationId": .string(route.operationID), "summary": .string(route.summary),
+            "tags": .array([.string(route.tag)]),
         ]
         if let description = route.description { object["description"] = .string(description) }
         if route.isPublic { object["security"] = .array([]) }
@@ -215,8 +250,14 @@ enum OpenAPIDocument {
                                 + "unsupported_media_type, unprocessable, too_many_requests, unavailable or internal."
                         ),
                         "message": SchemaDoc.described(SchemaDoc.string, "For people."),
-                        "field": SchemaDoc.described(SchemaDoc.string, "The offending field or parameter, when there is one."),
-                        "valid": SchemaDoc.described(SchemaDoc.array(SchemaDoc.string), "The valid choices, when known."),
+                        "field": SchemaDoc.described(
+                            SchemaDoc.string,
+                            "The offending field or parameter, when there is one."
+                        ),
+                        "valid": SchemaDoc.described(
+                            SchemaDoc.array(SchemaDoc.string),
+                            "The valid choices, when known."
+                        ),
                         "retry_after": SchemaDoc.described(
                             SchemaDoc.integer(minimum: 1, maximum: nil),
                             "Seconds until a 429 refusal ends (also `Retry-After`)."

@@ -16,7 +16,8 @@ public struct DoorErrorMiddleware<Shape: DoorErrorShape>: RouterMiddleware {
 
     public init(_ shape: Shape) { self.shape = shape }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws
         -> Response
     {
         do {
@@ -35,11 +36,13 @@ public struct NativeErrors: DoorErrorShape {
 
     public func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
         if let http = error as? HTTPError, http.status == .notFound, http.body == nil,
-            let allowed = AllowedMethods.native.methods(for: request.uri.path), !allowed.contains(request.method.rawValue)
+            let allowed = AllowedMethods.native.methods(for: request.uri.path),
+            !allowed.contains(request.method.rawValue)
         {
             // The router found no route, but the path is documented with other methods: a 405 naming them.
             let failure = ProctorError(
-                .methodNotAllowed, "\(request.method.rawValue) is not allowed on this path; use \(allowed.joined(separator: ", "))"
+                .methodNotAllowed,
+                "\(request.method.rawValue) is not allowed on this path; use \(allowed.joined(separator: ", "))"
             )
             var headers: HTTPFields = [:]
             headers[.allow] = allowed.joined(separator: ", ")

@@ -5,12 +5,15 @@ import ProctorCore
 
 /// JSON in and out, shared by every front door.
 public enum JSONResponse {
-    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
+        -> Response
+    {
         make(bytes: value.encodedBytes(), status: status, headers: headers)
     }
 
     /// One record's public fields.
-    public static func make(_ record: Record, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    public static func make(_ record: Record, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response
+    {
         make(bytes: record.publicJSONBytes(), status: status, headers: headers)
     }
 

@@ -94,7 +94,9 @@ public struct XPRESSOAPI: Sendable {
             offset = value
         }
         if let text = parameters["limit"], !text.isEmpty {
-            guard let value = Int(text), value >= 1 else { throw XPRESSOError(.badRequest, "limit must be a positive integer") }
+            guard let value = Int(text), value >= 1 else {
+                throw XPRESSOError(.badRequest, "limit must be a positive integer")
+            }
             limit = min(value, options.maxLimit)
         }
         return (offset, limit)
@@ -158,7 +160,9 @@ struct XPRESSOAuthMiddleware: RouterMiddleware {
 
     let authenticator: Authenticator
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         guard let token = TokenAuthMiddleware.token(from: request) else {
             throw XPRESSOError(.unauthorized, "Authentication credentials were not provided.")
         }

@@ -26,7 +26,10 @@ struct XPRESSORequestController {
         let body = try await api.object(request)
         let known: Set<String> = ["profile", "bundle", "testbeds", "topologies", "tags", "label", "args"]
         if let unknown = body.keys.sorted().first(where: { !known.contains($0) }) {
-            throw XPRESSOError(.badRequest, "Unknown field '\(unknown)'; valid fields: \(known.sorted().joined(separator: ", ")).")
+            throw XPRESSOError(
+                .badRequest,
+                "Unknown field '\(unknown)'; valid fields: \(known.sorted().joined(separator: ", "))."
+            )
         }
         let profileID = try Self.string(body["profile"], "profile")
         let bundleID = try Self.string(body["bundle"], "bundle")
@@ -36,7 +39,9 @@ struct XPRESSORequestController {
         if let topologies = body["topologies"], !topologies.isNull {
             throw XPRESSOError(
                 .badRequest,
-                body["testbeds"] != nil ? "Give either 'testbeds' or 'topologies', not both." : "'topologies' are not supported; give 'testbeds'."
+                body["testbeds"] != nil
+                    ? "Give either 'testbeds' or 'topologies', not both."
+                    : "'topologies' are not supported; give 'testbeds'."
             )
         }
         let testbeds = try Self.strings(body["testbeds"], "testbeds")
@@ -54,7 +59,8 @@ struct XPRESSORequestController {
         var profiles: [Record] = []
         var labels: [String: String] = [:]
         if let profileID {
-            guard profileID.count <= 128, let profile = try await store.get(.profiles, id: profileID, scope: scope) else {
+            guard profileID.count <= 128, let profile = try await store.get(.profiles, id: profileID, scope: scope)
+            else {
                 throw XPRESSOError.notFound
             }
             profiles = [profile]
@@ -77,7 +83,14 @@ struct XPRESSORequestController {
             let definition = profile.string("definition_id") ?? ""
             for testbed in testbeds.isEmpty ? [nil] : testbeds.map(Optional.some) {
                 launches.append(
-                    LaunchRequest(definition: definition, profile: profile.id, testbed: testbed, parameters: args, tags: tags, labels: labels)
+                    LaunchRequest(
+                        definition: definition,
+                        profile: profile.id,
+                        testbed: testbed,
+                        parameters: args,
+                        tags: tags,
+                        labels: labels
+                    )
                 )
             }
         }
@@ -90,9 +103,13 @@ struct XPRESSORequestController {
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try context.parameters.require("id")
-        guard id.count <= 32, id.hasPrefix("REQ"), id.dropFirst(3).allSatisfy(\.isNumber) else { throw XPRESSOError.notFound }
+        guard id.count <= 32, id.hasPrefix("REQ"), id.dropFirst(3).allSatisfy(\.isNumber) else {
+            throw XPRESSOError.notFound
+        }
         let page = try await store.list(
-            .runs, query: Query(filter: .equal("request_id", id), sort: [SortKey("seq")], limit: 100), scope: principal.scope
+            .runs,
+            query: Query(filter: .equal("request_id", id), sort: [SortKey("seq")], limit: 100),
+            scope: principal.scope
         )
         guard let first = page.items.first else { throw XPRESSOError.notFound }
         let group = try await store.get(.groups, id: first.groupID ?? "")
@@ -114,21 +131,28 @@ struct XPRESSORequestController {
         var items: [JSONValue] = []
         for (index, run) in runs.enumerated() {
             let definition = run.string("definition_id") ?? ""
-            if names[definition] == nil { names[definition] = try await store.get(.definitions, id: definition)?.name ?? "" }
+            if names[definition] == nil {
+                names[definition] = try await store.get(.definitions, id: definition)?.name ?? ""
+            }
             let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
-            items.append(.object([
-                "id": .string("\(requestID)-\(index + 1)"), "run_id": .string(run.id), "run_url": .string("/api/v1/runs/\(run.id)"),
-                "job": .string(definition), "job_name": .string(names[definition] ?? ""), "profile": run["profile_id"].json,
-                "testbed": run["testbed_id"].json, "state": .string(Self.itemState(status)),
-                "result": Self.result(status).map(JSONValue.string) ?? .null,
-                "date_started": run["started_at"].json, "date_finished": run["finished_at"].json,
-            ]))
+            items.append(
+                .object([
+                    "id": .string("\(requestID)-\(index + 1)"), "run_id": .string(run.id),
+                    "run_url": .string("/api/v1/runs/\(run.id)"),
+                    "job": .string(definition), "job_name": .string(names[definition] ?? ""),
+                    "profile": run["profile_id"].json,
+                    "testbed": run["testbed_id"].json, "state": .string(Self.itemState(status)),
+                    "result": Self.result(status).map(JSONValue.string) ?? .null,
+                    "date_started": run["started_at"].json, "date_finished": run["finished_at"].json,
+                ])
+            )
         }
         let statuses = runs.map { RunStatus(rawValue: $0.string("status") ?? "") ?? .new }
         let labels = runs.first?["labels"].jsonValue
         return .object([
             "request_id": .string(requestID), "request_url": .string("/xpresso/api/v2/requests/\(requestID)"),
-            "state": .string(Self.requestState(statuses)), "result": Self.rolledUp(statuses).map(JSONValue.string) ?? .null,
+            "state": .string(Self.requestState(statuses)),
+            "result": Self.rolledUp(statuses).map(JSONValue.string) ?? .null,
             "group": .string(group), "profile": runs.count == 1 ? (runs.first?["profile_id"].json ?? .null) : .null,
             "bundle": labels?["xpresso_bundle"] ?? .null, "label": labels?["xpresso_label"] ?? .null,
             "tags": runs.first?["tags"].json ?? .array([]), "date_created": runs.first?["created_at"].json ?? .null,
@@ -172,7 +196,9 @@ struct XPRESSORequestController {
 
     static func string(_ value: JSONValue?, _ field: String) throws -> String? {
         guard let value, !value.isNull else { return nil }
-        guard let text = value.stringValue, !text.isEmpty else { throw XPRESSOError(.badRequest, "'\(field)' must be a string.") }
+        guard let text = value.stringValue, !text.isEmpty else {
+            throw XPRESSOError(.badRequest, "'\(field)' must be a string.")
+        }
         return text
     }
 
