@@ -19,10 +19,10 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
         self.requiredScope = .admin
     }
 
-    /// The caller, or an unauthorized error for routes that need one; a forbidden error when the caller's token
-    /// does not grant the scope the request needs. Every door's handlers get their caller here, so no route
-    /// that acts for a caller can skip the scope check.
-    public func requirePrincipal() throws -> Principal {
+    /// The caller, or an unauthorized error when the door's authentication found none; a forbidden error when
+    /// the caller's token does not grant the scope the request needs. ``AuthenticatedContext`` is made from it,
+    /// so no route that acts for a caller can skip the scope check.
+    func authorizedPrincipal() throws -> Principal {
         guard let principal else {
             throw ProctorError(.unauthorized, "missing credentials: send Authorization: Bearer <token>")
         }

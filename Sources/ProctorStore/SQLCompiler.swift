@@ -104,6 +104,11 @@ struct SQLCompiler {
             return "NOT (" + (try compile(inner, window: window)) + ")"
         case .predicate(let predicate):
             return try compile(predicate, window: window)
+        case .related(let field, let kind, let inner):
+            let other = SQLCompiler(flavor: flavor, schema: kind.schema)
+            let reference: SQLQueryString = "\(unsafeRaw: try column(try filterField(field).name))"
+            let rows: SQLQueryString = "SELECT \(unsafeRaw: quoted("id")) FROM \(unsafeRaw: other.table) WHERE "
+            return reference + " IN (" + rows + (try other.compile(inner)) + ")"
         }
     }
 

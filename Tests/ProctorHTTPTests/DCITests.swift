@@ -216,6 +216,42 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 headers: bearer(TestApp.adminToken)
             ) { try json($0) }
             #expect(after["status"] == .string("new"))
+
+            // Nor are its files and events DCI's files and jobstates: not listed, read, downloaded or archived.
+            let file = try await client.execute(
+                uri: "/api/v1/runs/\(run)/files?name=notes.txt",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "text/plain"],
+                body: ByteBuffer(string: "kept out of DCI")
+            ) { response in
+                #expect(response.status == .created)
+                return try json(response)["file"]?["id"]?.stringValue ?? ""
+            }
+            let event = try await client.execute(
+                uri: "/api/v1/runs/\(run)/events",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? "" }
+            #expect(!file.isEmpty && !event.isEmpty)
+            let (filesStatus, files, _) = try await Self.call(client, .get, "files")
+            #expect(filesStatus == .ok)
+            #expect(files["files"]?.arrayValue?.contains { $0["id"]?.stringValue == file } == false)
+            #expect(files["_meta"]?["count"] == .number(0))
+            for path in ["files/\(file)", "files/\(file)/content", "jobstates/\(event)"] {
+                let (status, body, _) = try await Self.call(client, .get, path)
+                #expect(status == .notFound, "GET \(path)")
+                #expect(body["status_code"] == .number(404), "DCI's error shape")
+            }
+            #expect(try await Self.call(client, .delete, "files/\(file)").status == .notFound)
+            try await client.execute(
+                uri: "/api/v1/files/\(file)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
+                #expect(response.status == .ok)
+                let state = try json(response)["state"]
+                #expect(state != .string("archived"))
+            }
         }
     }
 

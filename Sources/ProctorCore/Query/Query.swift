@@ -73,6 +73,9 @@ public indirect enum Filter: Sendable, Equatable {
     case or([Filter])
     case not(Filter)
     case predicate(Condition)
+    /// The row's reference `field` names a row of `kind` that matches the filter (a run's file whose run is a DCI
+    /// job, say). Written by the core's rules, never parsed from a client's query.
+    case related(field: String, kind: ResourceKind, Filter)
 
     public static func equal(_ field: String, _ value: String) -> Filter { .predicate(.init(field, .equal, value)) }
 
@@ -96,6 +99,7 @@ public indirect enum Filter: Sendable, Equatable {
         case .and(let parts), .or(let parts): return parts.reduce(0) { $0 + $1.termCount }
         case .not(let inner): return inner.termCount
         case .predicate: return 1
+        case .related(_, _, let inner): return 1 + inner.termCount
         }
     }
 
@@ -105,6 +109,7 @@ public indirect enum Filter: Sendable, Equatable {
         case .and(let parts), .or(let parts): return parts.flatMap(\.fields)
         case .not(let inner): return inner.fields
         case .predicate(let p): return [p.field]
+        case .related(let field, _, _): return [field]
         }
     }
 }

@@ -73,6 +73,19 @@ public struct Authenticator: Sendable {
         return principal
     }
 
+    /// Like ``principal(forUser:password:from:)``, where the login may also be the user's e-mail address (HTTP
+    /// Basic on the DCI door accepts both). The address is resolved to the name first, so that the cache of
+    /// checked passwords and the login limiter see one user.
+    public func principal(forLogin login: String, password: String, from address: String) async throws -> Principal {
+        var name = login
+        if login.contains("@"), try await store.first(.users, matching: ["name": .string(login)]) == nil,
+            let byEmail = try await store.first(.users, matching: ["email": .string(login)])?.name
+        {
+            name = byEmail
+        }
+        return try await principal(forUser: name, password: password, from: address)
+    }
+
     private func throttledCheck(name: String, password: String, address: String) async throws -> Principal {
         guard let throttle else { return try await checkPassword(name: name, password: password) }
         return try await throttle.attempt(user: name, address: address) {

@@ -24,6 +24,9 @@ public struct ReportedRuns: Sendable {
         .predicate(Condition("topic_id", .isNotNull, [])), .predicate(Condition("remoteci_id", .isNotNull, [])),
     ])
 
+    /// The rows (files, events) of DCI's jobs: what DCI lists of them.
+    public static let ofDCIJobs: Filter = .related(field: "run_id", kind: .runs, dciJobs)
+
     /// Whether a run is one of DCI's jobs (``dciJobs``).
     public static func isDCIJob(_ run: Record) -> Bool { !run["topic_id"].isNull && !run["remoteci_id"].isNull }
 

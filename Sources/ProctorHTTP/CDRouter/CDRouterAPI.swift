@@ -37,7 +37,9 @@ public struct CDRouterAPI: Sendable {
     public func addRoutes(to router: Router<AppRequestContext>) {
         let root = router.group("cdrouter").add(middleware: DoorErrorMiddleware(CDRouterErrors()))
         CDRouterSystemController(api: self).addPublicRoutes(to: root)
-        let api = root.group("api/v1").add(middleware: TokenAuthMiddleware(authenticator: services.authenticator))
+        let api = root.group("api/v1")
+            .add(middleware: Authentication(services.authenticator, shape: CDRouterErrors()))
+            .group(context: AuthenticatedContext.self)
         CDRouterJobController(api: self).addRoutes(to: api)
         CDRouterResourceController(api: self, resource: .packages).addRoutes(to: api)
         CDRouterResourceController(api: self, resource: .devices).addRoutes(to: api)
@@ -77,7 +79,7 @@ public struct CDRouterAPI: Sendable {
     }
 
     /// The CDRouter id in the path (`jobs/7/` → 7).
-    static func pathID(_ context: AppRequestContext) throws -> String {
+    static func pathID(_ context: some RequestContext) throws -> String {
         try context.parameters.require("id")
     }
 

@@ -11,7 +11,7 @@ struct CDRouterJobController {
     var store: any Store { api.store }
     var query: CDRouterQuery { CDRouterQuery(api: api, fields: CDRouterQuery.jobFields) }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.get("jobs", use: list)
         group.post("jobs", use: post)
         group.get("jobs/:id", use: get)
@@ -29,8 +29,8 @@ struct CDRouterJobController {
         return packages.isEmpty ? SeqReferences.nothing : .predicate(Condition("definition_id", .in, packages))
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let scope = principal.scope
         let (page, paging) = try await query.page(
             .runs,
@@ -45,16 +45,16 @@ struct CDRouterJobController {
         return CDRouterAPI.list(items, page: paging, total: page.total ?? items.count)
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireJob(try CDRouterAPI.pathID(context), principal: principal)
         var lookup = CDRouterLookup(store: store)
         return CDRouterAPI.data(try await CDRouterRender.job(run, detailed: true, lookup: &lookup))
     }
 
     /// `POST jobs/`: a launch, or `?process=interfaces`, or `?bulk=launch|delete`.
-    @Sendable func post(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func post(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let parameters = request.uri.queryParameters
         let body = try await api.object(request)
         if let bulk = parameters["bulk"].map(String.init) {
@@ -75,8 +75,8 @@ struct CDRouterJobController {
     }
 
     /// `PATCH jobs/{id}/`: another package, device or config for a pending job; null members are "not given".
-    @Sendable func edit(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func edit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireJob(try CDRouterAPI.pathID(context), principal: principal)
         try principal.require(.member, in: run.groupID ?? "", resource: "job")
         let body = try await api.object(request)
@@ -137,8 +137,8 @@ struct CDRouterJobController {
     }
 
     /// `DELETE jobs/{id}/`: 204; a running job is a conflict (stop it first).
-    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireJob(try CDRouterAPI.pathID(context), principal: principal)
         guard
             try await QueuedRuns(services: api.services).deleteUnlessActive(

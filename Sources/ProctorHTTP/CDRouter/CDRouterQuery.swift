@@ -65,7 +65,9 @@ struct CDRouterQuery {
     static let testFields: [String: CDRouterField] = [
         "id": .direct("seq"), "seq": .direct("seq"), "name": .direct("name"), "description": .direct("classname"),
         "duration": .direct("time"), "started": .direct("created_at"), "loop": .constant(true),
-        "result": .status(["pass": ["passed"], "fail": ["failed"], "fatal": ["error"], "skipped": ["skipped"], "pending": []]),
+        "result": .status([
+            "pass": ["passed"], "fail": ["failed"], "fatal": ["error"], "skipped": ["skipped"], "pending": [],
+        ]),
         "flagged": .constant(false),
     ]
 
@@ -126,6 +128,7 @@ struct CDRouterQuery {
             return .not(try await translate(inner, scope: scope))
         case .predicate(let condition):
             return try await translate(condition, scope: scope)
+        case .related: return filter
         }
     }
 
@@ -140,7 +143,9 @@ struct CDRouterQuery {
             return .predicate(Condition(field, condition.op, condition.values))
         case .reference(let field, let kind, let target):
             let ids = try await api.references.ids(
-                kind, matching: Condition(target, condition.op, condition.values), within: nil,
+                kind,
+                matching: Condition(target, condition.op, condition.values),
+                within: nil,
                 scope: kind.schema.grouped ? scope : .everything
             )
             return ids.isEmpty ? SeqReferences.nothing : .predicate(Condition(field, .in, ids))
@@ -149,7 +154,8 @@ struct CDRouterQuery {
             for value in condition.values {
                 guard let mapped = words[value.lowercased()] else {
                     throw CDRouterError(
-                        .badRequest, "invalid \(condition.field) \(value); values: \(words.keys.sorted().joined(separator: ", "))"
+                        .badRequest,
+                        "invalid \(condition.field) \(value); values: \(words.keys.sorted().joined(separator: ", "))"
                     )
                 }
                 statuses += mapped
@@ -191,11 +197,19 @@ struct CDRouterQuery {
     }
 
     /// A page of `kind` matching the request within `base`, with the total.
-    func page(_ kind: ResourceKind, _ request: Request, base: Filter?, scope: Scope) async throws -> (Page, CDRouterPaging) {
+    func page(_ kind: ResourceKind, _ request: Request, base: Filter?, scope: Scope) async throws -> (
+        Page, CDRouterPaging
+    ) {
         let paging = try CDRouterPaging(request, maxLimit: api.maxLimit)
         var combined = base
         if let requested = try await filter(request, scope: scope) { combined = combined && requested }
-        let query = Query(filter: combined, sort: try sort(request), limit: paging.limit, offset: paging.offset, includeTotal: true)
+        let query = Query(
+            filter: combined,
+            sort: try sort(request),
+            limit: paging.limit,
+            offset: paging.offset,
+            includeTotal: true
+        )
         return (try await api.store.list(kind, query: query, scope: scope), paging)
     }
 }

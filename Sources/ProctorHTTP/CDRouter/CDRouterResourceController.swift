@@ -30,7 +30,7 @@ struct CDRouterResourceController {
     var store: any Store { api.store }
     var query: CDRouterQuery { CDRouterQuery(api: api, fields: CDRouterQuery.catalogFields(resource.kind)) }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         let path = resource.rawValue
         group.get(RouterPath(path), use: list)
         group.post(RouterPath(path), use: create)
@@ -39,8 +39,8 @@ struct CDRouterResourceController {
         group.delete(RouterPath("\(path)/:id"), use: delete)
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         if resource == .configs, request.uri.queryParameters["template"] != nil {
             return CDRouterAPI.data(.object(["contents": .string("")]))
         }
@@ -52,12 +52,13 @@ struct CDRouterResourceController {
         return CDRouterAPI.list(items, page: paging, total: page.total ?? items.count)
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let row = try await require(try CDRouterAPI.pathID(context), scope: principal.scope)
         if resource == .configs, request.uri.queryParameters["format"] == "text" {
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                status: .ok,
+                headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: .init(string: row.string("contents") ?? ""))
             )
         }
@@ -65,12 +66,14 @@ struct CDRouterResourceController {
         return CDRouterAPI.data(try await render(row, detailed: true, lookup: &lookup))
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         if let process = request.uri.queryParameters["process"] {
             throw CDRouterError(.badRequest, "process=\(process) is not supported")
         }
-        if request.uri.queryParameters["bulk"] != nil { throw CDRouterError(.badRequest, "bulk operations on \(resource.rawValue) are not supported") }
+        if request.uri.queryParameters["bulk"] != nil {
+            throw CDRouterError(.badRequest, "bulk operations on \(resource.rawValue) are not supported")
+        }
         let body = try await api.object(request)
         guard let name = body["name"]?.stringValue, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw CDRouterError(.badRequest, "name is required")
@@ -83,29 +86,44 @@ struct CDRouterResourceController {
         return CDRouterAPI.data(try await render(row, detailed: true, lookup: &lookup))
     }
 
-    @Sendable func edit(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func edit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let existing = try await require(try CDRouterAPI.pathID(context), scope: principal.scope)
         try principal.require(.admin, in: existing.groupID ?? "", resource: resource.noun)
         let body = try await api.object(request)
         let values = try await changes(body, existing: existing, groupID: existing.groupID ?? "")
-        let row = try await store.update(resource.kind, id: existing.id, changes: values, ifMatch: nil, scope: principal.scope)
+        let row = try await store.update(
+            resource.kind,
+            id: existing.id,
+            changes: values,
+            ifMatch: nil,
+            scope: principal.scope
+        )
         var lookup = CDRouterLookup(store: store)
         return CDRouterAPI.data(try await render(row, detailed: true, lookup: &lookup))
     }
 
-    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let existing = try await require(try CDRouterAPI.pathID(context), scope: principal.scope)
         try principal.require(.admin, in: existing.groupID ?? "", resource: resource.noun)
         if resource == .packages {
             // Runs keep their definition: a package with jobs is retired, not removed.
-            let runs = try await store.count(.runs, query: Query(filter: .equal("definition_id", existing.id)), scope: .everything)
+            let runs = try await store.count(
+                .runs,
+                query: Query(filter: .equal("definition_id", existing.id)),
+                scope: .everything
+            )
             if runs > 0 {
                 _ = try await store.update(
-                    .definitions, id: existing.id,
-                    changes: ["deleted": .bool(true), "name": .string("\(existing.name ?? "package")-deleted-\(existing.seq)")],
-                    ifMatch: nil, scope: principal.scope
+                    .definitions,
+                    id: existing.id,
+                    changes: [
+                        "deleted": .bool(true),
+                        "name": .string("\(existing.name ?? "package")-deleted-\(existing.seq)"),
+                    ],
+                    ifMatch: nil,
+                    scope: principal.scope
                 )
                 return Response(status: .noContent)
             }
@@ -169,7 +187,9 @@ struct CDRouterResourceController {
             if let description = try Self.string(body, "description") { values["description"] = .string(description) }
             var config = existing?["config"].jsonValue?.objectValue ?? [:]
             var settings = config[CDRouterPackages.configKey]?.objectValue ?? [:]
-            if let testlist = try Self.strings(body, "testlist") { settings["testlist"] = .array(testlist.map(JSONValue.string)) }
+            if let testlist = try Self.strings(body, "testlist") {
+                settings["testlist"] = .array(testlist.map(JSONValue.string))
+            }
             for key in ["extra_cli_args", "note"] {
                 if let text = try Self.string(body, key) { settings[key] = .string(text) }
             }
@@ -178,12 +198,16 @@ struct CDRouterResourceController {
                 settings["use_as_testlist"] = flag
             }
             let scope = Scope.groups([groupID])
-            for (field, kind, noun) in [("device_id", ResourceKind.testbeds, "device"), ("config_id", .configs, "config")] {
+            for (field, kind, noun) in [
+                ("device_id", ResourceKind.testbeds, "device"), ("config_id", .configs, "config"),
+            ] {
                 guard let id = try CDRouterAPI.idValue(body[field], field: field) else { continue }
                 if id == "0" {
                     settings[field] = nil
                 } else {
-                    guard let row = try await api.references.row(kind, seq: id, scope: scope) else { throw CDRouterError.noSuch(noun) }
+                    guard let row = try await api.references.row(kind, seq: id, scope: scope) else {
+                        throw CDRouterError.noSuch(noun)
+                    }
                     settings[field] = .string(row.id)
                 }
             }

@@ -10,7 +10,7 @@ struct CDRouterResultController {
 
     var store: any Store { api.store }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.get("results", use: list)
         group.get("results/:id", use: get)
         group.get("results/:id/tests", use: tests)
@@ -20,8 +20,8 @@ struct CDRouterResultController {
         try await CDRouterJobController(api: api).jobsFilter(scope: scope) && CDRouterRender.resultFilter
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let query = CDRouterQuery(api: api, fields: CDRouterQuery.resultFields)
         let (page, paging) = try await query.page(
             .runs,
@@ -38,15 +38,15 @@ struct CDRouterResultController {
         return CDRouterAPI.list(items, page: paging, total: page.total ?? items.count)
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireResult(context, principal: principal)
         var lookup = CDRouterLookup(store: store)
         return CDRouterAPI.data(try await CDRouterRender.result(run, detailed: true, lookup: &lookup))
     }
 
-    @Sendable func tests(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func tests(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireResult(context, principal: principal)
         let query = CDRouterQuery(api: api, fields: CDRouterQuery.testFields)
         let (page, paging) = try await query.page(
@@ -59,7 +59,7 @@ struct CDRouterResultController {
         return CDRouterAPI.list(items, page: paging, total: page.total ?? items.count)
     }
 
-    func requireResult(_ context: AppRequestContext, principal: Principal) async throws -> Record {
+    func requireResult(_ context: AuthenticatedContext, principal: Principal) async throws -> Record {
         let id = try CDRouterAPI.pathID(context)
         guard
             let run = try await api.references.row(
@@ -87,7 +87,7 @@ struct CDRouterSystemController {
         group.post("authenticate", use: authenticate)
     }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.get("users", use: users)
         group.get("users/:id", use: user)
         group.post("users/:id/token", use: token)
@@ -147,8 +147,8 @@ struct CDRouterSystemController {
         return CDRouterAPI.data(CDRouterRender.user(user, token: issued.token))
     }
 
-    @Sendable func users(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func users(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let fields: [String: CDRouterField] = [
             "id": .direct("seq"), "name": .direct("name"), "created": .direct("created_at"),
             "updated": .direct("updated_at"), "admin": .direct("is_site_admin"),
@@ -163,14 +163,14 @@ struct CDRouterSystemController {
         )
     }
 
-    @Sendable func user(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func user(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         return CDRouterAPI.data(CDRouterRender.user(try await requireUser(context, principal: principal)))
     }
 
     /// A new API token for the user (the caller itself, or anyone for the site admin).
-    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func token(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let user = try await requireUser(context, principal: principal)
         let issued = try await Authenticator(store: store).issueToken(
             userID: user.id,
@@ -180,7 +180,7 @@ struct CDRouterSystemController {
     }
 
     /// Users other than the caller are visible to the site admin only.
-    func requireUser(_ context: AppRequestContext, principal: Principal) async throws -> Record {
+    func requireUser(_ context: AuthenticatedContext, principal: Principal) async throws -> Record {
         let id = try CDRouterAPI.pathID(context)
         guard let user = try await api.references.row(.users, seq: id, scope: .everything),
             principal.isSiteAdmin || user.id == principal.id

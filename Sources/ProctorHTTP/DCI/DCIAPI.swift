@@ -37,16 +37,21 @@ public struct DCIAPI: Sendable {
 
     /// Adds every DCI route to the router, behind DCI's error shape and authentication.
     public func addRoutes(to router: Router<AppRequestContext>) {
+        var credentials = CredentialPolicy.token
+        credentials.acceptsBareToken = false
+        credentials.acceptsPasswords = true
+        credentials.signatures = DCISignedRequests(store: store, maxBodyBytes: Self.maxBodyBytes, now: now)
         let group = router.group("dci/api/v1")
             .add(middleware: DoorErrorMiddleware(DCIErrors()))
             .add(
-                middleware: DCIAuthMiddleware(
-                    authenticator: services.authenticator,
-                    maxBodyBytes: Self.maxBodyBytes,
-                    addresses: addresses,
-                    now: now
+                middleware: Authentication(
+                    services.authenticator,
+                    policy: credentials,
+                    shape: DCIErrors(),
+                    addresses: addresses
                 )
             )
+            .group(context: AuthenticatedContext.self)
         let routes = DCIRoutes(group: group)
         DCIIdentityController(api: self).addRoutes(to: routes)
         DCITopicController(api: self).addRoutes(to: routes)
@@ -93,12 +98,22 @@ public struct DCIAPI: Sendable {
         }
     }
 
-    /// A visible (in scope, not archived) row, or DCI's 404 ("job not found").
+    /// A visible (in scope, not archived) row, or DCI's 404 ("job not found"). Runs Proctor executes are not
+    /// DCI's jobs, nor are their files and events DCI's (a core rule, ``ReportedRuns/dciJobs``).
     func require(_ resource: DCIResource, id: String, principal: Principal) async throws -> Record {
         guard id.count <= 100, let record = try await store.get(resource.kind, id: id, scope: principal.scope),
-            !resource.archivable || record.string("state") != "archived",
-            resource.kind != .runs || ReportedRuns.isDCIJob(record)  // runs Proctor executes are not DCI's jobs
+            !resource.archivable || record.string("state") != "archived"
         else { throw DCIError.notFound(resource.singular) }
+        switch resource.kind {
+        case .runs:
+            guard ReportedRuns.isDCIJob(record) else { throw DCIError.notFound(resource.singular) }
+        case .files, .runEvents:
+            guard let runID = record.string("run_id"),
+                let run = try await store.get(.runs, id: runID, scope: .everything),
+                ReportedRuns.isDCIJob(run)
+            else { throw DCIError.notFound(resource.singular) }
+        default: break
+        }
         return record
     }
 
@@ -145,10 +160,16 @@ public struct DCIAPI: Sendable {
         render: ([Record]) async throws -> [JSONValue]
     ) async throws -> Response {
         let arguments = try DCIListArguments(request)
-        // DCI lists its own jobs only: runs of a topic reported by a remote CI (a core rule).
-        let extra =
-            resource.kind == .runs
-            ? (extra.map { Filter.and([$0, ReportedRuns.dciJobs]) } ?? ReportedRuns.dciJobs) : extra
+        // DCI lists its own jobs only, runs of a topic reported by a remote CI, and their files and events (a
+        // core rule). A nested list's parent is already one of them.
+        var extra = extra
+        if parent == nil || resource.kind == .runs {
+            switch resource.kind {
+            case .runs: extra = extra && ReportedRuns.dciJobs
+            case .files, .runEvents: extra = extra && ReportedRuns.ofDCIJobs
+            default: break
+            }
+        }
         var query = try arguments.query(for: resource, extra: extra)
         query.excludedFields = excluding
         if resource.kind == .runEvents {
@@ -167,7 +188,7 @@ public struct DCIAPI: Sendable {
 /// The router group of the DCI routes, remembering each path's methods so that the others can answer DCI's 405
 /// instead of falling through to the native API's 404.
 struct DCIRoutes: RouterMethods {
-    typealias Context = AppRequestContext
+    typealias Context = AuthenticatedContext
 
     /// The methods a DCI path may be called with.
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
@@ -177,7 +198,7 @@ struct DCIRoutes: RouterMethods {
         var value: [String: Set<HTTPRequest.Method>] = [:]
     }
 
-    let group: RouterGroup<AppRequestContext>
+    let group: RouterGroup<AuthenticatedContext>
     let registered = Registry()
 
     @discardableResult

@@ -66,6 +66,16 @@ struct DCIErrors: DoorErrorShape {
         return JSONResponse.make(failure.body, status: failure.status, headers: headers)
     }
 
+    /// Refused credentials in the control server's words.
+    func refusal(_ refusal: AuthenticationRefusal) -> any Error {
+        switch refusal {
+        case .missing: return DCIError(.unauthorized, "Authorization header missing")
+        case .unknownScheme(let scheme): return DCIError(.unauthorized, "Authorization scheme \(scheme) unknown")
+        case .invalidToken: return DCIError(.unauthorized, "Invalid token")
+        case .invalidPassword: return DCIError(.unauthorized, "Invalid user credentials")
+        }
+    }
+
     /// Any error as a ``DCIError``: core errors keep their class, Hummingbird's keep their status.
     static func dciError(_ error: any Error, logger: Logger) -> DCIError {
         if let failure = error as? DCIError { return failure }

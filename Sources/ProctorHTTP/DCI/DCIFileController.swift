@@ -26,8 +26,8 @@ struct DCIFileController {
         return value
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         var jobID = header(request, "DCI-JOB-ID")
         let jobstateID = header(request, "DCI-JOBSTATE-ID")
         guard jobID != nil || jobstateID != nil else {
@@ -69,28 +69,28 @@ struct DCIFileController {
         return DCIRender.one("file", DCIRender.file(file), etag: file.etag, status: .created)
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         return try await api.list(.files, request, principal: principal) { $0.map(DCIRender.file) }
     }
 
-    @Sendable func listForJob(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listForJob(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         return try await api.list(.files, request, principal: principal, extra: .equal("run_id", job.id), parent: job) {
             $0.map(DCIRender.file)
         }
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let file = try await api.require(.files, id: try context.parameters.require("id"), principal: principal)
         return DCIRender.one("file", DCIRender.file(file), etag: file.etag)
     }
 
     /// The bytes, with the stored type, as an attachment named after the file (spaces become `_`).
-    @Sendable func content(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func content(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let file = try await api.require(.files, id: try context.parameters.require("id"), principal: principal)
         let url: URL
         do {
@@ -110,8 +110,8 @@ struct DCIFileController {
     }
 
     /// `DELETE /files/{id}` archives the file (no If-Match, as dciclient sends none) and drops its results summary.
-    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let file = try await api.require(.files, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(file, principal: principal)
         _ = try await api.store.update(

@@ -11,8 +11,8 @@ struct DCIIdentityController {
         group.get("identity", use: identity)
     }
 
-    @Sendable func identity(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func identity(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         var teams: [String: JSONValue] = [:]
         for membership in principal.memberships {
             teams[membership.groupID] = .object([

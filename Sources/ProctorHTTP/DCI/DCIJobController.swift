@@ -37,8 +37,8 @@ struct DCIJobController {
 
     // MARK: Creating
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let remoteci = try await creatingRemoteci(principal)
         let object = try await api.object(request)
         try api.allow(object, only: DCIJobInput.createKeys)
@@ -63,8 +63,8 @@ struct DCIJobController {
 
     /// `POST /jobs/schedule`: the given `components_ids` (one per component type of the topic), or else the
     /// latest active component of each type.
-    @Sendable func schedule(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func schedule(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let remoteci = try await creatingRemoteci(principal)
         let object = try await api.object(request)
         try api.allow(object, only: DCIJobInput.scheduleKeys)
@@ -85,8 +85,8 @@ struct DCIJobController {
     }
 
     /// `POST /jobs/{id}/update`: a new job in the same topic with its latest components, linked to the old one.
-    @Sendable func updateJob(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func updateJob(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let previous = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(previous, principal: principal)
         let topic = try await activeTopic(previous.string("topic_id") ?? "", principal: principal)
@@ -100,8 +100,8 @@ struct DCIJobController {
     }
 
     /// `POST /jobs/upgrade {"job_id"}`: a new job in the next topic of the job's topic.
-    @Sendable func upgrade(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func upgrade(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: ["job_id"])
         guard let jobID = try DCIJobInput.string(object, "job_id") else {
@@ -120,8 +120,8 @@ struct DCIJobController {
 
     // MARK: Reading
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let embed = Set(DCIListArguments.embeds(DCIListArguments.parameters(request)["embed"]))
         // Like DCI, a list leaves out each job's `data`; key/values and result summaries (both in `options`)
         // only come with `embed=results` or on the job itself.
@@ -133,22 +133,22 @@ struct DCIJobController {
         }
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         let rendered = try await render([job], embed: Self.embeds)
         return DCIRender.one("job", rendered[0], etag: job.etag)
     }
 
-    @Sendable func components(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func components(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         let items = try await componentRecords(job.strings("components")).map(DCIRender.component)
         return DCIRender.list("components", items, count: items.count)
     }
 
-    @Sendable func jobstates(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func jobstates(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         return try await api.list(
             .jobstates,
@@ -161,8 +161,8 @@ struct DCIJobController {
         }
     }
 
-    @Sendable func results(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func results(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         let items = try await DCIResults(api: api).all(for: job)
         return DCIRender.list("results", items, count: items.count)
@@ -171,8 +171,8 @@ struct DCIJobController {
     // MARK: Changing
 
     /// `PUT /jobs/{id}` with `If-match`: a status change is a jobstate, as in DCI; the answer is the new job.
-    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let etag = try api.ifMatch(request)
         let object = try await api.object(request)
         var job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
@@ -204,8 +204,8 @@ struct DCIJobController {
     }
 
     /// `DELETE /jobs/{id}` with `If-match`: archives the job and its files (DCI's soft delete).
-    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let etag = try api.ifMatch(request)
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
@@ -247,8 +247,8 @@ struct DCIJobController {
         return Response(status: .noContent)
     }
 
-    @Sendable func addComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func addComponent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: ["id"])
         guard let componentID = try DCIJobInput.string(object, "id") else {
@@ -272,8 +272,8 @@ struct DCIJobController {
         return Response(status: .created)
     }
 
-    @Sendable func removeComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func removeComponent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
         let componentID = try context.parameters.require("component")
@@ -293,8 +293,8 @@ struct DCIJobController {
     // MARK: Key/values
 
     /// `POST /jobs/{id}/kv {"key", "value"}`: a numeric metric on the job (kept in the run's options).
-    @Sendable func addKeyValue(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func addKeyValue(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: ["key", "value"])
         guard let key = try DCIJobInput.string(object, "key") else {
@@ -326,8 +326,8 @@ struct DCIJobController {
         )
     }
 
-    @Sendable func deleteKeyValue(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func deleteKeyValue(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: ["key"])
         guard let key = try DCIJobInput.string(object, "key") else {

@@ -15,8 +15,8 @@ struct DCIJobstateController {
         group.get("jobstates/:id", use: get)
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: ["job_id", "status", "comment"])
         var missing: [String] = []
@@ -38,8 +38,8 @@ struct DCIJobstateController {
         return DCIRender.one("jobstate", DCIRender.jobstate(event), etag: nil, status: .created)
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let event = try await api.require(.jobstates, id: try context.parameters.require("id"), principal: principal)
         return DCIRender.one("jobstate", DCIRender.jobstate(event), etag: nil)
     }

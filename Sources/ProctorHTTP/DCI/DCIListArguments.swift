@@ -145,6 +145,7 @@ struct DCIListArguments: Sendable {
         case .and(let parts): return .and(try parts.map { try translate($0, resource: resource, role: role) })
         case .or(let parts): return .or(try parts.map { try translate($0, resource: resource, role: role) })
         case .not(let inner): return .not(try translate(inner, resource: resource, role: role))
+        case .related: return filter
         case .predicate(var condition):
             let valid = resource.fields.keys.sorted()
             guard !forbidden(condition.field), let core = resource.coreField(condition.field) else {

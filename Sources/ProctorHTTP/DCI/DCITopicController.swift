@@ -23,13 +23,13 @@ struct DCITopicController {
 
     // MARK: Topics
 
-    @Sendable func listTopics(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listTopics(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         return try await api.list(.topics, request, principal: principal) { $0.map(DCIRender.topic) }
     }
 
-    @Sendable func getTopic(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func getTopic(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let topic = try await api.require(.topics, id: try context.parameters.require("id"), principal: principal)
         return DCIRender.one("topic", DCIRender.topic(topic), etag: topic.etag)
     }
@@ -38,8 +38,8 @@ struct DCITopicController {
         "name", "state", "component_types", "export_control", "product_id", "next_topic_id", "data", "team_id",
     ]
 
-    @Sendable func createTopic(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func createTopic(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: Self.topicKeys)
         guard let name = object["name"]?.stringValue, !name.isEmpty else {
@@ -64,8 +64,8 @@ struct DCITopicController {
 
     // MARK: Components
 
-    @Sendable func listTopicComponents(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listTopicComponents(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let topic = try await api.require(.topics, id: try context.parameters.require("id"), principal: principal)
         return try await api.list(
             .components,
@@ -78,13 +78,13 @@ struct DCITopicController {
         }
     }
 
-    @Sendable func listComponents(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listComponents(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         return try await api.list(.components, request, principal: principal) { $0.map(DCIRender.component) }
     }
 
-    @Sendable func getComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func getComponent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let component = try await api.require(
             .components,
             id: try context.parameters.require("id"),
@@ -102,8 +102,8 @@ struct DCITopicController {
     /// `POST /components` as `component.create`/`create_v2` send it: `name` defaults to `display_name` and
     /// `display_name` to `name`; `version`, when not given, is read from the name as DCI does (after the last
     /// `:`, `@` or space, or after `RHEL-`/`RHOS-`); the type is lower-cased as DCI does.
-    @Sendable func createComponent(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func createComponent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         try api.allow(object, only: Self.componentKeys)
         var missing: [String] = []

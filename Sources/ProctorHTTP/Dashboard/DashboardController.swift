@@ -41,7 +41,7 @@ struct DashboardController {
                 authenticator: services.authenticator,
                 maxFormBytes: configuration.maxJSONBytes
             )
-        )
+        ).group(context: AuthenticatedContext.self)
         pages.post("logout", use: logout)
         let native = RunController(
             services: services,
@@ -142,7 +142,7 @@ struct DashboardController {
         return response
     }
 
-    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func logout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         if let secret = DashboardSession.secret(request) {
             try await Accounts(store: store).revokeSession(secret: secret)
         }
@@ -201,7 +201,7 @@ struct DashboardErrors: DoorErrorShape {
 
     func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response {
         let failure = NativeErrors.proctorError(error, logger: context.logger)
-        let session = try? PageSession(request, context)
+        let session = context.principal.flatMap { try? PageSession(request, principal: $0) }
         let title: String
         switch failure.code {
         case .notFound: title = "Not found"

@@ -26,7 +26,9 @@ struct DashboardRenderer: Sendable {
     static let shared: Result<DashboardRenderer, any Error> = Result { try DashboardRenderer(root: resourceRoot()) }
 
     static func resourceRoot() -> URL {
-        if let directory = ProcessInfo.processInfo.environment["PROCTOR_DASHBOARD_DIR"] { return URL(fileURLWithPath: directory) }
+        if let directory = ProcessInfo.processInfo.environment["PROCTOR_DASHBOARD_DIR"] {
+            return URL(fileURLWithPath: directory)
+        }
         let beside = Bundle.main.bundleURL.appendingPathComponent("proctor_ProctorHTTP.resources")
         if FileManager.default.fileExists(atPath: beside.appendingPathComponent("Templates").path) { return beside }
         return Bundle.module.resourceURL ?? Bundle.module.bundleURL
@@ -35,7 +37,8 @@ struct DashboardRenderer: Sendable {
     init(root: URL) throws {
         var library = MustacheLibrary()
         let templates = root.appendingPathComponent("Templates")
-        for name in try FileManager.default.contentsOfDirectory(atPath: templates.path) where name.hasSuffix(".mustache") {
+        for name in try FileManager.default.contentsOfDirectory(atPath: templates.path)
+        where name.hasSuffix(".mustache") {
             let text = try String(contentsOf: templates.appendingPathComponent(name), encoding: .utf8)
             try library.register(text, named: String(name.dropLast(".mustache".count)))
         }
@@ -47,7 +50,11 @@ struct DashboardRenderer: Sendable {
             let data = try Data(contentsOf: folder.appendingPathComponent(name))
             let hash = Credentials.hex(SHA256.hash(data: data)).prefix(16)
             digest.update(data: data)
-            assets[name] = Asset(bytes: ByteBuffer(bytes: data), contentType: Self.contentType(name), etag: "\"\(hash)\"")
+            assets[name] = Asset(
+                bytes: ByteBuffer(bytes: data),
+                contentType: Self.contentType(name),
+                etag: "\"\(hash)\""
+            )
         }
         self.assets = assets
         self.assetVersion = String(Credentials.hex(digest.finalize()).prefix(12))
@@ -88,13 +95,19 @@ struct DashboardRenderer: Sendable {
 
     /// A whole page: `template` wrapped in the shell (`head` and `foot` partials) with the signed-in user's data.
     func page(
-        _ template: String, title: String, section: String, session: PageSession?, data: [String: Any],
+        _ template: String,
+        title: String,
+        section: String,
+        session: PageSession?,
+        data: [String: Any],
         status: HTTPResponse.Status = .ok
     ) throws -> Response {
         Self.html(try pageHTML(template, title: title, section: section, session: session, data: data), status: status)
     }
 
-    func pageHTML(_ template: String, title: String, section: String, session: PageSession?, data: [String: Any]) throws -> String {
+    func pageHTML(_ template: String, title: String, section: String, session: PageSession?, data: [String: Any]) throws
+        -> String
+    {
         var data = data
         data["title"] = title
         data["nav_" + section] = true
@@ -112,7 +125,8 @@ struct DashboardRenderer: Sendable {
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("X-Frame-Options")!: "DENY",
-                .contentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+                .contentSecurityPolicy:
+                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
                 HTTPField.Name("Referrer-Policy")!: "same-origin",
             ],
             body: .init(byteBuffer: ByteBuffer(string: text))
@@ -139,8 +153,11 @@ struct PageSession: Sendable {
     }
 
     /// The session of a request that passed ``DashboardSessionMiddleware``.
-    init(_ request: Request, _ context: AppRequestContext) throws {
-        let principal = try context.requirePrincipal()
+    init(_ request: Request, _ context: AuthenticatedContext) throws {
+        try self.init(request, principal: context.principal)
+    }
+
+    init(_ request: Request, principal: Principal) throws {
         guard let secret = DashboardSession.secret(request) else { throw ProctorError(.unauthorized, "log in first") }
         self.principal = principal
         self.userName = principal.name

@@ -15,13 +15,13 @@ struct JobPages {
 
     var store: any Store { services.store }
 
-    func addRoutes(to pages: RouterGroup<AppRequestContext>) {
+    func addRoutes(to pages: RouterGroup<AuthenticatedContext>) {
         pages.get("jobs", use: jobs)
         pages.get("jobs/:id", use: job)
         pages.post("jobs/:id/launch", use: launch)
     }
 
-    @Sendable func jobs(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func jobs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let session = try PageSession(request, context)
         let definitions = try await store.list(
             .definitions,
@@ -45,7 +45,7 @@ struct JobPages {
         )
     }
 
-    @Sendable func job(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func job(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let session = try PageSession(request, context)
         let scope = session.principal.scope
         let definition = try await requireJob(context, scope: scope)
@@ -118,8 +118,8 @@ struct JobPages {
 
     /// The launch form: `profile`, `testbed` (any number; one run per testbed, none = the profile's),
     /// `name`, `tags` (comma-separated) and `options` (a JSON object).
-    @Sendable func launch(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func launch(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let definition = try await requireJob(context, scope: principal.scope)
         var request = request
         let form = try await DashboardSession.form(&request, limit: 1 << 20)
@@ -164,7 +164,7 @@ struct JobPages {
         return RunPages.redirect("/?job=\(definition.id)")
     }
 
-    private func requireJob(_ context: AppRequestContext, scope: Scope) async throws -> Record {
+    private func requireJob(_ context: AuthenticatedContext, scope: Scope) async throws -> Record {
         let id = try context.parameters.require("id")
         guard let job = try await store.get(.definitions, id: id, scope: scope) else {
             throw ProctorError.notFound("There is no job \(id) (or it belongs to a group you are not in).")

@@ -15,7 +15,7 @@ struct RunPages {
 
     var store: any Store { services.store }
 
-    func addRoutes(to pages: RouterGroup<AppRequestContext>) {
+    func addRoutes(to pages: RouterGroup<AuthenticatedContext>) {
         pages.get("/", use: runs)
         pages.get("runs", use: runs)
         pages.get("runs/:id", use: run)
@@ -105,7 +105,7 @@ struct RunPages {
         var isFiltered: Bool { !(status + job + testbed + tag + from + to).isEmpty || after != nil }
     }
 
-    @Sendable func runs(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func runs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let parameters = request.uri.queryParameters.reduce(into: Filters.Parameters()) {
             $0[String($1.key)] = $1.value
         }
@@ -191,7 +191,7 @@ struct RunPages {
 
     // MARK: One run
 
-    @Sendable func run(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func run(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let session = try PageSession(request, context)
         let scope = session.principal.scope
         let run = try await requireRun(context, scope: scope)
@@ -292,8 +292,8 @@ struct RunPages {
 
     // MARK: Actions
 
-    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await services.lifecycle.cancel(
             runID: try context.parameters.require("id"),
             principal: principal,
@@ -302,8 +302,8 @@ struct RunPages {
         return Self.redirect("/runs/\(run.id)")
     }
 
-    @Sendable func relaunch(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func relaunch(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, scope: principal.scope)
         let launched = try await services.lifecycle.relaunch(
             runID: run.id,
@@ -317,7 +317,7 @@ struct RunPages {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    private func requireRun(_ context: AppRequestContext, scope: Scope) async throws -> Record {
+    private func requireRun(_ context: AuthenticatedContext, scope: Scope) async throws -> Record {
         let id = try context.parameters.require("id")
         guard let run = try await store.get(.runs, id: id, scope: scope) else {
             throw ProctorError.notFound("There is no run \(id) (or it belongs to a group you are not in).")

@@ -52,11 +52,12 @@ public struct KernelCIAPI: Sendable {
 
     /// Adds every KernelCI route to the router, behind KernelCI's error shape and token check.
     public func addRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("kernelci")
+        let open = router.group("kernelci")
             .add(middleware: DoorErrorMiddleware(KernelCIErrors()))
-            .add(middleware: KernelCIAuthMiddleware(authenticator: services.authenticator))
-        KernelCIJobController(api: self).addRoutes(to: group)
-        KernelCIBuildController(api: self).addRoutes(to: group)
+            .add(middleware: Authentication(services.authenticator, policy: .kernelCI, shape: KernelCIErrors()))
+        let group = open.group(context: AuthenticatedContext.self)
+        KernelCIJobController(api: self).addRoutes(to: group, preflights: open)
+        KernelCIBuildController(api: self).addRoutes(to: group, preflights: open)
         // Anything else under the prefix is KernelCI's 404 (405 for methods it never serves).
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .head] {
             group.on("**", method: method) { _, _ -> Response in throw KernelCIError.notFound }
@@ -64,21 +65,25 @@ public struct KernelCIAPI: Sendable {
         for method in [HTTPRequest.Method.patch, .connect, .trace] {
             group.on("**", method: method) { _, _ -> Response in throw KernelCIError.notAllowed }
         }
-        group.on("**", method: .options, use: Self.preflight)
+        open.on("**", method: .options, use: Self.preflight)
     }
 
     /// Answers the methods a served path has no handler for: OPTIONS (CORS preflight, 200 without a token, as
     /// the original's `_options`) and the methods the original never served (405).
-    static func addFallbacks(_ paths: [String], to group: RouterGroup<AppRequestContext>) {
+    static func addFallbacks(
+        _ paths: [String],
+        to group: RouterGroup<AuthenticatedContext>,
+        preflights open: RouterGroup<AppRequestContext>
+    ) {
         for path in paths {
-            group.on(RouterPath(path), method: .options, use: preflight)
+            open.on(RouterPath(path), method: .options, use: preflight)
             for method in [HTTPRequest.Method.patch, .connect, .trace] {
                 group.on(RouterPath(path), method: method) { _, _ -> Response in throw KernelCIError.notAllowed }
             }
         }
     }
 
-    @Sendable static func preflight(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable static func preflight(_ request: Request, context: some RequestContext) async throws -> Response {
         KernelCIResponse.make(["code": .number(200)], request: request)
     }
 

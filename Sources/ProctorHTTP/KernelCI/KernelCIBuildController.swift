@@ -15,19 +15,21 @@ import ProctorCore
 struct KernelCIBuildController {
     let api: KernelCIAPI
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>, preflights open: RouterGroup<AppRequestContext>) {
         for base in ["build", "builds"] {
             group.post(RouterPath(base), use: create)
             for method in [HTTPRequest.Method.get, .put, .delete] {
                 group.on(RouterPath(base), method: method) { _, _ -> Response in throw KernelCIError.notImplemented }
-                group.on(RouterPath("\(base)/:id"), method: method) { _, _ -> Response in throw KernelCIError.notImplemented }
+                group.on(RouterPath("\(base)/:id"), method: method) { _, _ -> Response in
+                    throw KernelCIError.notImplemented
+                }
             }
-            KernelCIAPI.addFallbacks([base, "\(base)/:id"], to: group)
+            KernelCIAPI.addFallbacks([base, "\(base)/:id"], to: group, preflights: open)
         }
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await api.object(request)
         let build = try BuildReport(object)
         let identity = ["job": build.tree, "kernel": build.describe, "git_branch": build.branch]
@@ -35,9 +37,13 @@ struct KernelCIBuildController {
         for (key, value) in build.jobMetadata { labels[key] = .string(value) }
         let now = Timestamp.now()
         let (run, created) = try await api.reported.findOrCreate(
-            harness: KernelCIJob.harness, identity: identity, scope: principal.scope, groupID: try api.owningGroup(principal),
+            harness: KernelCIJob.harness,
+            identity: identity,
+            scope: principal.scope,
+            groupID: try api.owningGroup(principal),
             fields: [
-                "name": .string("\(build.tree)-\(build.describe)"), "status": .string(KernelCIStatus.build.runStatus.rawValue),
+                "name": .string("\(build.tree)-\(build.describe)"),
+                "status": .string(KernelCIStatus.build.runStatus.rawValue),
                 "started_at": .timestamp(now), "labels": .json(.object(labels)),
             ],
             comment: "created by the first build report"
@@ -46,25 +52,38 @@ struct KernelCIBuildController {
         if !created { try await copyMetadata(build, to: run) }
         try await api.reported.recordResult(build.testCase, run: run)
         if let log = build.log, !log.isEmpty {
-            try await api.services.logs.append(runID: run.id, groupID: run.groupID ?? "", text: log.hasSuffix("\n") ? log : log + "\n")
+            try await api.services.logs.append(
+                runID: run.id,
+                groupID: run.groupID ?? "",
+                text: log.hasSuffix("\n") ? log : log + "\n"
+            )
         }
         return KernelCIResponse.make(
             [
                 "code": .number(202), "reason": .string("Request accepted and being imported"),
                 "result": .array([.object(["job_id": KernelCIFormat.oid(run.seq)])]),
             ],
-            status: .accepted, request: request
+            status: .accepted,
+            request: request
         )
     }
 
     /// The original fills a job's git and compiler facts from a build only while it has none.
     private func copyMetadata(_ build: BuildReport, to run: Record) async throws {
         var labels = run["labels"].jsonValue?.objectValue ?? [:]
-        let facts = ["git_url", "git_commit", "git_describe", "git_describe_v", "compiler", "compiler_version",
-            "compiler_version_ext", "compiler_version_full", "cross_compile"]
+        let facts = [
+            "git_url", "git_commit", "git_describe", "git_describe_v", "compiler", "compiler_version",
+            "compiler_version_ext", "compiler_version_full", "cross_compile",
+        ]
         guard facts.allSatisfy({ labels[$0] == nil }) else { return }
         for (key, value) in build.jobMetadata { labels[key] = .string(value) }
-        _ = try await api.store.update(.runs, id: run.id, changes: ["labels": .json(.object(labels))], ifMatch: nil, scope: .everything)
+        _ = try await api.store.update(
+            .runs,
+            id: run.id,
+            changes: ["labels": .json(.object(labels))],
+            ifMatch: nil,
+            scope: .everything
+        )
     }
 }
 
@@ -115,7 +134,9 @@ struct BuildReport {
         publishPath = check.string(kernel, "publish_path") ?? ""
         branch = check.string(revision, "branch") ?? ""
         commit = check.string(revision, "commit") ?? ""
-        if check.errors.isEmpty, !(commit.utf8.count == 40 && commit.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })) {
+        if check.errors.isEmpty,
+            !(commit.utf8.count == 40 && commit.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }))
+        {
             check.errors.append("'\(commit)' does not match '^[0-9a-f]+$' or is not 40 characters long")
         }
         describe = check.string(revision, "describe") ?? ""
@@ -157,7 +178,8 @@ struct BuildReport {
     /// The job-level facts the first build gives its job (`utils/build._update_job_doc`).
     var jobMetadata: [String: String] {
         var out: [String: String] = [
-            "git_url": url, "git_commit": commit, "git_describe": describe, "compiler_version_full": compilerVersionFull,
+            "git_url": url, "git_commit": commit, "git_describe": describe,
+            "compiler_version_full": compilerVersionFull,
             "compiler_version_ext": compilerVersionFull,
         ]
         out["git_describe_v"] = describeVerbose
@@ -170,9 +192,13 @@ struct BuildReport {
     /// The build as a result of its job's run.
     var testCase: TestCase {
         TestCase(
-            suite: "build", classname: arch, name: "\(defconfigFull) (\(environment))", status: passed ? .passed : .failed,
+            suite: "build",
+            classname: arch,
+            name: "\(defconfigFull) (\(environment))",
+            status: passed ? .passed : .failed,
             time: duration ?? 0,
-            message: passed ? nil : (failedSteps.isEmpty ? "build failed" : "failed steps: " + failedSteps.joined(separator: ", ")),
+            message: passed
+                ? nil : (failedSteps.isEmpty ? "build failed" : "failed steps: " + failedSteps.joined(separator: ", ")),
             systemOut: publishPath.isEmpty ? nil : "publish_path: \(publishPath)"
         )
     }
@@ -209,7 +235,9 @@ private struct SchemaCheck {
         return items
     }
 
-    mutating func string(_ parent: [String: JSONValue]?, _ key: String, required: Bool = true, oneOf: [String]? = nil) -> String? {
+    mutating func string(_ parent: [String: JSONValue]?, _ key: String, required: Bool = true, oneOf: [String]? = nil)
+        -> String?
+    {
         guard let parent else { return nil }
         guard let value = parent[key] else {
             if required { errors.append("'\(key)' is a required property") }

@@ -80,6 +80,7 @@ public enum KernelCIJob {
         case .or(let parts): return .or(parts.map(translate))
         case .not(let inner): return .not(translate(inner))
         case .predicate(let condition): return translate(condition)
+        case .related: return filter
         }
     }
 

@@ -10,7 +10,7 @@ struct AgentController {
 
     var store: any Store { services.store }
 
-    func addRoutes(to api: RouterGroup<AppRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
         api.post("agents/register", use: register)
         api.post("agents/:id/claim", use: claim)
         api.post("runs/:id/heartbeat", use: heartbeat)
@@ -18,8 +18,8 @@ struct AgentController {
     }
 
     /// `{"name", "labels"?, "version"?, "slots"?, "group"?}`: creates or refreshes the agent (by name in its group).
-    @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let body = try await JSONResponse.object(request, limit: maxJSONBytes)
         guard let name = body["name"]?.stringValue, !name.isEmpty, name.count <= 200 else {
             throw ProctorError.badRequest("name is required (at most 200 characters)", field: "name")
@@ -39,7 +39,13 @@ struct AgentController {
         let labels = body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let values: [String: Value] = [
             "labels": .strings(labels), "version": body["version"]?.stringValue.map(Value.string) ?? .null,
-            "slots": .int(Int64(body["slots"].flatMap { if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil } } ?? 1)),
+            "slots": .int(
+                Int64(
+                    body["slots"].flatMap {
+                        if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil }
+                    } ?? 1
+                )
+            ),
             "state": .string("online"), "last_seen_at": .timestamp(Timestamp.now()),
         ]
         let agent: Record
@@ -55,8 +61,8 @@ struct AgentController {
     }
 
     /// Long-polls (`wait`, default 20 s, max 60) for a run this agent may execute: 200 with the run, or 204.
-    @Sendable func claim(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func claim(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let agent = try await requireAgent(context, principal)
         let wait = min(60, Int(request.uri.queryParameters["wait"] ?? "20") ?? 20)
         let groups = principal.isSiteAdmin ? nil : principal.memberships.filter { $0.role >= .member }.map(\.groupID)
@@ -66,10 +72,18 @@ struct AgentController {
         while true {
             let generation = await services.events.generation
             _ = try? await store.update(
-                .agents, id: agent.id, changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
-                ifMatch: nil, scope: .everything
+                .agents,
+                id: agent.id,
+                changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
+                ifMatch: nil,
+                scope: .everything
             )
-            if let run = try await services.queue.claim(claimant: claimant, executor: .agent, labels: labels, groupIDs: groups) {
+            if let run = try await services.queue.claim(
+                claimant: claimant,
+                executor: .agent,
+                labels: labels,
+                groupIDs: groups
+            ) {
                 return JSONResponse.make(.object(["run": run.publicJSON(), "claimant": .string(claimant)]))
             }
             if ContinuousClock.now >= deadline || Task.isCancelled { return Response(status: .noContent) }
@@ -78,8 +92,8 @@ struct AgentController {
     }
 
     /// `{"claimant"}` → `{"action": "keep" | "cancel" | "lost"}`.
-    @Sendable func heartbeat(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func heartbeat(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let (run, claimant) = try await claimedRun(request, context, principal)
         let beat = try await services.queue.heartbeat(runID: run.id, claimant: claimant)
         let action: String
@@ -92,40 +106,55 @@ struct AgentController {
     }
 
     /// `{"claimant", "status", "reason"?, "exit_code"?}`: the agent moves its run to the next phase.
-    @Sendable func advance(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func advance(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let body = try await JSONResponse.object(request, limit: maxJSONBytes)
         let (run, claimant) = try await claimedRun(body, context, principal)
         guard run.string("claimed_by") == claimant else {
             throw ProctorError.conflict("the run is no longer claimed by \(claimant)", field: "claimant")
         }
-        guard let text = body["status"]?.stringValue else { throw ProctorError.badRequest("status is required", field: "status") }
+        guard let text = body["status"]?.stringValue else {
+            throw ProctorError.badRequest("status is required", field: "status")
+        }
         let status = try RunStatus.parse(text)
         var changes: [String: Value] = [:]
-        if case .number(let code) = body["exit_code"] ?? .null, code.isFinite, abs(code) < 1e9 { changes["exit_code"] = .int(Int64(code)) }
+        if case .number(let code) = body["exit_code"] ?? .null, code.isFinite, abs(code) < 1e9 {
+            changes["exit_code"] = .int(Int64(code))
+        }
         let updated = try await services.lifecycle.advance(
-            runID: run.id, to: status, reason: body["reason"]?.stringValue, changes: changes
+            runID: run.id,
+            to: status,
+            reason: body["reason"]?.stringValue,
+            changes: changes
         )
         return JSONResponse.make(updated.publicJSON())
     }
 
     static func claimant(_ agent: Record) -> String { "agent:\(agent.id)" }
 
-    private func requireAgent(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
+    private func requireAgent(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
-        guard let agent = try await store.get(.agents, id: id, scope: principal.scope) else { throw ProctorError.notFound("no such agent: \(id)") }
+        guard let agent = try await store.get(.agents, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such agent: \(id)")
+        }
         try principal.require(.member, in: agent.groupID ?? "", resource: "agent")
         return agent
     }
 
-    private func claimedRun(_ request: Request, _ context: AppRequestContext, _ principal: Principal) async throws -> (Record, String) {
+    private func claimedRun(_ request: Request, _ context: AuthenticatedContext, _ principal: Principal) async throws
+        -> (Record, String)
+    {
         let body = try await JSONResponse.object(request, limit: maxJSONBytes)
         return try await claimedRun(body, context, principal)
     }
 
-    private func claimedRun(_ body: [String: JSONValue], _ context: AppRequestContext, _ principal: Principal) async throws -> (Record, String) {
+    private func claimedRun(_ body: [String: JSONValue], _ context: AuthenticatedContext, _ principal: Principal)
+        async throws -> (Record, String)
+    {
         let id = try context.parameters.require("id")
-        guard let run = try await store.get(.runs, id: id, scope: principal.scope) else { throw ProctorError.notFound("no such run: \(id)") }
+        guard let run = try await store.get(.runs, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such run: \(id)")
+        }
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
         guard let claimant = body["claimant"]?.stringValue, !claimant.isEmpty else {
             throw ProctorError.badRequest("claimant is required (as returned by the claim)", field: "claimant")
@@ -133,8 +162,11 @@ struct AgentController {
         if claimant.hasPrefix("agent:") {
             let agentID = String(claimant.dropFirst("agent:".count))
             _ = try? await store.update(
-                .agents, id: agentID, changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
-                ifMatch: nil, scope: principal.scope
+                .agents,
+                id: agentID,
+                changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
+                ifMatch: nil,
+                scope: principal.scope
             )
         }
         return (run, claimant)

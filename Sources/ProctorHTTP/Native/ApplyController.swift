@@ -6,9 +6,9 @@ struct ApplyController {
     let store: any Store
     let maxJSONBytes: Int
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.post("apply") { request, context -> Response in
-            let principal = try context.requirePrincipal()
+            let principal = context.principal
             guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "applying a lab needs the site admin") }
             let document = try await JSONResponse.body(request, limit: maxJSONBytes)
             let changes = try await LabApplier(store: store).apply(document)
@@ -17,7 +17,8 @@ struct ApplyController {
                     "changes": .array(
                         changes.map {
                             .object([
-                                "action": .string($0.action.rawValue), "kind": .string($0.kind), "name": .string($0.name),
+                                "action": .string($0.action.rawValue), "kind": .string($0.kind),
+                                "name": .string($0.name),
                                 "id": .string($0.id),
                             ])
                         }
@@ -26,14 +27,16 @@ struct ApplyController {
             )
         }
         group.get("whoami") { _, context -> Response in
-            let principal = try context.requirePrincipal()
+            let principal = context.principal
             return JSONResponse.make(
                 .object([
-                    "id": .string(principal.id), "name": .string(principal.name), "site_admin": .bool(principal.isSiteAdmin),
+                    "id": .string(principal.id), "name": .string(principal.name),
+                    "site_admin": .bool(principal.isSiteAdmin),
                     "groups": .array(
                         principal.memberships.map {
                             .object([
-                                "id": .string($0.groupID), "name": .string($0.groupName), "role": .string($0.role.rawValue),
+                                "id": .string($0.groupID), "name": .string($0.groupName),
+                                "role": .string($0.role.rawValue),
                                 "permissions": .array($0.permissions.sorted().map { .string($0) }),
                             ])
                         }

@@ -25,7 +25,7 @@ struct AuthController {
         router.post("api/v1/auth/login", use: login)
     }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.get("tokens", use: listTokens)
         group.post("tokens", use: createToken)
         group.delete("tokens/:id", use: revokeToken)
@@ -70,8 +70,8 @@ struct AuthController {
 
     // MARK: Tokens
 
-    @Sendable func listTokens(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listTokens(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let parameters = request.uri.queryParameters
         let query = try NativeQuery.parse(
             FlatDictionary(parameters.filter { $0.key != "user_id" }),
@@ -83,8 +83,8 @@ struct AuthController {
     }
 
     /// `{name, expires_in? | expires_at?, scopes?}` → 201 with the secret in `token`, shown only this once.
-    @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func createToken(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
         try Self.allowOnly(["name", "expires_in", "expires_at", "scopes"], in: object)
         guard let name = try Self.string(object, "name") else {
@@ -113,37 +113,37 @@ struct AuthController {
         return JSONResponse.make(.object(body), status: .created)
     }
 
-    @Sendable func revokeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func revokeToken(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         try await accounts.revokeToken(id: try context.parameters.require("id"), by: principal)
         return Response(status: .noContent)
     }
 
     // MARK: Users
 
-    @Sendable func listUsers(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listUsers(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.users.schema)
         let page = try await accounts.users(for: principal, query: query)
         return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
     }
 
-    @Sendable func getUser(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func getUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let user = try await accounts.user(id: try context.parameters.require("id"), for: principal)
         return Self.respond(user)
     }
 
     /// `{name, password?, email?, fullname?, is_site_admin?, state?}` → 201 (site admin only).
-    @Sendable func createUser(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func createUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let (values, password) = try await userInput(request)
         let user = try await accounts.createUser(values, password: password, by: principal)
         return Self.respond(user, status: .created)
     }
 
-    @Sendable func updateUser(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func updateUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let id = try context.parameters.require("id")
         // Look the user up first, so that another user's id answers 404 before the body is judged.
         _ = try await accounts.user(id: id, for: principal)
@@ -158,8 +158,8 @@ struct AuthController {
         return Self.respond(user)
     }
 
-    @Sendable func deleteUser(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func deleteUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         try await accounts.deleteUser(
             id: try context.parameters.require("id"),
             ifMatch: Self.ifMatch(request),
@@ -184,8 +184,8 @@ struct AuthController {
 
     // MARK: Members
 
-    @Sendable func listMembers(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listMembers(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let groupID = try context.parameters.require("id")
         let query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.memberships.schema)
         let (members, page) = try await accounts.members(of: groupID, for: principal, query: query)
@@ -193,8 +193,8 @@ struct AuthController {
     }
 
     /// `{user_id | user (a name), role?, permissions?}` → 201 when added, 200 when an existing member changed.
-    @Sendable func addMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func addMember(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let groupID = try context.parameters.require("id")
         _ = try await accounts.visibleGroup(groupID, for: principal)
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
@@ -229,8 +229,8 @@ struct AuthController {
         return JSONResponse.make(Self.memberJSON(member), status: created ? .created : .ok)
     }
 
-    @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func removeMember(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         try await accounts.removeMember(
             groupID: try context.parameters.require("id"),
             userID: try context.parameters.require("user_id"),

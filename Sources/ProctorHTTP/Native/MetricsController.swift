@@ -13,7 +13,7 @@ struct MetricsController {
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("metrics") { request, context -> Response in
             if let token {
-                let sent = TokenAuthMiddleware.token(from: request) ?? ""
+                let sent = AuthorizationHeader.token(from: request) ?? ""
                 guard Credentials.constantTimeEqual(sent, token) else {
                     throw ProctorError(
                         .unauthorized,

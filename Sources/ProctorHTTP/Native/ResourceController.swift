@@ -11,7 +11,7 @@ struct ResourceController {
     /// The role a caller needs in the owning group to create, change or delete.
     let writeRole: Role
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         let path = RouterPath(kind.rawValue)
         group.get(path, use: list)
         if kind != .runs { group.post(path, use: create) }  // runs are launched by RunController
@@ -20,8 +20,8 @@ struct ResourceController {
         group.delete(RouterPath("\(kind.rawValue)/:id"), use: delete)
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         var query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
         if kind == .groups, let visible = principal.visibleGroups {
             query.filter = query.filter.map { .and([$0, visible]) } ?? visible
@@ -29,14 +29,14 @@ struct ResourceController {
         return JSONResponse.page(try await store.list(kind, query: query, scope: scope(principal)))
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let record = try await fetch(context, principal)
         return respond(record)
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
         var values = try FieldCoding.values(
             from: object.filter { $0.key != "group" && $0.key != "group_id" },
@@ -55,8 +55,8 @@ struct ResourceController {
         return respond(record, status: .created)
     }
 
-    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let existing = try await fetch(context, principal)
         try authorizeWrite(existing, principal)
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
@@ -79,8 +79,8 @@ struct ResourceController {
         return respond(record)
     }
 
-    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let existing = try await fetch(context, principal)
         try authorizeWrite(existing, principal)
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
@@ -96,7 +96,7 @@ struct ResourceController {
         kind.schema.grouped ? principal.scope : .everything
     }
 
-    private func fetch(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
+    private func fetch(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
         guard kind != .groups || principal.canSee(group: id),
             let record = try await store.get(kind, id: id, scope: scope(principal))

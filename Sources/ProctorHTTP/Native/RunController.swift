@@ -14,7 +14,7 @@ struct RunController {
 
     var store: any Store { services.store }
 
-    func addRoutes(to api: RouterGroup<AppRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
         api.post("runs", use: create)
         api.post("runs/:id/cancel", use: cancel)
         api.post("runs/:id/status", use: reportStatus)
@@ -36,8 +36,8 @@ struct RunController {
 
     /// `{"definition": id|name, "profile"?, "testbed"?, "name"?, "options"?, "tags"?, "labels"?}` launches a job;
     /// without `definition`, a bare run is created for a client that executes it and reports on it.
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let body = try await JSONResponse.object(request, limit: maxJSONBytes)
         let tags = try stringList(body["tags"], field: "tags")
         var labels: [String: String] = [:]
@@ -92,8 +92,8 @@ struct RunController {
         return respond(run, status: .created)
     }
 
-    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await services.lifecycle.cancel(
             runID: try context.parameters.require("id"),
             principal: principal,
@@ -103,8 +103,8 @@ struct RunController {
     }
 
     /// A client that executes a run itself reports its status (DCI's rules apply).
-    @Sendable func reportStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func reportStatus(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
         let body = try await JSONResponse.object(request, limit: maxJSONBytes)
@@ -126,16 +126,16 @@ struct RunController {
 
     // MARK: Events
 
-    @Sendable func runEvents(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func runEvents(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         return try await listChild(.runEvents, of: run, request: request, principal: principal)
     }
 
     /// Events after a sequence number across the caller's groups; `wait=N` long-polls up to N seconds (max 60)
     /// for the first new one.
-    @Sendable func events(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func events(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let parameters = request.uri.queryParameters
         for (key, _) in parameters where !["after", "limit", "wait"].contains(String(key)) {
             throw ProctorError.unknownField(String(key), valid: ["after", "limit", "wait"], role: "query parameter")
@@ -158,8 +158,8 @@ struct RunController {
     }
 
     /// The event log as server-sent events (`id:` is the sequence, so `Last-Event-ID` resumes).
-    @Sendable func eventStream(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func eventStream(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         var after = try integer(request.uri.queryParameters["after"], field: "after") ?? -1
         if let last = request.headers[Self.lastEventID], let value = Int64(last) { after = value }
         if after < 0 {
@@ -223,22 +223,22 @@ struct RunController {
 
     // MARK: Test results and files
 
-    @Sendable func tests(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func tests(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         return try await listChild(.testResults, of: run, request: request, principal: principal)
     }
 
-    @Sendable func listFiles(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listFiles(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         return try await listChild(.files, of: run, request: request, principal: principal)
     }
 
     /// A raw body (any content type) stored as a file of the run: `?name=` names it; `?results=junit|pyats`
     /// (or a JUnit content type, or a results-looking name) turns it into test results.
-    @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func upload(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
         let parameters = request.uri.queryParameters
@@ -283,14 +283,14 @@ struct RunController {
         return JSONResponse.make(.object(body), status: .created)
     }
 
-    @Sendable func file(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func file(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let file = try await requireFile(context, principal)
         return JSONResponse.make(file.publicJSON(), headers: [.eTag: "\"\(file.etag)\""])
     }
 
-    @Sendable func download(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func download(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let file = try await requireFile(context, principal)
         let url = try services.files.location(of: file)
         return try Self.stream(url, mime: file.string("mime") ?? "application/octet-stream", name: file.name ?? file.id)
@@ -343,8 +343,8 @@ struct RunController {
     /// Reads the console: `offset` (bytes) and `limit` (bytes, max 1 MiB) as text, or `line` and `lines`;
     /// `wait=N` long-polls up to N seconds while nothing lies past `offset` and the run is still going.
     /// Headers say where the slice starts, where to resume, where the log ends and the run's status.
-    @Sendable func readLog(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func readLog(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         var run = try await requireRun(context, principal)
         let parameters = request.uri.queryParameters
         let valid = ["offset", "limit", "wait", "line", "lines"]
@@ -380,8 +380,8 @@ struct RunController {
     }
 
     /// Appends text to the console. With `?offset=N` the append is idempotent (retries are safe).
-    @Sendable func appendLog(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func appendLog(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
         let offset = try integer(request.uri.queryParameters["offset"], field: "offset")
@@ -401,8 +401,8 @@ struct RunController {
 
     /// Follows the console live as server-sent events (`event: log`, data = JSON `{offset, text}`), from
     /// `offset` or `Last-Event-ID`; ends with `event: end` once the run has finished and everything is sent.
-    @Sendable func followLog(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func followLog(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         var offset = try integer(request.uri.queryParameters["offset"], field: "offset") ?? 0
         if let last = request.headers[Self.lastEventID], let value = Int64(last) { offset = value }
@@ -443,8 +443,8 @@ struct RunController {
     }
 
     /// Error and warning lines of the console with their counts: `{"errors": [[n, line]], "warnings": [...]}`.
-    @Sendable func logSummary(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func logSummary(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let run = try await requireRun(context, principal)
         let summary = try await services.logs.summary(runID: run.id)
         let render: ([(Int, String)]) -> JSONValue = {
@@ -455,7 +455,7 @@ struct RunController {
 
     // MARK: Helpers
 
-    private func requireRun(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
+    private func requireRun(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
         guard let run = try await store.get(.runs, id: id, scope: principal.scope) else {
             throw ProctorError.notFound("no such run: \(id)")
@@ -463,7 +463,7 @@ struct RunController {
         return run
     }
 
-    private func requireFile(_ context: AppRequestContext, _ principal: Principal) async throws -> Record {
+    private func requireFile(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
         let id = try context.parameters.require("id")
         guard let file = try await store.get(.files, id: id, scope: principal.scope) else {
             throw ProctorError.notFound("no such file: \(id)")

@@ -5,13 +5,13 @@ import ProctorCore
 struct WebhookController {
     let store: any Store
 
-    func addRoutes(to api: RouterGroup<AppRequestContext>) {
+    func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
         api.get("webhooks/:id/deliveries", use: deliveries)
     }
 
     /// The webhook's deliveries, newest first, with the native list parameters.
-    @Sendable func deliveries(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func deliveries(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let id = try context.parameters.require("id")
         guard let hook = try await store.get(.webhooks, id: id, scope: principal.scope) else {
             throw ProctorError.notFound("no such webhook: \(id)")

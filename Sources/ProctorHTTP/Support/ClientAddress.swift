@@ -35,7 +35,7 @@ public struct ClientAddresses: Sendable {
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     /// The key a request's client is counted under.
-    public func key(_ request: Request, _ context: AppRequestContext) -> String {
+    public func key(_ request: Request, _ context: some RemoteAddressRequestContext) -> String {
         key(peer: context.remoteAddress, forwardedFor: request.headers[values: Self.forwardedFor])
     }
 

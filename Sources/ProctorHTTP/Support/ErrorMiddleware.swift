@@ -7,6 +7,8 @@ import ProctorCore
 /// a door only describes its response (status, body, headers such as `Retry-After` and `WWW-Authenticate`).
 public protocol DoorErrorShape: Sendable {
     func response(to error: any Error, request: Request, context: AppRequestContext) async throws -> Response
+    /// The error that refuses a request's credentials (``Authentication``); by default Proctor's own 401.
+    func refusal(_ refusal: AuthenticationRefusal) -> any Error
 }
 
 /// The one error middleware, parameterised by a door's ``DoorErrorShape``.

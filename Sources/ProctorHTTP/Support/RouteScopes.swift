@@ -54,7 +54,7 @@ public enum RouteScopes {
         ].map { Rule($0, .execute) }
 }
 
-/// Stores the scope a request needs in its context (``RouteScopes``); ``AppRequestContext/requirePrincipal()``
+/// Stores the scope a request needs in its context (``RouteScopes``); ``AuthenticatedContext``
 /// enforces it once the door has authenticated the caller.
 public struct RouteScopeMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext

@@ -41,7 +41,9 @@ public struct XPRESSOAPI: Sendable {
     /// Adds every XPRESSO route, behind XPRESSO's error shape and token check.
     public func addRoutes(to router: Router<AppRequestContext>) {
         let root = router.group("xpresso").add(middleware: DoorErrorMiddleware(XPRESSOErrors()))
-        let api = root.group("api/v2").add(middleware: XPRESSOAuthMiddleware(authenticator: services.authenticator))
+        let api = root.group("api/v2")
+            .add(middleware: Authentication(services.authenticator, shape: XPRESSOErrors()))
+            .group(context: AuthenticatedContext.self)
         XPRESSOCatalogController(api: self).addRoutes(to: api)
         XPRESSORequestController(api: self).addRoutes(to: api)
         XPRESSOImageController(api: self).addRoutes(to: api)
@@ -141,6 +143,15 @@ struct XPRESSOErrors: DoorErrorShape {
         return JSONResponse.make(failure.body, status: failure.status, headers: headers)
     }
 
+    /// Missing or invalid credentials in Django REST framework's words.
+    func refusal(_ refusal: AuthenticationRefusal) -> any Error {
+        switch refusal {
+        case .missing, .unknownScheme:
+            return XPRESSOError(.unauthorized, "Authentication credentials were not provided.")
+        case .invalidToken, .invalidPassword: return XPRESSOError(.unauthorized, "Invalid token.")
+        }
+    }
+
     static func xpressoError(_ error: any Error, context: AppRequestContext) -> XPRESSOError {
         if let failure = error as? XPRESSOError { return failure }
         let native = NativeErrors.proctorError(error, logger: context.logger)
@@ -150,28 +161,5 @@ struct XPRESSOErrors: DoorErrorShape {
         case .internal: return XPRESSOError(.internalServerError, "A server error occurred.")
         default: return XPRESSOError(native.code.status, native.message)
         }
-    }
-}
-
-/// XPRESSO's token check: `Authorization: Token <t>` (or `Bearer <t>`), Proctor's API tokens. Missing or
-/// invalid credentials are a 401 in Django REST framework's words.
-struct XPRESSOAuthMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    let authenticator: Authenticator
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        guard let token = TokenAuthMiddleware.token(from: request) else {
-            throw XPRESSOError(.unauthorized, "Authentication credentials were not provided.")
-        }
-        var context = context
-        do {
-            context.principal = try await authenticator.principal(forToken: token)
-        } catch let failure as ProctorError where failure.code == .unauthorized {
-            throw XPRESSOError(.unauthorized, "Invalid token.")
-        }
-        return try await next(request, context)
     }
 }

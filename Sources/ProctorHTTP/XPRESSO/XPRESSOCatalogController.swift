@@ -11,7 +11,7 @@ struct XPRESSOCatalogController {
 
     var store: any Store { api.store }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.get("jobs") { request, context in try await list(.definitions, request, context) }
         group.post("jobs/search", use: search)
         group.get("jobs/:id") { request, context in try await get(.definitions, request, context) }
@@ -32,19 +32,23 @@ struct XPRESSOCatalogController {
     /// Oldest first, as XPRESSO lists its objects.
     static let order = [SortKey("created_at"), SortKey("seq")]
 
-    func list(_ kind: ResourceKind, _ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    func list(_ kind: ResourceKind, _ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let membership = try await api.group(request, principal)
         let (offset, limit) = try api.paging(request)
         let query = Query(
-            filter: .equal("deleted", "false"), sort: Self.order, limit: limit, offset: offset, includeTotal: true
+            filter: .equal("deleted", "false"),
+            sort: Self.order,
+            limit: limit,
+            offset: offset,
+            includeTotal: true
         )
         let page = try await store.list(kind, query: query, scope: .groups([membership.groupID]))
         return XPRESSOAPI.json(.array(try await render(kind, page.items)), total: page.total)
     }
 
-    func get(_ kind: ResourceKind, _ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    func get(_ kind: ResourceKind, _ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let id = try context.parameters.require("id")
         guard id.count <= 128, let row = try await store.get(kind, id: id, scope: principal.scope) else {
             throw XPRESSOError.notFound
@@ -54,8 +58,8 @@ struct XPRESSOCatalogController {
 
     /// `POST jobs/search`: `{"id", "name", "group", "tags"}`, AND across keys, OR within a list. Without
     /// `group`, the call's group is searched; with it, those of the named groups the caller belongs to.
-    @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let body = try await api.object(request)
         if let key = body.keys.sorted().first(where: { (body[$0]?.arrayValue?.count ?? 0) > Self.maxSearchValues }) {
             throw XPRESSOError(.badRequest, "search key '\(key)' lists more than \(Self.maxSearchValues) values")
@@ -70,7 +74,11 @@ struct XPRESSOCatalogController {
         }
         let (offset, limit) = try api.paging(request)
         let query = Query(
-            filter: filter && .equal("deleted", "false"), sort: Self.order, limit: limit, offset: offset, includeTotal: true
+            filter: filter && .equal("deleted", "false"),
+            sort: Self.order,
+            limit: limit,
+            offset: offset,
+            includeTotal: true
         )
         let page = try await store.list(.definitions, query: query, scope: scope)
         guard !page.items.isEmpty else { throw XPRESSOError.notFound }
@@ -89,7 +97,9 @@ struct XPRESSOCatalogController {
             for name in condition.values {
                 if let membership = principal.memberships.first(where: { $0.groupName == name }) {
                     found.append(membership.groupID)
-                } else if principal.isSiteAdmin, let group = try await store.first(.groups, matching: ["name": .string(name)]) {
+                } else if principal.isSiteAdmin,
+                    let group = try await store.first(.groups, matching: ["name": .string(name)])
+                {
                     found.append(group.id)
                 }
             }

@@ -6,13 +6,13 @@ import ProctorCore
 struct XPRESSOImageController {
     let api: XPRESSOAPI
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.post("images/polaris_build", use: build)
     }
 
     /// `{"name", "tag", "git_ref", "base_ref"?, "groups": [...]}` → the image, `status: "building"`.
-    @Sendable func build(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func build(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let membership = try await api.group(request, principal)
         guard principal.hasPermission(ImageBuilds.permission, in: membership.groupID) else {
             throw XPRESSOError(.forbidden, "You do not have permission to perform this action.")
@@ -20,7 +20,10 @@ struct XPRESSOImageController {
         let body = try await api.object(request)
         let known: Set<String> = ["name", "tag", "git_ref", "base_ref", "groups"]
         if let unknown = body.keys.sorted().first(where: { !known.contains($0) }) {
-            throw XPRESSOError(.badRequest, "Unknown field '\(unknown)'; valid fields: \(known.sorted().joined(separator: ", ")).")
+            throw XPRESSOError(
+                .badRequest,
+                "Unknown field '\(unknown)'; valid fields: \(known.sorted().joined(separator: ", "))."
+            )
         }
         func text(_ key: String, optional: Bool = false) throws -> String? {
             switch body[key] {
@@ -35,15 +38,21 @@ struct XPRESSOImageController {
             throw XPRESSOError(.badRequest, "'groups' must be a list of group names.")
         }
         let groups = try list.map {
-            guard let name = $0.stringValue else { throw XPRESSOError(.badRequest, "'groups' must be a list of group names.") }
+            guard let name = $0.stringValue else {
+                throw XPRESSOError(.badRequest, "'groups' must be a list of group names.")
+            }
             return name
         }
         let build = try await api.images.submit(
             .init(
-                name: try text("name") ?? "", tag: try text("tag") ?? "", gitRef: try text("git_ref") ?? "",
-                baseRef: try text("base_ref", optional: true), groups: groups
+                name: try text("name") ?? "",
+                tag: try text("tag") ?? "",
+                gitRef: try text("git_ref") ?? "",
+                baseRef: try text("base_ref", optional: true),
+                groups: groups
             ),
-            groupID: membership.groupID, principal: principal
+            groupID: membership.groupID,
+            principal: principal
         )
         return XPRESSOAPI.json(XPRESSORender.imageBuild(build, group: membership.groupName))
     }

@@ -12,7 +12,7 @@ struct XPRESSORequestController {
 
     var store: any Store { api.store }
 
-    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.post("requests", use: create)
         group.get("requests/:id", use: get)
     }
@@ -20,8 +20,8 @@ struct XPRESSORequestController {
     /// `{"profile": id}` or `{"bundle": id}`, with optional `testbeds` (names or ids: one item per testbed and
     /// profile; by default each profile's own testbed), `tags`, `label` and `args` (values of the job's declared
     /// args and envargs by name, ``LaunchParameters``; anything else is a 400).
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let membership = try await api.group(request, principal)
         let body = try await api.object(request)
         let known: Set<String> = ["profile", "bundle", "testbeds", "topologies", "tags", "label", "args"]
@@ -100,8 +100,8 @@ struct XPRESSORequestController {
         return XPRESSOAPI.json(try await render(runs, group: membership.groupName), status: .created)
     }
 
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
         let id = try context.parameters.require("id")
         guard id.count <= 32, id.hasPrefix("REQ"), id.dropFirst(3).allSatisfy(\.isNumber) else {
             throw XPRESSOError.notFound

@@ -4,35 +4,19 @@ import ProctorCore
 
 /// KernelCI's token check (`handlers/common/token.py`): `Authorization: <token>`, the raw token with no scheme
 /// (`Bearer <token>` is accepted too), checked before anything else; a missing, unknown or expired token, or
-/// one without the right for the method, is a 403.
+/// one without the right for the method, is a 403 (``KernelCIErrors`` words every refusal so). CORS preflights
+/// carry no token; the original answers them without one.
 ///
 /// The tokens are Proctor's API tokens. KernelCI's per-token rights map onto token scopes (see
 /// ``KernelCIScope``); a token without scopes carries its user's full rights, and what the user may then
 /// see and change is decided by its group roles, as everywhere in Proctor.
-struct KernelCIAuthMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    let authenticator: Authenticator
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        // CORS preflights carry no token; the original answers them without one.
-        if request.method == .options { return try await next(request, context) }
-        guard let token = TokenAuthMiddleware.token(from: request), token.count <= 512 else {
-            throw KernelCIError.forbidden
-        }
-        let principal: Principal
-        do {
-            principal = try await authenticator.principal(forToken: token)
-        } catch let failure as ProctorError where failure.code == .unauthorized {
-            throw KernelCIError.forbidden
-        }
-        guard KernelCIScope.allows(principal.scopes, method: request.method) else { throw KernelCIError.forbidden }
-        var context = context
-        context.principal = principal
-        return try await next(request, context)
-    }
+extension CredentialPolicy {
+    static let kernelCI: CredentialPolicy = {
+        var policy = CredentialPolicy.token
+        policy.exemptMethods = [.options]
+        policy.tokenRights = { KernelCIScope.allows($0, method: $1) }
+        return policy
+    }()
 }
 
 /// KernelCI's token rights as Proctor token scopes: `get`, `post` (POST and PUT; `put` is a synonym), `delete`
