@@ -63,6 +63,8 @@ public struct AppConfiguration: Sendable {
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (exact IP addresses). From any other
     /// peer the header is ignored and the peer's own address is the client's.
     public var trustedProxies: [String] = []
+    /// The longest request line and header fields; beyond, 414 or 431 at once (``RequestHeadLimits``).
+    public var requestHeadLimits = RequestHeadLimits()
 
     public init(
         host: String = "127.0.0.1",

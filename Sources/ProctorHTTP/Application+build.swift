@@ -125,6 +125,7 @@ public func buildApplication(
     )
     return Application(
         router: router,
+        server: .http1(limits: configuration.requestHeadLimits),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "proctor"),
         services: [executor, WebhookDispatcher(services: services, logger: logger)],
         logger: logger
