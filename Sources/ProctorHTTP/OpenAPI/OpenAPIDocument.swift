@@ -26,7 +26,8 @@ enum OpenAPIDocument {
             "filter": query(
                 "filter",
                 "`<field><op><value>`, repeatable; operators `=`, `!=`, `<`, `<=`, `>`, `>=`, `~` (regex), `!~`, `~*`, "
-                    + "`!~*`, `@>`, `<@`, `&&`; lists as `{a,b}`; run labels as `labels.<key>`.",
+                    + "`!~*`, `@>`, `<@`, `&&`; lists as PostgreSQL array literals, `{a,b}` (inner spaces kept, "
+                    + "`{\"a,b\"}` quoted); run labels as `labels.<key>`. Decoded as a form: `+` is a space.",
                 SchemaDoc.array(SchemaDoc.string),
                 extra: ["style": .string("form"), "explode": .bool(true)]
             ),
