@@ -27,7 +27,8 @@ enum OpenAPIDocument {
                 "filter",
                 "`<field><op><value>`, repeatable; operators `=`, `!=`, `<`, `<=`, `>`, `>=`, `~` (regex), `!~`, `~*`, "
                     + "`!~*`, `@>`, `<@`, `&&`; lists as PostgreSQL array literals, `{a,b}` (inner spaces kept, "
-                    + "`{\"a,b\"}` quoted); run labels as `labels.<key>`. Decoded as a form: `+` is a space.",
+                    + "`{\"a,b\"}` quoted); run labels as `labels.<key>`; times RFC 3339 or `YYYY-MM-DD`, a date "
+                    + "that does not exist is a 400. Decoded as a form: `+` is a space.",
                 SchemaDoc.array(SchemaDoc.string),
                 extra: ["style": .string("form"), "explode": .bool(true)]
             ),
