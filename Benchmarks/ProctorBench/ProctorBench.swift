@@ -39,8 +39,14 @@ struct ProctorBench: AsyncParsableCommand {
     )
     var kernelci: Int?
 
+    @Option(
+        help: "Instead of the store: load this many full KernelCI job documents (e.g. 200000) and measure /job's gzip."
+    )
+    var kernelciGzip: Int?
+
     func run() async throws {
         if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
+        if let kernelciGzip { return try await KernelCIGzipBench.measure(jobs: kernelciGzip) }
         if let kernelci { return try await KernelCIBench.measure(jobs: kernelci, repeats: repeats) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
