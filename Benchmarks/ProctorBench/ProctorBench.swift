@@ -28,19 +28,35 @@ struct ProctorBench: AsyncParsableCommand {
     @Option(help: "Instead of the store: write a JUnit file of this many MB and time JUnitParser on it (e.g. 50).")
     var junitMb: Int?
 
-    @Flag(help: "Time the dashboard's runs page (issue #9: under 100 ms of server time at 1,000,000 runs) instead of the raw queries.")
+    @Flag(
+        help:
+            "Time the dashboard's runs page (issue #9: under 100 ms of server time at 1,000,000 runs) instead of the raw queries."
+    )
     var dashboard = false
 
-    @Option(help: "Instead of the store: load this many KernelCI jobs (e.g. 1000000) and time the dialect's /job queries.")
+    @Option(
+        help: "Instead of the store: load this many KernelCI jobs (e.g. 1000000) and time the dialect's /job queries."
+    )
     var kernelci: Int?
+
+    @Option(
+        help: "Instead of the store: load this many full KernelCI job documents (e.g. 200000) and measure /job's gzip."
+    )
+    var kernelciGzip: Int?
 
     func run() async throws {
         if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
+        if let kernelciGzip { return try await KernelCIGzipBench.measure(jobs: kernelciGzip) }
         if let kernelci { return try await KernelCIBench.measure(jobs: kernelci, repeats: repeats) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-bench-\(UUID().uuidString)")
-        let sqlite = try await SQLStore.sqlite(path: directory.appendingPathComponent("bench.sqlite").path, logger: logger)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-bench-\(UUID().uuidString)"
+        )
+        let sqlite = try await SQLStore.sqlite(
+            path: directory.appendingPathComponent("bench.sqlite").path,
+            logger: logger
+        )
         try await measure(sqlite, name: "SQLite")
         await sqlite.shutdown()
         try? FileManager.default.removeItem(at: directory)
@@ -65,29 +81,46 @@ struct ProctorBench: AsyncParsableCommand {
         let firstPage = Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 50)
         var deep = firstPage
         deep.offset = 100_000
-        let deepRow = try await store.list(.runs, query: Query(filter: filter, sort: firstPage.sort, limit: 1, offset: 99_999), scope: .everything)
+        let deepRow = try await store.list(
+            .runs,
+            query: Query(filter: filter, sort: firstPage.sort, limit: 1, offset: 99_999),
+            scope: .everything
+        )
         var keyset = firstPage
         // The cursor after the 100,000th row: what a client holds after walking 2,000 pages.
         keyset.cursor = deepRow.nextCursor
         let scope = Scope.groups([seeded.bigGroup])
         let cases: [(String, () async throws -> Int)] = [
-            ("first page (group+status+label, created desc, 50)", {
-                try await store.list(.runs, query: firstPage, scope: scope).items.count
-            }),
+            (
+                "first page (group+status+label, created desc, 50)",
+                {
+                    try await store.list(.runs, query: firstPage, scope: scope).items.count
+                }
+            ),
             ("page 100,000 rows deep, offset", { try await store.list(.runs, query: deep, scope: scope).items.count }),
-            ("page 100,000 rows deep, keyset cursor", { try await store.list(.runs, query: keyset, scope: scope).items.count }),
+            (
+                "page 100,000 rows deep, keyset cursor",
+                { try await store.list(.runs, query: keyset, scope: scope).items.count }
+            ),
             ("count with that filter", { try await store.count(.runs, query: Query(filter: filter), scope: scope) }),
-            ("distinct labels.job", {
-                try await store.distinct(.runs, field: "labels.job", query: Query(), scope: .everything).count
-            }),
-            ("distinct labels.kernel where job=X, last 5 days", {
-                let now = Timestamp.now()
-                let query = Query(
-                    filter: .equal("labels.job", seeded.sampleJob),
-                    window: TimeWindow(field: "created_at", from: now - 5 * 86_400_000_000, to: nil)
-                )
-                return try await store.distinct(.runs, field: "labels.kernel", query: query, scope: .everything).count
-            }),
+            (
+                "distinct labels.job",
+                {
+                    try await store.distinct(.runs, field: "labels.job", query: Query(), scope: .everything).count
+                }
+            ),
+            (
+                "distinct labels.kernel where job=X, last 5 days",
+                {
+                    let now = Timestamp.now()
+                    let query = Query(
+                        filter: .equal("labels.job", seeded.sampleJob),
+                        window: TimeWindow(field: "created_at", from: now - 5 * 86_400_000_000, to: nil)
+                    )
+                    return try await store.distinct(.runs, field: "labels.kernel", query: query, scope: .everything)
+                        .count
+                }
+            ),
         ]
         for (label, body) in cases {
             let count = label.contains("deep, offset") || label.contains("count") ? max(10, repeats / 10) : repeats
@@ -107,7 +140,16 @@ struct ProctorBench: AsyncParsableCommand {
         samples.sort()
         let p50 = samples[samples.count / 2]
         let p99 = samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))]
-        print(String(format: "%-52@ p50 %7.2f ms  p99 %7.2f ms  (%d rows, %d runs)", label as NSString, p50, p99, rows, count))
+        print(
+            String(
+                format: "%-52@ p50 %7.2f ms  p99 %7.2f ms  (%d rows, %d runs)",
+                label as NSString,
+                p50,
+                p99,
+                rows,
+                count
+            )
+        )
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
@@ -132,7 +174,9 @@ enum Seeder {
         }
         var testbeds: [String: String] = [:]
         for (index, group) in groups.enumerated() {
-            testbeds[group] = try await store.insert(Record(.testbeds, ["group_id": .string(group), "name": .string("bench-\(index)")])).id
+            testbeds[group] = try await store.insert(
+                Record(.testbeds, ["group_id": .string(group), "name": .string("bench-\(index)")])
+            ).id
         }
         var definitions: [(id: String, name: String, group: String)] = []
         for index in 0..<100 {
@@ -147,7 +191,12 @@ enum Seeder {
         // An import, as when a lab brings its run history: one transaction, each batch written while the next is made.
         try await store.importRecords(.runs, batches)
         let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
-        return Result(seconds: seconds, bigGroup: groups[0], sampleJob: "job-0", sampleTestbed: testbeds[groups[0]] ?? "")
+        return Result(
+            seconds: seconds,
+            bigGroup: groups[0],
+            sampleJob: "job-0",
+            sampleTestbed: testbeds[groups[0]] ?? ""
+        )
     }
 }
 
@@ -169,7 +218,9 @@ struct RunBatches: AsyncSequence {
         var random = SplitMix(seed: 42)
         var made = 0
 
-        static let statuses = ["success", "success", "success", "success", "success", "success", "success", "failure", "failure", "error"]
+        static let statuses = [
+            "success", "success", "success", "success", "success", "success", "success", "failure", "failure", "error",
+        ]
         static let branches = ["main", "main", "main", "main", "stable"]
         static let span: Int64 = 3 * 365 * 86_400_000_000
 
@@ -181,17 +232,21 @@ struct RunBatches: AsyncSequence {
             records.reserveCapacity(count)
             let step = Self.span / Int64(Swift.max(1, runs))
             for _ in 0..<count {
-                let definition = random.next() % 2 == 0
+                let definition =
+                    random.next() % 2 == 0
                     ? batches.definitions[Int(random.next() % 10) * 10]
                     : batches.definitions[Int(random.next() % 100)]
-                let created = batches.now - Self.span + Int64(made + records.count) * step + Int64(random.next() % UInt64(Swift.max(1, step)))
+                let created =
+                    batches.now - Self.span + Int64(made + records.count) * step
+                    + Int64(random.next() % UInt64(Swift.max(1, step)))
                 records.append(
                     Record(
                         .runs,
                         [
                             "group_id": .string(definition.group), "definition_id": .string(definition.id),
                             "testbed_id": .string(batches.testbeds[definition.group] ?? ""),
-                            "status": .string(Self.statuses[Int(random.next() % 10)]), "created_at": .timestamp(created),
+                            "status": .string(Self.statuses[Int(random.next() % 10)]),
+                            "created_at": .timestamp(created),
                             "updated_at": .timestamp(created), "executor": .string("external"),
                             "labels": .json(
                                 .object([

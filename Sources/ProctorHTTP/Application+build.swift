@@ -96,6 +96,10 @@ public func buildApplication(
     logger: Logger
 ) async throws -> some ApplicationProtocol {
     let services = configuration.runServices(store: store)
+    let abandoned = services.files.removeAbandonedUploads()
+    if abandoned > 0 {
+        logger.info("removed \(abandoned) partial uploads that a stopped server left in files/.incoming")
+    }
     let router = buildRouter(services: services, configuration: configuration)
     // A server with no executor slots executes nothing, and needs no sandbox.
     var sandbox = Sandbox.unsandboxed(workRoot: configuration.runsDirectory)

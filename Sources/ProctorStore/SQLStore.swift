@@ -608,6 +608,15 @@ public struct SQLStore: Store {
         }
     }
 
+    public func lock(_ kind: ResourceKind, id: String) async throws -> Bool {
+        let lockClause = flavor == .postgres ? " FOR UPDATE" : ""
+        return try await write { db in
+            try await db.raw(
+                "SELECT seq FROM \(unsafeRaw: quoted(kind.schema.table)) WHERE id = \(bind: id)\(unsafeRaw: lockClause)"
+            ).first() != nil
+        }
+    }
+
     // MARK: Reads
 
     public func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {

@@ -96,8 +96,14 @@ public enum Timestamp {
         let year = Int(parts.tm_year) + 1900
         guard (0...9999).contains(year) else {
             return String(
-                format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", year, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction)
+                format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                year,
+                Int(parts.tm_mon) + 1,
+                Int(parts.tm_mday),
+                Int(parts.tm_hour),
+                Int(parts.tm_min),
+                Int(parts.tm_sec),
+                Int(fraction)
             )
         }
         // By hand: String(format:) went through Foundation's varargs and showed up in every list page's profile.
@@ -127,12 +133,14 @@ public enum Timestamp {
     }
 
     /// Parses RFC 3339 / ISO 8601 timestamps (with or without fraction and zone; no zone means UTC),
-    /// plain dates (`YYYY-MM-DD`, `YYYYMMDD`) and integers (epoch milliseconds).
+    /// plain dates (`YYYY-MM-DD`, `YYYYMMDD`) and integers of other lengths (epoch milliseconds). A date or time that
+    /// does not exist (see ``civil(year:month:day:hour:minute:second:)``) is nil.
     public static func parse(_ text: String) -> Int64? {
         let s = text.trimmingCharacters(in: .whitespaces)
         if s.isEmpty { return nil }
         if s.allSatisfy({ $0.isNumber }) {
-            if s.count == 8, let date = parseDate(s, compact: true) { return date }
+            // Eight digits are a date, `YYYYMMDD`, or nothing: `20260231` is not read as 20,260,231 ms after 1970.
+            if s.count == 8 { return parseDate(s, compact: true) }
             if let ms = Int64(s) { return ms * 1000 }
             return nil
         }
@@ -148,7 +156,9 @@ public enum Timestamp {
             guard chars[4] == "-", chars[7] == "-" else { return nil }
         }
         let d = Array(digits)
-        guard let y = Int(String(d[0..<4])), let m = Int(String(d[4..<6])), let day = Int(String(d[6..<8])) else { return nil }
+        guard let y = Int(String(d[0..<4])), let m = Int(String(d[4..<6])), let day = Int(String(d[6..<8])) else {
+            return nil
+        }
         return civil(year: y, month: m, day: day, hour: 0, minute: 0, second: 0).map { $0 * 1_000_000 }
     }
 
@@ -184,11 +194,12 @@ public enum Timestamp {
             if sign == "Z" || sign == "z" {
                 index += 1
             } else if sign == "+" || sign == "-" {
-                guard let oh = num((index + 1)..<(index + 3)) else { return nil }
+                guard let oh = num((index + 1)..<(index + 3)), oh <= 23 else { return nil }
                 var next = index + 3
                 if next < chars.count, chars[next] == ":" { next += 1 }
                 let om = num(next..<(next + 2)) ?? 0
                 if num(next..<(next + 2)) != nil { next += 2 }
+                guard om <= 59 else { return nil }
                 offsetSeconds = (oh * 3600 + om * 60) * (sign == "+" ? 1 : -1)
                 index = next
             } else {
@@ -201,10 +212,16 @@ public enum Timestamp {
         return (base - Int64(offsetSeconds)) * 1_000_000 + micros
     }
 
-    /// Seconds since the epoch of a UTC civil date, or nil when a part is out of range.
+    /// Seconds since the epoch of a UTC civil date and time, or nil when it is not a real one: the month 1–12, the
+    /// day within its month (30 April, 28 February, 29 only in a leap year), the hour 0–23, the minute and the second
+    /// 0–59 (a leap second's `:60` is refused: Proctor's times cannot hold it).
+    ///
+    /// The one check of every door's dates: ``parse(_:)`` (filters, bodies, query parameters of every API), DCI's
+    /// signed timestamps and KernelCI's `created_on` all build their times here, so that none of them reads
+    /// `2026-02-31` as 3 March.
     public static func civil(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
-            (0...60).contains(second)
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), (0...23).contains(hour),
+            (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
         // Days from civil, after Howard Hinnant's algorithm.
         let y = month <= 2 ? year - 1 : year
@@ -215,5 +232,14 @@ public enum Timestamp {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146097 + doe - 719468
         return Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+
+    /// How many days a month has in the proleptic Gregorian calendar.
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 }

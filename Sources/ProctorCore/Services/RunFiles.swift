@@ -29,7 +29,9 @@ public struct RunFiles: Sendable {
         let lowerName = name.lowercased()
         if lowerMime == "application/junit" || lowerMime.contains("junit") { return .junit }
         if (lowerName as NSString).lastPathComponent == "results.json" { return .pyats }
-        if lowerName.hasSuffix(".xml") && (lowerName.contains("junit") || lowerName.contains("result") || lowerName.contains("test")) {
+        if lowerName.hasSuffix(".xml")
+            && (lowerName.contains("junit") || lowerName.contains("result") || lowerName.contains("test"))
+        {
             return .junit
         }
         return nil
@@ -39,7 +41,12 @@ public struct RunFiles: Sendable {
 
     /// Moves a completed upload (a temporary file) into place and records it.
     public func store(
-        moving temporary: URL, runID: String?, groupID: String, name: String, mime: String, fields: [String: Value] = [:]
+        moving temporary: URL,
+        runID: String?,
+        groupID: String,
+        name: String,
+        mime: String,
+        fields: [String: Value] = [:]
     ) async throws -> Record {
         let size = (try FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber)?.intValue ?? 0
         guard size <= maxBytes else {
@@ -50,7 +57,10 @@ public struct RunFiles: Sendable {
         let id = UUID().uuidString.lowercased()
         let relative = "\(groupID)/\(runID ?? "unattached")/\(id)"
         let destination = root.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(),
+            withIntermediateDirectories: true
+        )
         try FileManager.default.moveItem(at: temporary, to: destination)
         var values = fields
         values["id"] = .string(id)
@@ -72,19 +82,78 @@ public struct RunFiles: Sendable {
 
     /// Records bytes held in memory (small uploads).
     public func store(
-        data: Data, runID: String?, groupID: String, name: String, mime: String, fields: [String: Value] = [:]
+        data: Data,
+        runID: String?,
+        groupID: String,
+        name: String,
+        mime: String,
+        fields: [String: Value] = [:]
     ) async throws -> Record {
         guard data.count <= maxBytes else { throw ProctorError(.tooLarge, "a file is at most \(maxBytes) bytes") }
         let temporary = try temporaryURL()
         try data.write(to: temporary)
-        return try await store(moving: temporary, runID: runID, groupID: groupID, name: name, mime: mime, fields: fields)
+        return try await store(
+            moving: temporary,
+            runID: runID,
+            groupID: groupID,
+            name: name,
+            mime: mime,
+            fields: fields
+        )
     }
 
-    /// A fresh path under the data directory for streaming an upload to (same file system as the blobs).
+    /// A fresh path under the data directory for streaming an upload to (same file system as the blobs): in this
+    /// process's own folder of `.incoming`, so that what a crashed process left there can be told apart (see
+    /// ``removeAbandonedUploads(olderThan:)``).
     public func temporaryURL() throws -> URL {
-        let directory = root.appendingPathComponent(".incoming", isDirectory: true)
+        let directory = incoming.appendingPathComponent(UploadOwner.current.folder, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory.appendingPathComponent(UUID().uuidString)
+    }
+
+    /// Where uploads are streamed to before they are stored.
+    public var incoming: URL { root.appendingPathComponent(".incoming", isDirectory: true) }
+
+    /// Deletes the partial uploads that processes which are gone left in `.incoming` (a server killed mid-upload);
+    /// the server calls it as it starts. Each process streams into its own folder, `<host>.<pid>.<instance>`: a
+    /// folder of this host whose process is no longer running, or that has this process's id but another instance
+    /// (a restarted container reuses its ids), is deleted whole. Anything else (another host's folder on a shared
+    /// data directory, a live process's, files of older versions) goes only when nothing in it changed for
+    /// `olderThan` seconds, so a live upload elsewhere, which writes as it receives, is never cut.
+    ///
+    /// - Returns: how many files it deleted.
+    @discardableResult
+    public func removeAbandonedUploads(olderThan grace: TimeInterval = 3600) -> Int {
+        let manager = FileManager.default
+        guard let entries = try? manager.contentsOfDirectory(at: incoming, includingPropertiesForKeys: nil) else {
+            return 0
+        }
+        let current = UploadOwner.current
+        let cutoff = Date().addingTimeInterval(-grace)
+        func modified(_ url: URL) -> Date {
+            (try? manager.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? .distantPast
+        }
+        var removed = 0
+        for entry in entries {
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: entry.path, isDirectory: &isDirectory) else { continue }
+            guard isDirectory.boolValue else {
+                if modified(entry) < cutoff, (try? manager.removeItem(at: entry)) != nil { removed += 1 }
+                continue
+            }
+            let owner = UploadOwner(folder: entry.lastPathComponent)
+            if owner == current { continue }
+            let files = (try? manager.contentsOfDirectory(at: entry, includingPropertiesForKeys: nil)) ?? []
+            if let owner, owner.host == current.host, owner.pid == current.pid || !UploadOwner.isRunning(owner.pid) {
+                if (try? manager.removeItem(at: entry)) != nil { removed += files.count }
+                continue
+            }
+            // The folder itself stays: its process may be about to stream into it.
+            for file in files where modified(file) < cutoff {
+                if (try? manager.removeItem(at: file)) != nil { removed += 1 }
+            }
+        }
+        return removed
     }
 
     /// Where a file's bytes are.
@@ -93,7 +162,9 @@ public struct RunFiles: Sendable {
             throw ProctorError.notFound("the file has no content")
         }
         let url = root.appendingPathComponent(relative)
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ProctorError.notFound("the file's content is gone") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ProctorError.notFound("the file's content is gone")
+        }
         return url
     }
 
@@ -147,38 +218,111 @@ public struct RunFiles: Sendable {
         public var previousRunID: String?
         /// The sum of this file's case times.
         public var time: Double
+        /// The earlier files of the run with the same name that this one replaced (their ids): they and their cases
+        /// are gone.
+        public var replaced: [String] = []
 
         /// This file's summary, as ``RunFiles/results(fileID:runID:)`` counts it from the stored cases.
-        public var results: FileResults { FileResults(tests: file, regressions: regressions, recoveries: recoveries, time: time) }
-    }
-
-    /// Parses a stored result file into test results of its run, each marked against the same file name in
-    /// the previous comparable run, and refreshes the run's counts. Malformed input is a 400 naming the line
-    /// and column; the file itself stays stored, without results: the cases stored before the parse failed
-    /// (they are stored in batches as the file streams by) are deleted again.
-    public func ingest(_ file: Record, run: Record, format: Format) async throws -> Ingest {
-        do {
-            return try await ingestCases(file, run: run, format: format)
-        } catch {
-            try await store.deleteAll(
-                .testResults, query: Query(filter: .equal("run_id", run.id) && .equal("file_id", file.id)), scope: .everything
-            )
-            try await refreshCounts(runID: run.id)
-            throw error
+        public var results: FileResults {
+            FileResults(tests: file, regressions: regressions, recoveries: recoveries, time: time)
         }
     }
 
-    private func ingestCases(_ file: Record, run: Record, format: Format) async throws -> Ingest {
-        let url = try location(of: file)
+    /// Parses a stored result file into test results of its run, each marked against the same file name in
+    /// the previous comparable run, and refreshes the run's counts.
+    ///
+    /// All or nothing: the cases are written in one write transaction, together with the run's new counts, so a
+    /// crash, a store failure or malformed input part-way leaves none of them. Malformed input is a 400 naming the
+    /// line and column; the file itself stays stored, without results.
+    ///
+    /// A result file replaces the earlier files of its run with the same name: in the same transaction their rows
+    /// and their cases are deleted (their bytes after it commits), so that uploading a file again, an agent's retry
+    /// after the server died, never counts its cases twice. If a later upload of the same name replaced this file
+    /// first, nothing is stored and the answer is a conflict.
+    public func ingest(_ file: Record, run: Record, format: Format) async throws -> Ingest {
+        // Looked at once the file's row is locked: a later upload of the same name may have replaced it.
+        let url = try? location(of: file)
         let name = file.name ?? ""
         let previousRunID = try await previousRun(for: run)
         var previous: [TestCaseKey: TestStatus] = [:]
         if let previousRunID { previous = try await statuses(runID: previousRunID, fileName: name) }
+        let baseline = previous
+        let (ingest, replaced) = try await store.transaction { store in
+            try await Self.ingestCases(
+                file,
+                run: run,
+                url: url,
+                format: format,
+                previous: baseline,
+                previousRunID: previousRunID,
+                store: store
+            )
+        }
+        for old in replaced {
+            if let url = try? location(of: old) { try? FileManager.default.removeItem(at: url) }
+        }
+        return ingest
+    }
+
+    /// The body of ``ingest(_:run:format:)``, inside its transaction.
+    private static func ingestCases(
+        _ file: Record,
+        run: Record,
+        url: URL?,
+        format: Format,
+        previous: [TestCaseKey: TestStatus],
+        previousRunID: String?,
+        store: any Store
+    ) async throws -> (Ingest, [Record]) {
+        let name = file.name ?? ""
+        // Locked first: an upload of the same name that started later waits here for this one, then replaces it.
+        guard try await store.lock(.files, id: file.id) else {
+            throw ProctorError.conflict(
+                "a later upload of \(name) to this run replaced the file before its results were stored"
+            )
+        }
+        guard let url else { throw ProctorError.notFound("the file's content is gone") }
+        var earlier: [Record] = []
+        if !name.isEmpty {
+            earlier = try await store.list(
+                .files,
+                query: Query(
+                    filter: .equal("run_id", run.id) && .equal("name", name)
+                        && .predicate(Condition("seq", .less, String(file.seq))),
+                    sort: [SortKey("seq")],
+                    limit: 1000
+                ),
+                scope: .everything
+            ).items
+        }
+        var replaced: [Record] = []
+        for old in earlier {
+            // Waits for an ingest of it still in progress, so that its cases are seen and deleted. Read whole (a
+            // listing leaves out where its bytes are).
+            if try await store.lock(.files, id: old.id),
+                let full = try await store.get(.files, id: old.id, scope: .everything)
+            {
+                replaced.append(full)
+            }
+        }
+        if !replaced.isEmpty {
+            let ids = replaced.map(\.id)
+            try await store.deleteAll(
+                .testResults,
+                query: Query(filter: .equal("run_id", run.id) && .predicate(Condition("file_id", .in, ids))),
+                scope: .everything
+            )
+            try await store.deleteAll(
+                .files,
+                query: Query(filter: .predicate(Condition("id", .in, ids))),
+                scope: .everything
+            )
+        }
 
         let groupID = run.groupID ?? ""
         var counts = (regressions: 0, recoveries: 0, additions: 0, time: 0.0)
         var seen = Set<TestCaseKey>()
-        let summary = try await Self.streamCases(from: url, format: format) { batch in
+        let summary = try await streamCases(from: url, format: format) { batch in
             var rows: [Record] = []
             rows.reserveCapacity(batch.count)
             for testCase in batch {
@@ -205,7 +349,8 @@ public struct RunFiles: Sendable {
                             "name": .string(testCase.name), "status": .string(testCase.status.rawValue),
                             "time": .double(testCase.time), "message": testCase.message.map(Value.string) ?? .null,
                             "system_out": testCase.systemOut.map(Value.string) ?? .null,
-                            "system_err": testCase.systemErr.map(Value.string) ?? .null, "regression": .string(mark.rawValue),
+                            "system_err": testCase.systemErr.map(Value.string) ?? .null,
+                            "regression": .string(mark.rawValue),
                         ]
                     )
                 )
@@ -213,11 +358,19 @@ public struct RunFiles: Sendable {
             try await store.insertMany(rows)
         }
         let removals = previous.keys.filter { !seen.contains($0) }.count
-        let totals = try await refreshCounts(runID: run.id)
-        return Ingest(
-            file: summary, run: totals, regressions: counts.regressions, recoveries: counts.recoveries,
-            additions: counts.additions, removals: removals, previousRunID: previousRunID, time: counts.time
+        let totals = try await refreshCounts(runID: run.id, in: store)
+        let ingest = Ingest(
+            file: summary,
+            run: totals,
+            regressions: counts.regressions,
+            recoveries: counts.recoveries,
+            additions: counts.additions,
+            removals: removals,
+            previousRunID: previousRunID,
+            time: counts.time,
+            replaced: replaced.map(\.id)
         )
+        return (ingest, replaced)
     }
 
     /// A stored result file's summary, counted from its stored cases.
@@ -231,13 +384,15 @@ public struct RunFiles: Sendable {
         results.tests.failed = try await number(.equal("status", TestStatus.failed.rawValue))
         results.tests.errored = try await number(.equal("status", TestStatus.error.rawValue))
         results.tests.skipped = try await number(.equal("status", TestStatus.skipped.rawValue))
-        results.tests.total = results.tests.passed + results.tests.failed + results.tests.errored + results.tests.skipped
+        results.tests.total =
+            results.tests.passed + results.tests.failed + results.tests.errored + results.tests.skipped
         results.regressions = try await number(.equal("regression", Regression.regressed.rawValue))
         results.recoveries = try await number(.equal("regression", Regression.recovered.rawValue))
         var cursor: String?
         repeat {
             let page = try await store.list(
-                .testResults, query: Query(filter: ofFile, sort: [SortKey("seq")], limit: 1000, cursor: cursor, fields: ["time"]),
+                .testResults,
+                query: Query(filter: ofFile, sort: [SortKey("seq")], limit: 1000, cursor: cursor, fields: ["time"]),
                 scope: .everything
             )
             for row in page.items { results.time += row["time"].doubleValue ?? 0 }
@@ -249,10 +404,17 @@ public struct RunFiles: Sendable {
     /// Recomputes a run's test counts from its stored results.
     @discardableResult
     public func refreshCounts(runID: String) async throws -> TestSummary {
+        try await Self.refreshCounts(runID: runID, in: store)
+    }
+
+    /// Recomputes a run's test counts from its stored results, through `store` (a transaction's).
+    private static func refreshCounts(runID: String, in store: any Store) async throws -> TestSummary {
         var summary = TestSummary()
         for status in TestStatus.allCases {
             let count = try await store.count(
-                .testResults, query: Query(filter: .equal("run_id", runID) && .equal("status", status.rawValue)), scope: .everything
+                .testResults,
+                query: Query(filter: .equal("run_id", runID) && .equal("status", status.rawValue)),
+                scope: .everything
             )
             switch status {
             case .passed: summary.passed = count
@@ -263,13 +425,15 @@ public struct RunFiles: Sendable {
         }
         summary.total = summary.passed + summary.failed + summary.errored + summary.skipped
         _ = try await store.update(
-            .runs, id: runID,
+            .runs,
+            id: runID,
             changes: [
                 "tests_total": .int(Int64(summary.total)), "tests_passed": .int(Int64(summary.passed)),
                 "tests_failed": .int(Int64(summary.failed)), "tests_errored": .int(Int64(summary.errored)),
                 "tests_skipped": .int(Int64(summary.skipped)),
             ],
-            ifMatch: nil, scope: .everything
+            ifMatch: nil,
+            scope: .everything
         )
         return summary
     }
@@ -283,7 +447,9 @@ public struct RunFiles: Sendable {
         if let name = run.name { filter = filter && .equal("name", name) }
         filter = filter && .predicate(Condition("seq", .less, String(run.seq)))
         let page = try await store.list(
-            .runs, query: Query(filter: filter, sort: [SortKey("seq", descending: true)], limit: 1, fields: ["id"]), scope: .everything
+            .runs,
+            query: Query(filter: filter, sort: [SortKey("seq", descending: true)], limit: 1, fields: ["id"]),
+            scope: .everything
         )
         return page.items.first?.id
     }
@@ -292,7 +458,8 @@ public struct RunFiles: Sendable {
         var fileIDs: Set<String>?
         if !fileName.isEmpty {
             let files = try await store.list(
-                .files, query: Query(filter: .equal("run_id", runID) && .equal("name", fileName), limit: 100, fields: ["id"]),
+                .files,
+                query: Query(filter: .equal("run_id", runID) && .equal("name", fileName), limit: 100, fields: ["id"]),
                 scope: .everything
             )
             if !files.items.isEmpty { fileIDs = Set(files.items.map(\.id)) }
@@ -303,14 +470,21 @@ public struct RunFiles: Sendable {
             let page = try await store.list(
                 .testResults,
                 query: Query(
-                    filter: .equal("run_id", runID), sort: [SortKey("seq")], limit: 1000, cursor: cursor,
+                    filter: .equal("run_id", runID),
+                    sort: [SortKey("seq")],
+                    limit: 1000,
+                    cursor: cursor,
                     fields: ["suite", "classname", "name", "status", "file_id"]
                 ),
                 scope: .everything
             )
             for row in page.items {
                 if let fileIDs, let fileID = row.string("file_id"), !fileIDs.contains(fileID) { continue }
-                let key = TestCaseKey(suite: row.string("suite") ?? "", classname: row.string("classname") ?? "", name: row.name ?? "")
+                let key = TestCaseKey(
+                    suite: row.string("suite") ?? "",
+                    classname: row.string("classname") ?? "",
+                    name: row.name ?? ""
+                )
                 out[key] = TestStatus(rawValue: row.string("status") ?? "") ?? .passed
             }
             cursor = page.nextCursor
@@ -321,7 +495,9 @@ public struct RunFiles: Sendable {
     /// Parses on a separate thread and hands batches to `consume` with back-pressure (at most a few batches
     /// in memory), so a 50 MB file never sits in memory as test cases.
     static func streamCases(
-        from url: URL, format: Format, batchSize: Int = 500,
+        from url: URL,
+        format: Format,
+        batchSize: Int = 500,
         consume: ([TestCase]) async throws -> Void
     ) async throws -> TestSummary {
         let (stream, continuation) = AsyncStream<ParseEvent>.makeStream()
@@ -381,6 +557,48 @@ public struct RunFiles: Sendable {
         case batch([TestCase])
         case done(TestSummary)
         case failed(any Error)
+    }
+}
+
+/// Which process an `.incoming` folder belongs to: `<host>.<pid>.<instance>`.
+struct UploadOwner: Equatable, Sendable {
+    var host: String
+    var pid: Int32
+    var instance: String
+
+    var folder: String { "\(host).\(pid).\(instance)" }
+
+    /// This process: its host name, its id and a value drawn once per process.
+    static let current = UploadOwner(
+        host: hostName(),
+        pid: getpid(),
+        instance: String(UUID().uuidString.prefix(8)).lowercased()
+    )
+
+    init(host: String, pid: Int32, instance: String) {
+        self.host = host
+        self.pid = pid
+        self.instance = instance
+    }
+
+    /// Parses a folder name; nil when it is not one (the host name may hold dots, the last two parts may not).
+    init?(folder: String) {
+        let parts = folder.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), pid > 0 else { return nil }
+        self.init(host: parts.dropLast(2).joined(separator: "."), pid: pid, instance: String(parts[parts.count - 1]))
+    }
+
+    /// Whether a process with this id exists on this host (EPERM: it exists, as another user's).
+    static func isRunning(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let name = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "/", with: "_")
+        return name.isEmpty ? "localhost" : name
     }
 }
 

@@ -1,4 +1,3 @@
-
 /// One page of a listing.
 public struct Page: Sendable {
     public var items: [Record]
@@ -85,6 +84,12 @@ public protocol Store: Sendable {
     /// rolls back together.
     func transaction<T: Sendable>(_ body: @Sendable (any Store) async throws -> T) async throws -> T
 
+    /// Inside ``transaction(_:)``: locks one row until the transaction ends, so that another transaction that locks,
+    /// changes or deletes it waits for this one to commit or roll back (PostgreSQL: `SELECT … FOR UPDATE`; SQLite's
+    /// write transaction already keeps every other writer out). False when the row does not exist, for instance
+    /// because a transaction that committed while this one waited deleted it.
+    func lock(_ kind: ResourceKind, id: String) async throws -> Bool
+
     /// Atomically claims the next queued run the claimant may execute, or nil: see ``RunClaim``.
     /// At most one claimant ever gets a given run, across processes on the same database.
     func claimRun(_ claim: RunClaim) async throws -> Record?
@@ -105,7 +110,13 @@ public struct RunClaim: Sendable {
     /// Only runs of these groups (an agent's token); nil for every group.
     public var groupIDs: [String]?
 
-    public init(claimant: String, executor: String, labels: Set<String> = [], leaseSeconds: Int = 60, groupIDs: [String]? = nil) {
+    public init(
+        claimant: String,
+        executor: String,
+        labels: Set<String> = [],
+        leaseSeconds: Int = 60,
+        groupIDs: [String]? = nil
+    ) {
         self.claimant = claimant
         self.executor = executor
         self.labels = labels
@@ -144,4 +155,3 @@ public struct Scope: Sendable, Equatable {
 
     public static func groups(_ ids: [String]) -> Scope { Scope(groupIDs: ids) }
 }
-

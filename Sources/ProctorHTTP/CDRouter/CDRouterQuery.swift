@@ -84,7 +84,8 @@ struct CDRouterQuery {
 
     /// The filter of the request's repeated `filter=` parameters joined by `type`, in core terms.
     func filter(_ request: Request, scope: Scope) async throws -> Filter? {
-        let parameters = request.uri.queryParameters
+        // Decoded as cdrouter.py's `requests` encodes: `filter=tags@>{night build}` arrives as `...night+build...`.
+        let parameters = request.uri.formParameters
         let type = parameters["type"].map(String.init) ?? "inter"
         guard type == "inter" || type == "union" else {
             throw CDRouterError(.badRequest, "type must be inter or union")
@@ -96,7 +97,7 @@ struct CDRouterQuery {
 
     /// The `sort=` list in core terms (CDRouter's default is by id).
     func sort(_ request: Request) throws -> [SortKey] {
-        guard let text = request.uri.queryParameters["sort"] else { return [SortKey("seq")] }
+        guard let text = request.uri.formParameters["sort"] else { return [SortKey("seq")] }
         var keys: [SortKey] = []
         for key in FilterExpression.parseSort(String(text)) {
             switch fields[key.field] {

@@ -48,8 +48,12 @@ struct DCIResults {
             throw DCIError(.badRequest, "Invalid XML: \(failure.message)")
         }
         let entry = Self.entry(file: file, jobID: job.id, results: ingest.results)
+        let replaced = Set(ingest.replaced)
         try await updateOptions(of: job.id) { options in
-            var results = options["results"]?.arrayValue ?? []
+            // A file of the same name uploaded before is replaced, cases and summary.
+            var results = (options["results"]?.arrayValue ?? []).filter {
+                !replaced.contains($0["file_id"]?.stringValue ?? "")
+            }
             results.append(entry)
             options["results"] = .array(results)
         }

@@ -84,7 +84,8 @@ struct KernelCIErrors: DoorErrorShape {
 }
 
 /// KernelCI's responses: compact JSON with `Content-Type: application/json; charset=UTF-8`, gzip when the
-/// client accepts it, `Vary: Accept-Encoding`, and the CORS headers the original sends (the Origin echoed).
+/// client accepts it and the body has at least 1,024 bytes (Tornado's rule), `Vary: Accept-Encoding`, and the
+/// CORS headers the original sends (the Origin echoed).
 enum KernelCIResponse {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -100,8 +101,10 @@ enum KernelCIResponse {
         headers[.accessControlAllowHeaders] = "authorization"
         if let origin = request.headers[.origin] { headers[.accessControlAllowOrigin] = origin }
         var bytes = [UInt8](data)
-        if acceptsGzip(request.headers[values: .acceptEncoding]) {
-            bytes = KernelCIGzip.compress(bytes)
+        if bytes.count >= KernelCIGzip.minimumLength, acceptsGzip(request.headers[values: .acceptEncoding]),
+            let zipped = KernelCIGzip.compress(bytes)
+        {
+            bytes = zipped
             headers[.contentEncoding] = "gzip"
         }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -72,7 +72,7 @@ struct AuthController {
 
     @Sendable func listTokens(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let parameters = request.uri.queryParameters
+        let parameters = request.uri.formParameters
         let query = try NativeQuery.parse(
             FlatDictionary(parameters.filter { $0.key != "user_id" }),
             schema: ResourceKind.tokens.schema
@@ -123,7 +123,7 @@ struct AuthController {
 
     @Sendable func listUsers(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.users.schema)
+        let query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.users.schema)
         let page = try await accounts.users(for: principal, query: query)
         return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
     }
@@ -187,7 +187,7 @@ struct AuthController {
     @Sendable func listMembers(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let groupID = try context.parameters.require("id")
-        let query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.memberships.schema)
+        let query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.memberships.schema)
         let (members, page) = try await accounts.members(of: groupID, for: principal, query: query)
         return JSONResponse.page(page, items: members.map(Self.memberJSON))
     }

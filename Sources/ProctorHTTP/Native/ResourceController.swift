@@ -22,7 +22,7 @@ struct ResourceController {
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        var query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
+        var query = try NativeQuery.parse(request.uri.formParameters, schema: kind.schema)
         if kind == .groups, let visible = principal.visibleGroups {
             query.filter = query.filter.map { .and([$0, visible]) } ?? visible
         }

@@ -475,7 +475,7 @@ struct RunController {
     private func listChild(_ kind: ResourceKind, of run: Record, request: Request, principal: Principal) async throws
         -> Response
     {
-        var query = try NativeQuery.parse(request.uri.queryParameters, schema: kind.schema)
+        var query = try NativeQuery.parse(request.uri.formParameters, schema: kind.schema)
         query.filter = query.filter.map { .and([.equal("run_id", run.id), $0]) } ?? .equal("run_id", run.id)
         return JSONResponse.page(try await store.list(kind, query: query, scope: principal.scope))
     }

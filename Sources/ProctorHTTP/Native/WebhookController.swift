@@ -17,7 +17,7 @@ struct WebhookController {
             throw ProctorError.notFound("no such webhook: \(id)")
         }
         try principal.require(.admin, in: hook.groupID ?? "", resource: "webhook")
-        var query = try NativeQuery.parse(request.uri.queryParameters, schema: ResourceKind.webhookDeliveries.schema)
+        var query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.webhookDeliveries.schema)
         query.filter = query.filter.map { .and([.equal("webhook_id", hook.id), $0]) } ?? .equal("webhook_id", hook.id)
         return JSONResponse.page(try await store.list(.webhookDeliveries, query: query, scope: principal.scope))
     }

@@ -26,7 +26,9 @@ enum OpenAPIDocument {
             "filter": query(
                 "filter",
                 "`<field><op><value>`, repeatable; operators `=`, `!=`, `<`, `<=`, `>`, `>=`, `~` (regex), `!~`, `~*`, "
-                    + "`!~*`, `@>`, `<@`, `&&`; lists as `{a,b}`; run labels as `labels.<key>`.",
+                    + "`!~*`, `@>`, `<@`, `&&`; lists as PostgreSQL array literals, `{a,b}` (inner spaces kept, "
+                    + "`{\"a,b\"}` quoted); run labels as `labels.<key>`; times RFC 3339 or `YYYY-MM-DD`, a date "
+                    + "that does not exist is a 400. Decoded as a form: `+` is a space.",
                 SchemaDoc.array(SchemaDoc.string),
                 extra: ["style": .string("form"), "explode": .bool(true)]
             ),

@@ -108,7 +108,10 @@ extension RouteRegistry {
             "Upload a file to a run",
             tag: "runs",
             description: "The raw body is the file. JUnit or pyATS results (by `results`, content type or name) also "
-                + "become test results.",
+                + "become test results, all or none of them (one transaction: a failure or crash part-way leaves none; "
+                + "malformed results are a 400 and the file is kept without results). A result file replaces the "
+                + "run's earlier files of the same name and their test results, so uploading it again never counts "
+                + "its cases twice; 409 when a later upload of the same name replaced this one first.",
             parameters: [
                 .query(
                     "name",

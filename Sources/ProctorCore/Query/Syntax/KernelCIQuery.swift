@@ -195,20 +195,10 @@ public enum KernelCIQuery {
         let year = number(0..<4)
         let month = number(4..<6)
         let day = number(6..<8)
-        guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+        guard year >= 1,
             let seconds = Timestamp.civil(year: year, month: month, day: day, hour: 0, minute: 0, second: 0)
         else { return nil }
         return seconds * 1_000_000
-    }
-
-    private static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2:
-            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-            return leap ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
     }
 
     private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
