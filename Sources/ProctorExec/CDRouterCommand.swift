@@ -7,7 +7,7 @@ import ProctorCore
 ///
 /// Only `-testvar name=value` is confirmed by QA Cafe's public material; the other flag names are Proctor's
 /// assumption, listed in docs/cdrouter.md. Empty values give no flag.
-enum CDRouterCommand {
+public enum CDRouterCommand {
     /// Where `cdrouter-cli` is told to write its JUnit results, in the run's working directory.
     static let junitFile = "cdrouter-junit.xml"
 
@@ -59,6 +59,64 @@ enum CDRouterCommand {
             "CDROUTER_BEGIN_AT": text(job, "begin_at"), "CDROUTER_END_AT": text(job, "end_at"),
             "CDROUTER_EXTRA_CLI_ARGS": text(job, "extra_cli_args"),
         ]
+    }
+
+    /// The testvars a CDRouter job runs with, as `cdrouter-cli` would end up with them, a later source winning:
+    /// the config's top-level `testvar NAME VALUE` lines, the job's `testvars` option, then `-testvar NAME=VALUE`
+    /// in the package's and then the job's `extra_cli_args`. A testvar of a group other than `default` is keyed
+    /// `group.name`. Throws when an `extra_cli_args` cannot be split (an unterminated quote).
+    public static func testvars(_ options: [String: JSONValue], configContents: String) throws -> [String: String] {
+        let target = options["cdrouter_target"]?.objectValue ?? [:]
+        let job = options["cdrouter"]?.objectValue ?? [:]
+        var testvars = configTestvars(configContents)
+        for testvar in job["testvars"]?.arrayValue ?? [] {
+            guard let name = testvar["name"]?.stringValue, !name.isEmpty else { continue }
+            let group = testvar["group"]?.stringValue ?? ""
+            let key = group.isEmpty || group == "default" ? name : "\(group).\(name)"
+            testvars[key] = testvar["value"].map(HarnessAdapter.render) ?? ""
+        }
+        for arguments in [target["extra_cli_args"], job["extra_cli_args"]] {
+            for (name, value) in commandLineTestvars(try split(arguments?.stringValue ?? "")) { testvars[name] = value }
+        }
+        return testvars
+    }
+
+    /// The `testvar NAME VALUE` lines of a config's contents outside any `testvar_group NAME { … }` block.
+    static func configTestvars(_ contents: String) -> [String: String] {
+        var testvars: [String: String] = [:]
+        var depth = 0
+        for rawLine in contents.split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let words = line.split(maxSplits: 2, whereSeparator: \.isWhitespace)
+            if depth == 0, words.count >= 2, words[0] == "testvar" {
+                let value = words.count == 3 ? String(words[2]) : ""
+                testvars[String(words[1])] = value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+            depth = max(0, depth + line.filter { $0 == "{" }.count - line.filter { $0 == "}" }.count)
+        }
+        return testvars
+    }
+
+    /// The `-testvar NAME=VALUE` pairs of a command line, in order (also spelt `--testvar` or `-testvar=NAME=VALUE`).
+    static func commandLineTestvars(_ words: [String]) -> [(name: String, value: String)] {
+        var pairs: [(name: String, value: String)] = []
+        var index = words.startIndex
+        while index < words.endIndex {
+            var assignment: Substring?
+            let word = words[index]
+            if word == "-testvar" || word == "--testvar" {
+                index += 1
+                if index < words.endIndex { assignment = Substring(words[index]) }
+            } else if word.hasPrefix("-testvar=") || word.hasPrefix("--testvar="), let equals = word.firstIndex(of: "=")
+            {
+                assignment = word[word.index(after: equals)...]
+            }
+            if let assignment, let equals = assignment.firstIndex(of: "=") {
+                pairs.append((String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...])))
+            }
+            index += 1
+        }
+        return pairs
     }
 
     /// Splits a command-line string into words the way a POSIX shell would, without expanding anything:

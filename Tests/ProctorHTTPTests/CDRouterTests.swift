@@ -338,6 +338,126 @@ import Testing
         }
     }
 
+    /// The ids of the packages named, in order.
+    func packageIDs(_ client: any TestClientProtocol, _ names: String...) async throws -> [String] {
+        let packages = try await call(client, .get, "packages/?limit=100")["data"]?.arrayValue ?? []
+        return names.map { name in
+            packages.first { $0["name"] == .string(name) }?["id"]?.stringValue ?? "missing \(name)"
+        }
+    }
+
+    @Test func aRefusedBulkLaunchLaunchesNothing() async throws {
+        try await withLab { client in
+            let ids = try await packageIDs(client, "dhcp", "nat")
+            let refused = try await call(
+                client,
+                .post,
+                "jobs/?bulk=launch",
+                #"{"jobs": [{"package_id": "\#(ids[0])"}, {"package_id": "987654"}]}"#,
+                status: .notFound
+            )
+            #expect(refused["error"] == .string("no such package"))
+            // A bad option in the last job refuses the whole batch as well.
+            try await call(
+                client,
+                .post,
+                "jobs/?bulk=launch",
+                #"{"jobs": [{"package_id": "\#(ids[0])"}, {"package_id": "\#(ids[1])", "options": {"command": "x"}}]}"#,
+                status: .badRequest
+            )
+            #expect(try await call(client, .get, "jobs/")["links"]?["total"] == .number(0))
+            let runs = try await client.execute(uri: "/api/v1/runs?count=true", method: .get, headers: Self.headers) {
+                try json($0)
+            }
+            #expect(runs["total"] == .number(0), "\(runs)")
+
+            let launched = try await call(
+                client,
+                .post,
+                "jobs/?bulk=launch",
+                #"{"jobs": [{"package_id": "\#(ids[0])"}, {"package_id": "\#(ids[1])", "config_id": "1"}]}"#
+            )
+            #expect(launched["data"]?.arrayValue?.compactMap { $0["package_name"]?.stringValue } == ["dhcp", "nat"])
+            #expect(launched["data"]?.cdrElement(1)?["config_name"] == .string("cfg"))
+            #expect(try await call(client, .get, "jobs/")["links"]?["total"] == .number(2))
+        }
+    }
+
+    /// `?process=interfaces` and a job's `interfaces` follow the job's `lanInterface` testvar, as the API docs'
+    /// example (`"extra_cli_args": "-testvar lanInterface=eth2"` answers eth2) shows.
+    @Test func interfacesHonourTheLaunchTestvars() async throws {
+        try await withLab { client in
+            let dhcp = try await packageIDs(client, "dhcp")[0]
+            func values(_ body: String) async throws -> [String] {
+                let answer = try await call(client, .post, "jobs/?process=interfaces", body)
+                return answer["data"]?.arrayValue?.compactMap { $0["value"]?.stringValue } ?? []
+            }
+            let device = #""device_id": "1""#
+            #expect(try await values(#"{"package_id": "\#(dhcp)", \#(device)}"#) == ["eth1", "wifi0"])
+            #expect(
+                try await values(
+                    #"{"package_id": "\#(dhcp)", \#(device), "options": {"extra_cli_args": "-testvar lanInterface=eth2"}}"#
+                ) == ["eth2", "wifi0"]
+            )
+            #expect(
+                try await values(
+                    #"{"package_id": "\#(dhcp)", \#(device), "options": {"testvars": [{"group": "default", "name": "lanInterface", "value": "eth3"}]}}"#
+                ) == ["eth3", "wifi0"]
+            )
+            // A later source wins: extra_cli_args over testvars; another group's lanInterface is not the main LAN.
+            #expect(
+                try await values(
+                    #"{"package_id": "\#(dhcp)", \#(device), "options": {"testvars": [{"name": "lanInterface", "value": "eth3"}, {"group": "lan-2", "name": "lanInterface", "value": "eth9"}], "extra_cli_args": "-testvar lanInterface=eth4"}}"#
+                ) == ["eth4", "wifi0"]
+            )
+            // The config's own testvar counts; a config edit is reflected.
+            try await call(
+                client,
+                .patch,
+                "configs/1/",
+                #"{"contents": "testvar lanInterface eth7\ntestvar_group lan-2 {\n  testvar lanInterface eth8\n}"}"#
+            )
+            #expect(
+                try await values(#"{"package_id": "\#(dhcp)", \#(device), "config_id": "1"}"#) == ["eth7", "wifi0"]
+            )
+            try await call(
+                client,
+                .post,
+                "jobs/?process=interfaces",
+                #"{"package_id": "\#(dhcp)", "options": {"extra_cli_args": "-testvar 'lanInterface=eth2"}}"#,
+                status: .badRequest
+            )
+
+            let job = try await call(
+                client,
+                .post,
+                "jobs/",
+                #"{"package_id": "\#(dhcp)", \#(device), "options": {"extra_cli_args": "-testvar lanInterface=eth2"}}"#
+            )
+            #expect(job["data"]?["interface_names"] == .array([.string("eth2"), .string("wifi0")]))
+            let id = job["data"]?["id"]?.stringValue ?? ""
+            #expect(
+                try await call(client, .get, "jobs/\(id)/")["data"]?["interfaces"]?.cdrElement(0)?["value"]
+                    == .string("eth2")
+            )
+        }
+    }
+
+    @Test func listArgumentsThatSayNothingAre400() async throws {
+        try await withLab { client in
+            for query in ["sort=-", "sort=,", "sort=id,", "sort=-,id", "detailed=maybe"] {
+                let answer = try await call(client, .get, "jobs/?\(query)", status: .badRequest)
+                #expect(answer["error"]?.stringValue?.isEmpty == false, "\(query)")
+            }
+            for query in ["sort=", "sort=%20", "sort=-id", "sort=id,-created", "detailed=True", "detailed=false", "detailed="] {
+                try await call(client, .get, "jobs/?\(query)")
+            }
+            try await call(client, .get, "packages/?detailed=sometimes", status: .badRequest)
+            try await call(client, .get, "results/?detailed=2", status: .badRequest)
+            try await call(client, .post, "jobs/?bulk=launch&all=perhaps", "{}", status: .badRequest)
+        }
+    }
+
     @Test func packagesDevicesConfigsAndUsers() async throws {
         try await withLab { client in
             let config =

@@ -249,6 +249,10 @@ def test_get_interfaces(c, ids):
     interfaces = c.jobs.get_interfaces(Job(package_id=ids["dhcp"], device_id=ids["device"]))
     assert [(i.value, i.is_wireless) for i in interfaces] == [("eth1", False), ("wifi0", True)]
     assert c.jobs.get_interfaces(Job(package_id=ids["dhcp"])) == []
+    # The API docs' example: a -testvar lanInterface in extra_cli_args names the LAN interface.
+    moved = c.jobs.get_interfaces(Job(package_id=ids["dhcp"], device_id=ids["device"],
+                                      options=Options(extra_cli_args="-testvar lanInterface=eth2")))
+    assert [i.value for i in moved] == ["eth2", "wifi0"]
 
 
 def test_bulk_launch_by_jobs_filter_and_all(c, ids):
@@ -265,6 +269,15 @@ def test_bulk_launch_by_jobs_filter_and_all(c, ids):
     with pytest.raises(CDRouterError):
         c.jobs.bulk_launch(_fields=Job())
     wait_idle(c)
+
+
+def test_a_refused_bulk_launch_launches_nothing(c, ids):
+    wait_idle(c)
+    before = c.jobs.list(limit=1).links.total
+    with pytest.raises(CDRouterError) as failure:
+        c.jobs.bulk_launch(jobs=[Job(package_id=ids["dhcp"]), Job(package_id="987654")])
+    assert failure.value.response.status_code == 404
+    assert c.jobs.list(limit=1).links.total == before
 
 
 def test_list_filters_sort_paging_and_detail(c, ids):

@@ -129,6 +129,9 @@ public struct LaunchRequest: Sendable {
     public var definition: String
     public var profile: String?
     public var testbed: String?
+    /// A config (id or name, in the definition's group) for this run instead of the profile's: a CDRouter job
+    /// names its own.
+    public var config: String?
     public var name: String?
     /// Values for declared job args and envargs, by name; anything else is refused.
     public var parameters: [String: JSONValue]
@@ -143,6 +146,7 @@ public struct LaunchRequest: Sendable {
         definition: String,
         profile: String? = nil,
         testbed: String? = nil,
+        config: String? = nil,
         name: String? = nil,
         parameters: [String: JSONValue] = [:],
         harnessInputs: [String: JSONValue] = [:],
@@ -153,6 +157,7 @@ public struct LaunchRequest: Sendable {
         self.definition = definition
         self.profile = profile
         self.testbed = testbed
+        self.config = config
         self.name = name
         self.parameters = parameters
         self.harnessInputs = harnessInputs
@@ -182,17 +187,18 @@ public struct RunLifecycle: Sendable {
         try await create(try await prepare(request, principal: principal, scope: scope), comment: "launched")
     }
 
-    /// Launches several runs as one request (an XPRESSO request and its items), atomically: every run or none.
+    /// Launches several runs atomically: every run or none, so a client that retries a refused batch never
+    /// leaves part of it on the lab (a CDRouter bulk launch; an XPRESSO request and its items).
     ///
-    /// The runs share one request id, made by `requestID` from the first run's `seq`, so that it is unique
-    /// across replicas without a counter of its own; each request's `requestID` is ignored.
+    /// With `requestID`, the runs share one request id made from the first run's `seq`, so that it is unique
+    /// across replicas without a counter of its own; each request's `requestID` is then ignored.
     public func launch(
         batch requests: [LaunchRequest],
         principal: Principal,
         scope: Scope,
-        requestID: @escaping @Sendable (Int64) -> String
+        requestID: (@Sendable (Int64) -> String)? = nil
     ) async throws -> [Record] {
-        guard !requests.isEmpty else { throw ProctorError.badRequest("a request needs at least one run") }
+        guard !requests.isEmpty else { throw ProctorError.badRequest("a batch needs at least one run") }
         var fields: [[String: Value]] = []
         for request in requests { fields.append(try await prepare(request, principal: principal, scope: scope)) }
         let prepared = fields
@@ -202,7 +208,7 @@ public struct RunLifecycle: Sendable {
             for var values in prepared {
                 if let shared { values["request_id"] = .string(shared) }
                 var run = try await store.insert(Record(.runs, values))
-                if shared == nil {
+                if shared == nil, let requestID {
                     let id = requestID(run.seq)
                     shared = id
                     run = try await store.update(
@@ -301,7 +307,13 @@ public struct RunLifecycle: Sendable {
         if let profile { values["profile_id"] = .string(profile.id) }
         if let engine { values["engine_id"] = .string(engine.id) }
         if let testbedID { values["testbed_id"] = .string(testbedID) }
-        if let configID = profile?.string("config_id") { values["config_id"] = .string(configID) }
+        if let config = request.config {
+            values["config_id"] = .string(
+                try await resolve(.configs, config, scope: .groups([groupID]), field: "config").id
+            )
+        } else if let configID = profile?.string("config_id") {
+            values["config_id"] = .string(configID)
+        }
         if let requestID = request.requestID {
             try await checkJoinable(requestID: requestID, groupID: groupID)
             values["request_id"] = .string(requestID)

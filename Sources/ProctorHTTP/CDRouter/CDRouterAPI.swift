@@ -102,10 +102,15 @@ public struct CDRouterAPI: Sendable {
         }
     }
 
-    /// A query flag as the client sends it (`True`, `true`, `1`).
-    static func flag(_ request: Request, _ name: String) -> Bool {
-        guard let value = request.uri.queryParameters[Substring(name)] else { return false }
-        return ["true", "1", "yes", "on"].contains(value.lowercased())
+    /// A boolean query flag as the client sends it (`True` from Python, `true`, `1`, `t`; `False`, `0`, `f`);
+    /// absent or empty is false, and any other value a 400 rather than a silent default.
+    static func flag(_ request: Request, _ name: String) throws -> Bool {
+        guard let value = request.uri.queryParameters[Substring(name)], !value.isEmpty else { return false }
+        switch value.lowercased() {
+        case "true", "t", "1", "yes", "on": return true
+        case "false", "f", "0", "no", "off": return false
+        default: throw CDRouterError(.badRequest, "\(name) must be true or false, not '\(value)'")
+        }
     }
 
     /// The group a created row belongs to: `?group=<name>`, else the caller's first group where it is an admin.

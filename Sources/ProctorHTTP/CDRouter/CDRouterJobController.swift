@@ -32,13 +32,13 @@ struct CDRouterJobController {
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let scope = principal.scope
+        let detailed = try CDRouterAPI.flag(request, "detailed")
         let (page, paging) = try await query.page(
             .runs,
             request,
             base: try await jobsFilter(scope: scope),
             scope: scope
         )
-        let detailed = CDRouterAPI.flag(request, "detailed")
         var lookup = CDRouterLookup(store: store)
         var items: [JSONValue] = []
         for run in page.items { items.append(try await CDRouterRender.job(run, detailed: detailed, lookup: &lookup)) }
@@ -66,8 +66,16 @@ struct CDRouterJobController {
         }
         if let process = parameters["process"].map(String.init) {
             guard process == "interfaces" else { throw CDRouterError(.badRequest, "process must be interfaces") }
-            let target = try await resolve(body, principal: principal)
-            return CDRouterAPI.data(.array(CDRouterRender.interfaces(target.testbed)))
+            let (target, runOptions) = try await launchInputs(body, principal: principal)
+            return CDRouterAPI.data(
+                .array(
+                    try CDRouterInterfaces.interfaces(
+                        testbed: target.testbed,
+                        config: target.config,
+                        runOptions: runOptions
+                    )
+                )
+            )
         }
         let run = try await launch(body, principal: principal)
         var lookup = CDRouterLookup(store: store)
@@ -153,16 +161,16 @@ struct CDRouterJobController {
     // MARK: Bulk
 
     /// `?bulk=launch`: `{"jobs": [...]}` launches each; else `{"fields": {...}}` launches every package matching the
-    /// package `filter`s (or all of them with `all=true`).
+    /// package `filter`s (or all of them with `all=true`). All or nothing.
     func bulkLaunch(_ request: Request, body: [String: JSONValue], principal: Principal) async throws -> Response {
-        var runs: [Record] = []
+        var launches: [LaunchRequest] = []
         if let jobs = body["jobs"] {
             guard let items = jobs.arrayValue else { throw CDRouterError(.badRequest, "jobs must be a list") }
             for item in items {
                 guard let object = item.objectValue else {
                     throw CDRouterError(.badRequest, "each job must be an object")
                 }
-                runs.append(try await launch(object.filter { $0.value != .null }, principal: principal))
+                launches.append(try await launchRequest(object.filter { $0.value != .null }, principal: principal))
             }
         } else {
             var fields: [String: JSONValue] = [:]
@@ -172,7 +180,7 @@ struct CDRouterJobController {
                 }
                 fields = object.filter { $0.value != .null }
             }
-            let all = CDRouterAPI.flag(request, "all")
+            let all = try CDRouterAPI.flag(request, "all")
             let packageQuery = CDRouterQuery(api: api, fields: CDRouterQuery.catalogFields(.definitions))
             let requested = try await packageQuery.filter(request, scope: principal.scope)
             guard all || requested != nil else {
@@ -190,9 +198,15 @@ struct CDRouterJobController {
             for package in packages {
                 var object = fields
                 object["package_id"] = .string(String(package.seq))
-                runs.append(try await launch(object, principal: principal))
+                launches.append(try await launchRequest(object, principal: principal))
             }
         }
+        // Every job is checked before any is launched, and the batch is launched in one transaction: a refused
+        // bulk launch leaves nothing on the lab for a retrying client to duplicate.
+        let runs =
+            launches.isEmpty
+            ? []
+            : try await api.services.lifecycle.launch(batch: launches, principal: principal, scope: principal.scope)
         var lookup = CDRouterLookup(store: store)
         var items: [JSONValue] = []
         for run in runs { items.append(try await CDRouterRender.job(run, detailed: true, lookup: &lookup)) }
@@ -224,7 +238,7 @@ struct CDRouterJobController {
             return Response(status: .noContent)
         }
         let requested = try await query.filter(request, scope: scope)
-        guard CDRouterAPI.flag(request, "all") || requested != nil else {
+        guard try CDRouterAPI.flag(request, "all") || requested != nil else {
             throw CDRouterError(.badRequest, "say which jobs to delete: a jobs list, a filter, or all=true")
         }
         var filter = try await jobsFilter(scope: scope)
@@ -273,32 +287,39 @@ struct CDRouterJobController {
     }
 
     func launch(_ body: [String: JSONValue], principal: Principal) async throws -> Record {
-        let target = try await resolve(body, principal: principal)
-        let options = try body["options"].map { try Self.jobOptions($0) } ?? [:]
-        let tags = options["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let request = LaunchRequest(
+        try await api.services.lifecycle.launch(
+            try await launchRequest(body, principal: principal),
+            principal: principal,
+            scope: principal.scope
+        )
+    }
+
+    /// The core launch a CDRouter launch body asks for, checked (package, device, config, options) without
+    /// launching anything.
+    func launchRequest(_ body: [String: JSONValue], principal: Principal) async throws -> LaunchRequest {
+        let (target, runOptions) = try await launchInputs(body, principal: principal)
+        return LaunchRequest(
             definition: target.definition.id,
             testbed: target.testbed?.id,
-            harnessInputs: Self.runOptions(
-                options,
-                definition: target.definition,
-                testbed: target.testbed,
-                config: target.config
-            ),
-            tags: tags
+            config: target.config?.id,
+            harnessInputs: runOptions,
+            tags: runOptions["cdrouter"]?["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
         )
-        var run = try await api.services.lifecycle.launch(request, principal: principal, scope: principal.scope)
-        if let config = target.config {
-            // The lifecycle takes the config from a profile; a CDRouter job names its own.
-            run = try await store.update(
-                .runs,
-                id: run.id,
-                changes: ["config_id": .string(config.id)],
-                ifMatch: nil,
-                scope: .everything
-            )
-        }
-        return run
+    }
+
+    /// The package, device and config a launch body names, and the run options the launch would record.
+    func launchInputs(_ body: [String: JSONValue], principal: Principal) async throws -> (
+        Target, runOptions: [String: JSONValue]
+    ) {
+        let target = try await resolve(body, principal: principal)
+        let options = try body["options"].map { try Self.jobOptions($0) } ?? [:]
+        let runOptions = Self.runOptions(
+            options,
+            definition: target.definition,
+            testbed: target.testbed,
+            config: target.config
+        )
+        return (target, runOptions)
     }
 
     /// The job options a client sent, checked: `tags`, `skip_tests` (string lists), `begin_at`, `end_at`,

@@ -99,7 +99,7 @@ struct CDRouterQuery {
     func sort(_ request: Request) throws -> [SortKey] {
         guard let text = request.uri.formParameters["sort"] else { return [SortKey("seq")] }
         var keys: [SortKey] = []
-        for key in FilterExpression.parseSort(String(text)) {
+        for key in try FilterExpression.parseSortStrictly(String(text)) {
             switch fields[key.field] {
             case .direct(let field): keys.append(SortKey(field, descending: key.descending))
             case .status, .active:

@@ -62,7 +62,9 @@ enum CDRouterRender {
     /// The job options the client sent, as stored on the run.
     static func options(_ run: Record) -> JSONValue {
         var options = run["options"].jsonValue?["cdrouter"]?.objectValue ?? [:]
-        for key in ["begin_at", "end_at", "extra_cli_args"] where options[key]?.stringValue == nil { options[key] = .string("") }
+        for key in ["begin_at", "end_at", "extra_cli_args"] where options[key]?.stringValue == nil {
+            options[key] = .string("")
+        }
         if options["tags"]?.arrayValue == nil { options["tags"] = .array(run.strings("tags").map(JSONValue.string)) }
         for key in ["skip_tests", "testvars"] where options[key]?.arrayValue == nil { options[key] = nil }
         return .object(options)
@@ -106,7 +108,10 @@ enum CDRouterRender {
         job["updated"] = CDRouterAPI.time(run, "updated_at")
         job["run_at"] = CDRouterAPI.time(run, "run_at")
         if detailed {
-            let interfaces = interfaces(testbed)
+            let runOptions = run["options"].jsonValue?.objectValue ?? [:]
+            let interfaces =
+                (try? CDRouterInterfaces.interfaces(testbed: testbed, config: config, runOptions: runOptions))
+                ?? interfaces(testbed)
             job["options"] = options(run)
             job["interfaces"] = .array(interfaces)
             job["interface_names"] = .array(interfaces.compactMap { $0["value"] })
@@ -198,7 +203,11 @@ enum CDRouterRender {
             "duration": .number((row["time"].doubleValue ?? 0).rounded(.down)),
             "flagged": .bool(false),
             "name": .string(row.name ?? ""),
-            "description": .string([row.string("suite"), row.string("classname")].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " / ")),
+            "description": .string(
+                [row.string("suite"), row.string("classname")].compactMap { $0 }.filter { !$0.isEmpty }.joined(
+                    separator: " / "
+                )
+            ),
             "skip_name": .string(""),
             "skip_reason": .string(result == "skipped" ? row.string("message") ?? "" : ""),
             "log": .string(row.string("message") ?? ""),

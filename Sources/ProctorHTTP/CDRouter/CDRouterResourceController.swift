@@ -45,7 +45,7 @@ struct CDRouterResourceController {
             return CDRouterAPI.data(.object(["contents": .string("")]))
         }
         let (page, paging) = try await query.page(resource.kind, request, base: resource.base, scope: principal.scope)
-        let detailed = CDRouterAPI.flag(request, "detailed")
+        let detailed = try CDRouterAPI.flag(request, "detailed")
         var items: [JSONValue] = []
         var lookup = CDRouterLookup(store: store)
         for row in page.items { items.append(try await render(row, detailed: detailed, lookup: &lookup)) }

@@ -29,7 +29,7 @@ struct CDRouterResultController {
             base: try await resultsFilter(scope: principal.scope),
             scope: principal.scope
         )
-        let detailed = CDRouterAPI.flag(request, "detailed")
+        let detailed = try CDRouterAPI.flag(request, "detailed")
         var lookup = CDRouterLookup(store: store)
         var items: [JSONValue] = []
         for run in page.items {

@@ -90,6 +90,21 @@ public enum FilterExpression {
         text.split(separator: ",", omittingEmptySubsequences: false).compactMap { sortKey(String($0)) }
     }
 
+    /// A `sort=` list where every comma-separated token must name a field (`-` or `a,,b` is refused, not read as
+    /// "no sort"); an empty text is no sort at all.
+    public static func parseSortStrictly(_ text: String) throws -> [SortKey] {
+        if text.trimmingASCIIWhitespace().isEmpty { return [] }
+        return try text.split(separator: ",", omittingEmptySubsequences: false).map { token in
+            guard let key = sortKey(String(token)) else {
+                throw ProctorError.badRequest(
+                    "sort must be a comma-separated list of fields, each optionally prefixed with -: '\(text)'",
+                    field: "sort"
+                )
+            }
+            return key
+        }
+    }
+
     /// One sort token, trimmed; nil when it names no field.
     static func sortKey(_ token: String) -> SortKey? {
         let trimmed = token.trimmingASCIIWhitespace()
