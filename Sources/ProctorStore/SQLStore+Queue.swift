@@ -15,7 +15,9 @@ extension SQLStore {
             let inner = pinned(to: db)
             for row in rows {
                 let id = try row.decode(column: "id", as: String.self)
-                let testbed = try row.decodeNil(column: "testbed_id") ? nil : try row.decode(column: "testbed_id", as: String.self)
+                let testbed =
+                    try row.decodeNil(column: "testbed_id")
+                    ? nil : try row.decode(column: "testbed_id", as: String.self)
                 let labelsText = (try? row.decode(column: "engine_labels", as: String.self)) ?? "[]"
                 let required = (try? JSONDecoder().decode([String].self, from: Data(labelsText.utf8))) ?? []
                 guard Set(required).isSubset(of: claim.labels) else { continue }
@@ -28,20 +30,24 @@ extension SQLStore {
                 }
                 guard let run = try await inner.get(.runs, id: id, scope: .everything) else { continue }
                 let updated = try await inner.update(
-                    .runs, id: id,
+                    .runs,
+                    id: id,
                     changes: [
                         "status": .string(RunStatus.preRun.rawValue), "claimed_by": .string(claim.claimant),
                         "lease_expires_at": .timestamp(now + Int64(claim.leaseSeconds) * 1_000_000),
                         "attempts": .int((run.int("attempts") ?? 0) + 1),
                     ],
-                    ifMatch: run.etag, scope: .everything
+                    ifMatch: run.etag,
+                    scope: .everything
                 )
                 _ = try await inner.insert(
                     Record(
                         .runEvents,
                         [
-                            "group_id": run["group_id"], "run_id": .string(id), "status": .string(RunStatus.preRun.rawValue),
-                            "previous_status": .string(RunStatus.new.rawValue), "comment": .string("claimed by \(claim.claimant)"),
+                            "group_id": run["group_id"], "run_id": .string(id),
+                            "status": .string(RunStatus.preRun.rawValue),
+                            "previous_status": .string(RunStatus.new.rawValue),
+                            "comment": .string("claimed by \(claim.claimant)"),
                         ]
                     )
                 )

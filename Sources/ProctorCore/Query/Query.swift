@@ -33,14 +33,6 @@ public enum FilterOperator: String, Sendable, CaseIterable, Equatable {
     case `in`
     case notIn = "not_in"
 
-    /// Operators that take a list of values rather than one.
-    public var takesList: Bool {
-        switch self {
-        case .arrayContains, .arrayContainedBy, .arrayOverlaps, .in, .notIn: return true
-        default: return false
-        }
-    }
-
     public var takesNoValue: Bool { self == .isNull || self == .isNotNull }
 
     public var isArrayOperator: Bool {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// A run's files: blobs on disk under the data directory, a `files` row each, and, for result files
 /// (JUnit XML, pyATS results.json), test results marked against the previous comparable run.
@@ -603,9 +604,8 @@ struct UploadOwner: Equatable, Sendable {
 }
 
 /// A flag the consumer sets to stop the parsing thread early.
-final class CancelFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+final class CancelFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

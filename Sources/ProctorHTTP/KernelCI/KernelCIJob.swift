@@ -18,9 +18,6 @@ public enum KernelCIJob {
     ]
     static let labelFieldSet = Set(labelFields)
 
-    /// Every field of a job document.
-    static let documentFields: Set<String> = labelFieldSet.union(["_id", "created_on", "status", "version"])
-
     /// The filters `GET /job` understands (`models.JOB_VALID_KEYS["GET"]`).
     static let filterKeys: Set<String> = [
         "created_on", "git_branch", "git_commit", "git_describe", "_id", "job", "kernel", "kernel_version", "private",

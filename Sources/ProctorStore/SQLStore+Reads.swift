@@ -1,0 +1,247 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import ProctorCore
+import SQLKit
+import SQLiteKit
+import Synchronization
+
+/// Reads: one row, the first match, pages, counts and distinct values.
+extension SQLStore {
+    // MARK: Reads
+
+    public func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
+        // Inside a transaction the pinned session must answer: it sees the transaction's own writes.
+        if pinned == nil, let pointReader {
+            switch pointReader.get(kind, id: id, scope: scope) {
+            case .found(let record): return record
+            case .missing: return nil
+            case .undecided: break
+            }
+        }
+        return try await read { db in try await fetch(db, kind, id: id, scope: scope) }
+    }
+
+    func fetch(_ db: any SQLDatabase, _ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
+        try await first(db, kind, matching: ["id": .string(id)], scope: scope)
+    }
+
+    public func first(_ kind: ResourceKind, matching: [String: Value], scope: Scope) async throws -> Record? {
+        try await read { db in try await first(db, kind, matching: matching, scope: scope) }
+    }
+
+    func first(
+        _ db: any SQLDatabase,
+        _ kind: ResourceKind,
+        matching: [String: Value],
+        scope: Scope
+    ) async throws -> Record? {
+        let schema = kind.schema
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: schema.fields.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
+        for (name, value) in matching.sorted(by: { $0.key < $1.key }) {
+            guard schema.field(name) != nil else {
+                throw ProctorError.unknownField(name, valid: schema.fields.map(\.name))
+            }
+            if value.isNull {
+                statement += " AND \(unsafeRaw: quoted(name)) IS NULL"
+            } else {
+                statement += " AND \(unsafeRaw: quoted(name)) = \(bind: try compiler.encodable(value))"
+            }
+        }
+        if let scopeClause = try compiler.whereClause(Query(), scope: scope) { statement += " AND " + scopeClause }
+        return try await records(db, statement + " LIMIT 1", kind: kind, fields: schema.fields, codec: codec).first
+    }
+
+    /// The rows of a SELECT of exactly `fields`, decoded: by position on SQLite, by name through SQLKit on PostgreSQL.
+    func records(
+        _ db: any SQLDatabase,
+        _ statement: SQLQueryString,
+        kind: ResourceKind,
+        fields: [FieldSpec],
+        codec: RowCodec
+    ) async throws -> [Record] {
+        if let session = db as? SQLiteSession {
+            return try await session.records(statement, kind: kind, fields: fields)
+        }
+        return try await db.raw(statement).all().map { try codec.decode($0, fields: fields) }
+    }
+
+    public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
+        let (statement, columns, keys, limit) = try listStatement(kind, query: query, scope: scope)
+        let codec = RowCodec(flavor: flavor, schema: kind.schema)
+        let countQuery = query
+        return try await read { db in
+            let rows = try await records(db, statement, kind: kind, fields: columns, codec: codec)
+            var items = Array(rows.prefix(limit))
+            let hasMore = rows.count > limit
+            let next = hasMore ? items.last.map { Cursor.encode($0, keys: keys) } : nil
+            if let fields = query.fields, !fields.isEmpty {
+                let keep = Set(fields + ["id"])
+                items = items.map { record in
+                    var trimmed = record
+                    trimmed.values = record.values.filter { keep.contains($0.key) }
+                    return trimmed
+                }
+            }
+            let total = query.includeTotal ? try await count(db, kind, query: countQuery, scope: scope) : nil
+            return Page(items: items, total: total, nextCursor: next, limit: limit)
+        }
+    }
+
+    /// The SELECT of a page (one row more than the limit, to know whether there is a next page).
+    func listStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws
+        -> (statement: SQLQueryString, columns: [FieldSpec], keys: [SortKey], limit: Int)
+    {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let keys = try compiler.sortKeys(query)
+        let columns = try compiler.columns(for: query, sortKeys: keys)
+        let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
+        var conditions: [SQLQueryString] = []
+        if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
+        if let cursor = query.cursor {
+            let values = try Cursor.decode(cursor, keys: keys, schema: schema)
+            conditions.append(try compiler.keysetCondition(keys, after: values))
+        }
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
+        if !conditions.isEmpty {
+            statement += " WHERE " + conjunction(conditions)
+        }
+        statement += " ORDER BY " + compiler.orderBy(keys)
+        statement += " LIMIT \(bind: limit + 1)"
+        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
+        return (statement, columns, keys, limit)
+    }
+
+    public func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        try await read { db in try await count(db, kind, query: query, scope: scope) }
+    }
+
+    func count(_ db: any SQLDatabase, _ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        guard let row = try await db.raw(try countStatement(kind, query: query, scope: scope)).first() else { return 0 }
+        return try row.decode(column: "n", as: Int.self)
+    }
+
+    /// The count, from the labels rows alone when the query allows (``SQLCompiler/labelsCount(_:scope:)``).
+    func countStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws -> SQLQueryString {
+        let compiler = SQLCompiler(flavor: flavor, schema: kind.schema)
+        if let labelsCount = try compiler.labelsCount(query, scope: scope) { return labelsCount }
+        var statement: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: compiler.table)"
+        if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+        return statement
+    }
+
+    public func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value] {
+        try await distinct(kind, field: field, query: query, scope: scope, plan: nil)
+    }
+
+    /// How the distinct values of a label are read (see ``distinctLabel(_:_:key:query:scope:limit:plan:)``).
+    enum LabelDistinctPlan: CaseIterable {
+        /// No filter: a loose index scan of the label's values.
+        case scan
+        /// Each matching row's label, by primary key.
+        case fromRows
+        /// Each of the label's values, kept when a matching row has it.
+        case walk
+        /// Every row of the label, kept when its row matches.
+        case whole
+    }
+
+    /// ``distinct(_:field:query:scope:)``; for a label, `plan` (tests) forces one plan instead of choosing.
+    func distinct(
+        _ kind: ResourceKind,
+        field: String,
+        query: Query,
+        scope: Scope,
+        plan: LabelDistinctPlan?
+    ) async throws -> [Value] {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let limit = min(max(query.limit ?? maxPageSize, 0), maxPageSize)
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        if field.hasPrefix("labels."), schema.labelsField != nil {
+            let key = String(field.dropFirst("labels.".count))
+            guard limit > 0 else { return [] }
+            return try await read { db in
+                try await distinctLabel(db, compiler, key: key, query: query, scope: scope, limit: limit, plan: plan)
+                    .map {
+                        try codec.decodeValue($0, column: "v", type: .string)
+                    }
+            }
+        }
+        let clause = try compiler.whereClause(query, scope: scope)
+        let spec = try compiler.filterField(field)
+        guard spec.sortable else {
+            throw ProctorError.unknownField(field, valid: schema.sortableNames, role: "distinct field")
+        }
+        var statement: SQLQueryString =
+            "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
+        if let clause { statement += " WHERE " + clause }
+        statement += " ORDER BY v LIMIT \(bind: limit)"
+        return try await read { db in
+            try await db.raw(statement).all().map { try codec.decodeValue($0, column: "v", type: spec.type) }
+        }
+    }
+
+    /// Matching rows up to which a label's distinct values are read from those rows' labels.
+    static let distinctFromRows = 10_000
+    /// Distinct values up to which a label's values are walked one by one, each checked for a matching row.
+    static let distinctWalk = 10_000
+
+    /// The distinct values of a label among the matching rows, by the cheapest of the ``LabelDistinctPlan``s:
+    /// no filter, a loose index scan of the label's values; few matching rows (at most ``distinctFromRows``),
+    /// each row's label by primary key; else each of the label's values (at most ``distinctWalk`` of them) kept
+    /// when one matching row has it, checked on what the labels rows carry where possible. A label with more
+    /// values than that is read whole.
+    func distinctLabel(
+        _ db: any SQLDatabase,
+        _ compiler: SQLCompiler,
+        key: String,
+        query: Query,
+        scope: Scope,
+        limit: Int,
+        plan forced: LabelDistinctPlan?
+    ) async throws -> [any SQLRow] {
+        let clause = try compiler.whereClause(query, scope: scope)
+        var plan = forced ?? .scan
+        if forced == nil, let clause {
+            let few: SQLQueryString =
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM \(unsafeRaw: compiler.table) WHERE " + clause
+                + " LIMIT \(bind: Self.distinctFromRows + 1)) AS m"
+            if try await db.raw(few).first()?.decode(column: "n", as: Int.self) ?? 0 <= Self.distinctFromRows {
+                plan = .fromRows
+            } else {
+                let values =
+                    try await db.raw(compiler.labelValueCount(key, cap: Self.distinctWalk)).first()?
+                    .decode(column: "n", as: Int.self) ?? 0
+                plan = values <= Self.distinctWalk ? .walk : .whole
+            }
+        }
+        let statement: SQLQueryString
+        switch (plan, clause) {
+        case (_, nil), (.scan, _):
+            guard clause == nil else { throw ProctorError(.internal, "a label scan takes no filter") }
+            statement = compiler.labelValues(key, matching: nil, limit: limit)
+        case (.fromRows, let clause?):
+            statement = compiler.labelValues(key, ofRowsMatching: clause, limit: limit)
+        case (.walk, _):
+            statement = compiler.labelValues(
+                key,
+                matching: try compiler.labelsRowCondition(query, scope: scope),
+                limit: limit
+            )
+        case (.whole, let clause?):
+            statement =
+                "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
+                + " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause
+                + ") ORDER BY v LIMIT \(bind: limit)"
+        }
+        return try await db.raw(statement).all()
+    }
+}
