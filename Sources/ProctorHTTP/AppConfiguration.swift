@@ -63,6 +63,10 @@ public struct AppConfiguration: Sendable {
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (exact IP addresses). From any other
     /// peer the header is ignored and the peer's own address is the client's.
     public var trustedProxies: [String] = []
+    /// PostgreSQL: the most connections the pool opens (`serve --postgres-connections`).
+    public var postgresConnections: Int = 8
+    /// PostgreSQL: how long a request waits for a connection before a 503 (`serve --postgres-wait`).
+    public var postgresWaitSeconds: Int = 10
     /// The longest request line and header fields; beyond, 414 or 431 at once (``RequestHeadLimits``).
     public var requestHeadLimits = RequestHeadLimits()
 

@@ -10,7 +10,12 @@ import ProctorStore
 public func openStore(_ configuration: AppConfiguration, logger: Logger) async throws -> SQLStore {
     let store: SQLStore
     if let url = configuration.databaseURL {
-        store = try await SQLStore.postgres(url: url, logger: logger)
+        store = try await SQLStore.postgres(
+            url: url,
+            connections: configuration.postgresConnections,
+            leaseTimeout: .seconds(configuration.postgresWaitSeconds),
+            logger: logger
+        )
     } else {
         store = try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
     }

@@ -16,8 +16,8 @@ public struct SQLStore: Store {
     /// The largest page a list returns, whatever the client asks.
     public let maxPageSize: Int
     public let defaultPageSize: Int
-    let readers: SessionPool
-    let writers: SessionPool
+    let readers: any SessionSource
+    let writers: any SessionSource
     /// Set inside ``transaction(_:)``: every call goes to this one session.
     let pinned: (any SQLDatabase)?
     /// SQLite only: reads of one row by id, inline (see ``SQLitePointReader``).
@@ -30,8 +30,8 @@ public struct SQLStore: Store {
 
     init(
         flavor: SQLFlavor,
-        readers: SessionPool,
-        writers: SessionPool,
+        readers: any SessionSource,
+        writers: any SessionSource,
         pinned: (any SQLDatabase)?,
         pointReader: SQLitePointReader? = nil,
         sqlitePath: String? = nil,
@@ -115,6 +115,7 @@ public struct SQLStore: Store {
     public static func postgres(
         url: String,
         connections: Int = 8,
+        leaseTimeout: Duration = .seconds(10),
         schema: String? = nil,
         logger: Logger = Logger(label: "proctor.store"),
         maxPageSize: Int = 1000,
@@ -135,40 +136,29 @@ public struct SQLStore: Store {
             configuration.coreConfiguration.tls = .disable
         }
         let core = configuration.coreConfiguration
-        let counter = ConnectionCounter()
-        let createSchema = OneShot()
-        let open: @Sendable () async throws -> SessionPool.Session = {
+        do {
+            // One connection of its own first: a clear error when the server cannot be reached, and the private
+            // schema (tests and benchmarks share one server without seeing each other) made before any session
+            // asks for it at startup.
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(),
                 configuration: core,
-                id: counter.next(),
+                id: 0,
                 logger: logger
             )
-            let database = connection.sql(queryLogLevel: nil)
+            defer { Task { try? await connection.close() } }
             if let schema {
-                do {
-                    // A private schema per store: tests and benchmarks share one server without seeing each other.
-                    if createSchema.claim() {
-                        try await database.raw(SQLQueryString("CREATE SCHEMA IF NOT EXISTS \(unsafeRaw: schema)")).run()
-                    }
-                    try await database.raw(SQLQueryString("SET search_path TO \(unsafeRaw: schema)")).run()
-                } catch {
-                    try? await connection.close()
-                    throw error
-                }
+                try await connection.sql(queryLogLevel: nil)
+                    .raw(SQLQueryString("CREATE SCHEMA IF NOT EXISTS \(unsafeRaw: schema)")).run()
             }
-            return SessionPool.Session(
-                database: database,
-                isClosed: { connection.isClosed },
-                close: { try? await connection.close() }
-            )
-        }
-        let pool = SessionPool(capacity: connections, open: open)
-        do {
-            try await pool.withSession { db in try await db.raw("SELECT 1").run() }
         } catch {
             throw ProctorError(.unavailable, "cannot connect to PostgreSQL at \(redacted(url)): \(describe(error))")
         }
+        var client = try PostgresClient.Configuration(core)
+        client.options.maximumConnections = max(1, connections)
+        client.options.minimumConnections = 0
+        if let schema { client.options.additionalStartupParameters = [("search_path", schema)] }
+        let pool = PostgresSessions(configuration: client, leaseTimeout: leaseTimeout, logger: logger)
         return SQLStore(
             flavor: .postgres,
             readers: pool,
@@ -273,20 +263,6 @@ public struct SQLStore: Store {
             throw ProctorError(.unavailable, "the store failed: \(text.prefix(200))")
         }
     }
-}
-
-/// True exactly once.
-private final class OneShot: Sendable {
-    private let claimed = Atomic<Bool>(false)
-    func claim() -> Bool {
-        claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-    }
-}
-
-/// Hands out distinct connection ids for PostgreSQL logs.
-private final class ConnectionCounter: Sendable {
-    private let value = Atomic<Int>(0)
-    func next() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
 }
 
 /// `REGEXP` for SQLite (PostgreSQL has `~` built in). `(?i)` at the start makes it case-insensitive.

@@ -76,6 +76,15 @@ extension Proctor {
         )
         var trustedProxy: [String] = []
 
+        @Option(help: "PostgreSQL only: the most connections this server opens (its pool's limit).")
+        var postgresConnections: Int = 8
+
+        @Option(
+            help:
+                "PostgreSQL only: seconds a request waits for a connection before it is refused with 503 (database down or saturated)."
+        )
+        var postgresWait: Int = 10
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
@@ -98,6 +107,12 @@ extension Proctor {
                 throw ValidationError("--login-failures-per-address must be at least 1")
             }
             guard loginWindow >= 1 else { throw ValidationError("--login-window must be at least 1") }
+            guard (1...1000).contains(postgresConnections) else {
+                throw ValidationError("--postgres-connections must be between 1 and 1000")
+            }
+            guard (1...3600).contains(postgresWait) else {
+                throw ValidationError("--postgres-wait must be between 1 and 3600 seconds")
+            }
             for proxy in trustedProxy where ClientAddresses(trustedProxies: [proxy]).isEmpty {
                 throw ValidationError("--trusted-proxy must be an IP address, not '\(proxy)'")
             }
@@ -134,6 +149,8 @@ extension Proctor {
             configuration.loginFailuresPerAddress = loginFailuresPerAddress
             configuration.loginWindowSeconds = loginWindow
             configuration.trustedProxies = trustedProxy
+            configuration.postgresConnections = postgresConnections
+            configuration.postgresWaitSeconds = postgresWait
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {

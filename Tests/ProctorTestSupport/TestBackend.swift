@@ -26,22 +26,43 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
 
     /// A fresh, migrated (unless `migrated` is false), empty store of this backend (SQLite in `directory`, or a
     /// new temporary one; PostgreSQL in a schema of its own).
-    public func makeStore(directory: URL? = nil, logger: Logger? = nil, migrated: Bool = true) async throws -> SQLStore {
-        let logger = logger ?? {
-            var quiet = Logger(label: "test")
-            quiet.logLevel = .critical
-            return quiet
-        }()
+    /// `postgresConnections` and `postgresWait` size PostgreSQL's pool.
+    public func makeStore(
+        directory: URL? = nil,
+        logger: Logger? = nil,
+        migrated: Bool = true,
+        postgresConnections: Int = 4,
+        postgresWait: Duration = .seconds(10)
+    ) async throws -> SQLStore {
+        let logger =
+            logger
+            ?? {
+                var quiet = Logger(label: "test")
+                quiet.logLevel = .critical
+                return quiet
+            }()
         let store: SQLStore
         switch self {
         case .sqlite:
-            let directory = directory
+            let directory =
+                directory
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("proctor-test-\(UUID().uuidString)")
-            store = try await SQLStore.sqlite(path: directory.appendingPathComponent("proctor.sqlite").path, logger: logger)
+            store = try await SQLStore.sqlite(
+                path: directory.appendingPathComponent("proctor.sqlite").path,
+                logger: logger
+            )
         case .postgres:
-            guard let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] else { throw MissingPostgres() }
+            guard let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] else {
+                throw MissingPostgres()
+            }
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            store = try await SQLStore.postgres(url: url, connections: 4, schema: schema, logger: logger)
+            store = try await SQLStore.postgres(
+                url: url,
+                connections: postgresConnections,
+                leaseTimeout: postgresWait,
+                schema: schema,
+                logger: logger
+            )
         }
         do {
             if migrated { _ = try await store.migrate() }

@@ -1,0 +1,38 @@
+import Foundation
+import ProctorCore
+import ProctorTestSupport
+import Testing
+
+@testable import ProctorStore
+
+/// PostgreSQL through PostgresNIO's pool: its connection limit holds, and a request that cannot get a connection
+/// in time is refused as unavailable (503) instead of waiting on.
+@Suite struct PostgresPoolTests {
+    @Test func aRequestThatCannotGetAConnectionInTimeIsUnavailable() async throws {
+        guard TestBackend.available.contains(.postgres) else { return }
+        let store = try await TestBackend.postgres.makeStore(postgresConnections: 1, postgresWait: .seconds(1))
+        let held = Task {
+            try await store.transaction { transaction in
+                _ = try await transaction.insert(Record(.groups, ["name": .string("held")]))
+                try await Task.sleep(for: .seconds(3))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        await #expect(throws: ProctorError.self) {
+            do {
+                _ = try await store.count(.groups, query: Query(), scope: .everything)
+            } catch let error as ProctorError {
+                #expect(error.code == .unavailable, "\(error)")
+                #expect(error.message.contains("no PostgreSQL connection could be had in time"), "\(error.message)")
+                throw error
+            }
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(900) && waited < .seconds(2.5), "waited \(waited)")
+        try await held.value
+        // Once the connection is back, requests are served again, the held write included.
+        #expect(try await store.count(.groups, query: Query(filter: .equal("name", "held")), scope: .everything) == 1)
+        await store.shutdown()
+    }
+}
