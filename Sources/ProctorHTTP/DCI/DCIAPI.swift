@@ -52,7 +52,7 @@ public struct DCIAPI: Sendable {
                 )
             )
             .group(context: AuthenticatedContext.self)
-        let routes = DCIRoutes(group: group)
+        let routes = DoorRoutes(group: group)
         DCIIdentityController(api: self).addRoutes(to: routes)
         DCITopicController(api: self).addRoutes(to: routes)
         DCICatalogController(api: self).addRoutes(to: routes)
@@ -60,17 +60,11 @@ public struct DCIAPI: Sendable {
         DCIJobstateController(api: self).addRoutes(to: routes)
         DCIFileController(api: self).addRoutes(to: routes)
         // Anything else under the prefix is DCI's 404 or 405, not the native API's.
-        for (path, methods) in routes.registered.value {
-            for method in DCIRoutes.methods where !methods.contains(method) {
-                group.on(RouterPath(path), method: method) { _, _ -> Response in
-                    throw DCIError(.methodNotAllowed, "The method is not allowed for the requested URL.")
-                }
-            }
+        routes.addMethodFallbacks { _, _ in
+            DCIError(.methodNotAllowed, "The method is not allowed for the requested URL.")
         }
-        for method in DCIRoutes.methods {
-            group.on("**", method: method) { _, _ -> Response in
-                throw DCIError(.notFound, "The requested URL was not found on the server.")
-            }
+        DoorRoutes.answerUnknownPaths(under: group) {
+            DCIError(.notFound, "The requested URL was not found on the server.")
         }
     }
 
@@ -182,35 +176,5 @@ public struct DCIAPI: Sendable {
             scope: parent == nil ? principal.scope : .everything
         )
         return DCIRender.list(resource.plural, try await render(page.items), count: page.total ?? page.items.count)
-    }
-}
-
-/// The router group of the DCI routes, remembering each path's methods so that the others can answer DCI's 405
-/// instead of falling through to the native API's 404.
-struct DCIRoutes: RouterMethods {
-    typealias Context = AuthenticatedContext
-
-    /// The methods a DCI path may be called with.
-    static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
-
-    /// Paths (as registered) and their methods; filled while the routes are added, read once afterwards.
-    final class Registry: @unchecked Sendable {
-        var value: [String: Set<HTTPRequest.Method>] = [:]
-    }
-
-    let group: RouterGroup<AuthenticatedContext>
-    let registered = Registry()
-
-    @discardableResult
-    func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
-    where Responder.Context == Context {
-        group.on(path, method: method, responder: responder)
-        registered.value[path.description, default: []].insert(method)
-        return self
-    }
-
-    func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> Self {
-        _ = group.add(middleware: middleware)
-        return self
     }
 }

@@ -17,7 +17,7 @@ struct DCIJobController {
     /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
     static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         group.post("jobs", use: create)
         group.post("jobs/schedule", use: schedule)
         group.post("jobs/upgrade", use: upgrade)
