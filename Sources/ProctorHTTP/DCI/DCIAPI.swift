@@ -140,10 +140,7 @@ public struct DCIAPI: Sendable {
     /// Lists one DCI resource with the request's arguments and renders the envelope.
     ///
     /// - Parameters:
-    ///   - parent: the visible row a nested list belongs to (`extra` filters on it). Its children are then read
-    ///     without the team filter, which would only repeat the parent's and can mislead SQLite's planner into
-    ///     scanning the whole team.
-    ///   - excluding: core fields the rendering does not need (large JSON is costly to read).
+    ///   - render: renders the page's rows.
     func list(
         _ resource: DCIResource,
         _ request: Request,
@@ -153,7 +150,32 @@ public struct DCIAPI: Sendable {
         excluding: [String] = [],
         render: ([Record]) async throws -> [JSONValue]
     ) async throws -> Response {
-        let arguments = try DCIListArguments(request)
+        let (items, total) = try await page(
+            resource,
+            arguments: try DCIListArguments(request),
+            principal: principal,
+            extra: extra,
+            parent: parent,
+            excluding: excluding
+        )
+        return DCIRender.list(resource.plural, try await render(items), count: total)
+    }
+
+    /// One page of a DCI resource as the caller may see it, and how many rows match in all.
+    ///
+    /// - Parameters:
+    ///   - parent: the visible row a nested list belongs to (`extra` filters on it). Its children are then read
+    ///     without the team filter, which would only repeat the parent's and can mislead SQLite's planner into
+    ///     scanning the whole team.
+    ///   - excluding: core fields the rendering does not need (large JSON is costly to read).
+    func page(
+        _ resource: DCIResource,
+        arguments: DCIListArguments,
+        principal: Principal,
+        extra: Filter? = nil,
+        parent: Record? = nil,
+        excluding: [String] = []
+    ) async throws -> (items: [Record], total: Int) {
         // DCI lists its own jobs only, runs of a topic reported by a remote CI, and their files and events (a
         // core rule). A nested list's parent is already one of them.
         var extra = extra
@@ -175,6 +197,6 @@ public struct DCIAPI: Sendable {
             query: query,
             scope: parent == nil ? principal.scope : .everything
         )
-        return DCIRender.list(resource.plural, try await render(page.items), count: page.total ?? page.items.count)
+        return (page.items, page.total ?? page.items.count)
     }
 }
