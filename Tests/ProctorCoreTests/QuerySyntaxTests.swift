@@ -166,7 +166,8 @@ private func condition(_ field: String, _ op: FilterOperator, _ value: String) -
         #expect(FilterExpression.parseSort(",,-id, ,") == [SortKey("id", descending: true)])
         // `+name` after form decoding arrives as ` name`.
         #expect(
-            FilterExpression.parseSort(" name,-created ") == [SortKey("name"), SortKey("created", descending: true)])
+            FilterExpression.parseSort(" name,-created ") == [SortKey("name"), SortKey("created", descending: true)]
+        )
         #expect(FilterExpression.parseSort("") == [])
         #expect(FilterExpression.parseSort("-,+") == [])
     }
@@ -183,13 +184,15 @@ private func condition(_ field: String, _ op: FilterOperator, _ value: String) -
         #expect(try DCIQuery.parseWhere("name:rhel*", arrayFields: tags) == condition("name", .contains, "rhel"))
         #expect(try DCIQuery.parseWhere("comment:", arrayFields: tags) == .predicate(.isNull("comment")))
         #expect(
-            try DCIQuery.parseWhere("tags:daily", arrayFields: tags) == condition("tags", .arrayContains, ["daily"]))
+            try DCIQuery.parseWhere("tags:daily", arrayFields: tags) == condition("tags", .arrayContains, ["daily"])
+        )
         // Only a lone trailing star means "contains"; array fields take the value literally.
         #expect(
             try DCIQuery.parseWhere("name:*rhel*", arrayFields: tags) == condition("name", .equalIgnoringCase, "*rhel*")
         )
         #expect(
-            try DCIQuery.parseWhere("name:rh*el", arrayFields: tags) == condition("name", .equalIgnoringCase, "rh*el"))
+            try DCIQuery.parseWhere("name:rh*el", arrayFields: tags) == condition("name", .equalIgnoringCase, "rh*el")
+        )
         #expect(try DCIQuery.parseWhere("tags:dai*", arrayFields: tags) == condition("tags", .arrayContains, ["dai*"]))
         #expect(try DCIQuery.parseWhere("tags:", arrayFields: tags) == .predicate(.isNull("tags")))
         #expect(try DCIQuery.parseWhere("name:*", arrayFields: tags) == condition("name", .contains, ""))
@@ -488,7 +491,8 @@ private func condition(_ field: String, _ op: FilterOperator, _ value: String) -
         #expect(parse([("sort", "created_on"), ("sort", "job"), ("sort_order", "2")]).sort == desc)
         #expect(parse([("sort", "created_on"), ("sort", "job"), ("sort_order", "up")]).sort == desc)
         #expect(
-            parse([("sort", "created_on"), ("sort", "job"), ("sort_order", "1"), ("sort_order", "x")]).sort == desc)
+            parse([("sort", "created_on"), ("sort", "job"), ("sort_order", "1"), ("sort_order", "x")]).sort == desc
+        )
         #expect(parse([("sort_order", "1")]).sort == [])
         #expect(parse([("sort", ""), ("sort", "job"), ("sort_order", "1")]).sort == [SortKey("job")])
     }
@@ -597,5 +601,73 @@ private func condition(_ field: String, _ op: FilterOperator, _ value: String) -
         #expect(error?.field == "owner")
         #expect(error?.message.contains("'owner'") == true)
         #expect(error?.details["valid"] == ["id", "name", "group", "tags"])
+    }
+}
+
+// MARK: - DCI job search (`/analytics/jobs?query=`)
+
+@Suite struct DCIAnalyticsQueryTests {
+    @Test func andBindsTighterThanOrAndParenthesesGroup() throws {
+        #expect(
+            try DCIAnalyticsQuery.parse("(name='a') and (team.name='t') or (name='b')")
+                == .or([
+                    .and([condition("name", .equal, "a"), condition("team.name", .equal, "t")]),
+                    condition("name", .equal, "b"),
+                ])
+        )
+        #expect(
+            try DCIAnalyticsQuery.parse("((name='a') or (name='b')) and (duration>=10)")
+                == .and([
+                    .or([condition("name", .equal, "a"), condition("name", .equal, "b")]),
+                    condition("duration", .greaterOrEqual, "10"),
+                ])
+        )
+        // An unparenthesised condition, a value with spaces and brackets, a field named like a keyword's prefix.
+        #expect(try DCIAnalyticsQuery.parse("order != 'a b [c]'") == condition("order", .notEqual, "a b [c]"))
+    }
+
+    @Test func operatorsMeanWhatElasticsearchMakesOfThem() throws {
+        let arrays: Set<String> = ["tags"]
+        #expect(
+            try DCIAnalyticsQuery.parse("(components.version=~'4.19.*')")
+                == condition("components.version", .regexIgnoringCase, "^(?:4.19.*)$")
+        )
+        #expect(
+            try DCIAnalyticsQuery.parse("(tags in ['a', 'b']) or (tags not_in ['c'])", arrayFields: arrays)
+                == .or([
+                    condition("tags", .arrayOverlaps, ["a", "b"]),
+                    .not(condition("tags", .arrayOverlaps, ["c"])),
+                ])
+        )
+        #expect(
+            try DCIAnalyticsQuery.parse("(tags='a') and (tags!='b')", arrayFields: arrays)
+                == .and([condition("tags", .arrayContains, "a"), .not(condition("tags", .arrayContains, "b"))])
+        )
+        #expect(try DCIAnalyticsQuery.parse("status in ['success']") == condition("status", .in, ["success"]))
+        #expect(try DCIAnalyticsQuery.parse("duration < -1.5") == condition("duration", .less, "-1.5"))
+    }
+
+    @Test func errorsNamePositions() {
+        for (text, reason) in [
+            ("", "invalid query: the query is empty"),
+            ("(name='x'", "invalid query '(name='x'': expected ')' after a condition but found the end of the query"),
+            ("name='x' (", "invalid query 'name='x' (': unexpected '(' at position 9; expected 'and' or 'or'"),
+            (
+                "name == 'x'",
+                "invalid query 'name == 'x'': expected one of = != < <= > >= =~ in not_in after 'name' but found '=' at position 5"
+            ),
+            (
+                "tags in []",
+                "invalid query 'tags in []': expected a quoted value in the list but found ']' at position 9"
+            ),
+            (
+                "name='x",
+                "invalid query 'name='x': expected ''' after the value starting at position 5 but found the end of the query"
+            ),
+        ] {
+            #expect(throws: ProctorError.badRequest(reason, field: "query"), "\(text)") {
+                try DCIAnalyticsQuery.parse(text)
+            }
+        }
     }
 }

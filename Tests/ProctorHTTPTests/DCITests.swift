@@ -801,6 +801,139 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
+    /// `dcictl job-search` sends `POST /analytics/jobs?sort=-created_at&limit=10&offset=0&query=…` without a
+    /// body; the control server answers with its analytics service's Elasticsearch result.
+    @Test func jobSearchAnswersAsTheAnalyticsService() async throws {
+        let app = try await Self.makeApp()
+        try await app.test { client in
+            var ids: [String] = []
+            for index in 0..<3 {
+                ids.append(try #require(try await Self.createJob(client, name: "job-\(index)")["id"]?.stringValue))
+            }
+            func search(
+                _ arguments: String,
+                method: HTTPRequest.Method = .post,
+                id: String = Self.partnerID,
+                secret: String = Self.partnerSecret
+            ) async throws -> (HTTPResponse.Status, JSONValue) {
+                let (status, body, _) = try await Self.call(
+                    client,
+                    method,
+                    "analytics/jobs?" + arguments,
+                    id: id,
+                    secret: secret
+                )
+                return (status, body)
+            }
+            func hit(_ id: String, _ source: JSONValue) -> JSONValue {
+                .object(["_index": .string("jobs"), "_id": .string(id), "_score": .null, "_source": source])
+            }
+            let empty = JSONValue.object(["_meta": .object([:])])
+
+            // `=~` is a case-insensitive regular expression over the whole value; sorted, paged, trimmed by
+            // `includes` (a dotted path keeps part of an embedded object).
+            var (status, body) = try await search(
+                "sort=-created_at&limit=2&offset=0&includes=id,name,team.name"
+                    + "&query=(name%3D'job-1')%20or%20(name%3D~'JOB-%5B02%5D')"
+            )
+            #expect(status == .ok)
+            #expect(
+                body
+                    == .object([
+                        "hits": .object([
+                            "total": .object(["value": .number(3), "relation": .string("eq")]),
+                            "max_score": .null,
+                            "hits": .array([
+                                hit(
+                                    ids[2],
+                                    .object([
+                                        "id": .string(ids[2]), "name": .string("job-2"),
+                                        "team": .object(["name": .string("default")]),
+                                    ])
+                                ),
+                                hit(
+                                    ids[1],
+                                    .object([
+                                        "id": .string(ids[1]), "name": .string("job-1"),
+                                        "team": .object(["name": .string("default")]),
+                                    ])
+                                ),
+                            ]),
+                        ]),
+                        "_meta": .object([:]),
+                    ])
+            )
+            // Fields of the job's topic, remote CI and team; `in` on tags; GET as well as POST.
+            (status, body) = try await search(
+                "sort=name&includes=name&query=(tags%20in%20['t1'])%20and%20(topic.name%3D'RHEL-8.2')"
+                    + "%20and%20(remoteci.name%3D'partner-ci')",
+                method: .get
+            )
+            #expect(status == .ok)
+            #expect(
+                body["hits"]?["hits"]
+                    == .array((0..<3).map { hit(ids[$0], .object(["name": .string("job-\($0)")])) })
+            )
+            // The document is the job with what `GET /jobs/{id}` embeds, but `data`; `excludes` drops fields.
+            (status, body) = try await search("query=name%3D'job-0'&excludes=topic,team.id")
+            let source = try #require(body["hits"]?["hits"]?.arrayValue?.first?["_source"])
+            #expect(source["id"] == .string(ids[0]))
+            #expect(source["topic"] == nil)
+            #expect(source["team"]?["id"] == nil)
+            #expect(source["team"]?["name"] == .string("default"))
+            #expect(source["remoteci"]?["name"] == .string("partner-ci"))
+            #expect(source["components"]?.arrayValue?.count == 1)
+            #expect(source["jobstates"] != nil && source["data"] == nil)
+            // No hit: the analytics service keeps only `_meta`. `=` is exact, `not_in` excludes.
+            for query in ["name%3D'JOB-1'", "(name%3D'job-1')%20and%20(tags%20not_in%20['t1'])", "team.name%3D'other'"]
+            {
+                #expect(try await search("query=" + query) == (.ok, empty), "\(query)")
+            }
+            // Another team's remote CI sees none of these jobs; a user of the team sees them all.
+            #expect(
+                try await search("query=name%3D'job-1'", id: Self.otherID, secret: Self.otherSecret) == (.ok, empty)
+            )
+            try await client.execute(
+                uri: "/dci/api/v1/analytics/jobs?query=name%3D~'job-.*'",
+                method: .post,
+                headers: Self.basic("alice", "alice-password")
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(parsed(response)["hits"]?["total"]?["value"] == .number(3))
+            }
+            // Errors in DCI's shape.
+            func failure(_ detail: JSONValue) -> JSONValue {
+                .object([
+                    "status_code": .number(400), "message": .string("syntax error while parsing the query"),
+                    "payload": detail,
+                ])
+            }
+            #expect(
+                try await search("limit=5")
+                    == (.badRequest, failure(.object(["error": .string("the query parameter is required")])))
+            )
+            #expect(
+                try await search("query=(name%3D'x'")
+                    == (
+                        .badRequest,
+                        failure(
+                            .object([
+                                "error": .string(
+                                    "invalid query '(name='x'': expected ')' after a condition but found the end of the query"
+                                )
+                            ])
+                        )
+                    )
+            )
+            (status, body) = try await search("query=owner%3D'x'")
+            #expect(status == .badRequest)
+            #expect(body["payload"]?["error"] == .string("unknown field 'owner'"))
+            #expect(body["payload"]?["Valid fields"]?.arrayValue?.contains(.string("topic.name")) == true)
+            // A search reads: a read-only token may post it.
+            #expect(RouteScopes.required(method: .post, path: "/dci/api/v1/analytics/jobs") == .read)
+        }
+    }
+
     @Test func keyValuesAndTags() async throws {
         let app = try await Self.makeApp()
         try await app.test { client in

@@ -16,7 +16,9 @@ import Testing
         let router = buildRouter(store: app.store, configuration: app.configuration)
         let routed = Set(
             router.routes.map { (method: $0.method.rawValue.uppercased(), path: Self.template($0.path.description)) }
-                .filter { route in !Self.dialectPrefixes.contains { route.path.hasPrefix($0) } }
+                .filter { route in
+                    !Self.dialectPrefixes.contains { route.path.hasPrefix($0) || route.path + "/" == $0 }
+                }
                 .filter { route in !Dashboard.isDashboardRoute(route.path) }
                 .map { "\($0.method) \($0.path)" }
         )
@@ -28,7 +30,10 @@ import Testing
             for method in (item.objectValue ?? [:]).keys { documented.insert("\(method.uppercased()) \(path)") }
         }
         let undocumented = routed.subtracting(documented).sorted()
-        #expect(undocumented.isEmpty, "routes missing from the OpenAPI document (add them to RouteRegistry): \(undocumented)")
+        #expect(
+            undocumented.isEmpty,
+            "routes missing from the OpenAPI document (add them to RouteRegistry): \(undocumented)"
+        )
         let phantom = documented.subtracting(routed).sorted()
         #expect(phantom.isEmpty, "documented routes the router does not serve: \(phantom)")
     }
@@ -43,7 +48,9 @@ import Testing
         var operationIDs: Set<String> = []
         for (path, item) in document["paths"]?.objectValue ?? [:] {
             #expect(path.hasPrefix("/"))
-            let templated = Set(path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) })
+            let templated = Set(
+                path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) }
+            )
             for (method, operation) in item.objectValue ?? [:] {
                 let id = try #require(operation["operationId"]?.stringValue, "\(method) \(path)")
                 #expect(operationIDs.insert(id).inserted, "duplicate operationId \(id)")
@@ -69,8 +76,10 @@ import Testing
         let document = try await fetchDocument(app)
         let list = try #require(document["paths"]?["/api/v1/harnesses"]?["get"])
         let parameters = list["parameters"]?.arrayValue?.compactMap { $0["$ref"]?.stringValue } ?? []
-        #expect(parameters.map { $0.split(separator: "/").last.map(String.init) ?? "" }
-            == ["filter", "type", "sort", "limit", "offset", "cursor", "fields", "count"])
+        #expect(
+            parameters.map { $0.split(separator: "/").last.map(String.init) ?? "" }
+                == ["filter", "type", "sort", "limit", "offset", "cursor", "fields", "count"]
+        )
         for status in ["400", "401", "403", "404", "409", "422"] {
             #expect(list["responses"]?[status]?["$ref"] != nil, "list harnesses lacks \(status)")
         }
@@ -90,8 +99,10 @@ import Testing
         let error = try #require(document["components"]?["schemas"]?["Error"]?["properties"]?["error"]?["properties"])
         let errorFields = Set((error.objectValue ?? [:]).keys)
         #expect(errorFields.isSuperset(of: ["code", "message", "field"]))
-        #expect(document["components"]?["responses"]?["NotFound"]?["content"]?["application/json"]?["schema"]?["$ref"]
-            == .string("#/components/schemas/Error"))
+        #expect(
+            document["components"]?["responses"]?["NotFound"]?["content"]?["application/json"]?["schema"]?["$ref"]
+                == .string("#/components/schemas/Error")
+        )
         let login = try #require(document["paths"]?["/api/v1/auth/login"]?["post"])
         #expect(login["security"] == .array([]))
         #expect(login["responses"]?["201"] != nil)

@@ -124,6 +124,62 @@ import Testing
         }
     }
 
+    /// A served path called with a method it does not serve is DRF's 405 (after authentication); any other path
+    /// under `/xpresso` is Django's 404, with or without a token. Neither is in the native shape.
+    @Test func unservedMethodsAndPathsAnswerInXPRESSOsShape() async throws {
+        try await withLab { client, _ in
+            for (method, path, allow) in [
+                (HTTPRequest.Method.post, "/jobs", "GET, HEAD"),
+                (.put, "/jobs/some-id", "GET, HEAD"),
+                (.delete, "/profiles/some-id", "GET, HEAD"),
+                (.patch, "/profile/some-id", "GET, HEAD"),
+                (.get, "/jobs/search", "POST"),
+                (.delete, "/requests/REQ1", "GET, HEAD"),
+                (.get, "/images/polaris_build", "POST"),
+            ] {
+                let (status, body, headers) = try await call(client, method, path, body: "{}")
+                #expect(status == .methodNotAllowed, "\(method) \(path)")
+                #expect(body == .object(["detail": .string("Method \"\(method.rawValue)\" not allowed.")]))
+                #expect(headers[.allow] == allow, "\(method) \(path)")
+            }
+            let anonymous = try await client.execute(uri: "/xpresso/api/v2/jobs", method: .post) {
+                ($0.status, try json($0))
+            }
+            #expect(anonymous.0 == .unauthorized)
+            #expect(anonymous.1 == .object(["detail": .string("Authentication credentials were not provided.")]))
+            for (method, uri) in [
+                (HTTPRequest.Method.get, "/xpresso/api/v2/nothing-here"),
+                (.post, "/xpresso/api/v2/jobs/x/runs"),
+                (.delete, "/xpresso/api/v2/"),
+                (.put, "/xpresso/api/v3/jobs"),
+                (.get, "/xpresso/"),
+            ] {
+                for headers in [Self.headers(Self.alice), [:]] {
+                    let (status, body) = try await client.execute(uri: uri, method: method, headers: headers) {
+                        ($0.status, try json($0))
+                    }
+                    #expect(status == .notFound, "\(method) \(uri)")
+                    #expect(body == .object(["detail": .string("Not Found")]), "\(method) \(uri)")
+                }
+            }
+        }
+    }
+
+    @Test func limitIsFrom1To1000() async throws {
+        try await withLab { client, _ in
+            for query in ["limit=1001", "limit=0", "limit=x"] {
+                let (status, body, _) = try await call(client, .get, "/jobs?\(query)")
+                let message = JSONValue.string("limit must be an integer from 1 to 1000")
+                #expect(status == .badRequest, "\(query)")
+                #expect(body == .object(["detail": message, "Error": message]), "\(query)")
+            }
+            let (status, body, headers) = try await call(client, .get, "/jobs?limit=1000")
+            #expect(status == .ok)
+            #expect(names(body) == ["smoke", "broken"])
+            #expect(headers[HTTPField.Name("X-Total-Count")!] == "2")
+        }
+    }
+
     @Test func authenticationIsTokenOrBearer() async throws {
         try await withLab { client, _ in
             let missing = try await client.execute(uri: "/xpresso/api/v2/jobs", method: .get) {

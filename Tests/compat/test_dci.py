@@ -242,6 +242,31 @@ def test_dcictl_job_list_and_show(dci_url, ctx, topic_id, components):
     assert shown["name"] == "compat-listed"
 
 
+def test_job_search_and_dcictl_job_search(dci_url, ctx, topic_id, components):
+    # job.search posts the query in the query string, no body; the answer is the analytics service's
+    # Elasticsearch result (hits.total.value, hits.hits[]._source), or only _meta when nothing matches.
+    first = new_job(ctx, topic_id, components, "compat-searched-1")
+    second = new_job(ctx, topic_id, components, "compat-searched-2")
+    r = dci_job.search(ctx, query="(name=~'compat-searched-.*') and (topic.name='%s')" % TOPIC, sort="name",
+                       limit=10, offset=0)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["hits"]["total"] == {"value": 2, "relation": "eq"}
+    assert [h["_id"] for h in body["hits"]["hits"]] == [first["id"], second["id"]]
+    assert body["hits"]["hits"][0]["_source"]["team"]["name"] == "default"
+    assert body["_meta"] == {}
+    r = dci_job.search(ctx, query="(name='compat-searched-1') and (tags not_in ['compat'])")
+    assert (r.status_code, r.json()) == (200, {"_meta": {}})
+    r = dci_job.search(ctx, query="(name='unterminated")
+    assert is_dci_error(r, 400) and r.json()["message"] == "syntax error while parsing the query"
+    # dcictl job-search: its defaults (sort=-created_at, limit=10, offset=0) and --includes.
+    out = dcictl(dci_url, "job-search", "--query", "name='compat-searched-2'", "--includes", "id,name")
+    assert out["hits"]["hits"] == [
+        {"_index": "jobs", "_id": second["id"], "_score": None,
+         "_source": {"id": second["id"], "name": "compat-searched-2"}}
+    ]
+
+
 def test_job_iter_ends(ctx):
     total = dci_job.list(ctx, limit=1, offset=0).json()["_meta"]["count"]
     seen = [j["id"] for j in dci_job.iter(ctx, limit=2)]

@@ -177,6 +177,13 @@ def test_errors_are_xpresso_shaped(xp):
     assert (nothing.status_code, nothing.json()) == (404, {"detail": "Not Found"})
     assert xp.call("POST", "/jobs/search", json={}).status_code == 400
     assert xp.call("GET", "/jobs/00000000-0000-0000-0000-000000000000").json() == {"detail": "Not Found"}
+    # Unserved methods are DRF's 405, unknown paths Django's 404, a limit beyond 1000 a 400.
+    refused = xp.call("DELETE", "/profiles/00000000-0000-0000-0000-000000000000")
+    assert (refused.status_code, refused.json()) == (405, {"detail": 'Method "DELETE" not allowed.'})
+    assert refused.headers["Allow"] == "GET, HEAD"
+    unknown = xp.call("GET", "/no-such-endpoint")
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not Found"})
+    assert xp.call("GET", "/jobs", params={"limit": 1001}).status_code == 400
     # Tenancy: another group's member neither sees the jobs nor may act in the group.
     awesome = next(job for job in xp.get("/jobs") if job["name"] == "My_Awesome_Test")
     hidden = xp.call("GET", f"/jobs/{awesome['id']}", token=OUTSIDER_TOKEN, group=None)

@@ -52,7 +52,7 @@ public struct DCIAPI: Sendable {
                 )
             )
             .group(context: AuthenticatedContext.self)
-        let routes = DCIRoutes(group: group)
+        let routes = DoorRoutes(group: group)
         DCIIdentityController(api: self).addRoutes(to: routes)
         DCITopicController(api: self).addRoutes(to: routes)
         DCICatalogController(api: self).addRoutes(to: routes)
@@ -60,17 +60,11 @@ public struct DCIAPI: Sendable {
         DCIJobstateController(api: self).addRoutes(to: routes)
         DCIFileController(api: self).addRoutes(to: routes)
         // Anything else under the prefix is DCI's 404 or 405, not the native API's.
-        for (path, methods) in routes.registered.value {
-            for method in DCIRoutes.methods where !methods.contains(method) {
-                group.on(RouterPath(path), method: method) { _, _ -> Response in
-                    throw DCIError(.methodNotAllowed, "The method is not allowed for the requested URL.")
-                }
-            }
+        routes.addMethodFallbacks { _, _ in
+            DCIError(.methodNotAllowed, "The method is not allowed for the requested URL.")
         }
-        for method in DCIRoutes.methods {
-            group.on("**", method: method) { _, _ -> Response in
-                throw DCIError(.notFound, "The requested URL was not found on the server.")
-            }
+        DoorRoutes.answerUnknownPaths(under: group) {
+            DCIError(.notFound, "The requested URL was not found on the server.")
         }
     }
 
@@ -146,10 +140,7 @@ public struct DCIAPI: Sendable {
     /// Lists one DCI resource with the request's arguments and renders the envelope.
     ///
     /// - Parameters:
-    ///   - parent: the visible row a nested list belongs to (`extra` filters on it). Its children are then read
-    ///     without the team filter, which would only repeat the parent's and can mislead SQLite's planner into
-    ///     scanning the whole team.
-    ///   - excluding: core fields the rendering does not need (large JSON is costly to read).
+    ///   - render: renders the page's rows.
     func list(
         _ resource: DCIResource,
         _ request: Request,
@@ -159,7 +150,32 @@ public struct DCIAPI: Sendable {
         excluding: [String] = [],
         render: ([Record]) async throws -> [JSONValue]
     ) async throws -> Response {
-        let arguments = try DCIListArguments(request)
+        let (items, total) = try await page(
+            resource,
+            arguments: try DCIListArguments(request),
+            principal: principal,
+            extra: extra,
+            parent: parent,
+            excluding: excluding
+        )
+        return DCIRender.list(resource.plural, try await render(items), count: total)
+    }
+
+    /// One page of a DCI resource as the caller may see it, and how many rows match in all.
+    ///
+    /// - Parameters:
+    ///   - parent: the visible row a nested list belongs to (`extra` filters on it). Its children are then read
+    ///     without the team filter, which would only repeat the parent's and can mislead SQLite's planner into
+    ///     scanning the whole team.
+    ///   - excluding: core fields the rendering does not need (large JSON is costly to read).
+    func page(
+        _ resource: DCIResource,
+        arguments: DCIListArguments,
+        principal: Principal,
+        extra: Filter? = nil,
+        parent: Record? = nil,
+        excluding: [String] = []
+    ) async throws -> (items: [Record], total: Int) {
         // DCI lists its own jobs only, runs of a topic reported by a remote CI, and their files and events (a
         // core rule). A nested list's parent is already one of them.
         var extra = extra
@@ -181,36 +197,6 @@ public struct DCIAPI: Sendable {
             query: query,
             scope: parent == nil ? principal.scope : .everything
         )
-        return DCIRender.list(resource.plural, try await render(page.items), count: page.total ?? page.items.count)
-    }
-}
-
-/// The router group of the DCI routes, remembering each path's methods so that the others can answer DCI's 405
-/// instead of falling through to the native API's 404.
-struct DCIRoutes: RouterMethods {
-    typealias Context = AuthenticatedContext
-
-    /// The methods a DCI path may be called with.
-    static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
-
-    /// Paths (as registered) and their methods; filled while the routes are added, read once afterwards.
-    final class Registry: @unchecked Sendable {
-        var value: [String: Set<HTTPRequest.Method>] = [:]
-    }
-
-    let group: RouterGroup<AuthenticatedContext>
-    let registered = Registry()
-
-    @discardableResult
-    func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
-    where Responder.Context == Context {
-        group.on(path, method: method, responder: responder)
-        registered.value[path.description, default: []].insert(method)
-        return self
-    }
-
-    func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> Self {
-        _ = group.add(middleware: middleware)
-        return self
+        return (page.items, page.total ?? page.items.count)
     }
 }

@@ -7,14 +7,14 @@ import ProctorCore
 struct DCICatalogController {
     let api: DCIAPI
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         add(.products, render: DCIRender.product, to: group)
         add(.remotecis, render: DCIRender.remoteci, to: group)
         group.get("teams", use: listTeams)
         group.get("teams/:id", use: getTeam)
     }
 
-    private func add(_ resource: DCIResource, render: @escaping @Sendable (Record) -> JSONValue, to group: DCIRoutes) {
+    private func add(_ resource: DCIResource, render: @escaping @Sendable (Record) -> JSONValue, to group: DoorRoutes) {
         let api = self.api
         group.get(RouterPath(resource.plural)) { request, context -> Response in
             let principal = context.principal

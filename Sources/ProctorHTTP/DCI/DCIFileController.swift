@@ -12,7 +12,7 @@ import ProctorCore
 struct DCIFileController {
     let api: DCIAPI
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         group.post("files", use: create)
         group.get("files", use: list)
         group.get("files/:id", use: get)

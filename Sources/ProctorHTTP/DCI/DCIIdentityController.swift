@@ -7,7 +7,7 @@ import ProctorCore
 struct DCIIdentityController {
     let api: DCIAPI
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         group.get("identity", use: identity)
     }
 

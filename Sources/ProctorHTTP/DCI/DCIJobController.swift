@@ -6,7 +6,7 @@ import ProctorCore
 /// Jobs: runs that a remote CI creates, executes and reports on (`executor = client`).
 ///
 /// `POST /jobs`, `POST /jobs/schedule`, `POST /jobs/{id}/update`, `POST /jobs/upgrade` (remote CIs only, as in
-/// DCI), `GET /jobs` (`where`/`query`/`sort`/`limit`/`offset`/`embed`), `GET /jobs/{id}` (with its topic, remote
+/// DCI), `GET /jobs` (`where`/`query`/`sort`/`limit`/`offset`/`embed`), `GET`/`POST /analytics/jobs` (search), `GET /jobs/{id}` (with its topic, remote
 /// CI, team, components, results, jobstates and files, and its etag), `PUT` and `DELETE /jobs/{id}` (If-Match),
 /// `/jobs/{id}/components`, `/jobs/{id}/jobstates`, `/jobs/{id}/results`, `/jobs/{id}/kv`.
 struct DCIJobController {
@@ -17,7 +17,7 @@ struct DCIJobController {
     /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
     static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         group.post("jobs", use: create)
         group.post("jobs/schedule", use: schedule)
         group.post("jobs/upgrade", use: upgrade)
@@ -33,6 +33,10 @@ struct DCIJobController {
         group.get("jobs/:id/results", use: results)
         group.post("jobs/:id/kv", use: addKeyValue)
         group.delete("jobs/:id/kv", use: deleteKeyValue)
+        // dciclient's `job.search` posts with the arguments in the query string and no body; the control
+        // server takes GET too.
+        group.get("analytics/jobs", use: search)
+        group.post("analytics/jobs", use: search)
     }
 
     // MARK: Creating
@@ -131,6 +135,23 @@ struct DCIJobController {
         return try await api.list(.jobs, request, principal: principal, excluding: excluded) { jobs in
             try await render(jobs, embed: embed, listing: true)
         }
+    }
+
+    /// `/analytics/jobs?query=…`: the jobs matching a search (``DCIAnalyticsQuery``), paged, sorted and limited to
+    /// the caller's teams as `GET /jobs` is, each with everything `GET /jobs/{id}` embeds but `data`, in the
+    /// control server's answer (``DCIRender/searchHits(_:total:)``).
+    @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let parameters = DCIListArguments.parameters(request)
+        let arguments = try DCIListArguments.search(parameters)
+        let (jobs, total) = try await api.page(
+            .jobs,
+            arguments: arguments,
+            principal: context.principal,
+            excluding: ["data"]
+        )
+        let documents = try await render(jobs, embed: Self.embeds, listing: true)
+        let source = DCISourceFilter(includes: parameters["includes"], excludes: parameters["excludes"])
+        return DCIRender.searchHits(zip(jobs, documents).map { ($0.id, source.apply(to: $1)) }, total: total)
     }
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -10,7 +10,7 @@ import ProctorCore
 struct DCIJobstateController {
     let api: DCIAPI
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         group.post("jobstates", use: create)
         group.get("jobstates/:id", use: get)
     }

@@ -19,6 +19,8 @@ struct DCIListArguments: Sendable {
     var sort: String?
     var whereText: String?
     var queryText: String?
+    /// A job search's query (``DCIAnalyticsQuery``), set by ``search(_:)`` only.
+    var searchText: String?
     var embed: [String] = []
     var createdAfter: Int64?
     var updatedAfter: Int64?
@@ -68,6 +70,25 @@ struct DCIListArguments: Sendable {
         }
     }
 
+    /// The arguments of a job search (`POST /analytics/jobs`): `query` (required) in the search language, and
+    /// `limit`, `offset`, `sort` as in a list. Other parameters (`includes`, `excludes`, `json-aggs`, `from`,
+    /// `to`) filter nothing here, and the control server accepts unknown ones.
+    static func search(_ parameters: [String: String]) throws -> DCIListArguments {
+        var arguments = try DCIListArguments(parameters.filter { ["limit", "offset", "sort"].contains($0.key) })
+        guard let text = parameters["query"], !text.isEmpty else {
+            throw DCIError(
+                .badRequest,
+                Self.searchError,
+                payload: ["error": .string("the query parameter is required")]
+            )
+        }
+        arguments.searchText = text
+        return arguments
+    }
+
+    /// The control server's answer to any query it cannot turn into a search.
+    static let searchError = "syntax error while parsing the query"
+
     static func embeds(_ text: String?) -> [String] {
         (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -96,6 +117,14 @@ struct DCIListArguments: Sendable {
                 throw DCIError(.badRequest, "error while parsing the query \(error.message)")
             }
             filter = try Self.translate(parsed, resource: resource, role: .query)
+        } else if let searchText {
+            let parsed: Filter
+            do {
+                parsed = try DCIAnalyticsQuery.parse(searchText, arrayFields: resource.searchArrayFields)
+            } catch {
+                throw DCIError(.badRequest, Self.searchError, payload: ["error": .string(error.message)])
+            }
+            filter = try Self.translate(parsed, resource: resource, role: .search)
         }
         for part in [extra, resource.visible].compactMap({ $0 }) { filter = filter && part }
         if let createdAfter {
@@ -136,7 +165,7 @@ struct DCIListArguments: Sendable {
         return keys.isEmpty ? [SortKey("created_at", descending: true)] : keys
     }
 
-    enum Role { case `where`, query }
+    enum Role { case `where`, query, search }
 
     /// Renames DCI fields to core fields, refusing unknown ones; case-insensitive equality becomes plain
     /// equality on non-text fields (DCI compares those exactly) and on ids (so the index serves it).
@@ -147,6 +176,15 @@ struct DCIListArguments: Sendable {
         case .not(let inner): return .not(try translate(inner, resource: resource, role: role))
         case .related: return filter
         case .predicate(var condition):
+            if role == .search, let dot = condition.field.firstIndex(of: "."),
+                let relation = resource.relation(String(condition.field[..<dot])),
+                let reference = resource.coreField(relation.field)
+            {
+                // `topic.name='x'`: the job's topic is one whose name is x.
+                condition.field = String(condition.field[condition.field.index(after: dot)...])
+                let inner = try translate(.predicate(condition), resource: relation.resource, role: role)
+                return .related(field: reference.name, kind: relation.resource.kind, inner)
+            }
             let valid = resource.fields.keys.sorted()
             guard !forbidden(condition.field), let core = resource.coreField(condition.field) else {
                 switch role {
@@ -161,6 +199,15 @@ struct DCIListArguments: Sendable {
                         .badRequest,
                         "error while parsing the query: unknown field '\(condition.field)'",
                         payload: ["Valid fields": .array(valid.map(JSONValue.string))]
+                    )
+                case .search:
+                    throw DCIError(
+                        .badRequest,
+                        searchError,
+                        payload: [
+                            "error": .string("unknown field '\(condition.field)'"),
+                            "Valid fields": .array(resource.searchFields.map(JSONValue.string)),
+                        ]
                     )
                 }
             }

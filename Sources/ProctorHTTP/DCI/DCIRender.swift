@@ -163,4 +163,82 @@ enum DCIRender {
     static func createdJob(_ job: Record) -> Response {
         one("job", .object(Self.job(job)), etag: job.etag, status: .created)
     }
+
+    /// The answer to a job search. The control server relays its analytics service's Elasticsearch result:
+    /// `hits.total` (`{"value", "relation"}`), `hits.hits[]` (`_index`, `_id`, `_score`, `_source`: the job), and
+    /// the index's `_meta`. With no hit the service keeps only `{"_meta": {}}` (`dci_analytics/api/jobs.py`).
+    static func searchHits(_ documents: [(id: String, source: JSONValue)], total: Int) -> Response {
+        guard !documents.isEmpty else { return JSONResponse.make(.object(["_meta": .object([:])])) }
+        let hits = documents.map { document -> JSONValue in
+            .object([
+                "_index": .string("jobs"), "_id": .string(document.id), "_score": .null, "_source": document.source,
+            ])
+        }
+        return JSONResponse.make(
+            .object([
+                "hits": .object([
+                    "total": .object(["value": .number(Double(total)), "relation": .string("eq")]),
+                    "max_score": .null,
+                    "hits": .array(hits),
+                ]),
+                "_meta": .object([:]),
+            ])
+        )
+    }
+}
+
+/// Elasticsearch's `_source` filtering of a job search's documents: `includes` and `excludes` are
+/// comma-separated field paths (`team.name`); a path through an array applies to each of its objects.
+struct DCISourceFilter: Sendable {
+    let includes: [[Substring]]
+    let excludes: [[Substring]]
+
+    init(includes: String?, excludes: String?) {
+        func paths(_ text: String?) -> [[Substring]] {
+            (text ?? "").split(separator: ",").map { $0.split(separator: ".") }.filter { !$0.isEmpty }
+        }
+        self.includes = paths(includes)
+        self.excludes = paths(excludes)
+    }
+
+    func apply(to document: JSONValue) -> JSONValue {
+        var out = includes.isEmpty ? document : Self.keeping(document, includes.map { $0[...] })
+        for path in excludes { out = Self.removing(out, path[...]) }
+        return out
+    }
+
+    /// The value with only the fields on `paths` (and all of a field a path ends at).
+    private static func keeping(_ value: JSONValue, _ paths: [ArraySlice<Substring>]) -> JSONValue {
+        switch value {
+        case .array(let items): return .array(items.map { keeping($0, paths) })
+        case .object(let object):
+            var out: [String: JSONValue] = [:]
+            for (key, child) in object {
+                let below = paths.filter { $0.first.map(String.init) == key }.map { $0.dropFirst() }
+                if below.contains(where: \.isEmpty) {
+                    out[key] = child
+                } else if !below.isEmpty {
+                    out[key] = keeping(child, below)
+                }
+            }
+            return .object(out)
+        default: return value
+        }
+    }
+
+    /// The value without the field at `path`.
+    private static func removing(_ value: JSONValue, _ path: ArraySlice<Substring>) -> JSONValue {
+        guard let head = path.first.map(String.init) else { return value }
+        switch value {
+        case .array(let items): return .array(items.map { removing($0, path) })
+        case .object(var object):
+            if path.count == 1 {
+                object[head] = nil
+            } else if let child = object[head] {
+                object[head] = removing(child, path.dropFirst())
+            }
+            return .object(object)
+        default: return value
+        }
+    }
 }

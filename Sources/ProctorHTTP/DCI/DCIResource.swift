@@ -121,6 +121,37 @@ struct DCIResource: Sendable {
         return (core, spec.type)
     }
 
+    /// The objects a job search reaches through a dotted field (`topic.name`): the job's DCI field that references
+    /// the object, and the object's resource. Components are not reachable (a job holds a list of them).
+    func relation(_ name: String) -> (field: String, resource: DCIResource)? {
+        guard kind == .runs else { return nil }
+        switch name {
+        case "topic": return ("topic_id", .topics)
+        case "remoteci": return ("remoteci_id", .remotecis)
+        case "team": return ("team_id", .teams)
+        default: return nil
+        }
+    }
+
+    static let searchRelations = ["remoteci", "team", "topic"]
+
+    /// The fields a job search may name: the resource's own and its relations' (`topic.name`).
+    var searchFields: [String] {
+        let related = Self.searchRelations.flatMap { name in
+            relation(name).map { relation in relation.resource.fields.keys.map { "\(name).\($0)" } } ?? []
+        }
+        return (Array(fields.keys) + related).sorted()
+    }
+
+    /// The array fields a job search may name, its relations' included (`topic.component_types`).
+    var searchArrayFields: Set<String> {
+        arrayFields.union(
+            Self.searchRelations.flatMap { name in
+                relation(name).map { relation in relation.resource.arrayFields.map { "\(name).\($0)" } } ?? []
+            }
+        )
+    }
+
     /// The condition that hides deleted rows.
     var visible: Filter? {
         archivable ? .predicate(Condition("state", .notEqual, "archived")) : nil

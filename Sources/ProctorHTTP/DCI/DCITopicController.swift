@@ -11,7 +11,7 @@ import ProctorCore
 struct DCITopicController {
     let api: DCIAPI
 
-    func addRoutes(to group: DCIRoutes) {
+    func addRoutes(to group: DoorRoutes) {
         group.get("topics", use: listTopics)
         group.post("topics", use: createTopic)
         group.get("topics/:id", use: getTopic)

@@ -38,7 +38,7 @@ public enum RouteScopes {
     /// The table, first match wins; split once, not per request.
     static let rules: [Rule] =
         // Reads sent as POST (a search with a body).
-        [Rule("xpresso/api/v2/jobs/search", .read)]
+        [Rule("xpresso/api/v2/jobs/search", .read), Rule("dci/api/v1/analytics/jobs", .read)]
         // Users edit themselves (roles decide the rest); creating and deleting users stays admin below.
         + [Rule("api/v1/users/*", .write, methods: [.patch])]
         // Accounts, groups, webhooks and the lab as code.

@@ -44,12 +44,15 @@ public struct XPRESSOAPI: Sendable {
         let api = root.group("api/v2")
             .add(middleware: Authentication(services.authenticator, shape: XPRESSOErrors()))
             .group(context: AuthenticatedContext.self)
-        XPRESSOCatalogController(api: self).addRoutes(to: api)
-        XPRESSORequestController(api: self).addRoutes(to: api)
-        XPRESSOImageController(api: self).addRoutes(to: api)
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
-            root.on("**", method: method) { _, _ -> Response in throw XPRESSOError.notFound }
-        }
+        let routes = DoorRoutes(group: api)
+        XPRESSOCatalogController(api: self).addRoutes(to: routes)
+        XPRESSORequestController(api: self).addRoutes(to: routes)
+        XPRESSOImageController(api: self).addRoutes(to: routes)
+        // A served path called with another method is DRF's 405 (after authentication, as DRF checks it); any
+        // other path is Django's 404, before authentication. Neither is the native API's.
+        routes.addMethodFallbacks { XPRESSOError.methodNotAllowed($0, allowed: $1) }
+        DoorRoutes.answerUnknownPaths(under: root) { XPRESSOError.notFound }
+        DoorRoutes.answerUnknownPaths(under: root.group("api/v2")) { XPRESSOError.notFound }
     }
 
     // MARK: Group
@@ -84,7 +87,8 @@ public struct XPRESSOAPI: Sendable {
     }
 
     /// `?offset=` and `?limit=` (XPRESSO documents no paging: by default a list is every item, up to
-    /// ``Options/maxLimit``).
+    /// ``Options/maxLimit``). A `limit` beyond the maximum is refused rather than cut, so that a client never
+    /// takes a short page for the whole list.
     func paging(_ request: Request) throws -> (offset: Int, limit: Int) {
         let parameters = request.uri.queryParameters
         var offset = 0
@@ -96,10 +100,10 @@ public struct XPRESSOAPI: Sendable {
             offset = value
         }
         if let text = parameters["limit"], !text.isEmpty {
-            guard let value = Int(text), value >= 1 else {
-                throw XPRESSOError(.badRequest, "limit must be a positive integer")
+            guard let value = Int(text), (1...options.maxLimit).contains(value) else {
+                throw XPRESSOError(.badRequest, "limit must be an integer from 1 to \(options.maxLimit)")
             }
-            limit = min(value, options.maxLimit)
+            limit = value
         }
         return (offset, limit)
     }
@@ -125,6 +129,16 @@ struct XPRESSOError: Error, Sendable {
 
     static let notFound = XPRESSOError(.notFound, "Not Found")
 
+    /// Django REST framework's 405 (`MethodNotAllowed`), with the methods the path serves for `Allow`.
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: [String]) -> XPRESSOError {
+        var failure = XPRESSOError(.methodNotAllowed, "Method \"\(method.rawValue)\" not allowed.")
+        failure.allow = allowed
+        return failure
+    }
+
+    /// The methods a 405 names in `Allow`.
+    var allow: [String] = []
+
     var body: JSONValue {
         var object: [String: JSONValue] = ["detail": .string(message)]
         if status == .badRequest { object["Error"] = .string(message) }
@@ -140,6 +154,7 @@ struct XPRESSOErrors: DoorErrorShape {
         let failure = Self.xpressoError(error, context: context)
         var headers: HTTPFields = [:]
         if failure.status == .unauthorized { headers[.wwwAuthenticate] = "Token" }
+        if !failure.allow.isEmpty { headers[.allow] = failure.allow.joined(separator: ", ") }
         return JSONResponse.make(failure.body, status: failure.status, headers: headers)
     }
 

@@ -11,7 +11,7 @@ struct XPRESSOCatalogController {
 
     var store: any Store { api.store }
 
-    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+    func addRoutes(to group: DoorRoutes) {
         group.get("jobs") { request, context in try await list(.definitions, request, context) }
         group.post("jobs/search", use: search)
         group.get("jobs/:id") { request, context in try await get(.definitions, request, context) }

@@ -6,7 +6,7 @@ import ProctorCore
 struct XPRESSOImageController {
     let api: XPRESSOAPI
 
-    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+    func addRoutes(to group: DoorRoutes) {
         group.post("images/polaris_build", use: build)
     }
 

@@ -12,7 +12,7 @@ struct XPRESSORequestController {
 
     var store: any Store { api.store }
 
-    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+    func addRoutes(to group: DoorRoutes) {
         group.post("requests", use: create)
         group.get("requests/:id", use: get)
     }

@@ -123,7 +123,7 @@ public enum DCIQuery {
 }
 
 /// A recursive-descent parser for DCI's `query=` DSL over Unicode scalars, so positions in errors are exact.
-private struct DSLParser {
+private struct DSLParser: ScalarParsing {
     static let comparisons: [String: FilterOperator] = [
         "eq": .equal, "ne": .notEqual, "lt": .less, "le": .lessOrEqual, "gt": .greater, "ge": .greaterOrEqual,
         "like": .like, "ilike": .ilike, "contains": .contains, "not_contains": .notContains,
@@ -145,10 +145,7 @@ private struct DSLParser {
     }
 
     mutating func parseAll() throws(ProctorError) -> Filter {
-        skipSpace()
-        guard index < scalars.count else {
-            throw ProctorError.badRequest("invalid query: the query is empty", field: "query")
-        }
+        try skipToFirstToken()
         let filter = try parseExpression(depth: 0)
         skipSpace()
         guard index == scalars.count else {
@@ -232,40 +229,5 @@ private struct DSLParser {
             )
         }
         return value
-    }
-
-    private mutating func expect(_ token: Unicode.Scalar, after context: String) throws(ProctorError) {
-        skipSpace()
-        guard index < scalars.count, scalars[index] == token else {
-            throw error("expected '\(token)' after \(context) but found \(describe(index))")
-        }
-        index += 1
-    }
-
-    private mutating func scan(_ accept: (Unicode.Scalar) -> Bool) -> String {
-        var out = String.UnicodeScalarView()
-        while index < scalars.count, accept(scalars[index]) {
-            out.append(scalars[index])
-            index += 1
-        }
-        return String(out)
-    }
-
-    private mutating func skipSpace() {
-        while index < scalars.count, [" ", "\t", "\n", "\r"].contains(scalars[index]) { index += 1 }
-    }
-
-    private static func isLetter(_ s: Unicode.Scalar) -> Bool { ("A"..."Z").contains(s) || ("a"..."z").contains(s) }
-
-    private static func isDigit(_ s: Unicode.Scalar) -> Bool { ("0"..."9").contains(s) }
-
-    private func describe(_ position: Int) -> String {
-        guard position < scalars.count else { return "the end of the query" }
-        return "'\(scalars[position])' at position \(position)"
-    }
-
-    /// The error for this query; each reason names its own position.
-    private func error(_ reason: String) -> ProctorError {
-        .badRequest("invalid query '\(text)': \(reason)", field: "query")
     }
 }
