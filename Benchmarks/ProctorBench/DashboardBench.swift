@@ -10,13 +10,19 @@ enum DashboardBench {
         let services = RunServices(store: store, filesRoot: FileManager.default.temporaryDirectory)
         let admin = Principal(kind: .user, id: "bench-admin", name: "admin", isSiteAdmin: true, memberships: [])
         let member = Principal(
-            kind: .user, id: "bench-member", name: "member", isSiteAdmin: false,
+            kind: .user,
+            id: "bench-member",
+            name: "member",
+            isSiteAdmin: false,
             memberships: [.init(groupID: seeded.bigGroup, groupName: "group-0", role: .member, permissions: [])]
         )
         let job = try await store.first(.definitions, matching: ["name": .string(seeded.sampleJob)])?.id ?? ""
-        let deep = try await store.list(
-            .runs, query: Query(sort: [SortKey("created_at", descending: true)], limit: 1, offset: min(99_999, runs / 2)), scope: .everything
-        ).nextCursor ?? ""
+        let deep =
+            try await store.list(
+                .runs,
+                query: Query(sort: [SortKey("created_at", descending: true)], limit: 1, offset: min(99_999, runs / 2)),
+                scope: .everything
+            ).nextCursor ?? ""
         let today = String(Timestamp.rfc3339(micros: Timestamp.now()).prefix(10))
         let monthAgo = String(Timestamp.rfc3339(micros: Timestamp.now() - 30 * 86_400_000_000).prefix(10))
         let cases: [(String, [String: String], Principal)] = [
@@ -33,7 +39,8 @@ enum DashboardBench {
         ]
         for (label, parameters, principal) in cases {
             try await ProctorBench.time(label, times: repeats) {
-                try await Dashboard.renderRunsPage(services: services, parameters: parameters, principal: principal).utf8.count
+                try await Dashboard.renderRunsPage(services: services, parameters: parameters, principal: principal)
+                    .utf8.count
             }
         }
     }

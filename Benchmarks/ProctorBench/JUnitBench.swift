@@ -5,14 +5,24 @@ import ProctorCore
 /// and prints throughput and the process's peak memory, to show that parsing stays flat in memory.
 enum JUnitBench {
     static func run(megabytes: Int) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-junit-bench-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-junit-bench-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("junit.xml")
 
         let generated = try generate(file, bytes: megabytes * 1024 * 1024)
         let size = Double(generated.bytes) / (1024 * 1024)
-        print(String(format: "generated %.1f MB, %d cases (%d failed, %d skipped)", size, generated.cases, generated.failed, generated.skipped))
+        print(
+            String(
+                format: "generated %.1f MB, %d cases (%d failed, %d skipped)",
+                size,
+                generated.cases,
+                generated.failed,
+                generated.skipped
+            )
+        )
         print("peak memory before parsing: \(peakMemory())")
 
         var best = Double.infinity
@@ -29,7 +39,15 @@ enum JUnitBench {
             else {
                 throw ProctorError(.internal, "parsed counts \(summary) do not match the generated file")
             }
-            print(String(format: "round %d: %.2f s, %.1f MB/s, %.0f cases/s", round, seconds, size / seconds, Double(summary.total) / seconds))
+            print(
+                String(
+                    format: "round %d: %.2f s, %.1f MB/s, %.0f cases/s",
+                    round,
+                    seconds,
+                    size / seconds,
+                    Double(summary.total) / seconds
+                )
+            )
         }
         print(String(format: "best: %.1f MB/s", size / best))
         print("peak memory (VmHWM) after parsing: \(peakMemory())")
@@ -63,11 +81,13 @@ enum JUnitBench {
                 if index > 0 { buffer += "</testsuite>\n" }
                 buffer += "<testsuite name=\"suite-\(index / 100)\" tests=\"100\">\n"
             }
-            buffer += "<testcase classname=\"lab.module\(index % 13).Checks\" name=\"test_case_\(index)\" time=\"0.\(index % 997)\">"
+            buffer +=
+                "<testcase classname=\"lab.module\(index % 13).Checks\" name=\"test_case_\(index)\" time=\"0.\(index % 997)\">"
             if index % 10 == 0 {
                 result.failed += 1
                 buffer += "<failure message=\"expected 17.3, found 16.\(index % 9)\" type=\"AssertionError\">"
-                buffer += "Traceback (most recent call last):\n  File \"checks.py\", line \(index % 400), in test_case_\(index)\n"
+                buffer +=
+                    "Traceback (most recent call last):\n  File \"checks.py\", line \(index % 400), in test_case_\(index)\n"
                 buffer += "    assert version == &quot;17.3&quot;\nAssertionError</failure>"
                 buffer += "<system-out>connecting to device-\(index % 50)\nrunning show version\n</system-out>"
             } else if index % 25 == 0 {

@@ -15,9 +15,14 @@ enum KernelCIBench {
     static func measure(jobs: Int, repeats: Int) async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-bench-kernelci-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-bench-kernelci-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLStore.sqlite(path: directory.appendingPathComponent("bench.sqlite").path, logger: logger)
+        let store = try await SQLStore.sqlite(
+            path: directory.appendingPathComponent("bench.sqlite").path,
+            logger: logger
+        )
         _ = try await store.migrate()
         _ = try await Bootstrap.run(store: store, adminToken: token)
         guard let group = try await store.first(.groups, matching: ["name": .string(Bootstrap.defaultGroup)]) else {
@@ -33,7 +38,8 @@ enum KernelCIBench {
                 return Record(
                     .runs,
                     [
-                        "group_id": .string(group.id), "harness": .string(KernelCIJob.harness), "executor": .string("client"),
+                        "group_id": .string(group.id), "harness": .string(KernelCIJob.harness),
+                        "executor": .string("client"),
                         "name": .string("\(tree)-\(index)"), "status": .string(index % 7 == 0 ? "failure" : "success"),
                         "created_at": .timestamp(now - span + Int64(index) * (span / Int64(max(1, jobs)))),
                         "labels": .json(
@@ -50,7 +56,12 @@ enum KernelCIBench {
         }
         let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
         print(String(format: "== KernelCI: loaded %d jobs in %.1f s", jobs, seconds))
-        let configuration = AppConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory.path, adminToken: token)
+        let configuration = AppConfiguration(
+            host: "127.0.0.1",
+            port: 0,
+            dataDirectory: directory.path,
+            adminToken: token
+        )
         let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
         try await app.test(.router) { client in
             for uri in [

@@ -44,8 +44,12 @@ public struct WebhookDispatcher: Service {
     }
 
     private func latestEventSeq() async throws -> Int64 {
-        try await store.list(.runEvents, query: Query(sort: [SortKey("seq", descending: true)], limit: 1, fields: ["seq"]), scope: .everything)
-            .items.first?.seq ?? 0
+        try await store.list(
+            .runEvents,
+            query: Query(sort: [SortKey("seq", descending: true)], limit: 1, fields: ["seq"]),
+            scope: .everything
+        )
+        .items.first?.seq ?? 0
     }
 
     /// Records a pending delivery for each (event after `after`, matching webhook); returns the last event seen.
@@ -54,7 +58,11 @@ public struct WebhookDispatcher: Service {
         while true {
             let events = try await store.list(
                 .runEvents,
-                query: Query(filter: .predicate(Condition("seq", .greater, String(last))), sort: [SortKey("seq")], limit: 200),
+                query: Query(
+                    filter: .predicate(Condition("seq", .greater, String(last))),
+                    sort: [SortKey("seq")],
+                    limit: 200
+                ),
                 scope: .everything
             ).items
             guard !events.isEmpty else { return last }
@@ -64,7 +72,9 @@ public struct WebhookDispatcher: Service {
                 guard let groupID = event.groupID, RunStatus.notifies(event: event) else { continue }
                 if hooksByGroup[groupID] == nil {
                     hooksByGroup[groupID] = try await store.list(
-                        .webhooks, query: Query(filter: .equal("active", "true"), limit: 100), scope: .groups([groupID])
+                        .webhooks,
+                        query: Query(filter: .equal("active", "true"), limit: 100),
+                        scope: .groups([groupID])
                     ).items
                 }
                 for hook in hooksByGroup[groupID] ?? [] {
@@ -75,7 +85,8 @@ public struct WebhookDispatcher: Service {
                             Record(
                                 .webhookDeliveries,
                                 [
-                                    "group_id": .string(groupID), "webhook_id": .string(hook.id), "event_seq": .int(event.seq),
+                                    "group_id": .string(groupID), "webhook_id": .string(hook.id),
+                                    "event_seq": .int(event.seq),
                                     "run_id": event["run_id"], "next_attempt_at": .timestamp(Timestamp.now()),
                                 ]
                             )
@@ -95,7 +106,8 @@ public struct WebhookDispatcher: Service {
             .webhookDeliveries,
             query: Query(
                 filter: .equal("status", "pending") && .predicate(Condition("next_attempt_at", .lessOrEqual, now)),
-                sort: [SortKey("next_attempt_at")], limit: 50
+                sort: [SortKey("next_attempt_at")],
+                limit: 50
             ),
             scope: .everything
         ).items
@@ -107,7 +119,11 @@ public struct WebhookDispatcher: Service {
         let taken: Record
         do {
             taken = try await store.update(
-                .webhookDeliveries, id: delivery.id, changes: ["status": .string("sending")], ifMatch: delivery.etag, scope: .everything
+                .webhookDeliveries,
+                id: delivery.id,
+                changes: ["status": .string("sending")],
+                ifMatch: delivery.etag,
+                scope: .everything
             )
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .notFound {
             return
@@ -115,7 +131,13 @@ public struct WebhookDispatcher: Service {
         guard let hook = try await store.get(.webhooks, id: taken.string("webhook_id") ?? ""),
             let secret = hook.string("secret"), let url = hook.string("url")
         else {
-            _ = try await store.update(.webhookDeliveries, id: taken.id, changes: ["status": .string("failed"), "error": .string("the webhook is gone")], ifMatch: nil, scope: .everything)
+            _ = try await store.update(
+                .webhookDeliveries,
+                id: taken.id,
+                changes: ["status": .string("failed"), "error": .string("the webhook is gone")],
+                ifMatch: nil,
+                scope: .everything
+            )
             return
         }
         let body = try await payload(taken)
@@ -151,12 +173,19 @@ public struct WebhookDispatcher: Service {
     private func retry(attempts: Int64, error: String) -> [String: Value] {
         if attempts >= Int64(maxAttempts) { return ["status": .string("failed"), "error": .string(error)] }
         let delay = min(3600, Int64(1) << min(attempts - 1, 12))
-        return ["status": .string("pending"), "error": .string(error), "next_attempt_at": .timestamp(Timestamp.now() + delay * 1_000_000)]
+        return [
+            "status": .string("pending"), "error": .string(error),
+            "next_attempt_at": .timestamp(Timestamp.now() + delay * 1_000_000),
+        ]
     }
 
     private func payload(_ delivery: Record) async throws -> JSONValue {
         let seq = delivery.int("event_seq") ?? 0
-        let event = try await store.list(.runEvents, query: Query(filter: .equal("seq", String(seq)), limit: 1), scope: .everything).items.first
+        let event = try await store.list(
+            .runEvents,
+            query: Query(filter: .equal("seq", String(seq)), limit: 1),
+            scope: .everything
+        ).items.first
         let run = try await store.get(.runs, id: delivery.string("run_id") ?? "")
         return .object([
             "delivery": .string(delivery.id), "event": event?.publicJSON() ?? .null, "run": run?.publicJSON() ?? .null,
@@ -165,7 +194,10 @@ public struct WebhookDispatcher: Service {
 
     /// Lower-case hex HMAC-SHA256 of the exact body bytes, as receivers verify it.
     public static func signature(body: JSONValue, secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(body.encodedString().utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data(body.encodedString().utf8),
+            using: SymmetricKey(data: Data(secret.utf8))
+        )
         return mac.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -20,7 +20,9 @@ enum Migrations {
             } else if schema.since < version {
                 for field in schema.fields where field.since == version && field.name != "seq" {
                     out.append("ALTER TABLE \(table) ADD COLUMN \(columnDefinition(field, flavor: flavor))")
-                    if field.type == .labels { out.append(contentsOf: labelsTable(schema, flavor: flavor, version: version)) }
+                    if field.type == .labels {
+                        out.append(contentsOf: labelsTable(schema, flavor: flavor, version: version))
+                    }
                 }
                 if version == carriedSince, let labels = schema.labelsField, labels.since < version {
                     out.append(contentsOf: carriedLabelColumns(schema, flavor: flavor, backfill: true))
@@ -32,7 +34,8 @@ enum Migrations {
             }
             for index in schema.indexes where max(index.since, schema.since) == version && index.exists(at: version) {
                 let unique = index.unique ? "UNIQUE " : ""
-                var create = "CREATE \(unique)INDEX \(quoted(index.name(in: schema.table))) ON \(table) (\(index.columns.map(quoted).joined(separator: ", ")))"
+                var create =
+                    "CREATE \(unique)INDEX \(quoted(index.name(in: schema.table))) ON \(table) (\(index.columns.map(quoted).joined(separator: ", ")))"
                 if let condition = index.condition { create += " WHERE \(condition)" }
                 out.append(create)
             }
@@ -89,13 +92,19 @@ enum Migrations {
         var out = carried.map { "ALTER TABLE \(name) ADD COLUMN \(quoted($0.column)) \(flavor.columnType($0.type))" }
         if backfill {
             let assignments = carried.map { "\(quoted($0.column)) = \($0.value(of: "r.\(quoted($0.field))"))" }
-            out.append("UPDATE \(name) SET \(assignments.joined(separator: ", ")) FROM \(parent) AS r WHERE r.seq = \(name).row_seq")
+            out.append(
+                "UPDATE \(name) SET \(assignments.joined(separator: ", ")) FROM \(parent) AS r WHERE r.seq = \(name).row_seq"
+            )
         }
         out.append("DROP INDEX \(quoted("ix_\(schema.table)_labels_key_value"))")
-        let indexed = (["key", "value", "created_at"] + carried.map(\.column) + ["row_seq"]).map(quoted).joined(separator: ", ")
+        let indexed = (["key", "value", "created_at"] + carried.map(\.column) + ["row_seq"]).map(quoted).joined(
+            separator: ", "
+        )
         out.append("CREATE INDEX \(quoted("ix_\(schema.table)_labels_key_value_created_at")) ON \(name) (\(indexed))")
         let trigger = quoted("\(schema.table)_labels_follow")
-        let set = carried.map { "\(quoted($0.column)) = \($0.value(of: "NEW.\(quoted($0.field))"))" }.joined(separator: ", ")
+        let set = carried.map { "\(quoted($0.column)) = \($0.value(of: "NEW.\(quoted($0.field))"))" }.joined(
+            separator: ", "
+        )
         let update = "UPDATE \(name) SET \(set) WHERE row_seq = NEW.seq"
         let fields = carried.map { quoted($0.field) }
         switch flavor {
@@ -106,7 +115,9 @@ enum Migrations {
             )
         case .postgres:
             let changed = fields.map { "OLD.\($0) IS DISTINCT FROM NEW.\($0)" }.joined(separator: " OR ")
-            out.append("CREATE FUNCTION \(trigger)() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \(update); RETURN NULL; END $$")
+            out.append(
+                "CREATE FUNCTION \(trigger)() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \(update); RETURN NULL; END $$"
+            )
             out.append(
                 "CREATE TRIGGER \(trigger) AFTER UPDATE OF \(fields.joined(separator: ", ")) ON \(parent) FOR EACH ROW WHEN (\(changed)) EXECUTE FUNCTION \(trigger)()"
             )

@@ -14,7 +14,8 @@ struct RowCodec {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64, low = generator.next() as UInt64
         let digits = String(high, radix: 16), rest = String(low, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits + String(repeating: "0", count: 16 - rest.count) + rest
+        return String(repeating: "0", count: 16 - digits.count) + digits
+            + String(repeating: "0", count: 16 - rest.count) + rest
     }
 
     /// Fills the bookkeeping fields and defaults of a new row and checks the caller's values.
@@ -27,7 +28,9 @@ struct RowCodec {
     /// without a dictionary per row.
     static func prepareRow(_ record: Record, layout: InsertLayout, now: Int64) throws -> [Value] {
         guard record.kind == layout.schema.kind else {
-            throw ProctorError.badRequest("a \(record.kind.singular) among \(layout.schema.kind.rawValue): one kind per insert")
+            throw ProctorError.badRequest(
+                "a \(record.kind.singular) among \(layout.schema.kind.rawValue): one kind per insert"
+            )
         }
         var row = [Value](repeating: .null, count: layout.fields.count)
         for (name, value) in record.values {
@@ -149,7 +152,8 @@ struct RowCodec {
     func insertStatement(_ records: [Record]) throws -> SQLQueryString {
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         let fields = insertFields
-        var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: quoted(schema.table)) (\(unsafeRaw: fields.map { quoted($0.name) }.joined(separator: ", "))) VALUES "
+        var statement: SQLQueryString =
+            "INSERT INTO \(unsafeRaw: quoted(schema.table)) (\(unsafeRaw: fields.map { quoted($0.name) }.joined(separator: ", "))) VALUES "
         var rows: [[any Encodable & Sendable]] = []
         rows.reserveCapacity(records.count)
         for record in records {
@@ -171,12 +175,15 @@ struct RowCodec {
     }
 
     /// The columns of a `<table>_labels` row: the label, its row's creation time and what it carries of the row.
-    var labelsColumns: [String] { ["row_seq", "key", "value", "created_at"] + schema.labelsCarried.map { quoted($0.column) } }
+    var labelsColumns: [String] {
+        ["row_seq", "key", "value", "created_at"] + schema.labelsCarried.map { quoted($0.column) }
+    }
 
     func labelsInsert(_ rows: [(Int64, Record)]) throws -> SQLQueryString {
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         let carried = schema.labelsCarried
-        var statement: SQLQueryString = "INSERT INTO \(unsafeRaw: labelsTable) (\(unsafeRaw: labelsColumns.joined(separator: ", "))) VALUES "
+        var statement: SQLQueryString =
+            "INSERT INTO \(unsafeRaw: labelsTable) (\(unsafeRaw: labelsColumns.joined(separator: ", "))) VALUES "
         var first = true
         for (seq, record) in rows {
             let created = record["created_at"].intValue ?? Timestamp.now()
@@ -242,7 +249,9 @@ struct RowCodec {
 extension CarriedColumn {
     /// The column's value for a row whose field is `bind`.
     func value(bind: any Encodable & Sendable) -> SQLQueryString {
-        isGroup ? "(SELECT seq FROM \(unsafeRaw: quoted(ResourceKind.groups.schema.table)) WHERE id = \(bind: bind))" : "\(bind: bind)"
+        isGroup
+            ? "(SELECT seq FROM \(unsafeRaw: quoted(ResourceKind.groups.schema.table)) WHERE id = \(bind: bind))"
+            : "\(bind: bind)"
     }
 }
 
@@ -307,12 +316,18 @@ enum Cursor {
             }
         }
         let data = Data(JSONValue.array(values).encodedString().utf8)
-        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+            of: "/",
+            with: "_"
+        )
+        .replacingOccurrences(of: "=", with: "")
     }
 
     static func decode(_ cursor: String, keys: [SortKey], schema: ResourceSchema) throws -> [Value] {
-        let invalid = ProctorError.badRequest("invalid cursor: pass the next_cursor of a previous page unchanged", field: "cursor")
+        let invalid = ProctorError.badRequest(
+            "invalid cursor: pass the next_cursor of a previous page unchanged",
+            field: "cursor"
+        )
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard cursor.count < 4096, let data = Data(base64Encoded: base64),

@@ -40,7 +40,9 @@ final class SQLiteDirectImport: @unchecked Sendable {
             Migrations.references(field).map { (index, field, $0) }
         }
         var db: OpaquePointer?
-        guard sqlite_nio_sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else {
+        guard sqlite_nio_sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+            let db
+        else {
             let message = db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite_nio_sqlite3_close_v2(db)
             throw ProctorError(.unavailable, "cannot open \(path) for an import: \(message)")
@@ -52,7 +54,8 @@ final class SQLiteDirectImport: @unchecked Sendable {
             // fit is written to the WAL early, and a small cache that stays in the CPU's caches beat larger ones
             // (a million runs: 16 MiB 20 s; 64 MiB 22 s; 1 GiB 25 s; 4 MiB 28 s).
             for pragma in [
-                "PRAGMA foreign_keys = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -16384", "PRAGMA temp_store = MEMORY",
+                "PRAGMA foreign_keys = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -16384",
+                "PRAGMA temp_store = MEMORY",
                 "BEGIN IMMEDIATE",
             ] {
                 try execute(pragma)
@@ -98,13 +101,18 @@ final class SQLiteDirectImport: @unchecked Sendable {
             for column in rows[row].indices {
                 switch rows[row][column] {
                 case .json(let json): rows[row][column] = .string(json.encodedString())
-                case .strings(let list): rows[row][column] = .string(JSONValue.array(list.map { .string($0) }).encodedString())
+                case .strings(let list):
+                    rows[row][column] = .string(JSONValue.array(list.map { .string($0) }).encodedString())
                 default: break
                 }
             }
         }
         let referenced = references.map { reference in
-            Set(rows.compactMap { row -> String? in if case .string(let id) = row[reference.index] { return id } else { return nil } })
+            Set(
+                rows.compactMap { row -> String? in
+                    if case .string(let id) = row[reference.index] { return id } else { return nil }
+                }
+            )
         }
         return Batch(rows: rows, labels: labels, referenced: referenced)
     }
@@ -156,7 +164,10 @@ final class SQLiteDirectImport: @unchecked Sendable {
             var seen = checked[field.name] ?? []
             for id in ids.sorted() where !seen.contains(id) {
                 guard let seq = try lookup(statement, id) else {
-                    throw ProctorError.conflict("'\(field.name)' refers to a \(target.kind.singular) that does not exist", field: field.name)
+                    throw ProctorError.conflict(
+                        "'\(field.name)' refers to a \(target.kind.singular) that does not exist",
+                        field: field.name
+                    )
                 }
                 seen.insert(id)
                 if field.name == "group_id" { groupSeqs[id] = seq }
@@ -181,10 +192,12 @@ final class SQLiteDirectImport: @unchecked Sendable {
         switch value {
         case .null: result = sqlite_nio_sqlite3_bind_null(statement, index)
         case .string(let text): result = bindText(statement, index, text)
-        case .int(let number), .timestamp(let number): result = sqlite_nio_sqlite3_bind_int64(statement, index, Int64(number))
+        case .int(let number), .timestamp(let number):
+            result = sqlite_nio_sqlite3_bind_int64(statement, index, Int64(number))
         case .double(let number): result = sqlite_nio_sqlite3_bind_double(statement, index, number)
         case .bool(let flag): result = sqlite_nio_sqlite3_bind_int64(statement, index, flag ? 1 : 0)
-        case .strings(let list): result = bindText(statement, index, JSONValue.array(list.map { .string($0) }).encodedString())
+        case .strings(let list):
+            result = bindText(statement, index, JSONValue.array(list.map { .string($0) }).encodedString())
         case .json(let json): result = bindText(statement, index, json.encodedString())
         }
         guard result == SQLITE_OK else { throw failure() }
@@ -193,7 +206,13 @@ final class SQLiteDirectImport: @unchecked Sendable {
     private func bindText(_ statement: OpaquePointer, _ index: Int32, _ text: String) -> Int32 {
         // The length given, so a NUL inside the text is kept; SQLITE_TRANSIENT: SQLite copies the bytes.
         text.withCString { bytes in
-            sqlite_nio_sqlite3_bind_text(statement, index, bytes, Int32(text.utf8.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            sqlite_nio_sqlite3_bind_text(
+                statement,
+                index,
+                bytes,
+                Int32(text.utf8.count),
+                unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+            )
         }
     }
 
@@ -209,7 +228,9 @@ final class SQLiteDirectImport: @unchecked Sendable {
 
     private func prepare(_ sql: String) throws -> OpaquePointer {
         var statement: OpaquePointer?
-        guard sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+        guard
+            sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+                == SQLITE_OK,
             let statement
         else {
             sqlite_nio_sqlite3_finalize(statement)
@@ -220,7 +241,8 @@ final class SQLiteDirectImport: @unchecked Sendable {
 
     /// The connection's last error, as the store reports driver errors: a constraint is a conflict.
     private func failure() -> ProctorError {
-        let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "the import's connection is closed"
+        let message =
+            handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "the import's connection is closed"
         let code = handle.map { sqlite_nio_sqlite3_errcode($0) } ?? SQLITE_MISUSE
         if code == SQLITE_CONSTRAINT && message.contains("UNIQUE") {
             return .conflict("a row with the same identity already exists")
@@ -231,7 +253,9 @@ final class SQLiteDirectImport: @unchecked Sendable {
     private var closedError: ProctorError { ProctorError(.unavailable, "the import's connection is closed") }
 
     private func close() {
-        for statement in [insert, insertLabels].compactMap({ $0 }) + seqOf.values { sqlite_nio_sqlite3_finalize(statement) }
+        for statement in [insert, insertLabels].compactMap({ $0 }) + seqOf.values {
+            sqlite_nio_sqlite3_finalize(statement)
+        }
         insert = nil
         insertLabels = nil
         seqOf.removeAll()

@@ -129,7 +129,9 @@ private final class PointConnection: @unchecked Sendable {
         let columns = schema.fields.map { quoted($0.name) }.joined(separator: ", ")
         let sql = "SELECT \(columns) FROM \(quoted(schema.table)) WHERE \"id\" = ?1"
         var prepared: OpaquePointer?
-        guard sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK,
+        guard
+            sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+                == SQLITE_OK,
             let prepared
         else {
             sqlite_nio_sqlite3_finalize(prepared)

@@ -37,8 +37,12 @@ struct APIClient: Sendable {
     }
 
     func send(
-        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, body: HTTPClientRequest.Body? = nil,
-        contentType: String? = nil, timeout: TimeAmount = .seconds(90)
+        _ method: HTTPMethod,
+        _ path: String,
+        json: JSONValue? = nil,
+        body: HTTPClientRequest.Body? = nil,
+        contentType: String? = nil,
+        timeout: TimeAmount = .seconds(90)
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
@@ -62,11 +66,17 @@ struct APIClient: Sendable {
 
     /// Like ``send`` but any non-2xx answer becomes an error carrying the server's message.
     func expect(
-        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, body: HTTPClientRequest.Body? = nil,
-        contentType: String? = nil, timeout: TimeAmount = .seconds(90)
+        _ method: HTTPMethod,
+        _ path: String,
+        json: JSONValue? = nil,
+        body: HTTPClientRequest.Body? = nil,
+        contentType: String? = nil,
+        timeout: TimeAmount = .seconds(90)
     ) async throws -> Reply {
         let reply = try await send(method, path, json: json, body: body, contentType: contentType, timeout: timeout)
-        guard (200..<300).contains(reply.status) else { throw ServerError(status: reply.status, message: reply.errorMessage) }
+        guard (200..<300).contains(reply.status) else {
+            throw ServerError(status: reply.status, message: reply.errorMessage)
+        }
         return reply
     }
 

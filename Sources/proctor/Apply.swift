@@ -3,8 +3,8 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 import ProctorCore
 import ProctorHTTP
 import ProctorStore
@@ -72,7 +72,9 @@ enum LabFile {
         do {
             parsed = try Yams.load(yaml: text)
         } catch let error as YamlError {
-            throw CleanExit.message("\(path): invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+            throw CleanExit.message(
+                "\(path): invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")"
+            )
         } catch {
             throw CleanExit.message("\(path): invalid YAML")
         }
@@ -121,9 +123,13 @@ enum LabFile {
         }
         let items: [JSONValue] = json["changes"]?.arrayValue ?? []
         return items.compactMap { item -> LabApplier.Change? in
-            guard let action = item["action"]?.stringValue.flatMap(LabApplier.Action.init(rawValue:)) else { return nil }
+            guard let action = item["action"]?.stringValue.flatMap(LabApplier.Action.init(rawValue:)) else {
+                return nil
+            }
             return LabApplier.Change(
-                action: action, kind: item["kind"]?.stringValue ?? "", name: item["name"]?.stringValue ?? "",
+                action: action,
+                kind: item["kind"]?.stringValue ?? "",
+                name: item["name"]?.stringValue ?? "",
                 id: item["id"]?.stringValue ?? ""
             )
         }

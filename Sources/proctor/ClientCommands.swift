@@ -108,18 +108,30 @@ extension Proctor {
         func run() async throws {
             try await clientCommand {
                 let environment = ProcessInfo.processInfo.environment
-                guard let server = server ?? environment["PROCTOR_URL"] else { throw CleanExit.message("say which server: --server URL or PROCTOR_URL") }
-                guard let secret = password ?? environment["PROCTOR_PASSWORD"] ?? readLine(strippingNewline: true), !secret.isEmpty else {
+                guard let server = server ?? environment["PROCTOR_URL"] else {
+                    throw CleanExit.message("say which server: --server URL or PROCTOR_URL")
+                }
+                guard let secret = password ?? environment["PROCTOR_PASSWORD"] ?? readLine(strippingNewline: true),
+                    !secret.isEmpty
+                else {
                     throw CleanExit.message("give a password: --password, PROCTOR_PASSWORD or on stdin")
                 }
                 let client = APIClient(server: server, token: "")
                 let reply = try await client.expect(
-                    .POST, "/api/v1/auth/login", json: .object(["name": .string(name), "password": .string(secret)])
+                    .POST,
+                    "/api/v1/auth/login",
+                    json: .object(["name": .string(name), "password": .string(secret)])
                 )
-                guard let token = reply.json?["token"]?.stringValue else { throw CleanExit.message("the server sent no token") }
+                guard let token = reply.json?["token"]?.stringValue else {
+                    throw CleanExit.message("the server sent no token")
+                }
                 let file = ClientOptions.credentialsFile
-                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try Data(JSONValue.object(["server": .string(server), "token": .string(token)]).encodedString().utf8).write(to: file)
+                try FileManager.default.createDirectory(
+                    at: file.deletingLastPathComponent(),
+                    withIntermediateDirectories: true
+                )
+                try Data(JSONValue.object(["server": .string(server), "token": .string(token)]).encodedString().utf8)
+                    .write(to: file)
                 try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
                 print("logged in to \(server) as \(name); token saved in \(file.path)")
             }
@@ -128,7 +140,9 @@ extension Proctor {
 
     /// `proctor get <kind> [id]`: any resource of the native API.
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List or show resources (definitions, testbeds, runs, …).")
+        static let configuration = CommandConfiguration(
+            abstract: "List or show resources (definitions, testbeds, runs, …)."
+        )
 
         @Argument(help: "The kind: \(NativeKinds.all.joined(separator: ", ")).")
         var kind: String
@@ -172,7 +186,8 @@ extension Proctor {
 
     struct Runs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List, show, launch and cancel runs.", subcommands: [List.self, Show.self, Launch.self, Cancel.self]
+            abstract: "List, show, launch and cancel runs.",
+            subcommands: [List.self, Show.self, Launch.self, Cancel.self]
         )
 
         struct List: AsyncParsableCommand {
@@ -186,9 +201,15 @@ extension Proctor {
                 try await clientCommand {
                     var filters = filter
                     if let status { filters.append("status=\(status)") }
-                    let query = (["limit=\(limit)", "sort=-created_at"] + filters.map { "filter=\(queryEscape($0))" }).joined(separator: "&")
+                    let query = (["limit=\(limit)", "sort=-created_at"] + filters.map { "filter=\(queryEscape($0))" })
+                        .joined(separator: "&")
                     let reply = try await client.client().expect(.GET, "/api/v1/runs?" + query)
-                    printRows(reply.json?["items"]?.arrayValue ?? [], columns: NativeKinds.columns("runs"), format: client.output, raw: reply.json ?? .null)
+                    printRows(
+                        reply.json?["items"]?.arrayValue ?? [],
+                        columns: NativeKinds.columns("runs"),
+                        format: client.output,
+                        raw: reply.json ?? .null
+                    )
                 }
             }
         }
@@ -204,7 +225,12 @@ extension Proctor {
                     if client.output == .json {
                         print((reply.json ?? .null).prettyString())
                     } else {
-                        printRows([reply.json ?? .null], columns: NativeKinds.columns("runs") + ["reason"], format: .table, raw: .null)
+                        printRows(
+                            [reply.json ?? .null],
+                            columns: NativeKinds.columns("runs") + ["reason"],
+                            format: .table,
+                            raw: .null
+                        )
                     }
                 }
             }
@@ -221,7 +247,9 @@ extension Proctor {
 
             func run() async throws {
                 try await clientCommand {
-                    var body: [String: JSONValue] = ["definition": .string(definition), "tags": .array(tag.map(JSONValue.string))]
+                    var body: [String: JSONValue] = [
+                        "definition": .string(definition), "tags": .array(tag.map(JSONValue.string)),
+                    ]
                     if let profile { body["profile"] = .string(profile) }
                     if let testbed { body["testbed"] = .string(testbed) }
                     var labels: [String: JSONValue] = [:]
@@ -249,7 +277,9 @@ extension Proctor {
             func run() async throws {
                 try await clientCommand {
                     let reply = try await client.client().expect(.POST, "/api/v1/runs/\(queryEscape(id))/cancel")
-                    print("\(id): \(reply.json?["status"]?.stringValue ?? "?")\(reply.json?["cancel_requested"] == .bool(true) ? " (stopping)" : "")")
+                    print(
+                        "\(id): \(reply.json?["status"]?.stringValue ?? "?")\(reply.json?["cancel_requested"] == .bool(true) ? " (stopping)" : "")"
+                    )
                 }
             }
         }
@@ -257,7 +287,9 @@ extension Proctor {
 
     /// `proctor logs RUN [--follow]`: a run's console.
     struct Logs: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a run's console; --follow keeps printing until it ends.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's console; --follow keeps printing until it ends."
+        )
 
         @Argument(help: "The run's id.") var id: String
         @Flag(help: "Keep printing while the run runs.") var follow = false
@@ -269,7 +301,11 @@ extension Proctor {
                 var offset: Int64 = 0
                 while true {
                     let wait = follow ? "&wait=20" : ""
-                    let reply = try await api.expect(.GET, "/api/v1/runs/\(queryEscape(id))/log?offset=\(offset)\(wait)", timeout: .seconds(60))
+                    let reply = try await api.expect(
+                        .GET,
+                        "/api/v1/runs/\(queryEscape(id))/log?offset=\(offset)\(wait)",
+                        timeout: .seconds(60)
+                    )
                     FileHandle.standardOutput.write(Data(reply.body.readableBytesView))
                     let next = Int64(reply.headers.first(name: "Proctor-Log-Next") ?? "") ?? offset
                     let end = Int64(reply.headers.first(name: "Proctor-Log-End") ?? "") ?? next
@@ -286,13 +322,15 @@ extension Proctor {
 /// The native API's resource kinds and the columns the table output shows for each.
 enum NativeKinds {
     static let all = [
-        "groups", "harnesses", "engines", "agents", "testbeds", "configs", "products", "topics", "components", "definitions",
+        "groups", "harnesses", "engines", "agents", "testbeds", "configs", "products", "topics", "components",
+        "definitions",
         "profiles", "bundles", "remotecis", "runs", "image_builds", "tokens", "users",
     ]
 
     static func columns(_ kind: String) -> [String] {
         switch kind {
-        case "runs": return ["id", "name", "status", "executor", "tests_passed", "tests_failed", "created_at", "duration"]
+        case "runs":
+            return ["id", "name", "status", "executor", "tests_passed", "tests_failed", "created_at", "duration"]
         case "definitions": return ["id", "name", "harness", "job_file"]
         case "agents": return ["id", "name", "labels", "state", "last_seen_at"]
         case "tokens": return ["id", "name", "prefix", "expires_at", "revoked"]

@@ -49,7 +49,8 @@ struct JSONTextTests {
             .runs,
             [
                 "id": .string("r1"), "seq": .int(7), "group_id": .string("g"), "name": .string("nightly \"é\""),
-                "created_at": .timestamp(1_700_000_000_000_001), "labels": .json(.object(["b": .string("2"), "a": .string("1")])),
+                "created_at": .timestamp(1_700_000_000_000_001),
+                "labels": .json(.object(["b": .string("2"), "a": .string("1")])),
                 "tags": .strings(["x"]), "duration": .double(1.25), "cancel_requested": .bool(false), "comment": .null,
                 "etag": .string("e"),
             ]
@@ -69,10 +70,13 @@ struct JSONTextTests {
         #expect(JSONValue.decode(value.encodedString()) == value)
     }
 
-    @Test("rejects malformed text", arguments: [
-        "", " ", "{", "[1,]", "{\"a\":1,}", "{a:1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
-        "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "[1] 2", "NaN", "Infinity", "0x10", "{\"a\" 1}",
-    ])
+    @Test(
+        "rejects malformed text",
+        arguments: [
+            "", " ", "{", "[1,]", "{\"a\":1,}", "{a:1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
+            "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "[1] 2", "NaN", "Infinity", "0x10", "{\"a\" 1}",
+        ]
+    )
     func rejectsMalformed(_ text: String) {
         #expect(throws: (any Error).self) { try JSONValue.decode(Data(text.utf8)) }
         #expect(JSONValue.decode(text) == nil)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import ProctorCore
 import Testing
+
+@testable import ProctorCore
 
 @Suite("Principal cache")
 struct PrincipalCacheTests {

@@ -32,10 +32,12 @@ import Testing
         }
         #expect(summary == TestSummary(total: 7, passed: 3, failed: 1, errored: 1, skipped: 2))
         #expect(summary == TestSummary(cases))
-        #expect(cases.map(\.name) == [
-            "test_passes", "test_fails", "test_errors", "test_skipped", "test_expected_failure", "test_vlan[10]",
-            "test_vlan[20]",
-        ])
+        #expect(
+            cases.map(\.name) == [
+                "test_passes", "test_fails", "test_errors", "test_skipped", "test_expected_failure", "test_vlan[10]",
+                "test_vlan[20]",
+            ]
+        )
         #expect(cases.allSatisfy { $0.suite == "lab" && $0.classname == "source.test_lab" })
 
         let passes = try #require(cases.first { $0.name == "test_passes" })
@@ -69,7 +71,8 @@ import Testing
     }
 
     @Test func bareTestsuiteRootAndTestsuitesRoot() throws {
-        let bare = try Self.parseAll("""
+        let bare = try Self.parseAll(
+            """
             <?xml version="1.0"?>
             <testsuite name="unit" tests="2">
               <testcase classname="a.B" name="one" time="1.5"/>
@@ -78,19 +81,24 @@ import Testing
             at line 3</failure>
               </testcase>
             </testsuite>
-            """)
-        #expect(bare == [
-            TestCase(suite: "unit", classname: "a.B", name: "one", status: .passed, time: 1.5),
-            TestCase(suite: "unit", classname: "a.B", name: "two", status: .failed, message: "boom\nat line 3"),
-        ])
+            """
+        )
+        #expect(
+            bare == [
+                TestCase(suite: "unit", classname: "a.B", name: "one", status: .passed, time: 1.5),
+                TestCase(suite: "unit", classname: "a.B", name: "two", status: .failed, message: "boom\nat line 3"),
+            ]
+        )
 
-        let wrapped = try Self.parseAll("""
+        let wrapped = try Self.parseAll(
+            """
             <testsuites name="all">
               <testsuite name="first"><testcase classname="c" name="x" time="2"/></testsuite>
               <testsuite name="second"><testcase classname="c" name="y" time="1,234.5"><skipped/></testcase></testsuite>
               <testcase classname="loose" name="z"><error message="oops" type="E">trace</error></testcase>
             </testsuites>
-            """)
+            """
+        )
         #expect(wrapped.map(\.suite) == ["first", "second", "all"])
         #expect(wrapped.map(\.status) == [.passed, .skipped, .error])
         #expect(wrapped.map(\.time) == [2, 1234.5, 0])
@@ -99,7 +107,8 @@ import Testing
     }
 
     @Test func nestedSuitesUseTheInnermostName() throws {
-        let cases = try Self.parseAll("""
+        let cases = try Self.parseAll(
+            """
             <testsuites>
               <testsuite name="outer">
                 <properties><property name="k" value="v"/></properties>
@@ -116,7 +125,8 @@ import Testing
               </testsuite>
               <testsuites name="merged"><testsuite name="other"><testcase classname="c" name="merged"/></testsuite></testsuites>
             </testsuites>
-            """)
+            """
+        )
         #expect(cases.map(\.name) == ["before", "deep", "middle", "after", "merged"])
         #expect(cases.map(\.suite) == ["outer", "innermost", "inner", "outer", "other"])
         #expect(cases[0].systemOut == nil)
@@ -125,7 +135,8 @@ import Testing
     }
 
     @Test func worstOutcomeWinsAndUnknownChildrenAreIgnored() throws {
-        let cases = try Self.parseAll("""
+        let cases = try Self.parseAll(
+            """
             <testsuite name="s">
               <testcase classname="c" name="t">
                 <skipped message="first skipped"/>
@@ -133,7 +144,8 @@ import Testing
                 <flakyFailure message="a retry"><system-out>retry output</system-out></flakyFailure>
               </testcase>
             </testsuite>
-            """)
+            """
+        )
         #expect(cases.count == 1)
         #expect(cases[0].status == .failed)
         #expect(cases[0].message == "then failed")
@@ -166,7 +178,9 @@ import Testing
         let truncated = Self.thrownError { _ = try Self.parseAll("<testsuite>\n<testcase name=\"a\"") }
         #expect(truncated?.message.hasPrefix("malformed JUnit XML at line 2, column ") == true)
 
-        let ampersand = Self.thrownError { _ = try Self.parseAll("<testsuite>\n<testcase name=\"a & b\"/></testsuite>") }
+        let ampersand = Self.thrownError {
+            _ = try Self.parseAll("<testsuite>\n<testcase name=\"a & b\"/></testsuite>")
+        }
         #expect(ampersand?.message.hasPrefix("malformed JUnit XML at line 2, column ") == true)
 
         let empty = Self.thrownError { _ = try Self.parseAll("") }
@@ -208,9 +222,11 @@ import Testing
                 if index > 0 { out += "</testsuite>\n" }
                 out += "<testsuite name=\"suite-\(index / 100)\" tests=\"100\">\n"
             }
-            out += "<testcase classname=\"pkg.module\(index % 7).Class\" name=\"test_case_\(index)\" time=\"0.\(index % 1000)\">"
+            out +=
+                "<testcase classname=\"pkg.module\(index % 7).Class\" name=\"test_case_\(index)\" time=\"0.\(index % 1000)\">"
             if index % 10 == 0 {
-                out += "<failure message=\"assert \(index) &lt; 0\" type=\"AssertionError\">Traceback (most recent call last)\n"
+                out +=
+                    "<failure message=\"assert \(index) &lt; 0\" type=\"AssertionError\">Traceback (most recent call last)\n"
                 out += "  File \"test.py\", line \(index), in test_case_\(index)\nAssertionError</failure>"
                 out += "<system-out>output of case \(index)</system-out>"
             } else if index % 25 == 0 {
@@ -225,7 +241,9 @@ import Testing
     }
 
     @Test func aTwelveMegabyteFileStreams() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-results-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-results-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("big.xml")
@@ -240,7 +258,13 @@ import Testing
         // Expected: index % 10 == 0 fails; of the rest, index % 25 == 0 but not % 10 is skipped.
         let failed = count / 10
         let skipped = (0..<count).filter { $0 % 10 != 0 && $0 % 25 == 0 }.count
-        let expected = TestSummary(total: count, passed: count - failed - skipped, failed: failed, errored: 0, skipped: skipped)
+        let expected = TestSummary(
+            total: count,
+            passed: count - failed - skipped,
+            failed: failed,
+            errored: 0,
+            skipped: skipped
+        )
 
         var last: TestCase?
         var seen = 0
@@ -252,10 +276,14 @@ import Testing
         #expect(seen == count)
         let final = count - 1
         #expect(
-            last == TestCase(
-                suite: "suite-\(final / 100)", classname: "pkg.module\(final % 7).Class", name: "test_case_\(final)",
-                status: .passed, time: 0.999
-            )
+            last
+                == TestCase(
+                    suite: "suite-\(final / 100)",
+                    classname: "pkg.module\(final % 7).Class",
+                    name: "test_case_\(final)",
+                    status: .passed,
+                    time: 0.999
+                )
         )
 
         // The in-memory path must not hit XMLParser(data:)'s 10 MB limit either.
@@ -284,12 +312,14 @@ import Testing
         #expect(report.summary == TestSummary(total: 13, passed: 6, failed: 3, errored: 2, skipped: 2))
         let byName = Dictionary(uniqueKeysWithValues: report.cases.map { ("\($0.classname).\($0.name)", $0) })
         #expect(report.cases.allSatisfy { $0.suite == "lab_checks" })
-        #expect(report.cases.map { "\($0.classname).\($0.name)" } == [
-            "common_setup.connect", "common_setup.load_config", "PassingTest.setup", "PassingTest.ping",
-            "PassingTest.cleanup", "FailingTest.check_version", "FailingTest.check_interfaces",
-            "ErroredTest.parse_output", "SkippedTest.needs_wireless", "BlockedTest.setup", "BlockedTest.never_runs",
-            "AbortedTest.abort_here", "common_cleanup.disconnect",
-        ])
+        #expect(
+            report.cases.map { "\($0.classname).\($0.name)" } == [
+                "common_setup.connect", "common_setup.load_config", "PassingTest.setup", "PassingTest.ping",
+                "PassingTest.cleanup", "FailingTest.check_version", "FailingTest.check_interfaces",
+                "ErroredTest.parse_output", "SkippedTest.needs_wireless", "BlockedTest.setup", "BlockedTest.never_runs",
+                "AbortedTest.abort_here", "common_cleanup.disconnect",
+            ]
+        )
         #expect(byName["common_setup.load_config"]?.status == .passed)  // passx
         #expect(byName["common_setup.load_config"]?.message == "known issue: config reload is slow")
         #expect(byName["FailingTest.check_version"]?.message == "expected 17.3, found 16.9")
@@ -312,7 +342,9 @@ import Testing
         let report = try Self.pyats("lab_job.results.json", .testcases)
         // pyATS "Overall Stats": passed 2 + passx 1, failed 2, errored 1 + aborted 1, skipped 1 + blocked 0.
         #expect(report.summary == TestSummary(total: 8, passed: 3, failed: 2, errored: 2, skipped: 1))
-        #expect(report.cases.first { $0.classname == "FailingTest" }?.message == "check_version: expected 17.3, found 16.9")
+        #expect(
+            report.cases.first { $0.classname == "FailingTest" }?.message == "check_version: expected 17.3, found 16.9"
+        )
 
         let two = try Self.pyats("lab_job_two_tasks.results.json", .testcases)
         // pyATS's job summary for that run: passed 2, passx 1, failed 3, errored 2, aborted 1, blocked 3, skipped 1.
@@ -322,10 +354,12 @@ import Testing
     @Test func pyatsBlockedTestcasesWithoutSections() throws {
         let report = try Self.pyats("lab_job_two_tasks.results.json")
         let blocked = report.cases.filter { $0.suite == "setup_fails" }
-        #expect(blocked.map { "\($0.classname).\($0.name)" } == [
-            "common_setup.connect", "Upgrade.Upgrade", "VlanCheck[vlan=10].VlanCheck[vlan=10]",
-            "VlanCheck[vlan=20].VlanCheck[vlan=20]", "common_cleanup.disconnect",
-        ])
+        #expect(
+            blocked.map { "\($0.classname).\($0.name)" } == [
+                "common_setup.connect", "Upgrade.Upgrade", "VlanCheck[vlan=10].VlanCheck[vlan=10]",
+                "VlanCheck[vlan=20].VlanCheck[vlan=20]", "common_cleanup.disconnect",
+            ]
+        )
         #expect(blocked.map(\.status) == [.error, .skipped, .skipped, .skipped, .passed])
         #expect(blocked[1].message == "common_setup did not pass")
         #expect(blocked[0].message?.hasSuffix("ConnectionError: testbed unreachable") == true)
@@ -386,12 +420,14 @@ import Testing
             TestCase(suite: "s", classname: "c", name: name, status: status)
         }
         let previous = [
-            make("pass-fail", .passed), make("pass-error", .passed), make("fail-pass", .failed), make("error-pass", .error),
+            make("pass-fail", .passed), make("pass-error", .passed), make("fail-pass", .failed),
+            make("error-pass", .error),
             make("fail-error", .failed), make("skip-fail", .skipped), make("pass-skip", .passed), make("gone", .passed),
             make("retried", .passed),
         ]
         let current = [
-            make("pass-fail", .failed), make("pass-error", .error), make("fail-pass", .passed), make("error-pass", .passed),
+            make("pass-fail", .failed), make("pass-error", .error), make("fail-pass", .passed),
+            make("error-pass", .passed),
             make("fail-error", .error), make("skip-fail", .failed), make("pass-skip", .skipped), make("new", .failed),
             make("retried", .passed), make("retried", .failed),
         ]

@@ -449,7 +449,9 @@ import Testing
                 let answer = try await call(client, .get, "jobs/?\(query)", status: .badRequest)
                 #expect(answer["error"]?.stringValue?.isEmpty == false, "\(query)")
             }
-            for query in ["sort=", "sort=%20", "sort=-id", "sort=id,-created", "detailed=True", "detailed=false", "detailed="] {
+            for query in [
+                "sort=", "sort=%20", "sort=-id", "sort=id,-created", "detailed=True", "detailed=false", "detailed=",
+            ] {
                 try await call(client, .get, "jobs/?\(query)")
             }
             try await call(client, .get, "packages/?detailed=sometimes", status: .badRequest)

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
-import NIOCore
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import ProctorCore
 import ProctorExec
 import ProctorHTTP
@@ -11,7 +11,8 @@ import Testing
 /// Jobs really run: launched over the API, executed by the local executor of a live server, their console
 /// and test cases stored, timeouts and cancel enforced.
 @Suite(.serialized) struct ExecutionTests {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let python = ProcessInfo.processInfo.environment["PROCTOR_TEST_PYTHON"] ?? "python3"
 
     static let lab = """
@@ -39,7 +40,10 @@ import Testing
         app.configuration.executorSlots = 2
         try await app.testLive { client in
             try await client.execute(
-                uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: Self.lab)
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: Self.lab)
             ) { response in
                 #expect(response.status == .ok)
             }
@@ -48,7 +52,12 @@ import Testing
     }
 
     func launch(_ client: any TestClientProtocol, _ body: String) async throws -> String {
-        try await client.execute(uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: body)) {
+        try await client.execute(
+            uri: "/api/v1/runs",
+            method: .post,
+            headers: bearer(TestApp.adminToken),
+            body: ByteBuffer(json: body)
+        ) {
             response in
             #expect(response.status == .created)
             let run = try json(response)
@@ -58,11 +67,15 @@ import Testing
     }
 
     func run(_ client: any TestClientProtocol, _ id: String) async throws -> JSONValue {
-        try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) { try json($0) }
+        try await client.execute(uri: "/api/v1/runs/\(id)", method: .get, headers: bearer(TestApp.adminToken)) {
+            try json($0)
+        }
     }
 
     /// Polls until the run reaches `statuses` (or a final status), within `seconds`.
-    func waitFor(_ client: any TestClientProtocol, _ id: String, _ statuses: Set<String>, seconds: Double = 60) async throws -> JSONValue {
+    func waitFor(_ client: any TestClientProtocol, _ id: String, _ statuses: Set<String>, seconds: Double = 60)
+        async throws -> JSONValue
+    {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let current = try await run(client, id)
@@ -88,7 +101,9 @@ import Testing
             #expect(failed["reason"] == .string("1 failed, 0 errored of 4 tests"))
 
             try await client.execute(
-                uri: "/api/v1/runs/\(failing)/tests?filter=status=failed", method: .get, headers: bearer(TestApp.adminToken)
+                uri: "/api/v1/runs/\(failing)/tests?filter=status=failed",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
             ) { response in
                 #expect(response.status == .ok)
                 let items = try json(response)["items"]?.arrayValue ?? []
@@ -97,18 +112,30 @@ import Testing
                 #expect(items.first?["message"]?.stringValue?.contains("PROCTOR_DEMO_FAIL") == true)
             }
             // The console: the pytest summary line is in the log; the phases are events.
-            try await client.execute(uri: "/api/v1/runs/\(passing)/log", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(passing)/log",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 #expect(response.status == .ok)
                 let text = String(buffer: response.body)
                 #expect(text.contains("4 passed"))
                 #expect(response.headers[HTTPField.Name("Proctor-Run-Status")!] == "success")
             }
-            try await client.execute(uri: "/api/v1/runs/\(passing)/events", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(passing)/events",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 let statuses = try json(response)["items"]?.arrayValue?.compactMap { $0["status"]?.stringValue }
                 #expect(statuses == ["new", "pre-run", "running", "post-run", "success"])
             }
             // The JUnit file pytest wrote is stored with the run and downloadable.
-            try await client.execute(uri: "/api/v1/runs/\(passing)/files", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(passing)/files",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 let files = try json(response)["items"]?.arrayValue ?? []
                 #expect(files.compactMap { $0["name"]?.stringValue } == ["junit.xml"])
                 #expect(files.first?["storage_path"] == nil)
@@ -124,7 +151,8 @@ import Testing
             // figure for Benchmarks/, not an assertion: timing in tests only measures the machine.)
             #expect(done["status"] == .string("killed"))
             #expect(done["reason"] == .string("timeout"))
-            try await client.execute(uri: "/api/v1/runs/\(id)/log", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(uri: "/api/v1/runs/\(id)/log", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
                 #expect(String(buffer: response.body).contains("going to sleep"))
             }
         }
@@ -140,7 +168,11 @@ import Testing
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await run(client, second)["status"] == .string("new"))
 
-            try await client.execute(uri: "/api/v1/runs/\(first)/cancel", method: .post, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(first)/cancel",
+                method: .post,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 #expect(response.status == .accepted)
             }
             let killed = try await waitFor(client, first, ["killed", "success", "failure", "error"], seconds: 10)
@@ -148,10 +180,18 @@ import Testing
             #expect(killed["reason"] == .string("canceled"))
             // The testbed is free: the second starts; cancel it too.
             _ = try await waitFor(client, second, ["running"], seconds: 20)
-            try await client.execute(uri: "/api/v1/runs/\(second)/cancel", method: .post, headers: bearer(TestApp.adminToken)) { _ in }
+            try await client.execute(
+                uri: "/api/v1/runs/\(second)/cancel",
+                method: .post,
+                headers: bearer(TestApp.adminToken)
+            ) { _ in }
             #expect(try await waitFor(client, second, ["killed"], seconds: 10)["status"] == .string("killed"))
             // A finished run cannot be canceled again.
-            try await client.execute(uri: "/api/v1/runs/\(first)/cancel", method: .post, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(first)/cancel",
+                method: .post,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 #expect(response.status == .conflict)
             }
         }
@@ -174,7 +214,12 @@ import Testing
                 (#"{"definition": 7}"#, .badRequest),
                 (#"{"definition": "pytest-demo", "tags": "x"}"#, .badRequest),
             ] {
-                try await client.execute(uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: body)) {
+                try await client.execute(
+                    uri: "/api/v1/runs",
+                    method: .post,
+                    headers: bearer(TestApp.adminToken),
+                    body: ByteBuffer(json: body)
+                ) {
                     response in
                     let answer = try json(response)
                     #expect(response.status == status, "\(body)")
@@ -184,7 +229,10 @@ import Testing
             // A run's status cannot be patched around the state machine.
             let id = try await launch(client, #"{"definition": "mystery"}"#)
             try await client.execute(
-                uri: "/api/v1/runs/\(id)", method: .patch, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"status": "success"}"#)
+                uri: "/api/v1/runs/\(id)",
+                method: .patch,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"status": "success"}"#)
             ) { response in
                 let answer = try json(response)
                 #expect(response.status == .badRequest)
@@ -197,7 +245,9 @@ import Testing
         try await withLab { client in
             let id = try await launch(client, #"{"group": "lab", "name": "reported", "labels": {"kernel": "v6.1"}}"#)
             try await client.execute(
-                uri: "/api/v1/runs/\(id)/status", method: .post, headers: bearer(TestApp.adminToken),
+                uri: "/api/v1/runs/\(id)/status",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
                 body: ByteBuffer(json: #"{"status": "running", "comment": "booting"}"#)
             ) { response in
                 #expect(response.status == .created)
@@ -206,7 +256,9 @@ import Testing
             }
             for (offset, text) in [(0, "line one\nerror: disk full\n"), (26, "warning: slow\nerror: disk full\n")] {
                 try await client.execute(
-                    uri: "/api/v1/runs/\(id)/log?offset=\(offset)", method: .post, headers: bearer(TestApp.adminToken),
+                    uri: "/api/v1/runs/\(id)/log?offset=\(offset)",
+                    method: .post,
+                    headers: bearer(TestApp.adminToken),
                     body: ByteBuffer(string: text)
                 ) { response in
                     #expect(response.status == .created)
@@ -214,27 +266,45 @@ import Testing
             }
             // A retried append at an offset already stored is a no-op; one past the end is a conflict.
             try await client.execute(
-                uri: "/api/v1/runs/\(id)/log?offset=0", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(string: "line one\n")
+                uri: "/api/v1/runs/\(id)/log?offset=0",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(string: "line one\n")
             ) { response in
                 let reply = try json(response)
                 #expect(reply["end"] == .number(57))
             }
             try await client.execute(
-                uri: "/api/v1/runs/\(id)/log?offset=999", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(string: "x")
+                uri: "/api/v1/runs/\(id)/log?offset=999",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(string: "x")
             ) { response in
                 #expect(response.status == .conflict)
             }
-            try await client.execute(uri: "/api/v1/runs/\(id)/log?offset=9&limit=16", method: .get, headers: bearer(TestApp.adminToken)) {
+            try await client.execute(
+                uri: "/api/v1/runs/\(id)/log?offset=9&limit=16",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) {
                 response in
                 #expect(String(buffer: response.body) == "error: disk full")
                 #expect(response.headers[HTTPField.Name("Proctor-Log-Next")!] == "25")
             }
-            try await client.execute(uri: "/api/v1/runs/\(id)/log?line=1&lines=2", method: .get, headers: bearer(TestApp.adminToken)) {
+            try await client.execute(
+                uri: "/api/v1/runs/\(id)/log?line=1&lines=2",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) {
                 response in
                 let reply = try json(response)
                 #expect(reply["lines"] == .array([.string("error: disk full"), .string("warning: slow")]))
             }
-            try await client.execute(uri: "/api/v1/runs/\(id)/log/summary", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(id)/log/summary",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 let body = try json(response)
                 #expect(body["errors"] == .array([.array([.number(2), .string("error: disk full")])]))
                 #expect(body["warnings"] == .array([.array([.number(1), .string("warning: slow")])]))
@@ -244,8 +314,10 @@ import Testing
                 <testcase classname="boot" name="dmesg"><failure message="oops"/></testcase></testsuite></testsuites>
                 """
             try await client.execute(
-                uri: "/api/v1/runs/\(id)/files?name=results.xml", method: .post,
-                headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/junit"], body: ByteBuffer(string: junit)
+                uri: "/api/v1/runs/\(id)/files?name=results.xml",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/junit"],
+                body: ByteBuffer(string: junit)
             ) { response in
                 #expect(response.status == .created)
                 let body = try json(response)
@@ -253,7 +325,8 @@ import Testing
                 #expect(body["results"]?["failed"] == .number(1))
             }
             try await client.execute(
-                uri: "/api/v1/runs/\(id)/files?name=broken.xml", method: .post,
+                uri: "/api/v1/runs/\(id)/files?name=broken.xml",
+                method: .post,
                 headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/junit"],
                 body: ByteBuffer(string: "<testsuite>\n<testcase name='a'>\n</testsuite>")
             ) { response in
@@ -262,7 +335,9 @@ import Testing
                 #expect(reply["error"]?["message"]?.stringValue?.contains("line") == true)
             }
             try await client.execute(
-                uri: "/api/v1/runs/\(id)/status", method: .post, headers: bearer(TestApp.adminToken),
+                uri: "/api/v1/runs/\(id)/status",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
                 body: ByteBuffer(json: #"{"status": "failure"}"#)
             ) { _ in }
             let final = try await run(client, id)
@@ -270,9 +345,15 @@ import Testing
             #expect(final["tests_failed"] == .number(1))
             #expect(final["executor"] == .string("client"))
             // The broken file is still stored.
-            try await client.execute(uri: "/api/v1/runs/\(id)/files?sort=name", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/runs/\(id)/files?sort=name",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 let reply = try json(response)
-                #expect(reply["items"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["broken.xml", "results.xml"])
+                #expect(
+                    reply["items"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["broken.xml", "results.xml"]
+                )
             }
         }
     }
@@ -283,12 +364,18 @@ import Testing
         let app = try await TestApp.make()
         let store = app.store
         try await app.testLive { client in
-            let latest = try await client.execute(uri: "/api/v1/events?after=0&limit=1000", method: .get, headers: bearer(TestApp.adminToken)) {
+            let latest = try await client.execute(
+                uri: "/api/v1/events?after=0&limit=1000",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) {
                 if case .number(let value) = try json($0)["next_after"] ?? .null { return value }
                 return 0
             }
             async let waited = client.execute(
-                uri: "/api/v1/events?after=\(Int(latest))&wait=60", method: .get, headers: bearer(TestApp.adminToken)
+                uri: "/api/v1/events?after=\(Int(latest))&wait=60",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
             ) { response in try json(response)["items"]?.arrayValue ?? [] }
             try await Task.sleep(for: .milliseconds(300))
             // Another replica's event (the test client has one connection, busy with the long-poll).
@@ -316,13 +403,15 @@ import Testing
         router.post("hook") { request, _ -> HTTPResponse.Status in
             let body = try await request.body.collect(upTo: 1 << 20)
             await inbox.add(
-                request.headers[HTTPField.Name("X-Proctor-Signature")!] ?? "", request.headers[HTTPField.Name("X-Proctor-Event")!] ?? "",
+                request.headers[HTTPField.Name("X-Proctor-Signature")!] ?? "",
+                request.headers[HTTPField.Name("X-Proctor-Event")!] ?? "",
                 String(buffer: body)
             )
             return .ok
         }
         let receiver = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in await inbox.setPort(channel.localAddress?.port ?? 0) }
         )
         let serving = Task { try await receiver.runService() }
@@ -341,7 +430,10 @@ import Testing
              "statuses": ["success", "failure"]}
             """
         return try await client.execute(
-            uri: "/api/v1/webhooks", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: hook)
+            uri: "/api/v1/webhooks",
+            method: .post,
+            headers: bearer(TestApp.adminToken),
+            body: ByteBuffer(json: hook)
         ) { response in
             let body = try json(response)
             #expect(response.status == .created)
@@ -353,11 +445,16 @@ import Testing
     /// Reports `statuses` in turn on a new client-reported run; returns its id.
     private func report(_ statuses: [String], _ client: any TestClientProtocol) async throws -> String {
         let runID = try await client.execute(
-            uri: "/api/v1/runs", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: #"{"name": "hooked"}"#)
+            uri: "/api/v1/runs",
+            method: .post,
+            headers: bearer(TestApp.adminToken),
+            body: ByteBuffer(json: #"{"name": "hooked"}"#)
         ) { try json($0)["id"]?.stringValue ?? "" }
         for status in statuses {
             try await client.execute(
-                uri: "/api/v1/runs/\(runID)/status", method: .post, headers: bearer(TestApp.adminToken),
+                uri: "/api/v1/runs/\(runID)/status",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
                 body: ByteBuffer(json: #"{"status": "\#(status)"}"#)
             ) { response in #expect(response.status == .created) }
         }
@@ -365,7 +462,9 @@ import Testing
     }
 
     /// Serves a receiver and an app with a hook to it, and hands both to `body`.
-    private func withHook(_ body: @Sendable (any TestClientProtocol, _ hookID: String, Inbox) async throws -> Void) async throws {
+    private func withHook(_ body: @Sendable (any TestClientProtocol, _ hookID: String, Inbox) async throws -> Void)
+        async throws
+    {
         let inbox = Inbox()
         let (serving, receiverPort) = try await receiver(inbox)
         defer { serving.cancel() }
@@ -374,7 +473,9 @@ import Testing
     }
 
     /// What the receiver got: waits for a first post, then `settle` more for any others.
-    private func posts(_ inbox: Inbox, settle: Duration) async throws -> [(signature: String, event: String, body: String)] {
+    private func posts(_ inbox: Inbox, settle: Duration) async throws -> [(
+        signature: String, event: String, body: String
+    )] {
         for _ in 0..<100 {
             if await !inbox.posts.isEmpty { break }
             try await Task.sleep(for: .milliseconds(50))
@@ -384,7 +485,11 @@ import Testing
     }
 
     private func deliveries(_ client: any TestClientProtocol, hookID: String) async throws -> [JSONValue] {
-        try await client.execute(uri: "/api/v1/webhooks/\(hookID)/deliveries", method: .get, headers: bearer(TestApp.adminToken)) {
+        try await client.execute(
+            uri: "/api/v1/webhooks/\(hookID)/deliveries",
+            method: .get,
+            headers: bearer(TestApp.adminToken)
+        ) {
             try json($0)["items"]?.arrayValue ?? []
         }
     }

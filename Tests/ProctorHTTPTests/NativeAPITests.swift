@@ -25,22 +25,36 @@ import Testing
                 let body = try json(response)
                 #expect(body["status"] == .string("ok"))
             }
-            try await client.execute(uri: "/api/v1/whoami", method: .delete, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(uri: "/api/v1/whoami", method: .delete, headers: bearer(TestApp.adminToken)) {
+                response in
                 #expect(response.status == .methodNotAllowed)
                 #expect(response.headers[.allow] == "GET, HEAD")
                 let body = try json(response)
                 #expect(body["error"]?["code"] == .string("method_not_allowed"))
             }
-            try await client.execute(uri: "/api/v1/harnesses/some-id", method: .post, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/harnesses/some-id",
+                method: .post,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 #expect(response.status == .methodNotAllowed)
-                let allowed = Set((response.headers[.allow] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                let allowed = Set(
+                    (response.headers[.allow] ?? "").split(separator: ",").map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    }
+                )
                 #expect(allowed == ["GET", "HEAD", "PATCH", "DELETE"])
             }
             // An unknown path and a missing row stay 404.
-            try await client.execute(uri: "/api/v1/no-such-thing", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(uri: "/api/v1/no-such-thing", method: .get, headers: bearer(TestApp.adminToken)) {
+                response in
                 #expect(response.status == .notFound)
             }
-            try await client.execute(uri: "/api/v1/harnesses/no-such-id", method: .get, headers: bearer(TestApp.adminToken)) { response in
+            try await client.execute(
+                uri: "/api/v1/harnesses/no-such-id",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
                 #expect(response.status == .notFound)
                 #expect(response.headers[.allow] == nil)
             }
@@ -55,7 +69,8 @@ import Testing
                 let body = try json(response)
                 #expect(body["error"]?["code"] == .string("unauthorized"))
             }
-            try await client.execute(uri: "/api/v1/harnesses", method: .get, headers: bearer("pt_wrong_token_000000")) { response in
+            try await client.execute(uri: "/api/v1/harnesses", method: .get, headers: bearer("pt_wrong_token_000000")) {
+                response in
                 #expect(response.status == .unauthorized)
             }
         }
@@ -72,20 +87,28 @@ import Testing
             """
         try await app.test { client in
             try await client.execute(
-                uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
             ) { response in
                 #expect(response.status == .ok)
                 let actions = try json(response)["changes"]?.arrayValue?.compactMap { $0["action"]?.stringValue }
                 #expect(actions == ["created", "created", "created", "created", "created"])
             }
             try await client.execute(
-                uri: "/api/v1/apply", method: .post, headers: bearer(TestApp.adminToken), body: ByteBuffer(json: lab)
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
             ) { response in
                 let actions = try json(response)["changes"]?.arrayValue?.compactMap { $0["action"]?.stringValue }
                 #expect(actions?.allSatisfy { $0 == "unchanged" } == true)
             }
             try await client.execute(
-                uri: "/api/v1/profiles?filter=priority=2&fields=name,priority", method: .get, headers: bearer(TestApp.adminToken)
+                uri: "/api/v1/profiles?filter=priority=2&fields=name,priority",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
             ) { response in
                 #expect(response.status == .ok)
                 let items = try json(response)["items"]?.arrayValue ?? []
@@ -100,7 +123,8 @@ import Testing
         let app = try await TestApp.make()
         try await app.test { client in
             let admin = bearer(TestApp.adminToken)
-            try await client.execute(uri: "/api/v1/harnesses?filter=bogus=1", method: .get, headers: admin) { response in
+            try await client.execute(uri: "/api/v1/harnesses?filter=bogus=1", method: .get, headers: admin) {
+                response in
                 #expect(response.status == .badRequest)
                 let body = try json(response)
                 #expect(body["error"]?["field"] == .string("bogus"))
@@ -109,24 +133,35 @@ import Testing
                 #expect(response.status == .badRequest)
             }
             try await client.execute(
-                uri: "/api/v1/harnesses", method: .post, headers: admin, body: ByteBuffer(string: "{not json")
+                uri: "/api/v1/harnesses",
+                method: .post,
+                headers: admin,
+                body: ByteBuffer(string: "{not json")
             ) { response in
                 #expect(response.status == .badRequest)
             }
             try await client.execute(
-                uri: "/api/v1/harnesses", method: .post, headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "text/plain"],
+                uri: "/api/v1/harnesses",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "text/plain"],
                 body: ByteBuffer(string: "x")
             ) { response in
                 #expect(response.status == .unsupportedMediaType)
             }
             try await client.execute(
-                uri: "/api/v1/harnesses", method: .post, headers: admin, body: ByteBuffer(json: #"{"group": "default", "name": "h"}"#)
+                uri: "/api/v1/harnesses",
+                method: .post,
+                headers: admin,
+                body: ByteBuffer(json: #"{"group": "default", "name": "h"}"#)
             ) { response in
                 #expect(response.status == .created)
                 #expect(response.headers[.eTag] != nil)
             }
             try await client.execute(
-                uri: "/api/v1/harnesses", method: .post, headers: admin, body: ByteBuffer(json: #"{"group": "default", "name": "h"}"#)
+                uri: "/api/v1/harnesses",
+                method: .post,
+                headers: admin,
+                body: ByteBuffer(json: #"{"group": "default", "name": "h"}"#)
             ) { response in
                 #expect(response.status == .conflict)
             }

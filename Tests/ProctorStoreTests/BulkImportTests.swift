@@ -39,12 +39,18 @@ import Testing
                 default:
                     try await store.insertMany(records)
                 }
-                let page = try await store.list(.runs, query: Query(sort: [SortKey("seq")], limit: 1000), scope: .everything)
-                stored.append(page.items.map { record in
-                    var record = record
-                    record.values["etag"] = nil
-                    return record
-                })
+                let page = try await store.list(
+                    .runs,
+                    query: Query(sort: [SortKey("seq")], limit: 1000),
+                    scope: .everything
+                )
+                stored.append(
+                    page.items.map { record in
+                        var record = record
+                        record.values["etag"] = nil
+                        return record
+                    }
+                )
                 labels.append(try await store.storedLabels(.runs))
             }
         }
@@ -56,7 +62,18 @@ import Testing
             #expect(labels[way] == labels[0])
         }
         // Label values are kept as strings, numbers included; the group and status ride along.
-        #expect(labels[0].contains(SQLStore.StoredLabel(seq: 2, key: "build", value: "2", createdAt: sampleTime(1), groupID: "grp-b", status: "failure")))
+        #expect(
+            labels[0].contains(
+                SQLStore.StoredLabel(
+                    seq: 2,
+                    key: "build",
+                    value: "2",
+                    createdAt: sampleTime(1),
+                    groupID: "grp-b",
+                    status: "failure"
+                )
+            )
+        )
     }
 
     @Test(arguments: Backend.available)

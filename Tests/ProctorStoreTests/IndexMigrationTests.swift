@@ -61,12 +61,17 @@ import Testing
             try await store.insertMany(taggedRuns())
             let plans: [(Filter, String)] = [
                 (.equal("request_id", "req-1"), "ix_runs_request_id"),
-                (.and([.equal("topic_id", "topic-1"), .equal("remoteci_id", "ci-1")]), "ix_runs_topic_id_remoteci_id_created_at"),
+                (
+                    .and([.equal("topic_id", "topic-1"), .equal("remoteci_id", "ci-1")]),
+                    "ix_runs_topic_id_remoteci_id_created_at"
+                ),
                 (.equal("profile_id", "profile-1"), "ix_runs_profile_id_created_at"),
             ]
             for (filter, index) in plans {
                 let plan = try await store.queryPlan(
-                    .runs, query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 20), scope: .everything
+                    .runs,
+                    query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: 20),
+                    scope: .everything
                 )
                 #expect(plan.contains { $0.contains(index) }, "\(filter): \(plan)")
             }
@@ -80,8 +85,10 @@ import Testing
             try await makeSampleGroups(store)
             func run(_ id: String, _ status: String, priority: Int, testbed: String?, at index: Int) -> Record {
                 var values: [String: Value] = [
-                    "id": .string(id), "group_id": .string("grp-a"), "status": .string(status), "executor": .string("local"),
-                    "priority": .int(Int64(priority)), "created_at": .timestamp(sampleTime(index)), "updated_at": .timestamp(sampleTime(index)),
+                    "id": .string(id), "group_id": .string("grp-a"), "status": .string(status),
+                    "executor": .string("local"),
+                    "priority": .int(Int64(priority)), "created_at": .timestamp(sampleTime(index)),
+                    "updated_at": .timestamp(sampleTime(index)),
                 ]
                 if let testbed { values["testbed_id"] = .string(testbed) }
                 return Record(.runs, values)
@@ -106,7 +113,8 @@ import Testing
     private func taggedRuns() -> [Record] {
         (0..<40).map { index in
             var values: [String: Value] = [
-                "id": .string(String(format: "run-%03d", index)), "group_id": .string("grp-a"), "status": .string("success"),
+                "id": .string(String(format: "run-%03d", index)), "group_id": .string("grp-a"),
+                "status": .string("success"),
                 "created_at": .timestamp(sampleTime(index)), "updated_at": .timestamp(sampleTime(index)),
             ]
             if index % 4 == 0 { values["request_id"] = .string("req-\(index % 8 == 0 ? 1 : 2)") }
@@ -121,21 +129,32 @@ import Testing
 
     private func expectTheTaggedRunsAreFound(_ store: SQLStore) async throws {
         func ids(_ filter: Filter) async throws -> [String] {
-            try await store.list(.runs, query: Query(filter: filter, sort: [SortKey("created_at")], limit: 100), scope: .everything)
-                .items.map(\.id)
+            try await store.list(
+                .runs,
+                query: Query(filter: filter, sort: [SortKey("created_at")], limit: 100),
+                scope: .everything
+            )
+            .items.map(\.id)
         }
         func expected(_ include: (Int) -> Bool) -> [String] {
             (0..<40).filter(include).map { String(format: "run-%03d", $0) }
         }
         #expect(try await ids(.equal("request_id", "req-1")) == expected { $0 % 8 == 0 })
-        #expect(try await ids(.and([.equal("topic_id", "topic-1"), .equal("remoteci_id", "ci-1")])) == expected { $0 % 10 == 0 })
+        #expect(
+            try await ids(.and([.equal("topic_id", "topic-1"), .equal("remoteci_id", "ci-1")]))
+                == expected { $0 % 10 == 0 }
+        )
         #expect(try await ids(.equal("profile_id", "profile-1")) == expected { $0 % 3 == 0 })
         #expect(try await ids(.predicate(.isNull("request_id"))).count == 30)
-        #expect(try await store.count(.runs, query: Query(filter: .equal("topic_id", "topic-1")), scope: .everything) == 8)
+        #expect(
+            try await store.count(.runs, query: Query(filter: .equal("topic_id", "topic-1")), scope: .everything) == 8
+        )
     }
 
     /// PostgreSQL names each test store's schema in its definitions.
     private func normalized(_ definitions: [String: String]) -> [String: String] {
-        definitions.mapValues { $0.replacingOccurrences(of: #"ON t_[0-9a-f]+\."#, with: "ON ", options: .regularExpression) }
+        definitions.mapValues {
+            $0.replacingOccurrences(of: #"ON t_[0-9a-f]+\."#, with: "ON ", options: .regularExpression)
+        }
     }
 }

@@ -100,7 +100,11 @@ import Testing
             #expect(try await run(Condition("name", .contains, "_")) == ["100% coverage_job"])
             #expect(try await run(Condition("site", .isNull, [String]())) == ["NAT traversal"])
             #expect(try await run(Condition("site", .isNotNull, [String]())).count == 4)
-            #expect(try await run(Condition("site", .notIn, ["SJC"])) == ["dhcp-renew", "NAT traversal", "100% coverage_job"])
+            #expect(
+                try await run(Condition("site", .notIn, ["SJC"])) == [
+                    "dhcp-renew", "NAT traversal", "100% coverage_job",
+                ]
+            )
         }
     }
 
@@ -131,7 +135,9 @@ import Testing
             #expect(try await f.runs(.or([.equal("status", "new"), .equal("status", "running")])) == [4, 5])
             #expect(try await f.runs(.not(.equal("status", "success"))) == [2, 4, 5, 6])
             #expect(
-                try await f.runs(.and([.equal("labels.job", "next"), .or([.equal("status", "success"), .equal("status", "new")])]))
+                try await f.runs(
+                    .and([.equal("labels.job", "next"), .or([.equal("status", "success"), .equal("status", "new")])])
+                )
                     == [1, 5]
             )
             #expect(try await f.runs(.predicate(Condition("labels.job", .in, ["stable", "mainline"]))) == [3, 4, 6])
@@ -174,7 +180,10 @@ import Testing
                 #expect(try await f.runs(.equal("status", hostile)).isEmpty)
                 #expect(try await f.runs(.predicate(Condition("status", .contains, hostile))).isEmpty)
                 #expect(try await f.runs(.equal("labels.job", hostile)).isEmpty)
-                #expect(try await f.definitions("tags@>{\"\(hostile.replacingOccurrences(of: "\"", with: "\\\""))\"}").isEmpty)
+                #expect(
+                    try await f.definitions("tags@>{\"\(hostile.replacingOccurrences(of: "\"", with: "\\\""))\"}")
+                        .isEmpty
+                )
             }
             #expect(try await store.count(.runs, query: Query(), scope: .everything) == 6)
             do {
@@ -192,20 +201,31 @@ import Testing
         try await withStore(backend) { store in
             let f = try await Fixture.make(store)
             let byStatus = try await store.list(
-                .runs, query: Query(sort: [SortKey("status"), SortKey("priority", descending: true)], limit: 10),
+                .runs,
+                query: Query(sort: [SortKey("status"), SortKey("priority", descending: true)], limit: 10),
                 scope: .everything
             )
             #expect(byStatus.items.compactMap { $0.int("priority") } == [6, 2, 5, 4, 3, 1])
             let newestFirst = try await f.runs(nil)
             #expect(newestFirst == [1, 2, 3, 4, 5, 6])
-            let page2 = try await store.list(.runs, query: Query(sort: [SortKey("priority")], limit: 2, offset: 2), scope: .everything)
+            let page2 = try await store.list(
+                .runs,
+                query: Query(sort: [SortKey("priority")], limit: 2, offset: 2),
+                scope: .everything
+            )
             #expect(page2.items.compactMap { $0.int("priority") } == [3, 4])
             // Walking with cursors visits every row exactly once, in order, for a sort with ties.
             var seen: [Int64] = []
             var cursor: String?
             repeat {
                 let page = try await store.list(
-                    .runs, query: Query(sort: [SortKey("status", descending: true)], limit: 4, cursor: cursor, includeTotal: true),
+                    .runs,
+                    query: Query(
+                        sort: [SortKey("status", descending: true)],
+                        limit: 4,
+                        cursor: cursor,
+                        includeTotal: true
+                    ),
                     scope: .everything
                 )
                 #expect(page.total == 6)
@@ -220,7 +240,9 @@ import Testing
             }
             let projected = try await store.list(.runs, query: Query(limit: 1, fields: ["status"]), scope: .everything)
             #expect(Set(projected.items[0].values.keys) == ["id", "status"])
-            #expect(try await store.list(.runs, query: Query(limit: 100_000), scope: .everything).limit == store.maxPageSize)
+            #expect(
+                try await store.list(.runs, query: Query(limit: 100_000), scope: .everything).limit == store.maxPageSize
+            )
         }
     }
 
@@ -239,7 +261,12 @@ import Testing
                     == [.string("mainline"), .string("next"), .string("stable")]
             )
             #expect(
-                try await store.distinct(.runs, field: "status", query: Query(filter: .equal("labels.job", "mainline")), scope: .everything)
+                try await store.distinct(
+                    .runs,
+                    field: "status",
+                    query: Query(filter: .equal("labels.job", "mainline")),
+                    scope: .everything
+                )
                     == [.string("error"), .string("success")]
             )
         }

@@ -17,11 +17,18 @@ import Testing
                 runIDs.append(run.id)
                 try await store.insertMany(
                     ["new", "running", "success", "failure", "error"].map {
-                        Record(.runEvents, ["group_id": .string(group.id), "run_id": .string(run.id), "status": .string($0)])
+                        Record(
+                            .runEvents,
+                            ["group_id": .string(group.id), "run_id": .string(run.id), "status": .string($0)]
+                        )
                     }
                 )
             }
-            let query = Query(filter: .equal("run_id", runIDs[10]), sort: [SortKey("created_at", descending: true)], limit: 20)
+            let query = Query(
+                filter: .equal("run_id", runIDs[10]),
+                sort: [SortKey("created_at", descending: true)],
+                limit: 20
+            )
             let before = try await store.queryPlan(.runEvents, query: query, scope: .groups([group.id]))
             #expect(before.contains { $0.contains("ix_run_events_group_id_created_at") })
             try await store.refreshStatistics()

@@ -23,7 +23,10 @@ import Testing
         try await withStore(backend) { store in
             let group = try await makeGroup(store)
             let harness = try await store.insert(
-                Record(.harnesses, ["group_id": .string(group.id), "name": .string("h1"), "harness": .string("pytest")])
+                Record(
+                    .harnesses,
+                    ["group_id": .string(group.id), "name": .string("h1"), "harness": .string("pytest")]
+                )
             )
             #expect(harness.seq > 0)
             #expect(!harness.etag.isEmpty)
@@ -34,14 +37,22 @@ import Testing
             #expect(fetched.seq == harness.seq)
 
             let updated = try await store.update(
-                .harnesses, id: harness.id, changes: ["site": .string("SJC")], ifMatch: harness.etag, scope: .everything
+                .harnesses,
+                id: harness.id,
+                changes: ["site": .string("SJC")],
+                ifMatch: harness.etag,
+                scope: .everything
             )
             #expect(updated["site"] == .string("SJC"))
             #expect(updated.etag != harness.etag)
 
             await #expect(throws: ProctorError.self) {
                 _ = try await store.update(
-                    .harnesses, id: harness.id, changes: ["site": .string("OTT")], ifMatch: harness.etag, scope: .everything
+                    .harnesses,
+                    id: harness.id,
+                    changes: ["site": .string("OTT")],
+                    ifMatch: harness.etag,
+                    scope: .everything
                 )
             }
             #expect(try await store.get(.harnesses, id: harness.id)?["site"] == .string("SJC"))
@@ -105,7 +116,13 @@ import Testing
             #expect(try await store.list(.testbeds, query: Query(), scope: scopeB).items.map(\.groupID) == [b.id])
             #expect(try await store.count(.testbeds, query: Query(), scope: .groups([])) == 0)
             await #expect(throws: ProctorError.self) {
-                _ = try await store.update(.testbeds, id: inA.id, changes: ["clean": .string("x")], ifMatch: nil, scope: scopeB)
+                _ = try await store.update(
+                    .testbeds,
+                    id: inA.id,
+                    changes: ["clean": .string("x")],
+                    ifMatch: nil,
+                    scope: scopeB
+                )
             }
             #expect(try await store.delete(.testbeds, id: inA.id, ifMatch: nil, scope: scopeB) == false)
             #expect(try await store.get(.testbeds, id: inA.id) != nil)
@@ -123,7 +140,9 @@ import Testing
                 }
             }
             #expect(try await store.first(.groups, matching: ["name": .string("inside")]) == nil)
-            let id = try await store.transaction { tx in try await tx.insert(Record(.groups, ["name": .string("kept")])).id }
+            let id = try await store.transaction { tx in
+                try await tx.insert(Record(.groups, ["name": .string("kept")])).id
+            }
             #expect(try await store.get(.groups, id: id)?.name == "kept")
         }
     }
@@ -136,7 +155,10 @@ import Testing
                 Record(.runs, ["group_id": .string(group.id), "labels": .json(.object(["job": .string("next")]))])
             )
             _ = try await store.insert(
-                Record(.runEvents, ["group_id": .string(group.id), "run_id": .string(run.id), "status": .string("new")])
+                Record(
+                    .runEvents,
+                    ["group_id": .string(group.id), "run_id": .string(run.id), "status": .string("new")]
+                )
             )
             #expect(try await store.count(.runEvents, query: Query(), scope: .everything) == 1)
             #expect(try await store.delete(.runs, id: run.id, ifMatch: nil, scope: .everything))
@@ -155,7 +177,8 @@ import Testing
                     Record(
                         .testResults,
                         [
-                            "group_id": .string(group.id), "run_id": .string(run.id), "file_id": .string(file), "name": .string(name),
+                            "group_id": .string(group.id), "run_id": .string(run.id), "file_id": .string(file),
+                            "name": .string(name),
                             "status": .string("passed"), "time": .double(0),
                         ]
                     )
@@ -182,12 +205,15 @@ import Testing
                         "group_id": .string(group.id), "name": .string("nightly ✓"), "priority": .int(7),
                         "options": .json(.object(["depth": .number(2), "fast": .bool(true)])),
                         "tags": .strings(["a", "b"]), "labels": .json(.object(["job": .string("j")])),
-                        "duration": .double(1.5), "cancel_requested": .bool(true), "started_at": .timestamp(1_700_000_000_123_456),
+                        "duration": .double(1.5), "cancel_requested": .bool(true),
+                        "started_at": .timestamp(1_700_000_000_123_456),
                     ]
                 )
             )
             let fetched = try #require(try await store.get(.runs, id: run.id, scope: .groups([group.id])))
-            let listed = try #require(try await store.list(.runs, query: Query(filter: .equal("id", run.id)), scope: .everything).items.first)
+            let listed = try #require(
+                try await store.list(.runs, query: Query(filter: .equal("id", run.id)), scope: .everything).items.first
+            )
             #expect(fetched == listed)
             #expect(fetched == run)
             #expect(fetched["comment"] == .null)
@@ -195,12 +221,20 @@ import Testing
             #expect(try await store.get(.runs, id: run.id, scope: .groups([])) == nil)
             #expect(try await store.get(.runs, id: "no-such-run", scope: .everything) == nil)
 
-            let changed = try await store.update(.runs, id: run.id, changes: ["comment": .string("seen")], ifMatch: nil, scope: .everything)
+            let changed = try await store.update(
+                .runs,
+                id: run.id,
+                changes: ["comment": .string("seen")],
+                ifMatch: nil,
+                scope: .everything
+            )
             #expect(try await store.get(.runs, id: run.id, scope: .everything)?.etag == changed.etag)
 
             let outsider = store
             try await store.transaction { inside in
-                let made = try await inside.insert(Record(.runs, ["group_id": .string(group.id), "name": .string("uncommitted")]))
+                let made = try await inside.insert(
+                    Record(.runs, ["group_id": .string(group.id), "name": .string("uncommitted")])
+                )
                 #expect(try await inside.get(.runs, id: made.id, scope: .everything)?.name == "uncommitted")
                 #expect(try await outsider.get(.runs, id: made.id, scope: .everything) == nil)
             }

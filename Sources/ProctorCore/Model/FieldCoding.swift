@@ -35,10 +35,12 @@ public enum FieldCoding {
             }
         case .strings:
             guard case .array(let items) = json else { throw bad("a list of strings") }
-            return .strings(try items.map { item in
-                guard case .string(let s) = item else { throw bad("a list of strings") }
-                return s
-            })
+            return .strings(
+                try items.map { item in
+                    guard case .string(let s) = item else { throw bad("a list of strings") }
+                    return s
+                }
+            )
         case .json:
             return .json(json)
         case .labels:
@@ -49,7 +51,9 @@ public enum FieldCoding {
 
     /// Converts a JSON object's keys to field values, rejecting unknown and read-only keys.
     public static func values(
-        from object: [String: JSONValue], schema: ResourceSchema, ignoring: Set<String> = []
+        from object: [String: JSONValue],
+        schema: ResourceSchema,
+        ignoring: Set<String> = []
     ) throws -> [String: Value] {
         var out: [String: Value] = [:]
         let writable = Dictionary(uniqueKeysWithValues: schema.writableFields.map { ($0.name, $0) })
@@ -65,7 +69,9 @@ public enum FieldCoding {
     /// Rebuilds a record from its public JSON (a client reading what the server sent, e.g. an agent's run);
     /// every known field is taken, unknown keys are ignored.
     public static func record(_ kind: ResourceKind, from json: JSONValue) throws -> Record {
-        guard case .object(let object) = json else { throw ProctorError.badRequest("a \(kind.singular) must be an object") }
+        guard case .object(let object) = json else {
+            throw ProctorError.badRequest("a \(kind.singular) must be an object")
+        }
         var values: [String: Value] = [:]
         for field in kind.schema.fields {
             if let item = object[field.name] { values[field.name] = try value(from: item, field: field) }

@@ -75,7 +75,9 @@ public enum Catalog {
         switch kind {
         case .groups:
             return ResourceSchema(
-                kind: kind, table: "groups", grouped: false,
+                kind: kind,
+                table: "groups",
+                grouped: false,
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("description", .string, default: .string("")),
@@ -84,7 +86,9 @@ public enum Catalog {
             )
         case .users:
             return ResourceSchema(
-                kind: kind, table: "users", grouped: false,
+                kind: kind,
+                table: "users",
+                grouped: false,
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("email", .string),
@@ -97,7 +101,9 @@ public enum Catalog {
             )
         case .memberships:
             return ResourceSchema(
-                kind: kind, table: "memberships", namedUniquely: false,
+                kind: kind,
+                table: "memberships",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("user_id", .id, nullable: false),
                     FieldSpec("role", .string, nullable: false, default: .string("member")),
@@ -107,7 +113,10 @@ public enum Catalog {
             )
         case .tokens:
             return ResourceSchema(
-                kind: kind, table: "tokens", grouped: false, namedUniquely: false,
+                kind: kind,
+                table: "tokens",
+                grouped: false,
+                namedUniquely: false,
                 fields: [
                     FieldSpec("user_id", .id, nullable: false),
                     FieldSpec("name", .string, nullable: false),
@@ -122,7 +131,8 @@ public enum Catalog {
             )
         case .remotecis:
             return ResourceSchema(
-                kind: kind, table: "remotecis",
+                kind: kind,
+                table: "remotecis",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("client_type", .string, nullable: false, default: .string("remoteci")),
@@ -134,7 +144,8 @@ public enum Catalog {
             )
         case .harnesses:
             return ResourceSchema(
-                kind: kind, table: "harnesses",
+                kind: kind,
+                table: "harnesses",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("harness", .string, nullable: false, default: .string("shell")),
@@ -151,7 +162,8 @@ public enum Catalog {
             )
         case .engines:
             return ResourceSchema(
-                kind: kind, table: "engines",
+                kind: kind,
+                table: "engines",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("type", .string, nullable: false, default: .string("local")),
@@ -167,7 +179,8 @@ public enum Catalog {
             )
         case .agents:
             return ResourceSchema(
-                kind: kind, table: "agents",
+                kind: kind,
+                table: "agents",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("labels", .strings, nullable: false),
@@ -179,7 +192,8 @@ public enum Catalog {
             )
         case .testbeds:
             return ResourceSchema(
-                kind: kind, table: "testbeds",
+                kind: kind,
+                table: "testbeds",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("clean", .string),
@@ -192,7 +206,8 @@ public enum Catalog {
             )
         case .configs:
             return ResourceSchema(
-                kind: kind, table: "configs",
+                kind: kind,
+                table: "configs",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("description", .string, nullable: false, default: .string("")),
@@ -202,7 +217,8 @@ public enum Catalog {
             )
         case .products:
             return ResourceSchema(
-                kind: kind, table: "products",
+                kind: kind,
+                table: "products",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("label", .string),
@@ -212,7 +228,8 @@ public enum Catalog {
             )
         case .topics:
             return ResourceSchema(
-                kind: kind, table: "topics",
+                kind: kind,
+                table: "topics",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("product_id", .id),
@@ -225,7 +242,9 @@ public enum Catalog {
             )
         case .components:
             return ResourceSchema(
-                kind: kind, table: "components", namedUniquely: false,
+                kind: kind,
+                table: "components",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("topic_id", .id),
@@ -249,7 +268,8 @@ public enum Catalog {
             )
         case .definitions:
             return ResourceSchema(
-                kind: kind, table: "definitions",
+                kind: kind,
+                table: "definitions",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("harness", .string, nullable: false, default: .string("shell")),
@@ -269,7 +289,9 @@ public enum Catalog {
             )
         case .profiles:
             return ResourceSchema(
-                kind: kind, table: "profiles", namedUniquely: false,
+                kind: kind,
+                table: "profiles",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("definition_id", .id, nullable: false),
                     FieldSpec("name", .string, nullable: false),
@@ -294,7 +316,8 @@ public enum Catalog {
             )
         case .bundles:
             return ResourceSchema(
-                kind: kind, table: "bundles",
+                kind: kind,
+                table: "bundles",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("description", .string, nullable: false, default: .string("")),
@@ -305,7 +328,9 @@ public enum Catalog {
             )
         case .runs:
             return ResourceSchema(
-                kind: kind, table: "runs", namedUniquely: false,
+                kind: kind,
+                table: "runs",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("name", .string),
                     FieldSpec("status", .string, nullable: false, default: .string("new")),
@@ -368,7 +393,11 @@ public enum Catalog {
                     // Version 6: runs reported by a client have no profile, only DCI jobs have a topic, only
                     // XPRESSO requests a request: those rows stay out of these indexes.
                     IndexSpec(["profile_id", "created_at"], condition: IndexSpec.notNull("profile_id"), since: 6),
-                    IndexSpec(["topic_id", "remoteci_id", "created_at"], condition: IndexSpec.notNull("topic_id"), since: 6),
+                    IndexSpec(
+                        ["topic_id", "remoteci_id", "created_at"],
+                        condition: IndexSpec.notNull("topic_id"),
+                        since: 6
+                    ),
                     IndexSpec(["request_id"], condition: IndexSpec.notNull("request_id"), since: 6),
                     // Whether a testbed is busy: only the runs holding one (the queue's query repeats the
                     // condition). Which runs wait is `(status, created_at)`'s question; the few are then sorted.
@@ -377,7 +406,9 @@ public enum Catalog {
             )
         case .runEvents:
             return ResourceSchema(
-                kind: kind, table: "run_events", namedUniquely: false,
+                kind: kind,
+                table: "run_events",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("run_id", .id, nullable: false),
                     FieldSpec("status", .string, nullable: false),
@@ -389,7 +420,9 @@ public enum Catalog {
             )
         case .files:
             return ResourceSchema(
-                kind: kind, table: "files", namedUniquely: false,
+                kind: kind,
+                table: "files",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("run_id", .id),
                     FieldSpec("event_id", .id),
@@ -405,7 +438,9 @@ public enum Catalog {
             )
         case .testResults:
             return ResourceSchema(
-                kind: kind, table: "test_results", namedUniquely: false,
+                kind: kind,
+                table: "test_results",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("run_id", .id, nullable: false),
                     FieldSpec("file_id", .id),
@@ -424,7 +459,9 @@ public enum Catalog {
             )
         case .logChunks:
             return ResourceSchema(
-                kind: kind, table: "log_chunks", namedUniquely: false,
+                kind: kind,
+                table: "log_chunks",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("run_id", .id, nullable: false),
                     FieldSpec("offset", .int, nullable: false),
@@ -437,7 +474,9 @@ public enum Catalog {
             )
         case .imageBuilds:
             return ResourceSchema(
-                kind: kind, table: "image_builds", namedUniquely: false,
+                kind: kind,
+                table: "image_builds",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("tag", .string, nullable: false),
@@ -457,7 +496,8 @@ public enum Catalog {
             )
         case .webhooks:
             return ResourceSchema(
-                kind: kind, table: "webhooks",
+                kind: kind,
+                table: "webhooks",
                 fields: [
                     FieldSpec("name", .string, nullable: false),
                     FieldSpec("url", .string, nullable: false),
@@ -469,7 +509,9 @@ public enum Catalog {
             )
         case .webhookDeliveries:
             return ResourceSchema(
-                kind: kind, table: "webhook_deliveries", namedUniquely: false,
+                kind: kind,
+                table: "webhook_deliveries",
+                namedUniquely: false,
                 fields: [
                     FieldSpec("webhook_id", .id, nullable: false),
                     FieldSpec("event_seq", .int, nullable: false),

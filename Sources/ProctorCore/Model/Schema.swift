@@ -89,7 +89,8 @@ public struct IndexSpec: Sendable, Equatable {
     /// The schema version that dropped the index (it is in stores from `since` up to `until - 1`).
     public var until: Int?
 
-    public init(_ columns: [String], unique: Bool = false, condition: String? = nil, since: Int = 1, until: Int? = nil) {
+    public init(_ columns: [String], unique: Bool = false, condition: String? = nil, since: Int = 1, until: Int? = nil)
+    {
         self.columns = columns
         self.unique = unique
         self.condition = condition
@@ -109,8 +110,11 @@ public struct IndexSpec: Sendable, Equatable {
 
     /// The rows whose `column` is one of `values` (constants of the code, never client input).
     public static func among(_ column: String, _ values: [String]) -> String {
-        let literals = values.map { value in "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'" }
-        return literals.count == 1 ? "\"\(column)\" = \(literals[0])" : "\"\(column)\" IN (\(literals.joined(separator: ", ")))"
+        let literals = values.map { value in
+            "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
+        }
+        return literals.count == 1
+            ? "\"\(column)\" = \(literals[0])" : "\"\(column)\" IN (\(literals.joined(separator: ", ")))"
     }
 
     /// Whether a store at `version` has the index.
@@ -171,7 +175,9 @@ public struct ResourceSchema: Sendable, Equatable {
         self.fields = all
         self.fieldsByName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.publicFields = all.filter { !$0.secret }
-        self.publicMembers = publicFields.sorted { JSONText.utf8Precedes($0.name, $1.name) }.map { PublicMember(field: $0, prefix: JSONText.memberPrefix($0.name)) }
+        self.publicMembers = publicFields.sorted { JSONText.utf8Precedes($0.name, $1.name) }.map {
+            PublicMember(field: $0, prefix: JSONText.memberPrefix($0.name))
+        }
         self.labelsField = all.first { $0.type == .labels }
         var idx = indexes
         if namedUniquely {
@@ -191,7 +197,6 @@ public struct ResourceSchema: Sendable, Equatable {
     }
 
     public var sortableNames: [String] { fields.filter(\.sortable).map(\.name) }
-
 
     /// Fields a caller may set on create or update (not the bookkeeping ones).
     public var writableFields: [FieldSpec] {

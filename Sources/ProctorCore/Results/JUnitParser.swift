@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Streams JUnit XML (pytest, Surefire, go-junit-report, CDRouter exports…) into ``TestCase`` values.
@@ -99,7 +99,7 @@ public enum JUnitParser {
         case 5: "premature end of document or extra content after the root element"
         case 6, 7, 8: "invalid character reference"
         case 9: "invalid character in content"
-        case 10 ... 21: "misplaced character or entity reference"
+        case 10...21: "misplaced character or entity reference"
         case 22, 23: "malformed entity reference (a bare '&' must be written &amp;)"
         case 26, 27: "undeclared entity"
         case 31, 32: "unknown or unsupported encoding"
@@ -247,7 +247,12 @@ final class JUnitHandler: NSObject, XMLParserDelegate {
         }
     }
 
-    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+    func parser(
+        _ parser: XMLParser,
+        didEndElement elementName: String,
+        namespaceURI: String?,
+        qualifiedName qName: String?
+    ) {
         guard failure == nil else { return }
         if ignoredDepth > 0 {
             ignoredDepth -= 1

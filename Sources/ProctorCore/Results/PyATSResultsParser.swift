@@ -105,13 +105,16 @@ public enum PyATSResultsParser {
         var cases: [TestCase] = []
         for task in tasks {
             // Two tasks running the same script would collide on the script name: add the task id.
-            let suite = nameCounts[task.scriptName, default: 0] > 1 ? "\(task.scriptName)[\(task.id ?? "")]" : task.scriptName
+            let suite =
+                nameCounts[task.scriptName, default: 0] > 1 ? "\(task.scriptName)[\(task.id ?? "")]" : task.scriptName
             for top in task.sections ?? [] {
                 let classname = top.label
                 let children = (top.sections ?? []).filter { !$0.isStep }
                 if granularity == .sections, !children.isEmpty {
                     for child in children {
-                        cases.append(makeCase(child, suite: suite, classname: classname, name: child.label, maxFieldBytes))
+                        cases.append(
+                            makeCase(child, suite: suite, classname: classname, name: child.label, maxFieldBytes)
+                        )
                     }
                 } else {
                     cases.append(makeCase(top, suite: suite, classname: classname, name: top.label, maxFieldBytes))
@@ -136,12 +139,15 @@ public enum PyATSResultsParser {
         return try parse(data: data, granularity: granularity, maxFieldBytes: maxFieldBytes)
     }
 
-    private static func makeCase(_ node: Node, suite: String, classname: String, name: String, _ limit: Int) -> TestCase {
+    private static func makeCase(_ node: Node, suite: String, classname: String, name: String, _ limit: Int) -> TestCase
+    {
         let result = node.result?.value.flatMap(PyATSResult.init(word:))
         let status = result?.testStatus ?? .skipped
         var message = node.result?.reason
         let traceback = node.result?.data?.traceback ?? node.data?.traceback
-        if let traceback, let last = traceback.split(whereSeparator: \.isNewline).last(where: { !$0.allSatisfy(\.isWhitespace) }) {
+        if let traceback,
+            let last = traceback.split(whereSeparator: \.isNewline).last(where: { !$0.allSatisfy(\.isWhitespace) })
+        {
             let exception = last.trimmingCharacters(in: .whitespaces)
             message = message.map { "\($0): \(exception)" } ?? exception
         }
@@ -166,7 +172,8 @@ public enum PyATSResultsParser {
             let childResult = child.result?.value.flatMap(PyATSResult.init(word:))
             if childResult == result {
                 if let reason = child.result?.reason {
-                    let title = child.isStep && child.id != nil && child.name != nil && child.id != child.name
+                    let title =
+                        child.isStep && child.id != nil && child.name != nil && child.id != child.name
                         ? "\(child.id!): \(child.name!)" : child.label
                     return "\(title): \(reason)"
                 }

@@ -51,7 +51,11 @@ public enum Credentials {
 
     private static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> String {
         let key = try KDF.Insecure.PBKDF2.deriveKey(
-            from: Data(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds
+            from: Data(password.utf8),
+            salt: salt,
+            using: .sha256,
+            outputByteCount: 32,
+            unsafeUncheckedRounds: rounds
         )
         return key.withUnsafeBytes { hex(Array($0)) }
     }
@@ -82,7 +86,9 @@ public enum Credentials {
         out.reserveCapacity(chars.count / 2)
         var index = 0
         while index < chars.count {
-            guard let byte = UInt8(String(decoding: chars[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            guard let byte = UInt8(String(decoding: chars[index..<index + 2], as: UTF8.self), radix: 16) else {
+                return nil
+            }
             out.append(byte)
             index += 2
         }

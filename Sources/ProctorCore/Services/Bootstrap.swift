@@ -10,7 +10,8 @@ public enum Bootstrap {
     public static let defaultGroup = "default"
     public static let adminName = "admin"
 
-    public static func run(store: any Store, adminToken: String?, adminPassword: String? = nil) async throws -> Outcome {
+    public static func run(store: any Store, adminToken: String?, adminPassword: String? = nil) async throws -> Outcome
+    {
         if try await store.count(.users, query: Query(), scope: .everything) > 0 {
             return Outcome(created: false, generatedToken: nil)
         }

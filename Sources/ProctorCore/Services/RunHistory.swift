@@ -37,22 +37,31 @@ public struct RunHistory: Sendable {
     }
 
     /// The job's latest runs, newest first.
-    public func recentRuns(definitionID: String, limit: Int, scope: Scope, finishedOnly: Bool = false) async throws -> [Record] {
+    public func recentRuns(definitionID: String, limit: Int, scope: Scope, finishedOnly: Bool = false) async throws
+        -> [Record]
+    {
         var filter: Filter = .equal("definition_id", definitionID)
         if finishedOnly {
-            filter = filter && .predicate(Condition("status", .in, RunStatus.allCases.filter(\.isTerminal).map(\.rawValue)))
+            filter =
+                filter && .predicate(Condition("status", .in, RunStatus.allCases.filter(\.isTerminal).map(\.rawValue)))
         }
         return try await store.list(
-            .runs, query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: limit), scope: scope
+            .runs,
+            query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: limit),
+            scope: scope
         ).items
     }
 
     /// The pass rate of the job's last `limit` finished runs, oldest first.
     public func trend(definitionID: String, limit: Int = 30, scope: Scope) async throws -> [Point] {
-        try await recentRuns(definitionID: definitionID, limit: limit, scope: scope, finishedOnly: true).reversed().map { run in
+        try await recentRuns(definitionID: definitionID, limit: limit, scope: scope, finishedOnly: true).reversed().map
+        { run in
             Point(
-                runID: run.id, createdAt: run.int("created_at") ?? 0, status: run.string("status") ?? "",
-                passed: run.int("tests_passed") ?? 0, failed: (run.int("tests_failed") ?? 0) + (run.int("tests_errored") ?? 0),
+                runID: run.id,
+                createdAt: run.int("created_at") ?? 0,
+                status: run.string("status") ?? "",
+                passed: run.int("tests_passed") ?? 0,
+                failed: (run.int("tests_failed") ?? 0) + (run.int("tests_errored") ?? 0),
                 total: run.int("tests_total") ?? 0
             )
         }
@@ -61,9 +70,14 @@ public struct RunHistory: Sendable {
     /// Tests that flipped between pass and fail at least `minFlips` times across the job's last `lastRuns`
     /// finished runs, most flips first. Reads at most `maxResults` test results.
     public func flakyTests(
-        definitionID: String, lastRuns: Int = 10, minFlips: Int = 2, scope: Scope, maxResults: Int = 50_000
+        definitionID: String,
+        lastRuns: Int = 10,
+        minFlips: Int = 2,
+        scope: Scope,
+        maxResults: Int = 50_000
     ) async throws -> [FlakyTest] {
-        let runs = try await recentRuns(definitionID: definitionID, limit: lastRuns, scope: scope, finishedOnly: true).reversed()
+        let runs = try await recentRuns(definitionID: definitionID, limit: lastRuns, scope: scope, finishedOnly: true)
+            .reversed()
         guard runs.count >= 2 else { return [] }
         let position = Dictionary(uniqueKeysWithValues: runs.enumerated().map { ($0.element.id, $0.offset) })
         struct Key: Hashable { var classname: String; var name: String }
@@ -74,8 +88,11 @@ public struct RunHistory: Sendable {
             let page = try await store.list(
                 .testResults,
                 query: Query(
-                    filter: .predicate(Condition("run_id", .in, Array(position.keys))), sort: [SortKey("seq")], limit: 1000,
-                    cursor: cursor, fields: ["run_id", "classname", "name", "status"]
+                    filter: .predicate(Condition("run_id", .in, Array(position.keys))),
+                    sort: [SortKey("seq")],
+                    limit: 1000,
+                    cursor: cursor,
+                    fields: ["run_id", "classname", "name", "status"]
                 ),
                 scope: scope
             )
@@ -94,8 +111,12 @@ public struct RunHistory: Sendable {
             guard flips >= minFlips else { continue }
             flaky.append(
                 FlakyTest(
-                    classname: key.classname, name: key.name, flips: flips, passes: judged.filter { $0 }.count,
-                    failures: judged.filter { !$0 }.count, outcomes: sequence
+                    classname: key.classname,
+                    name: key.name,
+                    flips: flips,
+                    passes: judged.filter { $0 }.count,
+                    failures: judged.filter { !$0 }.count,
+                    outcomes: sequence
                 )
             )
         }

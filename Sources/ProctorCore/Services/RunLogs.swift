@@ -24,7 +24,8 @@ public struct RunLogs: Sendable {
 
     public func end(runID: String) async throws -> End {
         let page = try await store.list(
-            .logChunks, query: Query(filter: .equal("run_id", runID), sort: [SortKey("offset", descending: true)], limit: 1),
+            .logChunks,
+            query: Query(filter: .equal("run_id", runID), sort: [SortKey("offset", descending: true)], limit: 1),
             scope: .everything
         )
         guard let last = page.items.first else { return End(bytes: 0, lines: 0) }
@@ -90,7 +91,8 @@ public struct RunLogs: Sendable {
             .logChunks,
             query: Query(
                 filter: .equal("run_id", runID) && .predicate(Condition("offset", .lessOrEqual, String(start))),
-                sort: [SortKey("offset", descending: true)], limit: 1
+                sort: [SortKey("offset", descending: true)],
+                limit: 1
             ),
             scope: .everything
         ).items
@@ -110,7 +112,9 @@ public struct RunLogs: Sendable {
                 .logChunks,
                 query: Query(
                     filter: .equal("run_id", runID) && .predicate(Condition("offset", .greater, String(start))),
-                    sort: [SortKey("offset")], limit: 200, cursor: cursor
+                    sort: [SortKey("offset")],
+                    limit: 200,
+                    cursor: cursor
                 ),
                 scope: .everything
             )
@@ -122,7 +126,10 @@ public struct RunLogs: Sendable {
         // Never split a character: drop a trailing partial UTF-8 sequence.
         if let partial = Self.incompleteTail(bytes) { bytes.removeLast(partial) }
         return Slice(
-            text: String(decoding: bytes, as: UTF8.self), start: start, next: start + Int64(bytes.count), end: end.bytes
+            text: String(decoding: bytes, as: UTF8.self),
+            start: start,
+            next: start + Int64(bytes.count),
+            end: end.bytes
         )
     }
 
@@ -133,7 +140,8 @@ public struct RunLogs: Sendable {
             .logChunks,
             query: Query(
                 filter: .equal("run_id", runID) && .predicate(Condition("first_line", .lessOrEqual, String(from))),
-                sort: [SortKey("offset", descending: true)], limit: 1
+                sort: [SortKey("offset", descending: true)],
+                limit: 1
             ),
             scope: .everything
         ).items
@@ -149,7 +157,9 @@ public struct RunLogs: Sendable {
                 .logChunks,
                 query: Query(
                     filter: .equal("run_id", runID) && .predicate(Condition("offset", .greater, String(floor))),
-                    sort: [SortKey("offset")], limit: 100, cursor: cursor
+                    sort: [SortKey("offset")],
+                    limit: 100,
+                    cursor: cursor
                 ),
                 scope: .everything
             )
@@ -165,7 +175,9 @@ public struct RunLogs: Sendable {
     }
 
     /// Error and warning lines with how often each occurs, most frequent first: `[(count, line)]`.
-    public func summary(runID: String, maxBytes: Int64 = 64 << 20) async throws -> (errors: [(Int, String)], warnings: [(Int, String)]) {
+    public func summary(runID: String, maxBytes: Int64 = 64 << 20) async throws -> (
+        errors: [(Int, String)], warnings: [(Int, String)]
+    ) {
         var errors: [String: Int] = [:]
         var warnings: [String: Int] = [:]
         var order: [String: Int] = [:]
@@ -174,7 +186,8 @@ public struct RunLogs: Sendable {
         var carry = ""
         repeat {
             let page = try await store.list(
-                .logChunks, query: Query(filter: .equal("run_id", runID), sort: [SortKey("offset")], limit: 200, cursor: cursor),
+                .logChunks,
+                query: Query(filter: .equal("run_id", runID), sort: [SortKey("offset")], limit: 200, cursor: cursor),
                 scope: .everything
             )
             for chunk in page.items {
@@ -188,7 +201,9 @@ public struct RunLogs: Sendable {
         } while cursor != nil && read < maxBytes
         if !carry.isEmpty { Self.classify(carry, &errors, &warnings, &order) }
         func sorted(_ counts: [String: Int]) -> [(Int, String)] {
-            counts.map { ($0.value, $0.key) }.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : (order[$0.1] ?? 0) < (order[$1.1] ?? 0) }
+            counts.map { ($0.value, $0.key) }.sorted {
+                $0.0 != $1.0 ? $0.0 > $1.0 : (order[$0.1] ?? 0) < (order[$1.1] ?? 0)
+            }
         }
         return (sorted(errors), sorted(warnings))
     }
@@ -205,12 +220,17 @@ public struct RunLogs: Sendable {
     }
 
     private static func classify(
-        _ raw: String, _ errors: inout [String: Int], _ warnings: inout [String: Int], _ order: inout [String: Int]
+        _ raw: String,
+        _ errors: inout [String: Int],
+        _ warnings: inout [String: Int],
+        _ order: inout [String: Int]
     ) {
         let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !line.isEmpty else { return }
         let lower = line.lowercased()
-        if lower.contains("error") || lower.contains("fatal") || lower.hasPrefix("failed") || lower.contains("traceback") {
+        if lower.contains("error") || lower.contains("fatal") || lower.hasPrefix("failed")
+            || lower.contains("traceback")
+        {
             errors[line, default: 0] += 1
         } else if lower.contains("warning") || lower.hasPrefix("warn") {
             warnings[line, default: 0] += 1

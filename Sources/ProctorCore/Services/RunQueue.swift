@@ -20,7 +20,13 @@ public struct RunQueue: Sendable {
         async throws -> Record?
     {
         let run = try await store.claimRun(
-            RunClaim(claimant: claimant, executor: executor.rawValue, labels: labels, leaseSeconds: leaseSeconds, groupIDs: groupIDs)
+            RunClaim(
+                claimant: claimant,
+                executor: executor.rawValue,
+                labels: labels,
+                leaseSeconds: leaseSeconds,
+                groupIDs: groupIDs
+            )
         )
         if run != nil { await lifecycle.events.publish() }
         return run
@@ -43,9 +49,11 @@ public struct RunQueue: Sendable {
         else { return .lost }
         do {
             _ = try await store.update(
-                .runs, id: runID,
+                .runs,
+                id: runID,
                 changes: ["lease_expires_at": .timestamp(Timestamp.now() + Int64(leaseSeconds) * 1_000_000)],
-                ifMatch: run.etag, scope: .everything
+                ifMatch: run.etag,
+                scope: .everything
             )
         } catch let failure as ProctorError where failure.code == .conflict {
             return try await heartbeat(runID: runID, claimant: claimant)
@@ -63,7 +71,11 @@ public struct RunQueue: Sendable {
             .predicate(Condition("executor", .in, [RunExecutor.local.rawValue, RunExecutor.agent.rawValue])),
             .predicate(Condition("lease_expires_at", .less, Timestamp.rfc3339(micros: now))),
         ])
-        let page = try await store.list(.runs, query: Query(filter: filter, sort: [SortKey("seq")], limit: 100), scope: .everything)
+        let page = try await store.list(
+            .runs,
+            query: Query(filter: filter, sort: [SortKey("seq")], limit: 100),
+            scope: .everything
+        )
         var changed: [Record] = []
         for run in page.items {
             let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
@@ -71,19 +83,33 @@ public struct RunQueue: Sendable {
             let claimant = run.string("claimed_by") ?? "an executor"
             do {
                 if run.bool("cancel_requested") == true {
-                    changed.append(try await lifecycle.advance(runID: run.id, to: .killed, reason: "canceled", expecting: [status], ifMatch: run.etag))
+                    changed.append(
+                        try await lifecycle.advance(
+                            runID: run.id,
+                            to: .killed,
+                            reason: "canceled",
+                            expecting: [status],
+                            ifMatch: run.etag
+                        )
+                    )
                 } else if attempts < maxAttempts {
                     changed.append(
                         try await lifecycle.advance(
-                            runID: run.id, to: .new, reason: "lease of \(claimant) expired; requeued (attempt \(attempts) of \(maxAttempts))",
-                            expecting: [status], ifMatch: run.etag
+                            runID: run.id,
+                            to: .new,
+                            reason: "lease of \(claimant) expired; requeued (attempt \(attempts) of \(maxAttempts))",
+                            expecting: [status],
+                            ifMatch: run.etag
                         )
                     )
                 } else {
                     changed.append(
                         try await lifecycle.advance(
-                            runID: run.id, to: .error, reason: "lease of \(claimant) expired after \(attempts) attempts",
-                            expecting: [status], ifMatch: run.etag
+                            runID: run.id,
+                            to: .error,
+                            reason: "lease of \(claimant) expired after \(attempts) attempts",
+                            expecting: [status],
+                            ifMatch: run.etag
                         )
                     )
                 }

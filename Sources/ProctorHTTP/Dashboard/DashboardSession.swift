@@ -25,13 +25,22 @@ enum DashboardSession {
 
     /// The CSRF token of a session: HMAC-SHA256 of a fixed label keyed with the session secret.
     static func csrfToken(secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("proctor-dashboard-csrf".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data("proctor-dashboard-csrf".utf8),
+            using: SymmetricKey(data: Data(secret.utf8))
+        )
         return Credentials.hex(Array(mac))
     }
 
     static func cookie(_ name: String, value: String, maxAge: Int, request: Request) -> Cookie {
         Cookie(
-            name: name, value: value, maxAge: maxAge, path: "/", secure: isHTTPS(request), httpOnly: true, sameSite: .strict
+            name: name,
+            value: value,
+            maxAge: maxAge,
+            path: "/",
+            secure: isHTTPS(request),
+            httpOnly: true,
+            sameSite: .strict
         )
     }
 
@@ -81,7 +90,9 @@ struct DashboardSessionMiddleware: RouterMiddleware {
     let authenticator: Authenticator
     let maxFormBytes: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         var request = request
         guard let secret = DashboardSession.secret(request),
@@ -89,11 +100,18 @@ struct DashboardSessionMiddleware: RouterMiddleware {
         else {
             if request.method == .get, !request.uri.path.hasSuffix("/stream") {
                 let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
-                let next = target == "/" ? "" : "?next=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-                var response = Response(status: .seeOther, headers: [.location: "/login" + next, .cacheControl: "no-store"])
+                let next =
+                    target == "/"
+                    ? "" : "?next=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+                var response = Response(
+                    status: .seeOther,
+                    headers: [.location: "/login" + next, .cacheControl: "no-store"]
+                )
                 if DashboardSession.secret(request) != nil {
                     // An expired or revoked session: forget it.
-                    response.setCookie(DashboardSession.cookie(DashboardSession.cookieName, value: "", maxAge: 0, request: request))
+                    response.setCookie(
+                        DashboardSession.cookie(DashboardSession.cookieName, value: "", maxAge: 0, request: request)
+                    )
                 }
                 return response
             }
@@ -107,7 +125,10 @@ struct DashboardSessionMiddleware: RouterMiddleware {
                 sent = form[DashboardSession.csrfField]?.first
             }
             guard let sent, Credentials.constantTimeEqual(sent, DashboardSession.csrfToken(secret: secret)) else {
-                throw ProctorError(.forbidden, "the form is stale or forged (CSRF token missing or wrong); reload the page and try again")
+                throw ProctorError(
+                    .forbidden,
+                    "the form is stale or forged (CSRF token missing or wrong); reload the page and try again"
+                )
             }
         }
         context.principal = principal

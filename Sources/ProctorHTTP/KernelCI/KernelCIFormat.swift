@@ -15,9 +15,10 @@ enum KernelCIFormat {
 
     /// Whether `text` is a well-formed ObjectId (24 hex digits): anything else is KernelCI's 400.
     static func isObjectID(_ text: String) -> Bool {
-        text.utf8.count == 24 && text.utf8.allSatisfy { byte in
-            (48...57).contains(byte) || (65...70).contains(byte) || (97...102).contains(byte)
-        }
+        text.utf8.count == 24
+            && text.utf8.allSatisfy { byte in
+                (48...57).contains(byte) || (65...70).contains(byte) || (97...102).contains(byte)
+            }
     }
 
     /// The `seq` an ObjectId names, or nil when it is malformed or names no possible row (a nonzero high part).

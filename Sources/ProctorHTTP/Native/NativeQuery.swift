@@ -17,7 +17,10 @@ enum NativeQuery {
         guard type == "inter" || type == "union" else {
             throw ProctorError.badRequest("type must be 'inter' or 'union'", field: "type")
         }
-        query.filter = try FilterExpression.parse(parameters.getAll("filter").map { String($0) }, union: type == "union")
+        query.filter = try FilterExpression.parse(
+            parameters.getAll("filter").map { String($0) },
+            union: type == "union"
+        )
         if let sort = parameters["sort"] { query.sort = FilterExpression.parseSort(String(sort)) }
         if let limit = parameters["limit"] {
             guard let value = Int(limit), value >= 0 else {

@@ -70,13 +70,19 @@ enum DocsPage {
             html += "<section class=\"op\" id=\"\(anchor(id))\">\n"
             html += "<h3><span class=\"method \(operation.method)\">\(operation.method.uppercased())</span> "
             html += "<code>\(escape(operation.path))</code></h3>\n"
-            if let summary = operation.body["summary"]?.stringValue { html += "<p class=\"summary\">\(inline(summary))</p>\n" }
-            if let description = operation.body["description"]?.stringValue { html += "<p>\(inline(description))</p>\n" }
+            if let summary = operation.body["summary"]?.stringValue {
+                html += "<p class=\"summary\">\(inline(summary))</p>\n"
+            }
+            if let description = operation.body["description"]?.stringValue {
+                html += "<p>\(inline(description))</p>\n"
+            }
             let isPublic = operation.body["security"]?.arrayValue?.isEmpty == true
-            html += "<p class=\"auth\">\(isPublic ? "No credentials needed." : "Needs <code>Authorization: Bearer &lt;token&gt;</code>.")</p>\n"
+            html +=
+                "<p class=\"auth\">\(isPublic ? "No credentials needed." : "Needs <code>Authorization: Bearer &lt;token&gt;</code>.")</p>\n"
             let parameters = (operation.body["parameters"]?.arrayValue ?? []).map(resolveParameter)
             if !parameters.isEmpty {
-                html += "<h4>Parameters</h4>\n<table><tr><th>name</th><th>in</th><th>type</th><th>required</th><th>meaning</th></tr>\n"
+                html +=
+                    "<h4>Parameters</h4>\n<table><tr><th>name</th><th>in</th><th>type</th><th>required</th><th>meaning</th></tr>\n"
                 for parameter in parameters {
                     html += "<tr><td><code>\(escape(parameter["name"]?.stringValue ?? ""))</code></td>"
                     html += "<td>\(escape(parameter["in"]?.stringValue ?? ""))</td>"
@@ -102,7 +108,8 @@ enum DocsPage {
                     bodies.append("<code>\(escape(mediaType))</code> \(type(content["schema"] ?? SchemaDoc.any))")
                 }
                 html += "<tr><td class=\"status\">\(escape(status))</td>"
-                html += "<td>\(inline(resolved["description"]?.stringValue ?? ""))</td><td>\(bodies.joined(separator: "<br>"))</td></tr>\n"
+                html +=
+                    "<td>\(inline(resolved["description"]?.stringValue ?? ""))</td><td>\(bodies.joined(separator: "<br>"))</td></tr>\n"
             }
             html += "</table>\n</section>\n"
         }
@@ -156,7 +163,8 @@ enum DocsPage {
                 return words.isEmpty ? "object" : words.joined(separator: joiner)
             }
             if let values = object["enum"]?.arrayValue {
-                return "one of " + values.compactMap(\.stringValue).map { "<code>\(escape($0))</code>" }.joined(separator: ", ")
+                return "one of "
+                    + values.compactMap(\.stringValue).map { "<code>\(escape($0))</code>" }.joined(separator: ", ")
             }
             var names: [String]
             switch object["type"] {

@@ -17,10 +17,18 @@ struct OpenAPIController {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("openapi.json") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: Self.json))
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: Self.json)
+            )
         }
         router.get("docs") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: Self.html))
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: Self.html)
+            )
         }
     }
 }

@@ -29,8 +29,15 @@ struct RouteDoc: Sendable {
     static let standardErrors = [400, 401, 403, 404, 409, 413, 415, 422, 503]
 
     init(
-        _ method: Method, _ path: String, _ summary: String, tag: String, description: String? = nil,
-        public isPublic: Bool = false, parameters: [ParameterDoc] = [], body: BodyDoc? = nil, replies: [ReplyDoc],
+        _ method: Method,
+        _ path: String,
+        _ summary: String,
+        tag: String,
+        description: String? = nil,
+        public isPublic: Bool = false,
+        parameters: [ParameterDoc] = [],
+        body: BodyDoc? = nil,
+        replies: [ReplyDoc],
         errors: [Int]? = nil
     ) {
         self.method = method
@@ -75,7 +82,12 @@ struct ParameterDoc: Sendable {
     /// The name of the shared component this refers to, if any.
     var reference: String?
 
-    static func query(_ name: String, _ description: String, _ schema: JSONValue = SchemaDoc.string, required: Bool = false)
+    static func query(
+        _ name: String,
+        _ description: String,
+        _ schema: JSONValue = SchemaDoc.string,
+        required: Bool = false
+    )
         -> ParameterDoc
     {
         ParameterDoc(name: name, location: .query, description: description, schema: schema, required: required)
@@ -87,11 +99,21 @@ struct ParameterDoc: Sendable {
 
     /// A shared parameter from ``OpenAPIDocument/sharedParameters``.
     static func shared(_ name: String) -> ParameterDoc {
-        ParameterDoc(name: name, location: .query, description: "", schema: SchemaDoc.any, required: false, reference: name)
+        ParameterDoc(
+            name: name,
+            location: .query,
+            description: "",
+            schema: SchemaDoc.any,
+            required: false,
+            reference: name
+        )
     }
 
     /// `If-Match`: the ETag the client read, for optimistic concurrency (409 when it changed since).
-    static let ifMatch = header("If-Match", "The ETag read earlier; the change is refused with 409 if the resource changed since.")
+    static let ifMatch = header(
+        "If-Match",
+        "The ETag read earlier; the change is refused with 409 if the resource changed since."
+    )
 
     /// Every list parameter of the query model: filter, type, sort, limit, offset, cursor, fields, count.
     static let list: [ParameterDoc] = OpenAPIDocument.listParameterNames.map(shared)
@@ -107,7 +129,10 @@ struct BodyDoc: Sendable {
         BodyDoc(mediaType: "application/json", schema: schema, required: true)
     }
 
-    static func raw(_ mediaType: String = "application/octet-stream", schema: JSONValue = SchemaDoc.string(format: "binary"))
+    static func raw(
+        _ mediaType: String = "application/octet-stream",
+        schema: JSONValue = SchemaDoc.string(format: "binary")
+    )
         -> BodyDoc
     {
         BodyDoc(mediaType: mediaType, schema: schema, required: true)
@@ -132,8 +157,11 @@ struct ReplyDoc: Sendable {
 
     static func json(_ status: Int, _ description: String, _ schema: JSONValue, etag: Bool = false) -> ReplyDoc {
         ReplyDoc(
-            status, description, content: ["application/json": schema],
-            headers: etag ? ["ETag": SchemaDoc.described(SchemaDoc.string, "The version of the resource, for If-Match.")] : [:]
+            status,
+            description,
+            content: ["application/json": schema],
+            headers: etag
+                ? ["ETag": SchemaDoc.described(SchemaDoc.string, "The version of the resource, for If-Match.")] : [:]
         )
     }
 
@@ -156,7 +184,8 @@ struct ReplyDoc: Sendable {
     /// Server-sent events: each event has an `event` name, a JSON `data` line and (for resumable streams) an `id`.
     static func events(_ description: String) -> ReplyDoc {
         ReplyDoc(
-            200, description,
+            200,
+            description,
             content: [
                 "text/event-stream": SchemaDoc.object([
                     "event": SchemaDoc.string, "data": SchemaDoc.described(SchemaDoc.string, "A JSON document."),

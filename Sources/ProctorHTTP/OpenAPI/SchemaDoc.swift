@@ -7,7 +7,8 @@ enum SchemaDoc {
     static let number: JSONValue = .object(["type": .string("number")])
     /// Integers as JSON carries them exactly (the API refuses larger ones).
     static let integer: JSONValue = .object([
-        "type": .string("integer"), "minimum": .number(-9_007_199_254_740_991), "maximum": .number(9_007_199_254_740_991),
+        "type": .string("integer"), "minimum": .number(-9_007_199_254_740_991),
+        "maximum": .number(9_007_199_254_740_991),
     ])
     static let dateTime: JSONValue = .object(["type": .string("string"), "format": .string("date-time")])
     /// Any JSON value.
@@ -44,7 +45,9 @@ enum SchemaDoc {
 
     /// An object with the given properties, in order. `closed` objects refuse other keys, as the API does.
     static func object(
-        _ properties: KeyValuePairs<String, JSONValue>, required: [String] = [], closed: Bool = false,
+        _ properties: KeyValuePairs<String, JSONValue>,
+        required: [String] = [],
+        closed: Bool = false,
         description: String? = nil
     ) -> JSONValue {
         var object: [String: JSONValue] = [
@@ -82,7 +85,10 @@ enum SchemaDoc {
             [
                 "items": array(item),
                 "limit": described(integer(minimum: 0), "The page size the server applied."),
-                "next_cursor": described(nullable(string), "Pass as `cursor` for the next page; null on the last page."),
+                "next_cursor": described(
+                    nullable(string),
+                    "Pass as `cursor` for the next page; null on the last page."
+                ),
                 "total": described(integer(minimum: 0), "Every match; only with `count=true`."),
             ],
             required: ["items", "limit", "next_cursor"]
@@ -152,7 +158,8 @@ enum ResourceDocs {
         }
         if kind.schema.grouped {
             properties["group"] = SchemaDoc.described(
-                SchemaDoc.string, "The owning group's name (or give `group_id`; default: the caller's only group)."
+                SchemaDoc.string,
+                "The owning group's name (or give `group_id`; default: the caller's only group)."
             )
             properties["group_id"] = SchemaDoc.described(SchemaDoc.string, "The owning group's id.")
         }

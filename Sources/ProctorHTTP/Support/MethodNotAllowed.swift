@@ -5,7 +5,9 @@ import Hummingbird
 struct AllowedMethods: Sendable {
     private let templates: [(segments: [Substring], methods: [String])]
 
-    static let native = AllowedMethods(routes: OpenAPIDocument.routes.map { ($0.path, $0.method.rawValue.uppercased()) })
+    static let native = AllowedMethods(
+        routes: OpenAPIDocument.routes.map { ($0.path, $0.method.rawValue.uppercased()) }
+    )
 
     init(routes: [(path: String, method: String)]) {
         var byPath: [String: [String]] = [:]

@@ -15,16 +15,24 @@ public final class AppMetrics: @unchecked Sendable {
     static let runStatuses = ["new", "pre-run", "running", "post-run", "success", "failure", "killed", "error"]
 
     /// Latency buckets in seconds: sub-millisecond reads up to slow uploads.
-    static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let latencyBuckets: [Double] = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]
 
     public let registry: PrometheusCollectorRegistry
 
     private let requests = MetricNameDescriptor(
-        namespace: "proctor", subsystem: "http", metricName: "requests", unitName: "total",
+        namespace: "proctor",
+        subsystem: "http",
+        metricName: "requests",
+        unitName: "total",
         helpText: "HTTP requests by matched route template, method and status."
     )
     private let duration = MetricNameDescriptor(
-        namespace: "proctor", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+        namespace: "proctor",
+        subsystem: "http",
+        metricName: "request_duration",
+        unitName: "seconds",
         helpText: "Time from receiving a request to sending its response head, by route, method and status."
     )
     private let queueDepth: Gauge
@@ -33,7 +41,9 @@ public final class AppMetrics: @unchecked Sendable {
     private let series = Mutex<[SeriesKey: (Counter, ValueHistogram)]>([:])
     private let storeUp: Gauge
     private let runsDescriptor = MetricNameDescriptor(
-        namespace: "proctor", metricName: "runs", unitName: "",
+        namespace: "proctor",
+        metricName: "runs",
+        unitName: "",
         helpText: "Runs in the store by status, counted when scraped."
     )
 
@@ -41,13 +51,17 @@ public final class AppMetrics: @unchecked Sendable {
         self.registry = registry
         self.queueDepth = registry.makeGauge(
             descriptor: MetricNameDescriptor(
-                namespace: "proctor", metricName: "queue_depth", unitName: "",
+                namespace: "proctor",
+                metricName: "queue_depth",
+                unitName: "",
                 helpText: "Runs waiting to be claimed (status new), counted when scraped."
             )
         )
         self.storeUp = registry.makeGauge(
             descriptor: MetricNameDescriptor(
-                namespace: "proctor", metricName: "store_up", unitName: "",
+                namespace: "proctor",
+                metricName: "store_up",
+                unitName: "",
                 helpText: "1 when the last scrape could count runs in the store, else 0."
             )
         )
@@ -86,7 +100,9 @@ public final class AppMetrics: @unchecked Sendable {
             var counts: [String: Int] = [:]
             for status in Self.runStatuses {
                 counts[status] = try await store.count(
-                    .runs, query: Query(filter: .equal("status", status)), scope: .everything
+                    .runs,
+                    query: Query(filter: .equal("status", status)),
+                    scope: .everything
                 )
             }
             for (status, count) in counts {

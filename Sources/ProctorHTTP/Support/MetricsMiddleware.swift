@@ -17,7 +17,8 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             record(request, context, status: Int(response.status.code), since: start)
             return response
         } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? (error as? ProctorError)?.code.status.code ?? 500
+            let status =
+                (error as? any HTTPResponseError)?.status.code ?? (error as? ProctorError)?.code.status.code ?? 500
             record(request, context, status: Int(status), since: start)
             throw error
         }

@@ -40,7 +40,8 @@ struct XPRESSORender {
     func job(_ row: Record, profiles: [JSONValue]) -> JSONValue {
         let args = Self.list(row, "args").enumerated().map { index, arg in Self.arg(arg, index: index) }
         return .object([
-            "id": .string(row.id), "name": .string(row.name ?? ""), "harness": .string(Self.harnessName(row.string("harness"))),
+            "id": .string(row.id), "name": .string(row.name ?? ""),
+            "harness": .string(Self.harnessName(row.string("harness"))),
             "job_file": text(row, "job_file"), "description": text(row, "description"),
             "support_mailers": text(row, "support_mailers"), "interest_lists": row["interest_lists"].json,
             "profiles": .array(profiles), "args": .array(args),
@@ -58,22 +59,29 @@ struct XPRESSORender {
         var harnesses: [JSONValue] = []
         for id in row.strings("harness_ids") {
             guard let harness = try await lookup(.harnesses, id) else { continue }
-            harnesses.append(.object([
-                "id": .string(harness.id), "name": .string(harness.name ?? ""),
-                "harness": .string(Self.harnessName(harness.string("harness"))), "path": text(harness, "path"),
-                "configuration_state": text(harness, "configuration_state"),
-                "operational_state": text(harness, "operational_state"), "site": harness["site"].json,
-                "bldg": harness["bldg"].json, "config": text(harness, "config"),
-            ]))
+            harnesses.append(
+                .object([
+                    "id": .string(harness.id), "name": .string(harness.name ?? ""),
+                    "harness": .string(Self.harnessName(harness.string("harness"))), "path": text(harness, "path"),
+                    "configuration_state": text(harness, "configuration_state"),
+                    "operational_state": text(harness, "operational_state"), "site": harness["site"].json,
+                    "bldg": harness["bldg"].json, "config": text(harness, "config"),
+                ])
+            )
         }
         var testbeds: [JSONValue] = []
         for id in row.strings("testbed_ids") {
             guard let testbed = try await lookup(.testbeds, id) else { continue }
-            testbeds.append(.object(["name": .string(testbed.name ?? ""), "id": .string(testbed.id), "clean": testbed["clean"].json]))
+            testbeds.append(
+                .object([
+                    "name": .string(testbed.name ?? ""), "id": .string(testbed.id), "clean": testbed["clean"].json,
+                ])
+            )
         }
         let jobArgs = Self.list(row, "jobargs")
         return .object([
-            "id": .string(row.id), "name": .string(row.name ?? ""), "is_default": .bool(row.bool("is_default") ?? false),
+            "id": .string(row.id), "name": .string(row.name ?? ""),
+            "is_default": .bool(row.bool("is_default") ?? false),
             "priority": row["priority"].json, "configuration_state": text(row, "configuration_state"),
             "date_created": row["created_at"].json, "interest_lists": row["interest_lists"].json,
             "engine_instance": engine, "enginefields": .array([]), "harness_instances": .array(harnesses),
@@ -97,16 +105,19 @@ struct XPRESSORender {
         }
         return .object([
             "id": .string(row.id), "name": .string(row.name ?? ""), "description": text(row, "description"),
-            "deleted": .bool(row.bool("deleted") ?? false), "profiles": .array(profiles), "profile_ids": row["profile_ids"].json,
+            "deleted": .bool(row.bool("deleted") ?? false), "profiles": .array(profiles),
+            "profile_ids": row["profile_ids"].json,
             "created_by": text(row, "created_by"), "date_created": row["created_at"].json,
         ])
     }
 
     func harness(_ row: Record) -> JSONValue {
         .object([
-            "id": .string(row.id), "name": .string(row.name ?? ""), "harness": .string(Self.harnessName(row.string("harness"))),
+            "id": .string(row.id), "name": .string(row.name ?? ""),
+            "harness": .string(Self.harnessName(row.string("harness"))),
             "path": text(row, "path"), "supporting_path": text(row, "supporting_path"),
-            "configuration_state": text(row, "configuration_state"), "operational_state": text(row, "operational_state"),
+            "configuration_state": text(row, "configuration_state"),
+            "operational_state": text(row, "operational_state"),
             "site": row["site"].json, "bldg": row["bldg"].json, "created_by": text(row, "created_by"),
             "date_created": row["created_at"].json, "date_modified": row["updated_at"].json,
             "deleted": .bool(row.bool("deleted") ?? false),
@@ -132,13 +143,22 @@ struct XPRESSORender {
         let path = data["nfs_path"] ?? row["storage_path"].json
         return .object([
             "credentials": .null, "uuid": .string(row.id), "name": .string(row.name ?? ""), "tag": row["tag"].json,
-            "data": .string(pythonRepr(data, order: ["name", "tag", "group", "git_ref", "retention_day", "submitter",
-                "is_nfs_storage", "nfs_path", "is_polaris_image"])),
+            "data": .string(
+                pythonRepr(
+                    data,
+                    order: [
+                        "name", "tag", "group", "git_ref", "retention_day", "submitter",
+                        "is_nfs_storage", "nfs_path", "is_polaris_image",
+                    ]
+                )
+            ),
             "status": row["status"].json, "group": .string(group), "git_ref": row["git_ref"].json,
             "date_created": row["created_at"].json, "date_updated": row["updated_at"].json, "container_details": .null,
             "yaml_content": .null, "worker_meta": .null, "size": row["size"].json, "virtual_size": row["size"].json,
-            "image_id": row["image_id"].json, "jobs": .null, "manifests": .null, "push_url": .null, "pin_version": .null,
-            "is_nfs_storage": .bool(true), "nfs_path": path, "is_deleted": .bool(false), "is_polaris_image": .bool(true),
+            "image_id": row["image_id"].json, "jobs": .null, "manifests": .null, "push_url": .null,
+            "pin_version": .null,
+            "is_nfs_storage": .bool(true), "nfs_path": path, "is_deleted": .bool(false),
+            "is_polaris_image": .bool(true),
             "base_ref": row["base_ref"].json, "meta": .null, "type": row["type"].json, "custom": .bool(true),
         ])
     }
@@ -149,7 +169,8 @@ struct XPRESSORender {
         case .null: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-        case .string(let s): return "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        case .string(let s):
+            return "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
         case .array(let items): return "[" + items.map { pythonRepr($0) }.joined(separator: ", ") + "]"
         case .object(let object):
             let keys = order.filter { object[$0] != nil } + object.keys.filter { !order.contains($0) }.sorted()
@@ -197,8 +218,10 @@ struct XPRESSORender {
         let name = item.stringValue ?? item["name"]?.stringValue ?? ""
         return .object([
             "id": itemID(item, index: index), "name": .string(name),
-            "code_name": .string(item["code_name"]?.stringValue ?? name), "default_value": item["default_value"] ?? .null,
-            "description": string(item, "description"), "immutable": flag(item, "immutable"), "flag": flag(item, "flag"),
+            "code_name": .string(item["code_name"]?.stringValue ?? name),
+            "default_value": item["default_value"] ?? .null,
+            "description": string(item, "description"), "immutable": flag(item, "immutable"),
+            "flag": flag(item, "flag"),
         ])
     }
 
@@ -218,7 +241,8 @@ struct XPRESSORender {
 
     static func metadata(_ item: JSONValue, index: Int) -> JSONValue {
         .object([
-            "id": itemID(item, index: index), "metaclass": string(item, "metaclass"), "identifier": string(item, "identifier"),
+            "id": itemID(item, index: index), "metaclass": string(item, "metaclass"),
+            "identifier": string(item, "identifier"),
         ])
     }
 }
