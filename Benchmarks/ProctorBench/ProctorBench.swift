@@ -44,9 +44,16 @@ struct ProctorBench: AsyncParsableCommand {
     )
     var kernelciGzip: Int?
 
+    @Option(
+        help:
+            "Instead of the store: seed this many DCI jobs (e.g. 2000) and print the DCI door's CPU per request, with and without embeds."
+    )
+    var dci: Int?
+
     func run() async throws {
         if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
         if let kernelciGzip { return try await KernelCIGzipBench.measure(jobs: kernelciGzip) }
+        if let dci { return try await DCIBench.measure(jobs: dci, repeats: repeats) }
         if let kernelci { return try await KernelCIBench.measure(jobs: kernelci, repeats: repeats) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error

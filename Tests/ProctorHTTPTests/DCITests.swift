@@ -773,6 +773,59 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
+    /// `embed=jobstates,files,components` on a list gives each job its own rows (read for the whole page at once),
+    /// in order, without the archived files or the files of a jobstate.
+    @Test func aListEmbedsEachJobsOwnJobstatesFilesAndComponents() async throws {
+        let app = try await Self.makeApp()
+        try await app.test { client in
+            var ids: [String] = []
+            for index in 0..<3 {
+                ids.append(try #require(try await Self.createJob(client, name: "e\(index)")["id"]?.stringValue))
+            }
+            // Job e0: two jobstates; e1: one jobstate and two files; e2: nothing more.
+            for (job, status) in [(ids[0], "running"), (ids[0], "success"), (ids[1], "running")] {
+                let (created, _, _) = try await Self.call(
+                    client,
+                    .post,
+                    "jobstates",
+                    #"{"job_id": "\#(job)", "status": "\#(status)"}"#
+                )
+                #expect(created == .created)
+            }
+            let uri = "/dci/api/v1/files"
+            for name in ["b.txt", "a.txt"] {
+                var headers = Self.signed(.post, uri, body: name)
+                headers[HTTPField.Name("DCI-NAME")!] = name
+                headers[HTTPField.Name("DCI-JOB-ID")!] = ids[1]
+                try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: name)) {
+                    #expect($0.status == .created)
+                }
+            }
+            let (status, body, _) = try await Self.call(
+                client,
+                .get,
+                "jobs?sort=created_at&limit=10&embed=jobstates,files,components,topic"
+            )
+            #expect(status == .ok)
+            let jobs = try #require(body["jobs"]?.arrayValue)
+            #expect(jobs.map { $0["id"]?.stringValue ?? "" } == ids)
+            #expect(
+                jobs.map { ($0["jobstates"]?.arrayValue ?? []).compactMap { $0["status"]?.stringValue } }
+                    == [["new", "running", "success"], ["new", "running"], ["new"]]
+            )
+            #expect(
+                jobs.map { ($0["files"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue } } == [
+                    [], ["b.txt", "a.txt"], [],
+                ]
+            )
+            for job in jobs {
+                #expect(job["jobstates"]?.arrayValue?.allSatisfy { $0["job_id"] == job["id"] } == true)
+                #expect(job["components"]?.arrayValue?.count == 1)
+                #expect(job["topic"]?["name"] == .string("RHEL-8.2"))
+            }
+        }
+    }
+
     @Test func jobListEmbedsAndFilters() async throws {
         let app = try await Self.makeApp()
         try await app.test { client in

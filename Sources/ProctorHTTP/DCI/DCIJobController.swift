@@ -510,40 +510,50 @@ struct DCIJobController {
     }
 
     private func componentRecords(_ ids: [String]) async throws -> [Record] {
-        guard !ids.isEmpty else { return [] }
-        let page = try await store.list(
-            .components,
-            query: Query(filter: .predicate(Condition("id", .in, ids)), limit: max(ids.count, 1)),
-            scope: .everything
-        )
-        let byID = Dictionary(page.items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let byID = try await RelatedRows(store: store).byID(.components, ids)
         return ids.compactMap { byID[$0] }
     }
 
-    /// Jobs with the asked embeds; each related row is read once per page.
+    /// The most jobstates and files embedded per job.
+    static let embeddedChildrenPerJob = 1000
+
+    /// Jobs with the asked embeds: each relation is read in one query for the whole page (not one per job).
     func render(_ jobs: [Record], embed: Set<String>, listing: Bool = false) async throws -> [JSONValue] {
-        var topics: [String: JSONValue] = [:]
-        var remotecis: [String: JSONValue] = [:]
-        var teams: [String: JSONValue] = [:]
-        func related(
-            _ kind: ResourceKind,
-            _ id: String?,
-            into cache: inout [String: JSONValue],
-            render: (Record) -> JSONValue
-        )
-            async throws -> JSONValue
+        let related = RelatedRows(store: store)
+        let ids = jobs.map(\.id)
+        func rows(_ kind: ResourceKind, _ wanted: String, _ field: (Record) -> [String]) async throws
+            -> [String: Record]
         {
-            guard let id else { return .null }
-            if let known = cache[id] { return known }
-            let value = try await store.get(kind, id: id).map(render) ?? .null
-            cache[id] = value
-            return value
+            embed.contains(wanted) ? try await related.byID(kind, jobs.flatMap(field)) : [:]
         }
-        var components: [String: Record] = [:]
-        if embed.contains("components") {
-            let ids = Array(Set(jobs.flatMap { $0.strings("components") }))
-            for record in try await componentRecords(ids) { components[record.id] = record }
-        }
+        // Each related row is rendered once per page, however many jobs share it.
+        let topics = try await rows(.topics, "topic") { $0.string("topic_id").map { [$0] } ?? [] }
+            .mapValues(DCIRender.topic)
+        let remotecis = try await rows(.remotecis, "remoteci") { $0.string("remoteci_id").map { [$0] } ?? [] }
+            .mapValues(DCIRender.remoteci)
+        let teams = try await rows(.groups, "team") { $0.groupID.map { [$0] } ?? [] }.mapValues(DCIRender.team)
+        let components = try await rows(.components, "components") { $0.strings("components") }
+            .mapValues(DCIRender.component)
+        let jobstates =
+            embed.contains("jobstates")
+            ? try await related.children(
+                .runEvents,
+                field: "run_id",
+                parents: ids,
+                sort: [SortKey("seq")],
+                perParent: Self.embeddedChildrenPerJob
+            ) : [:]
+        let files =
+            embed.contains("files")
+            ? try await related.children(
+                .files,
+                field: "run_id",
+                parents: ids,
+                filter: .predicate(.isNull("event_id")) && .predicate(Condition("state", .notEqual, "archived")),
+                sort: [SortKey("created_at"), SortKey("seq")],
+                perParent: Self.embeddedChildrenPerJob
+            ) : [:]
+        func one(_ rendered: [String: JSONValue], _ id: String?) -> JSONValue { id.flatMap { rendered[$0] } ?? .null }
         var out: [JSONValue] = []
         out.reserveCapacity(jobs.count)
         for job in jobs {
@@ -552,52 +562,17 @@ struct DCIJobController {
                 object["data"] = nil
                 if job["options"].isNull { object["keys_values"] = nil }
             }
-            if embed.contains("topic") {
-                object["topic"] = try await related(
-                    .topics,
-                    job.string("topic_id"),
-                    into: &topics,
-                    render: DCIRender.topic
-                )
-            }
-            if embed.contains("remoteci") {
-                object["remoteci"] = try await related(
-                    .remotecis,
-                    job.string("remoteci_id"),
-                    into: &remotecis,
-                    render: DCIRender.remoteci
-                )
-            }
-            if embed.contains("team") {
-                object["team"] = try await related(.groups, job.groupID, into: &teams, render: DCIRender.team)
-            }
+            if embed.contains("topic") { object["topic"] = one(topics, job.string("topic_id")) }
+            if embed.contains("remoteci") { object["remoteci"] = one(remotecis, job.string("remoteci_id")) }
+            if embed.contains("team") { object["team"] = one(teams, job.groupID) }
             if embed.contains("components") {
-                object["components"] = .array(
-                    job.strings("components").compactMap { components[$0] }.map(DCIRender.component)
-                )
+                object["components"] = .array(job.strings("components").compactMap { components[$0] })
             }
             if embed.contains("results") { object["results"] = .array(DCIResults.stored(job)) }
             if embed.contains("jobstates") {
-                let page = try await store.list(
-                    .runEvents,
-                    query: Query(filter: .equal("run_id", job.id), sort: [SortKey("seq")], limit: 1000),
-                    scope: .everything
-                )
-                object["jobstates"] = .array(page.items.map(DCIRender.jobstate))
+                object["jobstates"] = .array((jobstates[job.id] ?? []).map(DCIRender.jobstate))
             }
-            if embed.contains("files") {
-                let page = try await store.list(
-                    .files,
-                    query: Query(
-                        filter: .equal("run_id", job.id) && .predicate(.isNull("event_id"))
-                            && .predicate(Condition("state", .notEqual, "archived")),
-                        sort: [SortKey("created_at")],
-                        limit: 1000
-                    ),
-                    scope: .everything
-                )
-                object["files"] = .array(page.items.map(DCIRender.file))
-            }
+            if embed.contains("files") { object["files"] = .array((files[job.id] ?? []).map(DCIRender.file)) }
             out.append(.object(object))
         }
         return out

@@ -1,0 +1,209 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ProctorCore
+import ProctorHTTP
+import ProctorStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `proctor-bench --dci N`: the DCI door's CPU per request over N seeded DCI jobs on SQLite, through the whole
+/// application in-process (routing, authentication, query, embeds, JSON; no sockets): a job by id, a page of 50
+/// with and without all seven embeds. Issue #18 asks the embedded list to cost at most twice the plain one.
+///
+/// CPU time (user + system, `getrusage`) is the figure that holds on a shared machine; wall-clock p50 and p99
+/// are printed beside it.
+enum DCIBench {
+    static let token = "pt_bench_dci_admin_token_00000000"
+
+    static func measure(jobs: Int, repeats: Int) async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-bench-dci-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLStore.sqlite(
+            path: directory.appendingPathComponent("bench.sqlite").path,
+            logger: logger
+        )
+        _ = try await store.migrate()
+        _ = try await Bootstrap.run(store: store, adminToken: token)
+        let ids = try await seed(store, jobs: jobs)
+        let configuration = AppConfiguration(
+            host: "127.0.0.1",
+            port: 0,
+            dataDirectory: directory.path,
+            adminToken: token
+        )
+        let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
+        let all = "topic,remoteci,team,components,results,jobstates,files"
+        try await app.test(.router) { client in
+            var perRequest: [String: Double] = [:]
+            for (label, uri) in [
+                ("GET /jobs/{id}", "/dci/api/v1/jobs/\(ids[ids.count / 2])"),
+                ("GET /jobs?limit=50", "/dci/api/v1/jobs?limit=50&sort=-created_at"),
+                ("GET /jobs?limit=50&embed=all seven", "/dci/api/v1/jobs?limit=50&sort=-created_at&embed=\(all)"),
+            ] {
+                perRequest[label] = try await cpu(label, times: repeats) {
+                    try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                        guard $0.status == .ok else {
+                            throw ProctorError(.internal, "\(uri) answered \($0.status.code)")
+                        }
+                        return $0.body.readableBytes
+                    }
+                }
+            }
+            // Each embed alone, to show where an embedded page's time goes.
+            for embed in all.split(separator: ",") {
+                let uri = "/dci/api/v1/jobs?limit=50&sort=-created_at&embed=\(embed)"
+                _ = try await cpu("  embed=\(embed)", times: max(repeats / 4, 10)) {
+                    try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                        guard $0.status == .ok else {
+                            throw ProctorError(.internal, "\(uri) answered \($0.status.code)")
+                        }
+                        return $0.body.readableBytes
+                    }
+                }
+            }
+            if let plain = perRequest["GET /jobs?limit=50"],
+                let embedded = perRequest["GET /jobs?limit=50&embed=all seven"]
+            {
+                print(
+                    String(format: "== DCI: the embedded list costs %.2f× the plain one (goal ≤ 2×)", embedded / plain)
+                )
+            }
+        }
+        await store.shutdown()
+    }
+
+    /// A topic with three components, a remote CI, and `jobs` finished DCI jobs, each with three jobstates and a
+    /// JUnit file row; returns the jobs' ids.
+    static func seed(_ store: SQLStore, jobs: Int) async throws -> [String] {
+        guard let team = try await store.first(.groups, matching: ["name": .string(Bootstrap.defaultGroup)]) else {
+            throw ProctorError(.internal, "no default group")
+        }
+        let topic = try await store.insert(
+            Record(
+                .topics,
+                [
+                    "group_id": .string(team.id), "name": .string("RHEL-9.4"), "component_types": .strings(["Compose"]),
+                    "export_control": .bool(true), "data": .json(.object([:])),
+                ]
+            )
+        )
+        var components: [String] = []
+        for name in ["RHEL-9.4-20240601", "kernel-5.14", "podman-4.9"] {
+            let component = try await store.insert(
+                Record(
+                    .components,
+                    [
+                        "group_id": .string(team.id), "name": .string(name), "topic_id": .string(topic.id),
+                        "type": .string("Compose"), "data": .json(.object([:])), "tags": .strings([]),
+                    ]
+                )
+            )
+            components.append(component.id)
+        }
+        let remoteci = try await store.insert(
+            Record(
+                .remotecis,
+                [
+                    "group_id": .string(team.id), "name": .string("bench-ci"), "api_secret": .string("secret"),
+                    "public": .bool(false), "data": .json(.object([:])),
+                ]
+            )
+        )
+        let start = ContinuousClock.now
+        var ids: [String] = []
+        for chunk in stride(from: 0, to: jobs, by: 1000) {
+            let runs = (chunk..<min(jobs, chunk + 1000)).map { index in
+                Record(
+                    .runs,
+                    [
+                        "group_id": .string(team.id), "name": .string("bench-\(index % 10)"),
+                        "status": .string(index % 4 == 0 ? "failure" : "success"), "executor": .string("client"),
+                        "topic_id": .string(topic.id), "remoteci_id": .string(remoteci.id),
+                        "components": .strings(components),
+                    ]
+                )
+            }
+            try await store.insertMany(runs)
+            let page = try await store.list(
+                .runs,
+                query: Query(sort: [SortKey("seq", descending: true)], limit: runs.count, fields: ["id"]),
+                scope: .everything
+            )
+            let chunkIDs = page.items.map(\.id)
+            ids += chunkIDs
+            var events: [Record] = []
+            var files: [Record] = []
+            for id in chunkIDs {
+                for (previous, status) in [(nil, "new"), ("new", "running"), ("running", "success")] {
+                    events.append(
+                        Record(
+                            .runEvents,
+                            [
+                                "group_id": .string(team.id), "run_id": .string(id), "status": .string(status),
+                                "previous_status": previous.map(Value.string) ?? .null,
+                            ]
+                        )
+                    )
+                }
+                files.append(
+                    Record(
+                        .files,
+                        [
+                            "group_id": .string(team.id), "run_id": .string(id), "name": .string("junit.xml"),
+                            "mime": .string("application/junit"), "size": .int(2048),
+                        ]
+                    )
+                )
+            }
+            try await store.insertMany(events)
+            try await store.insertMany(files)
+        }
+        let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
+        print(String(format: "== DCI: seeded %d jobs (3 jobstates and a file each) in %.1f s", jobs, seconds))
+        return ids
+    }
+
+    /// Runs `body` `times` times after a warm-up; prints and returns the CPU milliseconds per call.
+    static func cpu(_ label: String, times: Int, _ body: () async throws -> Int) async throws -> Double {
+        var bytes = 0
+        for _ in 0..<min(times, 20) { bytes = try await body() }
+        var wall: [Double] = []
+        wall.reserveCapacity(times)
+        let before = processCPUSeconds()
+        for _ in 0..<times {
+            let start = ContinuousClock.now
+            _ = try await body()
+            wall.append(ProctorBench.milliseconds(ContinuousClock.now - start))
+        }
+        let perCall = (processCPUSeconds() - before) * 1000 / Double(times)
+        wall.sort()
+        print(
+            String(
+                format: "%@ CPU %.3f ms/req   wall p50 %.3f ms  p99 %.3f ms  %7d bytes  (%d requests)",
+                label.padding(toLength: 40, withPad: " ", startingAt: 0) as NSString,
+                perCall,
+                wall[wall.count / 2],
+                wall[min(wall.count - 1, wall.count * 99 / 100)],
+                bytes,
+                times
+            )
+        )
+        return perCall
+    }
+
+    /// User plus system CPU time of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
