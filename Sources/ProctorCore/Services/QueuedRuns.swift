@@ -58,7 +58,7 @@ public struct QueuedRuns: Sendable {
 
     /// Points a run that is still `new` at another definition, testbed or config. The definition's `job_file`,
     /// harness and config keys replace the old definition's in the run's options, as a fresh launch would set
-    /// them; `extraOptions` are merged over them.
+    /// them; `extraOptions` are merged over them; `tags`, when given, replace the run's.
     ///
     /// - Throws: a conflict when the run left the queue meanwhile.
     public func retarget(
@@ -67,6 +67,7 @@ public struct QueuedRuns: Sendable {
         testbedID: String?,
         configID: String?,
         extraOptions: [String: JSONValue] = [:],
+        tags: [String]? = nil,
         scope: Scope
     ) async throws -> Record {
         let run = try await store.require(.runs, id: runID, scope: scope)
@@ -97,6 +98,7 @@ public struct QueuedRuns: Sendable {
         changes["options"] = .json(.object(options))
         if let testbedID { changes["testbed_id"] = .string(testbedID) }
         if let configID { changes["config_id"] = .string(configID) }
+        if let tags { changes["tags"] = .strings(tags) }
         do {
             let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: run.etag, scope: scope)
             await services.events.publish()

@@ -154,6 +154,124 @@ public struct ReportedRuns: Sendable {
         return outcome
     }
 
+    // MARK: Changing a reported run
+
+    /// What a reporting client may change on its run itself. Its status changes through
+    /// ``RunLifecycle/report(runID:status:comment:scope:)``, which records the event; the rest is Proctor's.
+    public static let editableFields: Set<String> = [
+        "name", "comment", "configuration", "url", "reason", "tags", "state", "components", "options", "labels",
+    ]
+
+    /// Changes fields of a run that a client reports on. A run that Proctor executes changes only through its
+    /// executor or a cancel, whatever door asks (409); `ifMatch` guards against a concurrent change (412).
+    @discardableResult
+    public func edit(runID: String, changes: [String: Value], ifMatch: String? = nil, scope: Scope) async throws
+        -> Record
+    {
+        if let field = changes.keys.first(where: { !Self.editableFields.contains($0) }) {
+            throw ProctorError(.internal, "\(field) is not a field a reporting client changes")
+        }
+        let run = try await store.require(.runs, id: runID, scope: scope)
+        try Self.requireReported(run)
+        guard !changes.isEmpty else { return run }
+        return try await store.update(.runs, id: runID, changes: changes, ifMatch: ifMatch, scope: scope)
+    }
+
+    /// Read-modify-write of a reported run's options (DCI's key/values and results summaries). With `ifMatch`
+    /// a concurrent change is the caller's 412; without, the change is retried on the fresh row.
+    @discardableResult
+    public func updateOptions(
+        runID: String,
+        ifMatch: String? = nil,
+        scope: Scope,
+        _ change: @Sendable (inout [String: JSONValue]) throws -> Void
+    ) async throws -> Record {
+        for attempt in 0..<8 {
+            let run = try await store.require(.runs, id: runID, scope: scope)
+            try Self.requireReported(run)
+            var options = run["options"].jsonValue?.objectValue ?? [:]
+            try change(&options)
+            do {
+                return try await store.update(
+                    .runs,
+                    id: runID,
+                    changes: ["options": .json(.object(options))],
+                    ifMatch: ifMatch ?? run.etag,
+                    scope: scope
+                )
+            } catch let failure as ProctorError
+                where ifMatch == nil && attempt < 7
+                && (failure.code == .conflict || failure.code == .preconditionFailed)
+            {
+                continue
+            }
+        }
+        throw ProctorError.conflict("the run kept changing; try again")
+    }
+
+    /// Archives a reported run and its files in one transaction (DCI's soft delete: rows stay, lists hide them).
+    public func archive(runID: String, ifMatch: String?, scope: Scope) async throws {
+        let run = try await store.require(.runs, id: runID, scope: scope)
+        try Self.requireReported(run)
+        try await store.transaction { store in
+            _ = try await store.update(
+                .runs,
+                id: runID,
+                changes: ["state": .string("archived")],
+                ifMatch: ifMatch,
+                scope: scope
+            )
+            var cursor: String?
+            repeat {
+                let page = try await store.list(
+                    .files,
+                    query: Query(
+                        filter: .equal("run_id", runID) && .predicate(Condition("state", .notEqual, "archived")),
+                        sort: [SortKey("seq")],
+                        limit: 500,
+                        cursor: cursor,
+                        fields: ["id"]
+                    ),
+                    scope: .everything
+                )
+                for file in page.items {
+                    _ = try await store.update(
+                        .files,
+                        id: file.id,
+                        changes: ["state": .string("archived")],
+                        ifMatch: nil,
+                        scope: .everything
+                    )
+                }
+                cursor = page.nextCursor
+            } while cursor != nil
+        }
+        await services.events.publish()
+    }
+
+    /// Archives one file of a reported run.
+    public func archiveFile(_ file: Record, scope: Scope) async throws {
+        if let runID = file.string("run_id") {
+            try Self.requireReported(try await store.require(.runs, id: runID, scope: .everything))
+        }
+        _ = try await store.update(
+            .files,
+            id: file.id,
+            changes: ["state": .string("archived")],
+            ifMatch: nil,
+            scope: scope
+        )
+    }
+
+    /// A run Proctor executes is not a client's to change.
+    static func requireReported(_ run: Record) throws {
+        guard run.string("executor") == RunExecutor.client.rawValue else {
+            throw ProctorError.conflict(
+                "run \(run.id) is executed by Proctor; it changes only through its executor or a cancel"
+            )
+        }
+    }
+
     /// Deletes a run with everything it owns: its stored files (content included), then the row, whose events,
     /// results and log chunks go with it.
     ///

@@ -128,20 +128,11 @@ struct CDRouterJobController {
             testbedID: testbed?.id,
             configID: config?.id,
             extraOptions: extra,
+            tags: extra["cdrouter"]?["tags"]?.arrayValue?.compactMap(\.stringValue),
             scope: principal.scope
         )
-        if let tags = extra["cdrouter"]?["tags"]?.arrayValue {
-            _ = try await store.update(
-                .runs,
-                id: updated.id,
-                changes: ["tags": .strings(tags.compactMap(\.stringValue))],
-                ifMatch: nil,
-                scope: principal.scope
-            )
-        }
         var lookup = CDRouterLookup(store: store)
-        let current = try await store.require(.runs, id: updated.id)
-        return CDRouterAPI.data(try await CDRouterRender.job(current, detailed: true, lookup: &lookup))
+        return CDRouterAPI.data(try await CDRouterRender.job(updated, detailed: true, lookup: &lookup))
     }
 
     /// `DELETE jobs/{id}/`: 204; a running job is a conflict (stop it first).

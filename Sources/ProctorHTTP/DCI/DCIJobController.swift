@@ -13,6 +13,8 @@ struct DCIJobController {
     let api: DCIAPI
 
     var store: any Store { api.store }
+    /// Where a DCI job's own fields change: DCI jobs are runs a remote CI reports on.
+    var reported: ReportedRuns { ReportedRuns(services: api.services) }
 
     /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
     static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
@@ -219,7 +221,7 @@ struct DCIJobController {
             ).run
         }
         if !changes.isEmpty {
-            job = try await store.update(.runs, id: job.id, changes: changes, ifMatch: nil, scope: principal.scope)
+            job = try await reported.edit(runID: job.id, changes: changes, scope: principal.scope)
         }
         return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag)
     }
@@ -231,40 +233,10 @@ struct DCIJobController {
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(job, principal: principal)
         do {
-            _ = try await store.update(
-                .runs,
-                id: job.id,
-                changes: ["state": .string("archived")],
-                ifMatch: etag,
-                scope: principal.scope
-            )
+            try await reported.archive(runID: job.id, ifMatch: etag, scope: principal.scope)
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
             throw DCIError.conflict("Job", job.id)
         }
-        var cursor: String?
-        repeat {
-            let page = try await store.list(
-                .files,
-                query: Query(
-                    filter: .equal("run_id", job.id),
-                    sort: [SortKey("seq")],
-                    limit: 200,
-                    cursor: cursor,
-                    fields: ["id", "state"]
-                ),
-                scope: .everything
-            )
-            for file in page.items where file.string("state") != "archived" {
-                _ = try await store.update(
-                    .files,
-                    id: file.id,
-                    changes: ["state": .string("archived")],
-                    ifMatch: nil,
-                    scope: .everything
-                )
-            }
-            cursor = page.nextCursor
-        } while cursor != nil
         return Response(status: .noContent)
     }
 
@@ -283,13 +255,7 @@ struct DCIJobController {
             throw DCIError(.conflict, "Unable to associate component \(component.id) to job \(job.id)")
         }
         ids.append(component.id)
-        _ = try await store.update(
-            .runs,
-            id: job.id,
-            changes: ["components": .strings(ids)],
-            ifMatch: nil,
-            scope: principal.scope
-        )
+        try await reported.edit(runID: job.id, changes: ["components": .strings(ids)], scope: principal.scope)
         return Response(status: .created)
     }
 
@@ -300,11 +266,9 @@ struct DCIJobController {
         let componentID = try context.parameters.require("component")
         let ids = job.strings("components")
         if ids.contains(componentID) {
-            _ = try await store.update(
-                .runs,
-                id: job.id,
+            try await reported.edit(
+                runID: job.id,
                 changes: ["components": .strings(ids.filter { $0 != componentID })],
-                ifMatch: nil,
                 scope: principal.scope
             )
         }
@@ -367,13 +331,9 @@ struct DCIJobController {
     private func storeOptions(_ options: [String: JSONValue], job: Record, principal: Principal) async throws -> Record
     {
         do {
-            return try await store.update(
-                .runs,
-                id: job.id,
-                changes: ["options": .json(.object(options))],
-                ifMatch: job.etag,
-                scope: principal.scope
-            )
+            return try await reported.updateOptions(runID: job.id, ifMatch: job.etag, scope: principal.scope) {
+                $0 = options
+            }
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
             throw DCIError(.conflict, "conflict on Job \"\(job.id)\" or etag not matched")
         }

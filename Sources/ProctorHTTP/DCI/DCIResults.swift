@@ -91,23 +91,10 @@ struct DCIResults {
     }
 
     /// Read-modify-write of the run's options, retried when another writer changed the run meanwhile.
-    private func updateOptions(of runID: String, _ change: @Sendable (inout [String: JSONValue]) -> Void) async throws {
-        for attempt in 0..<8 {
-            guard let run = try await store.get(.runs, id: runID) else { return }
-            var options = run["options"].jsonValue?.objectValue ?? [:]
-            change(&options)
-            do {
-                _ = try await store.update(
-                    .runs,
-                    id: runID,
-                    changes: ["options": .json(.object(options))],
-                    ifMatch: run.etag,
-                    scope: .everything
-                )
-                return
-            } catch let failure as ProctorError where failure.code == .conflict && attempt < 7 {
-                continue
-            }
-        }
+    private func updateOptions(of runID: String, _ change: @Sendable @escaping (inout [String: JSONValue]) -> Void)
+        async throws
+    {
+        guard try await store.get(.runs, id: runID) != nil else { return }
+        try await ReportedRuns(services: api.services).updateOptions(runID: runID, scope: .everything) { change(&$0) }
     }
 }

@@ -77,11 +77,9 @@ struct KernelCIBuildController {
         ]
         guard facts.allSatisfy({ labels[$0] == nil }) else { return }
         for (key, value) in build.jobMetadata { labels[key] = .string(value) }
-        _ = try await api.store.update(
-            .runs,
-            id: run.id,
+        try await ReportedRuns(services: api.services).edit(
+            runID: run.id,
             changes: ["labels": .json(.object(labels))],
-            ifMatch: nil,
             scope: .everything
         )
     }
