@@ -28,6 +28,7 @@ struct CDRouterResourceController {
     let resource: Resource
 
     var store: any Store { api.store }
+    var catalog: CatalogEditor { CatalogEditor(store: api.store) }
     var query: CDRouterQuery { CDRouterQuery(api: api, fields: CDRouterQuery.catalogFields(resource.kind)) }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
@@ -79,9 +80,8 @@ struct CDRouterResourceController {
             throw CDRouterError(.badRequest, "name is required")
         }
         let groupID = try await api.owningGroup(request, principal: principal)
-        var values = try await changes(body, existing: nil, groupID: groupID)
-        values["group_id"] = .string(groupID)
-        let row = try await store.insert(Record(resource.kind, values))
+        let values = try await changes(body, existing: nil, groupID: groupID)
+        let row = try await catalog.create(resource.kind, values, groupID: groupID, role: .admin, principal: principal)
         var lookup = CDRouterLookup(store: store)
         return CDRouterAPI.data(try await render(row, detailed: true, lookup: &lookup))
     }
@@ -89,16 +89,10 @@ struct CDRouterResourceController {
     @Sendable func edit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let existing = try await require(try CDRouterAPI.pathID(context), scope: principal.scope)
-        try principal.require(.admin, in: existing.groupID ?? "", resource: resource.noun)
+        try CatalogEditor.authorize(existing, role: .admin, principal: principal)
         let body = try await api.object(request)
         let values = try await changes(body, existing: existing, groupID: existing.groupID ?? "")
-        let row = try await store.update(
-            resource.kind,
-            id: existing.id,
-            changes: values,
-            ifMatch: nil,
-            scope: principal.scope
-        )
+        let row = try await catalog.update(existing, changes: values, role: .admin, principal: principal)
         var lookup = CDRouterLookup(store: store)
         return CDRouterAPI.data(try await render(row, detailed: true, lookup: &lookup))
     }
@@ -106,30 +100,11 @@ struct CDRouterResourceController {
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let existing = try await require(try CDRouterAPI.pathID(context), scope: principal.scope)
-        try principal.require(.admin, in: existing.groupID ?? "", resource: resource.noun)
         if resource == .packages {
             // Runs keep their definition: a package with jobs is retired, not removed.
-            let runs = try await store.count(
-                .runs,
-                query: Query(filter: .equal("definition_id", existing.id)),
-                scope: .everything
-            )
-            if runs > 0 {
-                _ = try await store.update(
-                    .definitions,
-                    id: existing.id,
-                    changes: [
-                        "deleted": .bool(true),
-                        "name": .string("\(existing.name ?? "package")-deleted-\(existing.seq)"),
-                    ],
-                    ifMatch: nil,
-                    scope: principal.scope
-                )
-                return Response(status: .noContent)
-            }
-        }
-        guard try await store.delete(resource.kind, id: existing.id, ifMatch: nil, scope: principal.scope) else {
-            throw CDRouterError.noSuch(resource.noun)
+            try await catalog.removeOrRetire(existing, role: .admin, principal: principal)
+        } else {
+            try await catalog.delete(existing, role: .admin, principal: principal)
         }
         return Response(status: .noContent)
     }

@@ -54,11 +54,10 @@ struct DCITopicController {
         )
         values = values.filter { !$0.value.isNull }
         values["name"] = .string(name)
-        values["group_id"] = .string(teamID)
         if let product = values["product_id"]?.stringValue {
             _ = try await api.require(.products, id: product, principal: principal)
         }
-        let topic = try await insert(Record(.topics, values))
+        let topic = try await insert(.topics, values, teamID: teamID, principal: principal)
         return DCIRender.one("topic", DCIRender.topic(topic), etag: topic.etag, status: .created)
     }
 
@@ -131,18 +130,26 @@ struct DCITopicController {
         values["name"] = .string(name)
         values["type"] = .string(type.lowercased())
         values["topic_id"] = .string(topic.id)
-        values["group_id"] = .string(teamID)
         if values["released_at"] == nil { values["released_at"] = .timestamp(Timestamp.now()) }
-        let component = try await insert(Record(.components, values))
+        let component = try await insert(.components, values, teamID: teamID, principal: principal)
         return DCIRender.one("component", DCIRender.component(component), etag: component.etag, status: .created)
     }
 
     // MARK: Helpers
 
-    /// A duplicate is DCI's 409 "A similar resource already exists".
-    private func insert(_ record: Record) async throws -> Record {
+    /// Stores a topic or component in the team (DCI's own rule of who may, checked before, is stricter than the
+    /// catalog's member role); a duplicate is DCI's 409 "A similar resource already exists".
+    private func insert(_ kind: ResourceKind, _ values: [String: Value], teamID: String, principal: Principal)
+        async throws -> Record
+    {
         do {
-            return try await api.store.insert(record)
+            return try await CatalogEditor(store: api.store).create(
+                kind,
+                values,
+                groupID: teamID,
+                role: .member,
+                principal: principal
+            )
         } catch let failure as ProctorError where failure.code == .conflict {
             throw DCIError(.conflict, "We are unable to create this resource. A similar resource already exists.")
         }

@@ -11,6 +11,8 @@ struct ResourceController {
     /// The role a caller needs in the owning group to create, change or delete.
     let writeRole: Role
 
+    var catalog: CatalogEditor { CatalogEditor(store: store) }
+
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         let path = RouterPath(kind.rawValue)
         group.get(path, use: list)
@@ -38,27 +40,21 @@ struct ResourceController {
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
-        var values = try FieldCoding.values(
+        let values = try FieldCoding.values(
             from: object.filter { $0.key != "group" && $0.key != "group_id" },
             schema: kind.schema
         )
-        if kind.schema.grouped {
-            let groupID = try await NativeGroups.owning(object, principal: principal, store: store, noun: kind.singular)
-            try principal.require(writeRole, in: groupID, resource: "group")
-            values["group_id"] = .string(groupID)
-        } else {
-            guard principal.isSiteAdmin else {
-                throw ProctorError(.forbidden, "only the site admin creates \(kind.rawValue)")
-            }
-        }
-        let record = try await store.insert(Record(kind, values))
+        let groupID =
+            kind.schema.grouped
+            ? try await NativeGroups.owning(object, principal: principal, store: store, noun: kind.singular) : nil
+        let record = try await catalog.create(kind, values, groupID: groupID, role: writeRole, principal: principal)
         return respond(record, status: .created)
     }
 
     @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let existing = try await fetch(context, principal)
-        try authorizeWrite(existing, principal)
+        try CatalogEditor.authorize(existing, role: writeRole, principal: principal)
         let object = try await JSONResponse.object(request, limit: maxJSONBytes)
         if kind == .runs, let field = object.keys.first(where: { !NativeAPI.runPatchable.contains($0) }) {
             throw ProctorError.badRequest(
@@ -69,12 +65,12 @@ struct ResourceController {
         }
         let changes = try FieldCoding.values(from: object, schema: kind.schema)
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-        let record = try await store.update(
-            kind,
-            id: existing.id,
+        let record = try await catalog.update(
+            existing,
             changes: changes,
             ifMatch: ifMatch,
-            scope: scope(principal)
+            role: writeRole,
+            principal: principal
         )
         return respond(record)
     }
@@ -82,11 +78,8 @@ struct ResourceController {
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let existing = try await fetch(context, principal)
-        try authorizeWrite(existing, principal)
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-        guard try await store.delete(kind, id: existing.id, ifMatch: ifMatch, scope: scope(principal)) else {
-            throw ProctorError.notFound("no such \(kind.singular)")
-        }
+        try await catalog.delete(existing, ifMatch: ifMatch, role: writeRole, principal: principal)
         return Response(status: .noContent)
     }
 
@@ -104,14 +97,6 @@ struct ResourceController {
             throw ProctorError.notFound("no such \(kind.singular): \(id)")
         }
         return record
-    }
-
-    private func authorizeWrite(_ record: Record, _ principal: Principal) throws {
-        if let groupID = record.groupID {
-            try principal.require(writeRole, in: groupID, resource: kind.singular)
-        } else if !principal.isSiteAdmin {
-            throw ProctorError(.forbidden, "only the site admin changes \(kind.rawValue)")
-        }
     }
 
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
