@@ -26,13 +26,14 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
 
     /// A fresh, migrated (unless `migrated` is false), empty store of this backend (SQLite in `directory`, or a
     /// new temporary one; PostgreSQL in a schema of its own).
-    /// `postgresConnections` and `postgresWait` size PostgreSQL's pool.
+    /// `postgresConnections` and `postgresWait` size PostgreSQL's pool; tests wait a minute for a connection (not
+    /// `serve`'s 10 s) because the suite's parallel tests share one server on a busy machine.
     public func makeStore(
         directory: URL? = nil,
         logger: Logger? = nil,
         migrated: Bool = true,
         postgresConnections: Int = 4,
-        postgresWait: Duration = .seconds(10)
+        postgresWait: Duration = .seconds(60)
     ) async throws -> SQLStore {
         let logger =
             logger

@@ -211,14 +211,10 @@ struct CDRouterJobController {
         let scope = principal.scope
         if let jobs = body["jobs"] {
             guard let items = jobs.arrayValue else { throw CDRouterError(.badRequest, "jobs must be a list") }
+            let visibleJobs = try await jobsFilter(scope: scope)
             for item in items {
                 guard let id = try CDRouterAPI.idValue(item["id"], field: "id"),
-                    let run = try await api.references.row(
-                        .runs,
-                        seq: id,
-                        scope: scope,
-                        within: try await jobsFilter(scope: scope)
-                    )
+                    let run = try await api.references.row(.runs, seq: id, scope: scope, within: visibleJobs)
                 else { continue }
                 do {
                     try await queued.deleteUnlessActive(runID: run.id, principal: principal, scope: scope)

@@ -35,28 +35,18 @@ struct AgentController {
         } else {
             throw ProctorError(.forbidden, "an agent's token must belong to a member of a group")
         }
-        try principal.require(.member, in: groupID, resource: "group")
-        let labels = body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let values: [String: Value] = [
-            "labels": .strings(labels), "version": body["version"]?.stringValue.map(Value.string) ?? .null,
-            "slots": .int(
-                Int64(
-                    body["slots"].flatMap {
-                        if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil }
-                    } ?? 1
-                )
-            ),
-            "state": .string("online"), "last_seen_at": .timestamp(Timestamp.now()),
-        ]
-        let agent: Record
-        if let existing = try await store.first(.agents, matching: ["name": .string(name)], scope: .groups([groupID])) {
-            agent = try await store.update(.agents, id: existing.id, changes: values, ifMatch: nil, scope: .everything)
-        } else {
-            var fresh = values
-            fresh["name"] = .string(name)
-            fresh["group_id"] = .string(groupID)
-            agent = try await store.insert(Record(.agents, fresh))
-        }
+        let slots =
+            body["slots"].flatMap {
+                if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil }
+            } ?? 1
+        let agent = try await AgentRegistry(store: store).register(
+            name: name,
+            groupID: groupID,
+            labels: body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            version: body["version"]?.stringValue,
+            slots: slots,
+            principal: principal
+        )
         return JSONResponse.make(agent, status: .ok)
     }
 
@@ -71,13 +61,7 @@ struct AgentController {
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
             let generation = await services.events.generation
-            _ = try? await store.update(
-                .agents,
-                id: agent.id,
-                changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
-                ifMatch: nil,
-                scope: .everything
-            )
+            await AgentRegistry(store: store).seen(agentID: agent.id)
             if let run = try await services.queue.claim(
                 claimant: claimant,
                 executor: .agent,
@@ -161,13 +145,7 @@ struct AgentController {
         }
         if claimant.hasPrefix("agent:") {
             let agentID = String(claimant.dropFirst("agent:".count))
-            _ = try? await store.update(
-                .agents,
-                id: agentID,
-                changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
-                ifMatch: nil,
-                scope: principal.scope
-            )
+            await AgentRegistry(store: store).seen(agentID: agentID, scope: principal.scope)
         }
         return (run, claimant)
     }
