@@ -256,6 +256,8 @@ func failingCleanly(_ body: () async throws -> Void) async throws {
         throw CleanExit.message(error.message)
     } catch let error as CleanExit {
         throw error
+    } catch let error as ExitCode {
+        throw error
     } catch {
         throw CleanExit.message(oneLine(error))
     }
