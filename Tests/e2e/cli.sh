@@ -6,7 +6,8 @@
 #     (mode 0600) holds the same token, which then works. The next start leaves the file alone.
 #  2. A server that is down: a client command against a closed port prints one line,
 #     `proctor: cannot reach URL/ (connection refused)`, and exits 3, well within 10 s (the measured time is
-#     printed; it used to take 90 s).
+#     printed; it used to take 90 s). Against a socket that accepts no connection it gives up after the 3 s
+#     connect timeout, with `(no connection within 3 s)`.
 #  3. Exit codes for scripts: `runs launch --wait` exits 0 for a run that succeeds, 1 for one that fails, 2 for
 #     one that is cancelled while the command waits (its id is printed first, so the script can cancel it);
 #     `--follow` prints the run's console meanwhile; the ending is one line on stderr. `logs RUN -f` exits
@@ -71,7 +72,32 @@ ELAPSED=$(($(date +%s%3N) - START))
   || fail "unexpected message for a closed port: $(cat "$WORK/down.err")"
 [ ! -s "$WORK/down.out" ] || fail "output on stdout for a closed port"
 [ "$ELAPSED" -lt 10000 ] || fail "a closed port took $ELAPSED ms"
-echo "cli.sh: ok 2 (closed port: one line, exit 3, in $ELAPSED ms)"
+# A server that accepts no connection (a listening socket whose queue is full drops new SYNs): the connect
+# timeout, 3 s.
+"$PY" -c '
+import socket, sys, time
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(0)
+queued = []
+for _ in range(3):
+    client = socket.socket(); client.setblocking(False)
+    try: client.connect(server.getsockname())
+    except BlockingIOError: pass
+    queued.append(client)
+print(server.getsockname()[1], flush=True)
+time.sleep(30)
+' >"$WORK/stuck.port" &
+STUCK=$!
+PIDS+=($STUCK)
+for _ in $(seq 50); do [ -s "$WORK/stuck.port" ] && break; sleep 0.1; done
+STUCK_PORT=$(cat "$WORK/stuck.port")
+START=$(date +%s%3N)
+expect_exit 3 stuck env -u PROCTOR_URL -u PROCTOR_TOKEN "$BIN" runs list --server "http://127.0.0.1:$STUCK_PORT" --token x
+STUCK_MS=$(($(date +%s%3N) - START))
+kill "$STUCK" 2>/dev/null || true
+[ "$(cat "$WORK/stuck.err")" = "proctor: cannot reach http://127.0.0.1:$STUCK_PORT/ (no connection within 3 s)" ] \
+  || fail "unexpected message for a server that accepts nothing: $(cat "$WORK/stuck.err")"
+[ "$STUCK_MS" -ge 2900 ] && [ "$STUCK_MS" -lt 6000 ] || fail "the connect timeout took $STUCK_MS ms, not about 3 s"
+echo "cli.sh: ok 2 (closed port: one line, exit 3, in $ELAPSED ms; no connection accepted: exit 3 after $STUCK_MS ms)"
 
 # --- 3. Exit codes of runs launch --wait and logs -f ------------------------------------------------------------
 cat >"$WORK/lab.json" <<'EOF'
