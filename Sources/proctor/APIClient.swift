@@ -3,17 +3,33 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
 import ProctorCore
 
 /// A thin client of Proctor's native API, for the agent and the CLI's client commands.
 struct APIClient: Sendable {
     let base: String
     let token: String
+    let http: HTTPClient
 
-    init(server: String, token: String) {
+    init(server: String, token: String, http: HTTPClient = .shared) {
         self.base = server.hasSuffix("/") ? String(server.dropLast()) : server
         self.token = token
+        self.http = http
     }
+
+    /// Seconds a client command waits for a connection to the server.
+    static let connectSeconds: Int64 = 3
+
+    /// The HTTP client of the commands a person or a script runs: a server that is down or refuses the
+    /// connection is an error within ``connectSeconds``, not after the request's whole deadline (the shared client
+    /// keeps retrying the connection until then, 90 s). The agent keeps the shared client: it retries by itself.
+    static let commandLineHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(connectSeconds)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// An answer from the server.
     struct Reply: Sendable {
@@ -33,7 +49,46 @@ struct APIClient: Sendable {
 
     /// The server could not be reached (as opposed to answering with an error).
     struct Unreachable: Error, CustomStringConvertible {
-        var description: String
+        var server: String
+        var cause: String
+
+        init(server: String, error: any Error) {
+            self.server = server
+            self.cause = Self.cause(of: error)
+        }
+
+        var description: String { "cannot reach \(server)/ (\(cause))" }
+
+        /// The reason in a few words: what NIO and AsyncHTTPClient report, without their wrapping.
+        static func cause(of error: any Error) -> String {
+            switch error {
+            case let error as IOError: return reason(errno: error.errnoCode) ?? oneLine(error)
+            case let error as NIOConnectionError:
+                if error.dnsAError != nil || error.dnsAAAAError != nil { return "host \(error.host) not found" }
+                if let first = error.connectionErrors.first?.error { return cause(of: first) }
+                return oneLine(error)
+            case let error as HTTPClientError where error == .connectTimeout:
+                return "no connection within \(APIClient.connectSeconds) s"
+            case let error as HTTPClientError where error == .deadlineExceeded:
+                return "no answer in time"
+            case let error as HTTPClientError where error == .remoteConnectionClosed:
+                return "the server closed the connection"
+            case ChannelError.connectTimeout:
+                return "no connection within \(APIClient.connectSeconds) s"
+            default: return oneLine(error)
+            }
+        }
+
+        static func reason(errno: Int32) -> String? {
+            switch errno {
+            case ECONNREFUSED: return "connection refused"
+            case ECONNRESET: return "connection reset"
+            case EHOSTUNREACH: return "host unreachable"
+            case ENETUNREACH: return "network unreachable"
+            case ETIMEDOUT: return "connection timed out"
+            default: return nil
+            }
+        }
     }
 
     func send(
@@ -56,9 +111,9 @@ struct APIClient: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            response = try await http.execute(request, timeout: timeout)
         } catch {
-            throw Unreachable(description: "cannot reach \(base): \(error)")
+            throw Unreachable(server: base, error: error)
         }
         let buffer = try await response.body.collect(upTo: 64 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: buffer)

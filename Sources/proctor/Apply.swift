@@ -111,9 +111,9 @@ enum LabFile {
         request.body = .bytes(ByteBuffer(string: document.encodedString()))
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            response = try await APIClient.commandLineHTTP.execute(request, timeout: .seconds(120))
         } catch {
-            throw CleanExit.message("cannot reach \(base): \(oneLine(error))")
+            throw ClientExit.saying(APIClient.Unreachable(server: base, error: error))
         }
         let body = try await response.body.collect(upTo: 16 << 20)
         let json = (try? JSONValue.decode(Data(buffer: body))) ?? .null

@@ -31,7 +31,7 @@ struct ClientOptions: ParsableArguments {
         guard let token = token ?? environment["PROCTOR_TOKEN"] ?? saved?["token"]?.stringValue else {
             throw CleanExit.message("give a token: --token T, PROCTOR_TOKEN, or `proctor login` first")
         }
-        return APIClient(server: server, token: token)
+        return APIClient(server: server, token: token, http: APIClient.commandLineHTTP)
     }
 }
 
@@ -79,14 +79,77 @@ extension JSONValue {
     }
 }
 
-/// Runs a client command body so that server and network errors are one line and exit status 1.
+/// Runs a client command body so that a server's error is one line and exit status 1, and a server that cannot
+/// be reached is one line `proctor: cannot reach URL (reason)` and exit status ``ClientExit/unreachable``.
 func clientCommand(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as APIClient.ServerError {
         throw CleanExit.message("\(error.message) (HTTP \(error.status))")
     } catch let error as APIClient.Unreachable {
-        throw CleanExit.message(error.description)
+        throw ClientExit.saying(error)
+    }
+}
+
+/// The exit statuses of the client commands that scripts test (documented in README.md, "The command line").
+enum ClientExit {
+    /// The server could not be reached (refused, no connection within ``APIClient/connectSeconds``, unknown host).
+    static let unreachable: Int32 = 3
+
+    /// Says on stderr that the server cannot be reached, in one line, and gives the exit status to throw.
+    static func saying(_ error: APIClient.Unreachable) -> ExitCode {
+        FileHandle.standardError.write(Data("proctor: \(error.description)\n".utf8))
+        return ExitCode(unreachable)
+    }
+
+    /// A finished run's status as `runs launch --wait` and `logs --follow` report it, as Jenkins CLI `build -s`
+    /// and `lavacli jobs wait` do: 0 success, 1 failure or error, 2 killed (cancelled or timed out).
+    static func code(for status: RunStatus) -> Int32 {
+        switch status {
+        case .success: return 0
+        case .killed: return 2
+        default: return 1
+        }
+    }
+}
+
+/// Reads a run's console through the log's long-poll (`GET /runs/{id}/log?wait=20`), which answers as soon as
+/// the console grows or the run ends, so following a run costs no polling interval.
+enum RunConsole {
+    /// Reads the console from its start to its end (`follow`: until the run has ended and its whole console
+    /// is read), printing it when `printing`. Without printing only one byte past the end is asked for each time.
+    /// Returns the run's status at the last answer.
+    static func read(_ api: APIClient, runID: String, follow: Bool, printing: Bool) async throws -> RunStatus? {
+        var offset: Int64 = 0
+        while true {
+            let wait = follow ? "&wait=20" : ""
+            let limit = printing ? "" : "&limit=1"
+            let reply = try await api.expect(
+                .GET,
+                "/api/v1/runs/\(queryEscape(runID))/log?offset=\(offset)\(wait)\(limit)",
+                timeout: .seconds(60)
+            )
+            if printing { FileHandle.standardOutput.write(Data(reply.body.readableBytesView)) }
+            let next = Int64(reply.headers.first(name: "Proctor-Log-Next") ?? "") ?? offset
+            let end = Int64(reply.headers.first(name: "Proctor-Log-End") ?? "") ?? next
+            let status = RunStatus(rawValue: reply.headers.first(name: "Proctor-Run-Status") ?? "")
+            offset = printing ? next : end
+            if offset < end { continue }
+            if !follow || status?.isTerminal == true { return status }
+        }
+    }
+
+    /// Follows a run to its end (printing its console when `printing`) and returns the finished run.
+    static func awaitEnd(_ api: APIClient, runID: String, printing: Bool) async throws -> JSONValue {
+        _ = try await read(api, runID: runID, follow: true, printing: printing)
+        return try await api.expect(.GET, "/api/v1/runs/\(queryEscape(runID))").json ?? .null
+    }
+
+    /// The line that says how a run ended, and the exit status for it.
+    static func ending(_ run: JSONValue, runID: String) -> (line: String, code: Int32) {
+        let status = RunStatus(rawValue: run["status"]?.stringValue ?? "") ?? .error
+        let reason = run["reason"]?.stringValue.map { ": \($0)" } ?? ""
+        return ("run \(runID) ended \(status.rawValue)\(reason)", ClientExit.code(for: status))
     }
 }
 
@@ -102,7 +165,10 @@ extension Proctor {
         @Option(help: "Your user name.")
         var name: String
 
-        @Option(help: "Your password (or PROCTOR_PASSWORD; read from stdin when absent).")
+        @Option(
+            help:
+                "Your password (or PROCTOR_PASSWORD); when absent it is asked for without echo on a terminal, or read as one line from stdin."
+        )
         var password: String?
 
         func run() async throws {
@@ -111,12 +177,14 @@ extension Proctor {
                 guard let server = server ?? environment["PROCTOR_URL"] else {
                     throw CleanExit.message("say which server: --server URL or PROCTOR_URL")
                 }
-                guard let secret = password ?? environment["PROCTOR_PASSWORD"] ?? readLine(strippingNewline: true),
+                guard
+                    let secret = password ?? environment["PROCTOR_PASSWORD"]
+                        ?? PasswordPrompt.read(prompt: "Password for \(name): "),
                     !secret.isEmpty
                 else {
                     throw CleanExit.message("give a password: --password, PROCTOR_PASSWORD or on stdin")
                 }
-                let client = APIClient(server: server, token: "")
+                let client = APIClient(server: server, token: "", http: APIClient.commandLineHTTP)
                 let reply = try await client.expect(
                     .POST,
                     "/api/v1/auth/login",
@@ -243,6 +311,10 @@ extension Proctor {
             @Option(help: "The testbed (default: the profile's first).") var testbed: String?
             @Option(help: "A tag (repeatable).") var tag: [String] = []
             @Option(help: "A label key=value (repeatable).") var label: [String] = []
+            @Flag(help: "Wait for the run to end; exit 0 on success, 1 on failure or error, 2 when killed.")
+            var wait = false
+            @Flag(name: [.short, .long], help: "Print the run's console while it runs (implies --wait).")
+            var follow = false
             @OptionGroup var client: ClientOptions
 
             func run() async throws {
@@ -259,12 +331,20 @@ extension Proctor {
                         labels[parts[0]] = .string(parts[1])
                     }
                     body["labels"] = .object(labels)
-                    let reply = try await client.client().expect(.POST, "/api/v1/runs", json: .object(body))
-                    if client.output == .json {
-                        print((reply.json ?? .null).prettyString())
-                    } else {
-                        print(reply.json?["id"]?.stringValue ?? "")
+                    let api = try client.client()
+                    let reply = try await api.expect(.POST, "/api/v1/runs", json: .object(body))
+                    let id = reply.json?["id"]?.stringValue ?? ""
+                    guard wait || follow else {
+                        print(client.output == .json ? (reply.json ?? .null).prettyString() : id)
+                        return
                     }
+                    // The id first, so that a script can cancel or look at the run while it waits.
+                    if client.output == .table { writeAtOnce(id + "\n") }
+                    let run = try await RunConsole.awaitEnd(api, runID: id, printing: follow)
+                    if client.output == .json { writeAtOnce(run.prettyString() + "\n") }
+                    let ending = RunConsole.ending(run, runID: id)
+                    FileHandle.standardError.write(Data((ending.line + "\n").utf8))
+                    if ending.code != 0 { throw ExitCode(ending.code) }
                 }
             }
         }
@@ -285,35 +365,28 @@ extension Proctor {
         }
     }
 
-    /// `proctor logs RUN [--follow]`: a run's console.
+    /// `proctor logs RUN [-f]`: a run's console.
     struct Logs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a run's console; --follow keeps printing until it ends."
+            abstract:
+                "Print a run's console; -f/--follow keeps printing until it ends, then exits as `runs launch --wait` does."
         )
 
         @Argument(help: "The run's id.") var id: String
-        @Flag(help: "Keep printing while the run runs.") var follow = false
+        @Flag(
+            name: [.short, .long],
+            help: "Keep printing while the run runs; exit 0 on success, 1 on failure or error, 2 when killed."
+        )
+        var follow = false
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await clientCommand {
                 let api = try client.client()
-                var offset: Int64 = 0
-                while true {
-                    let wait = follow ? "&wait=20" : ""
-                    let reply = try await api.expect(
-                        .GET,
-                        "/api/v1/runs/\(queryEscape(id))/log?offset=\(offset)\(wait)",
-                        timeout: .seconds(60)
-                    )
-                    FileHandle.standardOutput.write(Data(reply.body.readableBytesView))
-                    let next = Int64(reply.headers.first(name: "Proctor-Log-Next") ?? "") ?? offset
-                    let end = Int64(reply.headers.first(name: "Proctor-Log-End") ?? "") ?? next
-                    let status = RunStatus(rawValue: reply.headers.first(name: "Proctor-Run-Status") ?? "")
-                    offset = next
-                    if offset < end { continue }
-                    if !follow || status?.isTerminal == true { break }
-                }
+                let status = try await RunConsole.read(api, runID: id, follow: follow, printing: true)
+                guard follow, let status else { return }
+                let code = ClientExit.code(for: status)
+                if code != 0 { throw ExitCode(code) }
             }
         }
     }

@@ -165,12 +165,13 @@ extension Proctor {
                 )
                 if outcome.created {
                     if let token = outcome.generatedToken {
-                        print(
-                            "Created the site admin 'admin' in group 'default'. Its API token (shown once):\n\(token)"
+                        let kept = AdminTokenFile.keep(token, in: configuration.dataDirectory)
+                        writeAtOnce(
+                            "Created the site admin 'admin' in group 'default'. Its API token (shown once; \(kept)):\n\(token)\n"
                         )
                     } else {
-                        print(
-                            "Created the site admin 'admin' in group 'default' with the token from PROCTOR_ADMIN_TOKEN."
+                        writeAtOnce(
+                            "Created the site admin 'admin' in group 'default' with the token from PROCTOR_ADMIN_TOKEN.\n"
                         )
                     }
                 }
@@ -203,6 +204,43 @@ extension Proctor {
     }
 }
 
+/// Where a generated bootstrap token is kept besides standard output, which no one may be reading (a service
+/// under systemd or nohup): `admin-token` in the data directory, which runs never see.
+enum AdminTokenFile {
+    static let name = "admin-token"
+
+    /// Writes the token to a new file of mode 0600 (never over an existing one, which may be another server's) and
+    /// says where, or why not, for the line that shows the token.
+    static func keep(_ token: String, in dataDirectory: String) -> String {
+        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL
+        let path = directory.appendingPathComponent(name).path
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            return "not written to \(path): \(oneLine(error))"
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let reason = errno == EEXIST ? "that file already exists" : String(cString: strerror(errno))
+            return "not written to \(path): \(reason)"
+        }
+        defer { close(descriptor) }
+        let bytes = Array((token + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fchmod(descriptor, 0o600) == 0 else {
+            unlink(path)
+            return "not written to \(path): \(String(cString: strerror(errno)))"
+        }
+        return "also in \(path), mode 0600: delete it once the token is kept elsewhere"
+    }
+}
+
+/// Writes to standard output at once: `print` is buffered when the output is a file or a pipe, and a line of a
+/// long-running server would only show when it exits.
+func writeAtOnce(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
 /// Log levels as the command line spells them.
 enum LogLevel: String, ExpressibleByArgument, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
@@ -217,6 +255,8 @@ func failingCleanly(_ body: () async throws -> Void) async throws {
     } catch let error as ProctorError {
         throw CleanExit.message(error.message)
     } catch let error as CleanExit {
+        throw error
+    } catch let error as ExitCode {
         throw error
     } catch {
         throw CleanExit.message(oneLine(error))

@@ -33,11 +33,15 @@ import Testing
             "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "local"}]}]}
         """
 
-    func withLab(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func withLab(
+        configure: (inout TestApp) -> Void = { _ in },
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         var app = try await TestApp.make()
         app.configuration.workspace = Self.repo.path
         app.configuration.killGraceSeconds = 1
         app.configuration.executorSlots = 2
+        configure(&app)
         try await app.testLive { client in
             try await client.execute(
                 uri: "/api/v1/apply",
@@ -354,6 +358,77 @@ import Testing
                 #expect(
                     reply["items"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["broken.xml", "results.xml"]
                 )
+            }
+        }
+    }
+
+    /// A harness record's `path` is the interpreter of the pytest runs of the profiles naming it, ahead of the
+    /// definition's config `python`; without one the executor's `--python` decides. Two wrapper scripts around the
+    /// real interpreter print which of them ran, into the run's console.
+    @Test func aHarnessPathIsTheInterpreterItsRunsExecute() async throws {
+        let scripts = TestApp.scriptsDirectory.appendingPathComponent("harness-path-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
+        func wrapper(_ name: String) throws -> String {
+            let script = scripts.appendingPathComponent(name)
+            try "#!/bin/sh\necho \"wrapper \(name) ran\"\nexec \(Self.python) \"$@\"\n".write(
+                to: script,
+                atomically: true,
+                encoding: .utf8
+            )
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+            return script.path
+        }
+        let harnessPython = try wrapper("harness-python")
+        let executorPython = try wrapper("executor-python")
+        let lab = """
+            {"harnesses": [
+               {"group": "lab", "name": "wrapped", "harness": "pytest", "path": "\(harnessPython)"},
+               {"group": "lab", "name": "pathless", "harness": "pytest"},
+               {"group": "lab", "name": "sh", "harness": "shell", "path": "/bin/false"}],
+             "definitions": [
+               {"group": "lab", "name": "by-harness", "harness": "pytest", "job_file": "examples/tests",
+                "profiles": [
+                  {"name": "DEFAULT", "is_default": true, "engine": "local", "harnesses": ["wrapped"]},
+                  {"name": "PATHLESS", "engine": "local", "harnesses": ["sh", "pathless"]}]},
+               {"group": "lab", "name": "config-and-harness", "harness": "pytest", "job_file": "examples/tests",
+                "config": {"python": "/nonexistent/python"},
+                "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "local", "harnesses": ["wrapped"]}]}]}
+            """
+        try await withLab(configure: { $0.configuration.pythonBinary = executorPython }) { client in
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: lab)
+            ) { #expect($0.status == .ok, "\(String(buffer: $0.body))") }
+            // A launch cannot name the interpreter: only a harness record or the definition (admins) can.
+            try await client.execute(
+                uri: "/api/v1/runs",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"definition": "by-harness", "options": {"python": "/bin/sh"}}"#)
+            ) { response in
+                let answer = try json(response)
+                #expect(response.status == .badRequest)
+                #expect(answer["error"]?["field"] == .string("options.python"))
+            }
+            let cases: [(launch: String, python: JSONValue?, ran: String)] = [
+                (#"{"definition": "by-harness"}"#, .string(harnessPython), "harness-python"),
+                (#"{"definition": "by-harness", "profile": "PATHLESS"}"#, nil, "executor-python"),
+                (#"{"definition": "config-and-harness"}"#, .string(harnessPython), "harness-python"),
+            ]
+            for (body, python, ran) in cases {
+                let id = try await launch(client, body)
+                let done = try await waitFor(client, id, ["success", "failure", "error", "killed"])
+                #expect(done["status"] == .string("success"), "\(body): \(done["reason"] ?? .null)")
+                #expect(done["options"]?["python"] == python, "\(body)")
+                let log = try await client.execute(
+                    uri: "/api/v1/runs/\(id)/log",
+                    method: .get,
+                    headers: bearer(TestApp.adminToken)
+                ) { String(buffer: $0.body) }
+                let wrappers = log.split(separator: "\n").filter { $0.hasPrefix("wrapper ") }
+                #expect(wrappers == ["wrapper \(ran) ran"], "\(body): \(log)")
             }
         }
     }

@@ -284,6 +284,14 @@ public struct RunLifecycle: Sendable {
                 options[key] = value
             }
         }
+        if let binary = try await HarnessBinaries.chosen(
+            harness: definition.string("harness") ?? "shell",
+            profile: profile,
+            groupID: groupID,
+            store: store
+        ) {
+            options[binary.key] = .string(binary.path)
+        }
         try LaunchParameters.apply(request.parameters, definition: definition, profile: profile, to: &options)
         try LaunchParameters.checkHarnessInputs(request.harnessInputs)
         for (key, value) in request.harnessInputs { options[key] = value }
