@@ -106,7 +106,7 @@ public enum FilterExpression {
     }
 
     /// One sort token, trimmed; nil when it names no field.
-    static func sortKey(_ token: String) -> SortKey? {
+    public static func sortKey(_ token: String) -> SortKey? {
         let trimmed = token.trimmingASCIIWhitespace()
         guard !trimmed.isEmpty else { return nil }
         let key = SortKey(parsing: trimmed)
@@ -197,7 +197,7 @@ public enum FilterExpression {
 
 extension String {
     /// The string without leading and trailing spaces, tabs and line breaks (no Foundation needed).
-    func trimmingASCIIWhitespace() -> String {
+    public func trimmingASCIIWhitespace() -> String {
         let scalars = unicodeScalars
         let isSpace: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
         guard let first = scalars.firstIndex(where: { !isSpace($0) }),

@@ -1,3 +1,5 @@
+import ProctorCore
+
 /// Parses the query language of DCI's job search, `POST /analytics/jobs?query=…` (`dciclient job.search`,
 /// `dcictl job-search`): the control server's `dci/analytics/query_es_dsl.py`, which it turns into an
 /// Elasticsearch query. For example `((name='vanilla') and (team.name='telco-ci')) or (tags in ['daily'])`.

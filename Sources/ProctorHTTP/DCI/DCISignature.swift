@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ProctorCore
 
 /// DCI's HMAC request signatures: `DCI2-HMAC-SHA256` (what `dciclient`/`dciauth` v2 send) and its twin
 /// `AWS4-HMAC-SHA256` (the same algorithm under AWS names, as Postman sends it).

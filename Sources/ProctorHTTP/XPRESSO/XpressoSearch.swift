@@ -1,3 +1,5 @@
+import ProctorCore
+
 /// Parses the JSON body of an XPRESSO-style search (`{"name": [...], "tags": [...]}`) into a filter.
 ///
 /// XPRESSO searches by a few well-known attributes rather than by an expression language, so the body is a

@@ -1,3 +1,5 @@
+import ProctorCore
+
 /// Parses the two filter syntaxes of the DCI control server (`where=` and the `query=` DSL) and its `sort=`.
 ///
 /// `dciclient` and the DCI UI send these strings verbatim; the semantics below follow

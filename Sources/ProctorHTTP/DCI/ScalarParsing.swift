@@ -1,3 +1,5 @@
+import ProctorCore
+
 /// The cursor of a recursive-descent query parser over Unicode scalars (so that positions in errors are exact),
 /// shared by the parsers of DCI's `query=` DSL and of its job search.
 protocol ScalarParsing {

@@ -1,3 +1,5 @@
+import ProctorCore
+
 /// Interprets the GET parameters of the legacy KernelCI backend (`app/handlers/common/query.py`).
 ///
 /// KernelCI clients and dashboards filter by repeating plain `key=value` parameters and steer the rest with

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import ProctorCore
+@testable import ProctorHTTP
 
 /// Vectors made by the real `dciclient` 4.2 / `dciauth` 4.0.1 with the clock frozen at 2024-05-01 12:00:00 UTC
 /// (`Tests/compat/dci_vectors.py`, which also checks each one with dciauth's own server-side `is_valid`).
@@ -289,5 +290,16 @@ private func verifies(_ request: DCISignature.Request, now: Date = frozen, secre
         #expect(DCISignature.isSignatureScheme("DCI2-HMAC-SHA256 Credential=x"))
         #expect(DCISignature.isSignatureScheme("AWS4-HMAC-SHA256 Credential=x"))
         #expect(!DCISignature.isSignatureScheme("Basic abc"))
+    }
+}
+
+/// DCI's signed timestamps (`YYYYMMDDTHHMMSSZ`) are checked as strictly as every door's dates.
+@Suite struct DCISignatureTimestampTests {
+    @Test func dciSignatureTimestamps() {
+        #expect(DCISignature.parseTimestamp("20240229T120000Z") != nil)
+        for bad in ["20230229T120000Z", "20260431T120000Z", "20260101T240000Z", "20260101T126000Z", "20260101T120060Z"]
+        {
+            #expect(DCISignature.parseTimestamp(bad) == nil, "\(bad)")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import ProctorCore
+@testable import ProctorHTTP
 
 /// Runs `body` and returns the ``ProctorError`` it throws, or nil when it throws nothing (or something else).
 private func thrownError(_ body: () throws -> Void) -> ProctorError? {
