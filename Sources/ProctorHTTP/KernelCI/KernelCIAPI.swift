@@ -163,20 +163,26 @@ public struct KernelCIAPI: Sendable {
         var items: [Record] = []
         let total: Int
         if labelSort {
-            total = try await store.count(.runs, query: Query(filter: filter, window: window), scope: scope)
-            guard total <= options.maxSortScan else {
+            do {
+                (items, total) = try await scans.sorted(
+                    .runs,
+                    Query(filter: filter, window: window),
+                    by: sort,
+                    skip: skip,
+                    limit: effective,
+                    scanAtMost: options.maxSortScan,
+                    scope: scope
+                )
+            } catch let tooMany as RowScans.TooManyToSort {
                 let names = sort.compactMap { key -> String? in
                     if case .label(let name, _) = key { return name } else { return nil }
                 }
                 throw KernelCIError(
                     .badRequest,
-                    "Too many results (\(total)) to sort on '\(names.joined(separator: "', '"))': narrow the query to at most "
-                        + "\(options.maxSortScan) results, or sort on created_on, status or _id"
+                    "Too many results (\(tooMany.matches)) to sort on '\(names.joined(separator: "', '"))': narrow the query to at most "
+                        + "\(tooMany.limit) results, or sort on created_on, status or _id"
                 )
             }
-            let all = try await collect(Query(filter: filter, window: window), upTo: options.maxSortScan, scope: scope)
-            let sorted = all.sorted { Self.ordered($0, $1, by: sort) }
-            items = Array(sorted.dropFirst(skip).prefix(effective))
         } else {
             var keys = sort.compactMap { key -> SortKey? in
                 if case .column(let column) = key { return column } else { return nil }
@@ -192,76 +198,12 @@ public struct KernelCIAPI: Sendable {
                 includeTotal: true
             )
             var first: Page?
-            items = try await collect(query, upTo: effective, scope: scope) { first = first ?? $0 }
+            items = try await scans.collect(.runs, query, upTo: effective, scope: scope) { first = first ?? $0 }
             total = first?.total ?? items.count
         }
         let reported = requestedLimit == 0 && total - skip <= cap ? 0 : effective
         return Listing(items: items, total: total, limit: reported)
     }
 
-    /// Up to `maximum` rows of a query, following the store's cursor past its page size.
-    func collect(
-        _ query: Query,
-        upTo maximum: Int,
-        scope: Scope,
-        onFirstPage: (Page) -> Void = { _ in }
-    ) async throws -> [Record] {
-        var query = query
-        var items: [Record] = []
-        var isFirst = true
-        while items.count < maximum {
-            query.limit = maximum - items.count
-            let page = try await store.list(.runs, query: query, scope: scope)
-            if isFirst { onFirstPage(page) }
-            isFirst = false
-            query.includeTotal = false
-            items += page.items
-            guard let next = page.nextCursor, !page.items.isEmpty else { break }
-            query.cursor = next
-        }
-        return items
-    }
-
-    /// KernelCI's order for documents sorted in memory: null before any value (as in MongoDB), ties broken by
-    /// `_id` in the direction of the last key.
-    static func ordered(_ lhs: Record, _ rhs: Record, by keys: [KernelCISortKey]) -> Bool {
-        for key in keys {
-            let descending: Bool
-            let comparison: Int
-            switch key {
-            case .label(let name, let desc):
-                descending = desc
-                comparison = compare(label(lhs, name), label(rhs, name))
-            case .column(let column):
-                descending = column.descending
-                comparison = compare(lhs[column.field], rhs[column.field])
-            }
-            if comparison != 0 { return descending ? comparison > 0 : comparison < 0 }
-        }
-        let descending: Bool
-        switch keys.last {
-        case .label(_, let desc)?: descending = desc
-        case .column(let column)?: descending = column.descending
-        case nil: descending = true
-        }
-        return descending ? lhs.seq > rhs.seq : lhs.seq < rhs.seq
-    }
-
-    private static func label(_ record: Record, _ name: String) -> String? {
-        record["labels"].jsonValue?[name]?.stringValue
-    }
-
-    private static func compare(_ lhs: String?, _ rhs: String?) -> Int {
-        switch (lhs, rhs) {
-        case (nil, nil): return 0
-        case (nil, _): return -1
-        case (_, nil): return 1
-        case (let l?, let r?): return l == r ? 0 : (l < r ? -1 : 1)
-        }
-    }
-
-    private static func compare(_ lhs: Value, _ rhs: Value) -> Int {
-        if let l = lhs.intValue, let r = rhs.intValue { return l == r ? 0 : (l < r ? -1 : 1) }
-        return compare(lhs.stringValue, rhs.stringValue)
-    }
+    var scans: RowScans { RowScans(store: store) }
 }

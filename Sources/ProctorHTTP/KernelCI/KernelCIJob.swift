@@ -151,10 +151,7 @@ public enum KernelCIJob {
 }
 
 /// One sort key of a KernelCI query, as the store or the dialect applies it.
-enum KernelCISortKey: Equatable {
-    case column(SortKey)
-    case label(String, descending: Bool)
-}
+typealias KernelCISortKey = RowScans.SortKey
 
 /// `field=` / `nfield=`: which document fields a response carries.
 ///

@@ -100,19 +100,13 @@ struct KernelCIJobController {
         let parameters = KernelCIAPI.parameters(request)
         let parsed = KernelCIQuery.parse(parameters, filterKeys: KernelCIJob.filterKeys, now: api.now())
         let query = Query(filter: KernelCIJob.jobsOnly(parsed.filter.map(KernelCIJob.translate)), window: parsed.window)
-        let unique: Set<String>
-        // A filtered question (the usual one: a tree over a few days) is answered from its few matching jobs,
-        // which the label and time indexes find at once; a broad one by the store's DISTINCT over the labels.
-        let matches = try await store.count(.runs, query: query, scope: principal.scope)
-        if matches <= api.options.maxSortScan {
-            var narrow = query
-            narrow.fields = ["labels"]
-            let rows = try await api.collect(narrow, upTo: matches, scope: principal.scope)
-            unique = Set(rows.compactMap { $0["labels"].jsonValue?[field]?.stringValue })
-        } else {
-            let values = try await store.distinct(.runs, field: "labels.\(field)", query: query, scope: principal.scope)
-            unique = Set(values.compactMap(\.stringValue))
-        }
+        let unique = try await api.scans.distinctLabel(
+            .runs,
+            field,
+            query: query,
+            scanAtMost: api.options.maxSortScan,
+            scope: principal.scope
+        )
         let ascending =
             parameters.last { $0.0 == "sort_order" }.flatMap { Int($0.1.trimmingCharacters(in: .whitespaces)) } == 1
         var strings = unique.sorted()
