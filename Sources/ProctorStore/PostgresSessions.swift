@@ -1,8 +1,10 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresKit
+import ProctorCore
 import SQLKit
 import Synchronization
 
@@ -122,5 +124,79 @@ extension PostgresClient.Configuration {
         } else {
             throw StoreUnavailable(message: "a PostgreSQL URL must name a host or a socket")
         }
+    }
+}
+
+/// PostgreSQL's LISTEN/NOTIFY as the store's ``ChangeFeed``: each change is a `pg_notify` on the store's channel
+/// (one per database and schema), and a dedicated connection listens for the other replicas' notifications.
+final class PostgresChangeFeed: ChangeFeed {
+    let connection: PostgresConnection.Configuration
+    let sessions: PostgresSessions
+    /// Notifications carry the sender's origin, so a replica does not wake itself twice for its own change.
+    let origin = UUID().uuidString
+    let channel: String
+    let logger: Logger
+    private let state = Mutex<(listener: PostgresConnection?, isShutDown: Bool)>((nil, false))
+
+    init(connection: PostgresConnection.Configuration, sessions: PostgresSessions, schema: String?, logger: Logger) {
+        self.connection = connection
+        self.sessions = sessions
+        self.channel = "proctor_changes" + (schema.map { "_\($0.lowercased())" } ?? "")
+        self.logger = logger
+    }
+
+    func announce() async {
+        do {
+            try await sessions.withSession { db in
+                try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: origin))").run()
+            }
+        } catch {
+            // The change is stored; the other replicas' waits still end at their timeouts.
+            logger.debug("could not announce a change to the other replicas: \(describe(error))")
+        }
+    }
+
+    func follow(_ onChange: @escaping @Sendable () async -> Void) async {
+        var attempt = 0
+        while !state.withLock({ $0.isShutDown }) {
+            do {
+                let listener = try await PostgresConnection.connect(
+                    on: MultiThreadedEventLoopGroup.singleton.any(),
+                    configuration: connection,
+                    id: 0,
+                    logger: logger
+                )
+                let kept = state.withLock { state -> Bool in
+                    if state.isShutDown { return false }
+                    state.listener = listener
+                    return true
+                }
+                guard kept else {
+                    try? await listener.close()
+                    return
+                }
+                let notifications = try await listener.listen(channel)
+                attempt = 0
+                await onChange()  // whatever happened while no one listened
+                for try await notification in notifications where notification.payload != origin {
+                    await onChange()
+                }
+            } catch {
+                if !state.withLock({ $0.isShutDown }) {
+                    logger.warning("listening for the other replicas' changes failed, retrying: \(describe(error))")
+                }
+            }
+            attempt += 1
+            try? await Task.sleep(for: .milliseconds(min(5_000, 250 * attempt)))
+        }
+    }
+
+    func shutdown() async {
+        let listener = state.withLock { state -> PostgresConnection? in
+            state.isShutDown = true
+            defer { state.listener = nil }
+            return state.listener
+        }
+        try? await listener?.close()
     }
 }

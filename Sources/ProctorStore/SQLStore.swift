@@ -22,6 +22,8 @@ public struct SQLStore: Store {
     let pinned: (any SQLDatabase)?
     /// SQLite only: reads of one row by id, inline (see ``SQLitePointReader``).
     let pointReader: SQLitePointReader?
+    /// PostgreSQL only: how the replicas sharing the database learn of each other's changes.
+    let feed: PostgresChangeFeed?
     /// SQLite only: the database file, for the connections the store opens itself (imports).
     let sqlitePath: String?
     let generation: AccessGenerationCounter
@@ -34,6 +36,7 @@ public struct SQLStore: Store {
         writers: any SessionSource,
         pinned: (any SQLDatabase)?,
         pointReader: SQLitePointReader? = nil,
+        feed: PostgresChangeFeed? = nil,
         sqlitePath: String? = nil,
         logger: Logger,
         maxPageSize: Int,
@@ -42,6 +45,7 @@ public struct SQLStore: Store {
     ) {
         self.generation = generation
         self.pointReader = pointReader
+        self.feed = feed
         self.sqlitePath = sqlitePath
         self.flavor = flavor
         self.readers = readers
@@ -159,11 +163,13 @@ public struct SQLStore: Store {
         client.options.minimumConnections = 0
         if let schema { client.options.additionalStartupParameters = [("search_path", schema)] }
         let pool = PostgresSessions(configuration: client, leaseTimeout: leaseTimeout, logger: logger)
+        let feed = PostgresChangeFeed(connection: core, sessions: pool, schema: schema, logger: logger)
         return SQLStore(
             flavor: .postgres,
             readers: pool,
             writers: pool,
             pinned: nil,
+            feed: feed,
             logger: logger,
             maxPageSize: maxPageSize,
             defaultPageSize: defaultPageSize
@@ -177,7 +183,10 @@ public struct SQLStore: Store {
         if AccessGenerationCounter.kinds.contains(kind) { generation.bump() }
     }
 
+    public var changeFeed: (any ChangeFeed)? { feed }
+
     public func shutdown() async {
+        await feed?.shutdown()
         pointReader?.shutdown()
         await readers.shutdown()
         await writers.shutdown()
@@ -230,6 +239,7 @@ public struct SQLStore: Store {
             writers: writers,
             pinned: db,
             pointReader: pointReader,
+            feed: feed,
             sqlitePath: sqlitePath,
             logger: logger,
             maxPageSize: maxPageSize,

@@ -72,20 +72,62 @@ public enum RunExecutor: String, Sendable, CaseIterable {
     case client
 }
 
+/// Carries "something changed" between processes that share one database (several `serve` replicas on
+/// PostgreSQL, through its LISTEN/NOTIFY), so that a follower on one replica wakes at a change made through another.
+public protocol ChangeFeed: Sendable {
+    /// Tells the other processes that something changed.
+    func announce() async
+    /// Calls `onChange` whenever another process announces a change (and once after each reconnection, in case one
+    /// was missed), until the store shuts down.
+    func follow(_ onChange: @escaping @Sendable () async -> Void) async
+}
+
 /// Wakes whoever waits for something to happen to runs (long-polls, SSE streams, log followers, executors)
-/// in this process.
+/// in this process, and, through the store's ``ChangeFeed`` when it has one, in the other replicas.
 ///
 /// A waiter reads the ``generation`` first, then checks the store, then waits for a newer generation, so a
-/// change between its check and its wait is never missed; replicas on PostgreSQL see each other's changes
-/// through the wait's timeout, which callers keep short.
+/// change between its check and its wait is never missed; without a change feed (SQLite: one process), replicas
+/// would see each other's changes only through the wait's timeout.
 public actor EventHub {
     public private(set) var generation: UInt64 = 0
     private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private let feed: (any ChangeFeed)?
+    /// An announcement is being sent; ``announcePending`` asks for one more after it (a burst of changes costs
+    /// at most two NOTIFYs, not one each).
+    private var announcing = false
+    private var announcePending = false
 
-    public init() {}
+    public init(feed: (any ChangeFeed)? = nil) {
+        self.feed = feed
+        if let feed {
+            Task { [weak self] in
+                await feed.follow { [weak self] in await self?.wakeLocally() }
+            }
+        }
+    }
 
-    /// Something changed: wake every waiter.
+    /// Something changed: wake every waiter here, and tell the other replicas.
     public func publish() {
+        wakeLocally()
+        guard let feed else { return }
+        if announcing {
+            announcePending = true
+            return
+        }
+        announcing = true
+        Task { await self.announce(through: feed) }
+    }
+
+    private func announce(through feed: any ChangeFeed) async {
+        repeat {
+            announcePending = false
+            await feed.announce()
+        } while announcePending
+        announcing = false
+    }
+
+    /// Another replica changed something: wake every waiter here only.
+    private func wakeLocally() {
         generation &+= 1
         let pending = waiters
         waiters.removeAll()

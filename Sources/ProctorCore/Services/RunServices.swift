@@ -22,7 +22,7 @@ public struct RunServices: Sendable {
         loginLimits: LoginThrottle.Limits = LoginThrottle.Limits()
     ) {
         self.store = store
-        let events = EventHub()
+        let events = EventHub(feed: store.changeFeed)
         self.events = events
         let lifecycle = RunLifecycle(store: store, events: events)
         self.lifecycle = lifecycle

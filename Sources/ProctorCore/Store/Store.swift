@@ -95,6 +95,9 @@ public protocol Store: Sendable {
     func claimRun(_ claim: RunClaim) async throws -> Record?
 
     func shutdown() async
+
+    /// How replicas sharing this store learn of each other's changes; nil when the store has one process only.
+    var changeFeed: (any ChangeFeed)? { get }
 }
 
 /// A request for work from an executor (the local one or a remote agent).
@@ -126,6 +129,8 @@ public struct RunClaim: Sendable {
 }
 
 extension Store {
+    public var changeFeed: (any ChangeFeed)? { nil }
+
     public func get(_ kind: ResourceKind, id: String) async throws -> Record? {
         try await get(kind, id: id, scope: .everything)
     }
