@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ProctorCore
 import ProctorTestSupport
+import SQLKit
 import Testing
 
 @testable import ProctorStore
@@ -40,34 +41,27 @@ import Testing
         try await withGroupedStore(maxWrites: 100) { store, groups in
             struct Refused: Error {}
             _ = try await store.insert(Record(.groups, ["name": .string("taken")]))
-            let gate = AsyncStream<Void>.makeStream()
-            let holder = Task {
-                try await store.transaction { tx in
-                    _ = try await tx.insert(Record(.groups, ["name": .string("holder")]))
-                    for await _ in gate.stream { break }
-                }
-            }
-            try await waitUntil(groups, waiting: 0, running: true)
+            let (holder, release) = try await holdWriter(store, groups)
             let committedBefore = groups.committedCount
-            let single = Task { try await store.insert(Record(.groups, ["name": .string("single")])) }
-            try await waitUntil(groups, waiting: 1)
-            let duplicate = Task { try await store.insert(Record(.groups, ["name": .string("taken")])) }
-            try await waitUntil(groups, waiting: 2)
-            let thrower = Task {
+            let single = try await queued(groups) {
+                try await store.insert(Record(.groups, ["name": .string("single")]))
+            }
+            let duplicate = try await queued(groups) {
+                try await store.insert(Record(.groups, ["name": .string("taken")]))
+            }
+            let thrower = try await queued(groups) {
                 try await store.transaction { tx in
                     _ = try await tx.insert(Record(.groups, ["name": .string("thrown-away")]))
                     throw Refused()
                 }
             }
-            try await waitUntil(groups, waiting: 3)
-            let pair = Task {
+            let pair = try await queued(groups) {
                 try await store.transaction { tx in
                     _ = try await tx.insert(Record(.groups, ["name": .string("pair-1")]))
                     _ = try await tx.insert(Record(.groups, ["name": .string("pair-2")]))
                 }
             }
-            try await waitUntil(groups, waiting: 4)
-            gate.continuation.yield()
+            release()
             try await holder.value
             #expect(try await single.value.name == "single")
             let refusal = await #expect(throws: ProctorError.self) { try await duplicate.value }
@@ -81,24 +75,43 @@ import Testing
         }
     }
 
+    /// A write whose error ends the group's whole transaction (here a ROLLBACK of its own; in life a disk-full or
+    /// I/O error SQLite answers by rolling everything back) fails every write of the group not yet answered, and
+    /// none of them is stored; the callers still waiting commit in the next group.
+    @Test func aWriteThatEndsTheTransactionFailsItsWholeGroup() async throws {
+        try await withGroupedStore(maxWrites: 100) { store, groups in
+            let (holder, release) = try await holdWriter(store, groups)
+            let committedBefore = groups.committedCount
+            let before = try await queued(groups) {
+                try await store.insert(Record(.groups, ["name": .string("before")]))
+            }
+            let ender = try await queued(groups) { try await store.execute("ROLLBACK") }
+            let after = try await queued(groups) { try await store.insert(Record(.groups, ["name": .string("after")])) }
+            release()
+            for outcome in [
+                await holder.result.map { _ in () }, await before.result.map { _ in () }, await ender.result,
+            ] {
+                #expect(throws: ProctorError.self) { try outcome.get() }
+            }
+            #expect(try await after.value.name == "after")
+            #expect(groups.committedCount == committedBefore + 1)
+            let names = try await store.list(.groups, query: Query(), scope: .everything).items.compactMap(\.name)
+            #expect(names == ["after"])
+        }
+    }
+
     /// A group takes at most its limit of writes; the callers left waiting form the next group.
     @Test func aGroupStopsAtItsWriteLimit() async throws {
         try await withGroupedStore(maxWrites: 3) { store, groups in
-            let gate = AsyncStream<Void>.makeStream()
-            let holder = Task {
-                try await store.transaction { tx in
-                    _ = try await tx.insert(Record(.groups, ["name": .string("holder")]))
-                    for await _ in gate.stream { break }
-                }
-            }
-            try await waitUntil(groups, waiting: 0, running: true)
+            let (holder, release) = try await holdWriter(store, groups)
             let committedBefore = groups.committedCount
             var writers: [Task<Record, any Error>] = []
             for index in 0..<5 {
-                writers.append(Task { try await store.insert(Record(.groups, ["name": .string("w\(index)")])) })
-                try await waitUntil(groups, waiting: index + 1)
+                writers.append(
+                    try await queued(groups) { try await store.insert(Record(.groups, ["name": .string("w\(index)")])) }
+                )
             }
-            gate.continuation.yield()
+            release()
             try await holder.value
             for writer in writers { _ = try await writer.value }
             // The holder's group takes two of the five; the third leads the next with the last two.
@@ -127,6 +140,32 @@ import Testing
             throw error
         }
         await store.shutdown()
+    }
+
+    /// Starts a transaction that inserts a group named "holder" and keeps the writer, leading its group, until
+    /// `release` is called.
+    func holdWriter(_ store: SQLStore, _ groups: WriteGroups) async throws -> (
+        holder: Task<Void, any Error>, release: @Sendable () -> Void
+    ) {
+        let gate = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await store.transaction { tx in
+                _ = try await tx.insert(Record(.groups, ["name": .string("holder")]))
+                for await _ in gate.stream { break }
+            }
+        }
+        try await waitUntil(groups, waiting: 0, running: true)
+        return (holder, { gate.continuation.yield() })
+    }
+
+    /// Starts `write` and returns once it waits for its turn behind the callers already waiting.
+    func queued<T: Sendable>(_ groups: WriteGroups, _ write: @escaping @Sendable () async throws -> T) async throws
+        -> Task<T, any Error>
+    {
+        let waiting = groups.waitingCount
+        let task = Task { try await write() }
+        try await waitUntil(groups, waiting: waiting + 1)
+        return task
     }
 
     /// Waits (polling, no deadline) until `waiting` callers queue for a turn, and a group runs if `running`.
