@@ -37,15 +37,7 @@ fail() {
 
 TOKEN=pt_e2e_writes_killed_token_00000
 
-start_server() {   # start_server DATA_DIR LOGNAME [DATABASE_URL]
-  local database=()
-  [ -z "${3:-}" ] || database=(--database-url "$3")
-  PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$1" "${database[@]}" --executor-slots 0 \
-    --work-root "$WORK/runs" --log-level warning >>"$WORK/$2.log" 2>&1 &
-  SERVER=$!
-  disown "$SERVER"
-  wait_healthy "$URL" "$SERVER" || fail "the server did not start ($2)"
-}
+start_server() { e2e_serve "$@" || fail "the server did not start ($2)"; }   # DATA_DIR LOGNAME [DATABASE_URL]
 
 # The load: CLIENTS threads writing until the file STOP exists; each acknowledged write is a line of ACKS
 # ("run ID" or "status ID STATUS"), and PROGRESS holds how many there are so far.
@@ -155,12 +147,4 @@ one_store() {   # one_store NAME DATA_DIR [DATABASE_URL]
   echo "writes_killed.sh: ok $name ($ROUNDS kills -9 under $CLIENTS writing clients; all $((runs + reports)) acknowledged writes stored: $runs runs, $reports status reports)"
 }
 
-one_store sqlite "$WORK/data-sqlite"
-PORT=$(free_port)
-URL=http://127.0.0.1:$PORT
-if [ -n "${PROCTOR_TEST_POSTGRES_URL:-}" ]; then
-  DB=proctor_e2e_writes_$$
-  psql "$PROCTOR_TEST_POSTGRES_URL" -qc "CREATE DATABASE $DB" >/dev/null
-  one_store postgres "$WORK/data-postgres" "${PROCTOR_TEST_POSTGRES_URL%/*}/$DB"
-  psql "$PROCTOR_TEST_POSTGRES_URL" -qc "DROP DATABASE $DB" >/dev/null 2>&1 || true
-fi
+e2e_each_store one_store
