@@ -20,7 +20,8 @@ import Synchronization
 /// no more than ``maxWrites`` writes and hands out no more turns once ``maxDuration`` has passed since it began,
 /// so that a burst's first writers are not kept waiting by an endless queue; the callers still waiting lead and
 /// join the next group. A body that is slow itself (one that awaits other work while it holds the writer) delays
-/// the commit of the writes before it in its group by as long as it takes, as it delays every writer today.
+/// the commit of the writes before it in its group by as long as it takes, as it delays the writers queued behind
+/// it in any case.
 final class WriteGroups: Sendable {
     /// What a caller is told when it may write.
     enum Role: Sendable {
