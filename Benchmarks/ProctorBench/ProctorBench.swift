@@ -50,7 +50,26 @@ struct ProctorBench: AsyncParsableCommand {
     )
     var dci: Int?
 
+    @Option(
+        help:
+            "Instead of the store: put this running server (e.g. http://127.0.0.1:8080) under a write load of --clients clients for --seconds s (runs created, then reported running and success) and print acknowledged writes/s and p50/p99."
+    )
+    var writeLoad: String?
+
+    @Option(help: "With --write-load: the bearer token (default: env PROCTOR_TOKEN).")
+    var token: String?
+
+    @Option(help: "With --write-load: how many concurrent clients.")
+    var clients = 200
+
+    @Option(help: "With --write-load: how many seconds.")
+    var seconds = 30.0
+
     func run() async throws {
+        if let writeLoad {
+            let token = token ?? ProcessInfo.processInfo.environment["PROCTOR_TOKEN"] ?? ""
+            return try await WriteLoadBench.measure(url: writeLoad, token: token, clients: clients, seconds: seconds)
+        }
         if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
         if let kernelciGzip { return try await KernelCIGzipBench.measure(jobs: kernelciGzip) }
         if let dci { return try await DCIBench.measure(jobs: dci, repeats: repeats) }

@@ -27,6 +27,8 @@ public struct SQLStore: Store {
     /// SQLite only: the database file, for the connections the store opens itself (imports).
     let sqlitePath: String?
     let generation: AccessGenerationCounter
+    /// SQLite only: writes committed in groups on the single writer (see ``WriteGroups``).
+    let writeGroups: WriteGroups?
     let statistics = StatisticsSchedule()
     let logger: Logger
 
@@ -41,9 +43,11 @@ public struct SQLStore: Store {
         logger: Logger,
         maxPageSize: Int,
         defaultPageSize: Int,
-        generation: AccessGenerationCounter = AccessGenerationCounter()
+        generation: AccessGenerationCounter = AccessGenerationCounter(),
+        writeGroups: WriteGroups? = nil
     ) {
         self.generation = generation
+        self.writeGroups = writeGroups
         self.pointReader = pointReader
         self.feed = feed
         self.sqlitePath = sqlitePath
@@ -56,13 +60,17 @@ public struct SQLStore: Store {
         self.defaultPageSize = defaultPageSize
     }
 
-    /// Opens (creating if needed) the SQLite file at `path`.
+    /// Opens (creating if needed) the SQLite file at `path`. Writes are committed in groups (see ``WriteGroups``)
+    /// of at most `maxGroupWrites`, to which no write is added once `maxGroupDuration` has passed since the
+    /// group began.
     public static func sqlite(
         path: String,
         readers: Int = 4,
         logger: Logger = Logger(label: "proctor.store"),
         maxPageSize: Int = 1000,
-        defaultPageSize: Int = 50
+        defaultPageSize: Int = 50,
+        maxGroupWrites: Int = 256,
+        maxGroupDuration: Duration = .milliseconds(20)
     ) async throws -> SQLStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -111,7 +119,8 @@ public struct SQLStore: Store {
             sqlitePath: path,
             logger: logger,
             maxPageSize: maxPageSize,
-            defaultPageSize: defaultPageSize
+            defaultPageSize: defaultPageSize,
+            writeGroups: WriteGroups(maxWrites: maxGroupWrites, maxDuration: maxGroupDuration)
         )
     }
 
@@ -199,16 +208,24 @@ public struct SQLStore: Store {
         return try await mapErrors { try await readers.withSession(body) }
     }
 
+    /// Runs `body`'s statements on the writer: on SQLite as one write of a group (its own savepoint of a group
+    /// commit), on PostgreSQL each statement in its own transaction.
     func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
         defer { refreshStatisticsWhenDue() }
+        if let writeGroups { return try await mapErrors { try await groupedWrite(writeGroups, body) } }
         return try await mapErrors { try await writers.withSession(body) }
     }
 
-    /// Runs `body` inside one transaction on one session.
+    /// Runs `body` inside one transaction: on SQLite one write of a group commit, which is all or nothing as a
+    /// transaction of its own is (see ``WriteGroups``); on PostgreSQL a transaction on one pooled session.
+    ///
+    /// PostgreSQL is left ungrouped: its sessions write in parallel, and the server already shares one WAL flush
+    /// among the commits that wait for it at the same time.
     func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
         defer { refreshStatisticsWhenDue() }
+        if let writeGroups { return try await mapErrors { try await groupedWrite(writeGroups, body) } }
         return try await mapErrors {
             try await writers.withSession { db in
                 try await db.raw(SQLQueryString(flavor.beginWrite)).run()
@@ -244,7 +261,8 @@ public struct SQLStore: Store {
             logger: logger,
             maxPageSize: maxPageSize,
             defaultPageSize: defaultPageSize,
-            generation: generation
+            generation: generation,
+            writeGroups: writeGroups
         )
     }
 

@@ -48,15 +48,7 @@ with open(sys.argv[1], "w") as out:
     out.write('</testsuite></testsuites>\n')
 EOF
 
-start_server() {   # start_server DATA_DIR LOGNAME [DATABASE_URL]
-  local database=()
-  [ -z "${3:-}" ] || database=(--database-url "$3")
-  PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$1" "${database[@]}" --executor-slots 0 \
-    --work-root "$WORK/runs" --log-level warning >>"$WORK/$2.log" 2>&1 &
-  SERVER=$!
-  disown "$SERVER"
-  wait_healthy "$URL" "$SERVER" || fail "the server did not start ($2)"
-}
+start_server() { e2e_serve "$@" || fail "the server did not start ($2)"; }   # DATA_DIR LOGNAME [DATABASE_URL]
 cases() { api "$URL/api/v1/runs/$RUN/tests?count=true&limit=1" | field "['total']"; }
 total() { api "$URL/api/v1/runs/$RUN" | field "['tests_total']"; }
 upload() { api -o "$WORK/upload.json" -w '%{http_code}' -H 'Content-Type: application/xml' \
@@ -98,12 +90,4 @@ one_store() {   # one_store NAME DATA_DIR [DATABASE_URL]
   echo "ingest_killed.sh: ok $name (an upload takes ${took} s; kill after delay:cases ${outcomes[*]}; re-upload: exactly $CASES cases, one file)"
 }
 
-one_store sqlite "$WORK/data-sqlite"
-PORT=$(free_port)
-URL=http://127.0.0.1:$PORT
-if [ -n "${PROCTOR_TEST_POSTGRES_URL:-}" ]; then
-  DB=proctor_e2e_ingest_$$
-  psql "$PROCTOR_TEST_POSTGRES_URL" -qc "CREATE DATABASE $DB" >/dev/null
-  one_store postgres "$WORK/data-postgres" "${PROCTOR_TEST_POSTGRES_URL%/*}/$DB"
-  psql "$PROCTOR_TEST_POSTGRES_URL" -qc "DROP DATABASE $DB" >/dev/null 2>&1 || true
-fi
+e2e_each_store one_store

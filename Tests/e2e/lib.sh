@@ -101,3 +101,30 @@ server.serve_forever()
 report_command() {
   printf '%s' "bash -c 'exec 3<>/dev/tcp/127.0.0.1/$COUNTER_PORT && echo \"$1 \$PROCTOR_RUN_ID\" >&3 && read -r ack <&3 && [ \"\$ack\" = ok ]'"
 }
+
+# e2e_serve DATA_DIR LOGNAME [DATABASE_URL]: starts `proctor serve` with no executor slot on PORT over DATA_DIR
+# (or the PostgreSQL database at DATABASE_URL), admin token TOKEN, its log appended to WORK/LOGNAME.log; sets
+# SERVER (disowned: the caller kills it) and fails (1) when it does not become healthy.
+e2e_serve() {
+  local database=()
+  [ -z "${3:-}" ] || database=(--database-url "$3")
+  PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$PORT" --data-dir "$1" "${database[@]}" --executor-slots 0 \
+    --work-root "$WORK/runs" --log-level warning >>"$WORK/$2.log" 2>&1 &
+  SERVER=$!
+  disown "$SERVER"
+  wait_healthy "$URL" "$SERVER"
+}
+
+# e2e_each_store FUNCTION: runs `FUNCTION sqlite WORK/data-sqlite`, then, when PROCTOR_TEST_POSTGRES_URL is set,
+# `FUNCTION postgres WORK/data-postgres DATABASE_URL` on a fresh database of that server (dropped afterwards),
+# each on a port of its own.
+e2e_each_store() {
+  "$1" sqlite "$WORK/data-sqlite"
+  PORT=$(free_port)
+  URL=http://127.0.0.1:$PORT
+  [ -n "${PROCTOR_TEST_POSTGRES_URL:-}" ] || return 0
+  local database=proctor_e2e_$$_$RANDOM
+  psql "$PROCTOR_TEST_POSTGRES_URL" -qc "CREATE DATABASE $database" >/dev/null
+  "$1" postgres "$WORK/data-postgres" "${PROCTOR_TEST_POSTGRES_URL%/*}/$database"
+  psql "$PROCTOR_TEST_POSTGRES_URL" -qc "DROP DATABASE $database" >/dev/null 2>&1 || true
+}

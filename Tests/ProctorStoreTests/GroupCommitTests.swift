@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import ProctorCore
+import ProctorTestSupport
+import SQLKit
+import Testing
+
+@testable import ProctorStore
+
+/// SQLite's group commit (``WriteGroups``): concurrent writes share one transaction, each in its own savepoint,
+/// and each is answered only once its group committed.
+@Suite struct GroupCommitTests {
+    @Test(arguments: Backend.available)
+    func concurrentWritersAreAllAcknowledgedAndStored(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let ids = try await withThrowingTaskGroup(of: [String].self) { tasks in
+                for index in 0..<200 {
+                    tasks.addTask {
+                        if index.isMultiple(of: 2) {
+                            return [try await store.insert(Record(.groups, ["name": .string("single-\(index)")])).id]
+                        }
+                        return try await store.transaction { tx in
+                            [
+                                try await tx.insert(Record(.groups, ["name": .string("first-\(index)")])).id,
+                                try await tx.insert(Record(.groups, ["name": .string("second-\(index)")])).id,
+                            ]
+                        }
+                    }
+                }
+                return try await tasks.reduce(into: []) { $0 += $1 }
+            }
+            #expect(ids.count == 300)
+            #expect(try await store.count(.groups, query: Query(), scope: .everything) == 300)
+            for id in ids { #expect(try await store.get(.groups, id: id) != nil) }
+        }
+    }
+
+    /// Writes queued behind a held writer all join the holder's group: one commit for all of them, in which a
+    /// constraint violation and a thrown error roll back only their own writes and reach only their callers.
+    @Test func aFailingWriteInAGroupLeavesTheOthersCommitted() async throws {
+        try await withGroupedStore(maxWrites: 100) { store, groups in
+            struct Refused: Error {}
+            _ = try await store.insert(Record(.groups, ["name": .string("taken")]))
+            let (holder, release) = try await holdWriter(store, groups)
+            let committedBefore = groups.committedCount
+            let single = try await queued(groups) {
+                try await store.insert(Record(.groups, ["name": .string("single")]))
+            }
+            let duplicate = try await queued(groups) {
+                try await store.insert(Record(.groups, ["name": .string("taken")]))
+            }
+            let thrower = try await queued(groups) {
+                try await store.transaction { tx in
+                    _ = try await tx.insert(Record(.groups, ["name": .string("thrown-away")]))
+                    throw Refused()
+                }
+            }
+            let pair = try await queued(groups) {
+                try await store.transaction { tx in
+                    _ = try await tx.insert(Record(.groups, ["name": .string("pair-1")]))
+                    _ = try await tx.insert(Record(.groups, ["name": .string("pair-2")]))
+                }
+            }
+            release()
+            try await holder.value
+            #expect(try await single.value.name == "single")
+            let refusal = await #expect(throws: ProctorError.self) { try await duplicate.value }
+            #expect(refusal?.code == .conflict)
+            await #expect(throws: Refused.self) { try await thrower.value }
+            try await pair.value
+            #expect(groups.committedCount == committedBefore + 1)
+            let names = try await store.list(.groups, query: Query(sort: [SortKey("name")]), scope: .everything).items
+                .compactMap(\.name)
+            #expect(names == ["holder", "pair-1", "pair-2", "single", "taken"])
+        }
+    }
+
+    /// A write whose error ends the group's whole transaction (here a ROLLBACK of its own; in life a disk-full or
+    /// I/O error SQLite answers by rolling everything back) fails every write of the group not yet answered, and
+    /// none of them is stored; the callers still waiting commit in the next group.
+    @Test func aWriteThatEndsTheTransactionFailsItsWholeGroup() async throws {
+        try await withGroupedStore(maxWrites: 100) { store, groups in
+            let (holder, release) = try await holdWriter(store, groups)
+            let committedBefore = groups.committedCount
+            let before = try await queued(groups) {
+                try await store.insert(Record(.groups, ["name": .string("before")]))
+            }
+            let ender = try await queued(groups) { try await store.execute("ROLLBACK") }
+            let after = try await queued(groups) { try await store.insert(Record(.groups, ["name": .string("after")])) }
+            release()
+            for outcome in [
+                await holder.result.map { _ in () }, await before.result.map { _ in () }, await ender.result,
+            ] {
+                #expect(throws: ProctorError.self) { try outcome.get() }
+            }
+            #expect(try await after.value.name == "after")
+            #expect(groups.committedCount == committedBefore + 1)
+            let names = try await store.list(.groups, query: Query(), scope: .everything).items.compactMap(\.name)
+            #expect(names == ["after"])
+        }
+    }
+
+    /// A group takes at most its limit of writes; the callers left waiting form the next group.
+    @Test func aGroupStopsAtItsWriteLimit() async throws {
+        try await withGroupedStore(maxWrites: 3) { store, groups in
+            let (holder, release) = try await holdWriter(store, groups)
+            let committedBefore = groups.committedCount
+            var writers: [Task<Record, any Error>] = []
+            for index in 0..<5 {
+                writers.append(
+                    try await queued(groups) { try await store.insert(Record(.groups, ["name": .string("w\(index)")])) }
+                )
+            }
+            release()
+            try await holder.value
+            for writer in writers { _ = try await writer.value }
+            // The holder's group takes two of the five; the third leads the next with the last two.
+            #expect(groups.committedCount == committedBefore + 2)
+            #expect(try await store.count(.groups, query: Query(), scope: .everything) == 6)
+        }
+    }
+
+    /// A store whose groups close only at `maxWrites` (no time limit that a slow test machine could reach).
+    func withGroupedStore(maxWrites: Int, _ body: (SQLStore, WriteGroups) async throws -> Void) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-test-\(UUID())")
+        let store = try await SQLStore.sqlite(
+            path: directory.appendingPathComponent("proctor.sqlite").path,
+            logger: logger,
+            maxGroupWrites: maxWrites,
+            maxGroupDuration: .seconds(3600)
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            _ = try await store.migrate()
+            try await body(store, try #require(store.writeGroups))
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+    }
+
+    /// Starts a transaction that inserts a group named "holder" and keeps the writer, leading its group, until
+    /// `release` is called.
+    func holdWriter(_ store: SQLStore, _ groups: WriteGroups) async throws -> (
+        holder: Task<Void, any Error>, release: @Sendable () -> Void
+    ) {
+        let gate = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await store.transaction { tx in
+                _ = try await tx.insert(Record(.groups, ["name": .string("holder")]))
+                for await _ in gate.stream { break }
+            }
+        }
+        try await waitUntil(groups, waiting: 0, running: true)
+        return (holder, { gate.continuation.yield() })
+    }
+
+    /// Starts `write` and returns once it waits for its turn behind the callers already waiting.
+    func queued<T: Sendable>(_ groups: WriteGroups, _ write: @escaping @Sendable () async throws -> T) async throws
+        -> Task<T, any Error>
+    {
+        let waiting = groups.waitingCount
+        let task = Task { try await write() }
+        try await waitUntil(groups, waiting: waiting + 1)
+        return task
+    }
+
+    /// Waits (polling, no deadline) until `waiting` callers queue for a turn, and a group runs if `running`.
+    func waitUntil(_ groups: WriteGroups, waiting: Int, running: Bool = false) async throws {
+        while groups.waitingCount != waiting || (running && !groups.isRunning) {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
