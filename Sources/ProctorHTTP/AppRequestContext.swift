@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import ProctorCore
+import Synchronization
 
 /// The request context of every route: Hummingbird's core storage, the authenticated caller, and the scope the
 /// request needs (set by ``RouteScopeMiddleware`` before any door sees it).
@@ -11,6 +12,9 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var principal: Principal?
     /// What a scoped token must grant for this request (``RouteScopes``).
     public var requiredScope: AccessScope
+    /// Who the request was for, filled in by the authentication step for the access log, which runs outside the
+    /// door's group and so never sees the context the caller was set on.
+    public let audit = RequestAudit()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -35,5 +39,17 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
             )
         }
         return principal
+    }
+}
+
+/// What the access log says of a request beyond its method, route and status: the caller, once known.
+public final class RequestAudit: Sendable {
+    private let caller = Mutex<String?>(nil)
+
+    /// `user:<name>`, `remoteci:<name>`, … for the principal a door authenticated.
+    public var principal: String? { caller.withLock { $0 } }
+
+    func record(_ principal: Principal) {
+        caller.withLock { $0 = "\(principal.kind.rawValue):\(principal.name)" }
     }
 }

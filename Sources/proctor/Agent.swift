@@ -51,6 +51,9 @@ extension Proctor {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
+        @Option(help: "Log format on standard error: text, or json (one object per line).")
+        var logFormat: LogFormat = .text
+
         func validate() throws {
             guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
             if token != nil {
@@ -89,6 +92,7 @@ extension Proctor {
                 throw CleanExit.message("say which server: --server URL or PROCTOR_URL")
             }
             let token = try readToken(environment)
+            logFormat.bootstrap()
             var logger = Logger(label: "proctor.agent")
             logger.logLevel = logLevel.level
             let client = APIClient(server: server, token: token)

@@ -88,6 +88,9 @@ extension Proctor {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: LogLevel = .info
 
+        @Option(help: "Log format on standard error: text, or json (one object per line, for log collectors).")
+        var logFormat: LogFormat = .text
+
         func validate() throws {
             guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be at least 2") }
             guard maxRunAttempts >= 1 else { throw ValidationError("--max-run-attempts must be at least 1") }
@@ -151,6 +154,7 @@ extension Proctor {
             configuration.trustedProxies = trustedProxy
             configuration.postgresConnections = postgresConnections
             configuration.postgresWaitSeconds = postgresWait
+            logFormat.bootstrap()
             var logger = Logger(label: "proctor")
             logger.logLevel = configuration.logLevel
             try await failingCleanly {
@@ -242,6 +246,19 @@ func writeAtOnce(_ text: String) {
 }
 
 /// Log levels as the command line spells them.
+/// How `serve` and `agent` write their logs.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+
+    /// Installs the handler every logger of the process gets; once, before any logger is made.
+    func bootstrap() {
+        switch self {
+        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        }
+    }
+}
+
 enum LogLevel: String, ExpressibleByArgument, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 

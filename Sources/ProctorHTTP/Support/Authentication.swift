@@ -62,6 +62,7 @@ public struct Authentication<Shape: DoorErrorShape>: RouterMiddleware {
             throw shape.refusal(.invalidToken(ProctorError(.forbidden, "the token does not grant this method")))
         }
         context.principal = principal
+        context.audit.record(principal)
         return try await next(request, context)
     }
 
