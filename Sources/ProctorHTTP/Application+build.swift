@@ -40,7 +40,6 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
     let store = services.store
     let router = Router(context: AppRequestContext.self)
     let metrics = AppMetrics()
-    router.add(middleware: AccessLogMiddleware())
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: RouteScopeMiddleware())
     router.add(middleware: DoorErrorMiddleware(NativeErrors()))

@@ -165,6 +165,9 @@ echo status=\$?
 stty -a | tr ' ;' '\n\n' | grep -x -- '-\?echo'
 EOF
 chmod +x "$WORK/session.sh"
+# `script -c` runs its command through $SHELL: bash, which execs the session. dash (the /bin/sh of a machine
+# without SHELL set, such as CI) stays as the session's parent and dies of the Ctrl-C below itself.
+export SHELL=/bin/bash
 # The password is typed 1 s after the start, once the prompt has turned echo off.
 (sleep 1; printf '%s\r' "$PASSWORD") | timeout 30 script -qfec "$WORK/session.sh" /dev/null >"$WORK/pty.out" 2>&1 \
   || fail "login on a pty failed"

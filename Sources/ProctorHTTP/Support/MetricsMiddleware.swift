@@ -1,11 +1,16 @@
+import Foundation
 import Hummingbird
+import Logging
 import ProctorCore
 
-/// Records every request in ``AppMetrics`` by its matched route template and final status.
+/// Observes every request once: records it in ``AppMetrics`` by its matched route template and final status,
+/// and writes the access-log line at info (method, route template, status, duration, authenticated caller; the
+/// template, not the raw path, which may carry ids and query strings with secrets).
 ///
 /// Add it before the error middleware so that it sees the status an error was rendered with; requests that
 /// matched no route are recorded under `unmatched` rather than their raw path.
-struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
     let metrics: AppMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
@@ -29,5 +34,12 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
         metrics.recordRequest(route: route, method: request.method.rawValue, status: status, seconds: seconds)
+        guard context.logger.logLevel <= .info else { return }
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(status),
+            "duration_ms": .string(String(format: "%.2f", seconds * 1000)),
+        ]
+        if let principal = context.audit.principal { metadata["principal"] = .string(principal) }
+        context.logger.info("request", metadata: metadata)
     }
 }
