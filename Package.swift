@@ -77,12 +77,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The request pipeline every door shares: context, authentication, scope check, body reading, limits,
+        // error plumbing, metrics and the access log. Doors depend on it and on the core, never on the store.
         .target(
-            name: "ProctorHTTP",
+            name: "ProctorHTTPKit",
             dependencies: [
                 "ProctorCore",
-                "ProctorStore",
-                "ProctorExec",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -90,12 +90,107 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The doors: each parses its dialect into core calls and renders the answer.
+        .target(
+            name: "ProctorNativeAPI",
+            dependencies: [
+                "ProctorCore",
+                "ProctorHTTPKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ProctorDCI",
+            dependencies: [
+                "ProctorCore",
+                "ProctorHTTPKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ProctorKernelCI",
+            dependencies: [
+                "ProctorCore",
+                "ProctorHTTPKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
-            resources: [.copy("Dashboard/Templates"), .copy("Dashboard/Assets")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ProctorCDRouter",
+            dependencies: [
+                "ProctorCore",
+                "ProctorHTTPKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ProctorXPRESSO",
+            dependencies: [
+                "ProctorCore",
+                "ProctorHTTPKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ProctorDashboard",
+            dependencies: [
+                // The dashboard is the native API's face in HTML: it reuses its event stream, log follower and
+                // downloads.
+                "ProctorNativeAPI",
+                "ProctorCore",
+                "ProctorHTTPKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Templates"), .copy("Assets")],
+            swiftSettings: swiftSettings
+        ),
+        // The application: the store, the executor and every door assembled into one server.
+        .target(
+            name: "ProctorHTTP",
+            dependencies: [
+                "ProctorCore",
+                "ProctorStore",
+                "ProctorExec",
+                "ProctorHTTPKit",
+                "ProctorNativeAPI",
+                "ProctorDCI",
+                "ProctorKernelCI",
+                "ProctorCDRouter",
+                "ProctorXPRESSO",
+                "ProctorDashboard",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -104,6 +199,7 @@ let package = Package(
                 "ProctorCore",
                 "ProctorStore",
                 "ProctorHTTP",
+                "ProctorHTTPKit",
                 "ProctorExec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -154,6 +250,13 @@ let package = Package(
                 "ProctorCore",
                 "ProctorStore",
                 "ProctorHTTP",
+                "ProctorHTTPKit",
+                "ProctorNativeAPI",
+                "ProctorDCI",
+                "ProctorKernelCI",
+                "ProctorCDRouter",
+                "ProctorXPRESSO",
+                "ProctorDashboard",
                 "ProctorExec",
                 "ProctorTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

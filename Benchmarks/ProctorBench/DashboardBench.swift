@@ -1,5 +1,6 @@
 import Foundation
 import ProctorCore
+import ProctorDashboard
 import ProctorHTTP
 import ProctorStore
 

@@ -4,6 +4,8 @@ import HummingbirdTesting
 import Logging
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
+import ProctorKernelCI
 import ProctorStore
 
 /// `proctor-bench --kernelci N`: the KernelCI dialect's two heavy queries over N jobs on SQLite, through the whole

@@ -4,6 +4,8 @@ import HummingbirdTesting
 import Logging
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
+import ProctorKernelCI
 import ProctorStore
 
 /// `proctor-bench --kernelci-gzip N`: how much KernelCI's gzip saves. Loads N job documents with every field a

@@ -85,12 +85,12 @@ public enum HarnessAdapter {
         // The worker adds the allow-listed base (PATH, HOME, LANG, TMPDIR); nothing else is inherited.
         var environment: [String: String] = ["PYTHONDONTWRITEBYTECODE": "1"]
         if case .object(let env) = options["env"] ?? .null {
-            for (key, value) in env { environment[key] = value.stringValue ?? render(value) }
+            for (key, value) in env { environment[key] = value.commandLineText }
         }
         if case .array(let envargs) = options["envargs"] ?? .null {
             for item in envargs {
                 if let name = item["name"]?.stringValue {
-                    environment[name] = item["value"]?.stringValue ?? item["value"].map(render) ?? ""
+                    environment[name] = item["value"]?.stringValue ?? item["value"].map(\.commandLineText) ?? ""
                 }
             }
         }
@@ -188,7 +188,7 @@ public enum HarnessAdapter {
             } else if let name = item["name"]?.stringValue {
                 out.append(name)
                 if item["flag"] != .bool(true), let value = item["value"], value != .null {
-                    out.append(value.stringValue ?? render(value))
+                    out.append(value.commandLineText)
                 }
             }
         }
@@ -205,15 +205,6 @@ public enum HarnessAdapter {
 
     static func resolve(_ path: String, in workspace: URL) -> String {
         path.hasPrefix("/") ? path : workspace.appendingPathComponent(path).standardizedFileURL.path
-    }
-
-    static func render(_ value: JSONValue) -> String {
-        switch value {
-        case .string(let s): return s
-        case .bool(let b): return b ? "true" : "false"
-        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-        default: return (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? ""
-        }
     }
 
     static func shellQuote(_ text: String) -> String {

@@ -1,9 +1,16 @@
 import Foundation
 import Hummingbird
 import Logging
+import ProctorCDRouter
 import ProctorCore
+import ProctorDCI
+import ProctorDashboard
 import ProctorExec
+import ProctorHTTPKit
+import ProctorKernelCI
+import ProctorNativeAPI
 import ProctorStore
+import ProctorXPRESSO
 
 /// Opens the store the configuration names (PostgreSQL when a URL is given, else SQLite in the data dir)
 /// and brings its schema up to date.
@@ -37,38 +44,12 @@ public func buildRouter(store: any Store, configuration: AppConfiguration) -> Ro
 
 /// Builds the router over shared run services (the executor wakes on the same event hub).
 public func buildRouter(services: RunServices, configuration: AppConfiguration) -> Router<AppRequestContext> {
-    let store = services.store
     let router = Router(context: AppRequestContext.self)
     let metrics = AppMetrics()
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: RouteScopeMiddleware())
-    router.add(middleware: DoorErrorMiddleware(NativeErrors()))
-    SystemController(store: store).addRoutes(to: router)
-    MetricsController(store: store, metrics: metrics, token: configuration.metricsToken).addRoutes(to: router)
-    OpenAPIController().addRoutes(to: router)
-    let auth = AuthController(services: services, configuration: configuration)
-    auth.addPublicRoutes(to: router)
-    let api = router.group("api/v1")
-        .add(middleware: Authentication(services.authenticator, shape: NativeErrors()))
-        .group(context: AuthenticatedContext.self)
-    auth.addRoutes(to: api)
-    ApplyController(store: store, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
-    for kind in NativeAPI.resourceKinds {
-        ResourceController(
-            kind: kind,
-            store: store,
-            maxJSONBytes: configuration.maxJSONBytes,
-            writeRole: NativeAPI.memberWritable.contains(kind) ? .member : .admin
-        ).addRoutes(to: api)
-    }
-    RunController(
-        services: services,
-        maxJSONBytes: configuration.maxJSONBytes,
-        maxFileBytes: configuration.maxFileBytes
-    )
-    .addRoutes(to: api)
-    AgentController(services: services, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
-    WebhookController(store: store).addRoutes(to: api)
+    router.add(middleware: DoorErrorMiddleware(NativeAPI.errors))
+    NativeAPI.addRoutes(to: router, services: services, configuration: configuration, metrics: metrics)
     DCIAPI(services: services, configuration: configuration).addRoutes(to: router)
     KernelCIAPI(
         services: services,
@@ -79,19 +60,6 @@ public func buildRouter(services: RunServices, configuration: AppConfiguration) 
     XPRESSOAPI(services: services, configuration: configuration).addRoutes(to: router)
     DashboardController(services: services, configuration: configuration).addRoutes(to: router)
     return router
-}
-
-/// What the native API serves generically.
-public enum NativeAPI {
-    public static let resourceKinds: [ResourceKind] = [
-        .groups, .harnesses, .engines, .testbeds, .configs, .products, .topics, .components, .definitions, .profiles,
-        .bundles, .remotecis, .runs, .imageBuilds, .agents, .webhooks,
-    ]
-    static let memberWritable: Set<ResourceKind> = [.runs]
-    /// What PATCH may change on a run; its status moves only through launch, cancel and status reports.
-    static let runPatchable: Set<String> = [
-        "name", "comment", "tags", "labels", "priority", "data", "url", "configuration",
-    ]
 }
 
 /// Assembles the application: store, bootstrap, routes. Tests call this too, with their own store.
@@ -139,4 +107,13 @@ public func buildApplication(
         services: [executor, WebhookDispatcher(services: services, logger: logger)],
         logger: logger
     )
+}
+
+extension AppConfiguration {
+    /// The sandbox the local executor runs jobs in, hiding the data directory, the image storage and the other
+    /// runs' work directories. Throws, saying what to install or change, when it cannot be had.
+    public func makeSandbox() throws -> Sandbox {
+        let imageStorage = imageStoragePath ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("images").path
+        return try Sandbox.prepare(sandbox, workRoot: runsDirectory, ownDirectories: [dataDirectory, imageStorage])
+    }
 }

@@ -7,6 +7,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
 import ProctorStore
 import Yams
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProctorCore
 import ProctorExec
 
 /// `proctor`: the server, its agent, and the commands that talk to them.

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
 import ProctorStore
 import Synchronization
 import Testing

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
 import Testing
 
 /// The CDRouter dialect under `/cdrouter`: envelopes, paging links, the null rules of cdrouter.py, filters,

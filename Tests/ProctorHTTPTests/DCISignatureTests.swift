@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import ProctorCore
+@testable import ProctorDCI
 @testable import ProctorHTTP
 
 /// Vectors made by the real `dciclient` 4.2 / `dciauth` 4.0.1 with the clock frozen at 2024-05-01 12:00:00 UTC

@@ -6,7 +6,9 @@ import ProctorCore
 import ProctorStore
 import Testing
 
+@testable import ProctorDCI
 @testable import ProctorHTTP
+@testable import ProctorHTTPKit
 
 /// A response body as JSON, or null (so a check inside a response closure needs no `try`).
 private func parsed(_ response: TestResponse) -> JSONValue {

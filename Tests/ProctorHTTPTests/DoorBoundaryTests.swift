@@ -5,8 +5,12 @@ import Testing
 /// the answer; it never writes to the store itself (runs change through RunLifecycle, QueuedRuns and
 /// ReportedRuns; catalog rows through CatalogEditor; agents through AgentRegistry). docs/architecture.md.
 @Suite struct DoorBoundaryTests {
-    static let doors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Sources/ProctorHTTP")
+    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources")
+    static let doorTargets = [
+        "ProctorHTTPKit", "ProctorNativeAPI", "ProctorDCI", "ProctorKernelCI", "ProctorCDRouter", "ProctorXPRESSO",
+        "ProctorDashboard", "ProctorHTTP",
+    ]
 
     static let writes = [
         "store.insert(", "store.insertMany(", "store.update(", "store.delete(", "store.deleteAll(",
@@ -15,21 +19,24 @@ import Testing
 
     @Test func noDoorWritesToTheStore() throws {
         var offenders: [String] = []
-        let files = try #require(FileManager.default.enumerator(at: Self.doors, includingPropertiesForKeys: nil))
         var swiftFiles = 0
-        for case let url as URL in files where url.pathExtension == "swift" {
-            swiftFiles += 1
-            let lines = try String(contentsOf: url, encoding: .utf8).split(
-                separator: "\n",
-                omittingEmptySubsequences: false
-            )
-            for (number, line) in lines.enumerated() where Self.writes.contains(where: { line.contains($0) }) {
-                offenders.append(
-                    "\(url.path.replacingOccurrences(of: Self.doors.path + "/", with: "")):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))"
+        for target in Self.doorTargets {
+            let folder = Self.sources.appendingPathComponent(target)
+            let files = try #require(FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil))
+            for case let url as URL in files where url.pathExtension == "swift" {
+                swiftFiles += 1
+                let lines = try String(contentsOf: url, encoding: .utf8).split(
+                    separator: "\n",
+                    omittingEmptySubsequences: false
                 )
+                for (number, line) in lines.enumerated() where Self.writes.contains(where: { line.contains($0) }) {
+                    offenders.append(
+                        "\(url.path.replacingOccurrences(of: Self.sources.path + "/", with: "")):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))"
+                    )
+                }
             }
         }
-        #expect(swiftFiles > 50, "the door sources were not found at \(Self.doors.path)")
+        #expect(swiftFiles > 50, "the door sources were not found under \(Self.sources.path)")
         #expect(offenders.isEmpty, "doors writing to the store:\n\(offenders.joined(separator: "\n"))")
     }
 }

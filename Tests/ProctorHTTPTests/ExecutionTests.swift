@@ -6,6 +6,7 @@ import NIOCore
 import ProctorCore
 import ProctorExec
 import ProctorHTTP
+import ProctorHTTPKit
 import Testing
 
 /// Jobs really run: launched over the API, executed by the local executor of a live server, their console

@@ -11,6 +11,8 @@ import ProctorTestSupport
 import Testing
 
 @testable import ProctorHTTP
+@testable import ProctorHTTPKit
+@testable import ProctorKernelCI
 
 /// A Proctor with the bootstrap admin over one backend, and helpers to seed KernelCI jobs and call the API.
 struct KernelCILab: Sendable {

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import ProctorCore
+import ProctorDashboard
 import ProctorHTTP
 import ProctorStore
 import Testing

@@ -1,7 +1,10 @@
 import Testing
 
 @testable import ProctorCore
+@testable import ProctorDCI
 @testable import ProctorHTTP
+@testable import ProctorKernelCI
+@testable import ProctorXPRESSO
 
 /// Runs `body` and returns the ``ProctorError`` it throws, or nil when it throws nothing (or something else).
 private func thrownError(_ body: () throws -> Void) -> ProctorError? {

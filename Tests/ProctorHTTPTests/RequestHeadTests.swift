@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 
 @testable import ProctorHTTP
+@testable import ProctorHTTPKit
 
 /// An oversized request line or header block is refused at once, with 414 or 431, on a real connection: the
 /// client reads the answer while it is still sending.

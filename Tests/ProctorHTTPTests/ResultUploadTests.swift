@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
 import Testing
 
 /// Result uploads through the doors: a file sent again under the same name replaces the earlier one's cases (the

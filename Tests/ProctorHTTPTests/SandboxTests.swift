@@ -6,6 +6,7 @@ import NIOCore
 import ProctorCore
 import ProctorExec
 import ProctorHTTP
+import ProctorHTTPKit
 import Testing
 
 #if canImport(Glibc)

@@ -4,7 +4,9 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import ProctorCore
+import ProctorDashboard
 import ProctorHTTP
+import ProctorHTTPKit
 import Testing
 
 /// One scope check for every door: a token's scopes limit it on the native API, XPRESSO, CDRouter, DCI and

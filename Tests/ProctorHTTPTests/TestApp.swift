@@ -5,6 +5,7 @@ import Logging
 import ProctorCore
 import ProctorExec
 import ProctorHTTP
+import ProctorHTTPKit
 import ProctorStore
 import Testing
 

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
 import Testing
 
 /// What one group's members can learn of the others: nothing of their groups, and `/metrics` only with its

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import ProctorCore
 import ProctorHTTP
+import ProctorHTTPKit
 import ProctorStore
 import Testing
 

@@ -86,3 +86,17 @@ public enum JSONValue: Sendable, Hashable, Codable {
         try data.withUnsafeBytes { try JSONText.parse($0) }
     }
 }
+
+extension JSONValue {
+    /// The value as a command line or environment takes it: a string as is, a boolean as `true`/`false`, a whole
+    /// number without a fraction, anything else as JSON.
+    public var commandLineText: String {
+        switch self {
+        case .string(let text): return text
+        case .bool(let flag): return flag ? "true" : "false"
+        case .number(let number):
+            return number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        default: return (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? ""
+        }
+    }
+}

@@ -30,6 +30,9 @@ public struct AgentRegistry: Sendable {
         return try await store.insert(Record(.agents, fresh))
     }
 
+    /// The name an agent claims runs under, as the queue records it in a run's `claimed_by`.
+    public static func claimant(_ agent: Record) -> String { "agent:\(agent.id)" }
+
     /// Marks the agent online now. Best effort: a failed heartbeat write never fails the agent's request.
     public func seen(agentID: String, scope: Scope = .everything) async {
         _ = try? await store.update(

@@ -1,0 +1,541 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ProctorCore
+import ProctorHTTPKit
+
+/// Jobs: runs that a remote CI creates, executes and reports on (`executor = client`).
+///
+/// `POST /jobs`, `POST /jobs/schedule`, `POST /jobs/{id}/update`, `POST /jobs/upgrade` (remote CIs only, as in
+/// DCI), `GET /jobs` (`where`/`query`/`sort`/`limit`/`offset`/`embed`), `GET`/`POST /analytics/jobs` (search), `GET /jobs/{id}` (with its topic, remote
+/// CI, team, components, results, jobstates and files, and its etag), `PUT` and `DELETE /jobs/{id}` (If-Match),
+/// `/jobs/{id}/components`, `/jobs/{id}/jobstates`, `/jobs/{id}/results`, `/jobs/{id}/kv`.
+struct DCIJobController {
+    let api: DCIAPI
+
+    var store: any Store { api.store }
+    /// Where a DCI job's own fields change: DCI jobs are runs a remote CI reports on.
+    var reported: ReportedRuns { ReportedRuns(services: api.services) }
+
+    /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
+    static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
+
+    func addRoutes(to group: DoorRoutes) {
+        group.post("jobs", use: create)
+        group.post("jobs/schedule", use: schedule)
+        group.post("jobs/upgrade", use: upgrade)
+        group.get("jobs", use: list)
+        group.get("jobs/:id", use: get)
+        group.put("jobs/:id", use: update)
+        group.delete("jobs/:id", use: delete)
+        group.post("jobs/:id/update", use: updateJob)
+        group.get("jobs/:id/components", use: components)
+        group.post("jobs/:id/components", use: addComponent)
+        group.delete("jobs/:id/components/:component", use: removeComponent)
+        group.get("jobs/:id/jobstates", use: jobstates)
+        group.get("jobs/:id/results", use: results)
+        group.post("jobs/:id/kv", use: addKeyValue)
+        group.delete("jobs/:id/kv", use: deleteKeyValue)
+        // dciclient's `job.search` posts with the arguments in the query string and no body; the control
+        // server takes GET too.
+        group.get("analytics/jobs", use: search)
+        group.post("analytics/jobs", use: search)
+    }
+
+    // MARK: Creating
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let remoteci = try await creatingRemoteci(principal)
+        let object = try await api.object(request)
+        try api.allow(object, only: DCIJobInput.createKeys)
+        guard let components = try DCIJobInput.strings(object, "components") else {
+            throw DCIError.malformed(["'components' is a required property"])
+        }
+        let topic = try await activeTopic(try DCIJobInput.string(object, "topic_id") ?? "", principal: principal)
+        var ids: [String] = []
+        for id in components {
+            ids.append(try await api.require(.components, id: id, principal: principal).id)
+        }
+        let job = try await build(
+            object,
+            topic: topic,
+            components: ids,
+            remoteci: remoteci,
+            principal: principal,
+            request: request
+        )
+        return DCIRender.createdJob(job)
+    }
+
+    /// `POST /jobs/schedule`: the given `components_ids` (one per component type of the topic), or else the
+    /// latest active component of each type.
+    @Sendable func schedule(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let remoteci = try await creatingRemoteci(principal)
+        let object = try await api.object(request)
+        try api.allow(object, only: DCIJobInput.scheduleKeys)
+        guard let topicID = try DCIJobInput.string(object, "topic_id") else {
+            throw DCIError.malformed(["'topic_id' is a required property"])
+        }
+        let topic = try await activeTopic(topicID, principal: principal)
+        let ids = try await scheduledComponents(topic, given: try DCIJobInput.strings(object, "components_ids") ?? [])
+        let job = try await build(
+            object,
+            topic: topic,
+            components: ids,
+            remoteci: remoteci,
+            principal: principal,
+            request: request
+        )
+        return DCIRender.createdJob(job)
+    }
+
+    /// `POST /jobs/{id}/update`: a new job in the same topic with its latest components, linked to the old one.
+    @Sendable func updateJob(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let previous = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(previous, principal: principal)
+        let topic = try await activeTopic(previous.string("topic_id") ?? "", principal: principal)
+        let job = try await follow(
+            previous,
+            topic: topic,
+            labels: ["update_previous_job_id": .string(previous.id)],
+            request: request
+        )
+        return DCIRender.createdJob(job)
+    }
+
+    /// `POST /jobs/upgrade {"job_id"}`: a new job in the next topic of the job's topic.
+    @Sendable func upgrade(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let object = try await api.object(request)
+        try api.allow(object, only: ["job_id"])
+        guard let jobID = try DCIJobInput.string(object, "job_id") else {
+            throw DCIError.malformed(["'job_id' is a required property"])
+        }
+        let previous = try await api.require(.jobs, id: jobID, principal: principal)
+        try api.requireWrite(previous, principal: principal)
+        let current = try await api.require(.topics, id: previous.string("topic_id") ?? "", principal: principal)
+        guard let next = current.string("next_topic_id") else {
+            throw DCIError(.badRequest, "topic \(current.id) does not contains a next topic")
+        }
+        let topic = try await activeTopic(next, principal: principal)
+        let job = try await follow(previous, topic: topic, labels: [:], request: request)
+        return DCIRender.createdJob(job)
+    }
+
+    // MARK: Reading
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let embed = Set(DCIListArguments.embeds(DCIListArguments.parameters(request)["embed"]))
+        // Like DCI, a list leaves out each job's `data`; key/values and result summaries (both in `options`)
+        // only come with `embed=results` or on the job itself.
+        var excluded = ["data"]
+        if !embed.contains("results") { excluded.append("options") }
+        if !embed.contains("components") { excluded.append("components") }
+        return try await api.list(.jobs, request, principal: principal, excluding: excluded) { jobs in
+            try await render(jobs, embed: embed, listing: true)
+        }
+    }
+
+    /// `/analytics/jobs?query=…`: the jobs matching a search (``DCIAnalyticsQuery``), paged, sorted and limited to
+    /// the caller's teams as `GET /jobs` is, each with everything `GET /jobs/{id}` embeds but `data`, in the
+    /// control server's answer (``DCIRender/searchHits(_:total:)``).
+    @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let parameters = DCIListArguments.parameters(request)
+        let arguments = try DCIListArguments.search(parameters)
+        let (jobs, total) = try await api.page(
+            .jobs,
+            arguments: arguments,
+            principal: context.principal,
+            excluding: ["data"]
+        )
+        let documents = try await render(jobs, embed: Self.embeds, listing: true)
+        let source = DCISourceFilter(includes: parameters["includes"], excludes: parameters["excludes"])
+        return DCIRender.searchHits(zip(jobs, documents).map { ($0.id, source.apply(to: $1)) }, total: total)
+    }
+
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        let rendered = try await render([job], embed: Self.embeds)
+        return DCIRender.one("job", rendered[0], etag: job.etag)
+    }
+
+    @Sendable func components(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        let items = try await componentRecords(job.strings("components")).map(DCIRender.component)
+        return DCIRender.list("components", items, count: items.count)
+    }
+
+    @Sendable func jobstates(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        return try await api.list(
+            .jobstates,
+            request,
+            principal: principal,
+            extra: .equal("run_id", job.id),
+            parent: job
+        ) {
+            $0.map(DCIRender.jobstate)
+        }
+    }
+
+    @Sendable func results(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        let items = try await DCIResults(api: api).all(for: job)
+        return DCIRender.list("results", items, count: items.count)
+    }
+
+    // MARK: Changing
+
+    /// `PUT /jobs/{id}` with `If-match`: a status change is a jobstate, as in DCI; the answer is the new job.
+    @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let etag = try api.ifMatch(request)
+        let object = try await api.object(request)
+        var job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        guard job.etag == etag else { throw DCIError.conflict("Job", job.id) }
+
+        let fields = object.filter { DCIJobInput.updateKeys.contains($0.key) }
+        var changes: [String: Value] = [:]
+        for (key, field) in [
+            "name": "name", "comment": "comment", "configuration": "configuration", "url": "url",
+            "status_reason": "reason",
+        ] {
+            if let text = try DCIJobInput.string(fields, key) { changes[field] = .string(text) }
+        }
+        if let tags = try DCIJobInput.tags(fields) { changes["tags"] = .strings(tags) }
+        if let state = try DCIJobInput.state(fields) { changes["state"] = .string(state) }
+        if let status = try DCIJobInput.status(fields), status.rawValue != job.string("status") {
+            job = try await api.services.lifecycle.report(
+                runID: job.id,
+                status: status,
+                comment: nil,
+                scope: principal.scope
+            ).run
+        }
+        if !changes.isEmpty {
+            job = try await reported.edit(runID: job.id, changes: changes, scope: principal.scope)
+        }
+        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag)
+    }
+
+    /// `DELETE /jobs/{id}` with `If-match`: archives the job and its files (DCI's soft delete).
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let etag = try api.ifMatch(request)
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        do {
+            try await reported.archive(runID: job.id, ifMatch: etag, scope: principal.scope)
+        } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
+            throw DCIError.conflict("Job", job.id)
+        }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func addComponent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let object = try await api.object(request)
+        try api.allow(object, only: ["id"])
+        guard let componentID = try DCIJobInput.string(object, "id") else {
+            throw DCIError.malformed(["'id' is a required property"])
+        }
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        let component = try await api.require(.components, id: componentID, principal: principal)
+        var ids = job.strings("components")
+        guard !ids.contains(component.id) else {
+            throw DCIError(.conflict, "Unable to associate component \(component.id) to job \(job.id)")
+        }
+        ids.append(component.id)
+        try await reported.edit(runID: job.id, changes: ["components": .strings(ids)], scope: principal.scope)
+        return Response(status: .created)
+    }
+
+    @Sendable func removeComponent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        let componentID = try context.parameters.require("component")
+        let ids = job.strings("components")
+        if ids.contains(componentID) {
+            try await reported.edit(
+                runID: job.id,
+                changes: ["components": .strings(ids.filter { $0 != componentID })],
+                scope: principal.scope
+            )
+        }
+        return Response(status: .created)
+    }
+
+    // MARK: Key/values
+
+    /// `POST /jobs/{id}/kv {"key", "value"}`: a numeric metric on the job (kept in the run's options).
+    @Sendable func addKeyValue(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let object = try await api.object(request)
+        try api.allow(object, only: ["key", "value"])
+        guard let key = try DCIJobInput.string(object, "key") else {
+            throw DCIError.malformed(["'key' is a required property"])
+        }
+        guard case .number(let value) = object["value"] ?? .null else {
+            throw DCIError.malformed(["value: \(object["value"]?.encodedString() ?? "missing") is not of type 'number'"]
+            )
+        }
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        var options = job["options"].jsonValue?.objectValue ?? [:]
+        var values = options["keys_values"]?.objectValue ?? [:]
+        guard values[key] == nil else {
+            throw DCIError(.conflict, "We are unable to create this resource. A similar resource already exists.")
+        }
+        values[key] = .number(value)
+        options["keys_values"] = .object(values)
+        let updated = try await storeOptions(options, job: job, principal: principal)
+        return DCIRender.one(
+            "kv",
+            .object([
+                "job_id": .string(job.id), "key": .string(key), "value": .number(value),
+                "created_at": DCIRender.time(updated["updated_at"]),
+                "updated_at": DCIRender.time(updated["updated_at"]),
+            ]),
+            etag: nil,
+            status: .created
+        )
+    }
+
+    @Sendable func deleteKeyValue(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let object = try await api.object(request)
+        try api.allow(object, only: ["key"])
+        guard let key = try DCIJobInput.string(object, "key") else {
+            throw DCIError.malformed(["'key' is a required property"])
+        }
+        let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
+        try api.requireWrite(job, principal: principal)
+        var options = job["options"].jsonValue?.objectValue ?? [:]
+        var values = options["keys_values"]?.objectValue ?? [:]
+        values[key] = nil
+        options["keys_values"] = .object(values)
+        _ = try await storeOptions(options, job: job, principal: principal)
+        return Response(status: .noContent)
+    }
+
+    private func storeOptions(_ options: [String: JSONValue], job: Record, principal: Principal) async throws -> Record
+    {
+        do {
+            return try await reported.updateOptions(runID: job.id, ifMatch: job.etag, scope: principal.scope) {
+                $0 = options
+            }
+        } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
+            throw DCIError(.conflict, "conflict on Job \"\(job.id)\" or etag not matched")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Only a remote CI creates jobs, and only while it is active (`internal_create_jobs`).
+    private func creatingRemoteci(_ principal: Principal) async throws -> Record {
+        guard principal.kind == .remoteci, let remoteci = try await store.get(.remotecis, id: principal.id),
+            (remoteci.string("client_type") ?? "remoteci") == "remoteci"
+        else { throw DCIError(.badRequest, "Only remoteci can create job") }
+        guard remoteci.string("state") == "active" else {
+            throw DCIError(.preconditionFailed, "RemoteCI \"\(remoteci.id)\" is disabled.")
+        }
+        return remoteci
+    }
+
+    private func activeTopic(_ id: String, principal: Principal) async throws -> Record {
+        let topic = try await api.require(.topics, id: id, principal: principal)
+        guard topic.string("state") == "active" else {
+            throw DCIError(.preconditionFailed, "Topic \(topic.id):\(topic.name ?? "") not active.")
+        }
+        return topic
+    }
+
+    /// DCI's `get_schedule_components_ids`: verify the given ids (one per type, active, of the topic), or pick
+    /// the newest active component of each type.
+    private func scheduledComponents(_ topic: Record, given: [String]) async throws -> [String] {
+        let types = topic.strings("component_types")
+        let scope = Scope.groups([topic.groupID ?? ""])
+        if given.isEmpty {
+            var ids: [String] = []
+            for type in types {
+                let page = try await store.list(
+                    .components,
+                    query: Query(
+                        filter: .equal("topic_id", topic.id) && .equal("type", type) && .equal("state", "active"),
+                        sort: [SortKey("created_at", descending: true)],
+                        limit: 1
+                    ),
+                    scope: scope
+                )
+                guard let component = page.items.first else {
+                    throw DCIError(.preconditionFailed, "Component of type \"\(type)\" not found or not exported.")
+                }
+                ids.append(component.id)
+            }
+            return ids
+        }
+        guard given.count == types.count else {
+            throw DCIError(
+                .preconditionFailed,
+                "The number of component ids does not match the number of component types \(types)"
+            )
+        }
+        var seen = Set<String>()
+        for id in given {
+            guard let component = try await store.get(.components, id: id, scope: scope),
+                component.string("topic_id") == topic.id, component.string("state") == "active"
+            else { throw DCIError(.notFound, "component id \(id) not found or not exported") }
+            let type = component.string("type") ?? ""
+            guard seen.insert(type).inserted else {
+                throw DCIError(.preconditionFailed, "Component types malformed: type \(type) duplicated.")
+            }
+        }
+        return given
+    }
+
+    /// Creates the run for a DCI job through the core lifecycle (status `new`, a first run event).
+    private func build(
+        _ object: [String: JSONValue],
+        topic: Record,
+        components: [String],
+        remoteci: Record,
+        principal: Principal,
+        request: Request
+    ) async throws -> Record {
+        var (values, labels) = try DCIJobInput.jobValues(object)
+        if let previous = try DCIJobInput.string(object, "previous_job_id") {
+            values["previous_run_id"] = .string(try await api.require(.jobs, id: previous, principal: principal).id)
+        }
+        return try await createRun(
+            values,
+            labels: labels,
+            topic: topic,
+            components: components,
+            remoteciID: remoteci.id,
+            groupID: remoteci.groupID ?? "",
+            request: request
+        )
+    }
+
+    /// A follow-on job (update/upgrade) of the same remote CI.
+    private func follow(_ previous: Record, topic: Record, labels: [String: JSONValue], request: Request) async throws
+        -> Record
+    {
+        let ids = try await scheduledComponents(topic, given: [])
+        var values: [String: Value] = ["previous_run_id": .string(previous.id)]
+        for field in ["name", "configuration", "url"] where !previous[field].isNull { values[field] = previous[field] }
+        return try await createRun(
+            values,
+            labels: labels,
+            topic: topic,
+            components: ids,
+            remoteciID: previous.string("remoteci_id") ?? "",
+            groupID: previous.groupID ?? "",
+            request: request
+        )
+    }
+
+    private func createRun(
+        _ fields: [String: Value],
+        labels extra: [String: JSONValue],
+        topic: Record,
+        components: [String],
+        remoteciID: String,
+        groupID: String,
+        request: Request
+    ) async throws -> Record {
+        var values = fields
+        var labels = extra
+        if let product = topic.string("product_id") { labels["product_id"] = .string(product) }
+        values["topic_id"] = .string(topic.id)
+        values["remoteci_id"] = .string(remoteciID)
+        values["components"] = .strings(components)
+        values["labels"] = .json(.object(labels))
+        values["duration"] = .double(0)
+        if let agent = request.headers[.userAgent] { values["user_agent"] = .string(String(agent.prefix(255))) }
+        if let name = HTTPField.Name("Client-Version"), let version = request.headers[name] {
+            values["client_version"] = .string(String(version.prefix(255)))
+        }
+        return try await api.services.lifecycle.createReported(values, groupID: groupID)
+    }
+
+    private func componentRecords(_ ids: [String]) async throws -> [Record] {
+        let byID = try await RelatedRows(store: store).byID(.components, ids)
+        return ids.compactMap { byID[$0] }
+    }
+
+    /// The most jobstates and files embedded per job.
+    static let embeddedChildrenPerJob = 1000
+
+    /// Jobs with the asked embeds: each relation is read in one query for the whole page (not one per job).
+    func render(_ jobs: [Record], embed: Set<String>, listing: Bool = false) async throws -> [JSONValue] {
+        let related = RelatedRows(store: store)
+        let ids = jobs.map(\.id)
+        func rows(_ kind: ResourceKind, _ wanted: String, _ field: (Record) -> [String]) async throws
+            -> [String: Record]
+        {
+            embed.contains(wanted) ? try await related.byID(kind, jobs.flatMap(field)) : [:]
+        }
+        // Each related row is rendered once per page, however many jobs share it.
+        let topics = try await rows(.topics, "topic") { $0.string("topic_id").map { [$0] } ?? [] }
+            .mapValues(DCIRender.topic)
+        let remotecis = try await rows(.remotecis, "remoteci") { $0.string("remoteci_id").map { [$0] } ?? [] }
+            .mapValues(DCIRender.remoteci)
+        let teams = try await rows(.groups, "team") { $0.groupID.map { [$0] } ?? [] }.mapValues(DCIRender.team)
+        let components = try await rows(.components, "components") { $0.strings("components") }
+            .mapValues(DCIRender.component)
+        let jobstates =
+            embed.contains("jobstates")
+            ? try await related.children(
+                .runEvents,
+                field: "run_id",
+                parents: ids,
+                sort: [SortKey("seq")],
+                perParent: Self.embeddedChildrenPerJob
+            ) : [:]
+        let files =
+            embed.contains("files")
+            ? try await related.children(
+                .files,
+                field: "run_id",
+                parents: ids,
+                filter: .predicate(.isNull("event_id")) && .predicate(Condition("state", .notEqual, "archived")),
+                sort: [SortKey("created_at"), SortKey("seq")],
+                perParent: Self.embeddedChildrenPerJob
+            ) : [:]
+        func one(_ rendered: [String: JSONValue], _ id: String?) -> JSONValue { id.flatMap { rendered[$0] } ?? .null }
+        var out: [JSONValue] = []
+        out.reserveCapacity(jobs.count)
+        for job in jobs {
+            var object = DCIRender.job(job)
+            if listing {
+                object["data"] = nil
+                if job["options"].isNull { object["keys_values"] = nil }
+            }
+            if embed.contains("topic") { object["topic"] = one(topics, job.string("topic_id")) }
+            if embed.contains("remoteci") { object["remoteci"] = one(remotecis, job.string("remoteci_id")) }
+            if embed.contains("team") { object["team"] = one(teams, job.groupID) }
+            if embed.contains("components") {
+                object["components"] = .array(job.strings("components").compactMap { components[$0] })
+            }
+            if embed.contains("results") { object["results"] = .array(DCIResults.stored(job)) }
+            if embed.contains("jobstates") {
+                object["jobstates"] = .array((jobstates[job.id] ?? []).map(DCIRender.jobstate))
+            }
+            if embed.contains("files") { object["files"] = .array((files[job.id] ?? []).map(DCIRender.file)) }
+            out.append(.object(object))
+        }
+        return out
+    }
+}

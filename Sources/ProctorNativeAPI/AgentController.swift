@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import ProctorCore
+import ProctorHTTPKit
+
+/// The agent API: remote `proctor agent` processes register, long-poll for work, heartbeat their leases and
+/// report phases. Console output and result files go through the ordinary run endpoints.
+package struct AgentController {
+    let services: RunServices
+    let maxJSONBytes: Int
+
+    var store: any Store { services.store }
+
+    func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
+        api.post("agents/register", use: register)
+        api.post("agents/:id/claim", use: claim)
+        api.post("runs/:id/heartbeat", use: heartbeat)
+        api.post("runs/:id/advance", use: advance)
+    }
+
+    /// `{"name", "labels"?, "version"?, "slots"?, "group"?}`: creates or refreshes the agent (by name in its group).
+    @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
+        guard let name = body["name"]?.stringValue, !name.isEmpty, name.count <= 200 else {
+            throw ProctorError.badRequest("name is required (at most 200 characters)", field: "name")
+        }
+        let groupID: String
+        if let groupName = body["group"]?.stringValue {
+            guard let membership = principal.memberships.first(where: { $0.groupName == groupName }) else {
+                throw ProctorError.notFound("no such group: \(groupName)")
+            }
+            groupID = membership.groupID
+        } else if let first = principal.memberships.first(where: { $0.role >= .member }) {
+            groupID = first.groupID
+        } else {
+            throw ProctorError(.forbidden, "an agent's token must belong to a member of a group")
+        }
+        let slots =
+            body["slots"].flatMap {
+                if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil }
+            } ?? 1
+        let agent = try await AgentRegistry(store: store).register(
+            name: name,
+            groupID: groupID,
+            labels: body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            version: body["version"]?.stringValue,
+            slots: slots,
+            principal: principal
+        )
+        return JSONResponse.make(agent, status: .ok)
+    }
+
+    /// Long-polls (`wait`, default 20 s, max 60) for a run this agent may execute: 200 with the run, or 204.
+    @Sendable func claim(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let agent = try await requireAgent(context, principal)
+        let wait = min(60, Int(request.uri.queryParameters["wait"] ?? "20") ?? 20)
+        let groups = principal.isSiteAdmin ? nil : principal.memberships.filter { $0.role >= .member }.map(\.groupID)
+        let labels = Set(agent.strings("labels"))
+        let claimant = AgentRegistry.claimant(agent)
+        let deadline = ContinuousClock.now + .seconds(wait)
+        while true {
+            let generation = await services.events.generation
+            await AgentRegistry(store: store).seen(agentID: agent.id)
+            if let run = try await services.queue.claim(
+                claimant: claimant,
+                executor: .agent,
+                labels: labels,
+                groupIDs: groups
+            ) {
+                return JSONResponse.make(.object(["run": run.publicJSON(), "claimant": .string(claimant)]))
+            }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return Response(status: .noContent) }
+            await services.events.wait(after: generation, timeout: min(.seconds(1), deadline - ContinuousClock.now))
+        }
+    }
+
+    /// `{"claimant"}` → `{"action": "keep" | "cancel" | "lost"}`.
+    @Sendable func heartbeat(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let (run, claimant) = try await claimedRun(request, context, principal)
+        let beat = try await services.queue.heartbeat(runID: run.id, claimant: claimant)
+        let action: String
+        switch beat {
+        case .keep: action = "keep"
+        case .cancel: action = "cancel"
+        case .lost: action = "lost"
+        }
+        return JSONResponse.make(.object(["action": .string(action)]))
+    }
+
+    /// `{"claimant", "status", "reason"?, "exit_code"?}`: the agent moves its run to the next phase.
+    @Sendable func advance(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
+        let (run, claimant) = try await claimedRun(body, context, principal)
+        guard run.string("claimed_by") == claimant else {
+            throw ProctorError.conflict("the run is no longer claimed by \(claimant)", field: "claimant")
+        }
+        guard let text = body["status"]?.stringValue else {
+            throw ProctorError.badRequest("status is required", field: "status")
+        }
+        let status = try RunStatus.parse(text)
+        var changes: [String: Value] = [:]
+        if case .number(let code) = body["exit_code"] ?? .null, code.isFinite, abs(code) < 1e9 {
+            changes["exit_code"] = .int(Int64(code))
+        }
+        let updated = try await services.lifecycle.advance(
+            runID: run.id,
+            to: status,
+            reason: body["reason"]?.stringValue,
+            changes: changes
+        )
+        return JSONResponse.make(updated.publicJSON())
+    }
+
+    private func requireAgent(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
+        let id = try context.parameters.require("id")
+        guard let agent = try await store.get(.agents, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such agent: \(id)")
+        }
+        try principal.require(.member, in: agent.groupID ?? "", resource: "agent")
+        return agent
+    }
+
+    private func claimedRun(_ request: Request, _ context: AuthenticatedContext, _ principal: Principal) async throws
+        -> (Record, String)
+    {
+        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
+        return try await claimedRun(body, context, principal)
+    }
+
+    private func claimedRun(_ body: [String: JSONValue], _ context: AuthenticatedContext, _ principal: Principal)
+        async throws -> (Record, String)
+    {
+        let id = try context.parameters.require("id")
+        guard let run = try await store.get(.runs, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such run: \(id)")
+        }
+        try principal.require(.member, in: run.groupID ?? "", resource: "run")
+        guard let claimant = body["claimant"]?.stringValue, !claimant.isEmpty else {
+            throw ProctorError.badRequest("claimant is required (as returned by the claim)", field: "claimant")
+        }
+        if claimant.hasPrefix("agent:") {
+            let agentID = String(claimant.dropFirst("agent:".count))
+            await AgentRegistry(store: store).seen(agentID: agentID, scope: principal.scope)
+        }
+        return (run, claimant)
+    }
+}

@@ -1,0 +1,49 @@
+import Hummingbird
+import ProctorCore
+import ProctorHTTPKit
+
+/// `POST /api/v1/apply`: applies a lab document (the JSON form of `lab.yaml`). Site admins only.
+struct ApplyController {
+    let store: any Store
+    let maxJSONBytes: Int
+
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+        group.post("apply") { request, context -> Response in
+            let principal = context.principal
+            guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "applying a lab needs the site admin") }
+            let document = try await JSONResponse.body(request, limit: maxJSONBytes)
+            let changes = try await LabApplier(store: store).apply(document)
+            return JSONResponse.make(
+                .object([
+                    "changes": .array(
+                        changes.map {
+                            .object([
+                                "action": .string($0.action.rawValue), "kind": .string($0.kind),
+                                "name": .string($0.name),
+                                "id": .string($0.id),
+                            ])
+                        }
+                    )
+                ])
+            )
+        }
+        group.get("whoami") { _, context -> Response in
+            let principal = context.principal
+            return JSONResponse.make(
+                .object([
+                    "id": .string(principal.id), "name": .string(principal.name),
+                    "site_admin": .bool(principal.isSiteAdmin),
+                    "groups": .array(
+                        principal.memberships.map {
+                            .object([
+                                "id": .string($0.groupID), "name": .string($0.groupName),
+                                "role": .string($0.role.rawValue),
+                                "permissions": .array($0.permissions.sorted().map { .string($0) }),
+                            ])
+                        }
+                    ),
+                ])
+            )
+        }
+    }
+}

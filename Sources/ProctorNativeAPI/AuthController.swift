@@ -1,0 +1,300 @@
+import Hummingbird
+import HummingbirdCore
+import ProctorCore
+import ProctorHTTPKit
+
+/// Accounts over HTTP: `POST /api/v1/auth/login` (the one route that needs no token), API tokens, users and
+/// group members. The rules live in ``Accounts`` so that other dialects share them; this only parses and renders.
+struct AuthController {
+    let store: any Store
+    let maxJSONBytes: Int
+    /// The server's authenticator, whose limiter counts failed logins.
+    let authenticator: Authenticator
+    let addresses: ClientAddresses
+
+    init(services: RunServices, configuration: AppConfiguration) {
+        self.store = services.store
+        self.maxJSONBytes = configuration.maxJSONBytes
+        self.authenticator = services.authenticator
+        self.addresses = ClientAddresses(configuration)
+    }
+
+    private var accounts: Accounts { Accounts(authenticator: authenticator) }
+
+    /// Routes reachable without credentials: mount them outside the token-checking group.
+    func addPublicRoutes(to router: Router<AppRequestContext>) {
+        router.post("api/v1/auth/login", use: login)
+    }
+
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+        group.get("tokens", use: listTokens)
+        group.post("tokens", use: createToken)
+        group.delete("tokens/:id", use: revokeToken)
+        group.get("users", use: listUsers)
+        group.post("users", use: createUser)
+        group.get("users/:id", use: getUser)
+        group.patch("users/:id", use: updateUser)
+        group.delete("users/:id", use: deleteUser)
+        group.get("groups/:id/members", use: listMembers)
+        group.post("groups/:id/members", use: addMember)
+        group.delete("groups/:id/members/:user_id", use: removeMember)
+    }
+
+    // MARK: Login
+
+    /// `{"name" | "username", "password", "expires_in"?}` → 201 `{token, token_id, user, expires_at}`; 429 with
+    /// `Retry-After` while the name or the client address has too many recent failures.
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        try Self.allowOnly(["name", "username", "password", "expires_in"], in: object)
+        guard let name = try Self.string(object, "name") ?? Self.string(object, "username"), !name.isEmpty else {
+            throw ProctorError.badRequest("'name' is required", field: "name")
+        }
+        guard let password = try Self.string(object, "password") else {
+            throw ProctorError.badRequest("'password' is required", field: "password")
+        }
+        let lifetime = try Self.integer(object, "expires_in")
+        let (token, user) = try await accounts.login(
+            name: name,
+            password: password,
+            lifetime: lifetime,
+            from: addresses.key(request, context)
+        )
+        return JSONResponse.make(
+            .object([
+                "token": .string(token.secret), "token_id": .string(token.record.id), "user": user.publicJSON(),
+                "expires_at": token.record["expires_at"].json,
+            ]),
+            status: .created
+        )
+    }
+
+    // MARK: Tokens
+
+    @Sendable func listTokens(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let parameters = request.uri.formParameters
+        let query = try NativeQuery.parse(
+            FlatDictionary(parameters.filter { $0.key != "user_id" }),
+            schema: ResourceKind.tokens.schema
+        )
+        let userID = parameters["user_id"].map(String.init)
+        let page = try await accounts.tokens(for: principal, userID: userID, query: query)
+        return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
+    }
+
+    /// `{name, expires_in? | expires_at?, scopes?}` → 201 with the secret in `token`, shown only this once.
+    @Sendable func createToken(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        try Self.allowOnly(["name", "expires_in", "expires_at", "scopes"], in: object)
+        guard let name = try Self.string(object, "name") else {
+            throw ProctorError.badRequest("'name' is required", field: "name")
+        }
+        let expiresIn = try Self.integer(object, "expires_in")
+        let expiresAtText = try Self.string(object, "expires_at")
+        var expiresAt: Int64?
+        switch (expiresIn, expiresAtText) {
+        case (.some, .some):
+            throw ProctorError.badRequest("give 'expires_in' or 'expires_at', not both", field: "expires_at")
+        case (.some(let seconds), nil):
+            expiresAt = try Accounts.expiry(inSeconds: seconds)
+        case (nil, .some(let text)):
+            guard let time = Timestamp.parse(text) else {
+                throw ProctorError.badRequest("'expires_at' must be a time (RFC 3339)", field: "expires_at")
+            }
+            expiresAt = time
+        case (nil, nil):
+            expiresAt = nil
+        }
+        let scopes = try Self.strings(object, "scopes")
+        let issued = try await accounts.issueToken(for: principal, name: name, scopes: scopes, expiresAt: expiresAt)
+        var body = issued.record.publicJSON().objectValue ?? [:]
+        body["token"] = .string(issued.secret)
+        return JSONResponse.make(.object(body), status: .created)
+    }
+
+    @Sendable func revokeToken(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        try await accounts.revokeToken(id: try context.parameters.require("id"), by: principal)
+        return Response(status: .noContent)
+    }
+
+    // MARK: Users
+
+    @Sendable func listUsers(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.users.schema)
+        let page = try await accounts.users(for: principal, query: query)
+        return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
+    }
+
+    @Sendable func getUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let user = try await accounts.user(id: try context.parameters.require("id"), for: principal)
+        return Self.respond(user)
+    }
+
+    /// `{name, password?, email?, fullname?, is_site_admin?, state?}` → 201 (site admin only).
+    @Sendable func createUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let (values, password) = try await userInput(request)
+        let user = try await accounts.createUser(values, password: password, by: principal)
+        return Self.respond(user, status: .created)
+    }
+
+    @Sendable func updateUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let id = try context.parameters.require("id")
+        // Look the user up first, so that another user's id answers 404 before the body is judged.
+        _ = try await accounts.user(id: id, for: principal)
+        let (values, password) = try await userInput(request)
+        let user = try await accounts.updateUser(
+            id: id,
+            values,
+            password: password,
+            ifMatch: Self.ifMatch(request),
+            by: principal
+        )
+        return Self.respond(user)
+    }
+
+    @Sendable func deleteUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        try await accounts.deleteUser(
+            id: try context.parameters.require("id"),
+            ifMatch: Self.ifMatch(request),
+            by: principal
+        )
+        return Response(status: .noContent)
+    }
+
+    /// A user body as typed fields plus the plain password (which is never a stored field).
+    private func userInput(_ request: Request) async throws -> ([String: Value], String?) {
+        var object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        let password = try Self.string(object, "password")
+        object["password"] = nil
+        if object["password_hash"] != nil {
+            throw ProctorError.unknownField(
+                "password_hash",
+                valid: ["name", "email", "fullname", "is_site_admin", "state", "password"]
+            )
+        }
+        return (try FieldCoding.values(from: object, schema: ResourceKind.users.schema), password)
+    }
+
+    // MARK: Members
+
+    @Sendable func listMembers(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let groupID = try context.parameters.require("id")
+        let query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.memberships.schema)
+        let (members, page) = try await accounts.members(of: groupID, for: principal, query: query)
+        return JSONResponse.page(page, items: members.map(Self.memberJSON))
+    }
+
+    /// `{user_id | user (a name), role?, permissions?}` → 201 when added, 200 when an existing member changed.
+    @Sendable func addMember(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let groupID = try context.parameters.require("id")
+        _ = try await accounts.visibleGroup(groupID, for: principal)
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        try Self.allowOnly(["user_id", "user", "role", "permissions"], in: object)
+        let userID: String
+        if let id = try Self.string(object, "user_id") {
+            userID = id
+        } else if let name = try Self.string(object, "user") {
+            guard let user = try await store.first(.users, matching: ["name": .string(name)]) else {
+                throw ProctorError.notFound("no such user: \(name)")
+            }
+            userID = user.id
+        } else {
+            throw ProctorError.badRequest("say who: 'user_id' or 'user' (a name)", field: "user_id")
+        }
+        let roleText = try Self.string(object, "role") ?? Role.member.rawValue
+        guard let role = Role(rawValue: roleText) else {
+            throw ProctorError.badRequest(
+                "unknown role '\(roleText)'; valid roles: viewer, member, admin",
+                field: "role",
+                details: ["valid": Role.allCases.map(\.rawValue)]
+            )
+        }
+        let permissions = try Self.strings(object, "permissions") ?? []
+        let (member, created) = try await accounts.setMember(
+            groupID: groupID,
+            userID: userID,
+            role: role,
+            permissions: permissions,
+            by: principal
+        )
+        return JSONResponse.make(Self.memberJSON(member), status: created ? .created : .ok)
+    }
+
+    @Sendable func removeMember(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        try await accounts.removeMember(
+            groupID: try context.parameters.require("id"),
+            userID: try context.parameters.require("user_id"),
+            by: principal
+        )
+        return Response(status: .noContent)
+    }
+
+    private static func memberJSON(_ member: Accounts.Member) -> JSONValue {
+        var object = member.membership.publicJSON().objectValue ?? [:]
+        if let user = member.user {
+            object["user"] = .object([
+                "id": .string(user.id), "name": user["name"].json, "fullname": user["fullname"].json,
+                "email": user["email"].json,
+            ])
+        }
+        return .object(object)
+    }
+
+    // MARK: Helpers
+
+    private static func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [:]
+        headers[.eTag] = "\"\(record.etag)\""
+        return JSONResponse.make(record, status: status, headers: headers)
+    }
+
+    private static func ifMatch(_ request: Request) -> String? {
+        request.headers[.ifMatch].map { String($0.filter { $0 != "\"" && $0 != " " }) }
+    }
+
+    private static func allowOnly(_ keys: Set<String>, in object: [String: JSONValue]) throws {
+        for key in object.keys.sorted() where !keys.contains(key) {
+            throw ProctorError.unknownField(key, valid: keys.sorted())
+        }
+    }
+
+    private static func string(_ object: [String: JSONValue], _ key: String) throws -> String? {
+        guard let value = object[key], !value.isNull else { return nil }
+        guard case .string(let text) = value else {
+            throw ProctorError.badRequest("'\(key)' must be a string", field: key)
+        }
+        return text
+    }
+
+    private static func integer(_ object: [String: JSONValue], _ key: String) throws -> Int64? {
+        guard let value = object[key], !value.isNull else { return nil }
+        guard case .number(let number) = value, number.rounded() == number, abs(number) < 9e15 else {
+            throw ProctorError.badRequest("'\(key)' must be an integer", field: key)
+        }
+        return Int64(number)
+    }
+
+    private static func strings(_ object: [String: JSONValue], _ key: String) throws -> [String]? {
+        guard let value = object[key], !value.isNull else { return nil }
+        guard case .array(let items) = value else {
+            throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key)
+        }
+        return try items.map {
+            guard case .string(let text) = $0 else {
+                throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key)
+            }
+            return text
+        }
+    }
+}

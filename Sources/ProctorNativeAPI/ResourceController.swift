@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import ProctorCore
+import ProctorHTTPKit
+
+/// The native API's CRUD over one resource kind, driven by its schema: `GET /api/v1/<kind>` (filter, sort,
+/// limit, offset, cursor, fields), `GET /<kind>/{id}` (ETag), `POST`, `PATCH` (If-Match), `DELETE`.
+struct ResourceController {
+    let kind: ResourceKind
+    let store: any Store
+    let maxJSONBytes: Int
+    /// The role a caller needs in the owning group to create, change or delete.
+    let writeRole: Role
+
+    var catalog: CatalogEditor { CatalogEditor(store: store) }
+
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+        let path = RouterPath(kind.rawValue)
+        group.get(path, use: list)
+        if kind != .runs { group.post(path, use: create) }  // runs are launched by RunController
+        group.get(RouterPath("\(kind.rawValue)/:id"), use: get)
+        group.patch(RouterPath("\(kind.rawValue)/:id"), use: update)
+        group.delete(RouterPath("\(kind.rawValue)/:id"), use: delete)
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        var query = try NativeQuery.parse(request.uri.formParameters, schema: kind.schema)
+        if kind == .groups, let visible = principal.visibleGroups {
+            query.filter = query.filter.map { .and([$0, visible]) } ?? visible
+        }
+        return JSONResponse.page(try await store.list(kind, query: query, scope: scope(principal)))
+    }
+
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let record = try await fetch(context, principal)
+        return respond(record)
+    }
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        let values = try FieldCoding.values(
+            from: object.filter { $0.key != "group" && $0.key != "group_id" },
+            schema: kind.schema
+        )
+        let groupID =
+            kind.schema.grouped
+            ? try await NativeGroups.owning(object, principal: principal, store: store, noun: kind.singular) : nil
+        let record = try await catalog.create(kind, values, groupID: groupID, role: writeRole, principal: principal)
+        return respond(record, status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let existing = try await fetch(context, principal)
+        try CatalogEditor.authorize(existing, role: writeRole, principal: principal)
+        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
+        if kind == .runs, let field = object.keys.first(where: { !NativeAPI.runPatchable.contains($0) }) {
+            throw ProctorError.badRequest(
+                "'\(field)' cannot be changed on a run (its status changes through launch, cancel and status reports)",
+                field: field,
+                details: ["valid": NativeAPI.runPatchable.sorted()]
+            )
+        }
+        let changes = try FieldCoding.values(from: object, schema: kind.schema)
+        let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        let record = try await catalog.update(
+            existing,
+            changes: changes,
+            ifMatch: ifMatch,
+            role: writeRole,
+            principal: principal
+        )
+        return respond(record)
+    }
+
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let existing = try await fetch(context, principal)
+        let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        try await catalog.delete(existing, ifMatch: ifMatch, role: writeRole, principal: principal)
+        return Response(status: .noContent)
+    }
+
+    // MARK: Helpers
+
+    private func scope(_ principal: Principal) -> Scope {
+        kind.schema.grouped ? principal.scope : .everything
+    }
+
+    private func fetch(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
+        let id = try context.parameters.require("id")
+        guard kind != .groups || principal.canSee(group: id),
+            let record = try await store.get(kind, id: id, scope: scope(principal))
+        else {
+            throw ProctorError.notFound("no such \(kind.singular): \(id)")
+        }
+        return record
+    }
+
+    private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [:]
+        headers[.eTag] = "\"\(record.etag)\""
+        return JSONResponse.make(record, status: status, headers: headers)
+    }
+}

@@ -1,0 +1,25 @@
+import Hummingbird
+import ProctorCore
+import ProctorHTTPKit
+
+/// A webhook's delivery log (the webhooks themselves are plain resources under `/api/v1/webhooks`).
+struct WebhookController {
+    let store: any Store
+
+    func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
+        api.get("webhooks/:id/deliveries", use: deliveries)
+    }
+
+    /// The webhook's deliveries, newest first, with the native list parameters.
+    @Sendable func deliveries(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        let id = try context.parameters.require("id")
+        guard let hook = try await store.get(.webhooks, id: id, scope: principal.scope) else {
+            throw ProctorError.notFound("no such webhook: \(id)")
+        }
+        try principal.require(.admin, in: hook.groupID ?? "", resource: "webhook")
+        var query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.webhookDeliveries.schema)
+        query.filter = query.filter.map { .and([.equal("webhook_id", hook.id), $0]) } ?? .equal("webhook_id", hook.id)
+        return JSONResponse.page(try await store.list(.webhookDeliveries, query: query, scope: principal.scope))
+    }
+}
