@@ -37,9 +37,24 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
+        // The data model: entities, values, the query language, errors, and the store's reading protocol.
+        .target(
+            name: "ProctorModel",
+            swiftSettings: swiftSettings
+        ),
+        // The store's writing protocol. Only the core's services, the store and the assembly depend on it: a door
+        // that does not may read the store but not write it.
+        .target(
+            name: "ProctorStoreWriting",
+            dependencies: ["ProctorModel"],
+            swiftSettings: swiftSettings
+        ),
+        // The domain: run lifecycle, queue, scheduling, cascades, accounts and every rule the doors share.
         .target(
             name: "ProctorCore",
             dependencies: [
+                "ProctorModel",
+                "ProctorStoreWriting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -48,6 +63,8 @@ let package = Package(
         .target(
             name: "ProctorStore",
             dependencies: [
+                "ProctorModel",
+                "ProctorStoreWriting",
                 "ProctorCore",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
@@ -179,6 +196,7 @@ let package = Package(
             dependencies: [
                 "ProctorCore",
                 "ProctorStore",
+                "ProctorStoreWriting",
                 "ProctorExec",
                 "ProctorHTTPKit",
                 "ProctorNativeAPI",
@@ -196,6 +214,7 @@ let package = Package(
         .executableTarget(
             name: "proctor",
             dependencies: [
+                "ProctorStoreWriting",
                 "ProctorCore",
                 "ProctorStore",
                 "ProctorHTTP",
@@ -229,7 +248,7 @@ let package = Package(
         ),
         .target(
             name: "ProctorTestSupport",
-            dependencies: ["ProctorStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProctorStoreWriting", "ProctorStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/ProctorTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -241,12 +260,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ProctorStoreTests",
-            dependencies: ["ProctorCore", "ProctorStore", "ProctorTestSupport"],
+            dependencies: ["ProctorStoreWriting", "ProctorCore", "ProctorStore", "ProctorTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ProctorHTTPTests",
             dependencies: [
+                "ProctorStoreWriting",
                 "ProctorCore",
                 "ProctorStore",
                 "ProctorHTTP",

@@ -31,7 +31,7 @@ public struct CDRouterAPI: Sendable {
         self.addresses = ClientAddresses(configuration)
     }
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
     var references: SeqReferences { SeqReferences(store: store) }
 
     /// Adds every CDRouter route, behind CDRouter's error shape and bearer tokens (shared with the native API).

@@ -9,7 +9,7 @@ import ProctorHTTPKit
 struct CDRouterJobController {
     let api: CDRouterAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
     var query: CDRouterQuery { CDRouterQuery(api: api, fields: CDRouterQuery.jobFields) }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {

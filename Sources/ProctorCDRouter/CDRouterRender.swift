@@ -21,10 +21,10 @@ enum CDRouterPackages {
 
 /// Reads the rows runs refer to, once per request.
 struct CDRouterLookup {
-    let store: any Store
+    let store: any StoreReader
     private var rows: [String: Record?] = [:]
 
-    init(store: any Store) {
+    init(store: any StoreReader) {
         self.store = store
     }
 

@@ -28,8 +28,8 @@ struct CDRouterResourceController {
     let api: CDRouterAPI
     let resource: Resource
 
-    var store: any Store { api.store }
-    var catalog: CatalogEditor { CatalogEditor(store: api.store) }
+    var store: any StoreReader { api.store }
+    var catalog: CatalogEditor { api.services.catalog }
     var query: CDRouterQuery { CDRouterQuery(api: api, fields: CDRouterQuery.catalogFields(resource.kind)) }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {

@@ -9,7 +9,7 @@ import ProctorHTTPKit
 struct CDRouterResultController {
     let api: CDRouterAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.get("results", use: list)
@@ -79,7 +79,7 @@ struct CDRouterResultController {
 struct CDRouterSystemController {
     let api: CDRouterAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
 
     /// Routes that need no token.
     func addPublicRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -173,7 +173,7 @@ struct CDRouterSystemController {
     @Sendable func token(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let user = try await requireUser(context, principal: principal)
-        let issued = try await Authenticator(store: store).issueToken(
+        let issued = try await api.services.authenticator.issueToken(
             userID: user.id,
             name: "cdrouter-\(Timestamp.now())"
         )

@@ -34,7 +34,7 @@ public struct DCIAPI: Sendable {
         self.addresses = ClientAddresses(configuration)
     }
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     /// Adds every DCI route to the router, behind DCI's error shape and authentication.
     public func addRoutes(to router: Router<AppRequestContext>) {

@@ -13,7 +13,7 @@ import ProctorHTTPKit
 struct DCIJobController {
     let api: DCIAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
     /// Where a DCI job's own fields change: DCI jobs are runs a remote CI reports on.
     var reported: ReportedRuns { ReportedRuns(services: api.services) }
 

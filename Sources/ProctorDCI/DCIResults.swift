@@ -13,7 +13,7 @@ import ProctorHTTPKit
 struct DCIResults {
     let api: DCIAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
 
     /// Whether DCI would parse the file as JUnit: its declared mime, or (no `DCI-MIME`) a body that looks like it.
     static func isJUnit(mime: String?, body: Data) -> Bool {

@@ -14,7 +14,7 @@ import Synchronization
 /// e-mail address and password, under the login limiter, and `Bearer` with a Proctor API token (DCI's SSO
 /// JWTs have no equivalent).
 struct DCISignedRequests: SignedRequestAuthenticator {
-    let store: any Store
+    let store: any StoreReader
     let maxBodyBytes: Int
     let clientCache = TTLCache<DCIClient>(lifetime: 10, capacity: 4096)
     /// The server clock; tests freeze it.

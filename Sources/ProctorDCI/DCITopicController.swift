@@ -144,7 +144,7 @@ struct DCITopicController {
         async throws -> Record
     {
         do {
-            return try await CatalogEditor(store: api.store).create(
+            return try await api.services.catalog.create(
                 kind,
                 values,
                 groupID: teamID,

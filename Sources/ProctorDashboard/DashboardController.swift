@@ -22,7 +22,7 @@ public struct DashboardController: Sendable {
         self.configuration = configuration
     }
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     public func addRoutes(to router: Router<AppRequestContext>) {
         let renderer: DashboardRenderer
@@ -151,7 +151,7 @@ public struct DashboardController: Sendable {
 
     @Sendable func logout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         if let secret = DashboardSession.secret(request) {
-            try await Accounts(store: store).revokeSession(secret: secret)
+            try await services.accounts.revokeSession(secret: secret)
         }
         var response = Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
         response.setCookie(DashboardSession.cookie(DashboardSession.cookieName, value: "", maxAge: 0, request: request))

@@ -14,7 +14,7 @@ struct JobPages {
     static let trendSize = 30
     static let flakyWindow = 10
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     func addRoutes(to pages: RouterGroup<AuthenticatedContext>) {
         pages.get("jobs", use: jobs)

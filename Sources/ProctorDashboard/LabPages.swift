@@ -7,7 +7,7 @@ import ProctorHTTPKit
 /// The lab (`/lab/:section`): testbeds (busy or idle, and their queue), agents (online, labels, last seen,
 /// current run), engines, harnesses, topics and components, as tables of cells.
 struct LabPages {
-    let store: any Store
+    let store: any StoreReader
     let renderer: DashboardRenderer
 
     static let sections: [(String, String)] = [

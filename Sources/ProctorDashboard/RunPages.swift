@@ -14,7 +14,7 @@ struct RunPages {
     let renderer: DashboardRenderer
     static let pageSize = 50
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     func addRoutes(to pages: RouterGroup<AuthenticatedContext>) {
         pages.get("/", use: runs)
@@ -329,7 +329,7 @@ struct RunPages {
 
 /// The names behind the ids a page shows, read in one `IN` query per kind.
 struct NameLookup {
-    let store: any Store
+    let store: any StoreReader
 
     func names(for records: [Record], fields: [String: ResourceKind], scope: Scope) async throws -> [String: String] {
         var names: [String: String] = [:]

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ProctorCore
+import ProctorStoreWriting
 import ServiceLifecycle
 
 /// Per-group webhooks: every run event of a group that ``RunStatus/notifies(event:)`` is posted to the group's active webhooks (optionally only
@@ -26,7 +27,7 @@ public struct WebhookDispatcher: Service {
         self.timeout = timeout
     }
 
-    var store: any Store { services.store }
+    var store: any Store { services.writer }
 
     public func run() async throws {
         // Start after the newest event: history is not replayed on restart.

@@ -10,6 +10,7 @@ import ProctorHTTPKit
 import ProctorKernelCI
 import ProctorNativeAPI
 import ProctorStore
+import ProctorStoreWriting
 import ProctorXPRESSO
 
 /// Opens the store the configuration names (PostgreSQL when a URL is given, else SQLite in the data dir)
@@ -110,6 +111,18 @@ public func buildApplication(
 }
 
 extension AppConfiguration {
+    /// The run machinery over a store, configured from here.
+    public func runServices(store: any Store) -> RunServices {
+        RunServices(
+            store: store,
+            filesRoot: filesDirectory,
+            maxFileBytes: maxFileBytes,
+            leaseSeconds: leaseSeconds,
+            maxAttempts: maxRunAttempts,
+            loginLimits: loginLimits
+        )
+    }
+
     /// The sandbox the local executor runs jobs in, hiding the data directory, the image storage and the other
     /// runs' work directories. Throws, saying what to install or change, when it cannot be had.
     public func makeSandbox() throws -> Sandbox {

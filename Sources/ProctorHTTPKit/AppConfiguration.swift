@@ -107,18 +107,6 @@ public struct AppConfiguration: Sendable {
         .standardizedFileURL
     }
 
-    /// The run machinery over a store, configured from here.
-    public func runServices(store: any Store) -> RunServices {
-        RunServices(
-            store: store,
-            filesRoot: filesDirectory,
-            maxFileBytes: maxFileBytes,
-            leaseSeconds: leaseSeconds,
-            maxAttempts: maxRunAttempts,
-            loginLimits: loginLimits
-        )
-    }
-
     /// The limits of failed password attempts, from the `login*` settings.
     public var loginLimits: LoginThrottle.Limits {
         LoginThrottle.Limits(

@@ -95,7 +95,7 @@ public final class AppMetrics: @unchecked Sendable {
 
     /// Counts runs by status in the store and sets the gauges; a failing store sets `proctor_store_up` to 0
     /// and keeps the previous values rather than failing the scrape.
-    package func refreshRunGauges(store: any Store, logger: Logger) async {
+    package func refreshRunGauges(store: any StoreReader, logger: Logger) async {
         do {
             var counts: [String: Int] = [:]
             for status in Self.runStatuses {

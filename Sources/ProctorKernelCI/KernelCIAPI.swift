@@ -48,7 +48,7 @@ public struct KernelCIAPI: Sendable {
         self.now = now
     }
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
     var reported: ReportedRuns { ReportedRuns(services: services) }
 
     /// Adds every KernelCI route to the router, behind KernelCI's error shape and token check.

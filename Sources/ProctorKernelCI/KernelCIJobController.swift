@@ -8,7 +8,7 @@ import ProctorHTTPKit
 struct KernelCIJobController {
     let api: KernelCIAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>, preflights open: RouterGroup<AppRequestContext>) {
         for base in ["job", "jobs"] {

@@ -9,7 +9,7 @@ package struct AgentController {
     let services: RunServices
     let maxJSONBytes: Int
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
         api.post("agents/register", use: register)
@@ -40,7 +40,7 @@ package struct AgentController {
             body["slots"].flatMap {
                 if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil }
             } ?? 1
-        let agent = try await AgentRegistry(store: store).register(
+        let agent = try await services.agents.register(
             name: name,
             groupID: groupID,
             labels: body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? [],
@@ -62,7 +62,7 @@ package struct AgentController {
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
             let generation = await services.events.generation
-            await AgentRegistry(store: store).seen(agentID: agent.id)
+            await services.agents.seen(agentID: agent.id)
             if let run = try await services.queue.claim(
                 claimant: claimant,
                 executor: .agent,
@@ -144,7 +144,7 @@ package struct AgentController {
         }
         if claimant.hasPrefix("agent:") {
             let agentID = String(claimant.dropFirst("agent:".count))
-            await AgentRegistry(store: store).seen(agentID: agentID, scope: principal.scope)
+            await services.agents.seen(agentID: agentID, scope: principal.scope)
         }
         return (run, claimant)
     }

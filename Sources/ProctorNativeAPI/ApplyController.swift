@@ -4,15 +4,17 @@ import ProctorHTTPKit
 
 /// `POST /api/v1/apply`: applies a lab document (the JSON form of `lab.yaml`). Site admins only.
 struct ApplyController {
-    let store: any Store
+    let services: RunServices
     let maxJSONBytes: Int
+
+    var store: any StoreReader { services.store }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.post("apply") { request, context -> Response in
             let principal = context.principal
             guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "applying a lab needs the site admin") }
             let document = try await JSONResponse.body(request, limit: maxJSONBytes)
-            let changes = try await LabApplier(store: store).apply(document)
+            let changes = try await services.labs.apply(document)
             return JSONResponse.make(
                 .object([
                     "changes": .array(

@@ -6,7 +6,7 @@ import ProctorHTTPKit
 /// Accounts over HTTP: `POST /api/v1/auth/login` (the one route that needs no token), API tokens, users and
 /// group members. The rules live in ``Accounts`` so that other dialects share them; this only parses and renders.
 struct AuthController {
-    let store: any Store
+    let store: any StoreReader
     let maxJSONBytes: Int
     /// The server's authenticator, whose limiter counts failed logins.
     let authenticator: Authenticator

@@ -6,7 +6,7 @@ import ProctorHTTPKit
 /// `GET /metrics`: Prometheus text format. Open by default (scrapers are often configured by network); with
 /// `serve --metrics-token`, only a request bearing that token gets it (run counts tell outsiders about the lab).
 struct MetricsController {
-    let store: any Store
+    let store: any StoreReader
     let metrics: AppMetrics
     /// The bearer token a scraper must send (nil: none needed).
     var token: String? = nil

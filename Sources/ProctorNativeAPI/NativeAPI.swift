@@ -22,11 +22,11 @@ public enum NativeAPI {
             .add(middleware: Authentication(services.authenticator, shape: errors))
             .group(context: AuthenticatedContext.self)
         auth.addRoutes(to: api)
-        ApplyController(store: store, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
+        ApplyController(services: services, maxJSONBytes: configuration.maxJSONBytes).addRoutes(to: api)
         for kind in NativeAPI.resourceKinds {
             ResourceController(
                 kind: kind,
-                store: store,
+                services: services,
                 maxJSONBytes: configuration.maxJSONBytes,
                 writeRole: NativeAPI.memberWritable.contains(kind) ? .member : .admin
             ).addRoutes(to: api)

@@ -5,7 +5,8 @@ import ProctorHTTPKit
 enum NativeGroups {
     /// `group_id`, or `group` (a name), or the caller's only group. A group the caller cannot see is a 404;
     /// several groups and no choice is a 400 naming the field.
-    static func owning(_ object: [String: JSONValue], principal: Principal, store: any Store, noun: String) async throws
+    static func owning(_ object: [String: JSONValue], principal: Principal, store: any StoreReader, noun: String)
+        async throws
         -> String
     {
         if let id = object["group_id"]?.stringValue {

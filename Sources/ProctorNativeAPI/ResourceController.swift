@@ -7,12 +7,13 @@ import ProctorHTTPKit
 /// limit, offset, cursor, fields), `GET /<kind>/{id}` (ETag), `POST`, `PATCH` (If-Match), `DELETE`.
 struct ResourceController {
     let kind: ResourceKind
-    let store: any Store
+    let services: RunServices
     let maxJSONBytes: Int
     /// The role a caller needs in the owning group to create, change or delete.
     let writeRole: Role
 
-    var catalog: CatalogEditor { CatalogEditor(store: store) }
+    var store: any StoreReader { services.store }
+    var catalog: CatalogEditor { services.catalog }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         let path = RouterPath(kind.rawValue)

@@ -19,7 +19,7 @@ package struct RunController {
         self.maxFileBytes = maxFileBytes
     }
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
         api.post("runs", use: create)
@@ -216,7 +216,7 @@ package struct RunController {
         try await Self.events(store: store, after: after, limit: limit, scope: scope)
     }
 
-    static func events(store: any Store, after: Int64, limit: Int, scope: Scope) async throws -> [Record] {
+    static func events(store: any StoreReader, after: Int64, limit: Int, scope: Scope) async throws -> [Record] {
         try await store.list(
             .runEvents,
             query: Query(

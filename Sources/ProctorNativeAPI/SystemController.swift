@@ -4,7 +4,7 @@ import ProctorHTTPKit
 
 /// `/healthz`: the server and its store; `/livez`: the process alone (a liveness probe that never touches the store).
 struct SystemController {
-    let store: any Store
+    let store: any StoreReader
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("livez") { _, _ -> Response in

@@ -4,7 +4,7 @@ import ProctorHTTPKit
 
 /// A webhook's delivery log (the webhooks themselves are plain resources under `/api/v1/webhooks`).
 struct WebhookController {
-    let store: any Store
+    let store: any StoreReader
 
     func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
         api.get("webhooks/:id/deliveries", use: deliveries)

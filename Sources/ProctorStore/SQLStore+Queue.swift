@@ -1,5 +1,6 @@
 import Foundation
 import ProctorCore
+import ProctorStoreWriting
 import SQLKit
 
 extension SQLStore {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import PostgresKit
 import ProctorCore
+import ProctorStoreWriting
 import SQLKit
 import SQLiteKit
 import Synchronization

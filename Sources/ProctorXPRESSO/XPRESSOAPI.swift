@@ -37,7 +37,7 @@ public struct XPRESSOAPI: Sendable {
         self.maxJSONBytes = configuration.maxJSONBytes
     }
 
-    var store: any Store { services.store }
+    var store: any StoreReader { services.store }
 
     /// Adds every XPRESSO route, behind XPRESSO's error shape and token check.
     public func addRoutes(to router: Router<AppRequestContext>) {

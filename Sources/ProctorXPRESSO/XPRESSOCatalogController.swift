@@ -10,7 +10,7 @@ import ProctorHTTPKit
 struct XPRESSOCatalogController {
     let api: XPRESSOAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
 
     func addRoutes(to group: DoorRoutes) {
         group.get("jobs") { request, context in try await list(.definitions, request, context) }

@@ -8,10 +8,10 @@ import ProctorHTTPKit
 /// Referenced rows are read once per answer (a cache per render); a reference to a row that no longer exists
 /// is left out rather than failing the answer.
 struct XPRESSORender {
-    let store: any Store
+    let store: any StoreReader
     private var cache: [String: Record?] = [:]
 
-    init(store: any Store) {
+    init(store: any StoreReader) {
         self.store = store
     }
 

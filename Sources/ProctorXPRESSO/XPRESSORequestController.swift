@@ -11,7 +11,7 @@ import ProctorHTTPKit
 struct XPRESSORequestController {
     let api: XPRESSOAPI
 
-    var store: any Store { api.store }
+    var store: any StoreReader { api.store }
 
     func addRoutes(to group: DoorRoutes) {
         group.post("requests", use: create)

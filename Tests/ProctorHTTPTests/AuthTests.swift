@@ -4,6 +4,7 @@ import HummingbirdTesting
 import ProctorCore
 import ProctorHTTP
 import ProctorStore
+import ProctorStoreWriting
 import Testing
 
 /// Login, API tokens, users and group memberships over `/api/v1`, including the 404-not-403 rule.

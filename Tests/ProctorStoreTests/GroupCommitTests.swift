@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ProctorCore
+import ProctorStoreWriting
 import ProctorTestSupport
 import SQLKit
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import ProctorCore
+import ProctorStoreWriting
 import ProctorTestSupport
 import SQLKit
 import Testing

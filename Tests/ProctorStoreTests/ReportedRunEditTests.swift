@@ -1,6 +1,7 @@
 import Foundation
 import ProctorCore
 import ProctorStore
+import ProctorStoreWriting
 import ProctorTestSupport
 import Testing
 
@@ -14,8 +15,8 @@ import Testing
     }
 
     func run(_ services: RunServices, executor: RunExecutor) async throws -> Record {
-        let group = try await services.store.insert(Record(.groups, ["name": .string("g-\(UUID().uuidString)")]))
-        return try await services.store.insert(
+        let group = try await services.writer.insert(Record(.groups, ["name": .string("g-\(UUID().uuidString)")]))
+        return try await services.writer.insert(
             Record(
                 .runs,
                 [
@@ -39,7 +40,7 @@ import Testing
             ] as [@Sendable () async throws -> Any] {
                 await #expect { _ = try await attempt() } throws: { ($0 as? ProctorError)?.code == .conflict }
             }
-            let after = try await services.store.require(.runs, id: executed.id)
+            let after = try await services.writer.require(.runs, id: executed.id)
             #expect(after.name == "r" && after["options"].jsonValue?["k"] == nil && after.string("state") != "archived")
         }
         let client = try await run(services, executor: .client)
@@ -50,7 +51,7 @@ import Testing
         } throws: {
             ($0 as? ProctorError)?.code == .internal
         }
-        await services.store.shutdown()
+        await services.writer.shutdown()
     }
 
     @Test(arguments: TestBackend.available)
@@ -59,7 +60,7 @@ import Testing
         let reported = ReportedRuns(services: services)
         let job = try await run(services, executor: .client)
         for index in 0..<3 {
-            _ = try await services.store.insert(
+            _ = try await services.writer.insert(
                 Record(
                     .files,
                     [
@@ -73,13 +74,13 @@ import Testing
             [.conflict, .preconditionFailed].contains(($0 as? ProctorError)?.code)
         }
         func states() async throws -> [String] {
-            try await services.store.list(.files, query: Query(filter: .equal("run_id", job.id)), scope: .everything)
+            try await services.writer.list(.files, query: Query(filter: .equal("run_id", job.id)), scope: .everything)
                 .items.compactMap { $0.string("state") }
         }
         #expect(try await states() == ["active", "active", "active"])
         try await reported.archive(runID: job.id, ifMatch: job.etag, scope: .everything)
-        #expect(try await services.store.require(.runs, id: job.id).string("state") == "archived")
+        #expect(try await services.writer.require(.runs, id: job.id).string("state") == "archived")
         #expect(try await states() == ["archived", "archived", "archived"])
-        await services.store.shutdown()
+        await services.writer.shutdown()
     }
 }

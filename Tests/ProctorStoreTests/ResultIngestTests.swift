@@ -1,5 +1,6 @@
 import Foundation
 import ProctorStore
+import ProctorStoreWriting
 import ProctorTestSupport
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import ProctorCore
 import ProctorStore
+import ProctorStoreWriting
 import ProctorTestSupport
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ProctorCore
 import ProctorStore
+import ProctorStoreWriting
 import ProctorTestSupport
 import Testing
 

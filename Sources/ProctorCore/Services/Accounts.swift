@@ -1,3 +1,5 @@
+import ProctorStoreWriting
+
 /// Accounts: login, API tokens, users and group memberships, with the rules of who may do what.
 ///
 /// It lives in the core, not in a controller, so that every front door (the native API, DCI's users and

@@ -1,3 +1,5 @@
+import ProctorStoreWriting
+
 /// The remote agents of a group: registered (or refreshed) by name when an agent starts, and marked seen whenever
 /// it asks for work or reports on a run, so that operators see which agents are online.
 public struct AgentRegistry: Sendable {

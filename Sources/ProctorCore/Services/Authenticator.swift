@@ -1,3 +1,4 @@
+import ProctorStoreWriting
 import Synchronization
 
 /// Turns credentials into a ``Principal``: API tokens (every front door) and passwords (login, HTTP Basic).

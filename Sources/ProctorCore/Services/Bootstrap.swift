@@ -1,3 +1,5 @@
+import ProctorStoreWriting
+
 /// First start of a fresh store: the `default` group and the site admin `admin`, with an API token.
 public enum Bootstrap {
     public struct Outcome: Sendable {

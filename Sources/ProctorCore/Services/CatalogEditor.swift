@@ -1,3 +1,5 @@
+import ProctorStoreWriting
+
 /// The lab's catalog (definitions, testbeds, configs, topics, components, and the other rows a door creates,
 /// changes and removes for a caller) written in one place: the role the caller needs in the owning group is
 /// checked here, for every door alike, before anything is stored.

@@ -1,4 +1,5 @@
 import Foundation
+import ProctorStoreWriting
 
 /// What a harness record (an XPRESSO harness instance: a profile's `harness_ids`) decides for the runs of its
 /// profile: its `path` is the interpreter or binary the harness adapter runs (`python` for pytest, `pyats` for

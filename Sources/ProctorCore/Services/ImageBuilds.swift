@@ -1,4 +1,5 @@
 import Foundation
+import ProctorStoreWriting
 
 /// Builds container images (XPRESSO's `POST /images/polaris_build`) as runs of the execution engine.
 ///

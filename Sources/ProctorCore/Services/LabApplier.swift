@@ -1,3 +1,5 @@
+import ProctorStoreWriting
+
 /// Applies a lab described as code (`proctor apply -f lab.yaml`): groups, users, tokens, remote CIs,
 /// harnesses, engines, testbeds, configs, products, topics, components, job definitions with profiles,
 /// and bundles.

@@ -1,13 +1,14 @@
 import Foundation
+import ProctorStoreWriting
 
 /// Lookups for dialects whose clients name rows by small integers (CDRouter): every table's `seq` is such an id,
 /// and a condition on a referenced row (`package_name~dhcp`, `device_id=3`) becomes a condition on the reference.
 public struct SeqReferences: Sendable {
-    public let store: any Store
+    public let store: any StoreReader
     /// The most referenced rows one condition may match; beyond it the client must narrow its filter.
     public let maxMatches: Int
 
-    public init(store: any Store, maxMatches: Int = 10_000) {
+    public init(store: any StoreReader, maxMatches: Int = 10_000) {
         self.store = store
         self.maxMatches = maxMatches
     }
@@ -54,7 +55,7 @@ public struct QueuedRuns: Sendable {
         self.services = services
     }
 
-    var store: any Store { services.store }
+    var store: any Store { services.writer }
 
     /// Points a run that is still `new` at another definition, testbed or config. The definition's `job_file`,
     /// harness and config keys replace the old definition's in the run's options, as a fresh launch would set

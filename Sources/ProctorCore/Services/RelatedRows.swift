@@ -1,9 +1,11 @@
+import ProctorStoreWriting
+
 /// The rows a page of rows refers to or owns, read with one query per relation instead of one per row: a DCI job
 /// list with `embed=` asks for the topic, remote CI, team, components, jobstates and files of fifty jobs.
 public struct RelatedRows: Sendable {
-    public let store: any Store
+    public let store: any StoreReader
 
-    public init(store: any Store) {
+    public init(store: any StoreReader) {
         self.store = store
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ProctorStoreWriting
 
 /// Runs that a client executes elsewhere and reports on, known to that client by a few labels rather than by
 /// Proctor's id: KernelCI's jobs are identified by (job, kernel, git_branch), and a CI loop that imports builds in
@@ -16,7 +17,7 @@ public struct ReportedRuns: Sendable {
         self.services = services
     }
 
-    var store: any Store { services.store }
+    var store: any Store { services.writer }
 
     /// Which runs DCI shows as its jobs: runs of a topic reported by a remote CI. Runs that Proctor executes
     /// (native launches, CDRouter and XPRESSO jobs) have neither, and DCI neither lists nor changes them.

@@ -1,12 +1,14 @@
+import ProctorStoreWriting
+
 /// Questions the store's SQL does not answer directly, planned once for every door: all rows of a query past the
 /// store's page size, the distinct values of a label, and an order over labels (KernelCI's `sort=kernel`).
 ///
 /// Each picks its plan by how many rows match: a narrow question (a tree over a few days) is answered from its
 /// few rows, which the label and time indexes find at once; a broad one by the store's DISTINCT, or refused.
 public struct RowScans: Sendable {
-    public let store: any Store
+    public let store: any StoreReader
 
-    public init(store: any Store) {
+    public init(store: any StoreReader) {
         self.store = store
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ProctorStoreWriting
 import Synchronization
 
 /// A run's files: blobs on disk under the data directory, a `files` row each, and, for result files

@@ -1,11 +1,13 @@
+import ProctorStoreWriting
+
 /// What a job's recent runs say: the pass-rate trend and the tests that flip between pass and fail.
 ///
 /// Both read only the job's latest runs (the `definition_id, created_at` index) and those runs' test results
 /// (the `run_id, …` indexes), so their cost does not grow with the store.
 public struct RunHistory: Sendable {
-    public let store: any Store
+    public let store: any StoreReader
 
-    public init(store: any Store) {
+    public init(store: any StoreReader) {
         self.store = store
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ProctorStoreWriting
 
 /// A run's console: ordered chunks stored as they arrive, read back by byte or line range, followed live,
 /// and summarised into error and warning lines (KernelCI's log summaries).

@@ -1,3 +1,5 @@
+import ProctorStoreWriting
+
 /// The queue's rules around the store's atomic claim: leases, heartbeats and what happens when a claimant
 /// disappears (an agent killed with -9, a replica that crashed).
 public struct RunQueue: Sendable {

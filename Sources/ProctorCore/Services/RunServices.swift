@@ -1,9 +1,13 @@
 import Foundation
+import ProctorStoreWriting
 
 /// The run machinery every front door shares: one event hub, so that a run launched, reported or logged
 /// through any API wakes the followers of all of them.
 public struct RunServices: Sendable {
-    public let store: any Store
+    /// The store as doors see it: for reading. Writes go through the services below.
+    public var store: any StoreReader { writer }
+    /// The store's writing side, for the core's services only (doors do not depend on ProctorStoreWriting).
+    public let writer: any Store
     public let events: EventHub
     public let lifecycle: RunLifecycle
     public let queue: RunQueue
@@ -21,7 +25,7 @@ public struct RunServices: Sendable {
         maxAttempts: Int = 3,
         loginLimits: LoginThrottle.Limits = LoginThrottle.Limits()
     ) {
-        self.store = store
+        self.writer = store
         let events = EventHub(feed: store.changeFeed)
         self.events = events
         let lifecycle = RunLifecycle(store: store, events: events)
@@ -35,4 +39,15 @@ public struct RunServices: Sendable {
             throttle: LoginThrottle(limits: loginLimits)
         )
     }
+}
+
+extension RunServices {
+    /// The catalog's writes (products, topics, components, definitions, …), with their role checks.
+    public var catalog: CatalogEditor { CatalogEditor(store: writer) }
+    /// Remote agents: registration and "last seen".
+    public var agents: AgentRegistry { AgentRegistry(store: writer) }
+    /// `proctor apply`'s lab documents.
+    public var labs: LabApplier { LabApplier(store: writer) }
+    /// Users, tokens, memberships and dashboard sessions.
+    public var accounts: Accounts { Accounts(store: writer) }
 }

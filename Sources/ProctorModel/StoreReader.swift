@@ -1,0 +1,108 @@
+/// One page of a listing.
+public struct Page: Sendable {
+    public var items: [Record]
+    /// Every match, when the query asked for it.
+    public var total: Int?
+    /// Resume after the last item (keyset), or nil on the last page.
+    public var nextCursor: String?
+    /// The page size the store applied after clamping.
+    public var limit: Int
+
+    public init(items: [Record], total: Int?, nextCursor: String?, limit: Int) {
+        self.items = items
+        self.total = total
+        self.nextCursor = nextCursor
+        self.limit = limit
+    }
+}
+
+/// Health of the store, for `/healthz`.
+public struct StoreHealth: Sendable {
+    public var ok: Bool
+    public var backend: String
+    public var schemaVersion: Int
+    public var message: String?
+
+    public init(ok: Bool, backend: String, schemaVersion: Int, message: String?) {
+        self.ok = ok
+        self.backend = backend
+        self.schemaVersion = schemaVersion
+        self.message = message
+    }
+}
+
+/// What a door may do with the store: read. Every method is tenancy-aware through a ``Scope``: a row outside the
+/// scope behaves exactly as a row that does not exist (nil, not found), so that callers cannot learn about other
+/// groups' data.
+///
+/// Writing (``Store`` in ProctorStoreWriting) is the core's: a door target does not depend on that module, so the
+/// compiler keeps doors from writing (docs/architecture.md).
+public protocol StoreReader: Sendable {
+    /// `sqlite` or `postgres`.
+    var backend: String { get }
+
+    func health() async -> StoreHealth
+
+    /// Moves on every committed write to who-may-do-what (users, tokens, memberships, groups, remote CIs): caches of
+    /// principals compare it to know they are stale. Writes by other processes are not seen here.
+    var accessGeneration: UInt64 { get }
+
+    /// The row, or nil when it does not exist or is outside the scope.
+    func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record?
+
+    /// The first row whose fields equal the given values, within the scope.
+    func first(_ kind: ResourceKind, matching: [String: Value], scope: Scope) async throws -> Record?
+
+    func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page
+
+    func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int
+
+    /// The distinct values of one field (or `labels.<key>`) among the matching rows, sorted.
+    func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value]
+
+    /// How replicas sharing this store learn of each other's changes; nil when the store has one process only.
+    var changeFeed: (any ChangeFeed)? { get }
+}
+
+extension StoreReader {
+    public var changeFeed: (any ChangeFeed)? { nil }
+
+    public func get(_ kind: ResourceKind, id: String) async throws -> Record? {
+        try await get(kind, id: id, scope: .everything)
+    }
+
+    public func first(_ kind: ResourceKind, matching: [String: Value]) async throws -> Record? {
+        try await first(kind, matching: matching, scope: .everything)
+    }
+
+    /// The row or a not-found error in the resource's words.
+    public func require(_ kind: ResourceKind, id: String, scope: Scope = .everything) async throws -> Record {
+        guard let record = try await get(kind, id: id, scope: scope) else {
+            throw ProctorError.notFound("no such \(kind.singular): \(id)")
+        }
+        return record
+    }
+}
+
+/// Which groups a caller may see: every group (`nil`, the site admin and internal work) or a list.
+public struct Scope: Sendable, Equatable {
+    public var groupIDs: [String]?
+
+    public init(groupIDs: [String]?) {
+        self.groupIDs = groupIDs
+    }
+
+    public static let everything = Scope(groupIDs: nil)
+
+    public static func groups(_ ids: [String]) -> Scope { Scope(groupIDs: ids) }
+}
+
+/// Carries "something changed" between processes that share one database (several `serve` replicas on
+/// PostgreSQL, through its LISTEN/NOTIFY), so that a follower on one replica wakes at a change made through another.
+public protocol ChangeFeed: Sendable {
+    /// Tells the other processes that something changed.
+    func announce() async
+    /// Calls `onChange` whenever another process announces a change (and once after each reconnection, in case one
+    /// was missed), until the store shuts down.
+    func follow(_ onChange: @escaping @Sendable () async -> Void) async
+}
