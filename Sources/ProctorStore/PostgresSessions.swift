@@ -54,7 +54,9 @@ final class PostgresSessions: SessionSource {
                     do {
                         return try await client.withConnection { connection in
                             leased.set()
-                            return try await body(connection.sql(queryLogLevel: nil))
+                            return try await body(
+                                PostgresSession(connection: connection, base: connection.sql(queryLogLevel: nil))
+                            )
                         }
                     } catch  where !leased.isSet {
                         // The pool's own errors (shut down, circuit breaker open): the database cannot be had.
@@ -84,6 +86,33 @@ final class PostgresSessions: SessionSource {
     func shutdown() async {
         running.cancel()
         _ = await running.value
+    }
+}
+
+/// A PostgreSQL session of the store: SQLKit's database over a pooled connection, for everything, plus the
+/// connection itself for what SQLKit does not speak (`COPY … FROM STDIN`, the bulk import's path).
+struct PostgresSession: SQLDatabase {
+    let connection: PostgresConnection
+    let base: any SQLDatabase
+
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<
+        Void
+    > {
+        base.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await base.execute(sql: query, onRow)
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
     }
 }
 
