@@ -164,12 +164,21 @@ final class PostgresChangeFeed: ChangeFeed {
     /// Notifications carry the sender's origin, so a replica does not wake itself twice for its own change.
     let origin = UUID().uuidString
     let channel: String
+    /// The store's keyset anchors, dropped when another replica announces a change.
+    let anchors: PageAnchors
     let logger: Logger
     private let state = Mutex<(listener: PostgresConnection?, isShutDown: Bool)>((nil, false))
 
-    init(connection: PostgresConnection.Configuration, sessions: PostgresSessions, schema: String?, logger: Logger) {
+    init(
+        connection: PostgresConnection.Configuration,
+        sessions: PostgresSessions,
+        schema: String?,
+        anchors: PageAnchors,
+        logger: Logger
+    ) {
         self.connection = connection
         self.sessions = sessions
+        self.anchors = anchors
         self.channel = "proctor_changes" + (schema.map { "_\($0.lowercased())" } ?? "")
         self.logger = logger
     }
@@ -206,8 +215,10 @@ final class PostgresChangeFeed: ChangeFeed {
                 }
                 let notifications = try await listener.listen(channel)
                 attempt = 0
+                anchors.invalidateAll()
                 await onChange()  // whatever happened while no one listened
                 for try await notification in notifications where notification.payload != origin {
+                    anchors.invalidateAll()
                     await onChange()
                 }
             } catch {
