@@ -14,7 +14,7 @@ import Synchronization
 /// An anchor is the sort values (``SQLCompiler/sortKeys(_:)``, which always end with `seq`, so the order is total)
 /// of the row at one 0-based position of one query (kind, filter, sort, time window, scope). It stands only as
 /// long as the rows it counted stand: every write of its kind through this store (and every write that may
-/// cascade, every transaction's commit, every change another replica announces on PostgreSQL) drops the
+/// cascade, every transaction's commit, every change another replica announces on PostgreSQL's feed) drops the
 /// kind's anchors, an anchor is read only under the generation it was recorded in, and it lives at most
 /// ``lifetime``, which bounds what a change the store cannot see (another process writing the same SQLite
 /// file) can shift.
