@@ -56,6 +56,15 @@ struct ProctorBench: AsyncParsableCommand {
     )
     var writeLoad: String?
 
+    @Flag(help: "Seed only: print the bulk import's runs/s on each backend (SQLite's C API, PostgreSQL's COPY).")
+    var importOnly = false
+
+    @Flag(
+        help:
+            "Time the first page against the page 100,000 rows deep by offset: with no keyset anchor (each read from the start), when the page before was read just before (a client walking the pages), the same deep page again, and by keyset cursor."
+    )
+    var deepPages = false
+
     @Option(help: "With --write-load: the bearer token (default: env PROCTOR_TOKEN).")
     var token: String?
 
@@ -98,8 +107,18 @@ struct ProctorBench: AsyncParsableCommand {
         _ = try await store.migrate()
         print("== \(name): seeding \(runs) runs across 100 job definitions, 10 groups, 3 years")
         let seeded = try await Seeder.seed(store, runs: runs)
-        print(String(format: "seeding: %.1f s, %.0f runs/s", seeded.seconds, Double(runs) / seeded.seconds))
+        print(
+            String(
+                format: "seeding: %.1f s, %.0f runs/s (%@, load average %@)",
+                seeded.seconds,
+                Double(runs) / seeded.seconds,
+                (store.backend == "postgres" ? "COPY" : "C API") as NSString,
+                loadAverage() as NSString
+            )
+        )
+        if importOnly { return }
         if dashboard { return try await DashboardBench.measure(store, seeded: seeded, runs: runs, repeats: repeats) }
+        if deepPages { return try await DeepPageBench.measure(store, seeded: seeded, repeats: repeats) }
 
         let filter = Filter.and([
             .equal("group_id", seeded.bigGroup), .equal("status", "success"), .equal("labels.branch", "main"),
@@ -176,6 +195,12 @@ struct ProctorBench: AsyncParsableCommand {
                 count
             )
         )
+    }
+
+    /// The first three fields of /proc/loadavg, or "?" where there is none.
+    func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
     }
 
     static func milliseconds(_ duration: Duration) -> Double {

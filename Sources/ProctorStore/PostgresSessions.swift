@@ -54,7 +54,9 @@ final class PostgresSessions: SessionSource {
                     do {
                         return try await client.withConnection { connection in
                             leased.set()
-                            return try await body(connection.sql(queryLogLevel: nil))
+                            return try await body(
+                                PostgresSession(connection: connection, base: connection.sql(queryLogLevel: nil))
+                            )
                         }
                     } catch  where !leased.isSet {
                         // The pool's own errors (shut down, circuit breaker open): the database cannot be had.
@@ -84,6 +86,33 @@ final class PostgresSessions: SessionSource {
     func shutdown() async {
         running.cancel()
         _ = await running.value
+    }
+}
+
+/// A PostgreSQL session of the store: SQLKit's database over a pooled connection, for everything, plus the
+/// connection itself for what SQLKit does not speak (`COPY … FROM STDIN`, the bulk import's path).
+struct PostgresSession: SQLDatabase {
+    let connection: PostgresConnection
+    let base: any SQLDatabase
+
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<
+        Void
+    > {
+        base.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await base.execute(sql: query, onRow)
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
     }
 }
 
@@ -135,12 +164,21 @@ final class PostgresChangeFeed: ChangeFeed {
     /// Notifications carry the sender's origin, so a replica does not wake itself twice for its own change.
     let origin = UUID().uuidString
     let channel: String
+    /// The store's keyset anchors, dropped when another replica announces a change.
+    let anchors: PageAnchors
     let logger: Logger
     private let state = Mutex<(listener: PostgresConnection?, isShutDown: Bool)>((nil, false))
 
-    init(connection: PostgresConnection.Configuration, sessions: PostgresSessions, schema: String?, logger: Logger) {
+    init(
+        connection: PostgresConnection.Configuration,
+        sessions: PostgresSessions,
+        schema: String?,
+        anchors: PageAnchors,
+        logger: Logger
+    ) {
         self.connection = connection
         self.sessions = sessions
+        self.anchors = anchors
         self.channel = "proctor_changes" + (schema.map { "_\($0.lowercased())" } ?? "")
         self.logger = logger
     }
@@ -177,8 +215,10 @@ final class PostgresChangeFeed: ChangeFeed {
                 }
                 let notifications = try await listener.listen(channel)
                 attempt = 0
+                anchors.invalidateAll()
                 await onChange()  // whatever happened while no one listened
                 for try await notification in notifications where notification.payload != origin {
+                    anchors.invalidateAll()
                     await onChange()
                 }
             } catch {

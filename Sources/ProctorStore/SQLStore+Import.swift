@@ -28,8 +28,9 @@ extension SQLStore {
     /// commits; a bad row, or a reference to a group, definition, run or user that does not exist, rolls it all
     /// back. On SQLite the import holds the writer for its length and writes each batch while the next is read
     /// and prepared, with statements prepared once and references checked once per distinct value rather than
-    /// once per row (see ``SQLiteDirectImport``). Inside ``transaction(_:)``, and on PostgreSQL, it is multi-row
-    /// INSERTs in the caller's transaction or one of its own.
+    /// once per row (see ``SQLiteDirectImport``). On PostgreSQL each batch is a `COPY … FROM STDIN` (see
+    /// ``PostgresCopyImport``), in the caller's transaction or one of its own; inside a transaction on SQLite, it
+    /// is multi-row INSERTs.
     ///
     /// - Returns: how many rows were imported.
     @discardableResult
@@ -47,6 +48,9 @@ extension SQLStore {
             count = try await importDirectly(layout, path: sqlitePath, next: next)
         } else {
             count = try await inTransaction { db in
+                if let session = db as? PostgresSession {
+                    return try await importCopying(layout, on: session, next: next)
+                }
                 var count = 0
                 while let batch = try await next() {
                     let now = Timestamp.now()
@@ -119,6 +123,39 @@ extension SQLStore {
                 return count
             }
         }
+    }
+
+    /// An import on PostgreSQL, in the transaction `session` holds: each batch copied (``PostgresCopyImport``)
+    /// while the next is read and encoded in a task of its own.
+    func importCopying(
+        _ layout: InsertLayout,
+        on session: PostgresSession,
+        next: () async throws -> [Record]?
+    ) async throws -> Int {
+        var copier = try await PostgresCopyImport(layout: layout, session: session)
+        var count = 0
+        var pending: Task<PostgresCopyImport.Encoded, any Error>?
+        do {
+            while true {
+                var encoding: Task<PostgresCopyImport.Encoded, any Error>?
+                if let batch = try await next() {
+                    // The session is idle here: what the encoding needs from the database is read first.
+                    let seqs = try await copier.readyBatch(batch)
+                    let ready = copier
+                    let now = Timestamp.now()
+                    encoding = Task { try ready.encode(batch, seqs: seqs, now: now) }
+                    count += batch.count
+                }
+                let previous = pending
+                pending = encoding
+                if let previous { try await copier.write(try await previous.value) }
+                if encoding == nil { break }
+            }
+        } catch {
+            _ = try? await pending?.value
+            throw error
+        }
+        return count
     }
 
     /// Writes prepared rows (``RowCodec/prepareRow(_:layout:now:)``) and their labels with SQLKit, on a session

@@ -93,6 +93,7 @@ extension SQLStore {
     }
 
     func execute(_ statement: SQLQueryString) async throws {
+        defer { anchors.invalidateAll() }
         try await write { db in try await db.raw(statement).run() }
     }
 }

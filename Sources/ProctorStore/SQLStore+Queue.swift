@@ -9,6 +9,7 @@ extension SQLStore {
     /// candidates, and a transaction-scoped advisory lock per testbed so two claimants cannot both start a
     /// run on the same idle testbed.
     public func claimRun(_ claim: RunClaim) async throws -> Record? {
+        defer { anchors.invalidate(.runs) }
         let now = Timestamp.now()
         let claimed: Record? = try await inTransaction { db in
             guard let sql = claimStatement(claim, now: now) else { return nil }

@@ -72,14 +72,27 @@ extension SQLStore {
     }
 
     public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
-        let (statement, columns, keys, limit) = try listStatement(kind, query: query, scope: scope)
+        let plan = try listPlan(kind, query: query, scope: scope)
+        let limit = plan.limit
         let codec = RowCodec(flavor: flavor, schema: kind.schema)
         let countQuery = query
         return try await read { db in
-            let rows = try await records(db, statement, kind: kind, fields: columns, codec: codec)
+            var rows = try await records(db, plan.statement, kind: kind, fields: plan.columns, codec: codec)
+            var found: [(position: Int, values: [Value])] = []
+            if plan.leadingRow, !rows.isEmpty {
+                let leading = rows.removeFirst()
+                found.append((query.offset - 1, plan.keys.map { leading[$0.field] }))
+            }
             var items = Array(rows.prefix(limit))
             let hasMore = rows.count > limit
-            let next = hasMore ? items.last.map { Cursor.encode($0, keys: keys) } : nil
+            let next = hasMore ? items.last.map { Cursor.encode($0, keys: plan.keys) } : nil
+            if let anchoring = plan.anchoring {
+                // The page's last row, where the next page starts (when there is one).
+                if hasMore, let last = items.last {
+                    found.append((query.offset + items.count - 1, plan.keys.map { last[$0.field] }))
+                }
+                anchors.record(anchoring.signature, kind: kind, generation: anchoring.generation, found)
+            }
             if let fields = query.fields, !fields.isEmpty {
                 let keep = Set(fields + ["id"])
                 items = items.map { record in
@@ -93,10 +106,33 @@ extension SQLStore {
         }
     }
 
+    /// How a page is read: the SELECT (one row more than the limit, to know whether there is a next page), and
+    /// for a page asked by offset, how it uses and leaves keyset anchors (``PageAnchors``).
+    struct ListPlan {
+        var statement: SQLQueryString
+        var columns: [FieldSpec]
+        var keys: [SortKey]
+        var limit: Int
+        /// The statement's first row is the one before the page (at `offset - 1`): read to leave an anchor there.
+        var leadingRow = false
+        /// Where the page's anchors go, and the generation they were read in.
+        var anchoring: (signature: String, generation: UInt64)?
+        /// The position of the anchor the page starts after, when it has one.
+        var anchoredAt: Int?
+    }
+
     /// The SELECT of a page (one row more than the limit, to know whether there is a next page).
     func listStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws
         -> (statement: SQLQueryString, columns: [FieldSpec], keys: [SortKey], limit: Int)
     {
+        let plan = try listPlan(kind, query: query, scope: scope, anchored: false)
+        return (plan.statement, plan.columns, plan.keys, plan.limit)
+    }
+
+    /// The plan of a page. A page asked by offset, outside a transaction, starts from the nearest anchor at or
+    /// before it when there is one (a keyset condition, then an offset of what lies between), and reads the row
+    /// before the page too, so that the same page asked again, and the page after it, start from an anchor.
+    func listPlan(_ kind: ResourceKind, query: Query, scope: Scope, anchored: Bool = true) throws -> ListPlan {
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         let keys = try compiler.sortKeys(query)
@@ -104,9 +140,31 @@ extension SQLStore {
         let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
         var conditions: [SQLQueryString] = []
         if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }
+        var plan = ListPlan(statement: "", columns: columns, keys: keys, limit: limit)
+        var skip = 0
+        var rows = limit + 1
         if let cursor = query.cursor {
             let values = try Cursor.decode(cursor, keys: keys, schema: schema)
             conditions.append(try compiler.keysetCondition(keys, after: values))
+        } else if anchored, pinned == nil {
+            let signature = PageAnchors.signature(kind, query: query, keys: keys, scope: scope)
+            plan.anchoring = (signature, anchors.generation(kind))
+            if query.offset > 0 {
+                var start = 0
+                if let anchor = anchors.anchor(signature, kind: kind, atOrBefore: query.offset - 1) {
+                    conditions.append(try compiler.keysetCondition(keys, after: anchor.values))
+                    start = anchor.position + 1
+                    plan.anchoredAt = anchor.position
+                }
+                // Rows from `start` on; the page begins at `offset`, the row before it at `offset - 1`.
+                if start < query.offset {
+                    plan.leadingRow = true
+                    rows += 1
+                    skip = query.offset - 1 - start
+                }
+            }
+        } else {
+            skip = query.offset
         }
         var statement: SQLQueryString =
             "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
@@ -114,9 +172,10 @@ extension SQLStore {
             statement += " WHERE " + conjunction(conditions)
         }
         statement += " ORDER BY " + compiler.orderBy(keys)
-        statement += " LIMIT \(bind: limit + 1)"
-        if query.cursor == nil, query.offset > 0 { statement += " OFFSET \(bind: query.offset)" }
-        return (statement, columns, keys, limit)
+        statement += " LIMIT \(bind: rows)"
+        if skip > 0 { statement += " OFFSET \(bind: skip)" }
+        plan.statement = statement
+        return plan
     }
 
     public func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {

@@ -93,6 +93,8 @@ extension SQLStore {
     }
 
     public func delete(_ kind: ResourceKind, id: String, ifMatch: String?, scope: Scope) async throws -> Bool {
+        // A delete may cascade to the rows of other kinds.
+        defer { anchors.invalidateAll() }
         defer { wrote(kind) }
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
@@ -112,6 +114,7 @@ extension SQLStore {
     }
 
     public func deleteAll(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
+        defer { anchors.invalidateAll() }
         defer { wrote(kind) }
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)

@@ -31,6 +31,8 @@ public struct SQLStore: Store {
     /// SQLite only: writes committed in groups on the single writer (see ``WriteGroups``).
     let writeGroups: WriteGroups?
     let statistics = StatisticsSchedule()
+    /// Keyset continuations of pages asked by offset (see ``PageAnchors``), shared by the store's transactions.
+    let anchors: PageAnchors
     let logger: Logger
 
     init(
@@ -45,9 +47,11 @@ public struct SQLStore: Store {
         maxPageSize: Int,
         defaultPageSize: Int,
         generation: AccessGenerationCounter = AccessGenerationCounter(),
-        writeGroups: WriteGroups? = nil
+        writeGroups: WriteGroups? = nil,
+        anchors: PageAnchors = PageAnchors()
     ) {
         self.generation = generation
+        self.anchors = anchors
         self.writeGroups = writeGroups
         self.pointReader = pointReader
         self.feed = feed
@@ -173,7 +177,14 @@ public struct SQLStore: Store {
         client.options.minimumConnections = 0
         if let schema { client.options.additionalStartupParameters = [("search_path", schema)] }
         let pool = PostgresSessions(configuration: client, leaseTimeout: leaseTimeout, logger: logger)
-        let feed = PostgresChangeFeed(connection: core, sessions: pool, schema: schema, logger: logger)
+        let anchors = PageAnchors()
+        let feed = PostgresChangeFeed(
+            connection: core,
+            sessions: pool,
+            schema: schema,
+            anchors: anchors,
+            logger: logger
+        )
         return SQLStore(
             flavor: .postgres,
             readers: pool,
@@ -182,7 +193,8 @@ public struct SQLStore: Store {
             feed: feed,
             logger: logger,
             maxPageSize: maxPageSize,
-            defaultPageSize: defaultPageSize
+            defaultPageSize: defaultPageSize,
+            anchors: anchors
         )
     }
 
@@ -191,6 +203,7 @@ public struct SQLStore: Store {
     /// Called after a write of `kind` succeeded.
     func wrote(_ kind: ResourceKind) {
         if AccessGenerationCounter.kinds.contains(kind) { generation.bump() }
+        anchors.invalidate(kind)
     }
 
     public var changeFeed: (any ChangeFeed)? { feed }
@@ -226,6 +239,9 @@ public struct SQLStore: Store {
     func inTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let pinned { return try await body(pinned) }
         defer { refreshStatisticsWhenDue() }
+        // A page read between a write and the commit counted the old rows: its anchors go again.
+        let written = anchors.writes
+        defer { if anchors.writes != written { anchors.invalidateAll() } }
         if let writeGroups { return try await mapErrors { try await groupedWrite(writeGroups, body) } }
         return try await mapErrors {
             try await writers.withSession { db in
@@ -263,7 +279,8 @@ public struct SQLStore: Store {
             maxPageSize: maxPageSize,
             defaultPageSize: defaultPageSize,
             generation: generation,
-            writeGroups: writeGroups
+            writeGroups: writeGroups,
+            anchors: anchors
         )
     }
 
