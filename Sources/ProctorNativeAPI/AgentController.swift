@@ -12,10 +12,7 @@ package struct AgentController {
     var store: any StoreReader { services.store }
 
     func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
-        api.post("agents/register", use: register)
-        api.post("agents/:id/claim", use: claim)
-        api.post("runs/:id/heartbeat", use: heartbeat)
-        api.post("runs/:id/advance", use: advance)
+        api.mount(Self.routes, of: self, at: "/api/v1")
     }
 
     /// `{"name", "labels"?, "version"?, "slots"?, "group"?}`: creates or refreshes the agent (by name in its group).
@@ -148,4 +145,85 @@ package struct AgentController {
         }
         return (run, claimant)
     }
+}
+
+extension AgentController {
+    /// The routes this controller serves, each declared once with its documentation.
+    static let routes: [NativeRoute<AgentController, AuthenticatedContext>] = [
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/agents/register",
+                "Register a remote agent",
+                tag: "agents",
+                body: .json(
+                    SchemaDoc.object(
+                        [
+                            "name": SchemaDoc.string(minLength: 1, maxLength: 200),
+                            "labels": SchemaDoc.array(SchemaDoc.string),
+                            "version": SchemaDoc.string, "slots": SchemaDoc.integer(minimum: 1, maximum: 1000),
+                            "group": SchemaDoc.string,
+                        ],
+                        required: ["name"]
+                    )
+                ),
+                replies: [.ok(SchemaDoc.ref("Agent"), "Registered or refreshed.")]
+            ),
+            { $0.register }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/agents/{id}/claim",
+                "Long-poll for a run to execute",
+                tag: "agents",
+                parameters: [
+                    .query(
+                        "wait",
+                        "Seconds to wait (default 20, at most 60).",
+                        SchemaDoc.integer(minimum: 0, maximum: 60)
+                    )
+                ],
+                replies: [
+                    .ok(
+                        SchemaDoc.object(["run": SchemaDoc.ref("Run"), "claimant": SchemaDoc.string]),
+                        "A run, now leased to this agent."
+                    ),
+                    .noContent("Nothing to do yet."),
+                ]
+            ),
+            { $0.claim }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/runs/{id}/heartbeat",
+                "Extend a claimed run's lease",
+                tag: "agents",
+                body: .json(SchemaDoc.object(["claimant": SchemaDoc.string(minLength: 1)], required: ["claimant"])),
+                replies: [.ok(SchemaDoc.object(["action": SchemaDoc.enumeration(["keep", "cancel", "lost"])]))]
+            ),
+            { $0.heartbeat }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/runs/{id}/advance",
+                "Move a claimed run to its next phase",
+                tag: "agents",
+                body: .json(
+                    SchemaDoc.object(
+                        [
+                            "claimant": SchemaDoc.string(minLength: 1),
+                            "status": SchemaDoc.enumeration(RouteRegistry.runStatuses),
+                            "reason": SchemaDoc.string, "exit_code": SchemaDoc.integer,
+                        ],
+                        required: ["claimant", "status"]
+                    )
+                ),
+                replies: [.ok(SchemaDoc.ref("Run"))]
+            ),
+            { $0.advance }
+        ),
+    ]
 }

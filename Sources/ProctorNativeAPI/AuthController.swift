@@ -23,21 +23,11 @@ struct AuthController {
 
     /// Routes reachable without credentials: mount them outside the token-checking group.
     func addPublicRoutes(to router: Router<AppRequestContext>) {
-        router.post("api/v1/auth/login", use: login)
+        router.mount(Self.publicRoutes, of: self, at: "")
     }
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
-        group.get("tokens", use: listTokens)
-        group.post("tokens", use: createToken)
-        group.delete("tokens/:id", use: revokeToken)
-        group.get("users", use: listUsers)
-        group.post("users", use: createUser)
-        group.get("users/:id", use: getUser)
-        group.patch("users/:id", use: updateUser)
-        group.delete("users/:id", use: deleteUser)
-        group.get("groups/:id/members", use: listMembers)
-        group.post("groups/:id/members", use: addMember)
-        group.delete("groups/:id/members/:user_id", use: removeMember)
+        group.mount(Self.routes, of: self, at: "/api/v1")
     }
 
     // MARK: Login
@@ -297,4 +287,163 @@ struct AuthController {
             return text
         }
     }
+}
+
+extension AuthController {
+    /// The routes this controller serves without credentials, each declared once with its documentation.
+    static let publicRoutes: [NativeRoute<AuthController, AppRequestContext>] = [
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/auth/login",
+                "Log in with a name and password",
+                tag: "auth",
+                description: "Returns a new API token (expiring after `expires_in` seconds, default 30 days). "
+                    + "Failed attempts are limited per user name and per client address: beyond the limit every attempt, "
+                    + "even with the right password, is a 429 with `Retry-After` until the window frees up.",
+                public: true,
+                body: .json(SchemaDoc.ref("LoginRequest")),
+                replies: [.created(SchemaDoc.ref("LoginResponse"), "Logged in; the token is shown only here.")],
+                errors: [400, 401, 413, 415, 422, 429, 503]
+            ),
+            { $0.login }
+        )
+    ]
+
+    /// The routes this controller serves, each declared once with its documentation.
+    static let routes: [NativeRoute<AuthController, AuthenticatedContext>] = [
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/api/v1/tokens",
+                "List API tokens",
+                tag: "tokens",
+                description: "The caller's tokens (never their secrets); the site admin may pass `user_id`.",
+                parameters: ParameterDoc.list + [.query("user_id", "Another user's tokens (site admin only).")],
+                replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("Token")))]
+            ),
+            { $0.listTokens }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/tokens",
+                "Create an API token",
+                tag: "tokens",
+                body: .json(SchemaDoc.ref("TokenCreate")),
+                replies: [.created(SchemaDoc.ref("IssuedToken"), "Created; the secret `token` is shown only here.")]
+            ),
+            { $0.createToken }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .delete,
+                "/api/v1/tokens/{id}",
+                "Revoke an API token",
+                tag: "tokens",
+                description: "Another user's token answers 404 (the site admin may revoke any).",
+                replies: [.noContent("Revoked; the token now answers 401.")]
+            ),
+            { $0.revokeToken }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/api/v1/users",
+                "List users",
+                tag: "users",
+                description: "Every user for the site admin; only the caller otherwise.",
+                parameters: ParameterDoc.list,
+                replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("User")))]
+            ),
+            { $0.listUsers }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/users",
+                "Create a user",
+                tag: "users",
+                description: "Site admin only.",
+                body: .json(SchemaDoc.ref("UserCreate")),
+                replies: [.created(SchemaDoc.ref("User"), etag: true)]
+            ),
+            { $0.createUser }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/api/v1/users/{id}",
+                "Get a user",
+                tag: "users",
+                description: "The caller themselves, or anyone for the site admin; other users answer 404.",
+                replies: [.ok(SchemaDoc.ref("User"), etag: true)]
+            ),
+            { $0.getUser }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .patch,
+                "/api/v1/users/{id}",
+                "Change a user",
+                tag: "users",
+                description:
+                    "Users change their own `email`, `fullname` and `password`; the site admin changes anything.",
+                parameters: [.ifMatch],
+                body: .json(SchemaDoc.ref("UserUpdate")),
+                replies: [.ok(SchemaDoc.ref("User"), etag: true)]
+            ),
+            { $0.updateUser }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .delete,
+                "/api/v1/users/{id}",
+                "Delete a user",
+                tag: "users",
+                description: "Site admin only; deletes the user's tokens and memberships too.",
+                parameters: [.ifMatch],
+                replies: [.noContent("Deleted.")]
+            ),
+            { $0.deleteUser }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/api/v1/groups/{id}/members",
+                "List a group's members",
+                tag: "groups",
+                description: "Any member of the group may read it; other groups answer 404.",
+                parameters: ParameterDoc.list,
+                replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("Member")))]
+            ),
+            { $0.listMembers }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .post,
+                "/api/v1/groups/{id}/members",
+                "Add a member or change their role",
+                tag: "groups",
+                description: "Group admins and the site admin.",
+                body: .json(SchemaDoc.ref("MemberSet")),
+                replies: [
+                    .created(SchemaDoc.ref("Member"), "Added."),
+                    .ok(SchemaDoc.ref("Member"), "An existing member's role and permissions changed."),
+                ]
+            ),
+            { $0.addMember }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .delete,
+                "/api/v1/groups/{id}/members/{user_id}",
+                "Remove a member",
+                tag: "groups",
+                description: "Group admins and the site admin.",
+                replies: [.noContent("Removed.")]
+            ),
+            { $0.removeMember }
+        ),
+    ]
 }

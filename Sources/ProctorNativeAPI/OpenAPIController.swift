@@ -17,19 +17,52 @@ struct OpenAPIController {
     static let html = ByteBuffer(string: DocsPage.render(OpenAPIDocument.document))
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("openapi.json") { _, _ -> Response in
-            Response(
-                status: .ok,
-                headers: [.contentType: "application/json; charset=utf-8"],
-                body: .init(byteBuffer: Self.json)
-            )
-        }
-        router.get("docs") { _, _ -> Response in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/html; charset=utf-8"],
-                body: .init(byteBuffer: Self.html)
-            )
-        }
+        router.mount(Self.routes, of: self, at: "")
     }
+
+    @Sendable func description(_ request: Request, context: AppRequestContext) async throws -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: Self.json)
+        )
+    }
+
+    @Sendable func docs(_ request: Request, context: AppRequestContext) async throws -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: Self.html)
+        )
+    }
+}
+
+extension OpenAPIController {
+    /// The routes this controller serves, each declared once with its documentation.
+    static let routes: [NativeRoute<OpenAPIController, AppRequestContext>] = [
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/openapi.json",
+                "This OpenAPI document",
+                tag: "system",
+                public: true,
+                replies: [.ok(.object(["type": .string("object")]), "OpenAPI 3.1.")],
+                errors: []
+            ),
+            { $0.description }
+        ),
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/docs",
+                "This reference as HTML",
+                tag: "system",
+                public: true,
+                replies: [.text(200, "A self-contained HTML page.", mediaType: "text/html")],
+                errors: []
+            ),
+            { $0.docs }
+        ),
+    ]
 }

@@ -1,45 +1,24 @@
 import ProctorCore
 import ProctorHTTPKit
 
-/// The documentation of every route that is not a generic resource route: one ``RouteDoc`` per method and
-/// path, plus the schemas they name. An entry with the same method and path as a generic route replaces it.
+/// The native API's route documentation, gathered from the controllers' route tables (``NativeRoute``: each route
+/// declared once, with its handler), plus the schemas the routes name. The generic resource routes are
+/// ``OpenAPIDocument/resourceRoutes(_:)``.
 ///
-/// To document a new route, add one entry to one of the lists ``routes`` joins (`system`, `accounts`, or `runs` in
-/// `RouteRegistry+Runs.swift`), and its schema to a schemas table if it has a new shape:
+/// To add a route, add a ``NativeRoute`` to its controller's table, and its schema to a schemas table here if it
+/// has a new shape:
 /// ```swift
-/// RouteDoc(.post, "/api/v1/runs/{id}/cancel", "Cancel a run", tag: "runs", replies: [.ok(SchemaDoc.ref("Run"))]),
+/// NativeRoute(RouteDoc(.post, "/api/v1/runs/{id}/cancel", "Cancel a run", tag: "runs", replies: […]), { $0.cancel })
 /// ```
 enum RouteRegistry {
-    static let routes: [RouteDoc] = system + accounts + runs
+    static let routes: [RouteDoc] =
+        SystemController.routes.map(\.doc) + OpenAPIController.routes.map(\.doc) + system
+        + AuthController.publicRoutes.map(\.doc) + AuthController.routes.map(\.doc) + RunController.routes.map(\.doc)
+        + AgentController.routes.map(\.doc) + WebhookController.routes.map(\.doc)
 
-    // MARK: System
+    // MARK: Routes served by closures (metrics, whoami, apply)
 
     static let system: [RouteDoc] = [
-        RouteDoc(
-            .get,
-            "/livez",
-            "Liveness of the process",
-            tag: "system",
-            description: "Answers without touching the store: for liveness probes (a store outage should not restart "
-                + "the server) and as the no-op baseline of the HTTP benchmark.",
-            public: true,
-            replies: [
-                .ok(SchemaDoc.object(["status": SchemaDoc.string], required: ["status"]), "The process is serving.")
-            ],
-            errors: []
-        ),
-        RouteDoc(
-            .get,
-            "/healthz",
-            "Health of the server and its store",
-            tag: "system",
-            public: true,
-            replies: [
-                .ok(SchemaDoc.ref("Health"), "The server and its store are up."),
-                .json(503, "The store is unavailable.", SchemaDoc.ref("Health")),
-            ],
-            errors: []
-        ),
         RouteDoc(
             .get,
             "/metrics",
@@ -52,24 +31,6 @@ enum RouteRegistry {
                 + "token, and answers 401 without it.",
             public: true,
             replies: [.text(200, "Prometheus text exposition format.", mediaType: "text/plain")],
-            errors: []
-        ),
-        RouteDoc(
-            .get,
-            "/openapi.json",
-            "This OpenAPI document",
-            tag: "system",
-            public: true,
-            replies: [.ok(.object(["type": .string("object")]), "OpenAPI 3.1.")],
-            errors: []
-        ),
-        RouteDoc(
-            .get,
-            "/docs",
-            "This reference as HTML",
-            tag: "system",
-            public: true,
-            replies: [.text(200, "A self-contained HTML page.", mediaType: "text/html")],
             errors: []
         ),
         RouteDoc(
@@ -88,123 +49,6 @@ enum RouteRegistry {
                 "The JSON form of `lab.yaml`; site admin only. Applying the same document twice changes nothing.",
             body: .json(SchemaDoc.ref("LabDocument")),
             replies: [.ok(SchemaDoc.ref("ApplyResult"))]
-        ),
-    ]
-
-    // MARK: Accounts
-
-    static let accounts: [RouteDoc] = [
-        RouteDoc(
-            .post,
-            "/api/v1/auth/login",
-            "Log in with a name and password",
-            tag: "auth",
-            description: "Returns a new API token (expiring after `expires_in` seconds, default 30 days). "
-                + "Failed attempts are limited per user name and per client address: beyond the limit every attempt, "
-                + "even with the right password, is a 429 with `Retry-After` until the window frees up.",
-            public: true,
-            body: .json(SchemaDoc.ref("LoginRequest")),
-            replies: [.created(SchemaDoc.ref("LoginResponse"), "Logged in; the token is shown only here.")],
-            errors: [400, 401, 413, 415, 422, 429, 503]
-        ),
-        RouteDoc(
-            .get,
-            "/api/v1/tokens",
-            "List API tokens",
-            tag: "tokens",
-            description: "The caller's tokens (never their secrets); the site admin may pass `user_id`.",
-            parameters: ParameterDoc.list + [.query("user_id", "Another user's tokens (site admin only).")],
-            replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("Token")))]
-        ),
-        RouteDoc(
-            .post,
-            "/api/v1/tokens",
-            "Create an API token",
-            tag: "tokens",
-            body: .json(SchemaDoc.ref("TokenCreate")),
-            replies: [.created(SchemaDoc.ref("IssuedToken"), "Created; the secret `token` is shown only here.")]
-        ),
-        RouteDoc(
-            .delete,
-            "/api/v1/tokens/{id}",
-            "Revoke an API token",
-            tag: "tokens",
-            description: "Another user's token answers 404 (the site admin may revoke any).",
-            replies: [.noContent("Revoked; the token now answers 401.")]
-        ),
-        RouteDoc(
-            .get,
-            "/api/v1/users",
-            "List users",
-            tag: "users",
-            description: "Every user for the site admin; only the caller otherwise.",
-            parameters: ParameterDoc.list,
-            replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("User")))]
-        ),
-        RouteDoc(
-            .post,
-            "/api/v1/users",
-            "Create a user",
-            tag: "users",
-            description: "Site admin only.",
-            body: .json(SchemaDoc.ref("UserCreate")),
-            replies: [.created(SchemaDoc.ref("User"), etag: true)]
-        ),
-        RouteDoc(
-            .get,
-            "/api/v1/users/{id}",
-            "Get a user",
-            tag: "users",
-            description: "The caller themselves, or anyone for the site admin; other users answer 404.",
-            replies: [.ok(SchemaDoc.ref("User"), etag: true)]
-        ),
-        RouteDoc(
-            .patch,
-            "/api/v1/users/{id}",
-            "Change a user",
-            tag: "users",
-            description: "Users change their own `email`, `fullname` and `password`; the site admin changes anything.",
-            parameters: [.ifMatch],
-            body: .json(SchemaDoc.ref("UserUpdate")),
-            replies: [.ok(SchemaDoc.ref("User"), etag: true)]
-        ),
-        RouteDoc(
-            .delete,
-            "/api/v1/users/{id}",
-            "Delete a user",
-            tag: "users",
-            description: "Site admin only; deletes the user's tokens and memberships too.",
-            parameters: [.ifMatch],
-            replies: [.noContent("Deleted.")]
-        ),
-        RouteDoc(
-            .get,
-            "/api/v1/groups/{id}/members",
-            "List a group's members",
-            tag: "groups",
-            description: "Any member of the group may read it; other groups answer 404.",
-            parameters: ParameterDoc.list,
-            replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("Member")))]
-        ),
-        RouteDoc(
-            .post,
-            "/api/v1/groups/{id}/members",
-            "Add a member or change their role",
-            tag: "groups",
-            description: "Group admins and the site admin.",
-            body: .json(SchemaDoc.ref("MemberSet")),
-            replies: [
-                .created(SchemaDoc.ref("Member"), "Added."),
-                .ok(SchemaDoc.ref("Member"), "An existing member's role and permissions changed."),
-            ]
-        ),
-        RouteDoc(
-            .delete,
-            "/api/v1/groups/{id}/members/{user_id}",
-            "Remove a member",
-            tag: "groups",
-            description: "Group admins and the site admin.",
-            replies: [.noContent("Removed.")]
         ),
     ]
 

@@ -7,7 +7,7 @@ struct WebhookController {
     let store: any StoreReader
 
     func addRoutes(to api: RouterGroup<AuthenticatedContext>) {
-        api.get("webhooks/:id/deliveries", use: deliveries)
+        api.mount(Self.routes, of: self, at: "/api/v1")
     }
 
     /// The webhook's deliveries, newest first, with the native list parameters.
@@ -22,4 +22,24 @@ struct WebhookController {
         query.filter = query.filter.map { .and([.equal("webhook_id", hook.id), $0]) } ?? .equal("webhook_id", hook.id)
         return JSONResponse.page(try await store.list(.webhookDeliveries, query: query, scope: principal.scope))
     }
+}
+
+extension WebhookController {
+    /// The routes this controller serves, each declared once with its documentation.
+    static let routes: [NativeRoute<WebhookController, AuthenticatedContext>] = [
+        NativeRoute(
+            RouteDoc(
+                .get,
+                "/api/v1/webhooks/{id}/deliveries",
+                "A webhook's delivery log",
+                tag: "webhooks",
+                description:
+                    "Each delivery of a run event to the webhook: status (pending, sending, delivered, failed), "
+                    + "attempts, the receiver's response code and the last error. Group admins only.",
+                parameters: ParameterDoc.list,
+                replies: [.ok(SchemaDoc.page(of: SchemaDoc.ref("WebhookDelivery")))]
+            ),
+            { $0.deliveries }
+        )
+    ]
 }

@@ -11,7 +11,7 @@ import Testing
 /// The OpenAPI document covers the real router, route for route, and `/docs` renders it.
 @Suite struct OpenAPITests {
     /// Fails on any route of `buildRouter` missing from `/openapi.json` (and on any documented route that does
-    /// not exist), so a new route cannot ship undocumented: add its entry to `RouteRegistry`.
+    /// not exist), so a new route cannot ship undocumented: declare it as a `NativeRoute` in its controller's table.
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
         let app = try await TestApp.make()
         let router = buildRouter(store: app.store, configuration: app.configuration)
@@ -33,7 +33,7 @@ import Testing
         let undocumented = routed.subtracting(documented).sorted()
         #expect(
             undocumented.isEmpty,
-            "routes missing from the OpenAPI document (add them to RouteRegistry): \(undocumented)"
+            "routes missing from the OpenAPI document (declare them as NativeRoutes in their controller's table): \(undocumented)"
         )
         let phantom = documented.subtracting(routed).sorted()
         #expect(phantom.isEmpty, "documented routes the router does not serve: \(phantom)")
