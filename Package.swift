@@ -238,6 +238,7 @@ let package = Package(
                 "ProctorCore",
                 "ProctorStore",
                 "ProctorHTTP",
+                "ProctorHTTPKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

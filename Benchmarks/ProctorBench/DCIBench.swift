@@ -21,25 +21,12 @@ enum DCIBench {
     static let token = "pt_bench_dci_admin_token_00000000"
 
     static func measure(jobs: Int, repeats: Int) async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "proctor-bench-dci-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLStore.sqlite(
-            path: directory.appendingPathComponent("bench.sqlite").path,
-            logger: logger
-        )
-        _ = try await store.migrate()
-        _ = try await Bootstrap.run(store: store, adminToken: token)
+        let bench = try await BenchStore.open("dci", token: token)
+        defer { bench.remove() }
+        let store = bench.store
+        let logger = bench.logger
         let ids = try await seed(store, jobs: jobs)
-        let configuration = AppConfiguration(
-            host: "127.0.0.1",
-            port: 0,
-            dataDirectory: directory.path,
-            adminToken: token
-        )
+        let configuration = bench.configuration
         let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
         let all = "topic,remoteci,team,components,results,jobstates,files"
         try await app.test(.router) { client in

@@ -15,21 +15,11 @@ enum KernelCIBench {
     static let token = "pt_bench_kernelci_admin_token_000"
 
     static func measure(jobs: Int, repeats: Int) async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "proctor-bench-kernelci-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLStore.sqlite(
-            path: directory.appendingPathComponent("bench.sqlite").path,
-            logger: logger
-        )
-        _ = try await store.migrate()
-        _ = try await Bootstrap.run(store: store, adminToken: token)
-        guard let group = try await store.first(.groups, matching: ["name": .string(Bootstrap.defaultGroup)]) else {
-            throw ProctorError(.internal, "no default group")
-        }
+        let bench = try await BenchStore.open("kernelci", token: token)
+        defer { bench.remove() }
+        let store = bench.store
+        let logger = bench.logger
+        let group = try await bench.defaultGroup()
         let trees = ["next", "mainline", "stable", "arm-soc"] + (4..<200).map { "tree-\($0)" }
         let span: Int64 = 3 * 365 * 86_400_000_000
         let now = Timestamp.now()
@@ -58,12 +48,7 @@ enum KernelCIBench {
         }
         let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
         print(String(format: "== KernelCI: loaded %d jobs in %.1f s", jobs, seconds))
-        let configuration = AppConfiguration(
-            host: "127.0.0.1",
-            port: 0,
-            dataDirectory: directory.path,
-            adminToken: token
-        )
+        let configuration = bench.configuration
         let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
         try await app.test(.router) { client in
             for uri in [

@@ -17,21 +17,11 @@ enum KernelCIGzipBench {
     static let token = "pt_bench_kernelci_gzip_admin_tok"
 
     static func measure(jobs: Int) async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "proctor-bench-gzip-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLStore.sqlite(
-            path: directory.appendingPathComponent("bench.sqlite").path,
-            logger: logger
-        )
-        _ = try await store.migrate()
-        _ = try await Bootstrap.run(store: store, adminToken: token)
-        guard let group = try await store.first(.groups, matching: ["name": .string(Bootstrap.defaultGroup)]) else {
-            throw ProctorError(.internal, "no default group")
-        }
+        let bench = try await BenchStore.open("gzip", token: token)
+        defer { bench.remove() }
+        let store = bench.store
+        let logger = bench.logger
+        let group = try await bench.defaultGroup()
         let trees =
             ["next", "mainline", "stable", "arm-soc", "linux-4.19.y", "linux-5.4.y"] + (6..<200).map { "tree-\($0)" }
         let now = Timestamp.now()
@@ -78,12 +68,7 @@ enum KernelCIGzipBench {
                 ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
             )
         )
-        let configuration = AppConfiguration(
-            host: "127.0.0.1",
-            port: 0,
-            dataDirectory: directory.path,
-            adminToken: token
-        )
+        let configuration = bench.configuration
         let services = configuration.runServices(store: store)
         let router = Router(context: AppRequestContext.self)
         KernelCIAPI(services: services, configuration: configuration, options: .init(maxLimit: max(1, jobs))).addRoutes(
