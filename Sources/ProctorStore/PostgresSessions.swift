@@ -91,29 +91,9 @@ final class PostgresSessions: SessionSource {
 
 /// A PostgreSQL session of the store: SQLKit's database over a pooled connection, for everything, plus the
 /// connection itself for what SQLKit does not speak (`COPY … FROM STDIN`, the bulk import's path).
-struct PostgresSession: SQLDatabase {
+struct PostgresSession: ForwardingSQLDatabase {
     let connection: PostgresConnection
     let base: any SQLDatabase
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<
-        Void
-    > {
-        base.execute(sql: query, onRow)
-    }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await base.execute(sql: query, onRow)
-    }
-
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await closure(self)
-    }
 }
 
 /// Set once a session is leased.

@@ -10,29 +10,9 @@ import Synchronization
 ///
 /// Why: SQLKit hands rows over as by-name lookups (three per column, each hashing the name), which for a page
 /// of 50 runs of 55 columns cost more than the query. Rows read here are decoded by position instead.
-struct SQLiteSession: SQLDatabase {
+struct SQLiteSession: ForwardingSQLDatabase {
     let connection: SQLiteConnection
     let base: any SQLDatabase
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<
-        Void
-    > {
-        base.execute(sql: query, onRow)
-    }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await base.execute(sql: query, onRow)
-    }
-
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await closure(self)
-    }
 
     /// The rows of a SELECT whose columns are exactly `fields`, in that order, as records of `kind`.
     func records(_ statement: any SQLExpression, kind: ResourceKind, fields: [FieldSpec]) async throws -> [Record] {
