@@ -1,6 +1,7 @@
 import Foundation
 import ProctorCore
 import ProctorStore
+import ProctorTestSupport
 import Testing
 
 /// `proctor apply` of a lab larger than the server's body limit (#21): the lab cut into batches under a size, each
