@@ -13,7 +13,12 @@ struct ApplyController {
         group.post("apply") { request, context -> Response in
             let principal = context.principal
             guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "applying a lab needs the site admin") }
-            let document = try await JSONResponse.body(request, limit: maxJSONBytes)
+            let document: JSONValue
+            do {
+                document = try await JSONResponse.body(request, limit: maxJSONBytes)
+            } catch let error as ProctorError where error.code == .tooLarge {
+                throw Self.tooLarge(limit: maxJSONBytes)
+            }
             let changes = try await services.labs.apply(document)
             return JSONResponse.make(
                 .object([
@@ -47,5 +52,17 @@ struct ApplyController {
                 ])
             )
         }
+    }
+
+    /// The 413 of a lab larger than the body limit, with the way out: `proctor apply` sends a lab in batches under
+    /// the limit, which it reads from `limit`.
+    static func tooLarge(limit: Int) -> ProctorError {
+        ProctorError(
+            .tooLarge,
+            "the lab is larger than the \(limit) bytes a request may carry (serve --max-json-bytes): "
+                + "`proctor apply -f LAB` sends a big lab in batches under this limit; "
+                + "another client can send the sections in several requests, groups and users first",
+            details: ["limit": [String(limit)]]
+        )
     }
 }

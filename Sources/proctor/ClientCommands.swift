@@ -14,7 +14,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "An API token (or PROCTOR_TOKEN, or the one `proctor login` saved).")
     var token: String?
 
-    @Option(help: "table or json.")
+    @Option(help: "table (the default), json (the API's answer) or yaml (the same as YAML).")
     var output: OutputFormat = .table
 
     static var credentialsFile: URL {
@@ -32,50 +32,6 @@ struct ClientOptions: ParsableArguments {
             throw CleanExit.message("give a token: --token T, PROCTOR_TOKEN, or `proctor login` first")
         }
         return APIClient(server: server, token: token, http: APIClient.commandLineHTTP)
-    }
-}
-
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table
-    case json
-}
-
-/// Prints rows as an aligned table of the given columns, or as JSON.
-func printRows(_ rows: [JSONValue], columns: [String], format: OutputFormat, raw: JSONValue) {
-    if format == .json {
-        print(raw.prettyString())
-        return
-    }
-    if rows.isEmpty {
-        print("(none)")
-        return
-    }
-    let cells = rows.map { row in columns.map { cell(row[$0]) } }
-    let widths = columns.indices.map { index in max(columns[index].count, cells.map { $0[index].count }.max() ?? 0) }
-    func line(_ values: [String]) -> String {
-        zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-            .trimmingCharacters(in: .whitespaces)
-    }
-    print(line(columns.map { $0.uppercased() }))
-    for row in cells { print(line(row)) }
-}
-
-private func cell(_ value: JSONValue?) -> String {
-    switch value ?? .null {
-    case .null: return "-"
-    case .string(let text): return text.count > 60 ? String(text.prefix(57)) + "..." : text
-    case .number(let number): return number.rounded() == number ? String(Int64(number)) : String(format: "%.2f", number)
-    case .bool(let flag): return flag ? "yes" : "no"
-    case .array(let items): return items.map { cell($0) }.joined(separator: ",")
-    case .object: return value?.encodedString() ?? ""
-    }
-}
-
-extension JSONValue {
-    func prettyString() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? encodedString()
     }
 }
 
@@ -206,6 +162,26 @@ extension Proctor {
         }
     }
 
+    /// `proctor whoami`: who the token belongs to, and its groups.
+    struct Whoami: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show whom the token belongs to: the user, whether a site admin, the groups and roles."
+        )
+
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await clientCommand {
+                let me = try await client.client().expect(.GET, "/api/v1/whoami").json ?? .null
+                client.output.print(me) {
+                    printTable([me], columns: ["name", "id", "site_admin"])
+                    print("")
+                    printTable(me["groups"]?.arrayValue ?? [], columns: ["name", "id", "role", "permissions"])
+                }
+            }
+        }
+    }
+
     /// `proctor get <kind> [id]`: any resource of the native API.
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -240,7 +216,8 @@ extension Proctor {
                 let api = try client.client()
                 if let id {
                     let reply = try await api.expect(.GET, "/api/v1/\(kind)/\(queryEscape(id))")
-                    print((reply.json ?? .null).prettyString())
+                    let item = reply.json ?? .null
+                    client.output.print(item) { printFields(item) }
                     return
                 }
                 var query = ["limit=\(limit)"] + filter.map { "filter=\(queryEscape($0))" }
@@ -290,16 +267,12 @@ extension Proctor {
             func run() async throws {
                 try await clientCommand {
                     let reply = try await client.client().expect(.GET, "/api/v1/runs/\(queryEscape(id))")
-                    if client.output == .json {
-                        print((reply.json ?? .null).prettyString())
-                    } else {
-                        printRows(
-                            [reply.json ?? .null],
-                            columns: NativeKinds.columns("runs") + ["reason"],
-                            format: .table,
-                            raw: .null
-                        )
-                    }
+                    printRows(
+                        [reply.json ?? .null],
+                        columns: NativeKinds.columns("runs") + ["reason"],
+                        format: client.output,
+                        raw: reply.json ?? .null
+                    )
                 }
             }
         }
@@ -335,13 +308,17 @@ extension Proctor {
                     let reply = try await api.expect(.POST, "/api/v1/runs", json: .object(body))
                     let id = reply.json?["id"]?.stringValue ?? ""
                     guard wait || follow else {
-                        print(client.output == .json ? (reply.json ?? .null).prettyString() : id)
+                        client.output.print(reply.json ?? .null) { print(id) }
                         return
                     }
                     // The id first, so that a script can cancel or look at the run while it waits.
                     if client.output == .table { writeAtOnce(id + "\n") }
                     let run = try await RunConsole.awaitEnd(api, runID: id, printing: follow)
-                    if client.output == .json { writeAtOnce(run.prettyString() + "\n") }
+                    switch client.output {
+                    case .table: break
+                    case .json: writeAtOnce(run.prettyString() + "\n")
+                    case .yaml: writeAtOnce(run.yamlString())
+                    }
                     let ending = RunConsole.ending(run, runID: id)
                     FileHandle.standardError.write(Data((ending.line + "\n").utf8))
                     if ending.code != 0 { throw ExitCode(ending.code) }

@@ -10,7 +10,9 @@ struct Proctor: AsyncParsableCommand {
         commandName: "proctor",
         abstract: "A self-hosted test-lab job server with XPRESSO, CDRouter, DCI and KernelCI compatible APIs.",
         version: "0.1.0",
-        subcommands: [Serve.self, Migrate.self, Apply.self, Agent.self, Login.self, Get.self, Runs.self, Logs.self]
+        subcommands: [
+            Serve.self, Migrate.self, Apply.self, Agent.self, Login.self, Whoami.self, Get.self, Runs.self, Logs.self,
+        ]
     )
 }
 

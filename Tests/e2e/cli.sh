@@ -16,6 +16,15 @@
 #     `script`) it prompts, the password typed is not echoed, echo is back on afterwards, and also after Ctrl-C
 #     at the prompt (the command then dies of SIGINT, status 130).
 #
+#  5. `proctor apply` of a lab larger than the server's body limit (a second server with --max-json-bytes 65536 and
+#     a lab of about 450 KB): a raw POST of it is a 413 that names the limit and `proctor apply`; the CLI learns the
+#     limit from that 413 and sends the lab in several batches; `--output json` counts exactly what the lab holds,
+#     all created, and every definition, profile and bundle exists afterwards; a second apply prints the summary
+#     table with every kind unchanged and `0 created, 0 updated, N unchanged`; on a terminal (a pty made by
+#     `script`) the progress line (of the 600 items of the file) is drawn on stderr, and with stderr not a terminal nothing is.
+#  6. `--output json|yaml`: whoami, get (a list and one item), runs list, runs get parse with jq and PyYAML and
+#     carry the expected ids.
+#
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -145,6 +154,121 @@ expect_exit 0 logs-failed-no-follow "$BIN" logs "$FAILED"
 grep -qx failing-job-says-bye "$WORK/logs-failed-no-follow.out" || fail "logs did not print the console"
 expect_exit 2 logs-killed "$BIN" logs "$LINGERING" -f
 echo "cli.sh: ok 3 (launch --wait: success 0, failure 1, cancelled 2; --follow prints the console; logs -f: 0, 1, 2; logs: 0)"
+
+# --- 6. --output json and yaml ------------------------------------------------------------------------------------
+yaml_get() {   # yaml_get FILE EXPR: prints EXPR of the YAML document in FILE (bound to d), or fails
+  "$PY" -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+expect_exit 0 whoami-json "$BIN" whoami --output json
+jq -e '.name == "admin" and .site_admin == true and ([.groups[].name] | index("default"))' "$WORK/whoami-json.out" \
+  >/dev/null || fail "whoami --output json: $(cat "$WORK/whoami-json.out")"
+expect_exit 0 whoami-yaml "$BIN" whoami --output yaml
+[ "$(yaml_get "$WORK/whoami-yaml.out" 'd["name"], d["site_admin"]')" = "('admin', True)" ] \
+  || fail "whoami --output yaml: $(cat "$WORK/whoami-yaml.out")"
+expect_exit 0 whoami-table "$BIN" whoami
+grep -q "^admin " "$WORK/whoami-table.out" || fail "whoami table: $(cat "$WORK/whoami-table.out")"
+expect_exit 0 runs-json "$BIN" runs list --output json
+"$PY" -m json.tool "$WORK/runs-json.out" >/dev/null || fail "runs list --output json is not JSON"
+for id in "$PASSED" "$FAILED" "$LINGERING"; do
+  jq -e --arg id "$id" '[.items[].id] | index($id)' "$WORK/runs-json.out" >/dev/null || fail "runs list --output json lacks $id"
+done
+expect_exit 0 runs-yaml "$BIN" runs list --output yaml
+"$PY" -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); ids = {r["id"] for r in d["items"]}; sys.exit(not set(sys.argv[2:]) <= ids)' \
+  "$WORK/runs-yaml.out" "$PASSED" "$FAILED" "$LINGERING" || fail "runs list --output yaml: $(head -20 "$WORK/runs-yaml.out")"
+expect_exit 0 run-json "$BIN" runs get "$FAILED" --output json
+jq -e --arg id "$FAILED" '.id == $id and .status == "failure"' "$WORK/run-json.out" >/dev/null \
+  || fail "runs get --output json: $(cat "$WORK/run-json.out")"
+expect_exit 0 run-yaml "$BIN" runs get "$PASSED" --output yaml
+[ "$(yaml_get "$WORK/run-yaml.out" 'd["id"], d["status"]')" = "('$PASSED', 'success')" ] \
+  || fail "runs get --output yaml: $(cat "$WORK/run-yaml.out")"
+expect_exit 0 defs-json "$BIN" get definitions --output json
+DEF_ID=$(jq -r '.items[] | select(.name == "passes") | .id' "$WORK/defs-json.out")
+[ -n "$DEF_ID" ] || fail "get definitions --output json lacks 'passes'"
+expect_exit 0 def-yaml "$BIN" get definitions "$DEF_ID" --output yaml
+[ "$(yaml_get "$WORK/def-yaml.out" 'd["id"], d["name"], d["job_file"]')" = "('$DEF_ID', 'passes', 'echo passing-job-says-hello')" ] \
+  || fail "get definitions ID --output yaml: $(cat "$WORK/def-yaml.out")"
+expect_exit 0 def-table "$BIN" get definitions "$DEF_ID"
+grep -qx "id  *$DEF_ID" "$WORK/def-table.out" || fail "get definitions ID (table): $(cat "$WORK/def-table.out")"
+echo "cli.sh: ok 6 (--output json and yaml of whoami, get, runs list, runs get parse and carry the ids)"
+
+# --- 5. A lab larger than the body limit: batches, a summary, progress on a terminal --------------------------------
+SMALL_PORT=$(free_port)
+SMALL_URL=http://127.0.0.1:$SMALL_PORT
+PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "$SMALL_PORT" --data-dir "$WORK/data-small" --executor-slots 0 \
+  --work-root "$WORK/runs" --max-json-bytes 65536 --log-level warning >"$WORK/small.log" 2>&1 &
+PIDS+=($!); disown $!
+wait_healthy "$SMALL_URL" "${PIDS[-1]}" || fail "the server with a small body limit did not start"
+# 40 groups, each with a user, an engine, a testbed, 10 jobs of one profile each (with long descriptions) and a bundle.
+"$PY" - "$WORK/big.yaml" <<'PYEOF'
+import sys, yaml
+pad = "a long description " * 50
+groups = [f"lab-{g}" for g in range(40)]
+lab = {
+    "groups": [{"name": g, "description": pad} for g in groups],
+    "users": [{"name": f"user-{g}", "groups": {g: "admin"}} for g in groups],
+    "engines": [{"group": g, "name": "local", "type": "local"} for g in groups],
+    "testbeds": [{"group": g, "name": "bench"} for g in groups],
+    "definitions": [{"group": g, "name": f"job-{j}", "harness": "shell", "job_file": f"echo {g} {j}",
+                     "description": pad, "profiles": [{"name": "DEFAULT", "is_default": True, "engine": "local",
+                                                        "testbeds": ["bench"]}]}
+                    for g in groups for j in range(10)],
+    "bundles": [{"group": g, "name": "all", "profiles": [f"job-{j}/DEFAULT" for j in range(10)]} for g in groups],
+}
+yaml.safe_dump(lab, open(sys.argv[1], "w"))
+PYEOF
+"$PY" -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], "w"))' \
+  "$WORK/big.yaml" "$WORK/big.json"
+BIG_BYTES=$(stat -c %s "$WORK/big.json")
+[ "$BIG_BYTES" -gt 300000 ] || fail "the big lab is only $BIG_BYTES bytes"
+STATUS=$(curl -s -o "$WORK/big-raw.out" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' --data-binary @"$WORK/big.json" "$SMALL_URL/api/v1/apply")
+[ "$STATUS" = 413 ] || fail "a raw POST of $BIG_BYTES bytes answered $STATUS, not 413"
+jq -e '.error.limit == ["65536"] and (.error.message | test("65536 bytes.*`proctor apply -f LAB` sends a big lab in batches"))' \
+  "$WORK/big-raw.out" >/dev/null || fail "the 413 does not say the way out: $(cat "$WORK/big-raw.out")"
+expect_exit 0 big-first "$BIN" apply -f "$WORK/big.yaml" --server "$SMALL_URL" --token "$TOKEN" --output json
+[ ! -s "$WORK/big-first.err" ] || fail "apply wrote on stderr, which is no terminal: $(cat "$WORK/big-first.err")"
+"$PY" -m json.tool "$WORK/big-first.out" >/dev/null || fail "apply --output json is not JSON"
+BATCHES=$(jq .batches "$WORK/big-first.out")
+[ "$BATCHES" -ge $((BIG_BYTES / 65536 + 1)) ] || fail "$BIG_BYTES bytes went in $BATCHES batches"
+# Each kind's counts: 40 groups, users, memberships, engines, testbeds, bundles; 400 definitions and profiles.
+WANT='{"bundle":[40,0,0],"definition":[400,0,0],"engine":[40,0,0],"group":[40,0,0],"membership":[40,0,0],"profile":[400,0,0],"testbed":[40,0,0],"user":[40,0,0]}'
+GOT=$(jq -c '.summary | map_values([.created, .updated, .unchanged])' "$WORK/big-first.out")
+[ "$GOT" = "$WANT" ] || fail "first apply's summary: $GOT, expected $WANT"
+jq -e '.created == 1040 and .updated == 0 and .unchanged == 0 and (.changes | length) == 1040
+       and all(.changes[]; .action == "created" and (.id | length) > 0)' "$WORK/big-first.out" >/dev/null \
+  || fail "first apply's totals or changes: $(jq -c '{created, updated, unchanged, n: (.changes | length)}' "$WORK/big-first.out")"
+# Every item is there: the ids the apply reported are the rows the server lists.
+for kind in definitions profiles bundles groups; do
+  expect_exit 0 "list-$kind" "$BIN" get "$kind" --server "$SMALL_URL" --token "$TOKEN" --limit 1000 --output json
+done
+[ "$(jq '[.items[] | select(.name | startswith("job-"))] | length' "$WORK/list-definitions.out")" = 400 ] \
+  || fail "the server lists $(jq '.items | length' "$WORK/list-definitions.out") definitions, not 400"
+for kind in definition profile bundle group; do
+  jq -r --arg kind "$kind" '.changes[] | select(.kind == $kind) | .id' "$WORK/big-first.out" | sort >"$WORK/applied-$kind.ids"
+  jq -r '.items[].id' "$WORK/list-${kind}s.out" | sort >"$WORK/listed-$kind.ids"
+  [ -z "$(comm -23 "$WORK/applied-$kind.ids" "$WORK/listed-$kind.ids")" ] || fail "applied ${kind}s missing on the server"
+done
+[ "$(jq '[.items[] | select(.name == "all") | .profile_ids | length] | add' "$WORK/list-bundles.out")" = 400 ] \
+  || fail "the bundles do not name their 400 profiles"
+# Again, as a table: every kind unchanged.
+expect_exit 0 big-again "$BIN" apply -f "$WORK/big.yaml" --server "$SMALL_URL" --token "$TOKEN"
+[ "$(tail -1 "$WORK/big-again.out")" = "0 created, 0 updated, 1040 unchanged" ] \
+  || fail "second apply's last line: $(tail -1 "$WORK/big-again.out")"
+head -1 "$WORK/big-again.out" | grep -qx "KIND  *CREATED  *UPDATED  *UNCHANGED" || fail "no summary table: $(cat "$WORK/big-again.out")"
+for row in "group 0 0 40" "user 0 0 40" "membership 0 0 40" "definition 0 0 400" "profile 0 0 400" "bundle 0 0 40"; do
+  grep -qx "$(echo "$row" | sed 's/ /  */g')" "$WORK/big-again.out" || fail "no row '$row' in $(cat "$WORK/big-again.out")"
+done
+[ "$(wc -l <"$WORK/big-again.out")" -eq 10 ] || fail "second apply printed $(wc -l <"$WORK/big-again.out") lines, not 10"
+expect_exit 0 big-yaml "$BIN" apply -f "$WORK/big.yaml" --server "$SMALL_URL" --token "$TOKEN" --output yaml
+[ "$(yaml_get "$WORK/big-yaml.out" 'd["unchanged"], len(d["changes"]), d["summary"]["profile"]["unchanged"]')" = "(1040, 1040, 400)" ] \
+  || fail "apply --output yaml: $(head -20 "$WORK/big-yaml.out")"
+# On a terminal: the progress line on stderr, then the summary.
+timeout 60 script -qfec "$BIN apply -f $WORK/big.yaml --server $SMALL_URL --token $TOKEN" /dev/null \
+  >"$WORK/big-pty.out" 2>&1 || fail "apply on a pty failed"
+grep -q "applying $WORK/big.yaml: [0-9]*/600 items ([0-9]*%), batch [0-9]* of [0-9]*" "$WORK/big-pty.out" \
+  || fail "no progress on a terminal: $(head -c 600 "$WORK/big-pty.out")"
+tr -d '\r' <"$WORK/big-pty.out" | grep -qx "0 created, 0 updated, 1040 unchanged" || fail "no summary on a terminal"
+echo "cli.sh: ok 5 ($BIG_BYTES bytes under a 65536-byte limit: 413 names the way out; $BATCHES batches; counts exact; all unchanged again; progress on a pty)"
 
 # --- 4. proctor login: the password from stdin, or without echo on a terminal -----------------------------------
 unset PROCTOR_URL PROCTOR_TOKEN
