@@ -69,7 +69,7 @@ import Testing
                 uri: "/api/v1/agents/register",
                 method: .post,
                 headers: bearer(TestApp.adminToken),
-                body: ByteBuffer(json: #"{"name": "bench-agent", "labels": ["linux"], "slots": 2, "group": "lab"}"#)
+                body: ByteBuffer(json: #"{"name": "bench-agent", "labels": ["linux"], "slots": 2}"#)
             ) { #expect($0.status == .ok || $0.status == .created) }
             let text = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
             scrape.withLock { $0 = text }
@@ -117,7 +117,6 @@ import Testing
         #expect(text.contains(#"proctor_run_duration_seconds_count{status="failure"} 1"#))
         #expect(text.contains(#"proctor_queue_wait_seconds_count{executor="local"} 2"#))
         #expect(text.contains("proctor_executor_slots 1.0"))
-        #expect(text.contains("proctor_executor_slots_busy 0.0"))
         #expect(text.contains("proctor_agents_online 1.0"))
     }
 
