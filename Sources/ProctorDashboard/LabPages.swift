@@ -84,12 +84,10 @@ struct LabPages {
     }
 
     /// An agent is online while it says so and was heard from within the last two minutes (agents poll for
-    /// work every few seconds); a crashed agent never says goodbye.
+    /// work every few seconds); a crashed agent never says goodbye. The rule is the core's, which `/metrics`
+    /// counts by too.
     static func agentState(_ agent: Record, now: Int64 = Timestamp.now()) -> String {
-        guard agent.string("state") == "online", let seen = agent.int("last_seen_at"), now - seen < 120_000_000 else {
-            return "offline"
-        }
-        return "online"
+        AgentRegistry.isOnline(agent, now: now) ? "online" : "offline"
     }
 
     private func runCell(_ runs: [Record]) -> Cell {

@@ -28,6 +28,7 @@ public struct LocalExecutor: Service {
     }
 
     public func run() async throws {
+        queue.lifecycle.activity.record(.executorSlots(busy: 0, total: slots))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await sweepLeases() }
             if slots > 0 { group.addTask { await claimLoop() } }
@@ -37,7 +38,7 @@ public struct LocalExecutor: Service {
     }
 
     private func claimLoop() async {
-        let busy = SlotCounter()
+        let busy = SlotCounter(total: slots, activity: queue.lifecycle.activity)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let generation = await queue.lifecycle.events.generation
@@ -96,9 +97,21 @@ public struct LocalExecutor: Service {
     }
 }
 
+/// The executor's busy slots, told to the run activity's observers at every change.
 actor SlotCounter {
     private(set) var count = 0
-    func add(_ delta: Int) { count += delta }
+    let total: Int
+    let activity: RunActivityFeed
+
+    init(total: Int, activity: RunActivityFeed) {
+        self.total = total
+        self.activity = activity
+    }
+
+    func add(_ delta: Int) {
+        count += delta
+        activity.record(.executorSlots(busy: count, total: total))
+    }
 }
 
 /// Reports a run executed inside the server straight to the core services.

@@ -104,7 +104,7 @@ public struct RunWorker: Sendable {
 
         switch outcome {
         case .stopped(.lost):
-            logger.info("run \(run.id): lease lost; abandoned")
+            logger.warning("run lease lost; process abandoned", metadata: ["run_id": .string(run.id)])
             return
         case .stopped(.shutdown):
             try? await reporter.advance(.new, reason: "executor shut down; requeued", changes: [:])

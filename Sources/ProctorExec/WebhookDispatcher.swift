@@ -168,6 +168,18 @@ public struct WebhookDispatcher: Service {
             changes.merge(retry(attempts: attempts, error: String(describing: error).prefix(300).description)) { $1 }
         }
         _ = try await store.update(.webhookDeliveries, id: taken.id, changes: changes, ifMatch: nil, scope: .everything)
+        if changes["status"] != .string("delivered") {
+            services.activity.record(
+                .webhookFailed(
+                    deliveryID: taken.id,
+                    webhookID: hook.id,
+                    runID: taken.string("run_id"),
+                    attempt: Int(attempts),
+                    error: changes["error"]?.stringValue ?? "",
+                    willRetry: changes["status"] == .string("pending")
+                )
+            )
+        }
     }
 
     /// Exponential backoff (1 s, 2 s, 4 s… at most an hour); after `maxAttempts`, failed for good.

@@ -47,6 +47,7 @@ public func buildRouter(store: any Store, configuration: AppConfiguration) -> Ro
 public func buildRouter(services: RunServices, configuration: AppConfiguration) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let metrics = AppMetrics()
+    services.activity.add(metrics)
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: RouteScopeMiddleware())
     router.add(middleware: DoorErrorMiddleware(NativeAPI.errors))
@@ -70,6 +71,7 @@ public func buildApplication(
     logger: Logger
 ) async throws -> some ApplicationProtocol {
     let services = configuration.runServices(store: store)
+    services.activity.add(RunActivityLog(logger: logger))
     let abandoned = services.files.removeAbandonedUploads()
     if abandoned > 0 {
         logger.info("removed \(abandoned) partial uploads that a stopped server left in files/.incoming")

@@ -56,6 +56,7 @@ public struct JSONLogHandler: LogHandler {
         switch value {
         case .string(let text): return .string(text)
         case .stringConvertible(let convertible):
+            if let flag = convertible as? Bool { return .bool(flag) }
             if let number = Double("\(convertible)"), convertible is any Numeric { return .number(number) }
             return .string("\(convertible)")
         case .array(let items): return .array(items.map(json))

@@ -22,7 +22,7 @@ struct MetricsController {
                     )
                 }
             }
-            await metrics.refreshRunGauges(store: store, logger: context.logger)
+            await metrics.refresh(store: store, logger: context.logger)
             var headers: HTTPFields = [:]
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(

@@ -4,9 +4,29 @@ import ProctorStoreWriting
 /// it asks for work or reports on a run, so that operators see which agents are online.
 public struct AgentRegistry: Sendable {
     public let store: any Store
+    /// Where a registration is told (``RunActivity/agentRegistered(agentID:name:groupID:labels:slots:isNew:)``).
+    public let activity: RunActivityFeed
 
-    public init(store: any Store) {
+    public init(store: any Store, activity: RunActivityFeed = RunActivityFeed()) {
         self.store = store
+        self.activity = activity
+    }
+
+    /// How long after it was last seen an agent still counts as online (it asks for work every few seconds).
+    public static let onlineWindowSeconds: Int64 = 120
+
+    /// Whether `agent` is online at `now` (microseconds): in state online and seen within ``onlineWindowSeconds``.
+    public static func isOnline(_ agent: Record, now: Int64 = Timestamp.now()) -> Bool {
+        guard agent.string("state") == "online", let seen = agent.int("last_seen_at") else { return false }
+        return now - seen < onlineWindowSeconds * 1_000_000
+    }
+
+    /// The filter of the agents online at `now` (microseconds), as ``isOnline(_:now:)`` decides.
+    public static func onlineFilter(now: Int64 = Timestamp.now()) -> Filter {
+        .equal("state", "online")
+            && .predicate(
+                Condition("last_seen_at", .greater, Timestamp.rfc3339(micros: now - onlineWindowSeconds * 1_000_000))
+            )
     }
 
     /// Creates the agent `name` in `groupID`, or refreshes the one of that name, for a member of the group.
@@ -23,13 +43,27 @@ public struct AgentRegistry: Sendable {
             "labels": .strings(labels), "version": version.map(Value.string) ?? .null, "slots": .int(Int64(slots)),
             "state": .string("online"), "last_seen_at": .timestamp(Timestamp.now()),
         ]
-        if let existing = try await store.first(.agents, matching: ["name": .string(name)], scope: .groups([groupID])) {
-            return try await store.update(.agents, id: existing.id, changes: values, ifMatch: nil, scope: .everything)
+        let agent: Record
+        let existing = try await store.first(.agents, matching: ["name": .string(name)], scope: .groups([groupID]))
+        if let existing {
+            agent = try await store.update(.agents, id: existing.id, changes: values, ifMatch: nil, scope: .everything)
+        } else {
+            var fresh = values
+            fresh["name"] = .string(name)
+            fresh["group_id"] = .string(groupID)
+            agent = try await store.insert(Record(.agents, fresh))
         }
-        var fresh = values
-        fresh["name"] = .string(name)
-        fresh["group_id"] = .string(groupID)
-        return try await store.insert(Record(.agents, fresh))
+        activity.record(
+            .agentRegistered(
+                agentID: agent.id,
+                name: name,
+                groupID: groupID,
+                labels: labels,
+                slots: slots,
+                isNew: existing == nil
+            )
+        )
+        return agent
     }
 
     /// The name an agent claims runs under, as the queue records it in a run's `claimed_by`.

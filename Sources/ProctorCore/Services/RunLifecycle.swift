@@ -134,10 +134,13 @@ public struct LaunchRequest: Sendable {
 public struct RunLifecycle: Sendable {
     public let store: any Store
     public let events: EventHub
+    /// Where every committed status change is told (``RunActivity``).
+    public let activity: RunActivityFeed
 
-    public init(store: any Store, events: EventHub) {
+    public init(store: any Store, events: EventHub, activity: RunActivityFeed = RunActivityFeed()) {
         self.store = store
         self.events = events
+        self.activity = activity
     }
 
     // MARK: Creating runs
@@ -185,6 +188,7 @@ public struct RunLifecycle: Sendable {
             }
             return runs
         }
+        for run in runs { recordCreated(run) }
         await events.publish()
         return runs
     }
@@ -338,8 +342,28 @@ public struct RunLifecycle: Sendable {
             _ = try await store.insert(Self.creationEvent(run, comment: comment))
             return run
         }
+        recordCreated(run)
         await events.publish()
         return run
+    }
+
+    private func recordCreated(_ run: Record) {
+        let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+        recordChange(run, from: nil, to: status, reason: nil)
+    }
+
+    /// Tells the observers that `run` (as stored after the change) went from `from` to `to`.
+    func recordChange(_ run: Record, from: RunStatus?, to: RunStatus, reason: String?) {
+        activity.record(
+            .statusChanged(
+                runID: run.id,
+                from: from,
+                to: to,
+                executor: run.string("executor") ?? "",
+                reason: reason,
+                durationSeconds: to.isTerminal ? run["duration"].doubleValue : nil
+            )
+        )
     }
 
     /// The first event of a new run.
@@ -363,7 +387,7 @@ public struct RunLifecycle: Sendable {
     public func report(runID: String, status: RunStatus, comment: String?, scope: Scope) async throws -> (
         run: Record, event: Record
     ) {
-        let result = try await store.transaction { store in
+        let result = try await store.transaction { store -> (Record, Record, RunStatus) in
             let run = try await store.require(.runs, id: runID, scope: scope)
             guard run.string("executor") == RunExecutor.client.rawValue else {
                 throw ProctorError.conflict(
@@ -391,10 +415,11 @@ public struct RunLifecycle: Sendable {
                     ]
                 )
             )
-            return (updated, event)
+            return (updated, event, previous)
         }
+        recordChange(result.0, from: result.2, to: status, reason: comment)
         await events.publish()
-        return result
+        return (result.0, result.1)
     }
 
     /// Moves a run Proctor executes to its next phase; an illegal change is a conflict.
@@ -408,7 +433,7 @@ public struct RunLifecycle: Sendable {
         expecting: Set<RunStatus>? = nil,
         ifMatch: String? = nil
     ) async throws -> Record {
-        let result = try await store.transaction { store -> (Record, Record) in
+        let result = try await store.transaction { store -> (Record, Record, RunStatus) in
             let run = try await store.require(.runs, id: runID)
             let current = RunStatus(rawValue: run.string("status") ?? "") ?? .new
             if let ifMatch, ifMatch != run.etag { throw ProctorError.conflict("the run changed meanwhile") }
@@ -458,8 +483,9 @@ public struct RunLifecycle: Sendable {
                     ]
                 )
             )
-            return (updated, event)
+            return (updated, event, current)
         }
+        recordChange(result.0, from: result.2, to: next, reason: reason)
         await events.publish()
         return result.0
     }

@@ -30,7 +30,22 @@ public struct RunQueue: Sendable {
                 groupIDs: groupIDs
             )
         )
-        if run != nil { await lifecycle.events.publish() }
+        if let run {
+            lifecycle.recordChange(run, from: .new, to: .preRun, reason: "claimed by \(claimant)")
+            if run.int("attempts") == 1, let created = run.int("created_at") {
+                let claimable = max(created, run.int("run_at") ?? created)
+                let now = Timestamp.now()
+                lifecycle.activity.record(
+                    .claimed(
+                        runID: run.id,
+                        claimant: claimant,
+                        executor: executor.rawValue,
+                        waitSeconds: Double(max(0, now - claimable)) / 1_000_000
+                    )
+                )
+            }
+            await lifecycle.events.publish()
+        }
         return run
     }
 
@@ -80,6 +95,7 @@ public struct RunQueue: Sendable {
         )
         var changed: [Record] = []
         for run in page.items {
+            let count = changed.count
             let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
             let attempts = Int(run.int("attempts") ?? 0)
             let claimant = run.string("claimed_by") ?? "an executor"
@@ -117,6 +133,17 @@ public struct RunQueue: Sendable {
                 }
             } catch let failure as ProctorError where failure.code == .conflict || failure.code == .notFound {
                 continue  // another replica got there first, or the run changed meanwhile
+            }
+            if changed.count > count, let ended = changed.last {
+                lifecycle.activity.record(
+                    .leaseExpired(
+                        runID: run.id,
+                        claimant: claimant,
+                        attempts: attempts,
+                        maxAttempts: maxAttempts,
+                        outcome: RunStatus(rawValue: ended.string("status") ?? "") ?? .new
+                    )
+                )
             }
         }
         return changed

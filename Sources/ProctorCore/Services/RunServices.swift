@@ -9,6 +9,8 @@ public struct RunServices: Sendable {
     /// The store's writing side, for the core's services only (doors do not depend on ProctorStoreWriting).
     public let writer: any Store
     public let events: EventHub
+    /// What happens to runs, agents and the executor, told to the metrics and the log (``RunActivity``).
+    public let activity: RunActivityFeed
     public let lifecycle: RunLifecycle
     public let queue: RunQueue
     public let logs: RunLogs
@@ -28,7 +30,9 @@ public struct RunServices: Sendable {
         self.writer = store
         let events = EventHub(feed: store.changeFeed)
         self.events = events
-        let lifecycle = RunLifecycle(store: store, events: events)
+        let activity = RunActivityFeed()
+        self.activity = activity
+        let lifecycle = RunLifecycle(store: store, events: events, activity: activity)
         self.lifecycle = lifecycle
         self.queue = RunQueue(lifecycle: lifecycle, leaseSeconds: leaseSeconds, maxAttempts: maxAttempts)
         self.logs = RunLogs(store: store, events: events)
@@ -45,7 +49,7 @@ extension RunServices {
     /// The catalog's writes (products, topics, components, definitions, …), with their role checks.
     public var catalog: CatalogEditor { CatalogEditor(store: writer) }
     /// Remote agents: registration and "last seen".
-    public var agents: AgentRegistry { AgentRegistry(store: writer) }
+    public var agents: AgentRegistry { AgentRegistry(store: writer, activity: activity) }
     /// `proctor apply`'s lab documents.
     public var labs: LabApplier { LabApplier(store: writer) }
     /// Users, tokens, memberships and dashboard sessions.

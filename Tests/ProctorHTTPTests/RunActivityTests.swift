@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ProctorCore
+import ProctorHTTP
+import ProctorHTTPKit
+import ProctorStore
+import Synchronization
+import Testing
+
+/// What happens to runs and agents, as an operator's log collector and Prometheus see it: one JSON line per run
+/// status change, lease loss and agent join, and the counters and histograms of the runs that ended.
+@Suite(.serialized) struct RunActivityTests {
+    final class Lines: Sendable {
+        let lines = Mutex<[String]>([])
+        var all: [JSONValue] { lines.withLock { $0 }.compactMap { JSONValue.decode($0) } }
+    }
+
+    static let lab = """
+        {"groups": [{"name": "lab"}],
+         "engines": [{"group": "lab", "name": "local", "type": "local"}],
+         "definitions": [
+           {"group": "lab", "name": "fine", "harness": "shell", "job_file": "echo all good",
+            "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "local"}]},
+           {"group": "lab", "name": "broken", "harness": "shell", "job_file": "echo no good; exit 3",
+            "profiles": [{"name": "DEFAULT", "is_default": true, "engine": "local"}]}]}
+        """
+
+    static func jsonLogger(_ captured: Lines) -> Logger {
+        var logger = Logger(label: "proctor") { label in
+            JSONLogHandler(label: label) { line in captured.lines.withLock { $0.append(line) } }
+        }
+        logger.logLevel = .info
+        return logger
+    }
+
+    @Test func aRunsLifecycleIsLoggedAsJSONLinesAndCounted() async throws {
+        var app = try await TestApp.make()
+        app.configuration.workspace = ExecutionTests.repo.path
+        app.configuration.executorSlots = 1
+        let captured = Lines()
+        let application = try await buildApplication(
+            configuration: app.configuration,
+            store: app.store,
+            logger: Self.jsonLogger(captured)
+        )
+        let ids = Mutex<[String]>([])
+        let scrape = Mutex("")
+        try await application.test(.live) { client in
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: Self.lab)
+            ) { #expect($0.status == .ok) }
+            for (job, outcome) in [("fine", "success"), ("broken", "failure")] {
+                let id = try await client.execute(
+                    uri: "/api/v1/runs",
+                    method: .post,
+                    headers: bearer(TestApp.adminToken),
+                    body: ByteBuffer(json: #"{"definition": "\#(job)"}"#)
+                ) { try json($0)["id"]?.stringValue ?? "" }
+                ids.withLock { $0.append(id) }
+                let ended = try await Self.waitForEnd(client, id)
+                #expect(ended == outcome)
+            }
+            try await client.execute(
+                uri: "/api/v1/agents/register",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"name": "bench-agent", "labels": ["linux"], "slots": 2}"#)
+            ) { #expect($0.status == .ok || $0.status == .created) }
+            let text = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            scrape.withLock { $0 = text }
+        }
+        await app.store.shutdown()
+
+        let runIDs = ids.withLock { $0 }
+        let lines = captured.all
+        for (index, id) in runIDs.enumerated() {
+            let final = index == 0 ? "success" : "failure"
+            let mine = lines.filter { $0["run_id"] == .string(id) && $0["level"] == .string("info") }
+            #expect(
+                mine.map { $0["message"]?.stringValue ?? "" }
+                    == [
+                        "run created", "run status changed", "run status changed", "run status changed",
+                        "run status changed",
+                    ],
+                "\(captured.lines.withLock { $0 })"
+            )
+            #expect(mine.map { $0["from"]?.stringValue ?? "-" } == ["-", "new", "pre-run", "running", "post-run"])
+            #expect(mine.map { $0["to"]?.stringValue ?? "" } == ["new", "pre-run", "running", "post-run", final])
+            #expect(mine.allSatisfy { $0["executor"] == .string("local") && $0["label"] == .string("proctor") })
+            #expect(mine[1]["reason"]?.stringValue?.hasPrefix("claimed by local@") == true)
+            if case .number(let seconds) = mine.last?["duration_s"] {
+                #expect(seconds >= 0)
+            } else {
+                Issue.record("the last line has no duration_s: \(String(describing: mine.last))")
+            }
+            #expect(mine.dropLast().allSatisfy { $0["duration_s"] == nil })
+        }
+        let joined = lines.filter { $0["message"] == .string("agent joined") }
+        #expect(joined.count == 1)
+        #expect(joined.first?["agent"] == .string("bench-agent"))
+        #expect(joined.first?["labels"] == .array([.string("linux")]))
+        #expect(joined.first?["slots"] == .number(2))
+        #expect(joined.first?["new"] == .bool(true))
+        #expect(joined.first?["level"] == .string("info"))
+        #expect(captured.lines.withLock { $0 }.allSatisfy { $0.hasSuffix("\n") && !$0.dropLast().contains("\n") })
+
+        let text = scrape.withLock { $0 }
+        #expect(text.contains(#"proctor_runs_finished_total{status="success"} 1"#), "\(text)")
+        #expect(text.contains(#"proctor_runs_finished_total{status="failure"} 1"#))
+        #expect(text.contains(#"proctor_runs_finished_total{status="killed"} 0"#))
+        #expect(text.contains(#"proctor_run_duration_seconds_count{status="success"} 1"#))
+        #expect(text.contains(#"proctor_run_duration_seconds_count{status="failure"} 1"#))
+        #expect(text.contains(#"proctor_queue_wait_seconds_count{executor="local"} 2"#))
+        #expect(text.contains("proctor_executor_slots 1.0"))
+        #expect(text.contains("proctor_agents_online 1.0"))
+    }
+
+    /// Polls the run until it ends; its final status.
+    static func waitForEnd(_ client: any TestClientProtocol, _ id: String) async throws -> String {
+        for _ in 0..<600 {
+            let status = try await client.execute(
+                uri: "/api/v1/runs/\(id)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0)["status"]?.stringValue ?? "" }
+            if RunStatus(rawValue: status)?.isTerminal == true { return status }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return "still going"
+    }
+
+    @Test func aLostLeaseIsAWarningAndTheRunGoesBack() async throws {
+        var app = try await TestApp.make()
+        app.configuration.leaseSeconds = 0
+        let services = app.configuration.runServices(store: app.store)
+        let captured = Lines()
+        services.activity.add(RunActivityLog(logger: Self.jsonLogger(captured)))
+        let group = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))
+        let run = try await services.lifecycle.createExecuted(
+            ["name": .string("abandoned"), "harness": .string("shell")],
+            groupID: group.id,
+            comment: "launched"
+        )
+        let claimed = try await services.queue.claim(claimant: "local@gone:1", executor: .local)
+        #expect(claimed?.id == run.id)
+        try await Task.sleep(for: .milliseconds(5))  // the lease (0 s) must lie in the past
+        let requeued = try await services.queue.expireLeases()
+        await app.store.shutdown()
+        #expect(requeued.map(\.id) == [run.id])
+
+        let lines = captured.all.filter { $0["run_id"] == .string(run.id) }
+        #expect(
+            lines.map { $0["message"]?.stringValue ?? "" }
+                == ["run created", "run status changed", "run status changed", "run lease expired"],
+            "\(captured.lines.withLock { $0 })"
+        )
+        #expect(lines.map { $0["to"]?.stringValue ?? "-" } == ["new", "pre-run", "new", "-"])
+        let lost = try #require(lines.last)
+        #expect(lost["level"] == .string("warning"))
+        #expect(lost["claimant"] == .string("local@gone:1"))
+        #expect(lost["attempts"] == .number(1))
+        #expect(lost["max_attempts"] == .number(3))
+        #expect(lost["outcome"] == .string("requeued"))
+        #expect(lines[2]["reason"] == .string("lease of local@gone:1 expired; requeued (attempt 1 of 3)"))
+    }
+}
