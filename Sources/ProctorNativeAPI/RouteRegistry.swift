@@ -24,11 +24,13 @@ enum RouteRegistry {
             "/metrics",
             "Prometheus metrics",
             tag: "system",
-            description: "Requests by route and status with latency histograms (`proctor_http_requests_total`, "
-                + "`proctor_http_request_duration_seconds`), queue depth (`proctor_queue_depth`) and runs by status "
-                + "(`proctor_runs`), in Prometheus text format. Open by default; when the server runs with "
-                + "`--metrics-token` (or `PROCTOR_METRICS_TOKEN`), it needs `Authorization: Bearer <token>` with that "
-                + "token, and answers 401 without it.",
+            description: "Prometheus text: HTTP requests and latency by route template "
+                + "(`proctor_http_requests_total`, `proctor_http_request_duration_seconds`); runs by status, queue "
+                + "depth and agents online (counted on each scrape); finished runs and run durations by final status; "
+                + "queue wait by executor; executor slots busy and total; build info; `process_*` (CPU, memory, file "
+                + "descriptors, start time). Open by default; when the server runs with `--metrics-token` (or "
+                + "`PROCTOR_METRICS_TOKEN`), it needs `Authorization: Bearer <token>` with that token, and answers 401 "
+                + "without it.",
             public: true,
             replies: [.text(200, "Prometheus text exposition format.", mediaType: "text/plain")],
             errors: []
@@ -46,7 +48,10 @@ enum RouteRegistry {
             "Apply a lab document",
             tag: "system",
             description:
-                "The JSON form of `lab.yaml`; site admin only. Applying the same document twice changes nothing.",
+                "The JSON form of `lab.yaml`; site admin only. Applying the same document twice changes nothing. A "
+                + "document larger than `--max-json-bytes` is a 413 whose `error.limit` gives the limit; `proctor "
+                + "apply` sends a big lab in batches under it, in section order (groups, users, tokens, …, "
+                + "definitions, bundles), each batch its own transaction.",
             body: .json(SchemaDoc.ref("LabDocument")),
             replies: [.ok(SchemaDoc.ref("ApplyResult"))]
         ),
