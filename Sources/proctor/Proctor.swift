@@ -9,7 +9,7 @@ struct Proctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proctor",
         abstract: "A self-hosted test-lab job server with XPRESSO, CDRouter, DCI and KernelCI compatible APIs.",
-        version: "0.1.0",
+        version: ProctorBuild.version,
         subcommands: [
             Serve.self, Migrate.self, Apply.self, Agent.self, Login.self, Whoami.self, Get.self, Runs.self, Logs.self,
         ]

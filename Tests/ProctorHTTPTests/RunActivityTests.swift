@@ -71,7 +71,19 @@ import Testing
                 headers: bearer(TestApp.adminToken),
                 body: ByteBuffer(json: #"{"name": "bench-agent", "labels": ["linux"], "slots": 2}"#)
             ) { #expect($0.status == .ok || $0.status == .created) }
-            let text = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            // A run's end is visible in the store a moment before its executor records it in the metrics (the
+            // record follows the commit): scrape until both ends are counted, for at most 5 s; the exact values
+            // are asserted below.
+            var text = ""
+            for _ in 0..<50 {
+                text = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+                if text.contains(#"proctor_runs_finished_total{status="success"} 1"#),
+                    text.contains(#"proctor_runs_finished_total{status="failure"} 1"#)
+                {
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
             scrape.withLock { $0 = text }
         }
         await app.store.shutdown()
