@@ -145,15 +145,22 @@ public enum HarnessAdapter {
                 throw ProctorError(.unprocessable, "the pyats harness needs a job_file (a pyATS job)")
             }
             let pyats = options["pyats"]?.stringValue ?? settings.pyats
+            // pyATS checks its own installation by running `pyats` from PATH: its directory (a venv's bin)
+            // comes first, as activating that venv would do.
+            if environment["PATH"] == nil, pyats.hasPrefix("/") {
+                let directory = (pyats as NSString).deletingLastPathComponent
+                environment["PATH"] = directory + ":" + Sandbox.systemPath
+            }
             return RunPlan(
                 executable: pyats,
                 arguments: [
                     "run", "job", resolve(jobFile, in: workspace), "--archive-dir",
-                    workdir.appendingPathComponent("archive").path,
-                    "--no-mail",
+                    workdir.appendingPathComponent("archive").path, "--no-archive-subdir", "--archive-name",
+                    PyATSArchive.fileName, "--no-mail",
                 ] + jobArgs,
                 environment: environment,
-                resultGlobs: ["**results.json"],
+                // The archive (pyATS empties its runinfo directory into it), or a results.json a job kept.
+                resultGlobs: ["archive/" + PyATSArchive.fileName, "**results.json"],
                 resultFormat: .pyats,
                 maxRunTime: maxRunTime,
                 network: network

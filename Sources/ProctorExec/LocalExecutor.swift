@@ -153,17 +153,25 @@ public struct LocalReporter: RunReporter {
     }
 
     public func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {
-        let copy = try files.temporaryURL()
-        try FileManager.default.copyItem(at: file, to: copy)
-        let mime = format == .junit ? "application/junit" : "application/json"
-        let stored = try await files.store(
-            moving: copy,
-            runID: run.id,
-            groupID: run.groupID ?? "",
+        let stored = try await store(
+            file,
             name: name,
-            mime: mime
+            mime: format == .junit ? "application/junit" : "application/json"
         )
         let current = try await queue.store.require(.runs, id: run.id)
         return try await files.ingest(stored, run: current, format: format == .junit ? .junit : .pyats).run
+    }
+
+    public func attachFile(_ file: URL, name: String, mime: String) async throws {
+        _ = try await store(file, name: name, mime: mime)
+    }
+
+    public var maxResultBytes: Int { files.maxBytes }
+
+    /// A copy of the work directory's file, recorded as one of the run's files.
+    private func store(_ file: URL, name: String, mime: String) async throws -> Record {
+        let copy = try files.temporaryURL()
+        try FileManager.default.copyItem(at: file, to: copy)
+        return try await files.store(moving: copy, runID: run.id, groupID: run.groupID ?? "", name: name, mime: mime)
     }
 }

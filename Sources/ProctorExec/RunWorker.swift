@@ -21,6 +21,10 @@ public protocol RunReporter: Sendable {
     func heartbeat() async throws -> RunQueue.Heartbeat
     /// Stores a result file and turns it into test results; returns the run's test summary so far.
     func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary
+    /// Stores a file of the run as it is (pyATS's archive), not read as results.
+    func attachFile(_ file: URL, name: String, mime: String) async throws
+    /// The largest result file the server takes.
+    var maxResultBytes: Int { get }
     /// Waits at most `limit` for something that may concern the run (the local executor wakes on the store's
     /// changes, so that a cancel is seen at once); a remote agent just sleeps until its next heartbeat.
     func waitForChange(upTo limit: Duration) async
@@ -131,7 +135,15 @@ public struct RunWorker: Sendable {
         for file in ResultFiles.find(in: workdir, globs: plan.resultGlobs) {
             let name = String(file.path.dropFirst(workdir.path.count + 1))
             do {
-                summary = try await reporter.attachResult(file, name: name, format: plan.resultFormat)
+                if plan.resultFormat == .pyats, PyATSArchive.isArchive(file) {
+                    // Kept as pyATS wrote it (for download), and its results.json read as the run's results.
+                    try await reporter.attachFile(file, name: name, mime: "application/zip")
+                    let results = file.deletingLastPathComponent().appendingPathComponent("results.json")
+                    try PyATSArchive.extractResults(from: file, to: results, maxBytes: reporter.maxResultBytes)
+                    summary = try await reporter.attachResult(results, name: "results.json", format: .pyats)
+                } else {
+                    summary = try await reporter.attachResult(file, name: name, format: plan.resultFormat)
+                }
             } catch {
                 resultProblems.append("\(name): \(Self.describe(error))")
             }

@@ -236,16 +236,11 @@ struct RemoteReporter: RunReporter {
     }
 
     func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {
-        let reply = try await retrying {
-            let data = try Data(contentsOf: file)
-            return try await client.expect(
-                .POST,
-                "/api/v1/runs/\(runID)/files?name=\(queryEscape(name))&results=\(format.rawValue)",
-                body: .bytes(ByteBuffer(data: data)),
-                contentType: format == .junit ? "application/junit" : "application/json",
-                timeout: .seconds(300)
-            )
-        }
+        let reply = try await upload(
+            file,
+            query: "name=\(queryEscape(name))&results=\(format.rawValue)",
+            contentType: format == .junit ? "application/junit" : "application/json"
+        )
         let totals = reply.json?["run_totals"]
         func count(_ key: String) -> Int {
             if case .number(let n) = totals?[key] ?? .null { return Int(n) }
@@ -258,6 +253,26 @@ struct RemoteReporter: RunReporter {
             errored: count("errored"),
             skipped: count("skipped")
         )
+    }
+
+    func attachFile(_ file: URL, name: String, mime: String) async throws {
+        _ = try await upload(file, query: "name=\(queryEscape(name))", contentType: mime)
+    }
+
+    /// The server's default file limit (`serve --max-file-bytes`); a server set lower answers 413 on upload.
+    var maxResultBytes: Int { 64 << 20 }
+
+    private func upload(_ file: URL, query: String, contentType: String) async throws -> APIClient.Reply {
+        try await retrying {
+            let data = try Data(contentsOf: file)
+            return try await client.expect(
+                .POST,
+                "/api/v1/runs/\(runID)/files?\(query)",
+                body: .bytes(ByteBuffer(data: data)),
+                contentType: contentType,
+                timeout: .seconds(300)
+            )
+        }
     }
 
     /// Retries while the server is unreachable (up to an hour, backing off to 30 s); server errors are final.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests/e2e/xpresso.sh — the XPRESSO front door on a real `proctor serve`: the documents' example lab applied
 # with `proctor apply`, a Polaris image built by a stand-in builder (`--image-builder`) into `--image-storage`
-# (one build `built`, one `failed`), and a request that runs a job on the local executor to COMPLETED/PASSED
-# with its test cases in the native API. The builder is itself a sandboxed run: it lives in WORK (not under
+# (one build `built`, one `failed`), a request that runs a job on the local executor to COMPLETED/PASSED
+# with its test cases in the native API, and a request running a real pyATS job (examples/pyats, pyATS from
+# .venv) to FAILED: one case per section from its archive's results.json, its console log, its archive kept. The builder is itself a sandboxed run: it lives in WORK (not under
 # /tmp, which a job cannot see) and writes its tarball into the one image folder the server lets it write.
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
@@ -59,4 +60,49 @@ RESULT=$(xp "$URL/xpresso/api/v2/requests/$REQ" | field "['result']")
 RUN=$(xp "$URL/xpresso/api/v2/requests/$REQ" | field "['items'][0]['run_id']")
 TESTS=$(curl -s -H "Authorization: Bearer $ADMIN" "$URL/api/v1/runs/$RUN/tests" | field "['items'].__len__()")
 [ "$TESTS" = 2 ] || fail "expected 2 test cases, got $TESTS"
-echo "xpresso.sh: ok (image built and failed as the builder said; $REQ ran $RUN with $TESTS test cases)"
+
+# A real pyATS job (examples/pyats) through a request: pyATS from the test venv, named by the harness's path.
+PYATS=$ROOT/.venv/bin/pyats
+[ -x "$PYATS" ] || fail "no $PYATS (scripts/test installs pyats into .venv from scripts/requirements-test.txt)"
+cat >"$WORK/pyats-lab.yaml" <<YAML
+harnesses:
+  - {name: PyATS, group: myGroup, harness: pyats, path: $PYATS, site: SJC, bldg: ALL, created_by: user}
+jobs:
+  - name: pyATS_Smoke
+    group: myGroup
+    harness: pyats
+    job_file: examples/pyats/smoke_job.py
+    description: A real pyATS job, results from its archive
+    created_by: user
+    profiles:
+      - {name: PYATS, is_default: true, priority: 4, engine: ExecEngine, harnesses: [PyATS], testbeds: [MyTestbed],
+         max_run_time: 300, created_by: user}
+YAML
+"$BIN" apply -f "$WORK/pyats-lab.yaml" --server "$URL" --token "$ADMIN" >/dev/null || fail "apply the pyATS job"
+PYATS_PROFILE=$(xp "$URL/xpresso/api/v2/profiles" | "$PY" -c 'import json,sys; print(next(p["id"] for p in json.load(sys.stdin) if p["name"] == "PYATS"))')
+PYATS_REQ=$(xp -X POST -d "{\"profile\": \"$PYATS_PROFILE\", \"testbeds\": [\"MyTestbed\"]}" "$URL/xpresso/api/v2/requests" \
+  | field "['request_id']") || fail "POST /requests (pyATS)"
+for _ in $(seq 600); do [ "$(xp "$URL/xpresso/api/v2/requests/$PYATS_REQ" | field "['state']")" = COMPLETED ] && break; sleep 0.1; done
+PYATS_RESULT=$(xp "$URL/xpresso/api/v2/requests/$PYATS_REQ" | field "['result']")
+PYATS_RUN=$(xp "$URL/xpresso/api/v2/requests/$PYATS_REQ" | field "['items'][0]['run_id']")
+native() { curl -s -H "Authorization: Bearer $ADMIN" "$URL/api/v1/$1"; }
+[ "$PYATS_RESULT" = FAILED ] || { native "runs/$PYATS_RUN/log" | tail -40 >&2; fail "pyATS request $PYATS_REQ ended $PYATS_RESULT, expected FAILED (one section fails)"; }
+# One case per section, pyATS's own words kept: the failing test's reason is its message.
+CASES=$(native "runs/$PYATS_RUN/tests?limit=100" | "$PY" -c '
+import json,sys
+items = json.load(sys.stdin)["items"]
+print(" ".join(sorted(i["classname"] + "." + i["name"] + "=" + i["status"] for i in items)))
+print(next(i.get("message") or "" for i in items if i["name"] == "lossless"))')
+EXPECTED="Ping.lossless=failed Ping.reach=passed common_cleanup.disconnect=passed common_setup.connect=passed"
+[ "$(echo "$CASES" | head -1)" = "$EXPECTED" ] || fail "pyATS cases: $(echo "$CASES" | head -1), expected $EXPECTED"
+echo "$CASES" | tail -1 | grep -q "lost 1 of 5 packets" || fail "the failed section's message is: $(echo "$CASES" | tail -1)"
+native "runs/$PYATS_RUN/log" | grep -q "%AETEST-INFO" || fail "the run's console log has no aetest output"
+# The archive is kept as pyATS wrote it, and downloads as a zip holding results.json.
+ARCHIVE=$(native "runs/$PYATS_RUN/files" | "$PY" -c '
+import json,sys
+print(next(f["id"] for f in json.load(sys.stdin)["items"] if f["name"] == "archive/pyats-archive.zip"))') \
+  || fail "no archive among the run's files"
+native "files/$ARCHIVE/content" >"$WORK/archive.zip"
+"$PY" -c 'import sys,zipfile; n=zipfile.ZipFile(sys.argv[1]).namelist(); assert "results.json" in n, n' "$WORK/archive.zip" \
+  || fail "the downloaded archive holds no results.json"
+echo "xpresso.sh: ok (image built and failed as the builder said; $REQ ran $RUN with $TESTS test cases; pyATS $PYATS_REQ: $PYATS_RESULT, $(echo "$CASES" | head -1))"
