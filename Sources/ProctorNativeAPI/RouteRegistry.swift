@@ -12,50 +12,10 @@ import ProctorHTTPKit
 /// ```
 enum RouteRegistry {
     static let routes: [RouteDoc] =
-        SystemController.routes.map(\.doc) + OpenAPIController.routes.map(\.doc) + system
-        + AuthController.publicRoutes.map(\.doc) + AuthController.routes.map(\.doc) + RunController.routes.map(\.doc)
-        + AgentController.routes.map(\.doc) + WebhookController.routes.map(\.doc)
-
-    // MARK: Routes served by closures (metrics, whoami, apply)
-
-    static let system: [RouteDoc] = [
-        RouteDoc(
-            .get,
-            "/metrics",
-            "Prometheus metrics",
-            tag: "system",
-            description: "Prometheus text: HTTP requests and latency by route template "
-                + "(`proctor_http_requests_total`, `proctor_http_request_duration_seconds`); runs by status, queue "
-                + "depth and agents online (counted on each scrape); finished runs and run durations by final status; "
-                + "queue wait by executor; executor slots busy and total; build info; `process_*` (CPU, memory, file "
-                + "descriptors, start time). Open by default; when the server runs with `--metrics-token` (or "
-                + "`PROCTOR_METRICS_TOKEN`), it needs `Authorization: Bearer <token>` with that token, and answers 401 "
-                + "without it.",
-            public: true,
-            replies: [.text(200, "Prometheus text exposition format.", mediaType: "text/plain")],
-            errors: []
-        ),
-        RouteDoc(
-            .get,
-            "/api/v1/whoami",
-            "The caller, with their groups, roles and permissions",
-            tag: "auth",
-            replies: [.ok(SchemaDoc.ref("Whoami"))]
-        ),
-        RouteDoc(
-            .post,
-            "/api/v1/apply",
-            "Apply a lab document",
-            tag: "system",
-            description:
-                "The JSON form of `lab.yaml`; site admin only. Applying the same document twice changes nothing. A "
-                + "document larger than `--max-json-bytes` is a 413 whose `error.limit` gives the limit; `proctor "
-                + "apply` sends a big lab in batches under it, in section order (groups, users, tokens, …, "
-                + "definitions, bundles), each batch its own transaction.",
-            body: .json(SchemaDoc.ref("LabDocument")),
-            replies: [.ok(SchemaDoc.ref("ApplyResult"))]
-        ),
-    ]
+        SystemController.routes.map(\.doc) + MetricsController.routes.map(\.doc) + OpenAPIController.routes.map(\.doc)
+        + AuthController.publicRoutes.map(\.doc) + AuthController.routes.map(\.doc)
+        + ApplyController.routes.map(\.doc) + RunController.routes.map(\.doc) + AgentController.routes.map(\.doc)
+        + WebhookController.routes.map(\.doc)
 
     // MARK: Schemas
 
