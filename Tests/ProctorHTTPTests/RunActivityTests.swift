@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -144,6 +145,80 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         return "still going"
+    }
+
+    /// A webhook that cannot be reached is a warning line per failed attempt, saying which delivery, hook and run,
+    /// the attempt, the error and whether it will be retried.
+    @Test func aFailedWebhookDeliveryIsAWarning() async throws {
+        var app = try await TestApp.make()
+        app.configuration.workspace = ExecutionTests.repo.path
+        app.configuration.executorSlots = 1
+        let captured = Lines()
+        let application = try await buildApplication(
+            configuration: app.configuration,
+            store: app.store,
+            logger: Self.jsonLogger(captured)
+        )
+        // A receiver that refuses every delivery with 503 (a refused connection would cost each attempt the
+        // dispatcher's 10 s timeout: the HTTP client retries connecting until then).
+        let refusing = Router()
+        refusing.post("hook") { _, _ -> HTTPResponse.Status in .serviceUnavailable }
+        let port = Mutex(0)
+        let receiver = Application(
+            router: refusing,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } }
+        )
+        let serving = Task { try await receiver.runService() }
+        defer { serving.cancel() }
+        for _ in 0..<250 where port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        let receiverPort = port.withLock { $0 }
+        let found = Mutex<(hook: String, run: String, line: JSONValue?)>(("", "", nil))
+        try await application.test(.live) { client in
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: Self.lab)
+            ) { #expect($0.status == .ok) }
+            let hook = try await client.execute(
+                uri: "/api/v1/webhooks",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(
+                    json:
+                        #"{"group": "lab", "name": "ci", "url": "http://127.0.0.1:\#(receiverPort)/hook", "secret": "s"}"#
+                )
+            ) { try json($0)["id"]?.stringValue ?? "" }
+            let run = try await client.execute(
+                uri: "/api/v1/runs",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"definition": "fine"}"#)
+            ) { try json($0)["id"]?.stringValue ?? "" }
+            #expect(try await Self.waitForEnd(client, run) == "success")
+            // The first attempt follows the run's end within the dispatcher's next pass (it wakes on changes).
+            var line: JSONValue?
+            for _ in 0..<100 {
+                line = captured.all.first { $0["message"] == .string("webhook delivery failed") }
+                if line != nil { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            found.withLock { $0 = (hook, run, line) }
+        }
+        await app.store.shutdown()
+        let (hook, run, line) = found.withLock { $0 }
+        guard let line else {
+            Issue.record("no 'webhook delivery failed' line in \(captured.lines.withLock { $0 })")
+            return
+        }
+        #expect(line["level"] == .string("warning"))
+        #expect(line["webhook_id"] == .string(hook))
+        #expect(line["run_id"] == .string(run))
+        #expect(line["attempt"] == .number(1))
+        #expect(line["will_retry"] == .bool(true))
+        #expect(line["delivery_id"]?.stringValue?.isEmpty == false)
+        #expect(line["error"] == .string("HTTP 503"), "\(line)")
     }
 
     @Test func aLostLeaseIsAWarningAndTheRunGoesBack() async throws {
