@@ -130,8 +130,12 @@ public struct LocalReporter: RunReporter {
         self.logs = logs
     }
 
+    /// The claim this worker executes under: a run requeued meanwhile (its lease expired) and claimed again is
+    /// another attempt, which this worker must not report on.
+    var claim: RunQueue.Claim { RunQueue.Claim(claimant: claimant, attempt: run.int("attempts")) }
+
     public func advance(_ status: RunStatus, reason: String?, changes: [String: Value]) async throws {
-        try await queue.lifecycle.advance(runID: run.id, to: status, reason: reason, changes: changes)
+        try await queue.lifecycle.advance(runID: run.id, to: status, reason: reason, changes: changes, claim: claim)
     }
 
     public func appendLog(_ text: String, offset: Int64) async throws {
@@ -139,7 +143,7 @@ public struct LocalReporter: RunReporter {
     }
 
     public func heartbeat() async throws -> RunQueue.Heartbeat {
-        try await queue.heartbeat(runID: run.id, claimant: claimant)
+        try await queue.heartbeat(runID: run.id, claim: claim)
     }
 
     /// Wakes on any change the store announces, so that a cancel stops the run at once.

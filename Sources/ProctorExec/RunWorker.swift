@@ -104,6 +104,10 @@ public struct RunWorker: Sendable {
 
         let console = Console(reporter: reporter, logger: logger)
         let outcome = await spawn(plan, workdir: workdir, console: console, reporter: reporter, runID: run.id)
+        // The lease is kept until the run's end is written: reading its results can outlast a lease, and a run
+        // whose lease expired in post-run would be requeued and executed again.
+        let leaseKeeper = keepLease(reporter)
+        defer { leaseKeeper.cancel() }
         await console.flush()
 
         switch outcome {
@@ -174,12 +178,49 @@ public struct RunWorker: Sendable {
         case .failedToStart:
             return
         }
-        do {
-            try await reporter.advance(final, reason: reason, changes: [:])
-        } catch {
-            logger.warning("run \(run.id): cannot finish: \(Self.describe(error))")
-        }
+        await finish(run.id, final, reason: reason, reporter: reporter)
         try? FileManager.default.removeItem(at: workdir.appendingPathComponent(".pytest_cache"))
+    }
+
+    /// Heartbeats until cancelled, after the process ended.
+    private func keepLease(_ reporter: any RunReporter) -> Task<Void, Never> {
+        let interval = Duration.milliseconds(Int(heartbeatInterval * 1000))
+        return Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                if (try? await reporter.heartbeat()) == .lost { return }
+            }
+        }
+    }
+
+    /// Writes the run's end; a failure that is not a conflict (the store briefly unavailable, a full writer queue)
+    /// is retried with back-off for about half a minute, because a lost end leaves the run `post-run` until its
+    /// lease expires and it runs again.
+    private func finish(_ runID: String, _ final: RunStatus, reason: String?, reporter: any RunReporter) async {
+        var delay = 0.25
+        for attempt in 1...8 {
+            do {
+                try await reporter.advance(final, reason: reason, changes: [:])
+                return
+            } catch let failure as ProctorError where failure.code == .conflict || failure.code == .notFound {
+                logger.warning("run \(runID): cannot finish: \(failure.message)")
+                return
+            } catch {
+                guard attempt < 8 else {
+                    logger.error("run \(runID): cannot finish after \(attempt) attempts: \(Self.describe(error))")
+                    return
+                }
+                logger.warning("run \(runID): cannot finish yet (\(Self.describe(error))); retrying in \(delay) s")
+                await Self.pause(seconds: delay)
+                delay = min(delay * 2, 8)
+            }
+        }
+    }
+
+    /// Sleeps even in a cancelled task (whose `Task.sleep` returns at once), so that a wait loop never spins.
+    static func pause(seconds: Double) async {
+        await Task.detached { try? await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }.value
     }
 
     enum Outcome: Sendable {
@@ -326,17 +367,19 @@ public struct RunWorker: Sendable {
         } else {
             _ = kill(sandboxed ? pid : -pid, SIGTERM)
         }
+        // The waits below also run in a cancelled task (the output ended while stopping, or a shutdown), where
+        // `Task.sleep` returns at once: `pause` sleeps regardless, so the polls never spin a core.
         let deadline = ContinuousClock.now + .milliseconds(Int(grace * 1000))
         while ContinuousClock.now < deadline {
             if over() { return }
-            try? await Task.sleep(for: .milliseconds(20))
+            await pause(seconds: 0.02)
         }
         // Killing the sandbox's init kills its whole namespace at once.
         if let sandboxInit { _ = kill(sandboxInit, SIGKILL) }
         _ = kill(sandboxed ? pid : -pid, SIGKILL)
         let gone = ContinuousClock.now + .seconds(2)
         while ContinuousClock.now < gone && !over() {
-            try? await Task.sleep(for: .milliseconds(20))
+            await pause(seconds: 0.02)
         }
     }
 

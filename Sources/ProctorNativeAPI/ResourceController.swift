@@ -81,7 +81,17 @@ struct ResourceController {
         let principal = context.principal
         let existing = try await fetch(context, principal)
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-        try await catalog.delete(existing, ifMatch: ifMatch, role: writeRole, principal: principal)
+        if kind == .runs {
+            // A run is not a catalog row: what it owns (files' contents) goes with it, and an executing one stays.
+            try await QueuedRuns(services: services).delete(
+                existing,
+                ifMatch: ifMatch,
+                role: writeRole,
+                principal: principal
+            )
+        } else {
+            try await catalog.delete(existing, ifMatch: ifMatch, role: writeRole, principal: principal)
+        }
         return Response(status: .noContent)
     }
 

@@ -140,7 +140,8 @@ package struct RunController {
         while true {
             let generation = await services.events.generation
             let page = try await eventsAfter(after, limit: limit, scope: principal.scope)
-            if !page.isEmpty || ContinuousClock.now >= deadline {
+            // A cancelled request (the client went away) answers at once: its waits would return at once too.
+            if !page.isEmpty || ContinuousClock.now >= deadline || Task.isCancelled {
                 let last = page.last?.seq ?? after
                 return JSONResponse.make(
                     .object(["items": .array(page.map { $0.publicJSON() }), "next_after": .number(Double(last))])
@@ -360,7 +361,7 @@ package struct RunController {
             let generation = await services.events.generation
             slice = try await services.logs.read(runID: run.id, from: offset, maxBytes: limit)
             let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
-            if !slice.text.isEmpty || status.isTerminal || ContinuousClock.now >= deadline { break }
+            if !slice.text.isEmpty || status.isTerminal || ContinuousClock.now >= deadline || Task.isCancelled { break }
             await services.events.wait(after: generation, timeout: min(.seconds(1), deadline - ContinuousClock.now))
             run = try await store.require(.runs, id: run.id)
         }

@@ -135,6 +135,23 @@ public struct QueuedRuns: Sendable {
         return try await ReportedRuns(services: services).delete(runID: run.id, scope: scope)
     }
 
+    /// Deletes a run as a generic DELETE asks (the native API): `role` in its group, `ifMatch` guarding against a
+    /// concurrent change (412); a run Proctor executes only when it is not executing (409), a client's run at any
+    /// time. Its files' contents go with it.
+    public func delete(_ run: Record, ifMatch: String?, role: Role, principal: Principal) async throws {
+        try CatalogEditor.authorize(run, role: role, principal: principal)
+        if let ifMatch, ifMatch != run.etag {
+            throw ProctorError(.preconditionFailed, "the run changed since it was read (If-Match)")
+        }
+        let deleted: Bool
+        if run.string("executor") == RunExecutor.client.rawValue {
+            deleted = try await ReportedRuns(services: services).delete(runID: run.id, scope: .everything)
+        } else {
+            deleted = try await deleteUnlessActive(runID: run.id, principal: principal, scope: principal.scope)
+        }
+        guard deleted else { throw ProctorError.notFound("no such run: \(run.id)") }
+    }
+
     /// Deletes every run matching `filter` that is not executing (nor claimed meanwhile), page by page.
     ///
     /// - Returns: how many runs were deleted.
@@ -149,7 +166,11 @@ public struct QueuedRuns: Sendable {
             if page.isEmpty { return deleted }
             for row in page {
                 do {
-                    if try await deleteUnlessActive(runID: row.id, principal: principal, scope: scope) { deleted += 1 }
+                    if try await deleteUnlessActive(runID: row.id, principal: principal, scope: scope) {
+                        deleted += 1
+                    } else {
+                        skipped.insert(row.id)  // gone meanwhile, or out of scope: never listed again
+                    }
                 } catch let failure as ProctorError where failure.code == .conflict || failure.code == .forbidden {
                     skipped.insert(row.id)
                 }

@@ -281,13 +281,24 @@ public struct ReportedRuns: Sendable {
     public func delete(runID: String, scope: Scope) async throws -> Bool {
         guard try await store.get(.runs, id: runID, scope: scope) != nil else { return false }
         while true {
-            let files = try await store.list(
+            let listed = try await store.list(
                 .files,
-                query: Query(filter: .equal("run_id", runID), limit: 200),
+                query: Query(filter: .equal("run_id", runID), limit: 200, fields: ["id"]),
                 scope: .everything
             ).items
-            if files.isEmpty { break }
-            for file in files { try await services.files.delete(file) }
+            if listed.isEmpty { break }
+            var removed = 0
+            for row in listed {
+                // A listing leaves out secret fields such as storage_path; the row read by id has it, so that the
+                // file's content is removed with it.
+                guard let file = try await store.get(.files, id: row.id, scope: .everything) else { continue }
+                if try await services.files.delete(file) { removed += 1 }
+            }
+            // Every page must delete something (or its rows vanished meanwhile); otherwise stop instead of
+            // listing the same rows again and again.
+            guard removed > 0 || listed.count < 200 else {
+                throw ProctorError(.unavailable, "the files of run \(runID) could not be deleted; try again")
+            }
         }
         let deleted = try await store.delete(.runs, id: runID, ifMatch: nil, scope: scope)
         if deleted { await services.events.publish() }

@@ -170,9 +170,13 @@ public struct RunFiles: Sendable {
         return url
     }
 
-    public func delete(_ file: Record) async throws {
+    /// Removes a file's row and its content (`file` must be read by id: listings leave out its storage path).
+    ///
+    /// - Returns: whether a row was deleted.
+    @discardableResult
+    public func delete(_ file: Record) async throws -> Bool {
         if let url = try? location(of: file) { try? FileManager.default.removeItem(at: url) }
-        try await store.delete(.files, id: file.id, ifMatch: nil, scope: .everything)
+        return try await store.delete(.files, id: file.id, ifMatch: nil, scope: .everything)
     }
 
     static func digests(of url: URL) throws -> (md5: String, sha256: String) {

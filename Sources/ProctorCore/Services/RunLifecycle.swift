@@ -431,12 +431,18 @@ public struct RunLifecycle: Sendable {
         reason: String? = nil,
         changes extra: [String: Value] = [:],
         expecting: Set<RunStatus>? = nil,
-        ifMatch: String? = nil
+        ifMatch: String? = nil,
+        claim: RunQueue.Claim? = nil
     ) async throws -> Record {
         let result = try await store.transaction { store -> (Record, Record, RunStatus) in
             let run = try await store.require(.runs, id: runID)
             let current = RunStatus(rawValue: run.string("status") ?? "") ?? .new
             if let ifMatch, ifMatch != run.etag { throw ProctorError.conflict("the run changed meanwhile") }
+            if let claim, !claim.holds(run) {
+                throw ProctorError.conflict(
+                    "the run is no longer under this claim (its lease expired and it was requeued)"
+                )
+            }
             if let expecting, !expecting.contains(current) {
                 throw ProctorError.conflict(
                     "the run is \(current.rawValue), not \(expecting.map(\.rawValue).sorted().joined(separator: " or "))",

@@ -59,23 +59,62 @@ public struct RunQueue: Sendable {
         case lost
     }
 
+    /// One claim of a run: who claimed it, and which attempt the claim was. A run requeued and claimed again (by
+    /// the same executor, under the same name) is a new attempt, so the worker of the old claim, still finishing,
+    /// can neither extend the new claim's lease nor write its status.
+    public struct Claim: Sendable, Equatable {
+        public var claimant: String
+        /// The run's `attempts` when it was claimed (nil: any attempt of this claimant, as agents report).
+        public var attempt: Int64?
+
+        public init(claimant: String, attempt: Int64?) {
+            self.claimant = claimant
+            self.attempt = attempt
+        }
+
+        /// The claim of a run just claimed.
+        public init(of run: Record) {
+            self.init(claimant: run.string("claimed_by") ?? "", attempt: run.int("attempts"))
+        }
+
+        /// Whether `run` is still under this claim.
+        public func holds(_ run: Record) -> Bool {
+            run.string("claimed_by") == claimant && (attempt == nil || run.int("attempts") == attempt)
+        }
+    }
+
     /// Extends the claimant's lease on the run.
     public func heartbeat(runID: String, claimant: String) async throws -> Heartbeat {
-        guard let run = try await store.get(.runs, id: runID), run.string("claimed_by") == claimant,
-            RunStatus(rawValue: run.string("status") ?? "")?.isActive == true
-        else { return .lost }
-        do {
-            _ = try await store.update(
-                .runs,
-                id: runID,
-                changes: ["lease_expires_at": .timestamp(Timestamp.now() + Int64(leaseSeconds) * 1_000_000)],
-                ifMatch: run.etag,
-                scope: .everything
-            )
-        } catch let failure as ProctorError where failure.code == .conflict {
-            return try await heartbeat(runID: runID, claimant: claimant)
+        try await heartbeat(runID: runID, claim: Claim(claimant: claimant, attempt: nil))
+    }
+
+    /// Extends the claim's lease on the run. A heartbeat that loses a race with another write of the run reads it
+    /// again, a few times with a pause (never in a tight loop: under group commit a retry at once can meet the same
+    /// uncommitted group); if it still cannot write, the lease stays as it was and the next beat tries again.
+    public func heartbeat(runID: String, claim: Claim) async throws -> Heartbeat {
+        for attempt in 0..<5 {
+            guard let run = try await store.get(.runs, id: runID), claim.holds(run),
+                RunStatus(rawValue: run.string("status") ?? "")?.isActive == true
+            else { return .lost }
+            do {
+                _ = try await store.update(
+                    .runs,
+                    id: runID,
+                    changes: ["lease_expires_at": .timestamp(Timestamp.now() + Int64(leaseSeconds) * 1_000_000)],
+                    ifMatch: run.etag,
+                    scope: .everything
+                )
+                return run.bool("cancel_requested") == true ? .cancel : .keep
+            } catch let failure as ProctorError where failure.code == .conflict {
+                await Self.pause(milliseconds: 10 << attempt)
+            }
         }
-        return run.bool("cancel_requested") == true ? .cancel : .keep
+        return .keep
+    }
+
+    /// Sleeps even in a cancelled task (whose `Task.sleep` returns at once), so that a retry loop never spins.
+    static func pause(milliseconds: Int) async {
+        await Task.detached { try? await Task.sleep(for: .milliseconds(milliseconds)) }.value
     }
 
     /// Requeues (or, past ``maxAttempts``, fails as `error`) every executing run whose lease has expired.

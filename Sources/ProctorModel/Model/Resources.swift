@@ -63,7 +63,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 6
+    public static let version = 7
 
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
     /// Built once: a schema is read on every row a request touches.
@@ -492,7 +492,11 @@ public enum Catalog {
                     FieldSpec("submitted_by", .string),
                     FieldSpec("run_id", .id),
                 ],
-                indexes: [IndexSpec(["group_id", "name", "tag"])]
+                // run_id: deleting a run deletes its builds (ON DELETE CASCADE) without scanning them all.
+                indexes: [
+                    IndexSpec(["group_id", "name", "tag"]),
+                    IndexSpec(["run_id"], condition: IndexSpec.notNull("run_id"), since: 7),
+                ]
             )
         case .webhooks:
             return ResourceSchema(
@@ -523,9 +527,11 @@ public enum Catalog {
                     FieldSpec("next_attempt_at", .timestamp),
                     FieldSpec("delivered_at", .timestamp),
                 ],
+                // run_id: deleting a run removes its deliveries without scanning them all.
                 indexes: [
                     IndexSpec(["status", "next_attempt_at"]), IndexSpec(["webhook_id", "created_at"]),
                     IndexSpec(["webhook_id", "event_seq"], unique: true),
+                    IndexSpec(["run_id"], condition: IndexSpec.notNull("run_id"), since: 7),
                 ],
                 since: 2
             )
