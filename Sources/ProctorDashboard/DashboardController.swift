@@ -58,9 +58,11 @@ public struct DashboardController: Sendable {
         pages.get("ui/events/stream", use: native.eventStream)
         pages.get("ui/runs/:id/log/stream", use: native.followLog)
         pages.get("ui/files/:id", use: native.download)
-        RunPages(services: services, renderer: renderer).addRoutes(to: pages)
-        JobPages(services: services, renderer: renderer).addRoutes(to: pages)
-        LabPages(store: store, renderer: renderer).addRoutes(to: pages)
+        let slots = configuration.executorSlots
+        RunPages(services: services, renderer: renderer, localExecutorSlots: slots).addRoutes(to: pages)
+        JobPages(services: services, renderer: renderer, localExecutorSlots: slots).addRoutes(to: pages)
+        LabPages(store: store, renderer: renderer, waits: RunWaits(store: store, localExecutorSlots: slots))
+            .addRoutes(to: pages)
     }
 
     // MARK: Login and logout
@@ -185,14 +187,18 @@ public enum Dashboard {
 
     /// Renders the runs page (`/` with these query parameters) as `principal` sees it, without HTTP: what
     /// `proctor-bench --dashboard` times.
-    public static func renderRunsPage(services: RunServices, parameters: [String: String], principal: Principal)
-        async throws -> String
-    {
+    public static func renderRunsPage(
+        services: RunServices,
+        parameters: [String: String],
+        principal: Principal,
+        localExecutorSlots: Int = 1
+    ) async throws -> String {
         let renderer = try DashboardRenderer.shared.get()
-        return try await RunPages(services: services, renderer: renderer).runsHTML(
-            parameters.mapValues { Substring($0) },
-            session: PageSession(principal: principal, csrf: "bench")
-        )
+        return try await RunPages(services: services, renderer: renderer, localExecutorSlots: localExecutorSlots)
+            .runsHTML(
+                parameters.mapValues { Substring($0) },
+                session: PageSession(principal: principal, csrf: "bench")
+            )
     }
 
     /// Whether a route path belongs to the dashboard (HTML pages and their feeds, not the documented API).

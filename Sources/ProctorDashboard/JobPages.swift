@@ -9,10 +9,14 @@ import ProctorHTTPKit
 struct JobPages {
     let services: RunServices
     let renderer: DashboardRenderer
+    /// The local executor's slots, for why the job's queued runs wait.
+    let localExecutorSlots: Int
     /// How many runs the history, the trend and the flaky-test window cover.
     static let historySize = 20
     static let trendSize = 30
     static let flakyWindow = 10
+    /// How many of a job's latest runs the jobs page looks through for its last success.
+    static let lastSuccessWindow = 50
 
     var store: any StoreReader { services.store }
 
@@ -29,13 +33,30 @@ struct JobPages {
             query: Query(filter: .equal("deleted", "false"), sort: [SortKey("name")], limit: 500),
             scope: session.principal.scope
         ).items
+        let outcomes = try await RunHistory(store: store).lastOutcomes(
+            definitionIDs: definitions.map(\.id),
+            window: Self.lastSuccessWindow,
+            scope: session.principal.scope
+        )
         let rows = definitions.map { definition -> [String: Any] in
-            [
+            var row: [String: Any] = [
                 "id": definition.id, "name": definition.name ?? definition.id,
                 "description": definition.string("description") ?? "",
                 "harness": definition.string("harness") ?? "", "tags": definition.strings("tags"),
                 "disabled": definition.string("configuration_state") == "DISABLED",
             ]
+            if let latest = outcomes[definition.id]?.latest {
+                let status = latest.string("status") ?? ""
+                row["last"] = [
+                    "id": latest.id, "status": status, "status_class": Format.statusClass(status),
+                    "note": RunPages.statusNote(status: status, reason: latest.string("reason")),
+                    "time": Format.time(latest.int("created_at")),
+                ]
+            }
+            if let success = outcomes[definition.id]?.lastSuccess {
+                row["success"] = ["id": success.id, "time": Format.time(success.int("created_at"))]
+            }
+            return row
         }
         return try renderer.page(
             "jobs",
@@ -93,7 +114,8 @@ struct JobPages {
             "testbeds": testbeds.map { ["id": $0.id, "name": $0.name ?? $0.id] },
             "has_testbeds": !testbeds.isEmpty,
             "can_launch": session.principal.has(.member, in: definition.groupID ?? ""),
-            "rows": try await RunPages(services: services, renderer: renderer).runRows(recent, scope: scope),
+            "rows": try await RunPages(services: services, renderer: renderer, localExecutorSlots: localExecutorSlots)
+                .runRows(recent, scope: scope),
             "no_runs": recent.isEmpty,
             "trend_svg": TrendChart.svg(trend),
             "trend_points": trend.count,

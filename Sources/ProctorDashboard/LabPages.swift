@@ -4,14 +4,17 @@ import Hummingbird
 import ProctorCore
 import ProctorHTTPKit
 
-/// The lab (`/lab/:section`): testbeds (busy or idle, and their queue), agents (online, labels, last seen,
-/// current run), engines, harnesses, topics and components, as tables of cells.
+/// The lab (`/lab/:section`): testbeds (busy or idle, and their queue), the queue (every waiting run and why it
+/// waits), agents (online, labels, last seen, current run), engines, harnesses, topics and components, as tables
+/// of cells.
 struct LabPages {
     let store: any StoreReader
     let renderer: DashboardRenderer
+    let waits: RunWaits
 
     static let sections: [(String, String)] = [
-        ("testbeds", "Testbeds"), ("agents", "Agents"), ("engines", "Engines"), ("harnesses", "Harnesses"),
+        ("testbeds", "Testbeds"), ("queue", "Queue"), ("agents", "Agents"), ("engines", "Engines"),
+        ("harnesses", "Harnesses"),
         ("topics", "Topics"), ("components", "Components"),
     ]
     static let limit = 500
@@ -117,6 +120,28 @@ struct LabPages {
             return (
                 ["Testbed", "State", "Current run", "Queue", "Tags"], rows,
                 "Add testbeds to a lab file and apply it: proctor apply -f lab.yaml (see examples/lab.yaml)."
+            )
+        case "queue":
+            let (_, queued) = try await activeAndQueued(scope: scope)
+            let names = try await NameLookup(store: store).names(
+                for: queued,
+                fields: ["testbed_id": .testbeds],
+                scope: scope
+            )
+            let why = try await waits.explain(queued, scope: scope)
+            let rows = queued.map { run -> [Cell] in
+                let wait = why[run.id]
+                return [
+                    Cell(text: run.name ?? run.id, link: "/runs/\(run.id)"), Cell(text: run.string("executor") ?? ""),
+                    Cell(text: "", items: run.strings("engine_labels")),
+                    Cell(text: run.string("testbed_id").flatMap { names[$0] } ?? ""),
+                    Cell(text: Format.time(run.int("created_at"))),
+                    Cell(text: wait?.short ?? "", link: wait?.blockingRunID.map { "/runs/\($0)" }),
+                ]
+            }
+            return (
+                ["Run", "Executor", "Labels", "Testbed", "Launched (UTC)", "Why it waits"], rows,
+                "No run waits: every launched run was taken by an executor or an agent."
             )
         case "agents":
             let agents = try await list(.agents, scope: scope)

@@ -12,7 +12,15 @@ import ProctorHTTPKit
 struct RunPages {
     let services: RunServices
     let renderer: DashboardRenderer
+    /// Why queued runs wait (the core's rule), shown on the run's page and, shortly, in the table.
+    let waits: RunWaits
     static let pageSize = 50
+
+    init(services: RunServices, renderer: DashboardRenderer, localExecutorSlots: Int) {
+        self.services = services
+        self.renderer = renderer
+        self.waits = RunWaits(store: services.store, localExecutorSlots: localExecutorSlots)
+    }
 
     var store: any StoreReader { services.store }
 
@@ -20,6 +28,9 @@ struct RunPages {
         pages.get("/", use: runs)
         pages.get("runs", use: runs)
         pages.get("runs/:id", use: run)
+        pages.get("runs/:id/log.txt", use: logDownload)
+        pages.get("runs/:id/compare", use: compare)
+        pages.get("tests/history", use: testHistory)
         pages.post("runs/:id/cancel", use: cancel)
         pages.post("runs/:id/relaunch", use: relaunch)
     }
@@ -35,6 +46,12 @@ struct RunPages {
         var tag = ""
         var from = ""
         var to = ""
+        /// `key=value`: runs launched with this label.
+        var label = ""
+        /// The launching user's name.
+        var user = ""
+        /// A test's name: runs among the latest ``RunPages/testSearchWindow`` that have a test of that name.
+        var test = ""
         var sort = "newest"
         var after: String?
 
@@ -48,14 +65,19 @@ struct RunPages {
             tag = value("tag")
             from = value("from")
             to = value("to")
+            label = value("label")
+            user = value("user")
+            test = value("test")
             sort = ["oldest", "status"].contains(value("sort")) ? value("sort") : "newest"
             after = parameters["after"].map(String.init)
         }
 
         typealias Parameters = [String: Substring]
 
-        func query(limit: Int) throws -> Query {
-            var filter: Filter?
+        /// The query of these filters; `userID` and `testRunIDs` are the launching user and the runs with the
+        /// test, looked up beforehand (``RunPages/searchFilter(_:scope:)``).
+        func query(limit: Int, extra: Filter? = nil) throws -> Query {
+            var filter: Filter? = extra
             if !status.isEmpty {
                 guard RunStatus(rawValue: status) != nil else {
                     throw ProctorError.badRequest("unknown status '\(status)'", field: "status")
@@ -65,6 +87,15 @@ struct RunPages {
             if !job.isEmpty { filter = filter && .equal("definition_id", job) }
             if !testbed.isEmpty { filter = filter && .equal("testbed_id", testbed) }
             if !tag.isEmpty { filter = filter && .predicate(Condition("tags", .arrayContains, [tag])) }
+            if !label.isEmpty {
+                let parts = label.split(separator: "=", maxSplits: 1).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw ProctorError.badRequest("label must be key=value", field: "label")
+                }
+                filter = filter && .equal("labels.\(parts[0])", parts[1])
+            }
             var window: TimeWindow?
             if !from.isEmpty || !to.isEmpty {
                 window = TimeWindow(
@@ -95,7 +126,10 @@ struct RunPages {
         /// The query string of these filters (without the cursor), for links.
         var queryString: String {
             let pairs =
-                [("status", status), ("job", job), ("testbed", testbed), ("tag", tag), ("from", from), ("to", to)]
+                [
+                    ("status", status), ("job", job), ("testbed", testbed), ("tag", tag), ("label", label),
+                    ("user", user), ("test", test), ("from", from), ("to", to),
+                ]
                 + (sort == "newest" ? [] : [("sort", sort)])
             return pairs.filter { !$0.1.isEmpty }.map {
                 "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
@@ -103,7 +137,9 @@ struct RunPages {
             .joined(separator: "&")
         }
 
-        var isFiltered: Bool { !(status + job + testbed + tag + from + to).isEmpty || after != nil }
+        var isFiltered: Bool {
+            !(status + job + testbed + tag + label + user + test + from + to).isEmpty || after != nil
+        }
     }
 
     @Sendable func runs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -117,7 +153,12 @@ struct RunPages {
     func runsHTML(_ parameters: Filters.Parameters, session: PageSession) async throws -> String {
         let scope = session.principal.scope
         let filters = Filters(parameters)
-        let page = try await store.list(.runs, query: try filters.query(limit: Self.pageSize), scope: scope)
+        let extra = try await searchFilter(filters, scope: scope)
+        let page = try await store.list(
+            .runs,
+            query: try filters.query(limit: Self.pageSize, extra: extra),
+            scope: scope
+        )
         let rows = try await runRows(page.items, scope: scope)
         let base = filters.queryString
         var data: [String: Any] = [
@@ -151,6 +192,9 @@ struct RunPages {
             ["value": $0.0, "label": $0.1, "selected": $0.0 == filters.sort]
         }
         data["tag"] = filters.tag
+        data["label"] = filters.label
+        data["user"] = filters.user
+        data["test"] = filters.test
         data["from"] = filters.from
         data["to"] = filters.to
         data["rows_url"] =
@@ -160,7 +204,45 @@ struct RunPages {
         return try renderer.pageHTML("runs", title: "Runs · Proctor", section: "runs", session: session, data: data)
     }
 
-    /// The table's rows, with the names of jobs, profiles, testbeds and launchers looked up in bulk.
+    /// How many of the latest runs (of the chosen job, or of all) a test-name search looks through: test results
+    /// are indexed by run, not by name, so the search stays bounded.
+    static let testSearchWindow = 200
+
+    /// The conditions of the user and test searches, which need a lookup first: the user by name, and the runs
+    /// among the latest ``testSearchWindow`` that have a test of that name (by `run_id`, indexed).
+    func searchFilter(_ filters: Filters, scope: Scope) async throws -> Filter? {
+        var filter: Filter?
+        if !filters.user.isEmpty {
+            let user = try await store.first(.users, matching: ["name": .string(filters.user)], scope: .everything)
+            filter = filter && .equal("launched_by", user?.id ?? "")
+        }
+        if !filters.test.isEmpty {
+            var recent = Filters([:])
+            recent.job = filters.job
+            let runs = try await store.list(
+                .runs,
+                query: try recent.query(limit: Self.testSearchWindow),
+                scope: scope
+            ).items.map(\.id)
+            let having =
+                runs.isEmpty
+                ? []
+                : try await store.list(
+                    .testResults,
+                    query: Query(
+                        filter: .predicate(Condition("run_id", .in, runs)) && .equal("name", filters.test),
+                        limit: runs.count * 4,
+                        fields: ["run_id"]
+                    ),
+                    scope: scope
+                ).items.compactMap { $0.string("run_id") }
+            filter = filter && .predicate(Condition("id", .in, having.isEmpty ? [""] : Array(Set(having))))
+        }
+        return filter
+    }
+
+    /// The table's rows, with the names of jobs, profiles, testbeds and launchers looked up in bulk, and why the
+    /// queued ones wait.
     func runRows(_ runs: [Record], scope: Scope) async throws -> [[String: Any]] {
         let names = try await NameLookup(store: store).names(
             for: runs,
@@ -169,7 +251,22 @@ struct RunPages {
             ],
             scope: scope
         )
-        return runs.map { run in Self.row(run, names: names) }
+        let waiting = try await waits.explain(runs, scope: scope)
+        return runs.map { run in
+            var row = Self.row(run, names: names)
+            if let wait = waiting[run.id] { row["wait"] = wait.short }
+            return row
+        }
+    }
+
+    /// What a finished run's status badge adds: a killed run timed out or was canceled (its reason).
+    static func statusNote(status: String, reason: String?) -> String {
+        guard status == RunStatus.killed.rawValue, let reason else { return "" }
+        switch reason {
+        case "timeout": return "timed out"
+        case "canceled": return "canceled"
+        default: return reason
+        }
     }
 
     static func row(_ run: Record, names: [String: String]) -> [String: Any] {
@@ -177,6 +274,8 @@ struct RunPages {
         let failed = (run.int("tests_failed") ?? 0) + (run.int("tests_errored") ?? 0)
         return [
             "id": run.id, "name": run.name ?? run.id, "status": status, "status_class": Format.statusClass(status),
+            "number": run.int("seq").map { "#\($0)" } ?? "",
+            "status_note": statusNote(status: status, reason: run.string("reason")),
             "job": run.string("definition_id").flatMap { names[$0] } ?? "", "job_id": run.string("definition_id") ?? "",
             "profile": run.string("profile_id").flatMap { names[$0] } ?? "",
             "testbed": run.string("testbed_id").flatMap { names[$0] } ?? "",
@@ -239,6 +338,10 @@ struct RunPages {
         data["finished"] = Format.time(run.int("finished_at"))
         data["executor"] = run.string("executor") ?? ""
         data["skipped"] = run.int("tests_skipped") ?? 0
+        if let wait = try await waits.explain(run, scope: scope) {
+            data["wait"] = wait.sentence
+            if let blocking = wait.blockingRunID { data["wait_run"] = "/runs/\(blocking)" }
+        }
         if let previous = run.string("previous_run_id") {
             data["previous"] = ["id": previous, "name": names[previous] ?? previous]
         }
@@ -271,6 +374,9 @@ struct RunPages {
                 "name": test.name ?? "", "time": String(format: "%.2f s", test["time"].doubleValue ?? 0),
                 "message": test.string("message") ?? "", "mark": ["REGRESSED", "RECOVERED"].contains(mark) ? mark : "",
                 "mark_class": Format.statusClass(mark),
+                "history": run.string("definition_id").map {
+                    Self.historyLink(jobID: $0, classname: test.string("classname") ?? "", name: test.name ?? "")
+                } ?? "",
             ]
         }
         data["tests_more"] = tests.nextCursor != nil
@@ -289,6 +395,33 @@ struct RunPages {
         }
         data["no_files"] = files.items.isEmpty
         return data
+    }
+
+    /// The whole console log as a plain-text attachment, read slice by slice so that a long log is never held
+    /// in memory at once.
+    @Sendable func logDownload(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let run = try await requireRun(context, scope: context.principal.scope)
+        let logs = services.logs
+        let runID = run.id
+        let body = ResponseBody { writer in
+            var cursor: Int64 = 0
+            while true {
+                let slice = try await logs.read(runID: runID, from: cursor, maxBytes: 1 << 20)
+                if slice.text.isEmpty || slice.next <= cursor { break }
+                try await writer.write(ByteBuffer(string: slice.text))
+                cursor = slice.next
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/plain; charset=utf-8",
+                .contentDisposition: "attachment; filename=\"run-\(run.int("seq").map(String.init) ?? run.id).log\"",
+                .cacheControl: "no-store",
+            ],
+            body: body
+        )
     }
 
     // MARK: Actions
@@ -318,7 +451,7 @@ struct RunPages {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    private func requireRun(_ context: AuthenticatedContext, scope: Scope) async throws -> Record {
+    func requireRun(_ context: AuthenticatedContext, scope: Scope) async throws -> Record {
         let id = try context.parameters.require("id")
         guard let run = try await store.get(.runs, id: id, scope: scope) else {
             throw ProctorError.notFound("There is no run \(id) (or it belongs to a group you are not in).")

@@ -258,6 +258,9 @@ enum DocsPage {
             th{background:#fafafa}.status{font-weight:bold}.summary{font-weight:600}.auth{color:#666;font-size:90%}
             .method{display:inline-block;min-width:4.5em;text-align:center;color:#fff;border-radius:4px;padding:0 .4em;font-size:85%}
             .get{background:#2b7bb9}.post{background:#2f9e44}.patch{background:#d9822b}.put{background:#b98b2b}.delete{background:#c92a2a}
+            body,code{overflow-wrap:anywhere}pre{overflow-x:auto;max-width:100%}
+            @media (max-width:40em){body{margin:1em auto;padding:0 .5em}nav ul{columns:1;padding-left:1.2em}
+            section{padding:.2em .5em}table{table-layout:fixed;font-size:90%}th,td{padding:.2em .3em}}
             """
     }
 }

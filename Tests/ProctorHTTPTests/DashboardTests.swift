@@ -457,6 +457,266 @@ import Testing
     }
 }
 
+/// Issue #21: why a run waits, the runs table's number, launch time, search and killed reasons, the raw log, the
+/// jobs' last outcomes, a test's history and the comparison of two runs.
+@Suite struct DashboardWaitAndHistoryTests {
+    typealias Page = DashboardTests
+
+    static let lab =
+        #"{"groups": [{"name": "g"}], "engines": [{"group": "g", "name": "agents", "type": "agent", "labels": ["linux"]}], "testbeds": [{"group": "g", "name": "tb-1"}], "definitions": [{"group": "g", "name": "job", "harness": "shell", "job_file": "true", "profiles": [{"name": "P", "is_default": true, "engine": "agents"}]}]}"#
+
+    func launch(_ client: any TestClientProtocol, _ body: String) async throws -> JSONValue {
+        try await client.execute(
+            uri: "/api/v1/runs",
+            method: .post,
+            headers: bearer(TestApp.adminToken),
+            body: ByteBuffer(json: body)
+        ) { response in
+            #expect(response.status == .created, "\(String(buffer: response.body))")
+            return try json(response)
+        }
+    }
+
+    func page(_ client: any TestClientProtocol, _ path: String, _ cookie: HTTPFields) async throws -> String {
+        try await client.execute(uri: path, method: .get, headers: cookie) { response in
+            #expect(response.status == .ok, "\(path)")
+            return Page.text(response)
+        }
+    }
+
+    @Test func aQueuedRunSaysWhyItWaits() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await DashboardTests().makeUser(client)
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: Self.lab)
+            ) { #expect($0.status == .ok) }
+            let first = try await launch(client, #"{"definition": "job", "testbed": "tb-1", "name": "first"}"#)
+            let firstID = first["id"]?.stringValue ?? ""
+            let (cookie, _) = try await DashboardTests().login(client)
+            // No agent at all: the run page, the runs table and the lab's queue say so.
+            let waiting = try await page(client, "/runs/\(firstID)", cookie)
+            #expect(waiting.contains("It runs on an agent, and no agent with labels linux is online."))
+            #expect(try await page(client, "/", cookie).contains("no agent with labels linux online"))
+            let queue = try await page(client, "/lab/queue", cookie)
+            #expect(queue.contains(#"<a href="/runs/\#(firstID)">first</a>"#))
+            #expect(queue.contains("no agent with labels linux online"))
+            // An agent with other labels does not count; one with linux does, and the run is next.
+            for (name, labels) in [("mac", #"["macos"]"#), ("lin", #"["linux", "x86"]"#)] {
+                try await client.execute(
+                    uri: "/api/v1/agents/register",
+                    method: .post,
+                    headers: bearer(TestApp.adminToken),
+                    body: ByteBuffer(json: #"{"name": "\#(name)", "labels": \#(labels)}"#)
+                ) { #expect($0.status == .ok || $0.status == .created) }
+            }
+            #expect(
+                try await page(client, "/runs/\(firstID)", cookie).contains(
+                    "It is next in the queue; an executor takes it at its next poll."
+                )
+            )
+            let agent = try await client.execute(
+                uri: "/api/v1/agents?filter=name=lin",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0)["items"]?.arrayValue?.first?["id"]?.stringValue ?? "" }
+            try await client.execute(
+                uri: "/api/v1/agents/\(agent)/claim?wait=0",
+                method: .post,
+                headers: bearer(TestApp.adminToken)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect((try? json(response))?["run"]?["id"]?.stringValue == firstID)
+            }
+            // The testbed now executes the first run: the second waits for it, with a link.
+            let second = try await launch(client, #"{"definition": "job", "testbed": "tb-1", "name": "second"}"#)
+            let secondPage = try await page(client, "/runs/\(second["id"]?.stringValue ?? "")", cookie)
+            #expect(secondPage.contains("Its testbed is busy with run first."))
+            #expect(secondPage.contains(#"<a href="/runs/\#(firstID)">Open that run</a>"#))
+            #expect(
+                !(try await page(client, "/runs/\(firstID)", cookie)).contains("wait-why"),
+                "a claimed run does not wait"
+            )
+        }
+    }
+
+    @Test func theRunsTableShowsNumbersLaunchTimesKillReasonsAndSearches() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await DashboardTests().makeUser(client)
+            try await client.execute(
+                uri: "/api/v1/apply",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: Self.lab)
+            ) { #expect($0.status == .ok) }
+            let labelled = try await launch(
+                client,
+                #"{"definition": "job", "name": "labelled", "labels": {"team": "net"}}"#
+            )
+            let plain = try await launch(client, #"{"definition": "job", "name": "plain"}"#)
+            let labelledID = labelled["id"]?.stringValue ?? ""
+            let plainID = plain["id"]?.stringValue ?? ""
+            let (cookie, csrf) = try await DashboardTests().login(client)
+            // The run number is the run's seq, as the native API shows it.
+            let seq = try await client.execute(
+                uri: "/api/v1/runs/\(labelledID)",
+                method: .get,
+                headers: bearer(TestApp.adminToken)
+            ) { try json($0)["seq"] }
+            let number = seq.flatMap { if case .number(let n) = $0 { return "#\(Int(n))" } else { return nil } } ?? ""
+            #expect(!number.isEmpty, "the native API shows the run's seq")
+            let table = try await page(client, "/", cookie)
+            #expect(table.contains(#"<span class="run-number">\#(number)</span>"#))
+            #expect(table.contains("Launched (UTC)"))
+            #expect(!table.contains("Started (UTC)"))
+            #expect(try await page(client, "/runs/\(labelledID)", cookie).contains(#"id="run-number">\#(number)<"#))
+            // Search by label, launching user and test name finds one and leaves the other out.
+            let byLabel = try await page(client, "/?label=team%3Dnet", cookie)
+            #expect(byLabel.contains(#"data-run="\#(labelledID)""#) && !byLabel.contains(#"data-run="\#(plainID)""#))
+            try await client.execute(uri: "/?label=team", method: .get, headers: cookie) { response in
+                #expect(response.status == .badRequest)
+                #expect(Page.text(response).contains("label must be key=value"))
+            }
+            let byAdmin = try await page(client, "/?user=admin", cookie)
+            #expect(byAdmin.contains(#"data-run="\#(labelledID)""#) && byAdmin.contains(#"data-run="\#(plainID)""#))
+            let byNobody = try await page(client, "/?user=nobody", cookie)
+            #expect(!byNobody.contains("data-run=") && byNobody.contains("No runs match these filters."))
+            try await client.execute(
+                uri: "/api/v1/runs/\(plainID)/files?name=r.xml&results=junit",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)", .contentType: "application/xml"],
+                body: ByteBuffer(
+                    string: #"<testsuite name="s"><testcase classname="c" name="test_login"/></testsuite>"#
+                )
+            ) { #expect($0.status == .created) }
+            let byTest = try await page(client, "/?test=test_login", cookie)
+            #expect(byTest.contains(#"data-run="\#(plainID)""#) && !byTest.contains(#"data-run="\#(labelledID)""#))
+            // A canceled run says so in the table.
+            try await client.execute(
+                uri: "/runs/\(labelledID)/cancel",
+                method: .post,
+                headers: Page.formHeaders.merging(cookie),
+                body: Page.form([("csrf", csrf)])
+            ) { #expect($0.status == .seeOther) }
+            let killed = try await page(client, "/?status=killed", cookie)
+            #expect(killed.contains(#"<small class="status-note">canceled</small>"#))
+        }
+    }
+
+    @Test func theRawLogDownloadsAsAnAttachment() async throws {
+        let app = try await TestApp.make()
+        try await app.test { client in
+            try await DashboardTests().makeUser(client)
+            let run = try await client.execute(
+                uri: "/api/v1/runs",
+                method: .post,
+                headers: bearer(TestApp.adminToken),
+                body: ByteBuffer(json: #"{"name": "reported"}"#)
+            ) { try json($0)["id"]?.stringValue ?? "" }
+            let log = "line one\n<b>two</b> ü\n"
+            try await client.execute(
+                uri: "/api/v1/runs/\(run)/log",
+                method: .post,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)"],
+                body: ByteBuffer(string: log)
+            ) { #expect($0.status == .created) }
+            let (cookie, _) = try await DashboardTests().login(client)
+            #expect(try await page(client, "/runs/\(run)", cookie).contains(#"href="/runs/\#(run)/log.txt""#))
+            try await client.execute(uri: "/runs/\(run)/log.txt", method: .get, headers: cookie) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/plain; charset=utf-8")
+                #expect(response.headers[.contentDisposition]?.hasPrefix("attachment; filename=\"run-") == true)
+                #expect(String(buffer: response.body) == log)
+            }
+            try await client.execute(uri: "/runs/no-such-run/log.txt", method: .get, headers: cookie) {
+                #expect($0.status == .notFound)
+            }
+        }
+    }
+
+    @Test func jobsHistoryAndCompareFollowATestAcrossRuns() async throws {
+        let app = try await TestApp.make()
+        let store = app.store
+        let group = try await store.insert(Record(.groups, ["name": .string("h")]))
+        let job = try await store.insert(Record(.definitions, ["group_id": .string(group.id), "name": .string("j")]))
+        let idle = try await store.insert(
+            Record(.definitions, ["group_id": .string(group.id), "name": .string("idle")])
+        )
+        // Oldest first: `login` passes, passes, fails, errors; `logout` always passes. The last run timed out.
+        let outcomes = ["passed", "passed", "failed", "error"]
+        let statuses = ["success", "success", "failure", "killed"]
+        let start = Timestamp.now() - 3_600_000_000
+        var inserted: [Record] = []
+        for index in 0..<4 {
+            let run = try await store.insert(
+                Record(
+                    .runs,
+                    [
+                        "group_id": .string(group.id), "definition_id": .string(job.id),
+                        "name": .string("r\(index)"), "status": .string(statuses[index]),
+                        "reason": index == 3 ? .string("timeout") : .null,
+                        "created_at": .timestamp(start + Int64(index) * 60_000_000),
+                    ]
+                )
+            )
+            inserted.append(run)
+            for (name, status) in [("login", outcomes[index]), ("logout", "passed")] {
+                _ = try await store.insert(
+                    Record(
+                        .testResults,
+                        [
+                            "group_id": .string(group.id), "run_id": .string(run.id), "classname": .string("auth"),
+                            "name": .string(name), "status": .string(status),
+                        ]
+                    )
+                )
+            }
+        }
+        let runs = inserted
+        try await app.test { client in
+            try await DashboardTests().makeUser(client)
+            let (cookie, _) = try await DashboardTests().login(client)
+            let jobs = try await page(client, "/jobs", cookie)
+            #expect(
+                jobs.contains(
+                    #"<a href="/runs/\#(runs[3].id)"><span class="badge muted">killed</span></a> <small class="status-note">timed out</small>"#
+                )
+            )
+            #expect(jobs.contains(#"<a href="/runs/\#(runs[1].id)"><time>"#), "the last success links to its run")
+            #expect(jobs.contains("never run"), "job \(idle.id) has no run")
+            let runPage = try await page(client, "/runs/\(runs[3].id)", cookie)
+            let jobParameter = job.id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let history = "/tests/history?job=\(jobParameter)&amp;classname=auth&amp;name=login"
+            #expect(runPage.contains(#"<a href="\#(history)" class="history">history</a>"#))
+            #expect(runPage.contains(#"href="/runs/\#(runs[3].id)/compare""#))
+            let historyPage = try await page(client, history.replacingOccurrences(of: "&amp;", with: "&"), cookie)
+            #expect(historyPage.contains(#"Failing since run <a href="/runs/\#(runs[2].id)">"#))
+            let table = historyPage.components(separatedBy: "<tbody>").last ?? ""
+            let order = ["r3", "r2", "r1", "r0"].compactMap { table.range(of: " \($0)</a>")?.lowerBound }
+            #expect(order.count == 4 && order == order.sorted(), "newest first")
+            let steady = try await page(client, "/tests/history?job=\(job.id)&classname=auth&name=logout", cookie)
+            #expect(!steady.contains("Failing since") && steady.contains("Latest outcome: passed."))
+            // Compared with the run before it, the third run changed login only; with the first, nothing changed.
+            let compare = try await page(client, "/runs/\(runs[2].id)/compare", cookie)
+            #expect(
+                compare.contains(
+                    #"<strong>login</strong></td><td data-label="Before"><span class="badge ok">passed</span></td><td data-label="After"><span class="badge bad">failed</span>"#
+                )
+            )
+            #expect(!compare.contains("<strong>logout</strong>"))
+            let same = try await page(client, "/runs/\(runs[1].id)/compare?with=\(runs[0].id)", cookie)
+            #expect(same.contains("No test changed status between these runs."))
+            try await client.execute(uri: "/runs/\(runs[0].id)/compare", method: .get, headers: cookie) {
+                #expect($0.status == .notFound, "the first run has nothing before it")
+            }
+        }
+    }
+}
+
 extension HTTPFields {
     func merging(_ other: HTTPFields) -> HTTPFields {
         var out = self

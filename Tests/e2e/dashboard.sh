@@ -6,7 +6,8 @@
 # failing run) and a client-reported run whose name, console line and test message hold <script> and quotes,
 # then drives Chromium through the DevTools protocol (Tests/e2e/dashboard_driver.py): login, the runs table,
 # a run's log and tests, a launch from the job page appearing in an open runs table without a reload, the live
-# log, cancel, escaping, logout. Screenshots of every page at 1280 and 390 px go to test-artifacts/screenshots/
+# log, cancel, escaping, logout; why a queued run waits, the runs table's search, the raw log download, a test's
+# history, the comparison of two runs, and /docs at a phone's width. Screenshots of every page at 1280 and 390 px go to test-artifacts/screenshots/
 # (git-ignored).
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
@@ -54,7 +55,9 @@ wait_healthy "$URL" "${PIDS[-1]}" || fail "the server did not start"
 curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -X POST "$URL/api/v1/apply" -d '{"definitions": [
   {"group": "default", "name": "pytest-demo", "args": [{"name": "-s", "flag": true}],
    "profiles": [{"name": "DEFAULT", "envargs": [{"name": "PYTHONPATH", "value": "examples"},
-     {"name": "PROCTOR_DEMO_FAIL", "value": "0"}, {"name": "PROCTOR_DEMO_STEP_SECONDS", "value": "0.2"}]}]}]}' \
+     {"name": "PROCTOR_DEMO_FAIL", "value": "0"}, {"name": "PROCTOR_DEMO_STEP_SECONDS", "value": "0.2"}]}]},
+  {"group": "default", "name": "agent-job", "harness": "shell", "job_file": "true",
+   "profiles": [{"name": "ON-AGENTS", "is_default": true, "engine": "agents"}]}]}' \
   >>"$WORK/apply.log" || fail "declaring pytest-demo's launch parameters"
 
 ALICE=pt_alice_automation_token_0001
@@ -88,7 +91,10 @@ call("POST", f"/api/v1/runs/{run}/log", raw=f"starting\nERROR {hostile}\n".encod
 escaped = hostile.replace("&", "&amp;").replace("<", "&lt;").replace("\"", "&quot;")
 junit = f'<testsuite name="s"><testcase classname="{escaped}" name="t"><failure message="{escaped}">{escaped}</failure></testcase></testsuite>'
 call("POST", f"/api/v1/runs/{run}/files?name={urllib.parse.quote(hostile)}&results=junit", raw=junit.encode(), content="application/xml")
-json.dump({"passing": passing, "failing": failing, "regressed": regressed, "hostile": run}, open(out, "w"))
+# No agent runs in this test: a run on the example lab's agents (label linux) waits, and says why.
+waiting = call("POST", "/api/v1/runs", {"definition": "agent-job", "name": "waits for an agent"})["id"]
+json.dump({"passing": passing, "failing": failing, "regressed": regressed, "hostile": run, "waiting": waiting},
+          open(out, "w"))
 EOF
 field() { "$PY" -c "import json; print(json.load(open('$WORK/runs.json'))['$1'])"; }
 
@@ -96,5 +102,6 @@ field() { "$PY" -c "import json; print(json.load(open('$WORK/runs.json'))['$1'])
 rm -rf "$OUT"
 "$PY" Tests/e2e/dashboard_driver.py --url "$URL" --chromium "$CHROMIUM" --out "$OUT" --user alice --password alice-password \
   --token "$ALICE" --finished-run "$(field passing)" --failing-run "$(field failing)" --regressed-run "$(field regressed)" --hostile-run "$(field hostile)" \
+  --waiting-run "$(field waiting)" \
   || fail "the browser checks failed"
 echo "dashboard.sh: ok (screenshots in ${OUT#$ROOT/})"

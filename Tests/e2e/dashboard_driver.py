@@ -154,7 +154,7 @@ def api(base, token, method, path, body=None):
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ["url", "chromium", "out", "user", "password", "token", "hostile-run", "finished-run", "failing-run", "regressed-run"]:
+    for name in ["url", "chromium", "out", "user", "password", "token", "hostile-run", "finished-run", "failing-run", "regressed-run", "waiting-run"]:
         parser.add_argument("--" + name, required=True)
     args = parser.parse_args()
     base = args.url.rstrip("/")
@@ -231,6 +231,42 @@ def main():
         check(marks == ["REGRESSED"], f"a test that passed in the previous run shows REGRESSED ({marks})")
         check(page.eval("!!document.querySelector('.facts a[href^=\"/runs/\"]')"), "the run links its previous run")
 
+        # The raw log downloads as a plain-text attachment.
+        href = page.eval("document.getElementById('log-download').getAttribute('href')")
+        download = page.eval(f"""fetch({json.dumps(href)}).then(async r => [r.status, r.headers.get('content-disposition') || '',
+            r.headers.get('content-type') || '', await r.text()])""")
+        check(download[0] == 200 and download[1].startswith("attachment;") and download[2].startswith("text/plain")
+              and len(download[3]) > 0, f"the raw log downloads as an attachment ({download[:3]})")
+
+        # A test's history, from the REGRESSED test's link: newest first, and since when it fails.
+        history = page.eval("document.querySelector('table.tests tr.test-failed a.history').getAttribute('href')")
+        page.goto(base + history)
+        check(page.eval("document.getElementById('failing-since').innerText.startsWith('Failing since run')"),
+              "a test's history says since when it fails")
+        common(page, "test history")
+        shoot(page, "test-history")
+
+        # Compared with the passing run, the regressed run has a test that went from passed to failed.
+        page.goto(base + f"/runs/{args.regressed_run}/compare?with={args.finished_run}")
+        changed = page.eval("[...document.querySelectorAll('tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' '))")
+        check(any("passed failed" in row for row in changed), f"the comparison shows the test that broke ({changed})")
+        common(page, "compare")
+        shoot(page, "compare")
+
+        # A run on agents, with none online, says why it waits; so do the runs table and the lab's queue.
+        page.goto(base + f"/runs/{args.waiting_run}")
+        check("no agent with labels linux is online" in page.eval("document.getElementById('wait-why').innerText"),
+              "a waiting run says why it waits")
+        common(page, "waiting run")
+        shoot(page, "run-waiting")
+        page.goto(base + "/?user=alice&status=new")
+        check(page.eval(f"document.querySelector('tr[data-run=\"{args.waiting_run}\"]').innerText.includes('no agent with labels linux online')"),
+              "the runs table, searched by launching user, says why the run waits")
+        page.goto(base + "/?test=test_lab_basics")
+        check(page.eval(f"!!document.querySelector('tr[data-run=\"{args.finished_run}\"]') && "
+                        f"!document.querySelector('tr[data-run=\"{args.waiting_run}\"]')"), "the test-name search filters")
+        shoot(page, "runs-search")
+
         # Hostile names, log lines and test messages show as text.
         page.goto(base + f"/runs/{args.hostile_run}")
         text = page.eval("document.body.innerText")
@@ -248,10 +284,22 @@ def main():
         common(page, "job")
         check(page.eval("!!document.querySelector('svg.trend')"), "the job page draws its pass-rate trend")
         shoot(page, "job")
-        for section in ["testbeds", "agents", "engines", "harnesses", "topics", "components"]:
+        for section in ["testbeds", "queue", "agents", "engines", "harnesses", "topics", "components"]:
             page.goto(base + f"/lab/{section}")
             common(page, f"lab/{section}")
             shoot(page, f"lab-{section}")
+
+        page.goto(base + "/lab/queue")
+        check(page.eval("document.body.innerText.includes('waits for an agent')"), "the lab's queue lists the waiting run")
+
+        # The API docs fit a phone's width.
+        page.goto(base + "/docs")
+        page.viewport(390)
+        time.sleep(0.15)
+        widths = page.eval("[document.documentElement.scrollWidth, innerWidth]")
+        check(widths[0] <= widths[1], f"/docs has no horizontal overflow at 390 px ({widths})")
+        page.viewport(1280)
+        shoot(page, "docs")
 
         # A launch from the job page appears in an open runs table without a reload.
         table = browser.page()
