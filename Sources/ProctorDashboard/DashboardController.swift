@@ -183,7 +183,7 @@ public struct DashboardController: Sendable {
 /// What the rest of the server (and its tests) need to know about the dashboard.
 public enum Dashboard {
     /// Where the dashboard's routes live: `/` exactly, and everything under these prefixes.
-    public static let routePrefixes = ["/runs", "/jobs", "/lab", "/login", "/logout", "/assets/", "/ui/"]
+    public static let routePrefixes = ["/runs", "/jobs", "/tests", "/lab", "/login", "/logout", "/assets/", "/ui/"]
 
     /// Renders the runs page (`/` with these query parameters) as `principal` sees it, without HTTP: what
     /// `proctor-bench --dashboard` times.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ProctorCore
 import Subprocess
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -106,8 +107,9 @@ public struct RunWorker: Sendable {
         let outcome = await spawn(plan, workdir: workdir, console: console, reporter: reporter, runID: run.id)
         // The lease is kept until the run's end is written: reading its results can outlast a lease, and a run
         // whose lease expired in post-run would be requeued and executed again.
-        let leaseKeeper = keepLease(reporter)
-        defer { leaseKeeper.cancel() }
+        let leaseKeeper = LeaseKeeper()
+        keepLease(reporter, until: leaseKeeper)
+        defer { leaseKeeper.stop() }
         await console.flush()
 
         switch outcome {
@@ -182,13 +184,14 @@ public struct RunWorker: Sendable {
         try? FileManager.default.removeItem(at: workdir.appendingPathComponent(".pytest_cache"))
     }
 
-    /// Heartbeats until cancelled, after the process ended.
-    private func keepLease(_ reporter: any RunReporter) -> Task<Void, Never> {
-        let interval = Duration.milliseconds(Int(heartbeatInterval * 1000))
-        return Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { return }
+    /// Heartbeats after the process ended until `keeper` is stopped. Stopped by a flag, never cancelled: a
+    /// cancelled heartbeat could be cut off in the middle of its write.
+    private func keepLease(_ reporter: any RunReporter, until keeper: LeaseKeeper) {
+        let interval = heartbeatInterval
+        Task {
+            while !keeper.isStopped {
+                await Self.pause(seconds: interval)
+                if keeper.isStopped { return }
                 if (try? await reporter.heartbeat()) == .lost { return }
             }
         }
@@ -387,6 +390,13 @@ public struct RunWorker: Sendable {
         if let failure = error as? ProctorError { return failure.message }
         return String(describing: error)
     }
+}
+
+/// Tells a lease keeper to stop.
+final class LeaseKeeper: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    func stop() { stopped.store(true, ordering: .releasing) }
 }
 
 /// Remembers why the supervisor stopped the process.

@@ -179,9 +179,9 @@ extension SQLStore {
         }
         do {
             if let ended { throw ended }
-            try await session.raw("COMMIT").run()
+            try await Self.endingStatement(session, "COMMIT")
         } catch {
-            try? await session.raw("ROLLBACK").run()
+            try? await Self.endingStatement(session, "ROLLBACK")
             for member in awaitingCommit { member.resume(throwing: error) }
             if case .failure(let failure) = own { throw failure }
             throw error
@@ -191,6 +191,13 @@ extension SQLStore {
         groups.countCommit()
         for member in awaitingCommit { member.resume() }
         return try own.get()
+    }
+
+    /// Runs a statement that ends a savepoint or the group's transaction outside the caller's task, so that a
+    /// cancelled caller (a worker stopping, a client gone) cannot leave it undone: an open transaction would wedge
+    /// the single writer, and every later write would fail with "cannot start a transaction within a transaction".
+    static func endingStatement(_ session: any SQLDatabase, _ sql: String) async throws {
+        try await Task { try await session.raw(SQLQueryString(sql)).run() }.value
     }
 
     /// Runs `body` in a savepoint: kept when it returns, rolled back alone when it throws. Throws
@@ -204,15 +211,15 @@ extension SQLStore {
             result = try await body(session)
         } catch let failure {
             do {
-                try await session.raw("ROLLBACK TO proctor_write").run()
-                try await session.raw("RELEASE proctor_write").run()
+                try await Self.endingStatement(session, "ROLLBACK TO proctor_write")
+                try await Self.endingStatement(session, "RELEASE proctor_write")
             } catch {
                 throw EndedTheTransaction(cause: failure)
             }
             throw failure
         }
         do {
-            try await session.raw("RELEASE proctor_write").run()
+            try await Self.endingStatement(session, "RELEASE proctor_write")
         } catch {
             throw EndedTheTransaction(cause: error)
         }

@@ -262,7 +262,7 @@ def main():
         page.goto(base + "/?user=alice&status=new")
         check(page.eval(f"document.querySelector('tr[data-run=\"{args.waiting_run}\"]').innerText.includes('no agent with labels linux online')"),
               "the runs table, searched by launching user, says why the run waits")
-        page.goto(base + "/?test=test_lab_basics")
+        page.goto(base + "/?test=test_optional_failure")
         check(page.eval(f"!!document.querySelector('tr[data-run=\"{args.finished_run}\"]') && "
                         f"!document.querySelector('tr[data-run=\"{args.waiting_run}\"]')"), "the test-name search filters")
         shoot(page, "runs-search")
