@@ -713,6 +713,18 @@ import Testing
             try await client.execute(uri: "/runs/\(runs[0].id)/compare", method: .get, headers: cookie) {
                 #expect($0.status == .notFound, "the first run has nothing before it")
             }
+            // A user outside group h sees none of it: every new page is a 404 for them.
+            try await DashboardTests().makeUser(client, name: "erin", admin: false)
+            let (outsider, _) = try await DashboardTests().login(client, name: "erin")
+            for path in [
+                "/runs/\(runs[3].id)/log.txt", "/runs/\(runs[2].id)/compare",
+                "/runs/\(runs[1].id)/compare?with=\(runs[0].id)",
+                "/tests/history?job=\(jobParameter)&classname=auth&name=login",
+            ] {
+                try await client.execute(uri: path, method: .get, headers: outsider) {
+                    #expect($0.status == .notFound, "\(path) for a user outside the group")
+                }
+            }
         }
     }
 }
