@@ -1,0 +1,151 @@
+/// One field of one entity; the raw value is the stored field's name, so a field enum is the schema's vocabulary.
+public protocol EntityField: RawRepresentable, CaseIterable, Hashable, Sendable where RawValue == String {}
+
+/// A typed view of one stored row (a ``Record`` of the entity's kind).
+///
+/// The store keeps schema-driven rows so that the generic query language, the native API and the OpenAPI document
+/// work over every kind alike; code that means a run or a profile reads it through its entity, whose field enum
+/// makes a misspelt field a compile error and whose accessors give typed values. The record stays reachable for
+/// the generic paths (rendering with ``Record/writePublicJSON(into:)``, the query compiler).
+public protocol Entity: Sendable, Equatable {
+    associatedtype Field: EntityField
+    static var kind: ResourceKind { get }
+    var record: Record { get set }
+    /// Wraps a record the caller knows to be of ``kind``.
+    init(unchecked record: Record)
+}
+
+extension Entity {
+    /// The record as this entity, or nil when there is none or it is of another kind.
+    public init?(_ record: Record?) {
+        guard let record, record.kind == Self.kind else { return nil }
+        self.init(unchecked: record)
+    }
+
+    /// A new row's values, for ``Store/insert(_:)``: unset fields take the schema's defaults there.
+    public init(_ values: [Field: Value]) {
+        var record = Record(Self.kind)
+        for (field, value) in values { record.values[field.rawValue] = value }
+        self.init(unchecked: record)
+    }
+
+    public subscript(field: Field) -> Value {
+        get { record[field.rawValue] }
+        set { record[field.rawValue] = newValue }
+    }
+
+    public func string(_ field: Field) -> String? { record.values[field.rawValue]?.stringValue }
+    public func int(_ field: Field) -> Int64? { record.values[field.rawValue]?.intValue }
+    public func double(_ field: Field) -> Double? { record.values[field.rawValue]?.doubleValue }
+    public func bool(_ field: Field) -> Bool? { record.values[field.rawValue]?.boolValue }
+    public func strings(_ field: Field) -> [String] { record.values[field.rawValue]?.stringsValue ?? [] }
+    public func json(_ field: Field) -> JSONValue? { record.values[field.rawValue]?.jsonValue }
+
+    /// Whether the row carries the field at all (a projection may leave fields out).
+    public func has(_ field: Field) -> Bool { record.values[field.rawValue] != nil }
+
+    public var id: String { record.id }
+    public var seq: Int64 { record.seq }
+    public var etag: String { record.etag }
+    /// The owning group; nil for the kinds that are not grouped (groups, users, tokens).
+    public var groupID: String? { record.groupID }
+    /// Microseconds since the epoch, as every timestamp field.
+    public var createdAt: Int64 { record.values["created_at"]?.intValue ?? 0 }
+    public var updatedAt: Int64 { record.values["updated_at"]?.intValue ?? 0 }
+
+    /// Changes for ``Store/update(_:id:changes:ifMatch:scope:)`` keyed by field names.
+    public static func changes(_ changes: [Field: Value]) -> [String: Value] {
+        Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value) })
+    }
+
+    /// A store match (``StoreReader/first(_:matching:scope:)``) keyed by field names.
+    public static func matching(_ values: [Field: Value]) -> [String: Value] {
+        changes(values)
+    }
+}
+
+extension FieldSpec {
+    /// A field of a schema, named by its entity's field enum.
+    public init<F: EntityField>(
+        _ field: F,
+        _ type: FieldType,
+        nullable: Bool = true,
+        filterable: Bool = true,
+        sortable: Bool? = nil,
+        secret: Bool = false,
+        default defaultValue: Value? = nil,
+        since: Int = 1
+    ) {
+        self.init(
+            field.rawValue,
+            type,
+            nullable: nullable,
+            filterable: filterable,
+            sortable: sortable,
+            secret: secret,
+            default: defaultValue,
+            since: since
+        )
+    }
+}
+
+extension ResourceKind {
+    /// The entity type of each kind, for checks that walk every kind.
+    public var entityType: any Entity.Type {
+        switch self {
+        case .groups: return Group.self
+        case .users: return User.self
+        case .memberships: return Membership.self
+        case .tokens: return Token.self
+        case .remotecis: return RemoteCI.self
+        case .harnesses: return Harness.self
+        case .engines: return Engine.self
+        case .agents: return Agent.self
+        case .testbeds: return Testbed.self
+        case .configs: return Config.self
+        case .products: return Product.self
+        case .topics: return Topic.self
+        case .components: return Component.self
+        case .definitions: return Definition.self
+        case .profiles: return Profile.self
+        case .bundles: return ProfileBundle.self
+        case .runs: return Run.self
+        case .runEvents: return RunEvent.self
+        case .files: return StoredFile.self
+        case .testResults: return TestResult.self
+        case .logChunks: return LogChunk.self
+        case .imageBuilds: return ImageBuild.self
+        case .webhooks: return Webhook.self
+        case .webhookDeliveries: return WebhookDelivery.self
+        }
+    }
+}
+
+extension Entity {
+    /// The names of the field enum's cases (for the check against the schema).
+    public static var fieldNames: [String] { Field.allCases.map(\.rawValue) }
+}
+
+extension StoreReader {
+    /// The row as its entity, or nil when it does not exist or is outside the scope.
+    public func get<E: Entity>(_ type: E.Type, id: String, scope: Scope = .everything) async throws -> E? {
+        E(try await get(E.kind, id: id, scope: scope))
+    }
+
+    /// The row as its entity, or a not-found error in the resource's words.
+    public func require<E: Entity>(_ type: E.Type, id: String, scope: Scope = .everything) async throws -> E {
+        E(unchecked: try await require(E.kind, id: id, scope: scope))
+    }
+
+    /// The first row whose fields equal the given values, within the scope.
+    public func first<E: Entity>(_ type: E.Type, matching: [E.Field: Value], scope: Scope = .everything)
+        async throws -> E?
+    {
+        E(try await first(E.kind, matching: E.matching(matching), scope: scope))
+    }
+
+    /// One page of rows as entities.
+    public func list<E: Entity>(_ type: E.Type, query: Query, scope: Scope) async throws -> [E] {
+        try await list(E.kind, query: query, scope: scope).items.map(E.init(unchecked:))
+    }
+}

@@ -1,0 +1,47 @@
+import ProctorCore
+import Testing
+
+/// The typed entities and the schema the store keeps are one vocabulary: every entity's field enum names
+/// exactly its kind's stored fields, so code that reads a run through `Run` cannot name a field the store lacks.
+@Suite struct EntityTests {
+    @Test(arguments: ResourceKind.allCases)
+    func fieldEnumNamesExactlyTheSchemaFields(kind: ResourceKind) {
+        let entity = kind.entityType
+        #expect(entity.kind == kind)
+        #expect(entity.fieldNames == kind.schema.fields.map(\.name))
+    }
+
+    @Test func aRecordOfAnotherKindIsNotTheEntity() {
+        #expect(Run(Record(.profiles, ["name": .string("p")])) == nil)
+        #expect(Run(nil) == nil)
+        let run = Run(Record(.runs, ["status": .string("running")]))
+        #expect(run?.status == .running)
+    }
+
+    @Test func typedAccessorsReadAndWriteTheRecord() {
+        var run = Run([
+            .status: .string("post-run"), .executor: .string("agent"), .attempts: .int(2),
+            .labels: .json(.object(["branch": .string("main"), "n": .number(1)])),
+            .options: .json(.object(["job_file": .string("a.sh")])), .cancelRequested: .bool(true),
+        ])
+        #expect(run.record.kind == .runs)
+        #expect(run.status == .postRun)
+        #expect(run.executor == .agent)
+        #expect(run.attempts == 2)
+        #expect(run.cancelRequested)
+        #expect(run.labels == ["branch": "main"])
+        #expect(run.options["job_file"] == .string("a.sh"))
+        #expect(run.priority == 4)
+        #expect(run.testbedID == nil)
+        run.status = .success
+        #expect(run.record["status"] == .string("success"))
+        run[.reason] = .string("done")
+        #expect(run.record.string("reason") == "done")
+        #expect(Run.changes([.status: .string("new")]) == ["status": .string("new")])
+    }
+
+    @Test func anUnknownStoredStatusReadsAsNew() {
+        #expect(Run(Record(.runs, ["status": .string("paused")]))?.status == .new)
+        #expect(Run(Record(.runs, ["executor": .string("mainframe")]))?.executor == nil)
+    }
+}
