@@ -201,7 +201,7 @@ struct CDRouterJobController {
             : try await api.services.lifecycle.launch(batch: launches, principal: principal, scope: principal.scope)
         var lookup = CDRouterLookup(store: store)
         var items: [JSONValue] = []
-        for run in runs { items.append(try await CDRouterRender.job(run, detailed: true, lookup: &lookup)) }
+        for run in runs { items.append(try await CDRouterRender.job(run.record, detailed: true, lookup: &lookup)) }
         return CDRouterAPI.data(.array(items))
     }
 
@@ -279,7 +279,7 @@ struct CDRouterJobController {
             try await launchRequest(body, principal: principal),
             principal: principal,
             scope: principal.scope
-        )
+        ).record
     }
 
     /// The core launch a CDRouter launch body asks for, checked (package, device, config, options) without

@@ -101,10 +101,10 @@ public struct DCIAPI: Sendable {
         else { throw DCIError.notFound(resource.singular) }
         switch resource.kind {
         case .runs:
-            guard ReportedRuns.isDCIJob(record) else { throw DCIError.notFound(resource.singular) }
+            guard let run = Run(record), ReportedRuns.isDCIJob(run) else { throw DCIError.notFound(resource.singular) }
         case .files, .runEvents:
             guard let runID = record.string("run_id"),
-                let run = try await store.get(.runs, id: runID, scope: .everything),
+                let run = try await store.get(Run.self, id: runID, scope: .everything),
                 ReportedRuns.isDCIJob(run)
             else { throw DCIError.notFound(resource.singular) }
         default: break

@@ -115,7 +115,7 @@ struct DCIFileController {
         let principal = context.principal
         let file = try await api.require(.files, id: try context.parameters.require("id"), principal: principal)
         try api.requireWrite(file, principal: principal)
-        try await ReportedRuns(services: api.services).archiveFile(file, scope: principal.scope)
+        try await ReportedRuns(services: api.services).archiveFile(StoredFile(unchecked: file), scope: principal.scope)
         if let jobID = file.string("run_id") { try await DCIResults(api: api).remove(fileID: file.id, from: jobID) }
         return Response(status: .noContent)
     }

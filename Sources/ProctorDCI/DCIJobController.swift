@@ -204,25 +204,25 @@ struct DCIJobController {
         guard job.etag == etag else { throw DCIError.conflict("Job", job.id) }
 
         let fields = object.filter { DCIJobInput.updateKeys.contains($0.key) }
-        var changes: [String: Value] = [:]
+        var changes: [Run.Field: Value] = [:]
         for (key, field) in [
-            "name": "name", "comment": "comment", "configuration": "configuration", "url": "url",
-            "status_reason": "reason",
+            "name": Run.Field.name, "comment": .comment, "configuration": .configuration, "url": .url,
+            "status_reason": .reason,
         ] {
             if let text = try DCIJobInput.string(fields, key) { changes[field] = .string(text) }
         }
-        if let tags = try DCIJobInput.tags(fields) { changes["tags"] = .strings(tags) }
-        if let state = try DCIJobInput.state(fields) { changes["state"] = .string(state) }
+        if let tags = try DCIJobInput.tags(fields) { changes[.tags] = .strings(tags) }
+        if let state = try DCIJobInput.state(fields) { changes[.state] = .string(state) }
         if let status = try DCIJobInput.status(fields), status.rawValue != job.string("status") {
             job = try await api.services.lifecycle.report(
                 runID: job.id,
                 status: status,
                 comment: nil,
                 scope: principal.scope
-            ).run
+            ).run.record
         }
         if !changes.isEmpty {
-            job = try await reported.edit(runID: job.id, changes: changes, scope: principal.scope)
+            job = try await reported.edit(runID: job.id, changes: changes, scope: principal.scope).record
         }
         return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag)
     }
@@ -256,7 +256,7 @@ struct DCIJobController {
             throw DCIError(.conflict, "Unable to associate component \(component.id) to job \(job.id)")
         }
         ids.append(component.id)
-        try await reported.edit(runID: job.id, changes: ["components": .strings(ids)], scope: principal.scope)
+        try await reported.edit(runID: job.id, changes: [.components: .strings(ids)], scope: principal.scope)
         return Response(status: .created)
     }
 
@@ -269,7 +269,7 @@ struct DCIJobController {
         if ids.contains(componentID) {
             try await reported.edit(
                 runID: job.id,
-                changes: ["components": .strings(ids.filter { $0 != componentID })],
+                changes: [.components: .strings(ids.filter { $0 != componentID })],
                 scope: principal.scope
             )
         }
@@ -334,7 +334,7 @@ struct DCIJobController {
         do {
             return try await reported.updateOptions(runID: job.id, ifMatch: job.etag, scope: principal.scope) {
                 $0 = options
-            }
+            }.record
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .preconditionFailed {
             throw DCIError(.conflict, "conflict on Job \"\(job.id)\" or etag not matched")
         }
@@ -455,19 +455,19 @@ struct DCIJobController {
         groupID: String,
         request: Request
     ) async throws -> Record {
-        var values = fields
+        var values = Run(checkedValues: fields)
         var labels = extra
         if let product = topic.string("product_id") { labels["product_id"] = .string(product) }
-        values["topic_id"] = .string(topic.id)
-        values["remoteci_id"] = .string(remoteciID)
-        values["components"] = .strings(components)
-        values["labels"] = .json(.object(labels))
-        values["duration"] = .double(0)
-        if let agent = request.headers[.userAgent] { values["user_agent"] = .string(String(agent.prefix(255))) }
+        values[.topicID] = .string(topic.id)
+        values[.remoteciID] = .string(remoteciID)
+        values[.components] = .strings(components)
+        values[.labels] = .json(.object(labels))
+        values[.duration] = .double(0)
+        if let agent = request.headers[.userAgent] { values[.userAgent] = .string(String(agent.prefix(255))) }
         if let name = HTTPField.Name("Client-Version"), let version = request.headers[name] {
-            values["client_version"] = .string(String(version.prefix(255)))
+            values[.clientVersion] = .string(String(version.prefix(255)))
         }
-        return try await api.services.lifecycle.createReported(values, groupID: groupID)
+        return try await api.services.lifecycle.createReported(values, groupID: groupID).record
     }
 
     private func componentRecords(_ ids: [String]) async throws -> [Record] {

@@ -36,7 +36,7 @@ struct DCIJobstateController {
             comment: comment,
             scope: principal.scope
         )
-        return DCIRender.one("jobstate", DCIRender.jobstate(event), etag: nil, status: .created)
+        return DCIRender.one("jobstate", DCIRender.jobstate(event.record), etag: nil, status: .created)
     }
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -165,7 +165,7 @@ struct JobPages {
             !$0.isEmpty
         }
         let testbeds = (form["testbed"] ?? []).filter { !$0.isEmpty }
-        var launched: [Record] = []
+        var launched: [Run] = []
         for testbed in testbeds.isEmpty ? [nil] : testbeds.map(Optional.some) {
             launched.append(
                 try await services.lifecycle.launch(

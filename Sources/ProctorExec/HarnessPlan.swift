@@ -71,14 +71,13 @@ public enum HarnessAdapter {
     ///   - workspace: where relative job files are found (the server's or agent's working directory).
     ///   - workdir: the run's fresh working directory.
     public static func plan(
-        for run: Record,
+        for run: Run,
         workspace: URL,
         workdir: URL,
         settings: HarnessSettings = HarnessSettings()
     ) throws -> RunPlan {
-        let harness = (run.string("harness") ?? "shell").lowercased()
-        let options: [String: JSONValue]
-        if case .object(let object) = run["options"].jsonValue ?? .null { options = object } else { options = [:] }
+        let harness = (run.harness ?? "shell").lowercased()
+        let options = run.options
         let jobFile = options["job_file"]?.stringValue ?? ""
         let jobArgs = arguments(from: options["jobargs"])
         // The job's own variables: the definition's `env` (and a CDRouter job's), then the profile's envargs.
@@ -98,7 +97,7 @@ public enum HarnessAdapter {
         environment["PROCTOR_RUN_ID"] = run.id
         environment["PROCTOR_RUN_NAME"] = run.name ?? ""
         environment["PROCTOR_RUN_WORKDIR"] = workdir.path
-        let maxRunTime = run.int("max_run_time").map(Int.init)
+        let maxRunTime = run.maxRunTime.map(Int.init)
         let globs = resultGlobs(options["results"])
         let writable = options["writable_paths"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let network = options["network"] != .bool(false)

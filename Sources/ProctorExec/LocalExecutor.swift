@@ -116,13 +116,13 @@ actor SlotCounter {
 
 /// Reports a run executed inside the server straight to the core services.
 public struct LocalReporter: RunReporter {
-    let run: Record
+    let run: Run
     let claimant: String
     let queue: RunQueue
     let files: RunFiles
     let logs: RunLogs
 
-    public init(run: Record, claimant: String, queue: RunQueue, files: RunFiles, logs: RunLogs) {
+    public init(run: Run, claimant: String, queue: RunQueue, files: RunFiles, logs: RunLogs) {
         self.run = run
         self.claimant = claimant
         self.queue = queue
@@ -132,9 +132,9 @@ public struct LocalReporter: RunReporter {
 
     /// The claim this worker executes under: a run requeued meanwhile (its lease expired) and claimed again is
     /// another attempt, which this worker must not report on.
-    var claim: RunQueue.Claim { RunQueue.Claim(claimant: claimant, attempt: run.int("attempts")) }
+    var claim: RunQueue.Claim { RunQueue.Claim(claimant: claimant, attempt: run.int(.attempts)) }
 
-    public func advance(_ status: RunStatus, reason: String?, changes: [String: Value]) async throws {
+    public func advance(_ status: RunStatus, reason: String?, changes: [Run.Field: Value]) async throws {
         try await queue.lifecycle.advance(runID: run.id, to: status, reason: reason, changes: changes, claim: claim)
     }
 
@@ -153,7 +153,7 @@ public struct LocalReporter: RunReporter {
     }
 
     public func cancelRequested() async -> Bool {
-        (try? await queue.store.get(.runs, id: run.id))?.bool("cancel_requested") == true
+        (try? await queue.store.get(Run.self, id: run.id))?.cancelRequested == true
     }
 
     public func attachResult(_ file: URL, name: String, format: RunPlan.ResultFormat) async throws -> TestSummary {

@@ -15,7 +15,7 @@ import SystemPackage
 /// (remote agent). The worker does not know which, so both execute runs the same way.
 public protocol RunReporter: Sendable {
     /// Moves the run to its next phase (`running`, `post-run`, a final status), with a reason and extra fields.
-    func advance(_ status: RunStatus, reason: String?, changes: [String: Value]) async throws
+    func advance(_ status: RunStatus, reason: String?, changes: [Run.Field: Value]) async throws
     /// Appends console output at byte `offset`.
     func appendLog(_ text: String, offset: Int64) async throws
     /// Extends the lease; says whether to go on, cancel, or stop because the run is no longer ours.
@@ -85,7 +85,7 @@ public struct RunWorker: Sendable {
         case shutdown
     }
 
-    public func execute(_ run: Record, reporter: any RunReporter) async {
+    public func execute(_ run: Run, reporter: any RunReporter) async {
         let workdir: URL
         let plan: RunPlan
         do {
@@ -130,7 +130,7 @@ public struct RunWorker: Sendable {
             try await reporter.advance(
                 .postRun,
                 reason: nil,
-                changes: outcome.exitCode.map { ["exit_code": .int(Int64($0))] } ?? [:]
+                changes: outcome.exitCode.map { [.exitCode: .int(Int64($0))] } ?? [:]
             )
         } catch {
             logger.warning("run \(run.id): cannot enter post-run: \(Self.describe(error))")

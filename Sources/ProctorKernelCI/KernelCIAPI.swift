@@ -131,7 +131,7 @@ public struct KernelCIAPI: Sendable {
     }
 
     /// Writing to a job needs the member role in its group; KernelCI has one answer for every refusal.
-    func requireWrite(_ run: Record, _ principal: Principal) throws {
+    func requireWrite(_ run: Run, _ principal: Principal) throws {
         guard principal.has(.member, in: run.groupID ?? "") else { throw KernelCIError.forbidden }
     }
 

@@ -42,11 +42,11 @@ struct KernelCIBuildController {
             identity: identity,
             scope: principal.scope,
             groupID: try api.owningGroup(principal),
-            fields: [
-                "name": .string("\(build.tree)-\(build.describe)"),
-                "status": .string(KernelCIStatus.build.runStatus.rawValue),
-                "started_at": .timestamp(now), "labels": .json(.object(labels)),
-            ],
+            fields: Run([
+                .name: .string("\(build.tree)-\(build.describe)"),
+                .status: .string(KernelCIStatus.build.runStatus.rawValue),
+                .startedAt: .timestamp(now), .labels: .json(.object(labels)),
+            ]),
             comment: "created by the first build report"
         )
         try api.requireWrite(run, principal)
@@ -70,8 +70,8 @@ struct KernelCIBuildController {
     }
 
     /// The original fills a job's git and compiler facts from a build only while it has none.
-    private func copyMetadata(_ build: BuildReport, to run: Record) async throws {
-        var labels = run["labels"].jsonValue?.objectValue ?? [:]
+    private func copyMetadata(_ build: BuildReport, to run: Run) async throws {
+        var labels = run.json(.labels)?.objectValue ?? [:]
         let facts = [
             "git_url", "git_commit", "git_describe", "git_describe_v", "compiler", "compiler_version",
             "compiler_version_ext", "compiler_version_full", "cross_compile",
@@ -80,7 +80,7 @@ struct KernelCIBuildController {
         for (key, value) in build.jobMetadata { labels[key] = .string(value) }
         try await ReportedRuns(services: api.services).edit(
             runID: run.id,
-            changes: ["labels": .json(.object(labels))],
+            changes: [.labels: .json(.object(labels))],
             scope: .everything
         )
     }

@@ -81,7 +81,7 @@ struct KernelCIJobController {
         let parsed = parse(request, filterKeys: [])
         let projection = KernelCIProjection(fields: parsed.fields, excluded: parsed.excludedFields)
         return KernelCIResponse.list(
-            [KernelCIJob.document(run, projection: projection)],
+            [KernelCIJob.document(run.record, projection: projection)],
             count: 1,
             limit: 0,
             request: request
@@ -135,7 +135,7 @@ struct KernelCIJobController {
         )
         let parsed = parse(request, filterKeys: [])
         let projection = KernelCIProjection(fields: parsed.fields, excluded: parsed.excludedFields)
-        let summary = projection.apply(try await logsSummary(run))
+        let summary = projection.apply(try await logsSummary(run.record))
         return KernelCIResponse.list([summary], count: 1, limit: 0, request: request)
     }
 
@@ -266,13 +266,13 @@ struct KernelCIJobController {
 
     /// The job an id names: 400 when the id is not an ObjectId, 404 when no visible job has it.
     private func requireJob(_ id: String, principal: Principal, malformed: String, missing: String) async throws
-        -> Record
+        -> Run
     {
         guard KernelCIFormat.isObjectID(id) else { throw KernelCIError(.badRequest, malformed) }
         guard let seq = KernelCIFormat.seq(fromOID: id),
             let run = try await store.first(
-                .runs,
-                matching: ["seq": .int(seq), "harness": .string(KernelCIJob.harness)],
+                Run.self,
+                matching: [.seq: .int(seq), .harness: .string(KernelCIJob.harness)],
                 scope: principal.scope
             )
         else { throw KernelCIError(.notFound, missing) }

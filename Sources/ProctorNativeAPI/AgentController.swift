@@ -99,9 +99,9 @@ package struct AgentController {
             throw ProctorError.badRequest("status is required", field: "status")
         }
         let status = try RunStatus.parse(text)
-        var changes: [String: Value] = [:]
+        var changes: [Run.Field: Value] = [:]
         if case .number(let code) = body["exit_code"] ?? .null, code.isFinite, abs(code) < 1e9 {
-            changes["exit_code"] = .int(Int64(code))
+            changes[.exitCode] = .int(Int64(code))
         }
         let updated = try await services.lifecycle.advance(
             runID: run.id,

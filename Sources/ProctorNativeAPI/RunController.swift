@@ -67,22 +67,24 @@ package struct RunController {
                 requestID: try optionalString(body["request_id"], field: "request_id")
             )
             let run = try await services.lifecycle.launch(launch, principal: principal, scope: principal.scope)
-            return respond(run, status: .created)
+            return respond(run.record, status: .created)
         }
         let groupID = try await NativeGroups.owning(body, principal: principal, store: store, noun: "run")
         try principal.require(.member, in: groupID, resource: "group")
         let allowed: Set<String> = [
             "name", "comment", "url", "configuration", "data", "topic_id", "remoteci_id", "components",
         ]
-        var values = try FieldCoding.values(
-            from: body.filter { allowed.contains($0.key) },
-            schema: ResourceKind.runs.schema
+        var values = Run(
+            checkedValues: try FieldCoding.values(
+                from: body.filter { allowed.contains($0.key) },
+                schema: ResourceKind.runs.schema
+            )
         )
-        values["tags"] = .strings(tags)
-        values["labels"] = .json(.object(labels.mapValues(JSONValue.string)))
-        if principal.kind == .user { values["launched_by"] = .string(principal.id) }
+        values[.tags] = .strings(tags)
+        values[.labels] = .json(.object(labels.mapValues(JSONValue.string)))
+        if principal.kind == .user { values[.launchedBy] = .string(principal.id) }
         let run = try await services.lifecycle.createReported(values, groupID: groupID, comment: "created")
-        return respond(run, status: .created)
+        return respond(run.record, status: .created)
     }
 
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -92,7 +94,7 @@ package struct RunController {
             principal: principal,
             scope: principal.scope
         )
-        return respond(run, status: .accepted)
+        return respond(run.record, status: .accepted)
     }
 
     /// A client that executes a run itself reports its status (DCI's rules apply).

@@ -55,6 +55,6 @@ struct XPRESSOImageController {
             groupID: membership.groupID,
             principal: principal
         )
-        return XPRESSOAPI.json(XPRESSORender.imageBuild(build, group: membership.groupName))
+        return XPRESSOAPI.json(XPRESSORender.imageBuild(build.record, group: membership.groupName))
     }
 }

@@ -98,7 +98,7 @@ struct XPRESSORequestController {
         let runs = try await api.services.lifecycle.launch(batch: launches, principal: principal, scope: scope) {
             Self.requestID(seq: $0)
         }
-        return XPRESSOAPI.json(try await render(runs, group: membership.groupName), status: .created)
+        return XPRESSOAPI.json(try await render(runs.map(\.record), group: membership.groupName), status: .created)
     }
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {

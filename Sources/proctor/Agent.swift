@@ -170,7 +170,7 @@ extension Proctor {
                         try await Task.sleep(for: .seconds(2))
                         continue
                     }
-                    let run = try FieldCoding.record(.runs, from: runJSON)
+                    let run = Run(unchecked: try FieldCoding.record(.runs, from: runJSON))
                     logger.info("executing run \(run.id) (\(run.name ?? ""))")
                     await worker.execute(
                         run,
@@ -194,10 +194,10 @@ struct RemoteReporter: RunReporter {
     let claimant: String
     let logger: Logger
 
-    func advance(_ status: RunStatus, reason: String?, changes: [String: Value]) async throws {
+    func advance(_ status: RunStatus, reason: String?, changes: [Run.Field: Value]) async throws {
         var fields: [String: JSONValue] = ["claimant": .string(claimant), "status": .string(status.rawValue)]
         if let reason { fields["reason"] = .string(reason) }
-        if let code = changes["exit_code"]?.intValue { fields["exit_code"] = .number(Double(code)) }
+        if let code = changes[.exitCode]?.intValue { fields["exit_code"] = .number(Double(code)) }
         let body = JSONValue.object(fields)
         _ = try await retrying { try await client.expect(.POST, "/api/v1/runs/\(runID)/advance", json: body) }
     }

@@ -19,7 +19,7 @@ import Testing
         let services = app.configuration.runServices(store: app.store)
         let group = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))
         let run = try await services.lifecycle.createExecuted(
-            ["name": .string("slow results"), "harness": .string("shell")],
+            Run([.name: .string("slow results"), .harness: .string("shell")]),
             groupID: group.id,
             comment: "launched"
         )
@@ -37,8 +37,8 @@ import Testing
             try await services.lifecycle.advance(runID: run.id, to: .running, claim: stale)
         }
         let running = try await services.lifecycle.advance(runID: run.id, to: .running, claim: current)
-        #expect(running.string("status") == "running")
-        #expect(running.int("attempts") == 2)
+        #expect(running.status == .running)
+        #expect(running.attempts == 2)
         await app.store.shutdown()
     }
 

@@ -457,7 +457,7 @@ import Testing
             // Another replica's event (the test client has one connection, busy with the long-poll).
             let group = try await store.first(.groups, matching: ["name": .string("default")])
             let lifecycle = RunLifecycle(store: store, events: EventHub())
-            _ = try await lifecycle.createReported(["name": .string("wake-up")], groupID: group?.id ?? "")
+            _ = try await lifecycle.createReported(Run([.name: .string("wake-up")]), groupID: group?.id ?? "")
             let items = try await waited
             #expect(items.first?["status"] == .string("new"))
         }

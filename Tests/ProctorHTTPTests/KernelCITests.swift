@@ -111,13 +111,13 @@ struct KernelCILab: Sendable {
         ]
         for (key, value) in extra { labels[key] = .string(value) }
         return try await services.lifecycle.createReported(
-            [
-                "name": .string("\(job)-\(kernel)"), "harness": .string(KernelCIJob.harness),
-                "status": .string(status.runStatus.rawValue), "labels": .json(.object(labels)),
-                "created_at": .timestamp(createdAt ?? (Timestamp.now() - age)),
-            ],
+            Run([
+                .name: .string("\(job)-\(kernel)"), .harness: .string(KernelCIJob.harness),
+                .status: .string(status.runStatus.rawValue), .labels: .json(.object(labels)),
+                .createdAt: .timestamp(createdAt ?? (Timestamp.now() - age)),
+            ]),
             groupID: groupID ?? self.groupID
-        )
+        ).record
     }
 
     /// A user in a new group with a role there and a token with the given scopes.

@@ -229,7 +229,7 @@ import Testing
         services.activity.add(RunActivityLog(logger: Self.jsonLogger(captured)))
         let group = try #require(try await app.store.first(.groups, matching: ["name": .string("default")]))
         let run = try await services.lifecycle.createExecuted(
-            ["name": .string("abandoned"), "harness": .string("shell")],
+            Run([.name: .string("abandoned"), .harness: .string("shell")]),
             groupID: group.id,
             comment: "launched"
         )

@@ -34,7 +34,7 @@ import Testing
         for executor in [RunExecutor.local, .agent] {
             let executed = try await run(services, executor: executor)
             for attempt in [
-                { try await reported.edit(runID: executed.id, changes: ["name": .string("x")], scope: .everything) },
+                { try await reported.edit(runID: executed.id, changes: [.name: .string("x")], scope: .everything) },
                 { try await reported.updateOptions(runID: executed.id, scope: .everything) { $0["k"] = .number(1) } },
                 { try await reported.archive(runID: executed.id, ifMatch: nil, scope: .everything) },
             ] as [@Sendable () async throws -> Any] {
@@ -44,10 +44,10 @@ import Testing
             #expect(after.name == "r" && after["options"].jsonValue?["k"] == nil && after.string("state") != "archived")
         }
         let client = try await run(services, executor: .client)
-        let edited = try await reported.edit(runID: client.id, changes: ["name": .string("x")], scope: .everything)
+        let edited = try await reported.edit(runID: client.id, changes: [.name: .string("x")], scope: .everything)
         #expect(edited.name == "x")
         await #expect {
-            try await reported.edit(runID: client.id, changes: ["status": .string("success")], scope: .everything)
+            try await reported.edit(runID: client.id, changes: [.status: .string("success")], scope: .everything)
         } throws: {
             ($0 as? ProctorError)?.code == .internal
         }

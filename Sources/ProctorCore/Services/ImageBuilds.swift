@@ -72,7 +72,7 @@ public struct ImageBuilds: Sendable {
     ///
     /// - Throws: `forbidden` without ``permission`` in the group; `badRequest` naming the field for a bad
     ///   name, tag, ref or group.
-    public func submit(_ request: Request, groupID: String, principal: Principal) async throws -> Record {
+    public func submit(_ request: Request, groupID: String, principal: Principal) async throws -> ImageBuild {
         guard principal.hasPermission(Self.permission, in: groupID) else {
             throw ProctorError(.forbidden, "You do not have permission to perform this action (\(Self.permission)).")
         }
@@ -80,15 +80,15 @@ public struct ImageBuilds: Sendable {
         // Groups the image is shared with: the caller's own (a group the caller is not in is refused the same way
         // as one that does not exist, so that the answer tells nothing of other groups).
         for name in request.groups {
-            let group = try await store.first(.groups, matching: ["name": .string(name)])
+            let group = try await store.first(Group.self, matching: [.name: .string(name)])
             guard let group, principal.isSiteAdmin || principal.membership(in: group.id) != nil else {
                 throw ProctorError.badRequest("no such group of yours: \(name)", field: "groups")
             }
         }
-        guard let group = try await store.get(.groups, id: groupID) else {
+        guard let group = try await store.get(Group.self, id: groupID) else {
             throw ProctorError.notFound("no such group")
         }
-        let groupName = group.name ?? groupID
+        let groupName = group.string(.name) ?? groupID
         let folder = Self.isSafeSegment(groupName) ? groupName : groupID
         let tarball = URL(fileURLWithPath: options.storagePath).appendingPathComponent(folder)
             .appendingPathComponent(request.name).appendingPathComponent("\(request.tag).tar").path
@@ -100,24 +100,21 @@ public struct ImageBuilds: Sendable {
         ])
         let build = try await store.transaction { store in
             let build = try await store.insert(
-                Record(
-                    .imageBuilds,
-                    [
-                        "group_id": .string(groupID), "name": .string(request.name), "tag": .string(request.tag),
-                        "git_ref": .string(request.gitRef), "base_ref": request.baseRef.map(Value.string) ?? .null,
-                        "groups": .strings(request.groups), "status": .string("building"),
-                        "storage_path": .string(tarball),
-                        "data": .json(data), "submitted_by": .string(principal.name),
-                    ]
-                )
+                ImageBuild([
+                    .groupID: .string(groupID), .name: .string(request.name), .tag: .string(request.tag),
+                    .gitRef: .string(request.gitRef), .baseRef: request.baseRef.map(Value.string) ?? .null,
+                    .groups: .strings(request.groups), .status: .string("building"),
+                    .storagePath: .string(tarball),
+                    .data: .json(data), .submittedBy: .string(principal.name),
+                ]).record
             )
             let run = try await lifecycle.createExecuted(
-                [
-                    "name": .string("image-build \(request.name):\(request.tag)"), "harness": .string("shell"),
-                    "priority": .int(4), "max_run_time": .int(Int64(options.maxRunTime)),
-                    "launched_by": principal.kind == .user ? .string(principal.id) : .null,
-                    "labels": .json(.object(["image_build": .string(build.id)])),
-                    "options": .json(
+                Run([
+                    .name: .string("image-build \(request.name):\(request.tag)"), .harness: .string("shell"),
+                    .priority: .int(4), .maxRunTime: .int(Int64(options.maxRunTime)),
+                    .launchedBy: principal.kind == .user ? .string(principal.id) : .null,
+                    .labels: .json(.object(["image_build": .string(build.id)])),
+                    .options: .json(
                         .object([
                             "command": .string(command(for: request, tarball: tarball)),
                             "env": .object(environment(for: request, group: groupName, tarball: tarball)),
@@ -128,17 +125,19 @@ public struct ImageBuilds: Sendable {
                             ]),
                         ])
                     ),
-                ],
+                ]),
                 groupID: groupID,
                 comment: "image build",
                 in: store
             )
-            return try await store.update(
-                .imageBuilds,
-                id: build.id,
-                changes: ["run_id": .string(run.id)],
-                ifMatch: nil,
-                scope: .everything
+            return ImageBuild(
+                unchecked: try await store.update(
+                    .imageBuilds,
+                    id: build.id,
+                    changes: ImageBuild.changes([.runID: .string(run.id)]),
+                    ifMatch: nil,
+                    scope: .everything
+                )
             )
         }
         await lifecycle.events.publish()
@@ -170,18 +169,23 @@ public struct ImageBuilds: Sendable {
 
     /// Called in the transaction that ends a run: the image build it carries (if any) becomes `built` or
     /// `failed`, with the tarball's size when there is one.
-    static func finish(run: Record, status: RunStatus, in store: any Store) async throws {
-        guard case .object(let options)? = run["options"].jsonValue,
-            let buildID = options["image_build_id"]?.stringValue,
-            let build = try await store.get(.imageBuilds, id: buildID)
+    static func finish(run: Run, status: RunStatus, in store: any Store) async throws {
+        guard let buildID = run.options["image_build_id"]?.stringValue,
+            let build = try await store.get(ImageBuild.self, id: buildID)
         else { return }
-        var changes: [String: Value] = ["status": .string(status == .success ? "built" : "failed")]
-        if status == .success, let path = build.string("storage_path"),
+        var changes: [ImageBuild.Field: Value] = [.status: .string(status == .success ? "built" : "failed")]
+        if status == .success, let path = build.storagePath,
             let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber
         {
-            changes["size"] = .int(size.int64Value)
+            changes[.size] = .int(size.int64Value)
         }
-        _ = try await store.update(.imageBuilds, id: buildID, changes: changes, ifMatch: nil, scope: .everything)
+        _ = try await store.update(
+            .imageBuilds,
+            id: buildID,
+            changes: ImageBuild.changes(changes),
+            ifMatch: nil,
+            scope: .everything
+        )
     }
 
     // MARK: Validation

@@ -29,7 +29,7 @@ public struct ReportedRuns: Sendable {
     public static let ofDCIJobs: Filter = .related(field: "run_id", kind: .runs, dciJobs)
 
     /// Whether a run is one of DCI's jobs (``dciJobs``).
-    public static func isDCIJob(_ run: Record) -> Bool { !run["topic_id"].isNull && !run["remoteci_id"].isNull }
+    public static func isDCIJob(_ run: Run) -> Bool { !run[.topicID].isNull && !run[.remoteciID].isNull }
 
     /// Runs of `harness` whose labels hold every given value.
     public static func filter(harness: String, identity: [String: String]) -> Filter {
@@ -41,13 +41,12 @@ public struct ReportedRuns: Sendable {
     }
 
     /// The oldest run of `harness` with this identity that the scope can see, or nil.
-    public func find(harness: String, identity: [String: String], scope: Scope) async throws -> Record? {
-        let page = try await store.list(
-            .runs,
+    public func find(harness: String, identity: [String: String], scope: Scope) async throws -> Run? {
+        try await store.list(
+            Run.self,
             query: Query(filter: Self.filter(harness: harness, identity: identity), sort: [SortKey("seq")], limit: 1),
             scope: scope
-        )
-        return page.items.first
+        ).first
     }
 
     /// The run of `harness` with this identity, created from `fields` in `groupID` when the scope has none.
@@ -64,9 +63,9 @@ public struct ReportedRuns: Sendable {
         identity: [String: String],
         scope: Scope,
         groupID: String,
-        fields: [String: Value],
+        fields: Run,
         comment: String?
-    ) async throws -> (run: Record, created: Bool) {
+    ) async throws -> (run: Run, created: Bool) {
         let key = ([harness] + identity.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }).joined(
             separator: "\u{0}"
         )
@@ -75,10 +74,10 @@ public struct ReportedRuns: Sendable {
                 return (existing, false)
             }
             var values = fields
-            var labels = values["labels"]?.jsonValue?.objectValue ?? [:]
+            var labels = values.json(.labels)?.objectValue ?? [:]
             for (name, value) in identity { labels[name] = .string(value) }
-            values["labels"] = .json(.object(labels))
-            values["harness"] = .string(harness)
+            values[.labels] = .json(.object(labels))
+            values[.harness] = .string(harness)
             let run = try await services.lifecycle.createReported(values, groupID: groupID, comment: comment)
             return (run, true)
         }
@@ -92,41 +91,41 @@ public struct ReportedRuns: Sendable {
     ///
     /// - Returns: the stored result and whether it replaced an earlier one.
     @discardableResult
-    public func recordResult(_ result: TestCase, run: Record) async throws -> (record: Record, replaced: Bool) {
-        let values: [String: Value] = [
-            "status": .string(result.status.rawValue), "time": .double(result.time),
-            "message": result.message.map(Value.string) ?? .null,
-            "system_out": result.systemOut.map(Value.string) ?? .null,
-            "system_err": result.systemErr.map(Value.string) ?? .null,
+    public func recordResult(_ result: TestCase, run: Run) async throws -> (result: TestResult, replaced: Bool) {
+        let values: [TestResult.Field: Value] = [
+            .status: .string(result.status.rawValue), .time: .double(result.time),
+            .message: result.message.map(Value.string) ?? .null,
+            .systemOut: result.systemOut.map(Value.string) ?? .null,
+            .systemErr: result.systemErr.map(Value.string) ?? .null,
         ]
-        let identity: [String: Value] = [
-            "run_id": .string(run.id), "suite": .string(result.suite), "classname": .string(result.classname),
-            "name": .string(result.name),
+        let identity: [TestResult.Field: Value] = [
+            .runID: .string(run.id), .suite: .string(result.suite), .classname: .string(result.classname),
+            .name: .string(result.name),
         ]
-        let outcome: (Record, Bool) = try await store.transaction { store in
-            let current = try await store.require(.runs, id: run.id)
+        let outcome: (TestResult, Bool) = try await store.transaction { store in
+            let current = try await store.require(Run.self, id: run.id)
             _ = try await store.update(
                 .runs,
                 id: run.id,
-                changes: ["tests_total": current["tests_total"]],
+                changes: Run.changes([.testsTotal: current[.testsTotal]]),
                 ifMatch: nil,
                 scope: .everything
             )
             let stored: (Record, Bool)
-            if let existing = try await store.first(.testResults, matching: identity, scope: .everything) {
+            if let existing = try await store.first(TestResult.self, matching: identity, scope: .everything) {
                 stored = (
                     try await store.update(
                         .testResults,
                         id: existing.id,
-                        changes: values,
+                        changes: TestResult.changes(values),
                         ifMatch: nil,
                         scope: .everything
                     ), true
                 )
             } else {
-                var fresh = values.merging(identity) { $1 }
-                fresh["group_id"] = run["group_id"]
-                stored = (try await store.insert(Record(.testResults, fresh)), false)
+                var fresh = TestResult(values.merging(identity) { $1 })
+                fresh[.groupID] = run[.groupID]
+                stored = (try await store.insert(fresh.record), false)
             }
             var counts: [TestStatus: Int] = [:]
             for status in TestStatus.allCases {
@@ -140,16 +139,16 @@ public struct ReportedRuns: Sendable {
             _ = try await store.update(
                 .runs,
                 id: run.id,
-                changes: [
-                    "tests_total": .int(Int64(total)), "tests_passed": .int(Int64(counts[.passed] ?? 0)),
-                    "tests_failed": .int(Int64(counts[.failed] ?? 0)),
-                    "tests_errored": .int(Int64(counts[.error] ?? 0)),
-                    "tests_skipped": .int(Int64(counts[.skipped] ?? 0)),
-                ],
+                changes: Run.changes([
+                    .testsTotal: .int(Int64(total)), .testsPassed: .int(Int64(counts[.passed] ?? 0)),
+                    .testsFailed: .int(Int64(counts[.failed] ?? 0)),
+                    .testsErrored: .int(Int64(counts[.error] ?? 0)),
+                    .testsSkipped: .int(Int64(counts[.skipped] ?? 0)),
+                ]),
                 ifMatch: nil,
                 scope: .everything
             )
-            return stored
+            return (TestResult(unchecked: stored.0), stored.1)
         }
         await services.events.publish()
         return outcome
@@ -159,23 +158,31 @@ public struct ReportedRuns: Sendable {
 
     /// What a reporting client may change on its run itself. Its status changes through
     /// ``RunLifecycle/report(runID:status:comment:scope:)``, which records the event; the rest is Proctor's.
-    public static let editableFields: Set<String> = [
-        "name", "comment", "configuration", "url", "reason", "tags", "state", "components", "options", "labels",
+    public static let editableFields: Set<Run.Field> = [
+        .name, .comment, .configuration, .url, .reason, .tags, .state, .components, .options, .labels,
     ]
 
     /// Changes fields of a run that a client reports on. A run that Proctor executes changes only through its
     /// executor or a cancel, whatever door asks (409); `ifMatch` guards against a concurrent change (412).
     @discardableResult
-    public func edit(runID: String, changes: [String: Value], ifMatch: String? = nil, scope: Scope) async throws
-        -> Record
+    public func edit(runID: String, changes: [Run.Field: Value], ifMatch: String? = nil, scope: Scope) async throws
+        -> Run
     {
         if let field = changes.keys.first(where: { !Self.editableFields.contains($0) }) {
-            throw ProctorError(.internal, "\(field) is not a field a reporting client changes")
+            throw ProctorError(.internal, "\(field.rawValue) is not a field a reporting client changes")
         }
-        let run = try await store.require(.runs, id: runID, scope: scope)
+        let run = try await store.require(Run.self, id: runID, scope: scope)
         try Self.requireReported(run)
         guard !changes.isEmpty else { return run }
-        return try await store.update(.runs, id: runID, changes: changes, ifMatch: ifMatch, scope: scope)
+        return Run(
+            unchecked: try await store.update(
+                .runs,
+                id: runID,
+                changes: Run.changes(changes),
+                ifMatch: ifMatch,
+                scope: scope
+            )
+        )
     }
 
     /// Read-modify-write of a reported run's options (DCI's key/values and results summaries). With `ifMatch`
@@ -186,19 +193,21 @@ public struct ReportedRuns: Sendable {
         ifMatch: String? = nil,
         scope: Scope,
         _ change: @Sendable (inout [String: JSONValue]) throws -> Void
-    ) async throws -> Record {
+    ) async throws -> Run {
         for attempt in 0..<8 {
-            let run = try await store.require(.runs, id: runID, scope: scope)
+            let run = try await store.require(Run.self, id: runID, scope: scope)
             try Self.requireReported(run)
-            var options = run["options"].jsonValue?.objectValue ?? [:]
+            var options = run.options
             try change(&options)
             do {
-                return try await store.update(
-                    .runs,
-                    id: runID,
-                    changes: ["options": .json(.object(options))],
-                    ifMatch: ifMatch ?? run.etag,
-                    scope: scope
+                return Run(
+                    unchecked: try await store.update(
+                        .runs,
+                        id: runID,
+                        changes: Run.changes([.options: .json(.object(options))]),
+                        ifMatch: ifMatch ?? run.etag,
+                        scope: scope
+                    )
                 )
             } catch let failure as ProctorError
                 where ifMatch == nil && attempt < 7
@@ -212,13 +221,13 @@ public struct ReportedRuns: Sendable {
 
     /// Archives a reported run and its files in one transaction (DCI's soft delete: rows stay, lists hide them).
     public func archive(runID: String, ifMatch: String?, scope: Scope) async throws {
-        let run = try await store.require(.runs, id: runID, scope: scope)
+        let run = try await store.require(Run.self, id: runID, scope: scope)
         try Self.requireReported(run)
         try await store.transaction { store in
             _ = try await store.update(
                 .runs,
                 id: runID,
-                changes: ["state": .string("archived")],
+                changes: Run.changes([.state: .string("archived")]),
                 ifMatch: ifMatch,
                 scope: scope
             )
@@ -239,7 +248,7 @@ public struct ReportedRuns: Sendable {
                     _ = try await store.update(
                         .files,
                         id: file.id,
-                        changes: ["state": .string("archived")],
+                        changes: StoredFile.changes([.state: .string("archived")]),
                         ifMatch: nil,
                         scope: .everything
                     )
@@ -251,22 +260,22 @@ public struct ReportedRuns: Sendable {
     }
 
     /// Archives one file of a reported run.
-    public func archiveFile(_ file: Record, scope: Scope) async throws {
-        if let runID = file.string("run_id") {
-            try Self.requireReported(try await store.require(.runs, id: runID, scope: .everything))
+    public func archiveFile(_ file: StoredFile, scope: Scope) async throws {
+        if let runID = file.runID {
+            try Self.requireReported(try await store.require(Run.self, id: runID, scope: .everything))
         }
         _ = try await store.update(
             .files,
             id: file.id,
-            changes: ["state": .string("archived")],
+            changes: StoredFile.changes([.state: .string("archived")]),
             ifMatch: nil,
             scope: scope
         )
     }
 
     /// A run Proctor executes is not a client's to change.
-    static func requireReported(_ run: Record) throws {
-        guard run.string("executor") == RunExecutor.client.rawValue else {
+    static func requireReported(_ run: Run) throws {
+        guard run.executor == .client else {
             throw ProctorError.conflict(
                 "run \(run.id) is executed by Proctor; it changes only through its executor or a cancel"
             )

@@ -147,7 +147,7 @@ public struct RunLifecycle: Sendable {
 
     /// Launches a run of a job definition with one of its profiles: the profile's engine decides who executes
     /// it, its priority orders the queue, its max_run_time bounds it.
-    public func launch(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> Record {
+    public func launch(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> Run {
         try await create(try await prepare(request, principal: principal, scope: scope), comment: "launched")
     }
 
@@ -161,34 +161,35 @@ public struct RunLifecycle: Sendable {
         principal: Principal,
         scope: Scope,
         requestID: (@Sendable (Int64) -> String)? = nil
-    ) async throws -> [Record] {
+    ) async throws -> [Run] {
         guard !requests.isEmpty else { throw ProctorError.badRequest("a batch needs at least one run") }
-        var fields: [[String: Value]] = []
-        for request in requests { fields.append(try await prepare(request, principal: principal, scope: scope)) }
-        let prepared = fields
-        let runs = try await store.transaction { store in
-            var runs: [Record] = []
+        var prepared: [Run] = []
+        for request in requests { prepared.append(try await prepare(request, principal: principal, scope: scope)) }
+        let runs = try await store.transaction { [prepared] store in
+            var runs: [Run] = []
             var shared: String?
             for var values in prepared {
-                if let shared { values["request_id"] = .string(shared) }
-                var run = try await store.insert(Record(.runs, values))
+                if let shared { values[.requestID] = .string(shared) }
+                var run = Run(unchecked: try await store.insert(values.record))
                 if shared == nil, let requestID {
                     let id = requestID(run.seq)
                     shared = id
-                    run = try await store.update(
-                        .runs,
-                        id: run.id,
-                        changes: ["request_id": .string(id)],
-                        ifMatch: nil,
-                        scope: .everything
+                    run = Run(
+                        unchecked: try await store.update(
+                            .runs,
+                            id: run.id,
+                            changes: Run.changes([.requestID: .string(id)]),
+                            ifMatch: nil,
+                            scope: .everything
+                        )
                     )
                 }
-                _ = try await store.insert(Self.creationEvent(run, comment: "launched"))
+                _ = try await store.insert(Self.creationEvent(run, comment: "launched").record)
                 runs.append(run)
             }
             return runs
         }
-        for run in runs { recordCreated(run) }
+        for run in runs { recordChange(run, from: nil, to: run.status, reason: nil) }
         await events.publish()
         return runs
     }
@@ -196,129 +197,133 @@ public struct RunLifecycle: Sendable {
     /// Creates a run that Proctor executes from ready-made fields (no job definition: an image build's builder
     /// command, say), in the caller's transaction when given one.
     public func createExecuted(
-        _ fields: [String: Value],
+        _ fields: Run,
         groupID: String,
         comment: String?,
         in transaction: (any Store)? = nil
     )
-        async throws -> Record
+        async throws -> Run
     {
         var values = fields
-        values["group_id"] = .string(groupID)
-        values["executor"] = values["executor"] ?? .string(RunExecutor.local.rawValue)
-        values["status"] = .string(RunStatus.new.rawValue)
-        values["run_at"] = .timestamp(Timestamp.now())
+        values[.groupID] = .string(groupID)
+        if !values.has(.executor) { values[.executor] = .string(RunExecutor.local.rawValue) }
+        values.status = .new
+        values[.runAt] = .timestamp(Timestamp.now())
         guard let transaction else { return try await create(values, comment: comment) }
-        let run = try await transaction.insert(Record(.runs, values))
-        _ = try await transaction.insert(Self.creationEvent(run, comment: comment))
+        let run = Run(unchecked: try await transaction.insert(values.record))
+        _ = try await transaction.insert(Self.creationEvent(run, comment: comment).record)
         return run
     }
 
     /// The fields of a run launched from a job definition and one of its profiles.
-    private func prepare(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> [String: Value] {
-        let definition = try await resolve(.definitions, request.definition, scope: scope, field: "definition")
+    private func prepare(_ request: LaunchRequest, principal: Principal, scope: Scope) async throws -> Run {
+        let definition = Definition(
+            unchecked: try await resolve(.definitions, request.definition, scope: scope, field: "definition")
+        )
         let groupID = definition.groupID ?? ""
         try principal.require(.member, in: groupID, resource: "definition")
-        if definition.bool("deleted") == true || definition.string("configuration_state") == "DISABLED" {
+        guard definition.isLaunchable else {
             throw ProctorError(
                 .unprocessable,
-                "the job '\(definition.name ?? definition.id)' is disabled",
+                "the job '\(definition.name.isEmpty ? definition.id : definition.name)' is disabled",
                 field: "definition"
             )
         }
         let profile = try await profile(for: definition, named: request.profile)
-        var engine: Record?
-        if let engineID = profile?.string("engine_id") { engine = try await store.get(.engines, id: engineID) }
-        let executor: RunExecutor = engine?.string("type") == "agent" ? .agent : .local
+        var engine: Engine?
+        if let engineID = profile?.engineID { engine = try await store.get(Engine.self, id: engineID) }
+        let executor: RunExecutor = engine?.isAgent == true ? .agent : .local
 
         var testbedID: String?
         if let testbed = request.testbed {
             testbedID = try await resolve(.testbeds, testbed, scope: .groups([groupID]), field: "testbed").id
         } else {
-            testbedID = profile?.strings("testbed_ids").first
+            testbedID = profile?.testbedIDs.first
         }
 
         var options: [String: JSONValue] = [:]
         if let profile {
-            options["envargs"] = profile["envargs"].jsonValue ?? .array([])
-            options["jobargs"] = profile["jobargs"].jsonValue ?? .array([])
+            options["envargs"] = profile.json(.envargs) ?? .array([])
+            options["jobargs"] = profile.json(.jobargs) ?? .array([])
         }
-        options["job_file"] = .string(definition.string("job_file") ?? "")
-        if case .object(let config) = definition["config"].jsonValue ?? .null {
-            for (key, value) in config where options[key] == nil && !LaunchParameters.serverOnlyKeys.contains(key) {
-                options[key] = value
-            }
+        options["job_file"] = .string(definition.jobFile)
+        for (key, value) in definition.config
+        where options[key] == nil && !LaunchParameters.serverOnlyKeys.contains(key) {
+            options[key] = value
         }
         if let binary = try await HarnessBinaries.chosen(
-            harness: definition.string("harness") ?? "shell",
-            profile: profile,
+            harness: definition.harness,
+            profile: profile?.record,
             groupID: groupID,
             store: store
         ) {
             options[binary.key] = .string(binary.path)
         }
-        try LaunchParameters.apply(request.parameters, definition: definition, profile: profile, to: &options)
+        try LaunchParameters.apply(
+            request.parameters,
+            definition: definition.record,
+            profile: profile?.record,
+            to: &options
+        )
         try LaunchParameters.checkHarnessInputs(request.harnessInputs)
         for (key, value) in request.harnessInputs { options[key] = value }
 
-        var values: [String: Value] = [
-            "group_id": .string(groupID),
-            "name": .string(request.name ?? definition.name ?? "run"),
-            "status": .string(RunStatus.new.rawValue),
-            "executor": .string(executor.rawValue),
-            "harness": .string(definition.string("harness") ?? "shell"),
-            "definition_id": .string(definition.id),
-            "launched_by": principal.kind == .user ? .string(principal.id) : .null,
-            "priority": .int(profile?.int("priority") ?? 4),
-            "max_run_time": profile?.int("max_run_time").map(Value.int) ?? .null,
-            "options": .json(.object(options)),
-            "tags": .strings(request.tags),
-            "labels": .json(.object(request.labels.mapValues(JSONValue.string))),
-            "engine_labels": .strings(engine?.strings("labels") ?? []),
-            "run_at": .timestamp(Timestamp.now()),
-        ]
-        if let profile { values["profile_id"] = .string(profile.id) }
-        if let engine { values["engine_id"] = .string(engine.id) }
-        if let testbedID { values["testbed_id"] = .string(testbedID) }
+        var run = Run([
+            .groupID: .string(groupID),
+            .name: .string(request.name ?? definition.string(.name) ?? "run"),
+            .status: .string(RunStatus.new.rawValue),
+            .executor: .string(executor.rawValue),
+            .harness: .string(definition.harness),
+            .definitionID: .string(definition.id),
+            .launchedBy: principal.kind == .user ? .string(principal.id) : .null,
+            .priority: .int(profile?.priority ?? 4),
+            .maxRunTime: profile?.maxRunTime.map(Value.int) ?? .null,
+            .options: .json(.object(options)),
+            .tags: .strings(request.tags),
+            .labels: .json(.object(request.labels.mapValues(JSONValue.string))),
+            .engineLabels: .strings(engine?.labels ?? []),
+            .runAt: .timestamp(Timestamp.now()),
+        ])
+        if let profile { run[.profileID] = .string(profile.id) }
+        if let engine { run[.engineID] = .string(engine.id) }
+        if let testbedID { run[.testbedID] = .string(testbedID) }
         if let config = request.config {
-            values["config_id"] = .string(
+            run[.configID] = .string(
                 try await resolve(.configs, config, scope: .groups([groupID]), field: "config").id
             )
-        } else if let configID = profile?.string("config_id") {
-            values["config_id"] = .string(configID)
+        } else if let configID = profile?.configID {
+            run[.configID] = .string(configID)
         }
         if let requestID = request.requestID {
             try await checkJoinable(requestID: requestID, groupID: groupID)
-            values["request_id"] = .string(requestID)
+            run[.requestID] = .string(requestID)
         }
         if let previous = try await previousRun(definitionID: definition.id, profileID: profile?.id) {
-            values["previous_run_id"] = .string(previous.id)
+            run[.previousRunID] = .string(previous.id)
         }
-        return values
+        return run
     }
 
     /// Launches the same job again: the run's definition, profile, testbed, name, tags and labels, its launch
     /// parameters and harness inputs, over the definition and profile as they are now.
-    public func relaunch(runID: String, principal: Principal, scope: Scope) async throws -> Record {
-        let run = try await store.require(.runs, id: runID, scope: scope)
-        guard let definition = run.string("definition_id") else {
+    public func relaunch(runID: String, principal: Principal, scope: Scope) async throws -> Run {
+        let run = try await store.require(Run.self, id: runID, scope: scope)
+        guard let definition = run.definitionID else {
             throw ProctorError.conflict(
                 "this run was reported by a client, not launched from a job; it cannot be relaunched"
             )
         }
-        let options = run["options"].jsonValue?.objectValue ?? [:]
-        var labels: [String: String] = [:]
-        for (key, value) in run["labels"].jsonValue?.objectValue ?? [:] { labels[key] = value.stringValue }
+        let options = run.options
         return try await launch(
             LaunchRequest(
                 definition: definition,
-                profile: run.string("profile_id"),
-                testbed: run.string("testbed_id"),
+                profile: run.profileID,
+                testbed: run.testbedID,
                 name: run.name,
                 parameters: options[LaunchParameters.recordKey]?.objectValue ?? [:],
                 harnessInputs: options.filter { LaunchParameters.harnessInputKeys.contains($0.key) },
-                tags: run.strings("tags"),
-                labels: labels
+                tags: run.tags,
+                labels: run.labels
             ),
             principal: principal,
             scope: scope
@@ -326,55 +331,56 @@ public struct RunLifecycle: Sendable {
     }
 
     /// Creates a run that a client executes itself and reports on (DCI jobs, KernelCI jobs, bare native runs).
-    public func createReported(_ fields: [String: Value], groupID: String, comment: String? = nil) async throws
-        -> Record
-    {
+    public func createReported(_ fields: Run, groupID: String, comment: String? = nil) async throws -> Run {
         var values = fields
-        values["group_id"] = .string(groupID)
-        values["executor"] = .string(RunExecutor.client.rawValue)
-        if values["status"] == nil || values["status"] == .null { values["status"] = .string(RunStatus.new.rawValue) }
+        values[.groupID] = .string(groupID)
+        values[.executor] = .string(RunExecutor.client.rawValue)
+        if values[.status].isNull { values.status = .new }
         return try await create(values, comment: comment)
     }
 
-    private func create(_ values: [String: Value], comment: String?) async throws -> Record {
+    private func create(_ values: Run, comment: String?) async throws -> Run {
         let run = try await store.transaction { store in
-            let run = try await store.insert(Record(.runs, values))
-            _ = try await store.insert(Self.creationEvent(run, comment: comment))
+            let run = Run(unchecked: try await store.insert(values.record))
+            _ = try await store.insert(Self.creationEvent(run, comment: comment).record)
             return run
         }
-        recordCreated(run)
+        recordChange(run, from: nil, to: run.status, reason: nil)
         await events.publish()
         return run
     }
 
-    private func recordCreated(_ run: Record) {
-        let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
-        recordChange(run, from: nil, to: status, reason: nil)
-    }
-
     /// Tells the observers that `run` (as stored after the change) went from `from` to `to`.
-    func recordChange(_ run: Record, from: RunStatus?, to: RunStatus, reason: String?) {
+    func recordChange(_ run: Run, from: RunStatus?, to: RunStatus, reason: String?) {
         activity.record(
             .statusChanged(
                 runID: run.id,
                 from: from,
                 to: to,
-                executor: run.string("executor") ?? "",
+                executor: run.string(.executor) ?? "",
                 reason: reason,
-                durationSeconds: to.isTerminal ? run["duration"].doubleValue : nil
+                durationSeconds: to.isTerminal ? run.double(.duration) : nil
             )
         )
     }
 
+    /// The event recording a run's change to `status` (its creation when `previous` is nil).
+    private static func event(
+        _ run: Run,
+        status: RunStatus,
+        previous: RunStatus?,
+        comment: String?
+    ) -> RunEvent {
+        RunEvent([
+            .groupID: run[.groupID], .runID: .string(run.id), .status: .string(status.rawValue),
+            .previousStatus: previous.map { .string($0.rawValue) } ?? .null,
+            .comment: comment.map(Value.string) ?? .null,
+        ])
+    }
+
     /// The first event of a new run.
-    private static func creationEvent(_ run: Record, comment: String?) -> Record {
-        Record(
-            .runEvents,
-            [
-                "group_id": run["group_id"], "run_id": .string(run.id), "status": run["status"],
-                "comment": comment.map(Value.string) ?? .null,
-            ]
-        )
+    private static func creationEvent(_ run: Run, comment: String?) -> RunEvent {
+        event(run, status: run.status, previous: nil, comment: comment)
     }
 
     // MARK: Changing status
@@ -385,37 +391,37 @@ public struct RunLifecycle: Sendable {
     /// A run that Proctor executes changes status only through its executor or a cancel: whichever door reports
     /// on it gets a conflict.
     public func report(runID: String, status: RunStatus, comment: String?, scope: Scope) async throws -> (
-        run: Record, event: Record
+        run: Run, event: RunEvent
     ) {
-        let result = try await store.transaction { store -> (Record, Record, RunStatus) in
-            let run = try await store.require(.runs, id: runID, scope: scope)
-            guard run.string("executor") == RunExecutor.client.rawValue else {
+        let result = try await store.transaction { store -> (Run, RunEvent, RunStatus) in
+            let run = try await store.require(Run.self, id: runID, scope: scope)
+            guard run.executor == .client else {
                 throw ProctorError.conflict(
                     "Proctor executes this run; only its executor or a cancel changes its status",
                     field: "status"
                 )
             }
-            let previous = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+            let previous = run.status
             var recorded = status
             if (status == .failure || status == .error) && (previous == .new || previous == .preRun) {
                 recorded = .error
             }
-            var changes: [String: Value] = ["status": .string(status.rawValue)]
+            var changes: [Run.Field: Value] = [.status: .string(status.rawValue)]
             let now = Timestamp.now()
-            if let created = run.int("created_at") { changes["duration"] = .double(Double(now - created) / 1_000_000) }
-            if status == .running && run["started_at"].isNull { changes["started_at"] = .timestamp(now) }
-            if status.isTerminal { changes["finished_at"] = .timestamp(now) }
-            let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: nil, scope: .everything)
-            let event = try await store.insert(
-                Record(
-                    .runEvents,
-                    [
-                        "group_id": run["group_id"], "run_id": .string(run.id), "status": .string(recorded.rawValue),
-                        "previous_status": .string(previous.rawValue), "comment": comment.map(Value.string) ?? .null,
-                    ]
-                )
+            if run.has(.createdAt) { changes[.duration] = .double(Double(now - run.createdAt) / 1_000_000) }
+            if status == .running && run.startedAt == nil { changes[.startedAt] = .timestamp(now) }
+            if status.isTerminal { changes[.finishedAt] = .timestamp(now) }
+            let updated = try await store.update(
+                .runs,
+                id: run.id,
+                changes: Run.changes(changes),
+                ifMatch: nil,
+                scope: .everything
             )
-            return (updated, event, previous)
+            let event = try await store.insert(
+                Self.event(run, status: recorded, previous: previous, comment: comment).record
+            )
+            return (Run(unchecked: updated), RunEvent(unchecked: event), previous)
         }
         recordChange(result.0, from: result.2, to: status, reason: comment)
         await events.publish()
@@ -429,14 +435,14 @@ public struct RunLifecycle: Sendable {
         runID: String,
         to next: RunStatus,
         reason: String? = nil,
-        changes extra: [String: Value] = [:],
+        changes extra: [Run.Field: Value] = [:],
         expecting: Set<RunStatus>? = nil,
         ifMatch: String? = nil,
         claim: RunQueue.Claim? = nil
-    ) async throws -> Record {
-        let result = try await store.transaction { store -> (Record, Record, RunStatus) in
-            let run = try await store.require(.runs, id: runID)
-            let current = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+    ) async throws -> Run {
+        let result = try await store.transaction { store -> (Run, RunStatus) in
+            let run = try await store.require(Run.self, id: runID)
+            let current = run.status
             if let ifMatch, ifMatch != run.etag { throw ProctorError.conflict("the run changed meanwhile") }
             if let claim, !claim.holds(run) {
                 throw ProctorError.conflict(
@@ -456,56 +462,50 @@ public struct RunLifecycle: Sendable {
                 )
             }
             var changes = extra
-            changes["status"] = .string(next.rawValue)
+            changes[.status] = .string(next.rawValue)
             let now = Timestamp.now()
-            if let reason { changes["reason"] = .string(reason) }
+            if let reason { changes[.reason] = .string(reason) }
             switch next {
             case .running:
-                changes["started_at"] = .timestamp(now)
+                changes[.startedAt] = .timestamp(now)
             case .new:
-                changes["claimed_by"] = .null
-                changes["lease_expires_at"] = .null
+                changes[.claimedBy] = .null
+                changes[.leaseExpiresAt] = .null
             case _ where next.isTerminal:
-                changes["finished_at"] = .timestamp(now)
-                changes["lease_expires_at"] = .null
-                let start = run.int("started_at") ?? run.int("created_at") ?? now
-                changes["duration"] = .double(Double(now - start) / 1_000_000)
+                changes[.finishedAt] = .timestamp(now)
+                changes[.leaseExpiresAt] = .null
+                let start = run.startedAt ?? (run.has(.createdAt) ? run.createdAt : now)
+                changes[.duration] = .double(Double(now - start) / 1_000_000)
             default: break
             }
-            let updated = try await store.update(
-                .runs,
-                id: run.id,
-                changes: changes,
-                ifMatch: run.etag,
-                scope: .everything
-            )
-            if next.isTerminal { try await ImageBuilds.finish(run: updated, status: next, in: store) }
-            let event = try await store.insert(
-                Record(
-                    .runEvents,
-                    [
-                        "group_id": run["group_id"], "run_id": .string(run.id), "status": .string(next.rawValue),
-                        "previous_status": .string(current.rawValue), "comment": reason.map(Value.string) ?? .null,
-                    ]
+            let updated = Run(
+                unchecked: try await store.update(
+                    .runs,
+                    id: run.id,
+                    changes: Run.changes(changes),
+                    ifMatch: run.etag,
+                    scope: .everything
                 )
             )
-            return (updated, event, current)
+            if next.isTerminal { try await ImageBuilds.finish(run: updated, status: next, in: store) }
+            _ = try await store.insert(Self.event(run, status: next, previous: current, comment: reason).record)
+            return (updated, current)
         }
-        recordChange(result.0, from: result.2, to: next, reason: reason)
+        recordChange(result.0, from: result.1, to: next, reason: reason)
         await events.publish()
         return result.0
     }
 
     /// Cancels a run: one still queued ends `killed` at once; one executing is flagged, and its executor
     /// kills the process group and reports `killed` (reason `canceled`). A finished run is a conflict.
-    public func cancel(runID: String, principal: Principal, scope: Scope) async throws -> Record {
-        let run = try await store.require(.runs, id: runID, scope: scope)
+    public func cancel(runID: String, principal: Principal, scope: Scope) async throws -> Run {
+        let run = try await store.require(Run.self, id: runID, scope: scope)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
-        let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+        let status = run.status
         if status.isTerminal {
             throw ProctorError.conflict("the run already ended (\(status.rawValue))", field: "status")
         }
-        if run.string("executor") == RunExecutor.client.rawValue {
+        if run.executor == .client {
             return try await report(runID: run.id, status: .killed, comment: "canceled", scope: scope).run
         }
         if status == .new {
@@ -518,12 +518,12 @@ public struct RunLifecycle: Sendable {
         let flagged = try await store.update(
             .runs,
             id: run.id,
-            changes: ["cancel_requested": .bool(true)],
+            changes: Run.changes([.cancelRequested: .bool(true)]),
             ifMatch: nil,
             scope: .everything
         )
         await events.publish()
-        return flagged
+        return Run(unchecked: flagged)
     }
 
     // MARK: Helpers
@@ -542,7 +542,11 @@ public struct RunLifecycle: Sendable {
         guard !runs.isEmpty else {
             throw ProctorError(.notFound, "no request \(requestID) in the job's group", field: "request_id")
         }
-        guard runs.contains(where: { !(RunStatus(rawValue: $0.string("status") ?? "")?.isTerminal ?? true) }) else {
+        guard
+            runs.contains(where: {
+                !(RunStatus(rawValue: Run(unchecked: $0).string(.status) ?? "")?.isTerminal ?? true)
+            })
+        else {
             throw ProctorError.conflict("the request \(requestID) has finished; launch a new one", field: "request_id")
         }
     }
@@ -554,17 +558,18 @@ public struct RunLifecycle: Sendable {
         throw ProctorError(.notFound, "no such \(kind.singular): \(reference)", field: field)
     }
 
-    private func profile(for definition: Record, named reference: String?) async throws -> Record? {
+    private func profile(for definition: Definition, named reference: String?) async throws -> Profile? {
         let scope = Scope.groups([definition.groupID ?? ""])
+        let ofDefinition: Value = .string(definition.id)
         if let reference {
-            if let row = try await store.get(.profiles, id: reference, scope: scope),
-                row.string("definition_id") == definition.id
+            if let row = try await store.get(Profile.self, id: reference, scope: scope),
+                row.definitionID == definition.id
             {
                 return row
             }
             if let row = try await store.first(
-                .profiles,
-                matching: ["definition_id": .string(definition.id), "name": .string(reference)],
+                Profile.self,
+                matching: [.definitionID: ofDefinition, .name: .string(reference)],
                 scope: scope
             ) {
                 return row
@@ -572,13 +577,13 @@ public struct RunLifecycle: Sendable {
             throw ProctorError(.notFound, "the job has no profile '\(reference)'", field: "profile")
         }
         if let row = try await store.first(
-            .profiles,
-            matching: ["definition_id": .string(definition.id), "is_default": .bool(true)],
+            Profile.self,
+            matching: [.definitionID: ofDefinition, .isDefault: .bool(true)],
             scope: scope
         ) {
             return row
         }
-        return try await store.first(.profiles, matching: ["definition_id": .string(definition.id)], scope: scope)
+        return try await store.first(Profile.self, matching: [.definitionID: ofDefinition], scope: scope)
     }
 
     /// The latest earlier run of the same definition and profile: what regressions are measured against.

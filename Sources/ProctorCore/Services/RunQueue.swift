@@ -19,9 +19,9 @@ public struct RunQueue: Sendable {
 
     /// Claims the next run for `claimant`, announcing the claim's event.
     public func claim(claimant: String, executor: RunExecutor, labels: Set<String> = [], groupIDs: [String]? = nil)
-        async throws -> Record?
+        async throws -> Run?
     {
-        let run = try await store.claimRun(
+        let claimed = try await store.claimRun(
             RunClaim(
                 claimant: claimant,
                 executor: executor.rawValue,
@@ -30,10 +30,12 @@ public struct RunQueue: Sendable {
                 groupIDs: groupIDs
             )
         )
+        let run = Run(claimed)
         if let run {
             lifecycle.recordChange(run, from: .new, to: .preRun, reason: "claimed by \(claimant)")
-            if run.int("attempts") == 1, let created = run.int("created_at") {
-                let claimable = max(created, run.int("run_at") ?? created)
+            if run.attempts == 1, run.has(.createdAt) {
+                let created = run.createdAt
+                let claimable = max(created, run.int(.runAt) ?? created)
                 let now = Timestamp.now()
                 lifecycle.activity.record(
                     .claimed(
@@ -73,13 +75,13 @@ public struct RunQueue: Sendable {
         }
 
         /// The claim of a run just claimed.
-        public init(of run: Record) {
-            self.init(claimant: run.string("claimed_by") ?? "", attempt: run.int("attempts"))
+        public init(of run: Run) {
+            self.init(claimant: run.claimedBy ?? "", attempt: run.int(.attempts))
         }
 
         /// Whether `run` is still under this claim.
-        public func holds(_ run: Record) -> Bool {
-            run.string("claimed_by") == claimant && (attempt == nil || run.int("attempts") == attempt)
+        public func holds(_ run: Run) -> Bool {
+            run.claimedBy == claimant && (attempt == nil || run.int(.attempts) == attempt)
         }
     }
 
@@ -93,18 +95,20 @@ public struct RunQueue: Sendable {
     /// uncommitted group); if it still cannot write, the lease stays as it was and the next beat tries again.
     public func heartbeat(runID: String, claim: Claim) async throws -> Heartbeat {
         for attempt in 0..<5 {
-            guard let run = try await store.get(.runs, id: runID), claim.holds(run),
-                RunStatus(rawValue: run.string("status") ?? "")?.isActive == true
+            guard let run = try await store.get(Run.self, id: runID), claim.holds(run),
+                RunStatus(rawValue: run.string(.status) ?? "")?.isActive == true
             else { return .lost }
             do {
                 _ = try await store.update(
                     .runs,
                     id: runID,
-                    changes: ["lease_expires_at": .timestamp(Timestamp.now() + Int64(leaseSeconds) * 1_000_000)],
+                    changes: Run.changes([
+                        .leaseExpiresAt: .timestamp(Timestamp.now() + Int64(leaseSeconds) * 1_000_000)
+                    ]),
                     ifMatch: run.etag,
                     scope: .everything
                 )
-                return run.bool("cancel_requested") == true ? .cancel : .keep
+                return run.cancelRequested ? .cancel : .keep
             } catch let failure as ProctorError where failure.code == .conflict {
                 await Self.pause(milliseconds: 10 << attempt)
             }
@@ -120,26 +124,26 @@ public struct RunQueue: Sendable {
     /// Requeues (or, past ``maxAttempts``, fails as `error`) every executing run whose lease has expired.
     /// Safe to call from every replica at once: each change is conditional on the row being unchanged.
     @discardableResult
-    public func expireLeases() async throws -> [Record] {
+    public func expireLeases() async throws -> [Run] {
         let now = Timestamp.now()
         let filter: Filter = .and([
             .predicate(Condition("status", .in, RunStatus.activeValues)),
             .predicate(Condition("executor", .in, [RunExecutor.local.rawValue, RunExecutor.agent.rawValue])),
             .predicate(Condition("lease_expires_at", .less, Timestamp.rfc3339(micros: now))),
         ])
-        let page = try await store.list(
-            .runs,
+        let expired = try await store.list(
+            Run.self,
             query: Query(filter: filter, sort: [SortKey("seq")], limit: 100),
             scope: .everything
         )
-        var changed: [Record] = []
-        for run in page.items {
+        var changed: [Run] = []
+        for run in expired {
             let count = changed.count
-            let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
-            let attempts = Int(run.int("attempts") ?? 0)
-            let claimant = run.string("claimed_by") ?? "an executor"
+            let status = run.status
+            let attempts = Int(run.attempts)
+            let claimant = run.claimedBy ?? "an executor"
             do {
-                if run.bool("cancel_requested") == true {
+                if run.cancelRequested {
                     changed.append(
                         try await lifecycle.advance(
                             runID: run.id,
@@ -180,7 +184,7 @@ public struct RunQueue: Sendable {
                         claimant: claimant,
                         attempts: attempts,
                         maxAttempts: maxAttempts,
-                        outcome: RunStatus(rawValue: ended.string("status") ?? "") ?? .new
+                        outcome: ended.status
                     )
                 )
             }

@@ -29,6 +29,12 @@ extension Entity {
         self.init(unchecked: record)
     }
 
+    /// A new row from values already keyed by field name (as ``FieldCoding/values(from:schema:ignoring:)``
+    /// checks them against the schema).
+    public init(checkedValues values: [String: Value]) {
+        self.init(unchecked: Record(Self.kind, values))
+    }
+
     public subscript(field: Field) -> Value {
         get { record[field.rawValue] }
         set { record[field.rawValue] = newValue }
@@ -148,4 +154,12 @@ extension StoreReader {
     public func list<E: Entity>(_ type: E.Type, query: Query, scope: Scope) async throws -> [E] {
         try await list(E.kind, query: query, scope: scope).items.map(E.init(unchecked:))
     }
+}
+
+extension Entity {
+    /// The entity as JSON for clients: every public field, in schema order (``Record/publicJSON()``).
+    public func publicJSON() -> JSONValue { record.publicJSON() }
+
+    /// ``publicJSON()``'s bytes, written straight from the row.
+    public func publicJSONBytes() -> [UInt8] { record.publicJSONBytes() }
 }
