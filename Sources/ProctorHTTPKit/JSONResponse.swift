@@ -69,6 +69,34 @@ public enum JSONResponse {
         }
     }
 
+    /// Decodes a JSON body into a request type, with the native API's answers: 413 beyond `limit`, 415 for another
+    /// content type, 400 for malformed JSON, and 400 naming the member (`field`) that is missing or of the wrong
+    /// type.
+    public static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        if let contentType = request.headers[.contentType], !contentType.lowercased().contains("json") {
+            throw ProctorError(.unsupportedMediaType, "send the body as application/json (got \(contentType))")
+        }
+        do {
+            return try await JSONBody.reading({ try await JSONBody.decode(type, from: request, limit: limit) }) {
+                problem in
+                switch problem {
+                case .tooLarge(let limit): return ProctorError(.tooLarge, "the body is larger than \(limit) bytes")
+                case .empty: return ProctorError.badRequest("the request needs a JSON body")
+                case .malformed: return ProctorError.badRequest("the body is not valid JSON")
+                case .notAnObject: return ProctorError.badRequest("the body must be a JSON object")
+                }
+            }
+        } catch let failure as JSONBody.FieldProblem {
+            if failure.path.isEmpty {
+                throw ProctorError.badRequest("the body must be \(failure.expected ?? "given")")
+            }
+            guard let expected = failure.expected else {
+                throw ProctorError.badRequest("field '\(failure.path)' is required", field: failure.path)
+            }
+            throw ProctorError.badRequest("field '\(failure.path)' must be \(expected)", field: failure.path)
+        }
+    }
+
     public static func object(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
         guard case .object(let object) = try await body(request, limit: limit) else {
             throw ProctorError.badRequest("the body must be a JSON object")

@@ -18,12 +18,9 @@ package struct AgentController {
     /// `{"name", "labels"?, "version"?, "slots"?, "group"?}`: creates or refreshes the agent (by name in its group).
     @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
-        guard let name = body["name"]?.stringValue, !name.isEmpty, name.count <= 200 else {
-            throw ProctorError.badRequest("name is required (at most 200 characters)", field: "name")
-        }
+        let body = try await JSONResponse.decode(AgentRegistration.self, from: request, limit: maxJSONBytes)
         let groupID: String
-        if let groupName = body["group"]?.stringValue {
+        if let groupName = body.group {
             guard let membership = principal.memberships.first(where: { $0.groupName == groupName }) else {
                 throw ProctorError.notFound("no such group: \(groupName)")
             }
@@ -33,16 +30,12 @@ package struct AgentController {
         } else {
             throw ProctorError(.forbidden, "an agent's token must belong to a member of a group")
         }
-        let slots =
-            body["slots"].flatMap {
-                if case .number(let n) = $0, n >= 1, n <= 1024 { return Int(n) } else { return nil }
-            } ?? 1
         let agent = try await services.agents.register(
-            name: name,
+            name: body.name,
             groupID: groupID,
-            labels: body["labels"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-            version: body["version"]?.stringValue,
-            slots: slots,
+            labels: body.labels,
+            version: body.version,
+            slots: body.slots,
             principal: principal
         )
         return JSONResponse.make(agent, status: .ok)
@@ -76,7 +69,8 @@ package struct AgentController {
     /// `{"claimant"}` → `{"action": "keep" | "cancel" | "lost"}`.
     @Sendable func heartbeat(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let (run, claimant) = try await claimedRun(request, context, principal)
+        let body = try await JSONResponse.decode(AgentHeartbeat.self, from: request, limit: maxJSONBytes)
+        let (run, claimant) = try await claimedRun(body.claimant, context, principal)
         let beat = try await services.queue.heartbeat(runID: run.id, claimant: claimant)
         let action: String
         switch beat {
@@ -90,24 +84,16 @@ package struct AgentController {
     /// `{"claimant", "status", "reason"?, "exit_code"?}`: the agent moves its run to the next phase.
     @Sendable func advance(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
-        let (run, claimant) = try await claimedRun(body, context, principal)
-        guard run.string("claimed_by") == claimant else {
+        let body = try await JSONResponse.decode(AgentPhaseReport.self, from: request, limit: maxJSONBytes)
+        let (run, claimant) = try await claimedRun(body.claimant, context, principal)
+        guard run.claimedBy == claimant else {
             throw ProctorError.conflict("the run is no longer claimed by \(claimant)", field: "claimant")
-        }
-        guard let text = body["status"]?.stringValue else {
-            throw ProctorError.badRequest("status is required", field: "status")
-        }
-        let status = try RunStatus.parse(text)
-        var changes: [Run.Field: Value] = [:]
-        if case .number(let code) = body["exit_code"] ?? .null, code.isFinite, abs(code) < 1e9 {
-            changes[.exitCode] = .int(Int64(code))
         }
         let updated = try await services.lifecycle.advance(
             runID: run.id,
-            to: status,
-            reason: body["reason"]?.stringValue,
-            changes: changes
+            to: try RunStatus.parse(body.status),
+            reason: body.reason,
+            changes: body.exitCode.map { [.exitCode: .int($0)] } ?? [:]
         )
         return JSONResponse.make(updated.publicJSON())
     }
@@ -121,22 +107,16 @@ package struct AgentController {
         return agent
     }
 
-    private func claimedRun(_ request: Request, _ context: AuthenticatedContext, _ principal: Principal) async throws
-        -> (Record, String)
-    {
-        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
-        return try await claimedRun(body, context, principal)
-    }
-
-    private func claimedRun(_ body: [String: JSONValue], _ context: AuthenticatedContext, _ principal: Principal)
-        async throws -> (Record, String)
+    /// The run of the path and the claimant the agent names, after checking the caller may act on the run.
+    private func claimedRun(_ claimant: String, _ context: AuthenticatedContext, _ principal: Principal) async throws
+        -> (Run, String)
     {
         let id = try context.parameters.require("id")
-        guard let run = try await store.get(.runs, id: id, scope: principal.scope) else {
+        guard let run = try await store.get(Run.self, id: id, scope: principal.scope) else {
             throw ProctorError.notFound("no such run: \(id)")
         }
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
-        guard let claimant = body["claimant"]?.stringValue, !claimant.isEmpty else {
+        guard !claimant.isEmpty else {
             throw ProctorError.badRequest("claimant is required (as returned by the claim)", field: "claimant")
         }
         if claimant.hasPrefix("agent:") {
@@ -161,7 +141,8 @@ extension AgentController {
                         [
                             "name": SchemaDoc.string(minLength: 1, maxLength: 200),
                             "labels": SchemaDoc.array(SchemaDoc.string),
-                            "version": SchemaDoc.string, "slots": SchemaDoc.integer(minimum: 1, maximum: 1000),
+                            "version": SchemaDoc.string,
+                            "slots": SchemaDoc.integer(minimum: 1, maximum: AgentRegistration.maxSlots),
                             "group": SchemaDoc.string,
                         ],
                         required: ["name"]

@@ -9,7 +9,20 @@ enum NativeGroups {
         async throws
         -> String
     {
-        if let id = object["group_id"]?.stringValue {
+        try await owning(
+            groupID: object["group_id"]?.stringValue,
+            group: object["group"]?.stringValue,
+            principal: principal,
+            store: store,
+            noun: noun
+        )
+    }
+
+    /// ``owning(_:principal:store:noun:)`` from a decoded request's `group_id` and `group`.
+    static func owning(groupID: String?, group: String?, principal: Principal, store: any StoreReader, noun: String)
+        async throws -> String
+    {
+        if let id = groupID {
             guard principal.isSiteAdmin || principal.membership(in: id) != nil,
                 try await store.get(.groups, id: id) != nil
             else {
@@ -17,7 +30,7 @@ enum NativeGroups {
             }
             return id
         }
-        if let name = object["group"]?.stringValue {
+        if let name = group {
             if let membership = principal.memberships.first(where: { $0.groupName == name }) {
                 return membership.groupID
             }

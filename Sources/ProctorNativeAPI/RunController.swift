@@ -31,59 +31,24 @@ package struct RunController {
     /// without `definition`, a bare run is created for a client that executes it and reports on it.
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
-        let tags = try stringList(body["tags"], field: "tags")
-        var labels: [String: String] = [:]
-        if let value = body["labels"], value != .null {
-            guard case .object(let object) = value else {
-                throw ProctorError.badRequest("labels must be an object of strings", field: "labels")
-            }
-            for (key, item) in object {
-                guard let text = item.stringValue else {
-                    throw ProctorError.badRequest("label '\(key)' must be a string", field: "labels")
-                }
-                labels[key] = text
-            }
-        }
-        if let definition = body["definition"] {
-            guard let reference = definition.stringValue, !reference.isEmpty else {
-                throw ProctorError.badRequest("definition must be a job definition's id or name", field: "definition")
-            }
-            var options: [String: JSONValue] = [:]
-            if let value = body["options"], value != .null {
-                guard case .object(let object) = value else {
-                    throw ProctorError.badRequest("options must be an object", field: "options")
-                }
-                options = object
-            }
-            let launch = LaunchRequest(
-                definition: reference,
-                profile: try optionalString(body["profile"], field: "profile"),
-                testbed: try optionalString(body["testbed"], field: "testbed"),
-                name: try optionalString(body["name"], field: "name"),
-                parameters: options,
-                tags: tags,
-                labels: labels,
-                requestID: try optionalString(body["request_id"], field: "request_id")
-            )
+        let body = try await JSONResponse.decode(RunCreateRequest.self, from: request, limit: maxJSONBytes)
+        if let launch = body.launch {
             let run = try await services.lifecycle.launch(launch, principal: principal, scope: principal.scope)
             return respond(run.record, status: .created)
         }
-        let groupID = try await NativeGroups.owning(body, principal: principal, store: store, noun: "run")
-        try principal.require(.member, in: groupID, resource: "group")
-        let allowed: Set<String> = [
-            "name", "comment", "url", "configuration", "data", "topic_id", "remoteci_id", "components",
-        ]
-        var values = Run(
-            checkedValues: try FieldCoding.values(
-                from: body.filter { allowed.contains($0.key) },
-                schema: ResourceKind.runs.schema
-            )
+        let groupID = try await NativeGroups.owning(
+            groupID: body.groupID,
+            group: body.group,
+            principal: principal,
+            store: store,
+            noun: "run"
         )
-        values[.tags] = .strings(tags)
-        values[.labels] = .json(.object(labels.mapValues(JSONValue.string)))
-        if principal.kind == .user { values[.launchedBy] = .string(principal.id) }
-        let run = try await services.lifecycle.createReported(values, groupID: groupID, comment: "created")
+        try principal.require(.member, in: groupID, resource: "group")
+        let run = try await services.lifecycle.createReported(
+            body.bareRun(launchedBy: principal.kind == .user ? principal.id : nil),
+            groupID: groupID,
+            comment: "created"
+        )
         return respond(run.record, status: .created)
     }
 
@@ -102,15 +67,11 @@ package struct RunController {
         let principal = context.principal
         let run = try await requireRun(context, principal)
         try principal.require(.member, in: run.groupID ?? "", resource: "run")
-        let body = try await JSONResponse.object(request, limit: maxJSONBytes)
-        guard let text = body["status"]?.stringValue else {
-            throw ProctorError.badRequest("status is required", field: "status")
-        }
-        let status = try RunStatus.parse(text)
+        let body = try await JSONResponse.decode(RunStatusReport.self, from: request, limit: maxJSONBytes)
         let result = try await services.lifecycle.report(
             runID: run.id,
-            status: status,
-            comment: try optionalString(body["comment"], field: "comment"),
+            status: try RunStatus.parse(body.status),
+            comment: body.comment,
             scope: principal.scope
         )
         return JSONResponse.make(
@@ -488,26 +449,6 @@ package struct RunController {
         return number
     }
 
-    private func optionalString(_ value: JSONValue?, field: String) throws -> String? {
-        guard let value, value != .null else { return nil }
-        guard let text = value.stringValue else {
-            throw ProctorError.badRequest("\(field) must be a string", field: field)
-        }
-        return text
-    }
-
-    private func stringList(_ value: JSONValue?, field: String) throws -> [String] {
-        guard let value, value != .null else { return [] }
-        guard case .array(let items) = value else {
-            throw ProctorError.badRequest("\(field) must be a list of strings", field: field)
-        }
-        return try items.map {
-            guard let text = $0.stringValue else {
-                throw ProctorError.badRequest("\(field) must be a list of strings", field: field)
-            }
-            return text
-        }
-    }
 }
 
 extension RunController {
