@@ -125,7 +125,7 @@ struct CDRouterJobController {
         }
         let updated = try await QueuedRuns(services: api.services).retarget(
             runID: run.id,
-            definition: definition,
+            definition: Definition(definition),
             testbedID: testbed?.id,
             configID: config?.id,
             extraOptions: extra,
@@ -133,7 +133,7 @@ struct CDRouterJobController {
             scope: principal.scope
         )
         var lookup = CDRouterLookup(store: store)
-        return CDRouterAPI.data(try await CDRouterRender.job(updated, detailed: true, lookup: &lookup))
+        return CDRouterAPI.data(try await CDRouterRender.job(updated.record, detailed: true, lookup: &lookup))
     }
 
     /// `DELETE jobs/{id}/`: 204; a running job is a conflict (stop it first).

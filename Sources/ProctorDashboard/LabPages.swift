@@ -90,7 +90,7 @@ struct LabPages {
     /// work every few seconds); a crashed agent never says goodbye. The rule is the core's, which `/metrics`
     /// counts by too.
     static func agentState(_ agent: Record, now: Int64 = Timestamp.now()) -> String {
-        AgentRegistry.isOnline(agent, now: now) ? "online" : "offline"
+        AgentRegistry.isOnline(Agent(unchecked: agent), now: now) ? "online" : "offline"
     }
 
     private func runCell(_ runs: [Record]) -> Cell {
@@ -128,7 +128,7 @@ struct LabPages {
                 fields: ["testbed_id": .testbeds],
                 scope: scope
             )
-            let why = try await waits.explain(queued, scope: scope)
+            let why = try await waits.explain(queued.map(Run.init(unchecked:)), scope: scope)
             let rows = queued.map { run -> [Cell] in
                 let wait = why[run.id]
                 return [
@@ -152,7 +152,9 @@ struct LabPages {
                     Cell(text: "", items: agent.strings("labels")),
                     Cell(text: Format.time(agent.int("last_seen_at"))), Cell(text: agent.string("version") ?? ""),
                     Cell(text: String(agent.int("slots") ?? 1)),
-                    runCell(active.filter { $0.string("claimed_by") == AgentRegistry.claimant(agent) }),
+                    runCell(
+                        active.filter { $0.string("claimed_by") == AgentRegistry.claimant(Agent(unchecked: agent)) }
+                    ),
                 ]
             }
             return (

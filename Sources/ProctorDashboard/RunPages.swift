@@ -251,7 +251,7 @@ struct RunPages {
             ],
             scope: scope
         )
-        let waiting = try await waits.explain(runs, scope: scope)
+        let waiting = try await waits.explain(runs.map(Run.init(unchecked:)), scope: scope)
         return runs.map { run in
             var row = Self.row(run, names: names)
             if let wait = waiting[run.id] { row["wait"] = wait.short }
@@ -338,7 +338,7 @@ struct RunPages {
         data["finished"] = Format.time(run.int("finished_at"))
         data["executor"] = run.string("executor") ?? ""
         data["skipped"] = run.int("tests_skipped") ?? 0
-        if let wait = try await waits.explain(run, scope: scope) {
+        if let wait = try await waits.explain(Run(unchecked: run), scope: scope) {
             data["wait"] = wait.sentence
             if let blocking = wait.blockingRunID { data["wait_run"] = "/runs/\(blocking)" }
         }

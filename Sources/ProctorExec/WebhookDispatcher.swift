@@ -58,39 +58,35 @@ public struct WebhookDispatcher: Service {
         var last = after
         while true {
             let events = try await store.list(
-                .runEvents,
+                RunEvent.self,
                 query: Query(
                     filter: .predicate(Condition("seq", .greater, String(last))),
                     sort: [SortKey("seq")],
                     limit: 200
                 ),
                 scope: .everything
-            ).items
+            )
             guard !events.isEmpty else { return last }
-            var hooksByGroup: [String: [Record]] = [:]
+            var hooksByGroup: [String: [Webhook]] = [:]
             for event in events {
                 last = event.seq
                 guard let groupID = event.groupID, RunStatus.notifies(event: event) else { continue }
                 if hooksByGroup[groupID] == nil {
                     hooksByGroup[groupID] = try await store.list(
-                        .webhooks,
+                        Webhook.self,
                         query: Query(filter: .equal("active", "true"), limit: 100),
                         scope: .groups([groupID])
-                    ).items
+                    )
                 }
                 for hook in hooksByGroup[groupID] ?? [] {
-                    let statuses = hook.strings("statuses")
-                    if !statuses.isEmpty && !statuses.contains(event.string("status") ?? "") { continue }
+                    let statuses = hook.statuses
+                    if !statuses.isEmpty && !statuses.contains(event.string(.status) ?? "") { continue }
                     do {
                         _ = try await store.insert(
-                            Record(
-                                .webhookDeliveries,
-                                [
-                                    "group_id": .string(groupID), "webhook_id": .string(hook.id),
-                                    "event_seq": .int(event.seq),
-                                    "run_id": event["run_id"], "next_attempt_at": .timestamp(Timestamp.now()),
-                                ]
-                            )
+                            WebhookDelivery([
+                                .groupID: .string(groupID), .webhookID: .string(hook.id), .eventSeq: .int(event.seq),
+                                .runID: event[.runID], .nextAttemptAt: .timestamp(Timestamp.now()),
+                            ]).record
                         )
                     } catch let failure as ProctorError where failure.code == .conflict {
                         continue  // another replica recorded it
@@ -104,38 +100,40 @@ public struct WebhookDispatcher: Service {
     func deliverDue() async throws {
         let now = Timestamp.rfc3339(micros: Timestamp.now())
         let due = try await store.list(
-            .webhookDeliveries,
+            WebhookDelivery.self,
             query: Query(
                 filter: .equal("status", "pending") && .predicate(Condition("next_attempt_at", .lessOrEqual, now)),
                 sort: [SortKey("next_attempt_at")],
                 limit: 50
             ),
             scope: .everything
-        ).items
+        )
         for delivery in due { try await deliver(delivery) }
     }
 
-    private func deliver(_ delivery: Record) async throws {
+    private func deliver(_ delivery: WebhookDelivery) async throws {
         // Take it: only one replica's conditional update succeeds.
-        let taken: Record
+        let taken: WebhookDelivery
         do {
-            taken = try await store.update(
-                .webhookDeliveries,
-                id: delivery.id,
-                changes: ["status": .string("sending")],
-                ifMatch: delivery.etag,
-                scope: .everything
+            taken = WebhookDelivery(
+                unchecked: try await store.update(
+                    .webhookDeliveries,
+                    id: delivery.id,
+                    changes: WebhookDelivery.changes([.status: .string("sending")]),
+                    ifMatch: delivery.etag,
+                    scope: .everything
+                )
             )
         } catch let failure as ProctorError where failure.code == .conflict || failure.code == .notFound {
             return
         }
-        guard let hook = try await store.get(.webhooks, id: taken.string("webhook_id") ?? ""),
-            let secret = hook.string("secret"), let url = hook.string("url")
+        guard let hook = try await store.get(Webhook.self, id: taken.webhookID),
+            let secret = hook.string(.secret), let url = hook.string(.url)
         else {
             _ = try await store.update(
                 .webhookDeliveries,
                 id: taken.id,
-                changes: ["status": .string("failed"), "error": .string("the webhook is gone")],
+                changes: WebhookDelivery.changes([.status: .string("failed"), .error: .string("the webhook is gone")]),
                 ifMatch: nil,
                 scope: .everything
             )
@@ -151,55 +149,61 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "X-Proctor-Delivery", value: taken.id)
         request.headers.add(name: "X-Proctor-Event", value: "run.\(body["event"]?["status"]?.stringValue ?? "changed")")
         request.body = .bytes(ByteBuffer(string: body.encodedString()))
-        let attempts = (taken.int("attempts") ?? 0) + 1
-        var changes: [String: Value] = ["attempts": .int(attempts)]
+        let attempts = taken.attempts + 1
+        var changes: [WebhookDelivery.Field: Value] = [.attempts: .int(attempts)]
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: timeout)
             _ = try? await response.body.collect(upTo: 64 << 10)
-            changes["response_code"] = .int(Int64(response.status.code))
+            changes[.responseCode] = .int(Int64(response.status.code))
             if (200..<300).contains(response.status.code) {
-                changes["status"] = .string("delivered")
-                changes["delivered_at"] = .timestamp(Timestamp.now())
-                changes["error"] = .null
+                changes[.status] = .string("delivered")
+                changes[.deliveredAt] = .timestamp(Timestamp.now())
+                changes[.error] = .null
             } else {
                 changes.merge(retry(attempts: attempts, error: "HTTP \(response.status.code)")) { $1 }
             }
         } catch {
             changes.merge(retry(attempts: attempts, error: String(describing: error).prefix(300).description)) { $1 }
         }
-        _ = try await store.update(.webhookDeliveries, id: taken.id, changes: changes, ifMatch: nil, scope: .everything)
-        if changes["status"] != .string("delivered") {
+        _ = try await store.update(
+            .webhookDeliveries,
+            id: taken.id,
+            changes: WebhookDelivery.changes(changes),
+            ifMatch: nil,
+            scope: .everything
+        )
+        if changes[.status] != .string("delivered") {
             services.activity.record(
                 .webhookFailed(
                     deliveryID: taken.id,
                     webhookID: hook.id,
-                    runID: taken.string("run_id"),
+                    runID: taken.runID,
                     attempt: Int(attempts),
-                    error: changes["error"]?.stringValue ?? "",
-                    willRetry: changes["status"] == .string("pending")
+                    error: changes[.error]?.stringValue ?? "",
+                    willRetry: changes[.status] == .string("pending")
                 )
             )
         }
     }
 
     /// Exponential backoff (1 s, 2 s, 4 s… at most an hour); after `maxAttempts`, failed for good.
-    private func retry(attempts: Int64, error: String) -> [String: Value] {
-        if attempts >= Int64(maxAttempts) { return ["status": .string("failed"), "error": .string(error)] }
+    private func retry(attempts: Int64, error: String) -> [WebhookDelivery.Field: Value] {
+        if attempts >= Int64(maxAttempts) { return [.status: .string("failed"), .error: .string(error)] }
         let delay = min(3600, Int64(1) << min(attempts - 1, 12))
         return [
-            "status": .string("pending"), "error": .string(error),
-            "next_attempt_at": .timestamp(Timestamp.now() + delay * 1_000_000),
+            .status: .string("pending"), .error: .string(error),
+            .nextAttemptAt: .timestamp(Timestamp.now() + delay * 1_000_000),
         ]
     }
 
-    private func payload(_ delivery: Record) async throws -> JSONValue {
-        let seq = delivery.int("event_seq") ?? 0
+    private func payload(_ delivery: WebhookDelivery) async throws -> JSONValue {
+        let seq = delivery.eventSeq
         let event = try await store.list(
             .runEvents,
             query: Query(filter: .equal("seq", String(seq)), limit: 1),
             scope: .everything
         ).items.first
-        let run = try await store.get(.runs, id: delivery.string("run_id") ?? "")
+        let run = try await store.get(Run.self, id: delivery.runID ?? "")
         return .object([
             "delivery": .string(delivery.id), "event": event?.publicJSON() ?? .null, "run": run?.publicJSON() ?? .null,
         ])

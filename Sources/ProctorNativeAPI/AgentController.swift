@@ -38,7 +38,7 @@ package struct AgentController {
             slots: body.slots,
             principal: principal
         )
-        return JSONResponse.make(agent, status: .ok)
+        return JSONResponse.make(agent.record, status: .ok)
     }
 
     /// Long-polls (`wait`, default 20 s, max 60) for a run this agent may execute: 200 with the run, or 204.
@@ -47,7 +47,7 @@ package struct AgentController {
         let agent = try await requireAgent(context, principal)
         let wait = min(60, Int(request.uri.queryParameters["wait"] ?? "20") ?? 20)
         let groups = principal.isSiteAdmin ? nil : principal.memberships.filter { $0.role >= .member }.map(\.groupID)
-        let labels = Set(agent.strings("labels"))
+        let labels = Set(agent.labels)
         let claimant = AgentRegistry.claimant(agent)
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
@@ -98,9 +98,9 @@ package struct AgentController {
         return JSONResponse.make(updated.publicJSON())
     }
 
-    private func requireAgent(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
+    private func requireAgent(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Agent {
         let id = try context.parameters.require("id")
-        guard let agent = try await store.get(.agents, id: id, scope: principal.scope) else {
+        guard let agent = try await store.get(Agent.self, id: id, scope: principal.scope) else {
             throw ProctorError.notFound("no such agent: \(id)")
         }
         try principal.require(.member, in: agent.groupID ?? "", resource: "agent")

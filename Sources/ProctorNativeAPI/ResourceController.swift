@@ -84,7 +84,7 @@ struct ResourceController {
         if kind == .runs {
             // A run is not a catalog row: what it owns (files' contents) goes with it, and an executing one stays.
             try await QueuedRuns(services: services).delete(
-                existing,
+                Run(unchecked: existing),
                 ifMatch: ifMatch,
                 role: writeRole,
                 principal: principal

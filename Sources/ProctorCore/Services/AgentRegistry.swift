@@ -16,8 +16,8 @@ public struct AgentRegistry: Sendable {
     public static let onlineWindowSeconds: Int64 = 120
 
     /// Whether `agent` is online at `now` (microseconds): in state online and seen within ``onlineWindowSeconds``.
-    public static func isOnline(_ agent: Record, now: Int64 = Timestamp.now()) -> Bool {
-        guard agent.string("state") == "online", let seen = agent.int("last_seen_at") else { return false }
+    public static func isOnline(_ agent: Agent, now: Int64 = Timestamp.now()) -> Bool {
+        guard agent.state == "online", let seen = agent.lastSeenAt else { return false }
         return now - seen < onlineWindowSeconds * 1_000_000
     }
 
@@ -37,22 +37,29 @@ public struct AgentRegistry: Sendable {
         version: String?,
         slots: Int,
         principal: Principal
-    ) async throws -> Record {
+    ) async throws -> Agent {
         try principal.require(.member, in: groupID, resource: "group")
-        let values: [String: Value] = [
-            "labels": .strings(labels), "version": version.map(Value.string) ?? .null, "slots": .int(Int64(slots)),
-            "state": .string("online"), "last_seen_at": .timestamp(Timestamp.now()),
+        let values: [Agent.Field: Value] = [
+            .labels: .strings(labels), .version: version.map(Value.string) ?? .null, .slots: .int(Int64(slots)),
+            .state: .string("online"), .lastSeenAt: .timestamp(Timestamp.now()),
         ]
-        let agent: Record
-        let existing = try await store.first(.agents, matching: ["name": .string(name)], scope: .groups([groupID]))
+        let stored: Record
+        let existing = try await store.first(Agent.self, matching: [.name: .string(name)], scope: .groups([groupID]))
         if let existing {
-            agent = try await store.update(.agents, id: existing.id, changes: values, ifMatch: nil, scope: .everything)
+            stored = try await store.update(
+                .agents,
+                id: existing.id,
+                changes: Agent.changes(values),
+                ifMatch: nil,
+                scope: .everything
+            )
         } else {
-            var fresh = values
-            fresh["name"] = .string(name)
-            fresh["group_id"] = .string(groupID)
-            agent = try await store.insert(Record(.agents, fresh))
+            var fresh = Agent(values)
+            fresh[.name] = .string(name)
+            fresh[.groupID] = .string(groupID)
+            stored = try await store.insert(fresh.record)
         }
+        let agent = Agent(unchecked: stored)
         activity.record(
             .agentRegistered(
                 agentID: agent.id,
@@ -67,14 +74,14 @@ public struct AgentRegistry: Sendable {
     }
 
     /// The name an agent claims runs under, as the queue records it in a run's `claimed_by`.
-    public static func claimant(_ agent: Record) -> String { "agent:\(agent.id)" }
+    public static func claimant(_ agent: Agent) -> String { "agent:\(agent.id)" }
 
     /// Marks the agent online now. Best effort: a failed heartbeat write never fails the agent's request.
     public func seen(agentID: String, scope: Scope = .everything) async {
         _ = try? await store.update(
             .agents,
             id: agentID,
-            changes: ["last_seen_at": .timestamp(Timestamp.now()), "state": .string("online")],
+            changes: Agent.changes([.lastSeenAt: .timestamp(Timestamp.now()), .state: .string("online")]),
             ifMatch: nil,
             scope: scope
         )

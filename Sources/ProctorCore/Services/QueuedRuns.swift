@@ -64,46 +64,48 @@ public struct QueuedRuns: Sendable {
     /// - Throws: a conflict when the run left the queue meanwhile.
     public func retarget(
         runID: String,
-        definition: Record?,
+        definition: Definition?,
         testbedID: String?,
         configID: String?,
         extraOptions: [String: JSONValue] = [:],
         tags: [String]? = nil,
         scope: Scope
-    ) async throws -> Record {
-        let run = try await store.require(.runs, id: runID, scope: scope)
-        guard run.string("status") == RunStatus.new.rawValue else {
+    ) async throws -> Run {
+        let run = try await store.require(Run.self, id: runID, scope: scope)
+        guard run.status == .new else {
             throw ProctorError.conflict(
-                "the job already started (\(run.string("status") ?? "?")); only a pending job can change",
+                "the job already started (\(run.string(.status) ?? "?")); only a pending job can change",
                 field: "status"
             )
         }
-        var changes: [String: Value] = [:]
-        var options: [String: JSONValue] = run["options"].jsonValue?.objectValue ?? [:]
-        if let definition, definition.id != run.string("definition_id") {
-            if let oldID = run.string("definition_id"), let old = try await store.get(.definitions, id: oldID),
-                case .object(let oldConfig) = old["config"].jsonValue ?? .null
-            {
-                for (key, value) in oldConfig where options[key] == value { options[key] = nil }
+        var changes: [Run.Field: Value] = [:]
+        var options = run.options
+        if let definition, definition.id != run.definitionID {
+            if let oldID = run.definitionID, let old = try await store.get(Definition.self, id: oldID) {
+                for (key, value) in old.config where options[key] == value { options[key] = nil }
             }
-            options["job_file"] = .string(definition.string("job_file") ?? "")
-            if case .object(let config) = definition["config"].jsonValue ?? .null {
-                for (key, value) in config { options[key] = value }
-            }
-            changes["definition_id"] = .string(definition.id)
-            changes["name"] = .string(definition.name ?? "run")
-            changes["harness"] = .string(definition.string("harness") ?? "shell")
+            options["job_file"] = .string(definition.jobFile)
+            for (key, value) in definition.config { options[key] = value }
+            changes[.definitionID] = .string(definition.id)
+            changes[.name] = .string(definition.string(.name) ?? "run")
+            changes[.harness] = .string(definition.harness)
         }
         try LaunchParameters.checkHarnessInputs(extraOptions)
         for (key, value) in extraOptions { options[key] = value }
-        changes["options"] = .json(.object(options))
-        if let testbedID { changes["testbed_id"] = .string(testbedID) }
-        if let configID { changes["config_id"] = .string(configID) }
-        if let tags { changes["tags"] = .strings(tags) }
+        changes[.options] = .json(.object(options))
+        if let testbedID { changes[.testbedID] = .string(testbedID) }
+        if let configID { changes[.configID] = .string(configID) }
+        if let tags { changes[.tags] = .strings(tags) }
         do {
-            let updated = try await store.update(.runs, id: run.id, changes: changes, ifMatch: run.etag, scope: scope)
+            let updated = try await store.update(
+                .runs,
+                id: run.id,
+                changes: Run.changes(changes),
+                ifMatch: run.etag,
+                scope: scope
+            )
             await services.events.publish()
-            return updated
+            return Run(unchecked: updated)
         } catch let failure as ProctorError where failure.code == .conflict {
             throw ProctorError.conflict(
                 "the job changed meanwhile (it may have started); read it again",
@@ -119,9 +121,9 @@ public struct QueuedRuns: Sendable {
     /// - Throws: a conflict when the run is executing.
     @discardableResult
     public func deleteUnlessActive(runID: String, principal: Principal, scope: Scope) async throws -> Bool {
-        guard let run = try await store.get(.runs, id: runID, scope: scope) else { return false }
+        guard let run = try await store.get(Run.self, id: runID, scope: scope) else { return false }
         try principal.require(.member, in: run.groupID ?? "", resource: "job")
-        let status = RunStatus(rawValue: run.string("status") ?? "") ?? .new
+        let status = run.status
         if status.isActive {
             throw ProctorError.conflict("the job is running; stop it before deleting it", field: "status")
         }
@@ -138,13 +140,13 @@ public struct QueuedRuns: Sendable {
     /// Deletes a run as a generic DELETE asks (the native API): `role` in its group, `ifMatch` guarding against a
     /// concurrent change (412); a run Proctor executes only when it is not executing (409), a client's run at any
     /// time. Its files' contents go with it.
-    public func delete(_ run: Record, ifMatch: String?, role: Role, principal: Principal) async throws {
-        try CatalogEditor.authorize(run, role: role, principal: principal)
+    public func delete(_ run: Run, ifMatch: String?, role: Role, principal: Principal) async throws {
+        try CatalogEditor.authorize(run.record, role: role, principal: principal)
         if let ifMatch, ifMatch != run.etag {
             throw ProctorError(.preconditionFailed, "the run changed since it was read (If-Match)")
         }
         let deleted: Bool
-        if run.string("executor") == RunExecutor.client.rawValue {
+        if run.executor == .client {
             deleted = try await ReportedRuns(services: services).delete(runID: run.id, scope: .everything)
         } else {
             deleted = try await deleteUnlessActive(runID: run.id, principal: principal, scope: principal.scope)

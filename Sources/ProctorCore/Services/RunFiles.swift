@@ -64,18 +64,18 @@ public struct RunFiles: Sendable {
             withIntermediateDirectories: true
         )
         try FileManager.default.moveItem(at: temporary, to: destination)
-        var values = fields
-        values["id"] = .string(id)
-        values["group_id"] = .string(groupID)
-        values["run_id"] = runID.map(Value.string) ?? .null
-        values["name"] = .string(name)
-        values["mime"] = .string(mime.isEmpty ? "application/octet-stream" : mime)
-        values["size"] = .int(Int64(size))
-        values["md5"] = .string(digests.md5)
-        values["sha256"] = .string(digests.sha256)
-        values["storage_path"] = .string(relative)
+        var file = StoredFile(checkedValues: fields)
+        file[.id] = .string(id)
+        file[.groupID] = .string(groupID)
+        file[.runID] = runID.map(Value.string) ?? .null
+        file[.name] = .string(name)
+        file[.mime] = .string(mime.isEmpty ? "application/octet-stream" : mime)
+        file[.size] = .int(Int64(size))
+        file[.md5] = .string(digests.md5)
+        file[.sha256] = .string(digests.sha256)
+        file[.storagePath] = .string(relative)
         do {
-            return try await store.insert(Record(.files, values))
+            return try await store.insert(file.record)
         } catch {
             try? FileManager.default.removeItem(at: destination)
             throw error
@@ -160,7 +160,7 @@ public struct RunFiles: Sendable {
 
     /// Where a file's bytes are.
     public func location(of file: Record) throws -> URL {
-        guard let relative = file.string("storage_path"), !relative.contains("..") else {
+        guard let relative = StoredFile(file)?.storagePath, !relative.contains("..") else {
             throw ProctorError.notFound("the file has no content")
         }
         let url = root.appendingPathComponent(relative)
@@ -249,7 +249,7 @@ public struct RunFiles: Sendable {
         // Looked at once the file's row is locked: a later upload of the same name may have replaced it.
         let url = try? location(of: file)
         let name = file.name ?? ""
-        let previousRunID = try await previousRun(for: run)
+        let previousRunID = try await previousRun(for: Run(unchecked: run))
         var previous: [TestCaseKey: TestStatus] = [:]
         if let previousRunID { previous = try await statuses(runID: previousRunID, fileName: name) }
         let baseline = previous
@@ -347,18 +347,15 @@ public struct RunFiles: Sendable {
                     mark = .unchanged
                 }
                 rows.append(
-                    Record(
-                        .testResults,
-                        [
-                            "group_id": .string(groupID), "run_id": .string(run.id), "file_id": .string(file.id),
-                            "suite": .string(testCase.suite), "classname": .string(testCase.classname),
-                            "name": .string(testCase.name), "status": .string(testCase.status.rawValue),
-                            "time": .double(testCase.time), "message": testCase.message.map(Value.string) ?? .null,
-                            "system_out": testCase.systemOut.map(Value.string) ?? .null,
-                            "system_err": testCase.systemErr.map(Value.string) ?? .null,
-                            "regression": .string(mark.rawValue),
-                        ]
-                    )
+                    TestResult(pairs: [
+                        .groupID: .string(groupID), .runID: .string(run.id), .fileID: .string(file.id),
+                        .suite: .string(testCase.suite), .classname: .string(testCase.classname),
+                        .name: .string(testCase.name), .status: .string(testCase.status.rawValue),
+                        .time: .double(testCase.time), .message: testCase.message.map(Value.string) ?? .null,
+                        .systemOut: testCase.systemOut.map(Value.string) ?? .null,
+                        .systemErr: testCase.systemErr.map(Value.string) ?? .null,
+                        .regression: .string(mark.rawValue),
+                    ]).record
                 )
             }
             try await store.insertMany(rows)
@@ -396,12 +393,12 @@ public struct RunFiles: Sendable {
         results.recoveries = try await number(.equal("regression", Regression.recovered.rawValue))
         var cursor: String?
         repeat {
-            let page = try await store.list(
-                .testResults,
+            let page = try await store.page(
+                TestResult.self,
                 query: Query(filter: ofFile, sort: [SortKey("seq")], limit: 1000, cursor: cursor, fields: ["time"]),
                 scope: .everything
             )
-            for row in page.items { results.time += row["time"].doubleValue ?? 0 }
+            for row in page.items { results.time += row.time }
             cursor = page.nextCursor
         } while cursor != nil
         return results
@@ -433,11 +430,11 @@ public struct RunFiles: Sendable {
         _ = try await store.update(
             .runs,
             id: runID,
-            changes: [
-                "tests_total": .int(Int64(summary.total)), "tests_passed": .int(Int64(summary.passed)),
-                "tests_failed": .int(Int64(summary.failed)), "tests_errored": .int(Int64(summary.errored)),
-                "tests_skipped": .int(Int64(summary.skipped)),
-            ],
+            changes: Run.changes([
+                .testsTotal: .int(Int64(summary.total)), .testsPassed: .int(Int64(summary.passed)),
+                .testsFailed: .int(Int64(summary.failed)), .testsErrored: .int(Int64(summary.errored)),
+                .testsSkipped: .int(Int64(summary.skipped)),
+            ]),
             ifMatch: nil,
             scope: .everything
         )
@@ -446,9 +443,9 @@ public struct RunFiles: Sendable {
 
     /// The run this one's results are compared with: the one recorded at launch, else (client-reported runs)
     /// the latest earlier run of the same topic, remote CI and name.
-    public func previousRun(for run: Record) async throws -> String? {
-        if let id = run.string("previous_run_id") { return id }
-        guard let topic = run.string("topic_id"), let remoteci = run.string("remoteci_id") else { return nil }
+    public func previousRun(for run: Run) async throws -> String? {
+        if let id = run.string(.previousRunID) { return id }
+        guard let topic = run.string(.topicID), let remoteci = run.string(.remoteciID) else { return nil }
         var filter: Filter = .equal("topic_id", topic) && .equal("remoteci_id", remoteci)
         if let name = run.name { filter = filter && .equal("name", name) }
         filter = filter && .predicate(Condition("seq", .less, String(run.seq)))
@@ -473,8 +470,8 @@ public struct RunFiles: Sendable {
         var out: [TestCaseKey: TestStatus] = [:]
         var cursor: String?
         repeat {
-            let page = try await store.list(
-                .testResults,
+            let page = try await store.page(
+                TestResult.self,
                 query: Query(
                     filter: .equal("run_id", runID),
                     sort: [SortKey("seq")],
@@ -485,13 +482,9 @@ public struct RunFiles: Sendable {
                 scope: .everything
             )
             for row in page.items {
-                if let fileIDs, let fileID = row.string("file_id"), !fileIDs.contains(fileID) { continue }
-                let key = TestCaseKey(
-                    suite: row.string("suite") ?? "",
-                    classname: row.string("classname") ?? "",
-                    name: row.name ?? ""
-                )
-                out[key] = TestStatus(rawValue: row.string("status") ?? "") ?? .passed
+                if let fileIDs, let fileID = row.string(.fileID), !fileIDs.contains(fileID) { continue }
+                let key = TestCaseKey(suite: row.suite, classname: row.classname, name: row.name)
+                out[key] = TestStatus(rawValue: row.status) ?? .passed
             }
             cursor = page.nextCursor
         } while cursor != nil

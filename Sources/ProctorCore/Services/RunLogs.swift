@@ -24,16 +24,15 @@ public struct RunLogs: Sendable {
     }
 
     public func end(runID: String) async throws -> End {
-        let page = try await store.list(
-            .logChunks,
+        let page = try await store.page(
+            LogChunk.self,
             query: Query(filter: .equal("run_id", runID), sort: [SortKey("offset", descending: true)], limit: 1),
             scope: .everything
         )
         guard let last = page.items.first else { return End(bytes: 0, lines: 0) }
-        let content = last.string("content") ?? ""
         return End(
-            bytes: (last.int("offset") ?? 0) + Int64(content.utf8.count),
-            lines: (last.int("first_line") ?? 0) + (last.int("line_count") ?? 0)
+            bytes: last.offset + Int64(last.content.utf8.count),
+            lines: last.firstLine + last.lineCount
         )
     }
 
@@ -56,13 +55,10 @@ public struct RunLogs: Sendable {
             if text.isEmpty { return end }
             let lines = Int64(text.utf8.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 })
             _ = try await store.insert(
-                Record(
-                    .logChunks,
-                    [
-                        "group_id": .string(groupID), "run_id": .string(runID), "offset": .int(end.bytes),
-                        "first_line": .int(end.lines), "line_count": .int(lines), "content": .string(text),
-                    ]
-                )
+                LogChunk([
+                    .groupID: .string(groupID), .runID: .string(runID), .offset: .int(end.bytes),
+                    .firstLine: .int(end.lines), .lineCount: .int(lines), .content: .string(text),
+                ]).record
             )
             return End(bytes: end.bytes + Int64(text.utf8.count), lines: end.lines + lines)
         }
@@ -88,8 +84,8 @@ public struct RunLogs: Sendable {
         let limit = start + Int64(maxBytes)
         var bytes: [UInt8] = []
         // The chunk holding `start`, then the ones after it.
-        let first = try await store.list(
-            .logChunks,
+        let first = try await store.page(
+            LogChunk.self,
             query: Query(
                 filter: .equal("run_id", runID) && .predicate(Condition("offset", .lessOrEqual, String(start))),
                 sort: [SortKey("offset", descending: true)],
@@ -102,15 +98,15 @@ public struct RunLogs: Sendable {
         var fetchedFollowing = false
         while true {
             for chunk in chunks {
-                let offset = chunk.int("offset") ?? 0
-                let content = Array((chunk.string("content") ?? "").utf8)
+                let offset = chunk.offset
+                let content = Array(chunk.content.utf8)
                 let lower = max(0, Int(start - offset))
                 let upper = min(content.count, Int(limit - offset))
                 if lower < upper { bytes.append(contentsOf: content[lower..<upper]) }
             }
             if start + Int64(bytes.count) >= min(limit, end.bytes) || (fetchedFollowing && cursor == nil) { break }
-            let page = try await store.list(
-                .logChunks,
+            let page = try await store.page(
+                LogChunk.self,
                 query: Query(
                     filter: .equal("run_id", runID) && .predicate(Condition("offset", .greater, String(start))),
                     sort: [SortKey("offset")],
@@ -137,8 +133,8 @@ public struct RunLogs: Sendable {
     /// Lines `[from, from + count)` (0-based), without their line breaks.
     public func lines(runID: String, from: Int64, count: Int) async throws -> [String] {
         guard count > 0 else { return [] }
-        let first = try await store.list(
-            .logChunks,
+        let first = try await store.page(
+            LogChunk.self,
             query: Query(
                 filter: .equal("run_id", runID) && .predicate(Condition("first_line", .lessOrEqual, String(from))),
                 sort: [SortKey("offset", descending: true)],
@@ -146,16 +142,16 @@ public struct RunLogs: Sendable {
             ),
             scope: .everything
         ).items
-        var text = first.first?.string("content") ?? ""
-        var firstLine = first.first?.int("first_line") ?? 0
+        var text = first.first?.content ?? ""
+        var firstLine = first.first?.firstLine ?? 0
         if first.isEmpty { firstLine = 0 }
         var cursor: String?
-        let floor = first.first?.int("offset") ?? -1
+        let floor = first.first?.offset ?? -1
         while true {
             let wanted = from + Int64(count) - firstLine
             if Int64(text.utf8.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }) >= wanted { break }
-            let page = try await store.list(
-                .logChunks,
+            let page = try await store.page(
+                LogChunk.self,
                 query: Query(
                     filter: .equal("run_id", runID) && .predicate(Condition("offset", .greater, String(floor))),
                     sort: [SortKey("offset")],
@@ -164,7 +160,7 @@ public struct RunLogs: Sendable {
                 ),
                 scope: .everything
             )
-            for chunk in page.items { text += chunk.string("content") ?? "" }
+            for chunk in page.items { text += chunk.content }
             cursor = page.nextCursor
             if cursor == nil { break }
         }
@@ -186,13 +182,13 @@ public struct RunLogs: Sendable {
         var read: Int64 = 0
         var carry = ""
         repeat {
-            let page = try await store.list(
-                .logChunks,
+            let page = try await store.page(
+                LogChunk.self,
                 query: Query(filter: .equal("run_id", runID), sort: [SortKey("offset")], limit: 200, cursor: cursor),
                 scope: .everything
             )
             for chunk in page.items {
-                let content = carry + (chunk.string("content") ?? "")
+                let content = carry + chunk.content
                 read += Int64(content.utf8.count)
                 var parts = content.split(separator: "\n", omittingEmptySubsequences: false)
                 carry = String(parts.removeLast())

@@ -89,23 +89,22 @@ public struct RunWaits: Sendable {
     /// Agents are looked up in every group (an agent's token may serve several): only whether one matches is
     /// told, never which. Busy testbeds and the runs ahead are counted within `scope`, so that a viewer learns
     /// nothing of other groups' runs.
-    public func explain(_ runs: [Record], scope: Scope, now: Int64 = Timestamp.now()) async throws -> [String: RunWait]
-    {
-        let waiting = runs.filter { $0.string("status") == RunStatus.new.rawValue }
+    public func explain(_ runs: [Run], scope: Scope, now: Int64 = Timestamp.now()) async throws -> [String: RunWait] {
+        let waiting = runs.filter { $0.string(.status) == RunStatus.new.rawValue }
         guard !waiting.isEmpty else { return [:] }
         var agentLabels: [Set<String>]?
-        if waiting.contains(where: { $0.string("executor") == RunExecutor.agent.rawValue }) {
+        if waiting.contains(where: { $0.executor == .agent }) {
             agentLabels = try await store.list(
                 .agents,
                 query: Query(filter: AgentRegistry.onlineFilter(now: now), limit: 1000, fields: ["labels"]),
                 scope: .everything
-            ).items.map { Set($0.strings("labels")) }
+            ).items.map { Set(Agent(unchecked: $0).labels) }
         }
-        let testbeds = Set(waiting.compactMap { $0.string("testbed_id") })
-        var busy: [String: Record] = [:]
+        let testbeds = Set(waiting.compactMap(\.testbedID))
+        var busy: [String: Run] = [:]
         if !testbeds.isEmpty {
             let active = try await store.list(
-                .runs,
+                Run.self,
                 query: Query(
                     filter: .predicate(Condition("testbed_id", .in, Array(testbeds)))
                         && .predicate(Condition("status", .in, RunStatus.activeValues)),
@@ -113,8 +112,8 @@ public struct RunWaits: Sendable {
                     fields: ["id", "name", "testbed_id"]
                 ),
                 scope: scope
-            ).items
-            for run in active { if let testbed = run.string("testbed_id") { busy[testbed] = run } }
+            )
+            for run in active { if let testbed = run.testbedID { busy[testbed] = run } }
         }
         var out: [String: RunWait] = [:]
         for run in waiting {
@@ -124,22 +123,22 @@ public struct RunWaits: Sendable {
     }
 
     /// Why one run waits, or nil when it is not `new`.
-    public func explain(_ run: Record, scope: Scope, now: Int64 = Timestamp.now()) async throws -> RunWait? {
+    public func explain(_ run: Run, scope: Scope, now: Int64 = Timestamp.now()) async throws -> RunWait? {
         try await explain([run], scope: scope, now: now)[run.id]
     }
 
     /// The claim's conditions in its own order: cancel, `run_at`, executor, labels, testbed, then the turn.
     private func explain(
-        _ run: Record,
+        _ run: Run,
         agentLabels: [Set<String>],
-        busy: [String: Record],
+        busy: [String: Run],
         scope: Scope,
         now: Int64
     ) async throws -> RunWait {
-        if run.bool("cancel_requested") == true { return RunWait(.cancelRequested) }
-        if let at = run.int("run_at"), at > now { return RunWait(.scheduled(at: at)) }
-        let labels = run.strings("engine_labels")
-        let executor = run.string("executor") ?? RunExecutor.local.rawValue
+        if run.cancelRequested { return RunWait(.cancelRequested) }
+        if let at = run.int(.runAt), at > now { return RunWait(.scheduled(at: at)) }
+        let labels = run.engineLabels
+        let executor = run.string(.executor) ?? RunExecutor.local.rawValue
         switch executor {
         case RunExecutor.client.rawValue: return RunWait(.reportedByClient)
         case RunExecutor.agent.rawValue:
@@ -150,7 +149,7 @@ public struct RunWaits: Sendable {
             if localExecutorSlots <= 0 { return RunWait(.noLocalExecutor) }
             if !labels.isEmpty { return RunWait(.localExecutorLacksLabels(labels)) }
         }
-        if let testbed = run.string("testbed_id"), let holder = busy[testbed] {
+        if let testbed = run.testbedID, let holder = busy[testbed] {
             return RunWait(.testbedBusy(runID: holder.id, runName: holder.name))
         }
         return RunWait(
@@ -160,9 +159,9 @@ public struct RunWaits: Sendable {
 
     /// The waiting runs of the same executor the claim takes first: higher priority, or equal and older; runs
     /// held back by a busy testbed are not ahead, since the claim skips them.
-    private func ahead(of run: Record, executor: String, busyTestbeds: [String], scope: Scope) async throws -> Int {
-        let priority = run.int("priority") ?? 4
-        let created = Timestamp.rfc3339(micros: run.int("created_at") ?? 0)
+    private func ahead(of run: Run, executor: String, busyTestbeds: [String], scope: Scope) async throws -> Int {
+        let priority = run.priority
+        let created = Timestamp.rfc3339(micros: run.createdAt)
         let first: Filter = .or([
             .predicate(Condition("priority", .greater, String(priority))),
             .predicate(Condition("priority", .equal, String(priority)))

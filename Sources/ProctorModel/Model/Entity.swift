@@ -29,6 +29,15 @@ extension Entity {
         self.init(unchecked: record)
     }
 
+    /// A new row from literal pairs, built without an intermediate dictionary: for rows written by the thousand
+    /// (a JUnit file's cases).
+    public init(pairs: KeyValuePairs<Field, Value>) {
+        var values: [String: Value] = [:]
+        values.reserveCapacity(pairs.count)
+        for (field, value) in pairs { values[field.rawValue] = value }
+        self.init(unchecked: Record(Self.kind, values))
+    }
+
     /// A new row from values already keyed by field name (as ``FieldCoding/values(from:schema:ignoring:)``
     /// checks them against the schema).
     public init(checkedValues values: [String: Value]) {
@@ -162,4 +171,26 @@ extension Entity {
 
     /// ``publicJSON()``'s bytes, written straight from the row.
     public func publicJSONBytes() -> [UInt8] { record.publicJSONBytes() }
+}
+
+/// One page of a listing, as entities.
+public struct EntityPage<E: Entity>: Sendable {
+    public var items: [E]
+    public var total: Int?
+    /// Resume after the last item (keyset), or nil on the last page.
+    public var nextCursor: String?
+    public var limit: Int
+}
+
+extension StoreReader {
+    /// One page of rows as entities, with the page's cursor and total.
+    public func page<E: Entity>(_ type: E.Type, query: Query, scope: Scope) async throws -> EntityPage<E> {
+        let page = try await list(E.kind, query: query, scope: scope)
+        return EntityPage(
+            items: page.items.map(E.init(unchecked:)),
+            total: page.total,
+            nextCursor: page.nextCursor,
+            limit: page.limit
+        )
+    }
 }

@@ -27,8 +27,8 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
     /// a run that goes success → failure, or receives a second final status, notifies once (DCI's rule: side
     /// effects only on entering a final status from a non-final one). An event without a previous status (a
     /// run's creation) notifies.
-    public static func notifies(event: Record) -> Bool {
-        guard let previous = RunStatus(rawValue: event.string("previous_status") ?? "") else { return true }
+    public static func notifies(event: RunEvent) -> Bool {
+        guard let previous = event.previousStatus else { return true }
         return !previous.isDCIFinal
     }
 
