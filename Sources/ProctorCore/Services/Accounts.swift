@@ -82,15 +82,15 @@ public struct Accounts: Sendable {
     public func revokeSession(secret: String) async throws {
         guard
             let token = try await store.first(
-                .tokens,
-                matching: ["token_hash": .string(Credentials.tokenHash(secret))]
+                Token.self,
+                matching: [.tokenHash: .string(Credentials.tokenHash(secret))]
             ),
-            token.bool("revoked") != true
+            token.bool(.revoked) != true
         else { return }
         _ = try await store.update(
             .tokens,
             id: token.id,
-            changes: ["revoked": .bool(true)],
+            changes: Token.changes([.revoked: .bool(true)]),
             ifMatch: nil,
             scope: .everything
         )
@@ -185,14 +185,14 @@ public struct Accounts: Sendable {
     /// - Throws: `notFound` for an unknown token or another user's.
     @discardableResult
     public func revokeToken(id: String, by principal: Principal) async throws -> Record {
-        guard let token = try await store.get(.tokens, id: id),
-            token.string("user_id") == principal.id || principal.isSiteAdmin
+        guard let token = try await store.get(Token.self, id: id),
+            token.string(.userID) == principal.id || principal.isSiteAdmin
         else { throw ProctorError.notFound("no such token: \(id)") }
-        if token.bool("revoked") == true { return token }
+        if token.bool(.revoked) == true { return token.record }
         return try await store.update(
             .tokens,
             id: id,
-            changes: ["revoked": .bool(true)],
+            changes: Token.changes([.revoked: .bool(true)]),
             ifMatch: nil,
             scope: .everything
         )
@@ -226,12 +226,12 @@ public struct Accounts: Sendable {
     public func createUser(_ values: [String: Value], password: String?, by principal: Principal) async throws -> Record
     {
         guard principal.isSiteAdmin else { throw ProctorError(.forbidden, "only the site admin creates users") }
-        var values = try checkedUserValues(values)
-        guard let name = values["name"]?.stringValue, !name.isEmpty else {
+        var user = User(try checkedUserValues(values))
+        guard let name = user.string(.name), !name.isEmpty else {
             throw ProctorError.badRequest("'name' is required", field: "name")
         }
-        if let password { values["password_hash"] = .string(try Self.hashPassword(password)) }
-        return try await store.insert(Record(.users, values))
+        if let password { user[.passwordHash] = .string(try Self.hashPassword(password)) }
+        return try await store.insert(user.record)
     }
 
     /// Changes a user. The site admin changes anything; users change their own `email`, `fullname` and password.
@@ -250,22 +250,28 @@ public struct Accounts: Sendable {
         let existing = try await user(id: id, for: principal)
         var changes = try checkedUserValues(values)
         if !principal.isSiteAdmin {
-            let own: Set<String> = ["email", "fullname"]
-            if let field = changes.keys.sorted().first(where: { !own.contains($0) }) {
+            let own: Set<User.Field> = [.email, .fullname]
+            if let field = changes.keys.filter({ !own.contains($0) }).map(\.rawValue).sorted().first {
                 throw ProctorError(.forbidden, "only the site admin changes '\(field)'", field: field)
             }
         }
-        let demotes = changes["is_site_admin"] == .bool(false)
-        let deactivates = changes["state"].map { $0 != .string("active") } ?? false
+        let demotes = changes[.isSiteAdmin] == .bool(false)
+        let deactivates = changes[.state].map { $0 != .string("active") } ?? false
         if principal.id == existing.id, demotes || deactivates {
             throw ProctorError(.conflict, "the site admin cannot demote or deactivate themselves")
         }
-        if let name = changes["name"], name.stringValue?.isEmpty != false {
+        if let name = changes[.name], name.stringValue?.isEmpty != false {
             throw ProctorError.badRequest("'name' must be a non-empty string", field: "name")
         }
-        if let password { changes["password_hash"] = .string(try Self.hashPassword(password)) }
+        if let password { changes[.passwordHash] = .string(try Self.hashPassword(password)) }
         if changes.isEmpty { return existing }
-        return try await store.update(.users, id: existing.id, changes: changes, ifMatch: ifMatch, scope: .everything)
+        return try await store.update(
+            .users,
+            id: existing.id,
+            changes: User.changes(changes),
+            ifMatch: ifMatch,
+            scope: .everything
+        )
     }
 
     /// Deletes a user with their tokens and memberships (site admin only; not themselves).
@@ -309,22 +315,26 @@ public struct Accounts: Sendable {
     }
 
     /// Refuses bookkeeping and secret fields, and checks `state`.
-    private func checkedUserValues(_ values: [String: Value]) throws -> [String: Value] {
-        let settable: Set<String> = ["name", "email", "fullname", "is_site_admin", "state"]
-        for key in values.keys.sorted() where !settable.contains(key) {
-            throw ProctorError.unknownField(key, valid: settable.sorted() + ["password"])
+    private func checkedUserValues(_ values: [String: Value]) throws -> [User.Field: Value] {
+        let settable: [User.Field] = [.name, .email, .fullname, .isSiteAdmin, .state]
+        var checked: [User.Field: Value] = [:]
+        for key in values.keys.sorted() {
+            guard let field = User.Field(rawValue: key), settable.contains(field) else {
+                throw ProctorError.unknownField(key, valid: settable.map(\.rawValue).sorted() + ["password"])
+            }
+            checked[field] = values[key]
         }
-        if let state = values["state"], !Self.userStates.contains(state.stringValue ?? "") {
+        if let state = checked[.state], !Self.userStates.contains(state.stringValue ?? "") {
             throw ProctorError.badRequest(
                 "'state' must be one of \(Self.userStates.joined(separator: ", "))",
                 field: "state",
                 details: ["valid": Self.userStates]
             )
         }
-        if let flag = values["is_site_admin"], flag.boolValue == nil {
+        if let flag = checked[.isSiteAdmin], flag.boolValue == nil {
             throw ProctorError.badRequest("'is_site_admin' must be true or false", field: "is_site_admin")
         }
-        return values
+        return checked
     }
 
     // MARK: Memberships
@@ -346,7 +356,7 @@ public struct Accounts: Sendable {
         var members: [Member] = []
         for row in page.items {
             var user: Record?
-            if let userID = row.string("user_id") { user = try await store.get(.users, id: userID) }
+            if let userID = Membership(row)?.string(.userID) { user = try await store.get(.users, id: userID) }
             members.append(Member(membership: row, user: user))
         }
         return (members, page)
@@ -372,27 +382,27 @@ public struct Accounts: Sendable {
         guard permissions.allSatisfy({ !$0.isEmpty && $0.count <= 100 }) else {
             throw ProctorError.badRequest("each permission must be 1 to 100 characters", field: "permissions")
         }
-        let values: [String: Value] = [
-            "role": .string(role.rawValue), "permissions": .strings(Array(Set(permissions)).sorted()),
+        let values: [Membership.Field: Value] = [
+            .role: .string(role.rawValue), .permissions: .strings(Array(Set(permissions)).sorted()),
         ]
         return try await store.transaction { store in
             if let existing = try await store.first(
-                .memberships,
-                matching: ["group_id": .string(groupID), "user_id": .string(userID)]
+                Membership.self,
+                matching: [.groupID: .string(groupID), .userID: .string(userID)]
             ) {
                 let updated = try await store.update(
                     .memberships,
                     id: existing.id,
-                    changes: values,
+                    changes: Membership.changes(values),
                     ifMatch: nil,
                     scope: .everything
                 )
                 return (Member(membership: updated, user: user), false)
             }
-            var all = values
-            all["group_id"] = .string(groupID)
-            all["user_id"] = .string(userID)
-            let created = try await store.insert(Record(.memberships, all))
+            var all = Membership(values)
+            all[.groupID] = .string(groupID)
+            all[.userID] = .string(userID)
+            let created = try await store.insert(all.record)
             return (Member(membership: created, user: user), true)
         }
     }
@@ -405,8 +415,8 @@ public struct Accounts: Sendable {
         try principal.require(.admin, in: groupID, resource: "group")
         guard
             let existing = try await store.first(
-                .memberships,
-                matching: ["group_id": .string(groupID), "user_id": .string(userID)]
+                Membership.self,
+                matching: [.groupID: .string(groupID), .userID: .string(userID)]
             )
         else { throw ProctorError.notFound("no such member: \(userID)") }
         try await store.delete(.memberships, id: existing.id, ifMatch: nil, scope: .everything)

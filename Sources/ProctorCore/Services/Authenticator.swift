@@ -32,16 +32,16 @@ public struct Authenticator: Sendable {
 
     private func lookUp(tokenHash hash: String) async throws -> Principal {
         let unauthorized = ProctorError(.unauthorized, "invalid or expired token")
-        guard let row = try await store.first(.tokens, matching: ["token_hash": .string(hash)]),
-            row.bool("revoked") != true
+        guard let token = try await store.first(Token.self, matching: [.tokenHash: .string(hash)]),
+            !token.isRevoked
         else { throw unauthorized }
-        if let expires = row.int("expires_at"), expires <= Timestamp.now() { throw unauthorized }
-        guard let userID = row.string("user_id"), let user = try await store.get(.users, id: userID),
-            user.string("state") == "active"
+        if let expires = token.expiresAt, expires <= Timestamp.now() { throw unauthorized }
+        guard let userID = token.string(.userID), let user = try await store.get(User.self, id: userID),
+            user.isActive
         else { throw unauthorized }
-        let scopes = row.strings("scopes")
+        let scopes = token.scopes
         var principal = try await principal(for: user, scopes: scopes.isEmpty ? nil : Set(scopes))
-        principal.tokenExpiresAt = row.int("expires_at")
+        principal.tokenExpiresAt = token.expiresAt
         return principal
     }
 
@@ -79,8 +79,8 @@ public struct Authenticator: Sendable {
     /// checked passwords and the login limiter see one user.
     public func principal(forLogin login: String, password: String, from address: String) async throws -> Principal {
         var name = login
-        if login.contains("@"), try await store.first(.users, matching: ["name": .string(login)]) == nil,
-            let byEmail = try await store.first(.users, matching: ["email": .string(login)])?.name
+        if login.contains("@"), try await store.first(User.self, matching: [.name: .string(login)]) == nil,
+            let byEmail = try await store.first(User.self, matching: [.email: .string(login)])?.string(.name)
         {
             name = byEmail
         }
@@ -96,8 +96,8 @@ public struct Authenticator: Sendable {
 
     private func checkPassword(name: String, password: String) async throws -> Principal {
         let unauthorized = ProctorError(.unauthorized, "invalid user name or password")
-        let user = try await store.first(.users, matching: ["name": .string(name)])
-        guard let user, user.string("state") == "active", let hash = user.string("password_hash") else {
+        let user = try await store.first(User.self, matching: [.name: .string(name)])
+        guard let user, user.isActive, let hash = user.passwordHash else {
             // Spend the same KDF time as a real check, so the answer's timing does not tell which names exist.
             _ = Credentials.verifyPassword(password, hash: Self.decoyHash)
             throw unauthorized
@@ -106,29 +106,29 @@ public struct Authenticator: Sendable {
         return try await principal(for: user, scopes: nil)
     }
 
-    public func principal(for user: Record, scopes: Set<String>?) async throws -> Principal {
+    public func principal(for user: User, scopes: Set<String>?) async throws -> Principal {
         let rows = try await store.list(
-            .memberships,
+            Membership.self,
             query: Query(filter: .equal("user_id", user.id), limit: 1000),
             scope: .everything
-        ).items
+        )
         var memberships: [Principal.Membership] = []
         for row in rows {
-            guard let groupID = row.groupID, let group = try await store.get(.groups, id: groupID) else { continue }
+            guard let groupID = row.groupID, let group = try await store.get(Group.self, id: groupID) else { continue }
             memberships.append(
                 .init(
                     groupID: groupID,
-                    groupName: group.name ?? "",
-                    role: Role(rawValue: row.string("role") ?? "") ?? .viewer,
-                    permissions: Set(row.strings("permissions"))
+                    groupName: group.string(.name) ?? "",
+                    role: Role(rawValue: row.string(.role) ?? "") ?? .viewer,
+                    permissions: Set(row.permissions)
                 )
             )
         }
         return Principal(
             kind: .user,
             id: user.id,
-            name: user.name ?? "",
-            isSiteAdmin: user.bool("is_site_admin") == true,
+            name: user.name,
+            isSiteAdmin: user.bool(.isSiteAdmin) == true,
             memberships: memberships.sorted { $0.groupName < $1.groupName },
             scopes: scopes
         )
@@ -144,15 +144,11 @@ public struct Authenticator: Sendable {
     ) async throws -> (token: String, record: Record) {
         let token = value ?? Credentials.newToken()
         let record = try await store.insert(
-            Record(
-                .tokens,
-                [
-                    "user_id": .string(userID), "name": .string(name),
-                    "token_hash": .string(Credentials.tokenHash(token)),
-                    "prefix": .string(Credentials.tokenPrefix(token)), "scopes": .strings(scopes),
-                    "expires_at": expiresAt.map(Value.timestamp) ?? .null,
-                ]
-            )
+            Token([
+                .userID: .string(userID), .name: .string(name), .tokenHash: .string(Credentials.tokenHash(token)),
+                .prefix: .string(Credentials.tokenPrefix(token)), .scopes: .strings(scopes),
+                .expiresAt: expiresAt.map(Value.timestamp) ?? .null,
+            ]).record
         )
         return (token, record)
     }

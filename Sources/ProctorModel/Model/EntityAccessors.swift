@@ -96,14 +96,16 @@ extension User {
     public var name: String { string(.name) ?? "" }
     public var isSiteAdmin: Bool { bool(.isSiteAdmin) ?? false }
     public var passwordHash: String? { string(.passwordHash) }
-    /// `active` unless an administrator disabled the account.
-    public var isActive: Bool { (string(.state) ?? "active") == "active" }
+    /// The account may sign in: its state reads `active` (a row read without its state is not).
+    public var isActive: Bool { string(.state) == "active" }
+    public var email: String? { string(.email) }
 }
 
 extension Token {
     public var userID: String { string(.userID) ?? "" }
     public var scopes: [String] { strings(.scopes) }
-    public var isRevoked: Bool { bool(.revoked) ?? false }
+    /// Revoked, or read without its `revoked` field: either way it authenticates nobody.
+    public var isRevoked: Bool { bool(.revoked) != false }
     public var expiresAt: Int64? { int(.expiresAt) }
 }
 
@@ -116,7 +118,8 @@ extension Membership {
 extension RemoteCI {
     public var name: String { string(.name) ?? "" }
     public var apiSecret: String { string(.apiSecret) ?? "" }
-    public var isActive: Bool { (string(.state) ?? "active") == "active" }
+    /// The remote CI may sign requests: its state reads `active` (a row read without its state is not).
+    public var isActive: Bool { string(.state) == "active" }
 }
 
 extension StoredFile {
