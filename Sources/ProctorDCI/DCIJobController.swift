@@ -135,9 +135,13 @@ struct DCIJobController {
         var excluded = ["data"]
         if !embed.contains("results") { excluded.append("options") }
         if !embed.contains("components") { excluded.append("components") }
-        return try await api.list(.jobs, request, principal: principal, excluding: excluded) { jobs in
-            try await render(jobs, embed: embed, listing: true)
-        }
+        let (jobs, total) = try await api.page(
+            .jobs,
+            arguments: try DCIListArguments(request),
+            principal: principal,
+            excluding: excluded
+        )
+        return DCIRender.list("jobs", encodedItems: try await encode(jobs, embed: embed, listing: true), count: total)
     }
 
     /// `/analytics/jobs?query=…`: the jobs matching a search (``DCIAnalyticsQuery``), paged, sorted and limited to
@@ -478,8 +482,23 @@ struct DCIJobController {
     /// The most jobstates and files embedded per job.
     static let embeddedChildrenPerJob = 1000
 
-    /// Jobs with the asked embeds: each relation is read in one query for the whole page (not one per job).
-    func render(_ jobs: [Record], embed: Set<String>, listing: Bool = false) async throws -> [JSONValue] {
+    /// The rows a page of jobs embeds, each relation read in one query for the whole page (not one per job), and
+    /// each shared row (a topic, remote CI, team or component many jobs name) rendered once.
+    struct Relations {
+        enum Shared: CaseIterable { case topics, remotecis, teams, components }
+        var shared: [Shared: [String: JSONValue]] = [:]
+        var jobstates: [String: [Record]] = [:]
+        var files: [String: [Record]] = [:]
+    }
+
+    /// One embed of one job: a shared row (or null), a list of shared rows, or a value of its own.
+    enum Embed {
+        case one(Relations.Shared, String?)
+        case many(Relations.Shared, [String])
+        case value(JSONValue)
+    }
+
+    func relations(of jobs: [Record], embed: Set<String>) async throws -> Relations {
         let related = RelatedRows(store: store)
         let ids = jobs.map(\.id)
         func rows(_ kind: ResourceKind, _ wanted: String, _ field: (Record) -> [String]) async throws
@@ -487,55 +506,142 @@ struct DCIJobController {
         {
             embed.contains(wanted) ? try await related.byID(kind, jobs.flatMap(field)) : [:]
         }
-        // Each related row is rendered once per page, however many jobs share it.
-        let topics = try await rows(.topics, "topic") { $0.string("topic_id").map { [$0] } ?? [] }
+        var relations = Relations()
+        relations.shared[.topics] = try await rows(.topics, "topic") { $0.string("topic_id").map { [$0] } ?? [] }
             .mapValues(DCIRender.topic)
-        let remotecis = try await rows(.remotecis, "remoteci") { $0.string("remoteci_id").map { [$0] } ?? [] }
-            .mapValues(DCIRender.remoteci)
-        let teams = try await rows(.groups, "team") { $0.groupID.map { [$0] } ?? [] }.mapValues(DCIRender.team)
-        let components = try await rows(.components, "components") { $0.strings("components") }
+        relations.shared[.remotecis] = try await rows(.remotecis, "remoteci") {
+            $0.string("remoteci_id").map { [$0] } ?? []
+        }.mapValues(DCIRender.remoteci)
+        relations.shared[.teams] = try await rows(.groups, "team") { $0.groupID.map { [$0] } ?? [] }
+            .mapValues(DCIRender.team)
+        relations.shared[.components] = try await rows(.components, "components") { $0.strings("components") }
             .mapValues(DCIRender.component)
-        let jobstates =
-            embed.contains("jobstates")
-            ? try await related.children(
+        if embed.contains("jobstates") {
+            relations.jobstates = try await related.children(
                 .runEvents,
                 field: "run_id",
                 parents: ids,
                 sort: [SortKey("seq")],
                 perParent: Self.embeddedChildrenPerJob
-            ) : [:]
-        let files =
-            embed.contains("files")
-            ? try await related.children(
+            )
+        }
+        if embed.contains("files") {
+            relations.files = try await related.children(
                 .files,
                 field: "run_id",
                 parents: ids,
                 filter: .predicate(.isNull("event_id")) && .predicate(Condition("state", .notEqual, "archived")),
                 sort: [SortKey("created_at"), SortKey("seq")],
                 perParent: Self.embeddedChildrenPerJob
-            ) : [:]
-        func one(_ rendered: [String: JSONValue], _ id: String?) -> JSONValue { id.flatMap { rendered[$0] } ?? .null }
-        var out: [JSONValue] = []
-        out.reserveCapacity(jobs.count)
-        for job in jobs {
-            var object = DCIRender.job(job)
-            if listing {
-                object["data"] = nil
-                if job["options"].isNull { object["keys_values"] = nil }
-            }
-            if embed.contains("topic") { object["topic"] = one(topics, job.string("topic_id")) }
-            if embed.contains("remoteci") { object["remoteci"] = one(remotecis, job.string("remoteci_id")) }
-            if embed.contains("team") { object["team"] = one(teams, job.groupID) }
-            if embed.contains("components") {
-                object["components"] = .array(job.strings("components").compactMap { components[$0] })
-            }
-            if embed.contains("results") { object["results"] = .array(DCIResults.stored(job)) }
-            if embed.contains("jobstates") {
-                object["jobstates"] = .array((jobstates[job.id] ?? []).map(DCIRender.jobstate))
-            }
-            if embed.contains("files") { object["files"] = .array((files[job.id] ?? []).map(DCIRender.file)) }
-            out.append(.object(object))
+            )
         }
+        return relations
+    }
+
+    /// A job's own members (what a listing leaves out removed) and its embeds, keyed as DCI names them.
+    func members(of job: Record, embed: Set<String>, relations: Relations, listing: Bool) -> (
+        own: [String: JSONValue], embeds: [String: Embed]
+    ) {
+        var own = DCIRender.job(job)
+        if listing {
+            own["data"] = nil
+            if job["options"].isNull { own["keys_values"] = nil }
+        }
+        var embeds: [String: Embed] = [:]
+        if embed.contains("topic") { embeds["topic"] = .one(.topics, job.string("topic_id")) }
+        if embed.contains("remoteci") { embeds["remoteci"] = .one(.remotecis, job.string("remoteci_id")) }
+        if embed.contains("team") { embeds["team"] = .one(.teams, job.groupID) }
+        if embed.contains("components") { embeds["components"] = .many(.components, job.strings("components")) }
+        if embed.contains("results") { embeds["results"] = .value(.array(DCIResults.stored(job))) }
+        if embed.contains("jobstates") {
+            embeds["jobstates"] = .value(.array((relations.jobstates[job.id] ?? []).map(DCIRender.jobstate)))
+        }
+        if embed.contains("files") {
+            embeds["files"] = .value(.array((relations.files[job.id] ?? []).map(DCIRender.file)))
+        }
+        return (own, embeds)
+    }
+
+    /// Jobs with the asked embeds, as JSON values (a job by id, search hits).
+    func render(_ jobs: [Record], embed: Set<String>, listing: Bool = false) async throws -> [JSONValue] {
+        let relations = try await relations(of: jobs, embed: embed)
+        return jobs.map { job in
+            var (object, embeds) = members(of: job, embed: embed, relations: relations, listing: listing)
+            for (key, value) in embeds {
+                switch value {
+                case .one(let relation, let id):
+                    object[key] = id.flatMap { relations.shared[relation]?[$0] } ?? .null
+                case .many(let relation, let ids):
+                    object[key] = .array(ids.compactMap { relations.shared[relation]?[$0] })
+                case .value(let value):
+                    object[key] = value
+                }
+            }
+            return .object(object)
+        }
+    }
+
+    /// Every member a job object may have, in the order its JSON lists them.
+    static let jobMembers = JSONMemberOrder(keys: Array(DCIRender.job(Record(.runs)).keys) + Array(embeds))
+
+    /// A page of jobs with the asked embeds, written as the `jobs` array's JSON: the same bytes as encoding
+    /// ``render(_:embed:listing:)``, but each shared row is encoded once per page, however many jobs embed it,
+    /// and each job's members are written in a precomputed order instead of sorting its keys.
+    func encode(_ jobs: [Record], embed: Set<String>, listing: Bool) async throws -> [UInt8] {
+        let relations = try await relations(of: jobs, embed: embed)
+        var encoded: [Relations.Shared: [String: [UInt8]]] = [:]
+        for (relation, rows) in relations.shared {
+            encoded[relation] = rows.mapValues { row in
+                var bytes: [UInt8] = []
+                row.write(into: &bytes)
+                return bytes
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(jobs.count * 4096)
+        out.append(UInt8(ascii: "["))
+        for (index, job) in jobs.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            let (own, embeds) = members(of: job, embed: embed, relations: relations, listing: listing)
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (key, prefix) in zip(Self.jobMembers.keys, Self.jobMembers.prefixes) {
+                let ownValue = own[key]
+                let embedded = ownValue == nil ? embeds[key] : nil
+                guard ownValue != nil || embedded != nil else { continue }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: prefix)
+                if let ownValue {
+                    ownValue.write(into: &out)
+                    continue
+                }
+                switch embedded {
+                case .one(let relation, let id):
+                    if let id, let bytes = encoded[relation]?[id] {
+                        out.append(contentsOf: bytes)
+                    } else {
+                        JSONValue.null.write(into: &out)
+                    }
+                case .many(let relation, let ids):
+                    out.append(UInt8(ascii: "["))
+                    var firstItem = true
+                    for id in ids {
+                        guard let bytes = encoded[relation]?[id] else { continue }
+                        if !firstItem { out.append(UInt8(ascii: ",")) }
+                        firstItem = false
+                        out.append(contentsOf: bytes)
+                    }
+                    out.append(UInt8(ascii: "]"))
+                case .value(let value):
+                    value.write(into: &out)
+                case nil:
+                    break
+                }
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
         return out
     }
 }

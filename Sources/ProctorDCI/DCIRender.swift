@@ -152,6 +152,19 @@ enum DCIRender {
         JSONResponse.make(.object([plural: .array(items), "_meta": .object(["count": .number(Double(count))])]))
     }
 
+    /// ``list(_:_:count:)`` with the items' JSON array already encoded.
+    static func list(_ plural: String, encodedItems: [UInt8], count: Int) -> Response {
+        // `_meta` sorts before every plural DCI has (`_` is 0x5F, below the lower-case letters).
+        var out: [UInt8] = Array(#"{"_meta":{"count":"#.utf8)
+        JSONValue.number(Double(count)).write(into: &out)
+        out.append(contentsOf: #"},""#.utf8)
+        out.append(contentsOf: plural.utf8)
+        out.append(contentsOf: #"":"#.utf8)
+        out.append(contentsOf: encodedItems)
+        out.append(UInt8(ascii: "}"))
+        return JSONResponse.make(bytes: out, status: .ok, headers: [:])
+    }
+
     /// `{"<singular>": {...}}` with the row's etag in `ETag`.
     static func one(_ singular: String, _ item: JSONValue, etag: String?, status: HTTPResponse.Status = .ok) -> Response
     {

@@ -18,6 +18,13 @@ package enum JSONBody {
 
     /// The body's JSON value.
     package static func value(_ request: Request, limit: Int) async throws -> JSONValue {
+        let data = try await bytes(request, limit: limit)
+        guard let value = try? JSONValue.decode(data) else { throw Problem.malformed }
+        return value
+    }
+
+    /// The body's bytes: at most `limit`, and not empty.
+    static func bytes(_ request: Request, limit: Int) async throws -> Data {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
@@ -25,8 +32,7 @@ package enum JSONBody {
             throw Problem.tooLarge(limit: limit)
         }
         guard buffer.readableBytes > 0 else { throw Problem.empty }
-        guard let value = try? JSONValue.decode(Data(buffer.readableBytesView)) else { throw Problem.malformed }
-        return value
+        return Data(buffer.readableBytesView)
     }
 
     /// The body's JSON object.
@@ -48,14 +54,7 @@ package enum JSONBody {
     /// refuse (`DecodingError.dataCorruptedError(forKey:in:debugDescription:)`, whose description says what the
     /// member must be) is a ``FieldProblem``.
     package static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw Problem.tooLarge(limit: limit)
-        }
-        guard buffer.readableBytes > 0 else { throw Problem.empty }
-        let data = Data(buffer.readableBytesView)
+        let data = try await bytes(request, limit: limit)
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let failure as DecodingError {

@@ -37,5 +37,7 @@ public enum SQLFlavor: String, Sendable {
 /// Quotes an identifier. Identifiers only ever come from the schema, never from a client; quoting
 /// keeps reserved words such as `offset` and `time` usable as column names.
 func quoted(_ identifier: String) -> String {
-    "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    // Every query quotes a few dozen names: Foundation's replacingOccurrences cost 4% of a DCI list's CPU.
+    guard identifier.utf8.contains(UInt8(ascii: "\"")) else { return "\"" + identifier + "\"" }
+    return "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }

@@ -44,4 +44,22 @@ import Testing
         #expect(Run(Record(.runs, ["status": .string("paused")]))?.status == .new)
         #expect(Run(Record(.runs, ["executor": .string("mainframe")]))?.executor == nil)
     }
+
+    /// Security checks read these: a row read without the field (a projection, a row from an older schema) must
+    /// never count as an active account or a live token.
+    @Test func credentialChecksAreStrictAboutMissingFields() {
+        #expect(User(Record(.users, [:]))?.isActive == false)
+        #expect(User(Record(.users, ["state": .string("disabled")]))?.isActive == false)
+        #expect(User(Record(.users, ["state": .string("active")]))?.isActive == true)
+        #expect(Token(Record(.tokens, [:]))?.isRevoked == true)
+        #expect(Token(Record(.tokens, ["revoked": .bool(false)]))?.isRevoked == false)
+        #expect(RemoteCI(Record(.remotecis, [:]))?.isActive == false)
+    }
+
+    @Test func pairsAndDictionariesBuildTheSameRow() {
+        let fromPairs = TestResult(pairs: [.name: .string("t"), .status: .string("passed"), .time: .double(1.5)])
+        let fromDictionary = TestResult([.name: .string("t"), .status: .string("passed"), .time: .double(1.5)])
+        #expect(fromPairs == fromDictionary)
+        #expect(fromPairs.record.values == ["name": .string("t"), "status": .string("passed"), "time": .double(1.5)])
+    }
 }

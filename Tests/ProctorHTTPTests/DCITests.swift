@@ -825,6 +825,32 @@ private func parsed(_ response: TestResponse) -> JSONValue {
                 #expect(job["components"]?.arrayValue?.count == 1)
                 #expect(job["topic"]?["name"] == .string("RHEL-8.2"))
             }
+
+            // With all seven embeds, the list (written straight to bytes, each shared row encoded once) says what
+            // the search's documents say (rendered as JSON values), in canonical JSON: keys sorted, compact.
+            let all = "topic,remoteci,team,components,results,jobstates,files"
+            let listURI = "/dci/api/v1/jobs?sort=created_at&limit=10&embed=\(all)"
+            let raw = try await client.execute(
+                uri: listURI,
+                method: .get,
+                headers: Self.signed(.get, listURI, body: "")
+            ) {
+                #expect($0.status == .ok)
+                return Array($0.body.readableBytesView)
+            }
+            let listed = try JSONValue.decode(Data(raw))
+            #expect(listed.encodedBytes() == raw)
+            let (_, found, _) = try await Self.call(
+                client,
+                .get,
+                "analytics/jobs?sort=created_at&limit=10&query=name%3D~'e.*'"
+            )
+            let sources = try #require(found["hits"]?["hits"]?.arrayValue).compactMap { $0["_source"] }
+            let everything = try #require(listed["jobs"]?.arrayValue)
+            #expect(sources.count == 3)
+            #expect(everything == sources)
+            #expect(everything.allSatisfy { $0["team"]?["name"] == .string("default") && $0["remoteci"] != .null })
+            #expect(listed["_meta"] == .object(["count": .number(3)]))
         }
     }
 

@@ -337,3 +337,25 @@ enum JSONText {
         }
     }
 }
+
+extension JSONValue {
+    /// Appends the value's compact, key-sorted JSON to `out`: the bytes of ``encodedBytes()``.
+    public func write(into out: inout [UInt8]) {
+        JSONText.write(self, into: &out)
+    }
+}
+
+/// The members of a JSON object whose keys are known in advance, in the order every answer lists keys (sorted by
+/// UTF-8 bytes), each with its `"key":` already encoded: an object of that shape is written member by member
+/// without sorting its keys again, and members can be spliced in as bytes encoded once (a row shared by many
+/// objects of a page).
+public struct JSONMemberOrder: Sendable {
+    public let keys: [String]
+    public let prefixes: [[UInt8]]
+
+    public init(keys: some Sequence<String>) {
+        let sorted = Set(keys).sorted(by: JSONText.utf8Precedes)
+        self.keys = sorted
+        self.prefixes = sorted.map(JSONText.memberPrefix)
+    }
+}
