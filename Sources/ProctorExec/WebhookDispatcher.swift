@@ -32,16 +32,24 @@ public struct WebhookDispatcher: Service {
     public func run() async throws {
         // Start after the newest event: history is not replayed on restart.
         var after = try await latestEventSeq()
+        // Its own client: a receiver that is down must fail an attempt at once (connection refused), not after
+        // the shared client's retries of the connection until the request's timeout, which held every other
+        // delivery up for 10 s.
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let generation = await services.events.generation
             do {
                 after = try await enqueue(after: after)
-                try await deliverDue()
+                try await deliverDue(through: client)
             } catch {
                 logger.warning("webhooks: \(error)")
             }
             await services.events.wait(after: generation, timeout: .seconds(1))
         }
+        try? await client.shutdown()
     }
 
     private func latestEventSeq() async throws -> Int64 {
@@ -97,7 +105,7 @@ public struct WebhookDispatcher: Service {
     }
 
     /// Sends every pending delivery whose time has come.
-    func deliverDue() async throws {
+    func deliverDue(through client: HTTPClient) async throws {
         let now = Timestamp.rfc3339(micros: Timestamp.now())
         let due = try await store.list(
             WebhookDelivery.self,
@@ -108,10 +116,10 @@ public struct WebhookDispatcher: Service {
             ),
             scope: .everything
         )
-        for delivery in due { try await deliver(delivery) }
+        for delivery in due { try await deliver(delivery, through: client) }
     }
 
-    private func deliver(_ delivery: WebhookDelivery) async throws {
+    private func deliver(_ delivery: WebhookDelivery, through client: HTTPClient) async throws {
         // Take it: only one replica's conditional update succeeds.
         let taken: WebhookDelivery
         do {
@@ -152,7 +160,7 @@ public struct WebhookDispatcher: Service {
         let attempts = taken.attempts + 1
         var changes: [WebhookDelivery.Field: Value] = [.attempts: .int(attempts)]
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            let response = try await client.execute(request, timeout: timeout)
             _ = try? await response.body.collect(upTo: 64 << 10)
             changes[.responseCode] = .int(Int64(response.status.code))
             if (200..<300).contains(response.status.code) {
