@@ -70,6 +70,34 @@ package enum JSONBody {
         }
     }
 
+    /// A member the request type does not know (``refuseUnknownMembers(in:allowed:)``).
+    package struct UnknownMember: Error, Sendable, Equatable {
+        package var key: String
+        /// The members the request type knows, sorted.
+        package var valid: [String]
+    }
+
+    /// For a request type whose clients must not send anything else (a misspelt optional member would otherwise
+    /// be silently ignored): throws ``UnknownMember`` for the first member outside `allowed`, in key order.
+    package static func refuseUnknownMembers<Keys: CodingKey & CaseIterable>(
+        in decoder: any Decoder,
+        allowed: Keys.Type
+    ) throws {
+        let valid = Set(Keys.allCases.map(\.stringValue))
+        let container = try decoder.container(keyedBy: MemberKey.self)
+        if let key = container.allKeys.map(\.stringValue).sorted().first(where: { !valid.contains($0) }) {
+            throw UnknownMember(key: key, valid: valid.sorted())
+        }
+    }
+
+    /// Any member's name.
+    struct MemberKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     /// An optional integer member within `range`, read as a JSON number (Foundation's decoder on Linux cannot say
     /// which member held a non-integer); a fraction or a value out of range names the member.
     package static func integer<Key: CodingKey>(

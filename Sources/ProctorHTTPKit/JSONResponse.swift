@@ -86,6 +86,8 @@ public enum JSONResponse {
                 case .notAnObject: return ProctorError.badRequest("the body must be a JSON object")
                 }
             }
+        } catch let failure as JSONBody.UnknownMember {
+            throw ProctorError.unknownField(failure.key, valid: failure.valid)
         } catch let failure as JSONBody.FieldProblem {
             if failure.path.isEmpty {
                 throw ProctorError.badRequest("the body must be \(failure.expected ?? "given")")

@@ -35,19 +35,11 @@ struct AuthController {
     /// `{"name" | "username", "password", "expires_in"?}` → 201 `{token, token_id, user, expires_at}`; 429 with
     /// `Retry-After` while the name or the client address has too many recent failures.
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
-        try Self.allowOnly(["name", "username", "password", "expires_in"], in: object)
-        guard let name = try Self.string(object, "name") ?? Self.string(object, "username"), !name.isEmpty else {
-            throw ProctorError.badRequest("'name' is required", field: "name")
-        }
-        guard let password = try Self.string(object, "password") else {
-            throw ProctorError.badRequest("'password' is required", field: "password")
-        }
-        let lifetime = try Self.integer(object, "expires_in")
+        let body = try await JSONResponse.decode(LoginRequest.self, from: request, limit: maxJSONBytes)
         let (token, user) = try await accounts.login(
-            name: name,
-            password: password,
-            lifetime: lifetime,
+            name: body.name,
+            password: body.password,
+            lifetime: body.expiresIn,
             from: addresses.key(request, context)
         )
         return JSONResponse.make(
@@ -76,15 +68,9 @@ struct AuthController {
     /// `{name, expires_in? | expires_at?, scopes?}` → 201 with the secret in `token`, shown only this once.
     @Sendable func createToken(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
-        try Self.allowOnly(["name", "expires_in", "expires_at", "scopes"], in: object)
-        guard let name = try Self.string(object, "name") else {
-            throw ProctorError.badRequest("'name' is required", field: "name")
-        }
-        let expiresIn = try Self.integer(object, "expires_in")
-        let expiresAtText = try Self.string(object, "expires_at")
+        let body = try await JSONResponse.decode(TokenRequest.self, from: request, limit: maxJSONBytes)
         var expiresAt: Int64?
-        switch (expiresIn, expiresAtText) {
+        switch (body.expiresIn, body.expiresAt) {
         case (.some, .some):
             throw ProctorError.badRequest("give 'expires_in' or 'expires_at', not both", field: "expires_at")
         case (.some(let seconds), nil):
@@ -97,11 +83,15 @@ struct AuthController {
         case (nil, nil):
             expiresAt = nil
         }
-        let scopes = try Self.strings(object, "scopes")
-        let issued = try await accounts.issueToken(for: principal, name: name, scopes: scopes, expiresAt: expiresAt)
-        var body = issued.record.publicJSON().objectValue ?? [:]
-        body["token"] = .string(issued.secret)
-        return JSONResponse.make(.object(body), status: .created)
+        let issued = try await accounts.issueToken(
+            for: principal,
+            name: body.name,
+            scopes: body.scopes,
+            expiresAt: expiresAt
+        )
+        var reply = issued.record.publicJSON().objectValue ?? [:]
+        reply["token"] = .string(issued.secret)
+        return JSONResponse.make(.object(reply), status: .created)
     }
 
     @Sendable func revokeToken(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -188,20 +178,19 @@ struct AuthController {
         let principal = context.principal
         let groupID = try context.parameters.require("id")
         _ = try await accounts.visibleGroup(groupID, for: principal)
-        let object = try await JSONResponse.object(request, limit: maxJSONBytes)
-        try Self.allowOnly(["user_id", "user", "role", "permissions"], in: object)
+        let body = try await JSONResponse.decode(MemberRequest.self, from: request, limit: maxJSONBytes)
         let userID: String
-        if let id = try Self.string(object, "user_id") {
+        if let id = body.userID {
             userID = id
-        } else if let name = try Self.string(object, "user") {
-            guard let user = try await store.first(.users, matching: ["name": .string(name)]) else {
+        } else if let name = body.user {
+            guard let user = try await store.first(User.self, matching: [.name: .string(name)]) else {
                 throw ProctorError.notFound("no such user: \(name)")
             }
             userID = user.id
         } else {
             throw ProctorError.badRequest("say who: 'user_id' or 'user' (a name)", field: "user_id")
         }
-        let roleText = try Self.string(object, "role") ?? Role.member.rawValue
+        let roleText = body.role ?? Role.member.rawValue
         guard let role = Role(rawValue: roleText) else {
             throw ProctorError.badRequest(
                 "unknown role '\(roleText)'; valid roles: viewer, member, admin",
@@ -209,7 +198,7 @@ struct AuthController {
                 details: ["valid": Role.allCases.map(\.rawValue)]
             )
         }
-        let permissions = try Self.strings(object, "permissions") ?? []
+        let permissions = body.permissions ?? []
         let (member, created) = try await accounts.setMember(
             groupID: groupID,
             userID: userID,
@@ -253,12 +242,6 @@ struct AuthController {
         request.headers[.ifMatch].map { String($0.filter { $0 != "\"" && $0 != " " }) }
     }
 
-    private static func allowOnly(_ keys: Set<String>, in object: [String: JSONValue]) throws {
-        for key in object.keys.sorted() where !keys.contains(key) {
-            throw ProctorError.unknownField(key, valid: keys.sorted())
-        }
-    }
-
     private static func string(_ object: [String: JSONValue], _ key: String) throws -> String? {
         guard let value = object[key], !value.isNull else { return nil }
         guard case .string(let text) = value else {
@@ -267,26 +250,6 @@ struct AuthController {
         return text
     }
 
-    private static func integer(_ object: [String: JSONValue], _ key: String) throws -> Int64? {
-        guard let value = object[key], !value.isNull else { return nil }
-        guard case .number(let number) = value, number.rounded() == number, abs(number) < 9e15 else {
-            throw ProctorError.badRequest("'\(key)' must be an integer", field: key)
-        }
-        return Int64(number)
-    }
-
-    private static func strings(_ object: [String: JSONValue], _ key: String) throws -> [String]? {
-        guard let value = object[key], !value.isNull else { return nil }
-        guard case .array(let items) = value else {
-            throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key)
-        }
-        return try items.map {
-            guard case .string(let text) = $0 else {
-                throw ProctorError.badRequest("'\(key)' must be a list of strings", field: key)
-            }
-            return text
-        }
-    }
 }
 
 extension AuthController {

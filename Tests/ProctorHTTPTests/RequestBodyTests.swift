@@ -62,6 +62,24 @@ import Testing
             field: "slots",
             message: "field 'slots' must be a number"
         ),
+        Case(
+            uri: "/api/v1/auth/login",
+            body: #"{"password": "secret-password"}"#,
+            field: "name",
+            message: "field 'name' is required"
+        ),
+        Case(
+            uri: "/api/v1/tokens",
+            body: #"{"name": "ci", "expires_in": 1.5}"#,
+            field: "expires_in",
+            message: "field 'expires_in' must be an integer"
+        ),
+        Case(
+            uri: "/api/v1/tokens",
+            body: #"{"name": "ci", "scope": ["read"]}"#,
+            field: "scope",
+            message: "unknown field 'scope'; valid fields: expires_at, expires_in, name, scopes"
+        ),
     ]
 
     @Test(arguments: cases)
