@@ -46,15 +46,15 @@ struct JobPages {
                 "disabled": definition.string("configuration_state") == "DISABLED",
             ]
             if let latest = outcomes[definition.id]?.latest {
-                let status = latest.string("status") ?? ""
+                let status = latest.string(.status) ?? ""
                 row["last"] = [
                     "id": latest.id, "status": status, "status_class": Format.statusClass(status),
-                    "note": RunPages.statusNote(status: status, reason: latest.string("reason")),
-                    "time": Format.time(latest.int("created_at")),
+                    "note": RunPages.statusNote(status: status, reason: latest.string(.reason)),
+                    "time": Format.time(latest.int(.createdAt)),
                 ]
             }
             if let success = outcomes[definition.id]?.lastSuccess {
-                row["success"] = ["id": success.id, "time": Format.time(success.int("created_at"))]
+                row["success"] = ["id": success.id, "time": Format.time(success.int(.createdAt))]
             }
             return row
         }
@@ -115,7 +115,7 @@ struct JobPages {
             "has_testbeds": !testbeds.isEmpty,
             "can_launch": session.principal.has(.member, in: definition.groupID ?? ""),
             "rows": try await RunPages(services: services, renderer: renderer, localExecutorSlots: localExecutorSlots)
-                .runRows(recent, scope: scope),
+                .runRows(recent.map(\.record), scope: scope),
             "no_runs": recent.isEmpty,
             "trend_svg": TrendChart.svg(trend),
             "trend_points": trend.count,

@@ -12,16 +12,16 @@ enum HarnessBinaries {
 
     /// The option key and path of the first of the profile's harness records of the job's harness type that
     /// names a path, or nil (then the definition's config, else the executor's `--python`/`--pyats`, decide).
-    static func chosen(harness: String, profile: Record?, groupID: String, store: any Store) async throws -> (
+    static func chosen(harness: String, profile: Profile?, groupID: String, store: any Store) async throws -> (
         key: String, path: String
     )? {
         let type = harness.lowercased()
         guard let key = optionKey[type], let profile else { return nil }
-        for id in profile.strings("harness_ids") {
-            guard let record = try await store.get(.harnesses, id: id, scope: .groups([groupID])),
-                record.bool("deleted") != true,
-                record.string("harness")?.lowercased() == type,
-                let path = record.string("path")?.trimmingCharacters(in: .whitespaces), !path.isEmpty
+        for id in profile.harnessIDs {
+            guard let record = try await store.get(Harness.self, id: id, scope: .groups([groupID])),
+                record.bool(.deleted) != true,
+                record.string(.harness)?.lowercased() == type,
+                let path = record.string(.path)?.trimmingCharacters(in: .whitespaces), !path.isEmpty
             else { continue }
             return (key, path)
         }

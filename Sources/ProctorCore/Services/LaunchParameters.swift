@@ -22,12 +22,12 @@ public enum LaunchParameters {
     public static let recordKey = "parameters"
 
     /// The names a definition and profile declare, for error messages and documentation.
-    public static func declared(definition: Record, profile: Record?) -> [String] {
+    public static func declared(definition: Definition, profile: Profile?) -> [String] {
         var names: [String] = []
-        for arg in definition["args"].jsonValue?.arrayValue ?? [] where arg["immutable"] != .bool(true) {
+        for arg in definition.json(.args)?.arrayValue ?? [] where arg["immutable"] != .bool(true) {
             if let name = arg["name"]?.stringValue { names.append(name) }
         }
-        for envarg in profile?["envargs"].jsonValue?.arrayValue ?? [] {
+        for envarg in profile?.json(.envargs)?.arrayValue ?? [] {
             if let name = envarg["name"]?.stringValue { names.append(name) }
         }
         return names
@@ -39,13 +39,13 @@ public enum LaunchParameters {
     ///   string, number or boolean.
     public static func apply(
         _ values: [String: JSONValue],
-        definition: Record,
-        profile: Record?,
+        definition: Definition,
+        profile: Profile?,
         to options: inout [String: JSONValue]
     ) throws {
         guard !values.isEmpty else { return }
-        let args = definition["args"].jsonValue?.arrayValue ?? []
-        let envargNames = Set((profile?["envargs"].jsonValue?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        let args = definition.json(.args)?.arrayValue ?? []
+        let envargNames = Set((profile?.json(.envargs)?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
         let job = definition.name ?? definition.id
         var jobargs = options["jobargs"]?.arrayValue ?? []
         var envargs = options["envargs"]?.arrayValue ?? []

@@ -40,7 +40,7 @@ public struct RunHistory: Sendable {
 
     /// The job's latest runs, newest first.
     public func recentRuns(definitionID: String, limit: Int, scope: Scope, finishedOnly: Bool = false) async throws
-        -> [Record]
+        -> [Run]
     {
         var filter: Filter = .equal("definition_id", definitionID)
         if finishedOnly {
@@ -48,10 +48,10 @@ public struct RunHistory: Sendable {
                 filter && .predicate(Condition("status", .in, RunStatus.allCases.filter(\.isTerminal).map(\.rawValue)))
         }
         return try await store.list(
-            .runs,
+            Run.self,
             query: Query(filter: filter, sort: [SortKey("created_at", descending: true)], limit: limit),
             scope: scope
-        ).items
+        )
     }
 
     /// The pass rate of the job's last `limit` finished runs, oldest first.
@@ -60,11 +60,11 @@ public struct RunHistory: Sendable {
         { run in
             Point(
                 runID: run.id,
-                createdAt: run.int("created_at") ?? 0,
-                status: run.string("status") ?? "",
-                passed: run.int("tests_passed") ?? 0,
-                failed: (run.int("tests_failed") ?? 0) + (run.int("tests_errored") ?? 0),
-                total: run.int("tests_total") ?? 0
+                createdAt: run.createdAt,
+                status: run.string(.status) ?? "",
+                passed: run.int(.testsPassed) ?? 0,
+                failed: (run.int(.testsFailed) ?? 0) + (run.int(.testsErrored) ?? 0),
+                total: run.int(.testsTotal) ?? 0
             )
         }
     }
@@ -87,8 +87,8 @@ public struct RunHistory: Sendable {
         var cursor: String?
         var read = 0
         repeat {
-            let page = try await store.list(
-                .testResults,
+            let page = try await store.page(
+                TestResult.self,
                 query: Query(
                     filter: .predicate(Condition("run_id", .in, Array(position.keys))),
                     sort: [SortKey("seq")],
@@ -99,9 +99,9 @@ public struct RunHistory: Sendable {
                 scope: scope
             )
             for result in page.items {
-                guard let index = position[result.string("run_id") ?? ""] else { continue }
-                let key = Key(classname: result.string("classname") ?? "", name: result.name ?? "")
-                outcomes[key, default: Array(repeating: "-", count: runs.count)][index] = result.string("status") ?? "-"
+                guard let index = position[result.runID] else { continue }
+                let key = Key(classname: result.classname, name: result.name)
+                outcomes[key, default: Array(repeating: "-", count: runs.count)][index] = result.string(.status) ?? "-"
             }
             read += page.items.count
             cursor = page.nextCursor

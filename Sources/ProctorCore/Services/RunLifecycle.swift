@@ -253,18 +253,13 @@ public struct RunLifecycle: Sendable {
         }
         if let binary = try await HarnessBinaries.chosen(
             harness: definition.harness,
-            profile: profile?.record,
+            profile: profile,
             groupID: groupID,
             store: store
         ) {
             options[binary.key] = .string(binary.path)
         }
-        try LaunchParameters.apply(
-            request.parameters,
-            definition: definition.record,
-            profile: profile?.record,
-            to: &options
-        )
+        try LaunchParameters.apply(request.parameters, definition: definition, profile: profile, to: &options)
         try LaunchParameters.checkHarnessInputs(request.harnessInputs)
         for (key, value) in request.harnessInputs { options[key] = value }
 

@@ -25,7 +25,7 @@ extension RunHistory {
         let runs = try await recentRuns(definitionID: definitionID, limit: limit, scope: scope)
         guard !runs.isEmpty else { return [] }
         let results = try await store.list(
-            .testResults,
+            TestResult.self,
             query: Query(
                 filter: .predicate(Condition("run_id", .in, runs.map(\.id))) && .equal("name", name)
                     && .equal("classname", classname),
@@ -33,17 +33,17 @@ extension RunHistory {
                 fields: ["run_id", "status", "message"]
             ),
             scope: scope
-        ).items
-        var byRun: [String: Record] = [:]
-        for result in results { if let run = result.string("run_id") { byRun[run] = result } }
+        )
+        var byRun: [String: TestResult] = [:]
+        for result in results { if let run = result.string(.runID) { byRun[run] = result } }
         return runs.map { run in
             TestOutcome(
                 runID: run.id,
-                runSeq: run.int("seq"),
+                runSeq: run.int(.seq),
                 runName: run.name,
-                createdAt: run.int("created_at") ?? 0,
-                status: byRun[run.id]?.string("status") ?? "-",
-                message: byRun[run.id]?.string("message")
+                createdAt: run.createdAt,
+                status: byRun[run.id]?.string(.status) ?? "-",
+                message: byRun[run.id]?.string(.message)
             )
         }
     }
@@ -79,7 +79,7 @@ extension RunHistory {
         }
         func statuses(_ runID: String) async throws -> [Key: String] {
             let items = try await store.list(
-                .testResults,
+                TestResult.self,
                 query: Query(
                     filter: .equal("run_id", runID),
                     sort: [SortKey("seq")],
@@ -87,10 +87,10 @@ extension RunHistory {
                     fields: ["classname", "name", "status"]
                 ),
                 scope: scope
-            ).items
+            )
             var out: [Key: String] = [:]
             for item in items {
-                out[Key(classname: item.string("classname") ?? "", name: item.name ?? "")] = item.string("status")
+                out[Key(classname: item.classname, name: item.name)] = item.string(.status)
             }
             return out
         }
@@ -107,8 +107,8 @@ extension RunHistory {
 extension RunHistory {
     /// A job's latest run and its latest successful one among its last ``window`` runs.
     public struct LastOutcome: Sendable {
-        public var latest: Record?
-        public var lastSuccess: Record?
+        public var latest: Run?
+        public var lastSuccess: Run?
         /// How many runs were looked through for the success: an older one is not searched for.
         public var window: Int
     }
@@ -121,7 +121,7 @@ extension RunHistory {
         var out: [String: LastOutcome] = [:]
         for id in definitionIDs {
             let runs = try await store.list(
-                .runs,
+                Run.self,
                 query: Query(
                     filter: .equal("definition_id", id),
                     sort: [SortKey("created_at", descending: true)],
@@ -129,10 +129,10 @@ extension RunHistory {
                     fields: ["name", "seq", "status", "reason", "created_at", "finished_at"]
                 ),
                 scope: scope
-            ).items
+            )
             out[id] = LastOutcome(
                 latest: runs.first,
-                lastSuccess: runs.first { $0.string("status") == RunStatus.success.rawValue },
+                lastSuccess: runs.first { $0.string(.status) == RunStatus.success.rawValue },
                 window: window
             )
         }
