@@ -220,14 +220,14 @@ public struct LabApplier: Sendable {
                 guard case .bool(let b) = siteAdmin else {
                     throw ProctorError.badRequest("'site_admin' must be true or false", field: "site_admin")
                 }
-                values["is_site_admin"] = .bool(b)
+                values[User.Field.isSiteAdmin.rawValue] = .bool(b)
             }
-            let existing = try await store.first(.users, matching: ["name": .string(name)])
+            let existing = try await store.first(User.self, matching: [.name: .string(name)])
             if let password = try string(object, "password") {
-                if let hash = existing?.string("password_hash"), Credentials.verifyPassword(password, hash: hash) {
+                if let hash = existing?.passwordHash, Credentials.verifyPassword(password, hash: hash) {
                     // Unchanged: keep the stored hash so that re-applying is a no-op.
                 } else {
-                    values["password_hash"] = .string(try Credentials.hashPassword(password))
+                    values[User.Field.passwordHash.rawValue] = .string(try Credentials.hashPassword(password))
                 }
             }
             let user = try await upsert(.users, identity: ["name": .string(name)], values: values, label: name)
