@@ -17,9 +17,6 @@ struct DCIJobController {
     /// Where a DCI job's own fields change: DCI jobs are runs a remote CI reports on.
     var reported: ReportedRuns { ReportedRuns(services: api.services) }
 
-    /// What `embed` may ask for on a job (DCI ignores unknown embeds since 2022; so does Proctor).
-    static let embeds: Set<String> = ["topic", "remoteci", "team", "components", "results", "jobstates", "files"]
-
     func addRoutes(to group: DoorRoutes) {
         group.post("jobs", use: create)
         group.post("jobs/schedule", use: schedule)
@@ -129,19 +126,22 @@ struct DCIJobController {
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let embed = Set(DCIListArguments.embeds(DCIListArguments.parameters(request)["embed"]))
+        let embed = EmbedSet(DCIListArguments.embeds(DCIListArguments.parameters(request)["embed"]))
         // Like DCI, a list leaves out each job's `data`; key/values and result summaries (both in `options`)
         // only come with `embed=results` or on the job itself.
         var excluded = ["data"]
-        if !embed.contains("results") { excluded.append("options") }
-        if !embed.contains("components") { excluded.append("components") }
+        if !embed.contains(.results) { excluded.append("options") }
+        if !embed.contains(.components) { excluded.append("components") }
         let (jobs, total) = try await api.page(
             .jobs,
             arguments: try DCIListArguments(request),
             principal: principal,
             excluding: excluded
         )
-        return DCIRender.list("jobs", encodedItems: try await encode(jobs, embed: embed, listing: true), count: total)
+        let relations = try await relations(of: jobs, embed: embed)
+        return DCIRender.list("jobs", count: total) {
+            Self.write(jobs, embed: embed, relations: relations, listing: true, into: &$0)
+        }
     }
 
     /// `/analytics/jobs?query=…`: the jobs matching a search (``DCIAnalyticsQuery``), paged, sorted and limited to
@@ -156,7 +156,7 @@ struct DCIJobController {
             principal: context.principal,
             excluding: ["data"]
         )
-        let documents = try await render(jobs, embed: Self.embeds, listing: true)
+        let documents = try await render(jobs, embed: .all, listing: true)
         let source = DCISourceFilter(includes: parameters["includes"], excludes: parameters["excludes"])
         return DCIRender.searchHits(zip(jobs, documents).map { ($0.id, source.apply(to: $1)) }, total: total)
     }
@@ -164,8 +164,9 @@ struct DCIJobController {
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let job = try await api.require(.jobs, id: try context.parameters.require("id"), principal: principal)
-        let rendered = try await render([job], embed: Self.embeds)
-        return DCIRender.one("job", rendered[0], etag: job.etag)
+        let encoded = try await encode([job], embed: .all, listing: false)
+        // `[{…}]`: the one job's object.
+        return DCIRender.one("job", encoded: encoded.dropFirst().dropLast(), etag: job.etag)
     }
 
     @Sendable func components(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -228,7 +229,7 @@ struct DCIJobController {
         if !changes.isEmpty {
             job = try await reported.edit(runID: job.id, changes: changes, scope: principal.scope).record
         }
-        return DCIRender.one("job", .object(DCIRender.job(job)), etag: job.etag)
+        return DCIRender.one("job", encoded: DCIRender.jobBytes(job), etag: job.etag)
     }
 
     /// `DELETE /jobs/{id}` with `If-match`: archives the job and its files (DCI's soft delete).
@@ -482,41 +483,111 @@ struct DCIJobController {
     /// The most jobstates and files embedded per job.
     static let embeddedChildrenPerJob = 1000
 
+    /// What `embed` may ask for on a job, as flags (DCI ignores unknown embeds since 2022; so does Proctor).
+    struct EmbedSet: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let topic = EmbedSet(rawValue: 1 << 0)
+        static let remoteci = EmbedSet(rawValue: 1 << 1)
+        static let team = EmbedSet(rawValue: 1 << 2)
+        static let components = EmbedSet(rawValue: 1 << 3)
+        static let results = EmbedSet(rawValue: 1 << 4)
+        static let jobstates = EmbedSet(rawValue: 1 << 5)
+        static let files = EmbedSet(rawValue: 1 << 6)
+        static let all: EmbedSet = [.topic, .remoteci, .team, .components, .results, .jobstates, .files]
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        /// The known names of `names` (others are ignored, as DCI ignores them).
+        init(_ names: some Sequence<String>) {
+            var set: EmbedSet = []
+            for name in names {
+                switch name {
+                case "topic": set.insert(.topic)
+                case "remoteci": set.insert(.remoteci)
+                case "team": set.insert(.team)
+                case "components": set.insert(.components)
+                case "results": set.insert(.results)
+                case "jobstates": set.insert(.jobstates)
+                case "files": set.insert(.files)
+                default: break
+                }
+            }
+            self = set
+        }
+    }
+
     /// The rows a page of jobs embeds, each relation read in one query for the whole page (not one per job), and
-    /// each shared row (a topic, remote CI, team or component many jobs name) rendered once.
-    struct Relations {
-        enum Shared: CaseIterable { case topics, remotecis, teams, components }
-        var shared: [Shared: [String: JSONValue]] = [:]
+    /// each shared row (a topic, remote CI, team or component many jobs name) rendered and encoded once.
+    struct EncodedRelations: Sendable {
+        enum Shared { case topics, remotecis, teams, components }
+        var topics: [String: [UInt8]] = [:]
+        var remotecis: [String: [UInt8]] = [:]
+        var teams: [String: [UInt8]] = [:]
+        var components: [String: [UInt8]] = [:]
         var jobstates: [String: [Record]] = [:]
         var files: [String: [Record]] = [:]
+
+        func rows(_ relation: Shared) -> [String: [UInt8]] {
+            switch relation {
+            case .topics: return topics
+            case .remotecis: return remotecis
+            case .teams: return teams
+            case .components: return components
+            }
+        }
+
+        /// A shared row's JSON, or null.
+        func one(_ relation: Shared, _ id: String?, into out: inout [UInt8]) {
+            if let id, let bytes = rows(relation)[id] {
+                out.append(contentsOf: bytes)
+            } else {
+                DCIJSON.null(into: &out)
+            }
+        }
+
+        /// The shared rows of these ids that exist, in the ids' order.
+        func many(_ relation: Shared, _ ids: [String], into out: inout [UInt8]) {
+            out.append(UInt8(ascii: "["))
+            let rows = rows(relation)
+            var first = true
+            for id in ids {
+                guard let bytes = rows[id] else { continue }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: bytes)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
     }
 
-    /// One embed of one job: a shared row (or null), a list of shared rows, or a value of its own.
-    enum Embed {
-        case one(Relations.Shared, String?)
-        case many(Relations.Shared, [String])
-        case value(JSONValue)
-    }
-
-    func relations(of jobs: [Record], embed: Set<String>) async throws -> Relations {
+    func relations(of jobs: [Record], embed: EmbedSet) async throws -> EncodedRelations {
         let related = RelatedRows(store: store)
         let ids = jobs.map(\.id)
-        func rows(_ kind: ResourceKind, _ wanted: String, _ field: (Record) -> [String]) async throws
-            -> [String: Record]
-        {
-            embed.contains(wanted) ? try await related.byID(kind, jobs.flatMap(field)) : [:]
+        func rows(
+            _ kind: ResourceKind,
+            _ wanted: EmbedSet,
+            _ field: (Record) -> [String],
+            _ render: (Record) -> JSONValue
+        ) async throws -> [String: [UInt8]] {
+            guard embed.contains(wanted) else { return [:] }
+            return try await related.byID(kind, jobs.flatMap(field)).mapValues { render($0).encodedBytes() }
         }
-        var relations = Relations()
-        relations.shared[.topics] = try await rows(.topics, "topic") { $0.string("topic_id").map { [$0] } ?? [] }
-            .mapValues(DCIRender.topic)
-        relations.shared[.remotecis] = try await rows(.remotecis, "remoteci") {
-            $0.string("remoteci_id").map { [$0] } ?? []
-        }.mapValues(DCIRender.remoteci)
-        relations.shared[.teams] = try await rows(.groups, "team") { $0.groupID.map { [$0] } ?? [] }
-            .mapValues(DCIRender.team)
-        relations.shared[.components] = try await rows(.components, "components") { $0.strings("components") }
-            .mapValues(DCIRender.component)
-        if embed.contains("jobstates") {
+        var relations = EncodedRelations()
+        relations.topics = try await rows(.topics, .topic, { $0.string("topic_id").map { [$0] } ?? [] }) {
+            DCIRender.topic($0)
+        }
+        relations.remotecis = try await rows(
+            .remotecis,
+            .remoteci,
+            { $0.string("remoteci_id").map { [$0] } ?? [] }
+        ) { DCIRender.remoteci($0) }
+        relations.teams = try await rows(.groups, .team, { $0.groupID.map { [$0] } ?? [] }) {
+            DCIRender.team($0)
+        }
+        relations.components = try await rows(.components, .components, { $0.strings("components") }) {
+            DCIRender.component($0)
+        }
+        if embed.contains(.jobstates) {
             relations.jobstates = try await related.children(
                 .runEvents,
                 field: "run_id",
@@ -525,7 +596,7 @@ struct DCIJobController {
                 perParent: Self.embeddedChildrenPerJob
             )
         }
-        if embed.contains("files") {
+        if embed.contains(.files) {
             relations.files = try await related.children(
                 .files,
                 field: "run_id",
@@ -538,110 +609,40 @@ struct DCIJobController {
         return relations
     }
 
-    /// A job's own members (what a listing leaves out removed) and its embeds, keyed as DCI names them.
-    func members(of job: Record, embed: Set<String>, relations: Relations, listing: Bool) -> (
-        own: [String: JSONValue], embeds: [String: Embed]
-    ) {
-        var own = DCIRender.job(job)
-        if listing {
-            own["data"] = nil
-            if job["options"].isNull { own["keys_values"] = nil }
-        }
-        var embeds: [String: Embed] = [:]
-        if embed.contains("topic") { embeds["topic"] = .one(.topics, job.string("topic_id")) }
-        if embed.contains("remoteci") { embeds["remoteci"] = .one(.remotecis, job.string("remoteci_id")) }
-        if embed.contains("team") { embeds["team"] = .one(.teams, job.groupID) }
-        if embed.contains("components") { embeds["components"] = .many(.components, job.strings("components")) }
-        if embed.contains("results") { embeds["results"] = .value(.array(DCIResults.stored(job))) }
-        if embed.contains("jobstates") {
-            embeds["jobstates"] = .value(.array((relations.jobstates[job.id] ?? []).map(DCIRender.jobstate)))
-        }
-        if embed.contains("files") {
-            embeds["files"] = .value(.array((relations.files[job.id] ?? []).map(DCIRender.file)))
-        }
-        return (own, embeds)
-    }
-
-    /// Jobs with the asked embeds, as JSON values (a job by id, search hits).
-    func render(_ jobs: [Record], embed: Set<String>, listing: Bool = false) async throws -> [JSONValue] {
+    /// Jobs with the asked embeds, as JSON values (search hits, which the source filter then trims): the JSON
+    /// ``encode(_:embed:listing:)`` writes, read back.
+    func render(_ jobs: [Record], embed: EmbedSet, listing: Bool = false) async throws -> [JSONValue] {
         let relations = try await relations(of: jobs, embed: embed)
-        return jobs.map { job in
-            var (object, embeds) = members(of: job, embed: embed, relations: relations, listing: listing)
-            for (key, value) in embeds {
-                switch value {
-                case .one(let relation, let id):
-                    object[key] = id.flatMap { relations.shared[relation]?[$0] } ?? .null
-                case .many(let relation, let ids):
-                    object[key] = .array(ids.compactMap { relations.shared[relation]?[$0] })
-                case .value(let value):
-                    object[key] = value
-                }
-            }
-            return .object(object)
+        return try jobs.map { job in
+            let bytes = DCIJSON.job.bytes(DCIJSON.JobRow(job, embed: embed, relations: relations, listing: listing))
+            return try JSONValue.decode(Data(bytes))
         }
     }
 
-    /// Every member a job object may have, in the order its JSON lists them.
-    static let jobMembers = JSONMemberOrder(keys: Array(DCIRender.job(Record(.runs)).keys) + Array(embeds))
-
-    /// A page of jobs with the asked embeds, written as the `jobs` array's JSON: the same bytes as encoding
-    /// ``render(_:embed:listing:)``, but each shared row is encoded once per page, however many jobs embed it,
-    /// and each job's members are written in a precomputed order instead of sorting its keys.
-    func encode(_ jobs: [Record], embed: Set<String>, listing: Bool) async throws -> [UInt8] {
+    /// A page of jobs with the asked embeds, written as the `jobs` array's JSON: each job straight to bytes in its
+    /// members' precomputed order (``DCIJSON/job``), each shared row encoded once per page however many jobs
+    /// embed it.
+    func encode(_ jobs: [Record], embed: EmbedSet, listing: Bool) async throws -> [UInt8] {
         let relations = try await relations(of: jobs, embed: embed)
-        var encoded: [Relations.Shared: [String: [UInt8]]] = [:]
-        for (relation, rows) in relations.shared {
-            encoded[relation] = rows.mapValues { row in
-                var bytes: [UInt8] = []
-                row.write(into: &bytes)
-                return bytes
-            }
-        }
         var out: [UInt8] = []
-        out.reserveCapacity(jobs.count * 4096)
+        Self.write(jobs, embed: embed, relations: relations, listing: listing, into: &out)
+        return out
+    }
+
+    /// Appends the `jobs` array's JSON to `out`.
+    static func write(
+        _ jobs: [Record],
+        embed: EmbedSet,
+        relations: EncodedRelations,
+        listing: Bool,
+        into out: inout [UInt8]
+    ) {
+        out.reserveCapacity(out.count + jobs.count * (embed.isEmpty ? 768 : 4096))
         out.append(UInt8(ascii: "["))
         for (index, job) in jobs.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            let (own, embeds) = members(of: job, embed: embed, relations: relations, listing: listing)
-            out.append(UInt8(ascii: "{"))
-            var first = true
-            for (key, prefix) in zip(Self.jobMembers.keys, Self.jobMembers.prefixes) {
-                let ownValue = own[key]
-                let embedded = ownValue == nil ? embeds[key] : nil
-                guard ownValue != nil || embedded != nil else { continue }
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                out.append(contentsOf: prefix)
-                if let ownValue {
-                    ownValue.write(into: &out)
-                    continue
-                }
-                switch embedded {
-                case .one(let relation, let id):
-                    if let id, let bytes = encoded[relation]?[id] {
-                        out.append(contentsOf: bytes)
-                    } else {
-                        JSONValue.null.write(into: &out)
-                    }
-                case .many(let relation, let ids):
-                    out.append(UInt8(ascii: "["))
-                    var firstItem = true
-                    for id in ids {
-                        guard let bytes = encoded[relation]?[id] else { continue }
-                        if !firstItem { out.append(UInt8(ascii: ",")) }
-                        firstItem = false
-                        out.append(contentsOf: bytes)
-                    }
-                    out.append(UInt8(ascii: "]"))
-                case .value(let value):
-                    value.write(into: &out)
-                case nil:
-                    break
-                }
-            }
-            out.append(UInt8(ascii: "}"))
+            DCIJSON.job.write(DCIJSON.JobRow(job, embed: embed, relations: relations, listing: listing), into: &out)
         }
         out.append(UInt8(ascii: "]"))
-        return out
     }
 }

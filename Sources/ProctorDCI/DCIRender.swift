@@ -84,36 +84,10 @@ enum DCIRender {
         return .object(out)
     }
 
-    /// A job as the seed shows it (`client_version` … `user_agent`), plus the fields of today's server.
-    static func job(_ record: Record) -> [String: JSONValue] {
-        var out = base(record)
-        let labels = record["labels"].jsonValue?.objectValue ?? [:]
-        out["name"] = .string(record.string("name") ?? "")
-        out["status"] = string(record["status"])
-        out["comment"] = string(record["comment"])
-        out["status_reason"] = string(record["reason"])
-        out["configuration"] = string(record["configuration"])
-        out["url"] = string(record["url"])
-        out["topic_id"] = string(record["topic_id"])
-        out["topic_id_secondary"] = .null
-        out["remoteci_id"] = string(record["remoteci_id"])
-        out["team_id"] = string(record["group_id"])
-        out["product_id"] = labels["product_id"] ?? .null
-        out["pipeline_id"] = labels["pipeline_id"] ?? .null
-        out["previous_job_id"] = string(record["previous_run_id"])
-        out["update_previous_job_id"] = labels["update_previous_job_id"] ?? .null
-        out["state"] = string(record["state"])
-        out["tags"] = strings(record, "tags")
-        out["data"] = json(record["data"])
-        out["duration"] = .number((record["duration"].doubleValue ?? 0).rounded(.down))
-        out["user_agent"] = string(record["user_agent"])
-        out["client_version"] = string(record["client_version"])
-        out["keys_values"] = .array(
-            keysValues(record).map {
-                .object(["key": .string($0.key), "value": .number($0.value), "job_id": .string(record.id)])
-            }
-        )
-        return out
+    /// A job as the seed shows it (`client_version` … `user_agent`), plus the fields of today's server, without
+    /// embeds: written by ``DCIJSON/job``.
+    static func jobBytes(_ record: Record) -> [UInt8] {
+        DCIJSON.job.bytes(DCIJSON.JobRow(record, embed: [], relations: .init(), listing: false))
     }
 
     /// The job's key/values (metrics), kept in the run's options under `keys_values`.
@@ -152,17 +126,36 @@ enum DCIRender {
         JSONResponse.make(.object([plural: .array(items), "_meta": .object(["count": .number(Double(count))])]))
     }
 
-    /// ``list(_:_:count:)`` with the items' JSON array already encoded.
-    static func list(_ plural: String, encodedItems: [UInt8], count: Int) -> Response {
+    /// ``list(_:_:count:)`` with the items' JSON array written by `items` straight into the answer's bytes.
+    static func list(_ plural: String, count: Int, items: (inout [UInt8]) -> Void) -> Response {
         // `_meta` sorts before every plural DCI has (`_` is 0x5F, below the lower-case letters).
         var out: [UInt8] = Array(#"{"_meta":{"count":"#.utf8)
         JSONValue.number(Double(count)).write(into: &out)
         out.append(contentsOf: #"},""#.utf8)
         out.append(contentsOf: plural.utf8)
         out.append(contentsOf: #"":"#.utf8)
-        out.append(contentsOf: encodedItems)
+        items(&out)
         out.append(UInt8(ascii: "}"))
         return JSONResponse.make(bytes: out, status: .ok, headers: [:])
+    }
+
+    /// `{"<singular>": {...}}` with the object already encoded, and the row's etag in `ETag`.
+    static func one(
+        _ singular: String,
+        encoded: some Collection<UInt8>,
+        etag: String?,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        var headers: HTTPFields = [:]
+        if let etag, !etag.isEmpty { headers[.eTag] = etag }
+        var out: [UInt8] = []
+        out.reserveCapacity(singular.utf8.count + encoded.count + 5)
+        out.append(UInt8(ascii: "{"))
+        JSONValue.string(singular).write(into: &out)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: encoded)
+        out.append(UInt8(ascii: "}"))
+        return JSONResponse.make(bytes: out, status: status, headers: headers)
     }
 
     /// `{"<singular>": {...}}` with the row's etag in `ETag`.
@@ -175,7 +168,7 @@ enum DCIRender {
 
     /// `201 {"job": …}`: the answer to every call that makes a job.
     static func createdJob(_ job: Record) -> Response {
-        one("job", .object(Self.job(job)), etag: job.etag, status: .created)
+        one("job", encoded: jobBytes(job), etag: job.etag, status: .created)
     }
 
     /// The answer to a job search. The control server relays its analytics service's Elasticsearch result:
