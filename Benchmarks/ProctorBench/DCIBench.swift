@@ -16,7 +16,8 @@ import ProctorStore
 /// with and without all seven embeds. Issue #18 asks the embedded list to cost at most twice the plain one.
 ///
 /// CPU time (user + system, `getrusage`) is the figure that holds on a shared machine; wall-clock p50 and p99
-/// are printed beside it.
+/// are printed beside it. `DCI_ONLY=<suffix>` in the environment measures only the requests whose label ends
+/// with it (`DCI_ONLY="all seven"` for the embedded list alone), for profiling one path.
 enum DCIBench {
     static let token = "pt_bench_dci_admin_token_00000000"
 
