@@ -29,16 +29,20 @@ public struct WebhookDispatcher: Service {
 
     var store: any Store { services.writer }
 
-    public func run() async throws {
-        // Start after the newest event: history is not replayed on restart.
-        var after = try await latestEventSeq()
-        // Its own client: a receiver that is down must fail an attempt at once (connection refused), not after
-        // the shared client's retries of the connection until the request's timeout, which held every other
-        // delivery up for 10 s.
+    /// The dispatcher's own client: a receiver that is down must fail an attempt at once (connection refused),
+    /// not after the shared client's retries of the connection until the request's timeout, which held every
+    /// other delivery up for 10 s.
+    static var clientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return configuration
+    }
+
+    public func run() async throws {
+        // Start after the newest event: history is not replayed on restart.
+        var after = try await latestEventSeq()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let generation = await services.events.generation
             do {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,6 +10,8 @@ import ProctorHTTPKit
 import ProctorStore
 import Synchronization
 import Testing
+
+@testable import ProctorExec
 
 /// What happens to runs and agents, as an operator's log collector and Prometheus see it: one JSON line per run
 /// status change, lease loss and agent join, and the counters and histograms of the runs that ended.
@@ -177,6 +180,12 @@ import Testing
     /// was refused: the HTTP client does not retry connecting until the dispatcher's 10 s timeout, which held up
     /// every other delivery behind it.
     @Test func aWebhookReceiverThatIsDownFailsAtOnce() async throws {
+        // AsyncHTTPClient retries a refused connection until the request's deadline unless told not to; that
+        // held every delivery behind a dead receiver up for 10 s. The connect timeout stays short for a
+        // receiver that drops packets instead of refusing.
+        let configuration = WebhookDispatcher.clientConfiguration
+        #expect(configuration.connectionPool.retryConnectionEstablishment == false)
+        #expect(configuration.timeout.connect == .seconds(5))
         let (_, _, line) = try await Self.firstWebhookFailure(url: "http://127.0.0.1:9/hook")
         guard let line else { return }
         #expect(line["attempt"] == .number(1))
