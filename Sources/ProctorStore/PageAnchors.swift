@@ -132,8 +132,23 @@ final class PageAnchors: Sendable {
         if let window = query.window {
             text += " @\(window.field) \(window.from.map(String.init) ?? "") \(window.to.map(String.init) ?? "")"
         }
-        if let groups = scope.groupIDs { text += " in " + String(reflecting: groups) }
+        if let groups = scope.groupIDs {
+            text += " in"
+            append(groups, to: &text)
+        }
         return text
+    }
+
+    /// Each string prefixed with its length, so that no value can pass for two and the text stays unambiguous
+    /// (`String(reflecting:)` said the same at a twentieth of a page's CPU for a fifty-id `IN`).
+    private static func append(_ values: [String], to text: inout String) {
+        text += "["
+        for value in values {
+            text += String(value.utf8.count)
+            text += ":"
+            text += value
+        }
+        text += "]"
     }
 
     private static func append(_ filter: Filter, to text: inout String) {
@@ -150,7 +165,8 @@ final class PageAnchors: Sendable {
             append(inner, to: &text)
             text += ")"
         case .predicate(let condition):
-            text += condition.field + " " + condition.op.rawValue + " " + String(reflecting: condition.values)
+            text += condition.field + " " + condition.op.rawValue + " "
+            append(condition.values, to: &text)
         case .related(let field, let kind, let inner):
             text += "related(" + field + " " + kind.rawValue + " "
             append(inner, to: &text)
