@@ -83,6 +83,14 @@ import Testing
             verdict(stride(from: 0, to: bytes.count, by: 7).map { String(bytes[$0..<min($0 + 7, bytes.count)]) })
                 == .fine
         )
+        // Field names in any case, values with blanks around them.
+        let shouted = "POST /a HTTP/1.1\r\nhost: h\r\nCONTENT-length:\t 5000 \r\n\r\n"
+        #expect(verdict([shouted + body + "GET /b HTTP/1.1\r\n\r\n"]) == .fine)
+        #expect(verdict([shouted + body + "GET /" + String(repeating: "y", count: 200)]) == .requestLineTooLong)
+        // A length that is not a number cannot be stepped over: the scanner stops watching.
+        #expect(
+            verdict(["POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n" + String(repeating: "z", count: 500)]) == .fine
+        )
         // The next head after a body is measured again.
         #expect(verdict([post + body + "GET /" + String(repeating: "y", count: 200)]) == .requestLineTooLong)
         #expect(verdict(["GET / HTTP/1.1\r\n" + String(repeating: "H: v\r\n", count: 40)]) == .headersTooLarge)
@@ -91,6 +99,10 @@ import Testing
         // A chunked body cannot be stepped over: the scanner stops watching (the parser's limit holds).
         #expect(
             verdict(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + String(repeating: "z", count: 500)])
+                == .fine
+        )
+        #expect(
+            verdict(["POST / HTTP/1.1\r\ntransfer-ENCODING: chunked\r\n\r\n" + String(repeating: "z", count: 500)])
                 == .fine
         )
         // Exactly at the limits is fine.
