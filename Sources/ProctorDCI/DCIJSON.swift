@@ -50,49 +50,7 @@ enum DCIJSON {
     /// ``DCIRender/time(_:)``: `"2019-10-28T00:11:35.988480"` (UTC, microseconds, no zone), or null.
     static func time(_ value: Value, into out: inout [UInt8]) {
         guard let micros = value.intValue, !value.isNull else { return null(into: &out) }
-        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
-        let fraction = Int(micros - seconds * 1_000_000)
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = Int(seconds - days * 86_400)
-        // Civil from days, after Howard Hinnant's algorithm (the inverse of `Timestamp.civil`).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
-        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
-        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
-        guard (0...9999).contains(year) else {
-            // Outside four digits: whatever the shared formatter prints.
-            return string(String(Timestamp.rfc3339(micros: micros).dropLast()), into: &out)
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 28) { buffer in
-            func put(_ value: Int, at offset: Int, width: Int) {
-                var rest = value
-                for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                    buffer[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                    rest /= 10
-                }
-            }
-            buffer[0] = UInt8(ascii: "\"")
-            put(year, at: 1, width: 4)
-            buffer[5] = UInt8(ascii: "-")
-            put(month, at: 6, width: 2)
-            buffer[8] = UInt8(ascii: "-")
-            put(day, at: 9, width: 2)
-            buffer[11] = UInt8(ascii: "T")
-            put(secondOfDay / 3600, at: 12, width: 2)
-            buffer[14] = UInt8(ascii: ":")
-            put(secondOfDay / 60 % 60, at: 15, width: 2)
-            buffer[17] = UInt8(ascii: ":")
-            put(secondOfDay % 60, at: 18, width: 2)
-            buffer[20] = UInt8(ascii: ".")
-            put(fraction, at: 21, width: 6)
-            buffer[27] = UInt8(ascii: "\"")
-            out.append(contentsOf: UnsafeBufferPointer(buffer))
-        }
+        Timestamp.writeRFC3339(micros: micros, zulu: false, quoted: true, into: &out)
     }
 
     // MARK: Rows

@@ -120,4 +120,43 @@ struct RFC3339Tests {
         let now = Timestamp.now()
         #expect(Timestamp.parse(Timestamp.rfc3339(micros: now)) == now)
     }
+
+    /// The writer pages use (by hand from the civil date) prints what the `gmtime_r` formatter prints, quoted or
+    /// not, with or without its `Z`: across eras, leap days, the epoch and before it, and beyond four-digit years.
+    @Test func theWriterMatchesTheFormatter() {
+        var samples: [Int64] = [
+            0, 1, -1, 999_999, -999_999, 86_399_999_999, -86_400_000_000,
+            951_782_400_000_000,  // 2000-02-29
+            4_107_542_400_000_000,  // 2100-02-28 … 03-01
+            253_402_300_799_999_999,  // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000,  // 10000-01-01
+            -62_167_219_200_000_000,  // 0000-01-01
+            -62_167_219_200_000_001,  // just before year 0
+        ]
+        samples += Array(stride(from: -62_167_219_200_000_000, to: 253_402_300_799_999_999, by: 15_780_000_012_345_677))
+        for micros in samples {
+            let text = Timestamp.rfc3339(micros: micros)
+            for (zulu, quoted) in [(true, false), (true, true), (false, true), (false, false)] {
+                var out: [UInt8] = []
+                Timestamp.writeRFC3339(micros: micros, zulu: zulu, quoted: quoted, into: &out)
+                let expected = zulu ? text : String(text.dropLast())
+                #expect(String(decoding: out, as: UTF8.self) == (quoted ? "\"\(expected)\"" : expected), "\(micros)")
+            }
+        }
+    }
+
+    /// A value's JSON written straight to bytes equals the JSON of its ``Value/json`` form.
+    @Test func valuesWriteTheirJSONDirectly() {
+        let values: [Value] = [
+            .null, .string("a\"b\\c\n"), .int(0), .int(-42), .int(8_999_999_999_999_999),
+            .int(9_000_000_000_000_000), .int(Int64.min), .int(Int64.max), .double(1.5), .double(3), .bool(true),
+            .timestamp(1_700_000_000_123_456), .timestamp(-1), .strings([]), .strings(["x", "é\u{1}"]),
+            .json(.object(["b": .number(1), "a": .array([.null, .string("z")])])),
+        ]
+        for value in values {
+            var direct: [UInt8] = []
+            value.writeJSON(into: &direct)
+            #expect(direct == value.json.encodedBytes(), "\(value)")
+        }
+    }
 }

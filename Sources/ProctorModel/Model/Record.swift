@@ -52,7 +52,7 @@ public struct Record: Sendable, Equatable {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             out.append(contentsOf: member.prefix)
-            JSONText.write(value.json, into: &out)
+            value.writeJSON(into: &out)
         }
         out.append(UInt8(ascii: "}"))
     }

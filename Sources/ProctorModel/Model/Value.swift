@@ -72,6 +72,28 @@ public enum Value: Sendable, Hashable {
     }
 }
 
+extension Value {
+    /// Appends the JSON of ``json`` to `out` without building it first: a timestamp's text, a list of strings'
+    /// array and a number's box are written straight as bytes (a record's public JSON is every page's hot path).
+    public func writeJSON(into out: inout [UInt8]) {
+        switch self {
+        case .timestamp(let micros): Timestamp.writeRFC3339(micros: micros, quoted: true, into: &out)
+        case .int(let number) where number.magnitude < 9_000_000_000_000_000:
+            // The digits ``JSONText`` writes for the same number as a double.
+            out.append(contentsOf: String(number).utf8)
+        case .strings(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.write(.string(item), into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .json(let value): JSONText.write(value, into: &out)
+        default: JSONText.write(json, into: &out)
+        }
+    }
+}
+
 /// Clock helpers: Proctor keeps time as integer microseconds since the epoch, the same in SQLite and PostgreSQL.
 public enum Timestamp {
     public static func now() -> Int64 {
@@ -130,6 +152,67 @@ public enum Timestamp {
         put(Int(fraction), at: 20, width: 6)
         out[26] = UInt8(ascii: "Z")
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``rfc3339(micros:)``'s text to `out`, in JSON's quotes when `quoted`, without its `Z` unless `zulu`
+    /// (DCI writes its times without a zone). Written by hand from the civil date, without a String or `gmtime_r`:
+    /// every row of every page has two or three times.
+    public static func writeRFC3339(micros: Int64, zulu: Bool = true, quoted: Bool = false, into out: inout [UInt8]) {
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = Int(micros - seconds * 1_000_000)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        // Civil from days, after Howard Hinnant's algorithm (the inverse of ``civil(year:month:day:hour:minute:second:)``).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+        guard (0...9999).contains(year) else {
+            // Outside four digits: whatever the shared formatter prints.
+            let text = rfc3339(micros: micros)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            out.append(contentsOf: (zulu ? Substring(text) : text.dropLast()).utf8)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            return
+        }
+        let length = 26 + (zulu ? 1 : 0) + (quoted ? 2 : 0)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
+            var index = 0
+            func put(_ value: Int, width: Int) {
+                var rest = value
+                for offset in stride(from: index + width - 1, through: index, by: -1) {
+                    buffer[offset] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+                index += width
+            }
+            func put(_ byte: UInt8) {
+                buffer[index] = byte
+                index += 1
+            }
+            if quoted { put(UInt8(ascii: "\"")) }
+            put(year, width: 4)
+            put(UInt8(ascii: "-"))
+            put(month, width: 2)
+            put(UInt8(ascii: "-"))
+            put(day, width: 2)
+            put(UInt8(ascii: "T"))
+            put(secondOfDay / 3600, width: 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay / 60 % 60, width: 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay % 60, width: 2)
+            put(UInt8(ascii: "."))
+            put(fraction, width: 6)
+            if zulu { put(UInt8(ascii: "Z")) }
+            if quoted { put(UInt8(ascii: "\"")) }
+            out.append(contentsOf: UnsafeBufferPointer(buffer))
+        }
     }
 
     /// Parses RFC 3339 / ISO 8601 timestamps (with or without fraction and zone; no zone means UTC),
