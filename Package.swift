@@ -95,6 +95,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Runs' files in an S3-compatible object store (the core's FileStore), so that the core needs no HTTP client.
+        .target(
+            name: "ProctorObjectStore",
+            dependencies: [
+                "ProctorCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The request pipeline every door shares: context, authentication, scope check, body reading, limits,
         // error plumbing, metrics and the access log. Doors depend on it and on the core, never on the store.
         .target(
@@ -206,6 +218,7 @@ let package = Package(
                 "ProctorCDRouter",
                 "ProctorXPRESSO",
                 "ProctorDashboard",
+                "ProctorObjectStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -281,6 +294,7 @@ let package = Package(
                 "ProctorDashboard",
                 "ProctorExec",
                 "ProctorTestSupport",
+                "ProctorObjectStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

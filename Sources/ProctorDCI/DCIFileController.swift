@@ -89,17 +89,17 @@ struct DCIFileController {
         return DCIRender.one("file", DCIRender.file(file), etag: file.etag)
     }
 
-    /// The bytes, with the stored type, as an attachment named after the file (spaces become `_`).
+    /// The bytes, with the stored type, as an attachment named after the file (spaces become `_`), streamed from
+    /// the file store (a store that cannot be reached is a 503).
     @Sendable func content(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let file = try await api.require(.files, id: try context.parameters.require("id"), principal: principal)
-        let url: URL
+        let content: StoredContent
         do {
-            url = try api.services.files.location(of: file)
-        } catch {
+            content = try await api.services.files.content(of: file)
+        } catch let error as ProctorError where error.code == .notFound {
             throw DCIError.notFound("file")
         }
-        let data = try Data(contentsOf: url)
         var headers: HTTPFields = [:]
         headers[.contentType] = file.string("mime") ?? "text/plain"
         let filename = (file.name ?? "file").replacingOccurrences(of: " ", with: "_").replacingOccurrences(
@@ -107,7 +107,11 @@ struct DCIFileController {
             with: "_"
         )
         headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        let body = ResponseBody(contentLength: content.size) { writer in
+            for try await chunk in content { try await writer.write(ByteBuffer(bytes: chunk)) }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// `DELETE /files/{id}` archives the file (no If-Match, as dciclient sends none) and drops its results summary.

@@ -9,6 +9,7 @@ import ProctorExec
 import ProctorHTTPKit
 import ProctorKernelCI
 import ProctorNativeAPI
+import ProctorObjectStore
 import ProctorStore
 import ProctorStoreWriting
 import ProctorXPRESSO
@@ -119,6 +120,7 @@ extension AppConfiguration {
             store: store,
             filesRoot: filesDirectory,
             maxFileBytes: maxFileBytes,
+            fileStore: objectStore.map { S3FileStore(settings: $0) },
             leaseSeconds: leaseSeconds,
             maxAttempts: maxRunAttempts,
             loginLimits: loginLimits

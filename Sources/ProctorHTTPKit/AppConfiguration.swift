@@ -68,6 +68,9 @@ public struct AppConfiguration: Sendable {
     public var postgresWaitSeconds: Int = 10
     /// The longest request line and header fields; beyond, 414 or 431 at once (``RequestHeadLimits``).
     public var requestHeadLimits = RequestHeadLimits()
+    /// Where runs' files are kept: nil for ``filesDirectory`` (the default), else an S3-compatible object store
+    /// (`serve --file-store s3://…`), which every replica of a scaled-out server reads and writes alike.
+    public var objectStore: ObjectStoreSettings?
 
     public init(
         host: String = "127.0.0.1",

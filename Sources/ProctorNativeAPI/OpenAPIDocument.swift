@@ -66,7 +66,7 @@ enum OpenAPIDocument {
         415: ("UnsupportedMediaType", "The body's content type is not the one the route takes."),
         422: ("Unprocessable", "Well-formed but invalid."),
         429: ("TooManyRequests", "Too many failed logins; `Retry-After` (and `retry_after`) says when to try again."),
-        503: ("Unavailable", "The store is unavailable."),
+        503: ("Unavailable", "The store or the file store is unavailable."),
     ]
 
     /// The generic routes of one resource kind, as ``ResourceController`` serves them.

@@ -249,19 +249,14 @@ package struct RunController {
     @Sendable package func download(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let file = try await requireFile(context, principal)
-        let url = try services.files.location(of: file)
-        return try Self.stream(url, mime: file.string("mime") ?? "application/octet-stream", name: file.name ?? file.id)
+        let content = try await services.files.content(of: file)
+        return Self.stream(content, mime: file.string("mime") ?? "application/octet-stream", name: file.name ?? file.id)
     }
 
-    /// A stored file as a streamed response body.
-    static func stream(_ url: URL, mime: String, name: String) throws -> Response {
-        let handle = try FileHandle(forReadingFrom: url)
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
-        let body = ResponseBody(contentLength: size) { writer in
-            defer { try? handle.close() }
-            while let chunk = try handle.read(upToCount: 256 << 10), !chunk.isEmpty {
-                try await writer.write(ByteBuffer(bytes: chunk))
-            }
+    /// A stored file as a streamed response body, read from the file store as the client takes it.
+    static func stream(_ content: StoredContent, mime: String, name: String) -> Response {
+        let body = ResponseBody(contentLength: content.size) { writer in
+            for try await chunk in content { try await writer.write(ByteBuffer(bytes: chunk)) }
             try await writer.finish(nil)
         }
         let safeName = name.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: " ", with: "_")
@@ -586,7 +581,9 @@ extension RunController {
                     + "become test results, all or none of them (one transaction: a failure or crash part-way leaves none; "
                     + "malformed results are a 400 and the file is kept without results). A result file replaces the "
                     + "run's earlier files of the same name and their test results, so uploading it again never counts "
-                    + "its cases twice; 409 when a later upload of the same name replaced this one first.",
+                    + "its cases twice; 409 when a later upload of the same name replaced this one first. 503 when the "
+                    + "file store (an object store, `serve --file-store s3://…`) cannot be reached or refuses the file: "
+                    + "then nothing is recorded.",
                 parameters: [
                     .query(
                         "name",
@@ -617,6 +614,7 @@ extension RunController {
                 "/api/v1/files/{id}/content",
                 "Download a file",
                 tag: "runs",
+                description: "Streamed from the file store; 503 when the file store cannot be reached.",
                 replies: [
                     .text(200, "The stored bytes, with the file's content type.", mediaType: "application/octet-stream")
                 ]

@@ -44,6 +44,29 @@ extension Proctor {
         @Option(help: "The largest uploaded file accepted, in bytes (413 beyond).")
         var maxFileBytes = 64 << 20
 
+        @Option(
+            help: """
+                Where runs' files are kept: s3://bucket[/prefix] for an S3-compatible object store, shared by every \
+                replica (default: <data-dir>/files).
+                """
+        )
+        var fileStore: String?
+
+        @Option(help: "The object store's URL, path-style, e.g. http://minio:9000 (or AWS_ENDPOINT_URL).")
+        var s3Endpoint: String?
+
+        @Option(help: "The object store's region (or AWS_REGION; default us-east-1).")
+        var s3Region: String?
+
+        @Option(help: "The object store's access key (or AWS_ACCESS_KEY_ID).")
+        var s3AccessKey: String?
+
+        @Option(help: "The object store's secret key (or AWS_SECRET_ACCESS_KEY).")
+        var s3SecretKey: String?
+
+        @Option(help: "Files larger than this go to the object store in parts of this many bytes (at least 5 MiB).")
+        var s3PartSize = 16 << 20
+
         @Option(help: "The XPRESSO image builder, a shell command given docker's build arguments.")
         var imageBuilder = "docker build"
 
@@ -102,6 +125,9 @@ extension Proctor {
             guard !imageBuilder.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("--image-builder cannot be empty")
             }
+            guard s3PartSize >= 5 << 20 else {
+                throw ValidationError("--s3-part-size must be at least 5 MiB (5242880)")
+            }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             if let executorSlots, executorSlots < 0 { throw ValidationError("--executor-slots cannot be negative") }
             guard loginFailuresPerUser >= 1 else {
@@ -141,6 +167,22 @@ extension Proctor {
             configuration.kernelciMaxLimit = kernelciMaxLimit
             configuration.maxJSONBytes = maxJsonBytes
             configuration.maxFileBytes = maxFileBytes
+            if let fileStore {
+                do {
+                    var settings = try ObjectStoreSettings.parse(
+                        fileStore,
+                        endpoint: s3Endpoint,
+                        region: s3Region,
+                        accessKey: s3AccessKey,
+                        secretKey: s3SecretKey,
+                        environment: environment
+                    )
+                    settings.partSize = s3PartSize
+                    configuration.objectStore = settings
+                } catch let error as ProctorError {
+                    throw ValidationError(error.message)
+                }
+            }
             configuration.imageBuilderCommand = imageBuilder
             configuration.imageStoragePath = imageStorage
             configuration.cdrouterBinary = harness.settings.cdrouterBinary

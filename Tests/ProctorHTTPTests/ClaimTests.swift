@@ -64,7 +64,8 @@ import Testing
                     return try json(response)["file"]?["id"]?.stringValue ?? ""
                 }
                 let file = try #require(try await app.store.get(.files, id: fileID, scope: .everything))
-                contents.append(try services.files.location(of: file))
+                let key = try #require(StoredFile(file)?.storagePath)
+                contents.append(services.files.root.appendingPathComponent(key))
             }
             #expect(contents.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })
             try await client.execute(uri: "/api/v1/runs/\(id)", method: .delete, headers: bearer(TestApp.adminToken)) {

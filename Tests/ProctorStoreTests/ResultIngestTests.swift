@@ -86,7 +86,8 @@ import Testing
             #expect(try await files.ingest(first, run: lab.run, format: .junit).run.total == 700)
             let kept = try await lab.upload(junit(cases: 5), name: "kept.xml", files: files)
             #expect(try await files.ingest(kept, run: lab.run, format: .junit).run.total == 705)
-            let firstBytes = try files.location(of: first)
+            let firstBytes = files.root.appendingPathComponent(try #require(first.string("storage_path")))
+            #expect(FileManager.default.fileExists(atPath: firstBytes.path))
 
             let second = try await lab.upload(junit(cases: 650, failing: 10), name: "suite.xml", files: files)
             let ingest = try await files.ingest(second, run: lab.run, format: .junit)

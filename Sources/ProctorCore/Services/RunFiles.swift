@@ -3,20 +3,26 @@ import Foundation
 import ProctorStoreWriting
 import Synchronization
 
-/// A run's files: blobs on disk under the data directory, a `files` row each, and, for result files
+/// A run's files: blobs in the ``FileStore`` (the data directory's `files` folder, or an object store), a `files` row each, and, for result files
 /// (JUnit XML, pyATS results.json), test results marked against the previous comparable run.
 ///
 /// Every dialect that takes uploads (native, DCI, agents) goes through here, so a file uploaded through one
 /// API is downloadable and its test cases listed through all of them.
 public struct RunFiles: Sendable {
     public let store: any Store
+    /// The local files directory: uploads are streamed to its `.incoming` folder (and, with the local file store,
+    /// kept under it).
     public let root: URL
+    /// Where the files' bytes are kept.
+    public let blobs: any FileStore
     /// The largest upload accepted.
     public let maxBytes: Int
 
-    public init(store: any Store, root: URL, maxBytes: Int = 64 << 20) {
+    /// - Parameter blobs: where the bytes go; by default ``LocalFileStore`` on `root`.
+    public init(store: any Store, root: URL, maxBytes: Int = 64 << 20, blobs: (any FileStore)? = nil) {
         self.store = store
         self.root = root
+        self.blobs = blobs ?? LocalFileStore(root: root)
         self.maxBytes = maxBytes
     }
 
@@ -41,7 +47,9 @@ public struct RunFiles: Sendable {
 
     // MARK: Storing
 
-    /// Moves a completed upload (a temporary file) into place and records it.
+    /// Moves a completed upload (a temporary file) into the file store and records it: the row only once the
+    /// store holds the bytes (a store that cannot be reached is a 503 and nothing is recorded), the bytes deleted
+    /// again when the row cannot be written.
     public func store(
         moving temporary: URL,
         runID: String?,
@@ -58,12 +66,14 @@ public struct RunFiles: Sendable {
         let digests = try Self.digests(of: temporary)
         let id = UUID().uuidString.lowercased()
         let relative = "\(groupID)/\(runID ?? "unattached")/\(id)"
-        let destination = root.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(
-            at: destination.deletingLastPathComponent(),
-            withIntermediateDirectories: true
-        )
-        try FileManager.default.moveItem(at: temporary, to: destination)
+        do {
+            try await blobs.put(relative, from: temporary, size: size)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        // An object store copied it: the upload is no longer needed (the local store moved it away).
+        try? FileManager.default.removeItem(at: temporary)
         var file = StoredFile(checkedValues: fields)
         file[.id] = .string(id)
         file[.groupID] = .string(groupID)
@@ -77,7 +87,7 @@ public struct RunFiles: Sendable {
         do {
             return try await store.insert(file.record)
         } catch {
-            try? FileManager.default.removeItem(at: destination)
+            try? await blobs.delete(relative)
             throw error
         }
     }
@@ -158,25 +168,38 @@ public struct RunFiles: Sendable {
         return removed
     }
 
-    /// Where a file's bytes are.
-    public func location(of file: Record) throws -> URL {
+    /// A file's key in the file store (its `storage_path`).
+    func key(of file: Record) throws -> String {
         guard let relative = StoredFile(file)?.storagePath, !relative.contains("..") else {
             throw ProctorError.notFound("the file has no content")
         }
-        let url = root.appendingPathComponent(relative)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ProctorError.notFound("the file's content is gone")
-        }
-        return url
+        return relative
     }
 
-    /// Removes a file's row and its content (`file` must be read by id: listings leave out its storage path).
+    /// A file's bytes, opened for streaming to a client.
+    public func content(of file: Record) async throws -> StoredContent {
+        try await blobs.open(try key(of: file))
+    }
+
+    /// A local file with a file's bytes (the stored file itself, or a copy in `.incoming` the caller deletes);
+    /// nil when the store no longer has them.
+    func localFile(of file: Record) async throws -> (url: URL, isCopy: Bool)? {
+        do {
+            return try await blobs.localFile(try key(of: file)) { try temporaryURL() }
+        } catch let error as ProctorError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    /// Deletes a file's row, then its bytes (bytes left behind by a store failing then cost space, never a row
+    /// without its bytes). `file` must be read by id: listings leave out its storage path.
     ///
     /// - Returns: whether a row was deleted.
     @discardableResult
     public func delete(_ file: Record) async throws -> Bool {
-        if let url = try? location(of: file) { try? FileManager.default.removeItem(at: url) }
-        return try await store.delete(.files, id: file.id, ifMatch: nil, scope: .everything)
+        let deleted = try await store.delete(.files, id: file.id, ifMatch: nil, scope: .everything)
+        if let key = try? key(of: file) { try? await blobs.delete(key) }
+        return deleted
     }
 
     static func digests(of url: URL) throws -> (md5: String, sha256: String) {
@@ -246,8 +269,11 @@ public struct RunFiles: Sendable {
     /// after the server died, never counts its cases twice. If a later upload of the same name replaced this file
     /// first, nothing is stored and the answer is a conflict.
     public func ingest(_ file: Record, run: Record, format: Format) async throws -> Ingest {
-        // Looked at once the file's row is locked: a later upload of the same name may have replaced it.
-        let url = try? location(of: file)
+        // Looked at once the file's row is locked: a later upload of the same name may have replaced it. An object
+        // store's file is copied to a local file first, which the parser streams.
+        let local = try await localFile(of: file)
+        defer { if let local, local.isCopy { try? FileManager.default.removeItem(at: local.url) } }
+        let url = local?.url
         let name = file.name ?? ""
         let previousRunID = try await previousRun(for: Run(unchecked: run))
         var previous: [TestCaseKey: TestStatus] = [:]
@@ -265,7 +291,7 @@ public struct RunFiles: Sendable {
             )
         }
         for old in replaced {
-            if let url = try? location(of: old) { try? FileManager.default.removeItem(at: url) }
+            if let key = try? key(of: old) { try? await blobs.delete(key) }
         }
         return ingest
     }

@@ -23,6 +23,7 @@ public struct RunServices: Sendable {
         store: any Store,
         filesRoot: URL,
         maxFileBytes: Int = 64 << 20,
+        fileStore: (any FileStore)? = nil,
         leaseSeconds: Int = 30,
         maxAttempts: Int = 3,
         loginLimits: LoginThrottle.Limits = LoginThrottle.Limits()
@@ -36,7 +37,7 @@ public struct RunServices: Sendable {
         self.lifecycle = lifecycle
         self.queue = RunQueue(lifecycle: lifecycle, leaseSeconds: leaseSeconds, maxAttempts: maxAttempts)
         self.logs = RunLogs(store: store, events: events)
-        self.files = RunFiles(store: store, root: filesRoot, maxBytes: maxFileBytes)
+        self.files = RunFiles(store: store, root: filesRoot, maxBytes: maxFileBytes, blobs: fileStore)
         self.authenticator = Authenticator(
             store: store,
             cache: PrincipalCache(),
