@@ -21,13 +21,19 @@ public struct S3FileStore: FileStore {
     /// The longest one request may take, its body included (a part going up, a file going down to a slow client).
     let requestTimeout: TimeAmount
 
-    /// The process's client for object stores: connecting gives up after 5 s (the shared client's pool keeps retrying
-    /// a refused connection for its 90 s default), so that a store that is down is a prompt 503. Never shut down,
-    /// like `HTTPClient.shared`.
+    /// The process's client for object stores (``clientConfiguration``). Never shut down, like `HTTPClient.shared`.
     public static let defaultClient = HTTPClient(
         eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(5)))
+        configuration: clientConfiguration
     )
+
+    /// A refused connection fails at once, and connecting gives up after 5 s: the pool's default retries a refused
+    /// connection until the request's deadline (an hour here), and a store that is down must be a prompt 503.
+    static var clientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
+    }
 
     public init(
         settings: ObjectStoreSettings,

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
@@ -7,10 +8,11 @@ import Logging
 import ProctorCore
 import ProctorHTTP
 import ProctorHTTPKit
-import ProctorObjectStore
 import ProctorStore
 import Synchronization
 import Testing
+
+@testable import ProctorObjectStore
 
 /// The S3 peer of these tests: `PROCTOR_TEST_S3_URL` (scripts/test starts moto's server on loopback and sets it).
 /// Without it the tests pass without testing anything, unless `PROCTOR_TEST_REQUIRE_S3=1`: then they fail.
@@ -191,6 +193,10 @@ enum S3Peer {
         if environment["PROCTOR_TEST_S3_URL"] == nil, environment["PROCTOR_TEST_REQUIRE_S3"] == "1" {
             throw S3Peer.Missing()
         }
+        // A refused connection is not retried until the request's deadline (an hour for a file's PUT).
+        let configuration = S3FileStore.clientConfiguration
+        #expect(configuration.connectionPool.retryConnectionEstablishment == false)
+        #expect(configuration.timeout.connect == .seconds(5))
         let port = try closedPort()
         let settings = ObjectStoreSettings(
             bucket: "nowhere",
