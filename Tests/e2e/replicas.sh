@@ -2,10 +2,14 @@
 # Tests/e2e/replicas.sh — on PostgreSQL, two `proctor serve` replicas and four agents execute every launched
 # no-op run exactly once. A sandboxed job cannot write a file of the host, so each run reports its id to a
 # loopback counter (lib.sh e2e_counter), which appends it to a file; the file must hold each launched id once.
-# It also prints the throughput (runs/s) and the launch-to-running latency p50/p99.
+# It also prints the throughput (runs/s) and the launch-to-running latency p50/p99. Then, across the replicas:
+# a log line appended through one reaches a follower long-polling the other (PostgreSQL's LISTEN/NOTIFY wakes
+# it; p50/p99 printed), and, with an S3 peer (PROCTOR_TEST_S3_URL, which scripts/test starts), both replicas
+# keep files in one bucket: a file uploaded through one downloads through the other byte for byte.
 #
 #   RUNS=2000 (default)   how many runs to launch
 #   PROCTOR_TEST_POSTGRES_URL   a server to use (else a throwaway one from scripts/postgres.sh)
+#   PROCTOR_TEST_S3_URL   an S3-compatible store (moto) for --file-store; without it the file check is skipped
 #   PROCTOR_BIN           the proctor binary (default .build/debug/proctor)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,11 +39,21 @@ DB=proctor_e2e_$$
 psql "$URL_DB" -qc "CREATE DATABASE $DB" >/dev/null
 URL_DB=${URL_DB%/*}/$DB
 
+# Both replicas keep their files in one bucket of the S3 peer (moto accepts any credentials).
+FILE_STORE=()
+if [ -n "${PROCTOR_TEST_S3_URL:-}" ]; then
+  BUCKET=proctor-e2e-$$
+  curl -sf -X PUT "$PROCTOR_TEST_S3_URL/$BUCKET" >/dev/null || fail "could not create the bucket $BUCKET at $PROCTOR_TEST_S3_URL"
+  FILE_STORE=(--file-store "s3://$BUCKET/files" --s3-endpoint "$PROCTOR_TEST_S3_URL" --s3-access-key testing
+    --s3-secret-key testing)
+fi
+
 TOKEN=pt_e2e_replicas_admin_token_00000
 PORTS=($(free_port) $(free_port))
 for i in 0 1; do
   PROCTOR_ADMIN_TOKEN=$TOKEN "$BIN" serve --port "${PORTS[$i]}" --data-dir "$WORK/data$i" --database-url "$URL_DB" \
-    --executor-slots 0 --lease-seconds 10 --work-root "$WORK/server$i-runs" --log-level warning >"$WORK/server$i.log" 2>&1 &
+    --executor-slots 0 --lease-seconds 10 --work-root "$WORK/server$i-runs" --log-level warning \
+    ${FILE_STORE[@]+"${FILE_STORE[@]}"} >"$WORK/server$i.log" 2>&1 &
   PIDS+=($!); disown $!
   wait_healthy "http://127.0.0.1:${PORTS[$i]}" "${PIDS[-1]}" || fail "replica $i did not start"
 done
@@ -108,4 +122,50 @@ if done < runs:
 assert done >= runs, f"only {done} of {runs} runs succeeded"
 assert len(lines) == runs and dupes == 0 and set(lines) == set(ids), "some run executed twice or never"
 print("replicas.sh: ok (every run executed exactly once)")
+EOF
+
+# Live events and files across the replicas.
+"$PY" - "$TOKEN" "${PROCTOR_TEST_S3_URL:+s3}" "http://127.0.0.1:${PORTS[0]}" "http://127.0.0.1:${PORTS[1]}" <<'EOF' || fail "see above"
+import hashlib, json, os, sys, threading, time, urllib.request
+token, s3, a, b = sys.argv[1], sys.argv[2] == "s3", sys.argv[3], sys.argv[4]
+def call(server, method, path, body=None, raw=False):
+    data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+    kind = "application/octet-stream" if isinstance(body, bytes) else "application/json"
+    req = urllib.request.Request(server + path, data=data, method=method,
+        headers={"Authorization": "Bearer " + token, "Content-Type": kind})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read() if raw else json.load(r)
+run = call(a, "POST", "/api/v1/runs", {"name": "live"})["id"]
+call(a, "POST", f"/api/v1/runs/{run}/status", {"status": "running"})
+# A follower long-polls replica B; each line is appended through replica A. The follower's own timer re-reads
+# every second, so only delays well under 500 ms show that the other replica's notification woke it.
+delays, offset = [], 0
+for n in range(40):
+    line = f"line {n} from replica A\n"
+    got = {}
+    def follow():
+        got["text"] = call(b, "GET", f"/api/v1/runs/{run}/log?offset={offset}&wait=30", raw=True).decode()
+        got["at"] = time.monotonic()
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(0.05)  # the follower is waiting
+    sent = time.monotonic()
+    call(a, "POST", f"/api/v1/runs/{run}/log?offset={offset}", line.encode())
+    follower.join(40)
+    assert got.get("text") == line, f"replica B's follower read {got.get('text')!r}, not {line!r}"
+    delays.append(got["at"] - sent)
+    offset += len(line.encode())
+delays.sort()
+print(f"replicas.sh: a log line appended through replica A reached replica B's follower: "
+      f"p50 {delays[len(delays)//2]*1000:.0f} ms, p99 {delays[int(len(delays)*0.99)]*1000:.0f} ms, "
+      f"max {delays[-1]*1000:.0f} ms ({len(delays)} lines)")
+if s3:
+    blob = os.urandom(3 << 20)
+    file_id = call(a, "POST", f"/api/v1/runs/{run}/files?name=blob.bin", blob)["file"]["id"]
+    down = call(b, "GET", f"/api/v1/files/{file_id}/content", raw=True)
+    assert hashlib.sha256(down).digest() == hashlib.sha256(blob).digest(), "replica B served other bytes"
+    print(f"replicas.sh: a {len(blob)} byte file uploaded through replica A downloaded through replica B "
+          "byte for byte (S3 store)")
+else:
+    print("replicas.sh: no PROCTOR_TEST_S3_URL: the shared file store is not checked")
 EOF
