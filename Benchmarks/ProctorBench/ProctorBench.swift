@@ -65,7 +65,19 @@ struct ProctorBench: AsyncParsableCommand {
     )
     var deepPages = false
 
-    @Option(help: "With --write-load: the bearer token (default: env PROCTOR_TOKEN).")
+    @Option(
+        help:
+            "Instead of the store: simulate a lab against these running replicas (comma-separated URLs): --agents agents claim and finish --runs runs over --testbeds testbeds; prints exactly-once, testbed exclusivity, dispatch p50/p99 and runs/s."
+    )
+    var labSimulation: String?
+
+    @Option(help: "With --lab-simulation: how many simulated agents.")
+    var agents = 100
+
+    @Option(help: "With --lab-simulation: how many testbeds the runs are spread over.")
+    var testbeds = 200
+
+    @Option(help: "With --write-load or --lab-simulation: the bearer token (default: env PROCTOR_TOKEN).")
     var token: String?
 
     @Option(help: "With --write-load: how many concurrent clients.")
@@ -75,6 +87,16 @@ struct ProctorBench: AsyncParsableCommand {
     var seconds = 30.0
 
     func run() async throws {
+        if let labSimulation {
+            let options = LabSimulation.Options(
+                replicas: labSimulation.split(separator: ",").map(String.init),
+                token: token ?? ProcessInfo.processInfo.environment["PROCTOR_TOKEN"] ?? "",
+                agents: agents,
+                runs: runs,
+                testbeds: testbeds
+            )
+            return try await LabSimulation.run(options)
+        }
         if let writeLoad {
             let token = token ?? ProcessInfo.processInfo.environment["PROCTOR_TOKEN"] ?? ""
             return try await WriteLoadBench.measure(url: writeLoad, token: token, clients: clients, seconds: seconds)
