@@ -593,7 +593,8 @@ struct DCIJobController {
                 field: "run_id",
                 parents: ids,
                 sort: [SortKey("seq")],
-                perParent: Self.embeddedChildrenPerJob
+                perParent: Self.embeddedChildrenPerJob,
+                leaving: ["group_id", "updated_at", "etag", "previous_status"]
             )
         }
         if embed.contains(.files) {
@@ -603,7 +604,8 @@ struct DCIJobController {
                 parents: ids,
                 filter: .predicate(.isNull("event_id")) && .predicate(Condition("state", .notEqual, "archived")),
                 sort: [SortKey("created_at"), SortKey("seq")],
-                perParent: Self.embeddedChildrenPerJob
+                perParent: Self.embeddedChildrenPerJob,
+                leaving: ["sha256", "storage_path"]
             )
         }
         return relations

@@ -40,7 +40,8 @@ public struct RelatedRows: Sendable {
 
     /// The rows of `kind` whose `field` names one of `parents`, grouped by that parent, each group in `sort`
     /// order and cut at `perParent` rows; `filter` narrows them further. Pages through the store's keyset
-    /// cursor, so a page's size limit never drops a parent's rows silently.
+    /// cursor, so a page's size limit never drops a parent's rows silently. `leaving` names fields the caller
+    /// does not read, left out of the query (fewer columns decoded per row).
     public func children(
         _ kind: ResourceKind,
         field: String,
@@ -48,6 +49,7 @@ public struct RelatedRows: Sendable {
         filter: Filter? = nil,
         sort: [SortKey],
         perParent: Int,
+        leaving excluded: [String] = [],
         scope: Scope = .everything
     ) async throws -> [String: [Record]] {
         let unique = Array(Set(parents))
@@ -60,7 +62,13 @@ public struct RelatedRows: Sendable {
             repeat {
                 let page = try await store.list(
                     kind,
-                    query: Query(filter: condition, sort: [SortKey(field)] + sort, limit: 1000, cursor: cursor),
+                    query: Query(
+                        filter: condition,
+                        sort: [SortKey(field)] + sort,
+                        limit: 1000,
+                        cursor: cursor,
+                        excludedFields: excluded
+                    ),
                     scope: scope
                 )
                 for row in page.items {
