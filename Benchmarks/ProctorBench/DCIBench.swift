@@ -17,7 +17,8 @@ import ProctorStore
 ///
 /// CPU time (user + system, `getrusage`) is the figure that holds on a shared machine; wall-clock p50 and p99
 /// are printed beside it. `DCI_ONLY=<suffix>` in the environment measures only the requests whose label ends
-/// with it (`DCI_ONLY="all seven"` for the embedded list alone), for profiling one path.
+/// with it (`DCI_ONLY="all seven"` for the embedded list alone, `DCI_ONLY=embed=files` for one embed), for
+/// profiling one path.
 enum DCIBench {
     static let token = "pt_bench_dci_admin_token_00000000"
 
@@ -47,7 +48,8 @@ enum DCIBench {
                 }
             }
             // Each embed alone, to show where an embedded page's time goes.
-            for embed in all.split(separator: ",") where ProcessInfo.processInfo.environment["DCI_ONLY"] == nil {
+            for embed in all.split(separator: ",")
+            where ProcessInfo.processInfo.environment["DCI_ONLY"].map({ "embed=\(embed)".hasSuffix($0) }) ?? true {
                 let uri = "/dci/api/v1/jobs?limit=50&sort=-created_at&embed=\(embed)"
                 _ = try await cpu("  embed=\(embed)", times: max(repeats / 4, 10)) {
                     try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"]) {
