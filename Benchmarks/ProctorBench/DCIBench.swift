@@ -13,7 +13,8 @@ import ProctorStore
 
 /// `proctor-bench --dci N`: the DCI door's CPU per request over N seeded DCI jobs on SQLite, through the whole
 /// application in-process (routing, authentication, query, embeds, JSON; no sockets): a job by id, a page of 50
-/// with and without all seven embeds. Issue #18 asks the embedded list to cost at most twice the plain one.
+/// with and without all seven embeds, and a jobstate posted. Issue #18 asks the embedded list to cost at most
+/// twice the plain one.
 ///
 /// CPU time (user + system, `getrusage`) is the figure that holds on a shared machine; wall-clock p50 and p99
 /// are printed beside it. `DCI_ONLY=<suffix>` in the environment measures only the requests whose label ends
@@ -55,6 +56,27 @@ enum DCIBench {
                     try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"]) {
                         guard $0.status == .ok else {
                             throw ProctorError(.internal, "\(uri) answered \($0.status.code)")
+                        }
+                        return $0.body.readableBytes
+                    }
+                }
+            }
+            // A jobstate posted (issue #19: at most 2 ms of CPU), each to the next job, alternating statuses (DCI lets
+            // any status follow any): a write through the core lifecycle, answered once committed.
+            if ProcessInfo.processInfo.environment["DCI_ONLY"].map({ "POST /jobstates".hasSuffix($0) }) ?? true {
+                var posted = 0
+                _ = try await cpu("POST /jobstates", times: repeats) {
+                    posted += 1
+                    let body =
+                        #"{"job_id": "\#(ids[posted % ids.count])", "status": "\#(posted % 2 == 0 ? "running" : "success")", "comment": "bench \#(posted)"}"#
+                    return try await client.execute(
+                        uri: "/dci/api/v1/jobstates",
+                        method: .post,
+                        headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                        body: ByteBuffer(string: body)
+                    ) {
+                        guard $0.status == .created else {
+                            throw ProctorError(.internal, "POST /jobstates answered \($0.status.code)")
                         }
                         return $0.body.readableBytes
                     }
