@@ -14,6 +14,21 @@ struct Proctor: AsyncParsableCommand {
             Serve.self, Migrate.self, Apply.self, Agent.self, Login.self, Whoami.self, Get.self, Runs.self, Logs.self,
         ]
     )
+
+    /// `serve` also reads its options from a configuration file and `PROCTOR_*` variables (``ServeSettings``).
+    static func main() async {
+        do {
+            let arguments = try ServeSettings.expand(
+                Array(CommandLine.arguments.dropFirst()),
+                environment: ProcessInfo.processInfo.environment
+            )
+            await main(arguments)
+        } catch {
+            // A bad configuration file or variable: one line, and the command line's usage error status.
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
 }
 
 /// Where the store is, for commands that open it directly.

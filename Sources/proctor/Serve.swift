@@ -12,6 +12,16 @@ extension Proctor {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the server (SQLite in the data dir by default).")
 
+        @Option(
+            help: """
+                A YAML file of these options by name (port: 8080, database-url: …, trusted-proxy: [a, b]), or \
+                PROCTOR_CONFIG. Each option is also read from PROCTOR_<NAME> (PROCTOR_DATABASE_URL for \
+                --database-url; a list comma-separated). The command line wins over the variables, and they over \
+                the file.
+                """
+        )
+        var config: String?
+
         @Option(help: "Address to listen on.")
         var host = "127.0.0.1"
 

@@ -24,6 +24,8 @@
 #     `script`) the progress line (of the 600 items of the file) is drawn on stderr, and with stderr not a terminal nothing is.
 #  6. `--output json|yaml`: whoami, get (a list and one item), runs list, runs get parse with jq and PyYAML and
 #     carry the expected ids.
+#  7. `serve --config FILE` takes its options from the YAML file; PROCTOR_<OPTION> variables win over the file and
+#     the command line over both; an option the file names that serve does not have is refused (status 64).
 #
 #   PROCTOR_BIN   the proctor binary (default .build/debug/proctor)
 set -euo pipefail
@@ -319,4 +321,36 @@ PIDS+=($!); disown $!
 wait_healthy "$URL" "${PIDS[-1]}" || fail "the server did not restart"
 grep -q "API token" "$WORK/restart.log" && fail "the restart printed a token again"
 [ "$(cat "$TOKEN_FILE")" = "$TOKEN" ] || fail "the restart changed $TOKEN_FILE"
+# --- 7. serve's options from a configuration file and PROCTOR_* variables -------------------------------------------
+CONFIG=$WORK/proctor.yaml
+P_FILE=$(free_port) P_ENV=$(free_port) P_FLAG=$(free_port)
+cat >"$CONFIG" <<EOF
+port: $P_FILE
+data_dir: $WORK/cfg-data
+work-root: $WORK/cfg-runs
+executor-slots: 0
+trusted-proxy: [10.0.0.1, 10.0.0.2]
+EOF
+# serve_with NAME PORT ENV... -- ARGS...: starts serve with the environment and arguments given, waits until PORT
+# answers, and stops it.
+serve_with() {
+  local name=$1 port=$2 pid
+  shift 2
+  env "$@" >"$WORK/$name.log" 2>&1 &
+  pid=$!
+  PIDS+=($pid); disown $pid
+  wait_healthy "http://127.0.0.1:$port" "$pid" || fail "$name: nothing answered on port $port"
+  kill "$pid"
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+serve_with config-file "$P_FILE" "$BIN" serve --config "$CONFIG"
+[ -f "$WORK/cfg-data/proctor.sqlite" ] || fail "serve --config did not use the file's data_dir"
+serve_with config-env "$P_ENV" PROCTOR_PORT="$P_ENV" PROCTOR_CONFIG="$CONFIG" "$BIN" serve
+serve_with config-flag "$P_FLAG" PROCTOR_PORT="$P_ENV" "$BIN" serve --config "$CONFIG" --port "$P_FLAG"
+printf 'port: 1\nno-such-option: 2\n' >"$WORK/bad.yaml"
+expect_exit 64 config-bad "$BIN" serve --config "$WORK/bad.yaml"
+grep -q "'no-such-option' is not an option of proctor serve" "$WORK/config-bad.err" \
+  || fail "a configuration file's unknown option was not named"
+echo "cli.sh: ok 7 (serve --config: the file's options; PROCTOR_PORT over the file; --port over both; an unknown option refused)"
+
 echo "cli.sh: ok (all)"
