@@ -30,7 +30,9 @@ struct DashboardRenderer: Sendable {
         if let directory = ProcessInfo.processInfo.environment["PROCTOR_DASHBOARD_DIR"] {
             return URL(fileURLWithPath: directory)
         }
-        let beside = Bundle.main.bundleURL.appendingPathComponent("proctor_ProctorHTTP.resources")
+        // A release unpacked elsewhere (scripts/package) carries the bundle beside the binary; `Bundle.module`
+        // only knows the build directory it was built in.
+        let beside = Bundle.main.bundleURL.appendingPathComponent("proctor_ProctorDashboard.resources")
         if FileManager.default.fileExists(atPath: beside.appendingPathComponent("Templates").path) { return beside }
         return Bundle.module.resourceURL ?? Bundle.module.bundleURL
     }
