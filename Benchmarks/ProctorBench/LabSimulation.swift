@@ -102,9 +102,7 @@ enum LabSimulation {
         try? await http.shutdown()
         let result = tally.state.withLock { $0 }
         let sorted = result.dispatch.sorted()
-        func percentile(_ p: Double) -> Double {
-            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-        }
+        func percentile(_ p: Double) -> Double { WriteLoadBench.percentile(sorted, p) }
         print(
             String(
                 format: "runs: %d launched, %d executed (%d distinct, %d duplicates) in %.1f s: %.0f runs/s",

@@ -66,9 +66,7 @@ enum WriteLoadBench {
         try? await http.shutdown()
         let result = tally.tally.withLock { $0 }
         let sorted = result.latencies.sorted()
-        func percentile(_ p: Double) -> Double {
-            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-        }
+        func percentile(_ p: Double) -> Double { Self.percentile(sorted, p) }
         print(
             String(
                 format:
@@ -119,6 +117,11 @@ enum WriteLoadBench {
     static func runID(_ bytes: ByteBuffer) -> String? {
         let object = try? JSONSerialization.jsonObject(with: Data(String(buffer: bytes).utf8)) as? [String: Any]
         return object?["id"] as? String
+    }
+
+    /// The value at fraction `p` (0.99 for p99) of `sorted`, 0 when it is empty.
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
     }
 
     /// The 1, 5 and 15 minute load averages, as /proc/loadavg says them.
