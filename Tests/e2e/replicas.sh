@@ -5,7 +5,8 @@
 # It also prints the throughput (runs/s) and the launch-to-running latency p50/p99. Then, across the replicas:
 # a log line appended through one reaches a follower long-polling the other (PostgreSQL's LISTEN/NOTIFY wakes
 # it; p50/p99 printed), and, with an S3 peer (PROCTOR_TEST_S3_URL, which scripts/test starts), both replicas
-# keep files in one bucket: a file uploaded through one downloads through the other byte for byte.
+# keep files in one bucket: a 200 MiB file uploaded through one downloads through the other byte for byte, and
+# neither replica's peak memory grows by anything near its size.
 #
 #   RUNS=2000 (default)   how many runs to launch
 #   PROCTOR_TEST_POSTGRES_URL   a server to use (else a throwaway one from scripts/postgres.sh)
@@ -45,7 +46,7 @@ if [ -n "${PROCTOR_TEST_S3_URL:-}" ]; then
   BUCKET=proctor-e2e-$$
   curl -sf -X PUT "$PROCTOR_TEST_S3_URL/$BUCKET" >/dev/null || fail "could not create the bucket $BUCKET at $PROCTOR_TEST_S3_URL"
   FILE_STORE=(--file-store "s3://$BUCKET/files" --s3-endpoint "$PROCTOR_TEST_S3_URL" --s3-access-key testing
-    --s3-secret-key testing)
+    --s3-secret-key testing --max-file-bytes $((256 << 20)))
 fi
 
 TOKEN=pt_e2e_replicas_admin_token_00000
@@ -125,9 +126,15 @@ print("replicas.sh: ok (every run executed exactly once)")
 EOF
 
 # Live events and files across the replicas.
-"$PY" - "$TOKEN" "${PROCTOR_TEST_S3_URL:+s3}" "http://127.0.0.1:${PORTS[0]}" "http://127.0.0.1:${PORTS[1]}" <<'EOF' || fail "see above"
+"$PY" - "$TOKEN" "${PROCTOR_TEST_S3_URL:+s3}" "http://127.0.0.1:${PORTS[0]}" "http://127.0.0.1:${PORTS[1]}" \
+  "${PIDS[0]}" "${PIDS[1]}" <<'EOF' || fail "see above"
 import hashlib, json, os, sys, threading, time, urllib.request
 token, s3, a, b = sys.argv[1], sys.argv[2] == "s3", sys.argv[3], sys.argv[4]
+pids = sys.argv[5:7]
+def peak_mb(pid):  # the process's peak resident memory so far (VmHWM), in MB
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 def call(server, method, path, body=None, raw=False):
     data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
     kind = "application/octet-stream" if isinstance(body, bytes) else "application/json"
@@ -160,12 +167,25 @@ print(f"replicas.sh: a log line appended through replica A reached replica B's f
       f"p50 {delays[len(delays)//2]*1000:.0f} ms, p99 {delays[int(len(delays)*0.99)]*1000:.0f} ms, "
       f"max {delays[-1]*1000:.0f} ms ({len(delays)} lines)")
 if s3:
-    blob = os.urandom(3 << 20)
+    # 200 MiB up through A (a multipart upload of 16 MiB parts) and down through B, streamed: neither replica's
+    # peak memory may grow by the file's size.
+    blob = os.urandom(200 << 20)
+    before = [peak_mb(pid) for pid in pids]
+    started = time.time()
     file_id = call(a, "POST", f"/api/v1/runs/{run}/files?name=blob.bin", blob)["file"]["id"]
-    down = call(b, "GET", f"/api/v1/files/{file_id}/content", raw=True)
-    assert hashlib.sha256(down).digest() == hashlib.sha256(blob).digest(), "replica B served other bytes"
-    print(f"replicas.sh: a {len(blob)} byte file uploaded through replica A downloaded through replica B "
-          "byte for byte (S3 store)")
+    uploaded = time.time()
+    digest = hashlib.sha256()
+    req = urllib.request.Request(f"{b}/api/v1/files/{file_id}/content", headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req, timeout=300) as r:
+        while chunk := r.read(1 << 20):
+            digest.update(chunk)
+    downloaded = time.time()
+    assert digest.digest() == hashlib.sha256(blob).digest(), "replica B served other bytes"
+    growth = [peak_mb(pid) - b0 for pid, b0 in zip(pids, before)]
+    print(f"replicas.sh: a {len(blob) >> 20} MiB file uploaded through replica A ({uploaded - started:.1f} s) downloaded "
+          f"through replica B ({downloaded - uploaded:.1f} s) byte for byte (S3 store); peak memory grew "
+          f"{growth[0]:.0f} MB on A, {growth[1]:.0f} MB on B")
+    assert max(growth) < 100, f"a replica's peak memory grew by {max(growth):.0f} MB for a 200 MiB file: not streamed"
 else:
     print("replicas.sh: no PROCTOR_TEST_S3_URL: the shared file store is not checked")
 EOF
