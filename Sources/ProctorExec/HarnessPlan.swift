@@ -22,6 +22,9 @@ public struct RunPlan: Sendable, Equatable {
     /// Directories the job may write besides its work directory (an image build's output folder). Only the
     /// server puts them in a run's options; a launch cannot (``LaunchParameters``).
     public var writablePaths: [String]
+    /// Files outside the work directory that a successful run keeps as its own files (an image build's tarball,
+    /// into the file store). Only the server puts them in a run's options; a launch cannot.
+    public var keptFiles: [String] = []
     /// Whether the job shares the host's network (the default; a job definition's `config.network: false` cuts it).
     public var network: Bool
 
@@ -100,6 +103,7 @@ public enum HarnessAdapter {
         let maxRunTime = run.maxRunTime.map(Int.init)
         let globs = resultGlobs(options["results"])
         let writable = options["writable_paths"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let kept = options["kept_files"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let network = options["network"] != .bool(false)
 
         switch harness {
@@ -111,7 +115,7 @@ public enum HarnessAdapter {
                     "the shell harness needs a command (the job's job_file or the run's options.command)"
                 )
             }
-            return RunPlan(
+            var plan = RunPlan(
                 executable: "/bin/sh",
                 arguments: ["-c", ([command] + jobArgs.map(shellQuote)).joined(separator: " ")],
                 environment: environment,
@@ -121,6 +125,8 @@ public enum HarnessAdapter {
                 writablePaths: writable,
                 network: network
             )
+            plan.keptFiles = kept
+            return plan
         case "pytest":
             guard !jobFile.isEmpty else {
                 throw ProctorError(.unprocessable, "the pytest harness needs a job_file (tests to run)")

@@ -155,6 +155,21 @@ public struct RunWorker: Sendable {
             }
         }
 
+        // A successful job's kept files (an image build's tarball) become the run's files; one that cannot be
+        // stored fails the run, which would otherwise claim an image the other replicas cannot serve.
+        var keptProblems: [String] = []
+        if case .exited(0) = outcome {
+            for path in plan.keptFiles {
+                let file = URL(fileURLWithPath: path)
+                do {
+                    let mime = file.pathExtension == "tar" ? "application/x-tar" : "application/octet-stream"
+                    try await reporter.attachFile(file, name: file.lastPathComponent, mime: mime)
+                } catch {
+                    keptProblems.append("\(file.lastPathComponent) could not be stored: \(Self.describe(error))")
+                }
+            }
+        }
+
         let final: RunStatus
         var reason: String?
         switch outcome {
@@ -162,11 +177,15 @@ public struct RunWorker: Sendable {
             final = .killed
             reason = stop.rawValue
         case .exited(let code):
-            if code == 0 && summary.failed == 0 && summary.errored == 0 && resultProblems.isEmpty {
+            if code == 0 && summary.failed == 0 && summary.errored == 0 && resultProblems.isEmpty
+                && keptProblems.isEmpty
+            {
                 final = .success
             } else {
                 final = .failure
-                if summary.failed + summary.errored > 0 {
+                if !keptProblems.isEmpty {
+                    reason = keptProblems.joined(separator: "; ")
+                } else if summary.failed + summary.errored > 0 {
                     reason = "\(summary.failed) failed, \(summary.errored) errored of \(summary.total) tests"
                 } else if code != 0 {
                     reason = "exit status \(code)"

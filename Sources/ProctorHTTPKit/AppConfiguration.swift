@@ -124,7 +124,8 @@ public struct AppConfiguration: Sendable {
         ImageBuilds.Options(
             builderCommand: imageBuilderCommand,
             storagePath: imageStoragePath ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("images").path,
-            context: workspace
+            context: workspace,
+            keepTarball: objectStore != nil
         )
     }
 

@@ -145,6 +145,7 @@ import Testing
                 (#"{"job_file": "id"}"#, "options.job_file"),
                 (#"{"python": "/bin/sh"}"#, "options.python"), (#"{"env": {"LD_PRELOAD": "/x.so"}}"#, "options.env"),
                 (#"{"writable_paths": ["/"]}"#, "options.writable_paths"), (#"{"--mode": "fast"}"#, "options.--mode"),
+                (#"{"kept_files": ["/etc/shadow"]}"#, "options.kept_files"),
             ] {
                 let refused = try await launch(
                     client,

@@ -47,10 +47,13 @@ import Testing
         printf 'image tarball of %s\\n' "$PROCTOR_GIT_REF" > "$PROCTOR_IMAGE_TARBALL"
         """
 
-    func withLab(live: Bool = false, _ body: @Sendable (any TestClientProtocol, TestApp) async throws -> Void)
-        async throws
-    {
+    func withLab(
+        live: Bool = false,
+        objectStore: ObjectStoreSettings? = nil,
+        _ body: @Sendable (any TestClientProtocol, TestApp) async throws -> Void
+    ) async throws {
         var app = try await TestApp.make()
+        app.configuration.objectStore = objectStore
         // Not under /tmp: a run's sandbox has a private /tmp.
         let scripts = TestApp.scriptsDirectory.appendingPathComponent("xpresso-builder-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
@@ -341,6 +344,55 @@ import Testing
             #expect(
                 run["options"].jsonValue?["command"]?.stringValue?.contains("'--build-arg' 'BASE_REF=v1.0'") == true
             )
+        }
+    }
+
+    /// With an object store, a built image's tarball is also a file of the build's run, kept in the store: any
+    /// replica serves it. A failed build keeps nothing.
+    @Test func aBuiltTarballIsKeptInTheObjectStore() async throws {
+        guard let settings = try await S3Peer.freshBucket() else { return }
+        try await withLab(live: true, objectStore: settings) { client, app in
+            var ids: [String: String] = [:]
+            for ref in ["main", "broken"] {
+                let body =
+                    #"{"name": "polaris/image", "tag": "t-\#(ref)", "git_ref": "\#(ref)", "groups": ["lab-a"]}"#
+                let (status, image, _) = try await call(client, .post, "/images/polaris_build", body: body)
+                #expect(status == .ok)
+                ids[ref] = image["uuid"]?.stringValue ?? ""
+            }
+            var builds: [String: Record] = [:]
+            for _ in 0..<300 {
+                for (ref, id) in ids { builds[ref] = try await app.store.get(.imageBuilds, id: id) }
+                if builds.values.allSatisfy({ $0.string("status") != "building" }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let built = try #require(builds["main"])
+            #expect(built.string("status") == "built")
+            let runID = built.string("run_id") ?? ""
+            let files = try await client.execute(
+                uri: "/api/v1/runs/\(runID)/files",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)"]
+            ) { try json($0)["items"]?.arrayValue ?? [] }
+            #expect(files.map { $0["name"] } == [.string("t-main.tar")])
+            #expect(files.first?["mime"] == .string("application/x-tar"))
+            let fileID = files.first?["id"]?.stringValue ?? ""
+            try await client.execute(
+                uri: "/api/v1/files/\(fileID)/content",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)"]
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "image tarball of main\n")
+            }
+            let broken = try #require(builds["broken"])
+            #expect(broken.string("status") == "failed")
+            let brokenFiles = try await client.execute(
+                uri: "/api/v1/runs/\(broken.string("run_id") ?? "")/files",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestApp.adminToken)"]
+            ) { try json($0)["items"]?.arrayValue ?? [] }
+            #expect(brokenFiles.isEmpty)
         }
     }
 

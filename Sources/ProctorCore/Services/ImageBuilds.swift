@@ -21,19 +21,24 @@ public struct ImageBuilds: Sendable {
         public var maxRunTime: Int
         /// Days a built image is kept (reported in the build's data; nothing deletes images yet).
         public var retentionDays: Int
+        /// Whether a built tarball is also kept as a file of the build's run, in the file store: with an object
+        /// store shared by the replicas, any of them serves it (with the local store it would only be a copy).
+        public var keepTarball: Bool
 
         public init(
             builderCommand: String = "docker build",
             storagePath: String,
             context: String,
             maxRunTime: Int = 3600,
-            retentionDays: Int = 6
+            retentionDays: Int = 6,
+            keepTarball: Bool = false
         ) {
             self.builderCommand = builderCommand
             self.storagePath = storagePath
             self.context = context
             self.maxRunTime = maxRunTime
             self.retentionDays = retentionDays
+            self.keepTarball = keepTarball
         }
     }
 
@@ -123,6 +128,7 @@ public struct ImageBuilds: Sendable {
                             "writable_paths": .array([
                                 .string(URL(fileURLWithPath: tarball).deletingLastPathComponent().path)
                             ]),
+                            "kept_files": .array(options.keepTarball ? [.string(tarball)] : []),
                         ])
                     ),
                 ]),

@@ -14,9 +14,10 @@ public enum LaunchParameters {
     /// Keys a door may put in a run's options from its own validated fields; the harness adapters read them as data.
     public static let harnessInputKeys: Set<String> = ["cdrouter", "cdrouter_target"]
 
-    /// Options only the server sets (an image build's writable output folder); a job definition's `config`
-    /// cannot, or a group admin could open the data directory to a job.
-    public static let serverOnlyKeys: Set<String> = ["writable_paths", "image_build_id"]
+    /// Options only the server sets (an image build's writable output folder, and its tarball the run keeps as a
+    /// file); a job definition's `config` cannot, or a group admin could open the data directory to a job, or
+    /// have the executor upload any file of its host as a run's file.
+    public static let serverOnlyKeys: Set<String> = ["writable_paths", "image_build_id", "kept_files"]
 
     /// Where the values a launch gave are kept on the run (a relaunch gives them again).
     public static let recordKey = "parameters"
