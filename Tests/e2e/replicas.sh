@@ -10,13 +10,15 @@
 #
 #   RUNS=2000 (default)   how many runs to launch
 #   PROCTOR_TEST_POSTGRES_URL   a server to use (else a throwaway one from scripts/postgres.sh)
-#   PROCTOR_TEST_S3_URL   an S3-compatible store (moto) for --file-store; without it the file check is skipped
+#   PROCTOR_TEST_S3_URL   an S3-compatible store (moto) for --file-store; without it, one started from the venv's
+#                         moto_server; without either the file check is skipped
 #   PROCTOR_BIN           the proctor binary (default .build/debug/proctor)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup replicas
 RUNS=${RUNS:-2000}
 PIDS=()
+REPLICA_PIDS=()
 PGDIR=
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -40,8 +42,16 @@ DB=proctor_e2e_$$
 psql "$URL_DB" -qc "CREATE DATABASE $DB" >/dev/null
 URL_DB=${URL_DB%/*}/$DB
 
-# Both replicas keep their files in one bucket of the S3 peer (moto accepts any credentials).
+# Both replicas keep their files in one bucket of the S3 peer (moto accepts any credentials): the one the test
+# command started, else one of our own from the venv's moto_server.
 FILE_STORE=()
+if [ -z "${PROCTOR_TEST_S3_URL:-}" ] && [ -x "$ROOT/.venv/bin/moto_server" ]; then
+  S3PORT=$(free_port)
+  "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3PORT" >"$WORK/moto.log" 2>&1 &
+  PIDS+=($!); disown $!
+  PROCTOR_TEST_S3_URL=http://127.0.0.1:$S3PORT
+  for _ in $(seq 100); do curl -s -o /dev/null "$PROCTOR_TEST_S3_URL/" && break; sleep 0.2; done
+fi
 if [ -n "${PROCTOR_TEST_S3_URL:-}" ]; then
   BUCKET=proctor-e2e-$$
   curl -sf -X PUT "$PROCTOR_TEST_S3_URL/$BUCKET" >/dev/null || fail "could not create the bucket $BUCKET at $PROCTOR_TEST_S3_URL"
@@ -56,6 +66,7 @@ for i in 0 1; do
     --executor-slots 0 --lease-seconds 10 --work-root "$WORK/server$i-runs" --log-level warning \
     ${FILE_STORE[@]+"${FILE_STORE[@]}"} >"$WORK/server$i.log" 2>&1 &
   PIDS+=($!); disown $!
+  REPLICA_PIDS+=("${PIDS[-1]}")
   wait_healthy "http://127.0.0.1:${PORTS[$i]}" "${PIDS[-1]}" || fail "replica $i did not start"
 done
 A=http://127.0.0.1:${PORTS[0]}
@@ -127,7 +138,7 @@ EOF
 
 # Live events and files across the replicas.
 "$PY" - "$TOKEN" "${PROCTOR_TEST_S3_URL:+s3}" "http://127.0.0.1:${PORTS[0]}" "http://127.0.0.1:${PORTS[1]}" \
-  "${PIDS[0]}" "${PIDS[1]}" <<'EOF' || fail "see above"
+  "${REPLICA_PIDS[0]}" "${REPLICA_PIDS[1]}" <<'EOF' || fail "see above"
 import hashlib, json, os, sys, threading, time, urllib.request
 token, s3, a, b = sys.argv[1], sys.argv[2] == "s3", sys.argv[3], sys.argv[4]
 pids = sys.argv[5:7]
