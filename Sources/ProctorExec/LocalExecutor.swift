@@ -16,8 +16,19 @@ public struct LocalExecutor: Service {
     public let claimant: String
     public let logger: Logger
 
-    public init(queue: RunQueue, files: RunFiles, logs: RunLogs, slots: Int, worker: RunWorker, claimant: String? = nil)
-    {
+    /// The remote agents, whose silent ones each sweep marks offline (none in tests that build an executor alone).
+    public let agents: AgentRegistry?
+
+    public init(
+        queue: RunQueue,
+        files: RunFiles,
+        logs: RunLogs,
+        slots: Int,
+        worker: RunWorker,
+        claimant: String? = nil,
+        agents: AgentRegistry? = nil
+    ) {
+        self.agents = agents
         self.queue = queue
         self.files = files
         self.logs = logs
@@ -83,6 +94,11 @@ public struct LocalExecutor: Service {
                 try await queue.expireLeases()
             } catch {
                 logger.warning("cannot sweep expired leases: \(error)")
+            }
+            do {
+                try await agents?.markSilentOffline()
+            } catch {
+                logger.warning("cannot mark silent agents offline: \(error)")
             }
             await pause(seconds: max(1, queue.leaseSeconds / 4))
         }

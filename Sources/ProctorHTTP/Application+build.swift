@@ -102,7 +102,8 @@ public func buildApplication(
         files: services.files,
         logs: services.logs,
         slots: configuration.executorSlots,
-        worker: worker
+        worker: worker,
+        agents: services.agents
     )
     return Application(
         router: router,

@@ -9,6 +9,7 @@ import ProctorCore
 /// - `run lease expired` (warning): `run_id`, `claimant`, `attempts`, `max_attempts`, `outcome` (requeued,
 ///   failed or killed);
 /// - `agent joined` (info): `agent_id`, `agent`, `group_id`, `labels`, `slots`, `new`;
+/// - `agent left` (info): `agent_id`, `agent`, `group_id`, `silent_s` (not seen for that long);
 /// - `webhook delivery failed` (warning): `delivery_id`, `webhook_id`, `run_id`, `attempt`, `error`, `will_retry`;
 /// - `run claimed` (debug): `run_id`, `claimant`, `executor`, `wait_s`.
 ///
@@ -60,6 +61,14 @@ public struct RunActivityLog: RunObserver {
                     "agent_id": .string(agentID), "agent": .string(name), "group_id": .string(groupID),
                     "labels": .array(labels.map { .string($0) }), "slots": .stringConvertible(slots),
                     "new": .stringConvertible(isNew),
+                ]
+            )
+        case .agentLeft(let agentID, let name, let groupID, let silent):
+            logger.info(
+                "agent left",
+                metadata: [
+                    "agent_id": .string(agentID), "agent": .string(name), "group_id": .string(groupID),
+                    "silent_s": .stringConvertible(silent),
                 ]
             )
         case .webhookFailed(let deliveryID, let webhookID, let runID, let attempt, let error, let willRetry):

@@ -136,6 +136,59 @@ import Testing
         #expect(text.contains("proctor_agents_online 1.0"))
     }
 
+    /// An agent not seen for the online window is marked offline by the next sweep and logged once as `agent left`;
+    /// one seen again is online again, and an agent still heard from is left alone.
+    @Test func aSilentAgentIsLoggedAsLeft() async throws {
+        let app = try await TestApp.make()
+        let captured = Lines()
+        let feed = RunActivityFeed()
+        feed.add(RunActivityLog(logger: Self.jsonLogger(captured)))
+        let registry = AgentRegistry(store: app.store, activity: feed)
+        let principal = try await Authenticator(store: app.store).principal(forToken: TestApp.adminToken)
+        let silent = try await registry.register(
+            name: "gone",
+            groupID: principal.memberships.first?.groupID ?? "",
+            labels: ["linux"],
+            version: nil,
+            slots: 1,
+            principal: principal
+        )
+        let lively = try await registry.register(
+            name: "lively",
+            groupID: principal.memberships.first?.groupID ?? "",
+            labels: ["linux"],
+            version: nil,
+            slots: 1,
+            principal: principal
+        )
+        let lastSeen = Timestamp.now() - 300 * 1_000_000
+        _ = try await app.store.update(
+            .agents,
+            id: silent.id,
+            changes: Agent.changes([.lastSeenAt: .timestamp(lastSeen)]),
+            ifMatch: nil,
+            scope: .everything
+        )
+        let marked = try await registry.markSilentOffline()
+        #expect(marked.map(\.id) == [silent.id])
+        #expect(try await app.store.get(Agent.self, id: silent.id)?.state == "offline")
+        #expect(try await app.store.get(Agent.self, id: lively.id)?.state == "online")
+        #expect(try await registry.markSilentOffline().isEmpty, "told twice")
+        let left = captured.all.filter { $0["message"] == .string("agent left") }
+        #expect(left.count == 1)
+        #expect(left.first?["agent_id"] == .string(silent.id))
+        #expect(left.first?["agent"] == .string("gone"))
+        if case .number(let seconds) = left.first?["silent_s"] {
+            #expect(seconds >= 300)
+        } else {
+            Issue.record("no silent_s: \(String(describing: left.first))")
+        }
+        // Heard from again: online, and a later silence is told again.
+        await registry.seen(agentID: silent.id)
+        #expect(try await app.store.get(Agent.self, id: silent.id)?.state == "online")
+        await app.store.shutdown()
+    }
+
     /// Polls the run until it ends; its final status.
     static func waitForEnd(_ client: any TestClientProtocol, _ id: String) async throws -> String {
         for _ in 0..<600 {

@@ -73,6 +73,55 @@ public struct AgentRegistry: Sendable {
         return agent
     }
 
+    /// Marks `offline` the agents not seen for ``onlineWindowSeconds`` and tells it (``RunActivity/agentLeft``),
+    /// so that the server log says when an agent goes as well as when it comes. Safe from every replica at once:
+    /// each change is conditional on the row being unchanged, so one replica tells it.
+    @discardableResult
+    public func markSilentOffline(now: Int64 = Timestamp.now()) async throws -> [Agent] {
+        let silent = try await store.list(
+            Agent.self,
+            query: Query(
+                filter: .and([
+                    .predicate(Condition("state", .equal, "online")),
+                    .predicate(
+                        Condition(
+                            "last_seen_at",
+                            .less,
+                            Timestamp.rfc3339(micros: now - Self.onlineWindowSeconds * 1_000_000)
+                        )
+                    ),
+                ]),
+                sort: [SortKey("seq")],
+                limit: 100
+            ),
+            scope: .everything
+        )
+        var marked: [Agent] = []
+        for agent in silent {
+            do {
+                _ = try await store.update(
+                    .agents,
+                    id: agent.id,
+                    changes: Agent.changes([.state: .string("offline")]),
+                    ifMatch: agent.etag,
+                    scope: .everything
+                )
+            } catch let error as ProctorError where error.code == .conflict || error.code == .notFound {
+                continue  // seen again meanwhile, or another replica marked it first
+            }
+            marked.append(agent)
+            activity.record(
+                .agentLeft(
+                    agentID: agent.id,
+                    name: agent.name,
+                    groupID: agent.groupID ?? "",
+                    silentSeconds: Int((now - (agent.lastSeenAt ?? now)) / 1_000_000)
+                )
+            )
+        }
+        return marked
+    }
+
     /// The name an agent claims runs under, as the queue records it in a run's `claimed_by`.
     public static func claimant(_ agent: Agent) -> String { "agent:\(agent.id)" }
 

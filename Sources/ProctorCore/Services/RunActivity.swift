@@ -22,6 +22,9 @@ public enum RunActivity: Sendable, Equatable {
     case leaseExpired(runID: String, claimant: String, attempts: Int, maxAttempts: Int, outcome: RunStatus)
     /// An agent registered: `isNew` when no agent of that name existed in its group.
     case agentRegistered(agentID: String, name: String, groupID: String, labels: [String], slots: Int, isNew: Bool)
+    /// An agent was not seen for ``AgentRegistry/onlineWindowSeconds`` and is now offline (told once, by the
+    /// replica whose sweep marked it).
+    case agentLeft(agentID: String, name: String, groupID: String, silentSeconds: Int)
     /// The local executor's slots: how many execute a run now, of how many.
     case executorSlots(busy: Int, total: Int)
     /// A webhook delivery attempt failed; `willRetry` is false when the delivery is given up.
