@@ -19,7 +19,8 @@ import Testing
 @Suite(.serialized) struct SandboxTests {
     static let memberToken = "pt_sandbox_member_token_000000001"
     static let groupAdminToken = "pt_sandbox_groupadmin_token_0001"
-    /// Put in this process's environment, which is the server's: no job may print it.
+    /// Put in this process's environment, which is the server's (under a name of its own and as the object
+    /// store's credentials): no job may print it.
     static let secret = "pt_server_secret_\(UUID().uuidString)"
 
     static func lab(dataDirectory: String, escape: String) -> String {
@@ -58,6 +59,9 @@ import Testing
         async throws
     {
         setenv("PROCTOR_SANDBOX_TEST_SECRET", Self.secret, 1)
+        // The object store's credentials, as `serve` reads them from its environment (PROCTOR_<OPTION>, AWS_*).
+        setenv("PROCTOR_S3_SECRET_KEY", Self.secret, 1)
+        setenv("AWS_SECRET_ACCESS_KEY", Self.secret, 1)
         var app = try await TestApp.make()
         app.configuration.killGraceSeconds = 1
         app.configuration.executorSlots = 2

@@ -315,6 +315,17 @@ import Testing
         }
     }
 
+    /// The image builds of `ids` (by ref) once none is `building` any more, or as they are after 30 s.
+    static func finishedBuilds(_ ids: [String: String], in app: TestApp) async throws -> [String: Record] {
+        var builds: [String: Record] = [:]
+        for _ in 0..<300 {
+            for (ref, id) in ids { builds[ref] = try await app.store.get(.imageBuilds, id: id) }
+            if builds.values.allSatisfy({ $0.string("status") != "building" }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return builds
+    }
+
     @Test func polarisBuildRunsTheBuilderToBuiltOrFailed() async throws {
         try await withLab(live: true) { client, app in
             var ids: [String: String] = [:]
@@ -325,12 +336,7 @@ import Testing
                 #expect(status == .ok)
                 ids[ref] = image["uuid"]?.stringValue ?? ""
             }
-            var builds: [String: Record] = [:]
-            for _ in 0..<300 {
-                for (ref, id) in ids { builds[ref] = try await app.store.get(.imageBuilds, id: id) }
-                if builds.values.allSatisfy({ $0.string("status") != "building" }) { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let builds = try await Self.finishedBuilds(ids, in: app)
             let built = try #require(builds["main"])
             #expect(built.string("status") == "built")
             let path = try #require(built.string("storage_path"))
@@ -360,12 +366,7 @@ import Testing
                 #expect(status == .ok)
                 ids[ref] = image["uuid"]?.stringValue ?? ""
             }
-            var builds: [String: Record] = [:]
-            for _ in 0..<300 {
-                for (ref, id) in ids { builds[ref] = try await app.store.get(.imageBuilds, id: id) }
-                if builds.values.allSatisfy({ $0.string("status") != "building" }) { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let builds = try await Self.finishedBuilds(ids, in: app)
             let built = try #require(builds["main"])
             #expect(built.string("status") == "built")
             let runID = built.string("run_id") ?? ""
