@@ -297,10 +297,11 @@ import Testing
         }
     }
 
-    /// Times written by hand: the shared formatter's text without its `Z`, across eras, leap days, the epoch and
-    /// before it, the four-digit years' edges and beyond them; non-times are null.
+    /// DCI's times are the shared writer's text without its `Z`, whether stored as a time, an integer or a number,
+    /// across eras, leap days, the epoch and before it, the four-digit years' edges and beyond them; non-times are
+    /// null.
     @Test func timesMatchTheSharedFormatter() {
-        var samples: [Int64] = [
+        let samples: [Int64] = [
             0, 1, -1, 999_999, -999_999, 1_000_000, -1_000_000, 86_399_999_999, -86_400_000_000, Self.leapDay,
             951_782_400_000_000,  // 2000-02-29
             4_107_542_400_000_000,  // 2100-02-28 … 03-01
@@ -309,8 +310,7 @@ import Testing
             -62_167_219_200_000_000,  // 0000-01-01
             -62_167_219_200_000_001,  // just before year 0
         ]
-        // Twenty thousand more, spread over the four-digit years at an odd step (every hour, day and month comes up).
-        samples += Array(stride(from: -62_167_219_200_000_000, to: 253_402_300_799_999_999, by: 15_780_000_012_345_677))
+        // (The writer itself, over the four-digit years: RFC3339Tests.)
         for micros in samples {
             for value in [Value.timestamp(micros), .int(micros), .double(Double(micros))] {
                 var out: [UInt8] = []

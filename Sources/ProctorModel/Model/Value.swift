@@ -108,55 +108,37 @@ public enum Timestamp {
         Date(timeIntervalSince1970: Double(micros) / 1_000_000)
     }
 
-    /// `2019-08-13T19:08:54.914958Z`: UTC with six fractional digits.
+    /// `2019-08-13T19:08:54.914958Z`: UTC with six fractional digits (``writeRFC3339(micros:zulu:quoted:into:)``'s
+    /// text).
     public static func rfc3339(micros: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        writeRFC3339(micros: micros, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A time outside the four-digit years, through `gmtime_r`: a year of more digits, or a negative one.
+    private static func rfc3339OutsideFourDigitYears(micros: Int64) -> String {
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        let year = Int(parts.tm_year) + 1900
-        guard (0...9999).contains(year) else {
-            return String(
-                format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                year,
-                Int(parts.tm_mon) + 1,
-                Int(parts.tm_mday),
-                Int(parts.tm_hour),
-                Int(parts.tm_min),
-                Int(parts.tm_sec),
-                Int(fraction)
-            )
-        }
-        // By hand: String(format:) went through Foundation's varargs and showed up in every list page's profile.
-        var out = [UInt8](repeating: 0, count: 27)
-        func put(_ value: Int, at offset: Int, width: Int) {
-            var rest = value
-            for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                out[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-        }
-        put(year, at: 0, width: 4)
-        out[4] = UInt8(ascii: "-")
-        put(Int(parts.tm_mon) + 1, at: 5, width: 2)
-        out[7] = UInt8(ascii: "-")
-        put(Int(parts.tm_mday), at: 8, width: 2)
-        out[10] = UInt8(ascii: "T")
-        put(Int(parts.tm_hour), at: 11, width: 2)
-        out[13] = UInt8(ascii: ":")
-        put(Int(parts.tm_min), at: 14, width: 2)
-        out[16] = UInt8(ascii: ":")
-        put(Int(parts.tm_sec), at: 17, width: 2)
-        out[19] = UInt8(ascii: ".")
-        put(Int(fraction), at: 20, width: 6)
-        out[26] = UInt8(ascii: "Z")
-        return String(decoding: out, as: UTF8.self)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+            Int(parts.tm_year) + 1900,
+            Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday),
+            Int(parts.tm_hour),
+            Int(parts.tm_min),
+            Int(parts.tm_sec),
+            Int(fraction)
+        )
     }
 
-    /// Appends ``rfc3339(micros:)``'s text to `out`, in JSON's quotes when `quoted`, without its `Z` unless `zulu`
-    /// (DCI writes its times without a zone). Written by hand from the civil date, without a String or `gmtime_r`:
-    /// every row of every page has two or three times.
+    /// Appends `2019-08-13T19:08:54.914958Z` (UTC, six fractional digits) to `out`, in JSON's quotes when
+    /// `quoted`, without its `Z` unless `zulu` (DCI writes its times without a zone). Written by hand from the civil
+    /// date, without a String or `gmtime_r`: every row of every page has two or three times.
     public static func writeRFC3339(micros: Int64, zulu: Bool = true, quoted: Bool = false, into out: inout [UInt8]) {
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = Int(micros - seconds * 1_000_000)
@@ -173,8 +155,7 @@ public enum Timestamp {
         let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
         let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
         guard (0...9999).contains(year) else {
-            // Outside four digits: whatever the shared formatter prints.
-            let text = rfc3339(micros: micros)
+            let text = rfc3339OutsideFourDigitYears(micros: micros)
             if quoted { out.append(UInt8(ascii: "\"")) }
             out.append(contentsOf: (zulu ? Substring(text) : text.dropLast()).utf8)
             if quoted { out.append(UInt8(ascii: "\"")) }
