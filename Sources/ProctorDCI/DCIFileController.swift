@@ -107,11 +107,7 @@ struct DCIFileController {
             with: "_"
         )
         headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
-        let body = ResponseBody(contentLength: content.size) { writer in
-            for try await chunk in content { try await writer.write(ByteBuffer(bytes: chunk)) }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: headers, body: body)
+        return Response(status: .ok, headers: headers, body: .streaming(content))
     }
 
     /// `DELETE /files/{id}` archives the file (no If-Match, as dciclient sends none) and drops its results summary.

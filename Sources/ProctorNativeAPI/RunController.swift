@@ -255,10 +255,7 @@ package struct RunController {
 
     /// A stored file as a streamed response body, read from the file store as the client takes it.
     static func stream(_ content: StoredContent, mime: String, name: String) -> Response {
-        let body = ResponseBody(contentLength: content.size) { writer in
-            for try await chunk in content { try await writer.write(ByteBuffer(bytes: chunk)) }
-            try await writer.finish(nil)
-        }
+        let body = ResponseBody.streaming(content)
         let safeName = name.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: " ", with: "_")
         return Response(
             status: .ok,
