@@ -77,14 +77,7 @@ enum S3Peer {
         _ = try await Bootstrap.run(store: store, adminToken: TestApp.adminToken)
         // The other replica's data directory: uploads are streamed there, and nothing else is kept.
         configuration.dataDirectory = database.path + "-replica-\(UUID().uuidString.prefix(8))"
-        let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
-        do {
-            try await app.test(.router, body)
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-        await store.shutdown()
+        try await TestApp(store: store, configuration: configuration).test(body)
     }
 
     static func freshDatabase() -> URL {
