@@ -281,22 +281,7 @@ public enum DCISignature {
     // MARK: Helpers
 
     /// Python's `quote(s, safe="_.-~")`: letters, digits and `_.-~` stay, every other UTF-8 byte is `%XX`.
-    static func encode(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out +=
-                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
+    static func encode(_ text: String) -> String { Credentials.percentEncodedUnreserved(text) }
 
     /// The path without any query (a caller may pass the full request target).
     private static func pathOnly(_ path: String) -> String {
@@ -338,18 +323,5 @@ public enum DCISignature {
     }
 
     /// A date as `YYYYMMDDTHHMMSSZ` (UTC).
-    public static func format(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(
-            format: "%04d%02d%02dT%02d%02d%02dZ",
-            Int(parts.tm_year) + 1900,
-            Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday),
-            Int(parts.tm_hour),
-            Int(parts.tm_min),
-            Int(parts.tm_sec)
-        )
-    }
+    public static func format(_ date: Date) -> String { Credentials.basicUTCStamp(date) }
 }

@@ -267,19 +267,7 @@ public struct S3FileStore: FileStore {
     }
 
     /// URI-encodes as SigV4 wants: everything but `A-Z a-z 0-9 - . _ ~`, upper-case hex.
-    static func encode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default: out += String(format: "%%%02X", byte)
-            }
-        }
-        return out
-    }
+    static func encode(_ text: String) -> String { Credentials.percentEncodedUnreserved(text) }
 
     static func canonicalQuery(_ query: [String: String]) -> String {
         query.map { (encode($0.key), encode($0.value)) }.sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(
@@ -301,11 +289,7 @@ enum SigV4 {
         secretKey: String,
         date: Date
     ) -> [(String, String)] {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = formatter.string(from: date)
+        let amzDate = Credentials.basicUTCStamp(date)
         let day = String(amzDate.prefix(8))
         let payload = "UNSIGNED-PAYLOAD"
         let headers = [("host", host), ("x-amz-content-sha256", payload), ("x-amz-date", amzDate)]
@@ -314,22 +298,20 @@ enum SigV4 {
             method, path, query, headers.map { "\($0.0):\($0.1)\n" }.joined(), signedHeaders, payload,
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/s3/aws4_request"
-        let toSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.hash(data: Data(canonical.utf8)))].joined(
-            separator: "\n"
-        )
+        let toSign = ["AWS4-HMAC-SHA256", amzDate, scope, Credentials.hex(SHA256.hash(data: Data(canonical.utf8)))]
+            .joined(
+                separator: "\n"
+            )
         var key = SymmetricKey(data: Data("AWS4\(secretKey)".utf8))
         for part in [day, region, "s3", "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
-        let signature = hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: key))
+        let signature = Credentials.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: key))
         let authorization =
             "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return headers + [("authorization", authorization)]
     }
 
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
-    }
 }
 
 /// `length` bytes of a local file from `offset`, read 1 MiB at a time as the HTTP client asks for them.

@@ -69,6 +69,43 @@ public enum Credentials {
         return difference == 0
     }
 
+    /// Percent-encodes every byte of `text`'s UTF-8 but RFC 3986's unreserved `A-Z a-z 0-9 - . _ ~`, in upper-case
+    /// hex: what request signatures canonicalise paths and queries with (DCI's HMAC, S3's SigV4; Python's
+    /// `quote(s, safe="_.-~")`).
+    public static func percentEncodedUnreserved(_ text: String) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A date as `YYYYMMDDTHHMMSSZ` (UTC, whole seconds), the stamp request signatures carry (`X-DCI-Date`,
+    /// `x-amz-date`).
+    public static func basicUTCStamp(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ",
+            Int(parts.tm_year) + 1900,
+            Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday),
+            Int(parts.tm_hour),
+            Int(parts.tm_min),
+            Int(parts.tm_sec)
+        )
+    }
+
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

@@ -211,8 +211,7 @@ public struct RunFiles: Sendable {
             md5.update(data: chunk)
             sha.update(data: chunk)
         }
-        let hex: (any Sequence<UInt8>) -> String = { $0.map { String(format: "%02x", $0) }.joined() }
-        return (hex(Array(md5.finalize())), hex(Array(sha.finalize())))
+        return (Credentials.hex(md5.finalize()), Credentials.hex(sha.finalize()))
     }
 
     // MARK: Results
