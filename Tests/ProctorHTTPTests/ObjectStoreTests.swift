@@ -93,6 +93,42 @@ enum S3Peer {
         ) { try json($0)["id"]?.stringValue ?? "" }
     }
 
+    /// Requests are signed as AWS's own SDK signs them: the vector is botocore's `S3SigV4Auth` over
+    /// `UNSIGNED-PAYLOAD` for the same request and time (moto, the test peer, does not check signatures).
+    @Test func requestsAreSignedAsBotocoreSignsThem() throws {
+        let store = S3FileStore(
+            settings: ObjectStoreSettings(
+                bucket: "my-bucket",
+                endpoint: "https://127.0.0.1:9000",
+                accessKey: "AKIAIOSFODNN7EXAMPLE",
+                secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            )
+        )
+        let path = store.path(of: "lab 1/file.tar")
+        #expect(path == "/my-bucket/lab%201/file.tar")
+        let query = S3FileStore.canonicalQuery(["uploadId": "abc/def", "partNumber": "2"])
+        #expect(query == "partNumber=2&uploadId=abc%2Fdef")
+        let headers = SigV4.sign(
+            method: "PUT",
+            path: path,
+            query: query,
+            host: "127.0.0.1:9000",
+            region: "us-east-1",
+            accessKey: "AKIAIOSFODNN7EXAMPLE",
+            secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            date: Date(timeIntervalSince1970: 1_714_564_800)  // 2024-05-01T12:00:00Z
+        )
+        let byName = Dictionary(uniqueKeysWithValues: headers)
+        #expect(byName["x-amz-date"] == "20240501T120000Z")
+        #expect(byName["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD")
+        #expect(
+            byName["authorization"]
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240501/us-east-1/s3/aws4_request, "
+                + "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+                + "Signature=f657b2fc96aad42a7c32af7fa48e355701696a6763776506f117df73e8f5acf2"
+        )
+    }
+
     /// Bytes that are not all alike (so that a part sent twice or out of order shows).
     static func payload(_ count: Int) -> ByteBuffer {
         var buffer = ByteBuffer()
