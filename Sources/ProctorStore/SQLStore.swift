@@ -92,8 +92,7 @@ public struct SQLStore: Store {
             }
         }
         let open: @Sendable () async throws -> SessionPool.Session = {
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            let database = SQLiteSession(connection: connection, base: connection.sql(queryLogLevel: nil))
+            let database = try await SQLiteSession.open(path: path, logger: logger)
             // 16 KiB pages (set before a new file has its first table; an existing store keeps its size): index
             // entries of UUIDs and timestamps fill pages quickly, and larger pages split, balance and log less; a
             // million-run import took 15% less time than with 4 KiB pages, and the long scans of lists and
@@ -103,13 +102,17 @@ public struct SQLStore: Store {
                 "PRAGMA busy_timeout = 10000",
                 "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY",
             ] {
-                try await database.raw(SQLQueryString(pragma)).run()
+                do {
+                    try await database.raw(SQLQueryString(pragma)).run()
+                } catch {
+                    await database.close()
+                    throw error
+                }
             }
-            try await connection.install(customFunction: regexpFunction)
             return SessionPool.Session(
                 database: database,
-                isClosed: { connection.isClosed },
-                close: { try? await connection.close() }
+                isClosed: { database.isClosed },
+                close: { await database.close() }
             )
         }
         // Open one connection first so the file and WAL mode exist before readers race for them.
@@ -290,7 +293,7 @@ public struct SQLStore: Store {
             return try await body()
         } catch let error as StoreUnavailable {
             throw ProctorError(.unavailable, error.message)
-        } catch  where error is SQLiteError || error is PSQLError {
+        } catch  where error is SQLiteFailure || error is PSQLError {
             let text = describe(error)
             let postgresDiskFull = (error as? PSQLError)?.serverInfo?[.sqlState] == "53100"
             if let full = postgresDiskFull ? ProctorError.diskFullError : ProctorError.diskFull(from: error) {
@@ -309,15 +312,6 @@ public struct SQLStore: Store {
             throw ProctorError(.unavailable, "the store failed: \(text.prefix(200))")
         }
     }
-}
-
-/// `REGEXP` for SQLite (PostgreSQL has `~` built in). `(?i)` at the start makes it case-insensitive.
-let regexpFunction = SQLiteCustomFunction("regexp", argumentCount: 2, pure: true) { args in
-    guard case .text(let pattern) = args[0] else { return nil }
-    guard case .text(let text) = args[1] else { return false }
-    guard let regex = RegexCache.shared.regex(pattern) else { return false }
-    let range = NSRange(text.startIndex..., in: text)
-    return regex.firstMatch(in: text, range: range) != nil
 }
 
 /// Compiled regular expressions, so that a filter is compiled once, not once per row.

@@ -1,37 +1,358 @@
+import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ProctorCore
 import SQLKit
 import SQLiteKit
+import SQLiteNIO
 import Synchronization
+// The C library SQLiteNIO links; see SQLitePointReader for why it must be that copy.
+import VaporCSQLite
 
-/// A SQLite session of the store: SQLKit's database over the connection, for everything, plus the connection
-/// itself for the reads that return whole records.
+/// A SQLite connection of the store, spoken to through SQLite's C API on NIO's thread pool, with each statement
+/// prepared once and kept.
 ///
-/// Why: SQLKit hands rows over as by-name lookups (three per column, each hashing the name), which for a page
-/// of 50 runs of 55 columns cost more than the query. Rows read here are decoded by position instead.
-struct SQLiteSession: ForwardingSQLDatabase {
-    let connection: SQLiteConnection
-    let base: any SQLDatabase
+/// Why: SQLiteNIO prepares every statement afresh and hands each row back to an event loop as its own task. A
+/// write of a run is five statements (savepoint, insert, labels, release, commit) and a group commit runs
+/// hundreds of them in a row on the single writer, so preparing them again was an eighth of a write load's CPU;
+/// a page of jobs with its embedded rows is seven queries and a few hundred rows. Here a statement is looked up
+/// by its text, rows are read in place, and the records of a page are decoded by position on the pool's thread
+/// (SQLKit's rows are by-name lookups, three per column, each hashing the name).
+///
+/// One statement runs at a time (the connection's lock); the store's session pool gives a connection to one
+/// caller at a time anyway.
+final class SQLiteSession: SQLDatabase, @unchecked Sendable {
+    let logger: Logger
+    let eventLoop: any EventLoop
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { nil }
 
-    /// The rows of a SELECT whose columns are exactly `fields`, in that order, as records of `kind`.
+    /// The most statements one connection keeps prepared; the oldest goes first (texts that embed a list's
+    /// length, like `IN (?, ?, …)`, come in many variants).
+    static let statementCapacity = 256
+
+    private let threadPool: NIOThreadPool
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var handle: OpaquePointer?
+        var statements: [String: OpaquePointer] = [:]
+        var preparedOrder: [String] = []
+    }
+
+    private init(handle: SQLiteHandle, logger: Logger, threadPool: NIOThreadPool) {
+        self.state = Mutex(State(handle: handle.raw))
+        self.logger = logger
+        self.threadPool = threadPool
+        self.eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+    }
+
+    /// Opens (creating if needed) the database file at `path`, with `REGEXP` installed.
+    static func open(path: String, logger: Logger, threadPool: NIOThreadPool = .singleton) async throws
+        -> SQLiteSession
+    {
+        let handle = try await threadPool.runIfActive { () throws -> SQLiteHandle in
+            var db: OpaquePointer?
+            let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+            guard sqlite_nio_sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db else {
+                let message = db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
+                sqlite_nio_sqlite3_close_v2(db)
+                throw SQLiteFailure(code: SQLITE_CANTOPEN, message: "cannot open \(path): \(message)")
+            }
+            let installed = sqlite_nio_sqlite3_create_function_v2(
+                db,
+                "regexp",
+                2,
+                SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                nil,
+                regexpMatches,
+                nil,
+                nil,
+                nil
+            )
+            guard installed == SQLITE_OK else {
+                let failure = SQLiteFailure(db, code: installed)
+                sqlite_nio_sqlite3_close_v2(db)
+                throw failure
+            }
+            return SQLiteHandle(raw: db)
+        }
+        return SQLiteSession(handle: handle, logger: logger, threadPool: threadPool)
+    }
+
+    var isClosed: Bool { state.withLock { $0.handle == nil } }
+
+    func close() async {
+        try? await threadPool.runIfActive {
+            self.state.withLock { state in
+                for statement in state.statements.values { sqlite_nio_sqlite3_finalize(statement) }
+                state.statements.removeAll()
+                state.preparedOrder.removeAll()
+                sqlite_nio_sqlite3_close_v2(state.handle)
+                state.handle = nil
+            }
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
+        -> EventLoopFuture<Void>
+    {
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await self.execute(sql: query, onRow) }
+        return promise.futureResult
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        let (sql, binds) = serialize(query)
+        let data = try Self.encode(binds)
+        let rows = try await threadPool.runIfActive { () throws -> [SQLiteSessionRow] in
+            var rows: [SQLiteSessionRow] = []
+            var names: SQLiteSessionRow.Columns?
+            try self.run(sql, data) { cursor in
+                let columns = names ?? cursor.columns()
+                names = columns
+                rows.append(SQLiteSessionRow(columns: columns, values: cursor.values()))
+            }
+            return rows
+        }
+        for row in rows { onRow(row) }
+    }
+
+    /// The rows of a SELECT whose columns are exactly `fields`, in that order, as records of `kind`, decoded by
+    /// position on the pool's thread.
     func records(_ statement: any SQLExpression, kind: ResourceKind, fields: [FieldSpec]) async throws -> [Record] {
         let (sql, binds) = serialize(statement)
-        let encoder = SQLiteDataEncoder()
-        let data = try binds.map { try encoder.encode($0) }
-        let collected = Mutex<[Record]>([])
-        try await connection.query(sql, data) { row in
-            let columns = row.columns
-            var values: [String: Value] = [:]
-            values.reserveCapacity(fields.count)
-            for (field, column) in zip(fields, columns) {
-                values[field.name] = RowCodec.value(column.data, type: field.type)
-            }
-            let record = Record(kind, values)
-            collected.withLock { $0.append(record) }
+        let data = try Self.encode(binds)
+        return try await threadPool.runIfActive { () throws -> [Record] in
+            var records: [Record] = []
+            try self.run(sql, data) { cursor in records.append(cursor.record(kind, fields: fields)) }
+            return records
         }
-        return collected.withLock { $0 }
     }
+
+    private static func encode(_ binds: [any Encodable & Sendable]) throws -> [SQLiteData] {
+        let encoder = SQLiteDataEncoder()
+        return try binds.map { try encoder.encode($0) }
+    }
+
+    /// Runs `sql` on the calling thread, giving each result row to `row` while the statement stands on it.
+    private func run(_ sql: String, _ binds: [SQLiteData], _ row: (SQLiteCursor) throws -> Void) throws {
+        try state.withLock { state in
+            guard let handle = state.handle else {
+                throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed")
+            }
+            let statement = try Self.prepared(sql, in: &state, handle: handle)
+            defer {
+                sqlite_nio_sqlite3_reset(statement)
+                sqlite_nio_sqlite3_clear_bindings(statement)
+            }
+            for (index, bind) in binds.enumerated() {
+                let code = Self.bind(bind, at: Int32(index + 1), of: statement)
+                guard code == SQLITE_OK else { throw SQLiteFailure(handle, code: code) }
+            }
+            let cursor = SQLiteCursor(statement: statement)
+            while true {
+                switch sqlite_nio_sqlite3_step(statement) {
+                case SQLITE_ROW: try row(cursor)
+                case SQLITE_DONE: return
+                case let code: throw SQLiteFailure(handle, code: code)
+                }
+            }
+        }
+    }
+
+    private static func prepared(_ sql: String, in state: inout State, handle: OpaquePointer) throws
+        -> OpaquePointer
+    {
+        if let statement = state.statements[sql] { return statement }
+        var statement: OpaquePointer?
+        let code = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else {
+            sqlite_nio_sqlite3_finalize(statement)
+            throw SQLiteFailure(handle, code: code == SQLITE_OK ? SQLITE_MISUSE : code)
+        }
+        if state.preparedOrder.count >= statementCapacity {
+            let oldest = state.preparedOrder.removeFirst()
+            if let evicted = state.statements.removeValue(forKey: oldest) { sqlite_nio_sqlite3_finalize(evicted) }
+        }
+        state.statements[sql] = statement
+        state.preparedOrder.append(sql)
+        return statement
+    }
+
+    private static func bind(_ data: SQLiteData, at index: Int32, of statement: OpaquePointer) -> Int32 {
+        switch data {
+        case .null:
+            return sqlite_nio_sqlite3_bind_null(statement, index)
+        case .integer(let value):
+            return sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
+        case .float(let value):
+            return sqlite_nio_sqlite3_bind_double(statement, index, value)
+        case .text(let value):
+            return sqlite_nio_sqlite3_bind_text64(
+                statement,
+                index,
+                value,
+                UInt64(value.utf8.count),
+                transientBytes,
+                UInt8(SQLITE_UTF8)
+            )
+        case .blob(let buffer):
+            return buffer.withUnsafeReadableBytes { bytes in
+                sqlite_nio_sqlite3_bind_blob64(statement, index, bytes.baseAddress, UInt64(bytes.count), transientBytes)
+            }
+        }
+    }
+}
+
+/// SQLite's SQLITE_TRANSIENT: the library copies what is bound before the call returns.
+private let transientBytes = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A connection handle crossing from the thread that opened it (it is used under the session's lock only).
+private struct SQLiteHandle: @unchecked Sendable {
+    let raw: OpaquePointer
+}
+
+/// A failed SQLite call: its result code and the connection's message, worded as SQLite words it (the store maps
+/// "UNIQUE constraint failed", "database or disk is full" and the rest to its own errors).
+struct SQLiteFailure: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+
+    init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(_ handle: OpaquePointer, code: Int32) {
+        self.code = code
+        self.message = String(cString: sqlite_nio_sqlite3_errmsg(handle))
+    }
+
+    var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// The statement standing on a result row.
+private struct SQLiteCursor {
+    let statement: OpaquePointer
+
+    func columns() -> SQLiteSessionRow.Columns {
+        let count = sqlite_nio_sqlite3_column_count(statement)
+        let names = (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
+        return SQLiteSessionRow.Columns(names: names)
+    }
+
+    func values() -> [SQLiteData] {
+        (0..<sqlite_nio_sqlite3_column_count(statement)).map(data)
+    }
+
+    func record(_ kind: ResourceKind, fields: [FieldSpec]) -> Record {
+        var values: [String: Value] = [:]
+        values.reserveCapacity(fields.count)
+        for (index, field) in fields.enumerated() {
+            values[field.name] = RowCodec.value(data(Int32(index)), type: field.type)
+        }
+        return Record(kind, values)
+    }
+
+    func data(_ index: Int32) -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, index) {
+        case SQLITE_NULL:
+            return .null
+        case SQLITE_INTEGER:
+            return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, index)))
+        case SQLITE_FLOAT:
+            return .float(sqlite_nio_sqlite3_column_double(statement, index))
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            if let bytes = sqlite_nio_sqlite3_column_blob(statement, index) {
+                buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: count))
+            }
+            return .blob(buffer)
+        default:
+            guard let bytes = sqlite_nio_sqlite3_column_text(statement, index) else { return .text("") }
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+            return .text(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+        }
+    }
+}
+
+/// A result row of ``SQLiteSession`` for SQLKit's callers: read by column name.
+struct SQLiteSessionRow: SQLRow {
+    /// A result's column names, shared by its rows.
+    final class Columns: Sendable {
+        let names: [String]
+        let positions: [String: Int]
+
+        init(names: [String]) {
+            self.names = names
+            // The first of two columns with one name wins, as SQLite's own lookups do.
+            self.positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    let columns: Columns
+    let values: [SQLiteData]
+
+    var allColumns: [String] { columns.names }
+
+    func contains(column: String) -> Bool { columns.positions[column] != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let data = value(column) else { return true }
+        return data == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let data = value(column) else {
+            throw DecodingError.keyNotFound(
+                SQLiteColumnKey(column),
+                .init(codingPath: [], debugDescription: "no column named \(column)")
+            )
+        }
+        return try SQLiteDataDecoder().decode(D.self, from: data)
+    }
+
+    private func value(_ column: String) -> SQLiteData? {
+        columns.positions[column].map { values[$0] }
+    }
+}
+
+private struct SQLiteColumnKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// `REGEXP` for SQLite (PostgreSQL has `~` built in). `(?i)` at the start makes it case-insensitive. NULL when the
+/// pattern is not text; false when the subject is not text or the pattern does not compile.
+private func regexpMatches(
+    _ context: OpaquePointer?,
+    _ count: Int32,
+    _ arguments: UnsafeMutablePointer<OpaquePointer?>?
+) {
+    guard count == 2, let arguments, let patternValue = arguments[0], let subjectValue = arguments[1],
+        sqlite_nio_sqlite3_value_type(patternValue) == SQLITE_TEXT,
+        let patternText = sqlite_nio_sqlite3_value_text(patternValue)
+    else {
+        sqlite_nio_sqlite3_result_null(context)
+        return
+    }
+    let pattern = String(cString: patternText)
+    guard sqlite_nio_sqlite3_value_type(subjectValue) == SQLITE_TEXT,
+        let subjectText = sqlite_nio_sqlite3_value_text(subjectValue),
+        let regex = RegexCache.shared.regex(pattern)
+    else {
+        sqlite_nio_sqlite3_result_int(context, 0)
+        return
+    }
+    let subject = String(cString: subjectText)
+    let matched = regex.firstMatch(in: subject, range: NSRange(subject.startIndex..., in: subject)) != nil
+    sqlite_nio_sqlite3_result_int(context, matched ? 1 : 0)
 }
 
 extension RowCodec {
