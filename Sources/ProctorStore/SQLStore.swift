@@ -91,8 +91,8 @@ public struct SQLStore: Store {
                 throw ProctorError(.unavailable, "the data directory \(directory) is not writable")
             }
         }
-        let open: @Sendable () async throws -> SessionPool.Session = {
-            let database = try await SQLiteSession.open(path: path, logger: logger)
+        let open: @Sendable (_ writer: Bool) async throws -> SessionPool.Session = { writer in
+            let database = try await SQLiteSession.open(path: path, logger: logger, inlineInTransaction: writer)
             // 16 KiB pages (set before a new file has its first table; an existing store keeps its size): index
             // entries of UUIDs and timestamps fill pages quickly, and larger pages split, balance and log less; a
             // million-run import took 15% less time than with 4 KiB pages, and the long scans of lists and
@@ -116,11 +116,11 @@ public struct SQLStore: Store {
             )
         }
         // Open one connection first so the file and WAL mode exist before readers race for them.
-        let writers = SessionPool(capacity: 1, open: open)
+        let writers = SessionPool(capacity: 1, open: { try await open(true) })
         try await writers.withSession { _ in () }
         return SQLStore(
             flavor: .sqlite,
-            readers: SessionPool(capacity: readers, open: open),
+            readers: SessionPool(capacity: readers, open: { try await open(false) }),
             writers: writers,
             pinned: nil,
             pointReader: SQLitePointReader(path: path, capacity: readers),

@@ -33,6 +33,8 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     static let statementCapacity = 256
 
     private let threadPool: NIOThreadPool
+    /// Whether statements inside a write transaction run on the caller's thread (the store's writer).
+    private let inlineInTransaction: Bool
     private let state: Mutex<State>
 
     private struct State: ~Copyable {
@@ -41,17 +43,27 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
         var preparedOrder: [String] = []
     }
 
-    private init(handle: SQLiteHandle, logger: Logger, threadPool: NIOThreadPool) {
+    private init(handle: SQLiteHandle, logger: Logger, threadPool: NIOThreadPool, inlineInTransaction: Bool) {
         self.state = Mutex(State(handle: handle.raw))
+        self.inlineInTransaction = inlineInTransaction
         self.logger = logger
         self.threadPool = threadPool
         self.eventLoop = MultiThreadedEventLoopGroup.singleton.any()
     }
 
     /// Opens (creating if needed) the database file at `path`, with `REGEXP` installed.
-    static func open(path: String, logger: Logger, threadPool: NIOThreadPool = .singleton) async throws
-        -> SQLiteSession
-    {
+    ///
+    /// With `inlineInTransaction` (the store's single writer), a statement inside a write transaction other than
+    /// its COMMIT or ROLLBACK runs on the caller's thread: the connection then holds SQLite's write lock (a
+    /// `BEGIN IMMEDIATE` or a first write took it), so the statement never waits for another connection, and a write's few statements cost microseconds each where
+    /// a crossing to the pool and back cost more. BEGIN (which may wait for the lock) and COMMIT (which may
+    /// checkpoint the WAL into the database) still cross.
+    static func open(
+        path: String,
+        logger: Logger,
+        inlineInTransaction: Bool = false,
+        threadPool: NIOThreadPool = .singleton
+    ) async throws -> SQLiteSession {
         let handle = try await threadPool.runIfActive { () throws -> SQLiteHandle in
             var db: OpaquePointer?
             let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -78,7 +90,12 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
             }
             return SQLiteHandle(raw: db)
         }
-        return SQLiteSession(handle: handle, logger: logger, threadPool: threadPool)
+        return SQLiteSession(
+            handle: handle,
+            logger: logger,
+            threadPool: threadPool,
+            inlineInTransaction: inlineInTransaction
+        )
     }
 
     var isClosed: Bool { state.withLock { $0.handle == nil } }
@@ -106,7 +123,7 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
         let data = try Self.encode(binds)
-        let rows = try await threadPool.runIfActive { () throws -> [SQLiteSessionRow] in
+        let rows = try await perform(sql) { () throws -> [SQLiteSessionRow] in
             var rows: [SQLiteSessionRow] = []
             var names: SQLiteSessionRow.Columns?
             try self.run(sql, data) { cursor in
@@ -124,10 +141,26 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     func records(_ statement: any SQLExpression, kind: ResourceKind, fields: [FieldSpec]) async throws -> [Record] {
         let (sql, binds) = serialize(statement)
         let data = try Self.encode(binds)
-        return try await threadPool.runIfActive { () throws -> [Record] in
+        return try await perform(sql) { () throws -> [Record] in
             var records: [Record] = []
             try self.run(sql, data) { cursor in records.append(cursor.record(kind, fields: fields)) }
             return records
+        }
+    }
+
+    /// Runs `body` (which runs `sql`) on the pool's thread, or at once where ``open(path:logger:inlineInTransaction:threadPool:)``
+    /// says it may.
+    private func perform<T: Sendable>(_ sql: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        if inlineInTransaction, !sql.hasPrefix("COMMIT"), !sql.hasPrefix("ROLLBACK"), holdsTheWriteLock {
+            return try body()
+        }
+        return try await threadPool.runIfActive(body)
+    }
+
+    /// Whether a write transaction is open on this connection (so it holds SQLite's write lock).
+    private var holdsTheWriteLock: Bool {
+        state.withLock { state in
+            state.handle.map { sqlite_nio_sqlite3_txn_state($0, nil) == SQLITE_TXN_WRITE } ?? false
         }
     }
 
