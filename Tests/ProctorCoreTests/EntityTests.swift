@@ -11,6 +11,15 @@ import Testing
         #expect(entity.fieldNames == kind.schema.fields.map(\.name))
     }
 
+    /// A kind finds its schema by its ordinal: a case added out of order would read another kind's schema.
+    @Test func everyKindsOrdinalFindsItsOwnSchema() {
+        #expect(ResourceKind.allCases.map(\.ordinal) == Array(0..<ResourceKind.allCases.count))
+        for kind in ResourceKind.allCases {
+            #expect(kind.schema.kind == kind)
+            #expect(kind.schema === kind.schema)
+        }
+    }
+
     @Test func aRecordOfAnotherKindIsNotTheEntity() {
         #expect(Run(Record(.profiles, ["name": .string("p")])) == nil)
         #expect(Run(nil) == nil)

@@ -25,7 +25,39 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
     case webhooks
     case webhookDeliveries = "webhook_deliveries"
 
-    public var schema: ResourceSchema { Catalog.byKind[self] ?? Catalog.schema(for: self) }
+    /// This kind's schema, built once (``Catalog/all``).
+    public var schema: ResourceSchema { Catalog.all[ordinal] }
+
+    /// The case's position in `allCases` (and in ``Catalog/all``): a schema is found by index, without hashing
+    /// the raw value as a dictionary keyed by kind would on every row a request touches.
+    public var ordinal: Int {
+        switch self {
+        case .groups: return 0
+        case .users: return 1
+        case .memberships: return 2
+        case .tokens: return 3
+        case .remotecis: return 4
+        case .harnesses: return 5
+        case .engines: return 6
+        case .agents: return 7
+        case .testbeds: return 8
+        case .configs: return 9
+        case .products: return 10
+        case .topics: return 11
+        case .components: return 12
+        case .definitions: return 13
+        case .profiles: return 14
+        case .bundles: return 15
+        case .runs: return 16
+        case .runEvents: return 17
+        case .files: return 18
+        case .testResults: return 19
+        case .logChunks: return 20
+        case .imageBuilds: return 21
+        case .webhooks: return 22
+        case .webhookDeliveries: return 23
+        }
+    }
 
     /// The singular noun for messages ("no such harness").
     public var singular: String {
@@ -65,9 +97,8 @@ public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
     public static let version = 7
 
+    /// Every kind's schema, built once, in `ResourceKind.allCases` order (so `all[kind.ordinal]` is its schema).
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
-    /// Built once: a schema is read on every row a request touches.
-    static let byKind: [ResourceKind: ResourceSchema] = Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0) })
 
     private static let states: Value = .string("ENABLED")
 

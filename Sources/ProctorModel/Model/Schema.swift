@@ -127,9 +127,12 @@ public struct IndexSpec: Sendable, Equatable {
 ///
 /// The store, the query compiler, the native API and its OpenAPI document are all driven by these
 /// descriptions, so a field added here is stored, filterable, documented and served everywhere at once.
-public struct ResourceSchema: Sendable, Equatable {
-    public var kind: ResourceKind
-    public var table: String
+///
+/// A class, built once per kind (``ResourceKind/schema``): a schema is read for every row a request touches,
+/// and copying a struct of ten arrays, dictionaries and strings retained and released each of them every time.
+public final class ResourceSchema: Sendable, Equatable {
+    public let kind: ResourceKind
+    public let table: String
     /// Fields beyond the common ones (`id`, `seq`, `group_id`, `created_at`, `updated_at`, `etag`).
     public let fields: [FieldSpec]
     /// Lookups every request makes, computed once.
@@ -139,13 +142,13 @@ public struct ResourceSchema: Sendable, Equatable {
     /// `"name":` already encoded: a record is written without sorting its keys on every response.
     let publicMembers: [PublicMember]
     public let labelsField: FieldSpec?
-    public var indexes: [IndexSpec]
+    public let indexes: [IndexSpec]
     /// Whether every row belongs to one group (tenancy); groups and users do not.
-    public var grouped: Bool
+    public let grouped: Bool
     /// Whether `name` identifies a row within its group (or globally when not grouped).
-    public var namedUniquely: Bool
-    public var defaultSort: [SortKey]
-    public var since: Int
+    public let namedUniquely: Bool
+    public let defaultSort: [SortKey]
+    public let since: Int
 
     public init(
         kind: ResourceKind,
@@ -190,6 +193,13 @@ public struct ResourceSchema: Sendable, Equatable {
 
     public func field(_ name: String) -> FieldSpec? {
         fieldsByName[name]
+    }
+
+    public static func == (lhs: ResourceSchema, rhs: ResourceSchema) -> Bool {
+        lhs === rhs
+            || (lhs.kind == rhs.kind && lhs.table == rhs.table && lhs.fields == rhs.fields
+                && lhs.indexes == rhs.indexes && lhs.grouped == rhs.grouped && lhs.namedUniquely == rhs.namedUniquely
+                && lhs.defaultSort == rhs.defaultSort && lhs.since == rhs.since)
     }
 
     public var filterableNames: [String] {
