@@ -33,7 +33,7 @@ struct RowCodec {
             )
         }
         var row = [Value](repeating: .null, count: layout.fields.count)
-        for (name, value) in record.values {
+        try record.forEachValue { name, value in
             if let index = layout.position[name] {
                 row[index] = value
             } else if name != "seq" {
@@ -206,7 +206,6 @@ struct RowCodec {
 
     func decode(_ row: any SQLRow, fields: [FieldSpec]) throws -> Record {
         var record = Record(schema.kind)
-        record.values.reserveCapacity(fields.count)
         // Every statement selects exactly `fields`: no need to ask the row whether each column is there.
         for field in fields {
             record[field.name] = try decodeValue(row, column: field.name, type: field.type)

@@ -95,11 +95,7 @@ extension SQLStore {
             }
             if let fields = query.fields, !fields.isEmpty {
                 let keep = Set(fields + ["id"])
-                items = items.map { record in
-                    var trimmed = record
-                    trimmed.values = record.values.filter { keep.contains($0.key) }
-                    return trimmed
-                }
+                items = items.map { $0.keeping(keep) }
             }
             let total = query.includeTotal ? try await count(db, kind, query: countQuery, scope: scope) : nil
             return Page(items: items, total: total, nextCursor: next, limit: limit)

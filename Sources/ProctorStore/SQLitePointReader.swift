@@ -154,12 +154,12 @@ private final class PointConnection: @unchecked Sendable {
         }
         switch step {
         case SQLITE_ROW:
-            var values: [String: Value] = [:]
-            values.reserveCapacity(schema.fields.count)
+            // The statement selects every field in schema order: column i is the record's position i.
+            var record = Record(schema.kind)
             for (index, field) in schema.fields.enumerated() {
-                values[field.name] = column(statement, Int32(index), type: field.type)
+                record[position: index] = column(statement, Int32(index), type: field.type)
             }
-            return .found(Record(schema.kind, values))
+            return .found(record)
         case SQLITE_DONE:
             return .missing
         case SQLITE_BUSY, SQLITE_LOCKED:

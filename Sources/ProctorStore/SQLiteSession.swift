@@ -143,7 +143,8 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
         let data = try Self.encode(binds)
         return try await perform(sql) { () throws -> [Record] in
             var records: [Record] = []
-            try self.run(sql, data) { cursor in records.append(cursor.record(kind, fields: fields)) }
+            let positions = RowCodec.positions(of: fields, in: kind)
+            try self.run(sql, data) { cursor in records.append(cursor.record(kind, fields: fields, at: positions)) }
             return records
         }
     }
@@ -280,13 +281,18 @@ private struct SQLiteCursor {
         (0..<sqlite_nio_sqlite3_column_count(statement)).map(data)
     }
 
-    func record(_ kind: ResourceKind, fields: [FieldSpec]) -> Record {
-        var values: [String: Value] = [:]
-        values.reserveCapacity(fields.count)
+    /// The row as a record of `kind` whose columns are `fields`, kept at `positions` (``RowCodec/positions(of:in:)``).
+    func record(_ kind: ResourceKind, fields: [FieldSpec], at positions: [Int?]) -> Record {
+        var record = Record(kind)
         for (index, field) in fields.enumerated() {
-            values[field.name] = RowCodec.value(data(Int32(index)), type: field.type)
+            let value = RowCodec.value(data(Int32(index)), type: field.type)
+            if let position = positions[index] {
+                record[position: position] = value
+            } else {
+                record[field.name] = value
+            }
         }
-        return Record(kind, values)
+        return record
     }
 
     func data(_ index: Int32) -> SQLiteData {
@@ -389,6 +395,12 @@ private func regexpMatches(
 }
 
 extension RowCodec {
+    /// Where each of `fields` sits in a record of `kind`: resolved once per query, not once per row.
+    static func positions(of fields: [FieldSpec], in kind: ResourceKind) -> [Int?] {
+        let schema = kind.schema
+        return fields.map { schema.position(of: $0.name) }
+    }
+
     /// A field's value from what SQLite stored for it (the store writes each type one way; see `SQLCompiler.encodable`).
     static func value(_ data: SQLiteData, type: FieldType) -> Value {
         switch data {

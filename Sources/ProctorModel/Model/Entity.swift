@@ -25,17 +25,16 @@ extension Entity {
     /// A new row's values, for ``Store/insert(_:)``: unset fields take the schema's defaults there.
     public init(_ values: [Field: Value]) {
         var record = Record(Self.kind)
-        for (field, value) in values { record.values[field.rawValue] = value }
+        for (field, value) in values { record[field.rawValue] = value }
         self.init(unchecked: record)
     }
 
     /// A new row from literal pairs, built without an intermediate dictionary: for rows written by the thousand
     /// (a JUnit file's cases).
     public init(pairs: KeyValuePairs<Field, Value>) {
-        var values: [String: Value] = [:]
-        values.reserveCapacity(pairs.count)
-        for (field, value) in pairs { values[field.rawValue] = value }
-        self.init(unchecked: Record(Self.kind, values))
+        var record = Record(Self.kind)
+        for (field, value) in pairs { record[field.rawValue] = value }
+        self.init(unchecked: record)
     }
 
     /// A new row from values already keyed by field name (as ``FieldCoding/values(from:schema:ignoring:)``
@@ -49,15 +48,15 @@ extension Entity {
         set { record[field.rawValue] = newValue }
     }
 
-    public func string(_ field: Field) -> String? { record.values[field.rawValue]?.stringValue }
-    public func int(_ field: Field) -> Int64? { record.values[field.rawValue]?.intValue }
-    public func double(_ field: Field) -> Double? { record.values[field.rawValue]?.doubleValue }
-    public func bool(_ field: Field) -> Bool? { record.values[field.rawValue]?.boolValue }
-    public func strings(_ field: Field) -> [String] { record.values[field.rawValue]?.stringsValue ?? [] }
-    public func json(_ field: Field) -> JSONValue? { record.values[field.rawValue]?.jsonValue }
+    public func string(_ field: Field) -> String? { record.value(field.rawValue)?.stringValue }
+    public func int(_ field: Field) -> Int64? { record.value(field.rawValue)?.intValue }
+    public func double(_ field: Field) -> Double? { record.value(field.rawValue)?.doubleValue }
+    public func bool(_ field: Field) -> Bool? { record.value(field.rawValue)?.boolValue }
+    public func strings(_ field: Field) -> [String] { record.value(field.rawValue)?.stringsValue ?? [] }
+    public func json(_ field: Field) -> JSONValue? { record.value(field.rawValue)?.jsonValue }
 
     /// Whether the row carries the field at all (a projection may leave fields out).
-    public func has(_ field: Field) -> Bool { record.values[field.rawValue] != nil }
+    public func has(_ field: Field) -> Bool { record.value(field.rawValue) != nil }
 
     public var id: String { record.id }
     public var seq: Int64 { record.seq }
@@ -65,8 +64,8 @@ extension Entity {
     /// The owning group; nil for the kinds that are not grouped (groups, users, tokens).
     public var groupID: String? { record.groupID }
     /// Microseconds since the epoch, as every timestamp field.
-    public var createdAt: Int64 { record.values["created_at"]?.intValue ?? 0 }
-    public var updatedAt: Int64 { record.values["updated_at"]?.intValue ?? 0 }
+    public var createdAt: Int64 { record.value("created_at")?.intValue ?? 0 }
+    public var updatedAt: Int64 { record.value("updated_at")?.intValue ?? 0 }
 
     /// Changes for ``Store/update(_:id:changes:ifMatch:scope:)`` keyed by field names.
     public static func changes(_ changes: [Field: Value]) -> [String: Value] {

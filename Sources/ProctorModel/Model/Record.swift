@@ -1,36 +1,103 @@
-/// One stored row of any resource: its kind and its field values by name.
+/// One stored row of any resource: its kind and its field values.
+///
+/// The values of the kind's fields are kept by their position in its schema, not in a dictionary: a row read from
+/// the store is filled column by column without hashing 55 names, and written back out (``writePublicJSON(into:)``)
+/// without looking each one up again. A value is absent (nil) where the row was read without the field or the
+/// field was never set; that is not the same as a stored null. Names that are not fields of the kind (rare) are
+/// kept aside by name.
 public struct Record: Sendable, Equatable {
-    public var kind: ResourceKind
-    public var values: [String: Value]
+    public let kind: ResourceKind
+    private var slots: [Value?]
+    private var extras: [String: Value]
 
     public init(_ kind: ResourceKind, _ values: [String: Value] = [:]) {
         self.kind = kind
-        self.values = values
+        self.slots = Array(repeating: nil, count: kind.schema.fields.count)
+        self.extras = [:]
+        for (name, value) in values { self[name] = value }
+    }
+
+    /// The value of a field or other name, or nil when the row does not carry it.
+    public func value(_ name: String) -> Value? {
+        if let position = kind.schema.position(of: name) { return slots[position] }
+        return extras[name]
     }
 
     public subscript(field: String) -> Value {
-        get { values[field] ?? .null }
-        set { values[field] = newValue }
+        get { value(field) ?? .null }
+        set {
+            if let position = kind.schema.position(of: field) {
+                slots[position] = newValue
+            } else {
+                extras[field] = newValue
+            }
+        }
     }
 
-    public var id: String { values["id"]?.stringValue ?? "" }
-    public var seq: Int64 { values["seq"]?.intValue ?? 0 }
-    public var groupID: String? { values["group_id"]?.stringValue }
-    public var etag: String { values["etag"]?.stringValue ?? "" }
-    public var name: String? { values["name"]?.stringValue }
+    /// The value of the field at `position` in the kind's schema (``ResourceSchema/position(of:)``), or nil when
+    /// the row does not carry it: for code that resolved its positions once, such as the store's row readers.
+    public subscript(position position: Int) -> Value? {
+        get { slots[position] }
+        set { slots[position] = newValue }
+    }
 
-    public func string(_ field: String) -> String? { values[field]?.stringValue }
-    public func int(_ field: String) -> Int64? { values[field]?.intValue }
-    public func bool(_ field: String) -> Bool? { values[field]?.boolValue }
-    public func strings(_ field: String) -> [String] { values[field]?.stringsValue ?? [] }
+    /// Every value the row carries, by name. Built on each call: code on a hot path reads single values.
+    public var values: [String: Value] {
+        get {
+            var all = extras
+            all.reserveCapacity(extras.count + slots.count)
+            forEachField { name, value in all[name] = value }
+            return all
+        }
+        set {
+            slots = Array(repeating: nil, count: slots.count)
+            extras = [:]
+            for (name, value) in newValue { self[name] = value }
+        }
+    }
+
+    /// Calls `body` with each value the row carries and its name: its fields in schema order, then other names.
+    public func forEachValue(_ body: (String, Value) throws -> Void) rethrows {
+        try forEachField(body)
+        for (name, value) in extras { try body(name, value) }
+    }
+
+    private func forEachField(_ body: (String, Value) throws -> Void) rethrows {
+        let fields = kind.schema.fields
+        for (position, slot) in slots.enumerated() {
+            if let value = slot { try body(fields[position].name, value) }
+        }
+    }
+
+    /// The row with only the values under `names`.
+    public func keeping(_ names: Set<String>) -> Record {
+        var kept = self
+        let fields = kind.schema.fields
+        for position in kept.slots.indices where !names.contains(fields[position].name) {
+            kept.slots[position] = nil
+        }
+        kept.extras = extras.filter { names.contains($0.key) }
+        return kept
+    }
+
+    public var id: String { slots[ResourceSchema.idPosition]?.stringValue ?? "" }
+    public var seq: Int64 { slots[ResourceSchema.seqPosition]?.intValue ?? 0 }
+    public var groupID: String? { kind.schema.groupPosition.flatMap { slots[$0]?.stringValue } }
+    public var etag: String { slots[kind.schema.etagPosition]?.stringValue ?? "" }
+    public var name: String? { value("name")?.stringValue }
+
+    public func string(_ field: String) -> String? { value(field)?.stringValue }
+    public func int(_ field: String) -> Int64? { value(field)?.intValue }
+    public func bool(_ field: String) -> Bool? { value(field)?.boolValue }
+    public func strings(_ field: String) -> [String] { value(field)?.stringsValue ?? [] }
 
     /// The record as JSON for clients: every public field, in schema order.
     public func publicJSON() -> JSONValue {
         var object: [String: JSONValue] = [:]
-        let fields = kind.schema.publicFields
-        object.reserveCapacity(fields.count)
-        for field in fields {
-            if let value = values[field.name] { object[field.name] = value.json }
+        let members = kind.schema.publicMembers
+        object.reserveCapacity(members.count)
+        for member in members {
+            if let value = slots[member.position] { object[member.field.name] = value.json }
         }
         return .object(object)
     }
@@ -48,7 +115,7 @@ public struct Record: Sendable, Equatable {
         out.append(UInt8(ascii: "{"))
         var first = true
         for member in kind.schema.publicMembers {
-            guard let value = values[member.field.name] else { continue }
+            guard let value = slots[member.position] else { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             out.append(contentsOf: member.prefix)

@@ -74,6 +74,8 @@ public struct FieldSpec: Sendable, Equatable {
 /// A public field with its JSON member prefix (`"name":`), in response order.
 struct PublicMember: Sendable, Equatable {
     let field: FieldSpec
+    /// The field's position in its schema (``ResourceSchema/position(of:)``).
+    let position: Int
     let prefix: [UInt8]
 }
 
@@ -137,6 +139,13 @@ public final class ResourceSchema: Sendable, Equatable {
     public let fields: [FieldSpec]
     /// Lookups every request makes, computed once.
     private let fieldsByName: [String: FieldSpec]
+    private let positions: [String: Int]
+    /// Where the common fields sit in ``fields`` (and in a ``Record``'s values): `id` and `seq` first in every
+    /// schema, then `group_id` when grouped, `created_at`, `updated_at` and `etag`.
+    public static let idPosition = 0
+    public static let seqPosition = 1
+    public let groupPosition: Int?
+    public let etagPosition: Int
     public let publicFields: [FieldSpec]
     /// The public fields in the order JSON responses list them (keys sorted by UTF-8 bytes), each with its
     /// `"name":` already encoded: a record is written without sorting its keys on every response.
@@ -177,9 +186,13 @@ public final class ResourceSchema: Sendable, Equatable {
         all.append(contentsOf: fields)
         self.fields = all
         self.fieldsByName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let positions = Dictionary(all.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.positions = positions
+        self.groupPosition = positions["group_id"]
+        self.etagPosition = positions["etag"] ?? 0
         self.publicFields = all.filter { !$0.secret }
         self.publicMembers = publicFields.sorted { JSONText.utf8Precedes($0.name, $1.name) }.map {
-            PublicMember(field: $0, prefix: JSONText.memberPrefix($0.name))
+            PublicMember(field: $0, position: positions[$0.name] ?? 0, prefix: JSONText.memberPrefix($0.name))
         }
         self.labelsField = all.first { $0.type == .labels }
         var idx = indexes
@@ -193,6 +206,11 @@ public final class ResourceSchema: Sendable, Equatable {
 
     public func field(_ name: String) -> FieldSpec? {
         fieldsByName[name]
+    }
+
+    /// The field's position in ``fields``, which is where a ``Record`` of this kind keeps its value.
+    public func position(of name: String) -> Int? {
+        positions[name]
     }
 
     public static func == (lhs: ResourceSchema, rhs: ResourceSchema) -> Bool {
