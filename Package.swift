@@ -250,10 +250,12 @@ let package = Package(
             name: "ProctorBench",
             dependencies: [
                 "ProctorCore",
+                "ProctorDCI",
                 "ProctorStore",
                 "ProctorHTTP",
                 "ProctorHTTPKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,8 +1,10 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import ProctorCore
+import ProctorDCI
 import ProctorHTTP
 import ProctorHTTPKit
 import ProctorStore
@@ -13,8 +15,9 @@ import ProctorStore
 
 /// `proctor-bench --dci N`: the DCI door's CPU per request over N seeded DCI jobs on SQLite, through the whole
 /// application in-process (routing, authentication, query, embeds, JSON; no sockets): a job by id, a page of 50
-/// with and without all seven embeds, and a jobstate posted. Issue #18 asks the embedded list to cost at most
-/// twice the plain one.
+/// with and without all seven embeds, a jobstate posted, and a job seeded the way a remote CI reports one (issue
+/// #19's seeding: the job, two jobstates and a JUnit file, each request HMAC-signed). Issue #18 asks the embedded
+/// list to cost at most twice the plain one.
 ///
 /// CPU time (user + system, `getrusage`) is the figure that holds on a shared machine; wall-clock p50 and p99
 /// are printed beside it. `DCI_ONLY=<suffix>` in the environment measures only the requests whose label ends
@@ -28,7 +31,8 @@ enum DCIBench {
         defer { bench.remove() }
         let store = bench.store
         let logger = bench.logger
-        let ids = try await seed(store, jobs: jobs)
+        let seeded = try await seed(store, jobs: jobs)
+        let ids = seeded.jobIDs
         let configuration = bench.configuration
         let app = try await buildApplication(configuration: configuration, store: store, logger: logger)
         let all = "topic,remoteci,team,components,results,jobstates,files"
@@ -82,6 +86,9 @@ enum DCIBench {
                     }
                 }
             }
+            if ProcessInfo.processInfo.environment["DCI_ONLY"].map({ seedLabel.hasSuffix($0) }) ?? true {
+                try await seedOverHTTP(client, seeded, times: max(repeats / 4, 10))
+            }
             if let plain = perRequest["GET /jobs?limit=50"],
                 let embedded = perRequest["GET /jobs?limit=50&embed=all seven"]
             {
@@ -93,9 +100,18 @@ enum DCIBench {
         await store.shutdown()
     }
 
+    /// What ``seed(_:jobs:)`` stored.
+    struct Seeded {
+        var jobIDs: [String] = []
+        var topicID = ""
+        var componentIDs: [String] = []
+        var remoteciID = ""
+        static let remoteciSecret = "secret"
+    }
+
     /// A topic with three components, a remote CI, and `jobs` finished DCI jobs, each with three jobstates and a
-    /// JUnit file row; returns the jobs' ids.
-    static func seed(_ store: SQLStore, jobs: Int) async throws -> [String] {
+    /// JUnit file row.
+    static func seed(_ store: SQLStore, jobs: Int) async throws -> Seeded {
         guard let team = try await store.first(.groups, matching: ["name": .string(Bootstrap.defaultGroup)]) else {
             throw ProctorError(.internal, "no default group")
         }
@@ -125,7 +141,8 @@ enum DCIBench {
             Record(
                 .remotecis,
                 [
-                    "group_id": .string(team.id), "name": .string("bench-ci"), "api_secret": .string("secret"),
+                    "group_id": .string(team.id), "name": .string("bench-ci"),
+                    "api_secret": .string(Seeded.remoteciSecret),
                     "public": .bool(false), "data": .json(.object([:])),
                 ]
             )
@@ -181,7 +198,74 @@ enum DCIBench {
         }
         let seconds = ProctorBench.milliseconds(ContinuousClock.now - start) / 1000
         print(String(format: "== DCI: seeded %d jobs (3 jobstates and a file each) in %.1f s", jobs, seconds))
-        return ids
+        return Seeded(jobIDs: ids, topicID: topic.id, componentIDs: components, remoteciID: remoteci.id)
+    }
+
+    static let seedLabel = "seed a job + 2 jobstates + JUnit file"
+
+    /// A JUnit file of 20 test cases (2 failures), about 2 KB: what a remote CI uploads after a job.
+    static let junit: String = {
+        var cases = ""
+        for index in 0..<20 {
+            let failure = index % 10 == 9 ? #"<failure message="assert failed">trace</failure>"# : ""
+            cases +=
+                #"<testcase classname="tests.bench" name="test_\#(index)" time="0.\#(index)">\#(failure)</testcase>"#
+        }
+        return #"<?xml version="1.0"?><testsuite name="bench" tests="20" failures="2">\#(cases)</testsuite>"#
+    }()
+
+    /// Seeds jobs as a remote CI does, through the door: `POST /jobs`, `POST /jobstates` running then success, and
+    /// `POST /files` with a JUnit file, each signed with the remote CI's secret. The CPU per job includes the
+    /// client's signing (SHA-256 of each body and the HMAC chain), done in this same process.
+    static func seedOverHTTP(_ client: some TestClientProtocol, _ seeded: Seeded, times: Int) async throws {
+        func signed(
+            _ method: HTTPRequest.Method,
+            _ uri: String,
+            body: String,
+            extra: HTTPFields = [:],
+            expect: HTTPResponse.Status
+        ) async throws -> JSONValue {
+            let request = DCISignature.Request(
+                method: method.rawValue,
+                path: uri,
+                query: nil,
+                headers: ["host": "localhost"],
+                body: Array(body.utf8)
+            )
+            var headers: HTTPFields = [.contentType: "application/json", .userAgent: "python-dciclient_4.2.0"]
+            let signature = DCISignature.sign(request, clientID: seeded.remoteciID, secret: Seeded.remoteciSecret)
+            for (name, value) in signature { headers[HTTPField.Name(name)!] = value }
+            headers.append(contentsOf: extra)
+            return try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(string: body))
+            {
+                guard $0.status == expect else {
+                    throw ProctorError(.internal, "\(method) \(uri) answered \($0.status.code)")
+                }
+                return try JSONValue.decode(String(buffer: $0.body)) ?? .null
+            }
+        }
+        let components = seeded.componentIDs.map { #""\#($0)""# }.joined(separator: ", ")
+        let job = #"{"topic_id": "\#(seeded.topicID)", "components": [\#(components)], "name": "seeded"}"#
+        _ = try await cpu(seedLabel, times: times) {
+            let created = try await signed(.post, "/dci/api/v1/jobs", body: job, expect: .created)
+            guard let jobID = created["job"]?["id"]?.stringValue else {
+                throw ProctorError(.internal, "POST /jobs answered no job id")
+            }
+            for status in ["running", "success"] {
+                _ = try await signed(
+                    .post,
+                    "/dci/api/v1/jobstates",
+                    body: #"{"job_id": "\#(jobID)", "status": "\#(status)"}"#,
+                    expect: .created
+                )
+            }
+            var file: HTTPFields = [:]
+            file[HTTPField.Name("DCI-JOB-ID")!] = jobID
+            file[HTTPField.Name("DCI-NAME")!] = "junit.xml"
+            file[HTTPField.Name("DCI-MIME")!] = "application/junit"
+            _ = try await signed(.post, "/dci/api/v1/files", body: junit, extra: file, expect: .created)
+            return junit.utf8.count
+        }
     }
 
     /// Runs `body` `times` times after a warm-up; prints and returns the CPU milliseconds per call.
