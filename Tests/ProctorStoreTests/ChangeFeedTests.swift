@@ -22,8 +22,11 @@ import Testing
         let replicaA = EventHub(feed: first.changeFeed)
         let replicaB = EventHub(feed: second.changeFeed)
         let unrelated = EventHub(feed: other.changeFeed)
-        // Each hub wakes once when its listener is up (a change may have been missed before): let that pass.
-        try await Task.sleep(for: .seconds(1))
+        // Each hub wakes once when its listener is up (a change may have been missed before): let that pass, however
+        // long a busy machine takes to get there.
+        for hub in [replicaA, replicaB, unrelated] where await hub.generation == 0 {
+            await hub.wait(after: 0, timeout: .seconds(30))
+        }
         var latencies: [Duration] = []
         for _ in 0..<20 {
             let seen = await replicaB.generation

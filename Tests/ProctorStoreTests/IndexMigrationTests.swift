@@ -40,7 +40,7 @@ import Testing
             #expect(normalized(try await store.indexDefinitions())["ix_runs_seq"] != nil)
             try await makeSampleGroups(store)
             try await store.insertMany(taggedRuns())
-            #expect(try await store.migrate() == [6, 7])
+            #expect(try await store.migrate() == [6, 7, 8])
             #expect(normalized(try await store.indexDefinitions()) == expected)
             try await expectTheTaggedRunsAreFound(store)
         } catch {
@@ -80,6 +80,42 @@ import Testing
                 )
                 #expect(plan.contains { $0.contains(index) }, "\(filter): \(plan)")
             }
+        }
+    }
+
+    /// A DCI job's previous job (``RunFiles/previousRun(for:)``: same topic, remote CI and name, latest earlier seq)
+    /// is one seek into the version 8 index, with no sort: every JUnit upload asks it, and a remote CI runs the
+    /// same job on a topic for months.
+    @Test(arguments: Backend.available)
+    func thePreviousJobIsOneIndexSeek(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            try await makeSampleGroups(store)
+            try await store.insertMany(taggedRuns())
+            // Three nightly jobs of one remote CI on one topic, and one of another name between them.
+            for (index, name) in ["nightly", "nightly", "weekly", "nightly"].enumerated() {
+                _ = try await store.insert(
+                    Record(
+                        .runs,
+                        [
+                            "id": .string("job-\(index)"), "group_id": .string("grp-a"), "name": .string(name),
+                            "status": .string("success"), "topic_id": .string("topic-1"),
+                            "remoteci_id": .string("ci-1"),
+                        ]
+                    )
+                )
+            }
+            let last = try #require(try await store.get(.runs, id: "job-3", scope: .everything))
+            let filter: Filter =
+                .equal("topic_id", "topic-1") && .equal("remoteci_id", "ci-1") && .equal("name", "nightly")
+                && .predicate(Condition("seq", .less, String(last.seq)))
+            let query = Query(filter: filter, sort: [SortKey("seq", descending: true)], limit: 1, fields: ["id"])
+            if backend == .sqlite {
+                let plan = try await store.queryPlan(.runs, query: query, scope: .everything)
+                #expect(plan.contains { $0.contains("ix_runs_topic_id_remoteci_id_name_seq") }, "\(plan)")
+                #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+            }
+            let page = try await store.list(.runs, query: query, scope: .everything)
+            #expect(page.items.map(\.id) == ["job-1"])
         }
     }
 

@@ -95,7 +95,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 7
+    public static let version = 8
 
     /// Every kind's schema, built once, in `ResourceKind.allCases` order (so `all[kind.ordinal]` is its schema).
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
@@ -430,6 +430,13 @@ public enum Catalog {
                         since: 6
                     ),
                     IndexSpec(["request_id"], condition: IndexSpec.notNull("request_id"), since: 6),
+                    // Version 8: a DCI job's previous job (the latest earlier one of its topic, remote CI and name,
+                    // which its JUnit results are compared with) is one seek, not a scan of the remote CI's jobs.
+                    IndexSpec(
+                        ["topic_id", "remoteci_id", "name", "seq"],
+                        condition: IndexSpec.notNull("topic_id"),
+                        since: 8
+                    ),
                     // Whether a testbed is busy: only the runs holding one (the queue's query repeats the
                     // condition). Which runs wait is `(status, created_at)`'s question; the few are then sorted.
                     IndexSpec(["testbed_id"], condition: RunStatus.activeCondition, since: 6),
