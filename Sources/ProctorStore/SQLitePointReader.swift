@@ -156,8 +156,9 @@ private final class PointConnection: @unchecked Sendable {
         case SQLITE_ROW:
             // The statement selects every field in schema order: column i is the record's position i.
             var record = Record(schema.kind)
+            let cursor = SQLiteCursor(statement: statement)
             for (index, field) in schema.fields.enumerated() {
-                record[position: index] = column(statement, Int32(index), type: field.type)
+                record[position: index] = RowCodec.value(cursor.data(Int32(index)), type: field.type)
             }
             return .found(record)
         case SQLITE_DONE:
@@ -168,23 +169,6 @@ private final class PointConnection: @unchecked Sendable {
             isBroken = true
             return .undecided
         }
-    }
-
-    private func column(_ statement: OpaquePointer, _ index: Int32, type: FieldType) -> Value {
-        let data: SQLiteData
-        switch sqlite_nio_sqlite3_column_type(statement, index) {
-        case SQLITE_NULL: data = .null
-        case SQLITE_INTEGER: data = .integer(Int(sqlite_nio_sqlite3_column_int64(statement, index)))
-        case SQLITE_FLOAT: data = .float(sqlite_nio_sqlite3_column_double(statement, index))
-        default: data = .text(text(statement, index))
-        }
-        return RowCodec.value(data, type: type)
-    }
-
-    private func text(_ statement: OpaquePointer, _ index: Int32) -> String {
-        guard let bytes = sqlite_nio_sqlite3_column_text(statement, index) else { return "" }
-        let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
-        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
     deinit {

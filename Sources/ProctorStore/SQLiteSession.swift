@@ -267,8 +267,8 @@ struct SQLiteFailure: Error, CustomStringConvertible {
     var description: String { "SQLite error \(code): \(message)" }
 }
 
-/// The statement standing on a result row.
-private struct SQLiteCursor {
+/// The statement standing on a result row (also the point reader's).
+struct SQLiteCursor {
     let statement: OpaquePointer
 
     func columns() -> SQLiteSessionRow.Columns {
