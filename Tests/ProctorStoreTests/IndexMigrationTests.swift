@@ -119,6 +119,22 @@ import Testing
         }
     }
 
+    /// DCI's job lists count their jobs (`_meta.count`) from the version 8 covering index, for the site admin and
+    /// for a team's member alike, and count them right.
+    @Test func dciJobCountsReadOneCoveringIndex() async throws {
+        try await withStore(.sqlite) { store in
+            try await makeSampleGroups(store)
+            try await store.insertMany(taggedRuns())
+            let visible: Filter = ReportedRuns.dciJobs && .predicate(Condition("state", .notEqual, "archived"))
+            for scope in [Scope.everything, Scope(groupIDs: ["grp-a"])] {
+                let plan = try await store.countPlan(.runs, query: Query(filter: visible), scope: scope)
+                #expect(plan.contains { $0.contains("COVERING INDEX ix_runs_group_id_topic_id_remoteci_id_state") }, "\(plan)")
+                // Every fifth tagged run has a topic and a remote CI: 8 of 40, all in grp-a.
+                #expect(try await store.count(.runs, query: Query(filter: visible), scope: scope) == 8)
+            }
+        }
+    }
+
     /// The queue reads only waiting runs, and only the testbed's active runs through its partial index;
     /// and it still claims in priority order, skipping a run whose testbed is busy.
     @Test func theQueueReadsItsPartialIndexes() async throws {

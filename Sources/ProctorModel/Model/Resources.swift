@@ -437,6 +437,13 @@ public enum Catalog {
                         condition: IndexSpec.notNull("topic_id"),
                         since: 8
                     ),
+                    // Version 8: DCI's job lists count the jobs they page through (`_meta.count`) from this index
+                    // alone, not from every job's row (20,000 jobs: 3.3 ms of a 4.3 ms page).
+                    IndexSpec(
+                        ["group_id", "topic_id", "remoteci_id", "state"],
+                        condition: IndexSpec.notNull("topic_id"),
+                        since: 8
+                    ),
                     // Whether a testbed is busy: only the runs holding one (the queue's query repeats the
                     // condition). Which runs wait is `(status, created_at)`'s question; the few are then sorted.
                     IndexSpec(["testbed_id"], condition: RunStatus.activeCondition, since: 6),
