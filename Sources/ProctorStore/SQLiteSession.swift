@@ -100,6 +100,9 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
 
     var isClosed: Bool { state.withLock { $0.handle == nil } }
 
+    /// How many statements the connection keeps prepared (tests).
+    var preparedCount: Int { state.withLock { $0.statements.count } }
+
     func close() async {
         try? await threadPool.runIfActive {
             self.state.withLock { state in

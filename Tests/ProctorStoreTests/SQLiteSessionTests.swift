@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import ProctorCore
+import SQLKit
+import Testing
+
+@testable import ProctorStore
+
+/// The store's SQLite connection: statements prepared once and kept (up to a bound), rows read by name for
+/// SQLKit's callers and by position for records, SQLite's own errors carried, `REGEXP` installed, and a write
+/// transaction's statements run inline without losing what a failing statement must undo.
+@Suite struct SQLiteSessionTests {
+    private func withSession(
+        inline: Bool = false,
+        _ body: (SQLiteSession) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("session-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let session = try await SQLiteSession.open(
+            path: directory.appendingPathComponent("test.sqlite").path,
+            logger: Logger(label: "test"),
+            inlineInTransaction: inline
+        )
+        do {
+            try await body(session)
+        } catch {
+            await session.close()
+            throw error
+        }
+        await session.close()
+    }
+
+    @Test func aStatementIsPreparedOnceAndTheCacheIsBounded() async throws {
+        try await withSession { session in
+            try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)").run()
+            let before = session.preparedCount
+            for index in 0..<5 {
+                try await session.raw("INSERT INTO t (name) VALUES (\(bind: "row-\(index)"))").run()
+            }
+            #expect(session.preparedCount == before + 1)
+            // More distinct texts than the cache holds: the oldest go, and every statement still answers.
+            for index in 0..<(SQLiteSession.statementCapacity + 20) {
+                let row = try await session.raw("SELECT \(unsafeRaw: String(index)) AS n").first()
+                #expect(try row?.decode(column: "n", as: Int.self) == index)
+            }
+            #expect(session.preparedCount == SQLiteSession.statementCapacity)
+            let names = try await session.raw("SELECT name FROM t ORDER BY id").all().map {
+                try $0.decode(column: "name", as: String.self)
+            }
+            #expect(names == (0..<5).map { "row-\($0)" })
+        }
+    }
+
+    @Test func rowsAreReadByNameWithNullsAndBlobs() async throws {
+        try await withSession { session in
+            let row = try #require(
+                try await session.raw("SELECT 1 AS a, NULL AS b, 2.5 AS c, 'x' AS d, x'6869' AS e").first()
+            )
+            #expect(row.allColumns == ["a", "b", "c", "d", "e"])
+            #expect(try row.decode(column: "a", as: Int.self) == 1)
+            #expect(try row.decodeNil(column: "b"))
+            #expect(try row.decode(column: "c", as: Double.self) == 2.5)
+            #expect(try row.decode(column: "d", as: String.self) == "x")
+            #expect(!row.contains(column: "missing"))
+            #expect(throws: DecodingError.self) { try row.decode(column: "missing", as: Int.self) }
+        }
+    }
+
+    @Test func sqliteErrorsKeepSQLiteWords() async throws {
+        try await withSession { session in
+            try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)").run()
+            try await session.raw("INSERT INTO t (name) VALUES ('a')").run()
+            let failure = await #expect(throws: SQLiteFailure.self) {
+                try await session.raw("INSERT INTO t (name) VALUES ('a')").run()
+            }
+            #expect(failure?.description.contains("UNIQUE constraint failed") == true)
+            // The failed statement was reset: the same text runs again.
+            try await session.raw("INSERT INTO t (name) VALUES ('b')").run()
+            await #expect(throws: SQLiteFailure.self) { try await session.raw("SELECT * FROM nowhere").run() }
+        }
+    }
+
+    @Test func regexpMatchesAsTheFiltersExpect() async throws {
+        try await withSession { session in
+            func value(_ sql: String) async throws -> Int? {
+                let row = try await session.raw(SQLQueryString(sql)).first()
+                return try row.flatMap { try $0.decodeNil(column: "m") ? nil : $0.decode(column: "m", as: Int.self) }
+            }
+            var answers: [Int?] = []
+            for sql in [
+                "SELECT 'DHCP-1' REGEXP '^DHCP' AS m", "SELECT 'dhcp-1' REGEXP '^DHCP' AS m",
+                "SELECT 'dhcp-1' REGEXP '(?i)^DHCP' AS m", "SELECT 12 REGEXP '1' AS m", "SELECT 'x' REGEXP '(' AS m",
+                "SELECT 'x' REGEXP NULL AS m",
+            ] {
+                answers.append(try await value(sql))
+            }
+            #expect(answers == [1, 0, 1, 0, 0, nil])
+        }
+    }
+
+    /// The writer's statements inside its transaction run inline; a failing one is still undone by its
+    /// savepoint, and the rest commit.
+    @Test func inlineStatementsInATransactionRollBackToTheirSavepoint() async throws {
+        try await withSession(inline: true) { session in
+            try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)").run()
+            try await session.raw("BEGIN IMMEDIATE").run()
+            try await session.raw("INSERT INTO t (name) VALUES ('kept')").run()
+            try await session.raw("SAVEPOINT w").run()
+            try await session.raw("INSERT INTO t (name) VALUES ('undone')").run()
+            await #expect(throws: SQLiteFailure.self) {
+                try await session.raw("INSERT INTO t (name) VALUES ('kept')").run()
+            }
+            try await session.raw("ROLLBACK TO w").run()
+            try await session.raw("RELEASE w").run()
+            try await session.raw("COMMIT").run()
+            let names = try await session.raw("SELECT name FROM t ORDER BY id").all().map {
+                try $0.decode(column: "name", as: String.self)
+            }
+            #expect(names == ["kept"])
+        }
+    }
+
+    @Test func aClosedSessionRefusesStatements() async throws {
+        try await withSession { session in
+            await session.close()
+            #expect(session.isClosed)
+            await #expect(throws: SQLiteFailure.self) { try await session.raw("SELECT 1").run() }
+        }
+    }
+}
