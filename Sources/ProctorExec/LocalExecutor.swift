@@ -52,7 +52,7 @@ public struct LocalExecutor: Service {
         let busy = SlotCounter(total: slots, activity: queue.lifecycle.activity)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let generation = await queue.lifecycle.events.generation
+                let generation = await queue.lifecycle.events.runGeneration
                 if await busy.count < slots {
                     do {
                         if let run = try await queue.claim(claimant: claimant, executor: .local) {
@@ -79,7 +79,7 @@ public struct LocalExecutor: Service {
                         logger.warning("cannot claim a run: \(error)")
                     }
                 }
-                await queue.lifecycle.events.wait(after: generation, timeout: .seconds(1))
+                await queue.lifecycle.events.waitForRuns(after: generation, timeout: .seconds(1))
             }
             group.cancelAll()
         }
@@ -162,10 +162,11 @@ public struct LocalReporter: RunReporter {
         try await queue.heartbeat(runID: run.id, claim: claim)
     }
 
-    /// Wakes on any change the store announces, so that a cancel stops the run at once.
+    /// Wakes on any change to runs the store announces, so that a cancel stops the run at once (not at the run's
+    /// own log lines).
     public func waitForChange(upTo limit: Duration) async {
         let events = queue.lifecycle.events
-        await events.wait(after: await events.generation, timeout: limit)
+        await events.waitForRuns(after: await events.runGeneration, timeout: limit)
     }
 
     public func cancelRequested() async -> Bool {

@@ -44,14 +44,14 @@ public struct WebhookDispatcher: Service {
         var after = try await latestEventSeq()
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let generation = await services.events.generation
+            let generation = await services.events.runGeneration
             do {
                 after = try await enqueue(after: after)
                 try await deliverDue(through: client)
             } catch {
                 logger.warning("webhooks: \(error)")
             }
-            await services.events.wait(after: generation, timeout: .seconds(1))
+            await services.events.waitForRuns(after: generation, timeout: .seconds(1))
         }
         try? await client.shutdown()
     }

@@ -100,9 +100,18 @@ public struct Scope: Sendable, Equatable {
 /// Carries "something changed" between processes that share one database (several `serve` replicas on
 /// PostgreSQL, through its LISTEN/NOTIFY), so that a follower on one replica wakes at a change made through another.
 public protocol ChangeFeed: Sendable {
-    /// Tells the other processes that something changed.
-    func announce() async
-    /// Calls `onChange` whenever another process announces a change (and once after each reconnection, in case one
-    /// was missed), until the store shuts down.
-    func follow(_ onChange: @escaping @Sendable () async -> Void) async
+    /// Tells the other processes that something changed: `topic` says what (``ChangeTopic``).
+    func announce(_ topic: ChangeTopic) async
+    /// Calls `onChange` whenever another process announces a change, with its topic (and with nil once after each
+    /// reconnection, in case something was missed), until the store shuts down.
+    func follow(_ onChange: @escaping @Sendable (ChangeTopic?) async -> Void) async
+}
+
+/// What a change was about, so that a waiter wakes only for what it waits for: a claimer long-polling for a run
+/// has nothing to do when a running job appends to its log.
+public enum ChangeTopic: String, Sendable, CaseIterable {
+    /// A run was created, changed state, was claimed, cancelled or deleted.
+    case runs
+    /// A run's log grew.
+    case logs
 }

@@ -51,7 +51,7 @@ package struct AgentController {
         let claimant = AgentRegistry.claimant(agent)
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
-            let generation = await services.events.generation
+            let generation = await services.events.runGeneration
             await services.agents.seen(agentID: agent.id)
             if let run = try await services.queue.claim(
                 claimant: claimant,
@@ -62,7 +62,10 @@ package struct AgentController {
                 return JSONResponse.make(.object(["run": run.publicJSON(), "claimant": .string(claimant)]))
             }
             if ContinuousClock.now >= deadline || Task.isCancelled { return Response(status: .noContent) }
-            await services.events.wait(after: generation, timeout: min(.seconds(1), deadline - ContinuousClock.now))
+            await services.events.waitForRuns(
+                after: generation,
+                timeout: min(.seconds(1), deadline - ContinuousClock.now)
+            )
         }
     }
 

@@ -163,10 +163,11 @@ final class PostgresChangeFeed: ChangeFeed {
         self.logger = logger
     }
 
-    func announce() async {
+    /// A notification's payload: `<origin> <topic>`.
+    func announce(_ topic: ChangeTopic) async {
         do {
             try await sessions.withSession { db in
-                try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: origin))").run()
+                try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: origin + " " + topic.rawValue))").run()
             }
         } catch {
             // The change is stored; the other replicas' waits still end at their timeouts.
@@ -174,7 +175,7 @@ final class PostgresChangeFeed: ChangeFeed {
         }
     }
 
-    func follow(_ onChange: @escaping @Sendable () async -> Void) async {
+    func follow(_ onChange: @escaping @Sendable (ChangeTopic?) async -> Void) async {
         var attempt = 0
         while !state.withLock({ $0.isShutDown }) {
             do {
@@ -196,10 +197,13 @@ final class PostgresChangeFeed: ChangeFeed {
                 let notifications = try await listener.listen(channel)
                 attempt = 0
                 anchors.invalidateAll()
-                await onChange()  // whatever happened while no one listened
-                for try await notification in notifications where notification.payload != origin {
+                await onChange(nil)  // whatever happened while no one listened
+                for try await notification in notifications {
+                    let parts = notification.payload.split(separator: " ", maxSplits: 1).map(String.init)
+                    guard parts.first != origin else { continue }
                     anchors.invalidateAll()
-                    await onChange()
+                    // A payload without a known topic (an older replica's) may be about anything.
+                    await onChange(parts.count == 2 ? ChangeTopic(rawValue: parts[1]) : nil)
                 }
             } catch {
                 if !state.withLock({ $0.isShutDown }) {

@@ -45,6 +45,35 @@ import Testing
         for store in [first, second, other] { await store.shutdown() }
     }
 
+    /// Another replica's log lines wake this replica's log followers, not its claimers; its run changes wake both.
+    @Test func anotherReplicasLogLinesDoNotWakeClaimers() async throws {
+        guard TestBackend.available.contains(.postgres),
+            let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"]
+        else { return }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let first = try await SQLStore.postgres(url: url, connections: 2, schema: schema, logger: logger)
+        let second = try await SQLStore.postgres(url: url, connections: 2, schema: schema, logger: logger)
+        let replicaA = EventHub(feed: first.changeFeed)
+        let replicaB = EventHub(feed: second.changeFeed)
+        for hub in [replicaA, replicaB] where await hub.generation == 0 {
+            await hub.wait(after: 0, timeout: .seconds(30))
+        }
+        for _ in 0..<5 {
+            let seen = await replicaB.generation
+            let runsSeen = await replicaB.runGeneration
+            await replicaA.publish(.logs)
+            await replicaB.wait(after: seen, timeout: .seconds(10))
+            #expect(await replicaB.generation != seen, "replica B's log followers did not hear of the log line")
+            #expect(await replicaB.runGeneration == runsSeen, "replica B's claimers woke for a log line")
+            await replicaA.publish(.runs)
+            await replicaB.waitForRuns(after: runsSeen, timeout: .seconds(10))
+            #expect(await replicaB.runGeneration != runsSeen, "replica B's claimers did not hear of the run change")
+        }
+        for store in [first, second] { await store.shutdown() }
+    }
+
     @Test func sqliteHasNoFeed() async throws {
         let store = try await TestBackend.sqlite.makeStore()
         #expect(store.changeFeed == nil)

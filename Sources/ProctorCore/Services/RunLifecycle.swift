@@ -8,57 +8,71 @@ import ProctorStoreWriting
 /// change between its check and its wait is never missed; without a change feed (SQLite: one process), replicas
 /// would see each other's changes only through the wait's timeout.
 public actor EventHub {
+    /// Moves at every change, whatever its topic.
     public private(set) var generation: UInt64 = 0
-    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    /// Moves at every change that may give a claimer work or a running job news (``ChangeTopic/runs``, or a
+    /// change of unknown topic), not at a log's growth.
+    public private(set) var runGeneration: UInt64 = 0
+    private var waiters: [UUID: (continuation: CheckedContinuation<Void, Never>, runsOnly: Bool)] = [:]
     private let feed: (any ChangeFeed)?
-    /// An announcement is being sent; ``announcePending`` asks for one more after it (a burst of changes costs
-    /// at most two NOTIFYs, not one each).
+    /// An announcement is being sent; ``announcePending`` holds the topics to announce after it (a burst of
+    /// changes costs at most one NOTIFY more per topic, not one each).
     private var announcing = false
-    private var announcePending = false
+    private var announcePending: Set<ChangeTopic> = []
 
     public init(feed: (any ChangeFeed)? = nil) {
         self.feed = feed
         if let feed {
             Task { [weak self] in
-                await feed.follow { [weak self] in await self?.wakeLocally() }
+                await feed.follow { [weak self] topic in await self?.wakeLocally(topic) }
             }
         }
     }
 
-    /// Something changed: wake every waiter here, and tell the other replicas.
-    public func publish() {
-        wakeLocally()
+    /// Something changed: wake the waiters here it concerns, and tell the other replicas.
+    public func publish(_ topic: ChangeTopic = .runs) {
+        wakeLocally(topic)
         guard let feed else { return }
-        if announcing {
-            announcePending = true
-            return
-        }
+        announcePending.insert(topic)
+        if announcing { return }
         announcing = true
         Task { await self.announce(through: feed) }
     }
 
     private func announce(through feed: any ChangeFeed) async {
-        repeat {
-            announcePending = false
-            await feed.announce()
-        } while announcePending
+        while let topic = announcePending.popFirst() {
+            await feed.announce(topic)
+        }
         announcing = false
     }
 
-    /// Another replica changed something: wake every waiter here only.
-    private func wakeLocally() {
+    /// A change here or in another replica (nil: of unknown topic): wake the waiters here it concerns.
+    private func wakeLocally(_ topic: ChangeTopic?) {
         generation &+= 1
-        let pending = waiters
-        waiters.removeAll()
-        for continuation in pending.values { continuation.resume() }
+        let concernsRuns = topic != .logs
+        if concernsRuns { runGeneration &+= 1 }
+        for (id, waiter) in waiters where concernsRuns || !waiter.runsOnly {
+            waiters.removeValue(forKey: id)
+            waiter.continuation.resume()
+        }
+    }
+
+    /// Returns when the run generation (``runGeneration``) moves past `seen`, or after `timeout`: for claimers and
+    /// running jobs, which a log's growth does not concern.
+    public func waitForRuns(after seen: UInt64, timeout: Duration) async {
+        await wait(after: seen, timeout: timeout, runsOnly: true)
     }
 
     /// Returns when the generation moves past `seen`, or after `timeout`.
     public func wait(after seen: UInt64, timeout: Duration) async {
-        if generation != seen { return }
+        await wait(after: seen, timeout: timeout, runsOnly: false)
+    }
+
+    private func wait(after seen: UInt64, timeout: Duration, runsOnly: Bool) async {
+        if (runsOnly ? runGeneration : generation) != seen { return }
         let id = UUID()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.suspend(id, seen: seen) }
+            group.addTask { await self.suspend(id, seen: seen, runsOnly: runsOnly) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 await self.resume(id)
@@ -69,18 +83,18 @@ public actor EventHub {
         }
     }
 
-    private func suspend(_ id: UUID, seen: UInt64) async {
+    private func suspend(_ id: UUID, seen: UInt64, runsOnly: Bool) async {
         await withCheckedContinuation { continuation in
-            if Task.isCancelled || generation != seen {
+            if Task.isCancelled || (runsOnly ? runGeneration : generation) != seen {
                 continuation.resume()
             } else {
-                waiters[id] = continuation
+                waiters[id] = (continuation, runsOnly)
             }
         }
     }
 
     private func resume(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.resume()
+        waiters.removeValue(forKey: id)?.continuation.resume()
     }
 }
 

@@ -62,7 +62,7 @@ public struct RunLogs: Sendable {
             )
             return End(bytes: end.bytes + Int64(text.utf8.count), lines: end.lines + lines)
         }
-        await events.publish()
+        await events.publish(.logs)
         return result
     }
 
