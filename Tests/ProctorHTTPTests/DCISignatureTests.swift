@@ -265,6 +265,13 @@ private func verifies(_ request: DCISignature.Request, now: Date = frozen, secre
         #expect(malformed { $0["authorization"] = "" })
     }
 
+    /// The stamp DCI and S3 signatures carry: UTC, whole seconds (a fraction is dropped, never rounded up).
+    @Test func theBasicStampIsUTCToTheWholeSecond() {
+        #expect(Credentials.basicUTCStamp(Date(timeIntervalSince1970: 0)) == "19700101T000000Z")
+        #expect(Credentials.basicUTCStamp(Date(timeIntervalSince1970: 1_709_251_199.999)) == "20240229T235959Z")
+        #expect(Credentials.basicUTCStamp(Date(timeIntervalSince1970: 1_565_723_334.5)) == "20190813T190854Z")
+    }
+
     @Test func signProducesWhatTheClientSends() throws {
         let vector = vectors[1]
         let headers = DCISignature.sign(

@@ -92,18 +92,9 @@ public enum Credentials {
     /// A date as `YYYYMMDDTHHMMSSZ` (UTC, whole seconds), the stamp request signatures carry (`X-DCI-Date`,
     /// `x-amz-date`).
     public static func basicUTCStamp(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(
-            format: "%04d%02d%02dT%02d%02d%02dZ",
-            Int(parts.tm_year) + 1900,
-            Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday),
-            Int(parts.tm_hour),
-            Int(parts.tm_min),
-            Int(parts.tm_sec)
-        )
+        // The whole second's RFC 3339 text (`2019-08-13T19:08:54.000000Z`) without its separators and fraction.
+        let text = Timestamp.rfc3339(micros: Int64(date.timeIntervalSince1970.rounded(.down)) * 1_000_000)
+        return String(text.prefix(19).filter { $0 != "-" && $0 != ":" }) + "Z"
     }
 
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
