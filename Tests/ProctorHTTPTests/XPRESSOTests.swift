@@ -315,6 +315,23 @@ import Testing
         }
     }
 
+    /// Asks for two Polaris builds of `polaris/image` in lab-a, `t-main` from git ref `main` (which the test builder
+    /// builds) and `t-broken` from `broken` (which it fails), and returns them by ref once both finished.
+    func buildMainAndBroken(_ client: any TestClientProtocol, _ app: TestApp, baseRef: String? = nil) async throws
+        -> [String: Record]
+    {
+        var ids: [String: String] = [:]
+        for ref in ["main", "broken"] {
+            let base = baseRef.map { #", "base_ref": "\#($0)""# } ?? ""
+            let body =
+                #"{"name": "polaris/image", "tag": "t-\#(ref)", "git_ref": "\#(ref)"\#(base), "groups": ["lab-a"]}"#
+            let (status, image, _) = try await call(client, .post, "/images/polaris_build", body: body)
+            #expect(status == .ok)
+            ids[ref] = image["uuid"]?.stringValue ?? ""
+        }
+        return try await Self.finishedBuilds(ids, in: app)
+    }
+
     /// The image builds of `ids` (by ref) once none is `building` any more, or as they are after 30 s.
     static func finishedBuilds(_ ids: [String: String], in app: TestApp) async throws -> [String: Record] {
         var builds: [String: Record] = [:]
@@ -328,15 +345,7 @@ import Testing
 
     @Test func polarisBuildRunsTheBuilderToBuiltOrFailed() async throws {
         try await withLab(live: true) { client, app in
-            var ids: [String: String] = [:]
-            for ref in ["main", "broken"] {
-                let body =
-                    #"{"name": "polaris/image", "tag": "t-\#(ref)", "git_ref": "\#(ref)", "base_ref": "v1.0", "groups": ["lab-a"]}"#
-                let (status, image, _) = try await call(client, .post, "/images/polaris_build", body: body)
-                #expect(status == .ok)
-                ids[ref] = image["uuid"]?.stringValue ?? ""
-            }
-            let builds = try await Self.finishedBuilds(ids, in: app)
+            let builds = try await buildMainAndBroken(client, app, baseRef: "v1.0")
             let built = try #require(builds["main"])
             #expect(built.string("status") == "built")
             let path = try #require(built.string("storage_path"))
@@ -358,15 +367,7 @@ import Testing
     @Test func aBuiltTarballIsKeptInTheObjectStore() async throws {
         guard let settings = try await S3Peer.freshBucket() else { return }
         try await withLab(live: true, objectStore: settings) { client, app in
-            var ids: [String: String] = [:]
-            for ref in ["main", "broken"] {
-                let body =
-                    #"{"name": "polaris/image", "tag": "t-\#(ref)", "git_ref": "\#(ref)", "groups": ["lab-a"]}"#
-                let (status, image, _) = try await call(client, .post, "/images/polaris_build", body: body)
-                #expect(status == .ok)
-                ids[ref] = image["uuid"]?.stringValue ?? ""
-            }
-            let builds = try await Self.finishedBuilds(ids, in: app)
+            let builds = try await buildMainAndBroken(client, app)
             let built = try #require(builds["main"])
             #expect(built.string("status") == "built")
             let runID = built.string("run_id") ?? ""
