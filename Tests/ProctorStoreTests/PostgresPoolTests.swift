@@ -12,13 +12,18 @@ import Testing
     @Test func aRequestThatCannotGetAConnectionInTimeIsUnavailable() async throws {
         guard TestBackend.available.contains(.postgres) else { return }
         let store = try await TestBackend.postgres.makeStore(postgresConnections: 1, postgresWait: .seconds(1))
+        // The one connection is open and idle before it is held: on a busy machine, opening it can itself take
+        // longer than the wait.
+        _ = try await store.count(.groups, query: Query(), scope: .everything)
+        let (holding, isHolding) = AsyncStream<Void>.makeStream()
         let held = Task {
             try await store.transaction { transaction in
                 _ = try await transaction.insert(Record(.groups, ["name": .string("held")]))
+                isHolding.yield()
                 try await Task.sleep(for: .seconds(3))
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        for await _ in holding { break }
         let started = ContinuousClock.now
         await #expect(throws: ProctorError.self) {
             do {
