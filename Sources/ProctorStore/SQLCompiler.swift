@@ -251,7 +251,7 @@ struct SQLCompiler {
                 " AND EXISTS (SELECT 1 FROM \(unsafeRaw: labelsTable) AS x WHERE x.key = \(bind: key) AND x.value = d.v AND "
                 + matching + ")"
         }
-        return statement + " ORDER BY v LIMIT \(bind: limit)"
+        return statement + " ORDER BY v" + .limit(limit)
     }
 
     /// How many distinct values label `key` has, counted up to `cap + 1`.
@@ -264,7 +264,8 @@ struct SQLCompiler {
     func labelValues(_ key: String, ofRowsMatching clause: SQLQueryString, limit: Int) -> SQLQueryString {
         // CROSS JOIN: SQLite keeps the matching rows as the outer loop.
         "SELECT DISTINCT k.value AS v FROM (SELECT seq FROM \(unsafeRaw: table) WHERE " + clause
-            + ") AS m CROSS JOIN \(unsafeRaw: labelsTable) AS k WHERE k.row_seq = m.seq AND k.key = \(bind: key) ORDER BY v LIMIT \(bind: limit)"
+            + ") AS m CROSS JOIN \(unsafeRaw: labelsTable) AS k WHERE k.row_seq = m.seq AND k.key = \(bind: key) ORDER BY v"
+            + .limit(limit)
     }
 
     /// The condition "the row of labels row `x` matches `query` in `scope`", on what `x` carries when it can be,
@@ -588,3 +589,12 @@ func joined(_ parts: [SQLQueryString], _ separator: String) -> SQLQueryString {
 }
 
 func conjunction(_ parts: [SQLQueryString]) -> SQLQueryString { joined(parts, " AND ") }
+
+extension SQLQueryString {
+    /// ` LIMIT rows`, the count written into the statement's text rather than bound.
+    ///
+    /// Why: SQLite re-prepares a statement whose LIMIT is a bound parameter every time a value is bound to it
+    /// (it plans with the limit's value), so a kept statement with `LIMIT ?` was parsed and planned again on
+    /// every page. A literal count keeps one prepared statement per distinct limit, and the planner still sees it.
+    static func limit(_ rows: Int) -> SQLQueryString { " LIMIT \(unsafeRaw: String(rows))" }
+}

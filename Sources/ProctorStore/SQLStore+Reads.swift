@@ -168,7 +168,7 @@ extension SQLStore {
             statement += " WHERE " + conjunction(conditions)
         }
         statement += " ORDER BY " + compiler.orderBy(keys)
-        statement += " LIMIT \(bind: rows)"
+        statement += .limit(rows)
         if skip > 0 { statement += " OFFSET \(bind: skip)" }
         plan.statement = statement
         return plan
@@ -238,7 +238,7 @@ extension SQLStore {
         var statement: SQLQueryString =
             "SELECT DISTINCT \(unsafeRaw: quoted(spec.name)) AS v FROM \(unsafeRaw: compiler.table)"
         if let clause { statement += " WHERE " + clause }
-        statement += " ORDER BY v LIMIT \(bind: limit)"
+        statement += " ORDER BY v" + .limit(limit)
         return try await read { db in
             try await db.raw(statement).all().map { try codec.decodeValue($0, column: "v", type: spec.type) }
         }
@@ -268,7 +268,7 @@ extension SQLStore {
         if forced == nil, let clause {
             let few: SQLQueryString =
                 "SELECT COUNT(*) AS n FROM (SELECT 1 FROM \(unsafeRaw: compiler.table) WHERE " + clause
-                + " LIMIT \(bind: Self.distinctFromRows + 1)) AS m"
+                + .limit(Self.distinctFromRows + 1) + ") AS m"
             if try await db.raw(few).first()?.decode(column: "n", as: Int.self) ?? 0 <= Self.distinctFromRows {
                 plan = .fromRows
             } else {
@@ -295,7 +295,7 @@ extension SQLStore {
             statement =
                 "SELECT DISTINCT value AS v FROM \(unsafeRaw: compiler.labelsTable) WHERE key = \(bind: key)"
                 + " AND row_seq IN (SELECT seq FROM \(unsafeRaw: compiler.table) WHERE " + clause
-                + ") ORDER BY v LIMIT \(bind: limit)"
+                + ") ORDER BY v" + .limit(limit)
         }
         return try await db.raw(statement).all()
     }

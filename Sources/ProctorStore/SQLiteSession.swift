@@ -103,6 +103,16 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     /// How many statements the connection keeps prepared (tests).
     var preparedCount: Int { state.withLock { $0.statements.count } }
 
+    /// How many times SQLite prepared the kept statements again after their first preparation (tests): a
+    /// statement is re-prepared when the schema changes or a value bound to it may change its plan.
+    var repreparedCount: Int {
+        state.withLock { state in
+            state.statements.values.reduce(0) {
+                $0 + Int(sqlite_nio_sqlite3_stmt_status($1, Int32(SQLITE_STMTSTATUS_REPREPARE), 0))
+            }
+        }
+    }
+
     func close() async {
         try? await threadPool.runIfActive {
             self.state.withLock { state in

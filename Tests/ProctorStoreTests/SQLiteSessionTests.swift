@@ -52,6 +52,23 @@ import Testing
         }
     }
 
+    @Test func aLiteralLimitKeepsTheStatementPlannedWhereABoundOneIsPlannedAgain() async throws {
+        try await withSession { session in
+            try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)").run()
+            for index in 0..<10 { try await session.raw("INSERT INTO t (name) VALUES (\(bind: "r\(index)"))").run() }
+            // A bound LIMIT: SQLite plans the statement again on every new binding.
+            for _ in 0..<3 { _ = try await session.raw("SELECT id FROM t ORDER BY id LIMIT \(bind: 5)").all() }
+            let bound = session.repreparedCount
+            #expect(bound >= 2)
+            // The store's lists write the limit into the text: the kept statement runs as prepared.
+            for _ in 0..<3 {
+                let ids = try await session.raw("SELECT id FROM t WHERE id > \(bind: 2) ORDER BY id" + .limit(5)).all()
+                #expect(ids.count == 5)
+            }
+            #expect(session.repreparedCount == bound)
+        }
+    }
+
     @Test func rowsAreReadByNameWithNullsAndBlobs() async throws {
         try await withSession { session in
             let row = try #require(
