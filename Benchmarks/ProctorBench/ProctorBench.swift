@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ProctorCore
+import ProctorHTTPKit
 import ProctorStore
 
 /// `proctor-bench store`: seeds runs and times the list queries issue #2 asks about, for SQLite and PostgreSQL.
@@ -87,6 +88,7 @@ struct ProctorBench: AsyncParsableCommand {
     var seconds = 30.0
 
     func run() async throws {
+        AllocatorTuning.apply()
         if let labSimulation {
             let options = LabSimulation.Options(
                 replicas: labSimulation.split(separator: ",").map(String.init),

@@ -159,6 +159,7 @@ extension Proctor {
         }
 
         func run() async throws {
+            AllocatorTuning.apply()
             let environment = ProcessInfo.processInfo.environment
             var configuration = AppConfiguration(
                 host: host,
