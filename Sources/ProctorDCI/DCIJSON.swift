@@ -24,9 +24,9 @@ enum DCIJSON {
     }
 
     /// ``DCIRender/strings(_:_:)``.
-    static func strings(_ record: Record, _ field: String, into out: inout [UInt8]) {
+    static func strings(_ texts: [String], into out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
-        for (index, text) in record.strings(field).enumerated() {
+        for (index, text) in texts.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             string(text, into: &out)
         }
@@ -54,40 +54,61 @@ enum DCIJSON {
     }
 
     // MARK: Rows
+    //
+    // Each shape resolves its fields' slots once (``FieldSlot``), so that writing a page of rows reads each value
+    // by position instead of hashing its name per row.
 
-    /// What ``DCIRender``'s `base` gives every row: `id`, `etag`, `created_at`, `updated_at`.
-    private static func base<Row>(_ record: @escaping @Sendable (Row) -> Record) -> [String: DCIObjectShape<Row>.Write]
+    /// What ``DCIRender``'s `base` gives every row of `kind`: `id`, `etag`, `created_at`, `updated_at`.
+    private static func base<Row>(_ kind: ResourceKind, _ record: @escaping @Sendable (Row) -> Record)
+        -> [String: DCIObjectShape<Row>.Member]
     {
-        [
-            "id": { string(record($0).id, into: &$1) },
-            "etag": { string(record($0).etag, into: &$1) },
-            "created_at": { time(record($0)["created_at"], into: &$1) },
-            "updated_at": { time(record($0)["updated_at"], into: &$1) },
+        let created = FieldSlot(kind, "created_at")
+        let updated = FieldSlot(kind, "updated_at")
+        return [
+            "id": .always { string(record($0).id, into: &$1) },
+            "etag": .always { string(record($0).etag, into: &$1) },
+            "created_at": .always { time(record($0)[created], into: &$1) },
+            "updated_at": .always { time(record($0)[updated], into: &$1) },
         ]
     }
 
+    /// A member that is the string (or null) in a field of the row.
+    private static func text<Row>(_ slot: FieldSlot, of record: @escaping @Sendable (Row) -> Record)
+        -> DCIObjectShape<Row>.Member
+    {
+        .always { string(record($0)[slot], into: &$1) }
+    }
+
     /// ``DCIRender/jobstate(_:)``.
-    static let jobstate = DCIObjectShape<Record>([
-        "id": .always { string($0.id, into: &$1) },
-        "job_id": .always { string($0["run_id"], into: &$1) },
-        "status": .always { string($0["status"], into: &$1) },
-        "comment": .always { string($0["comment"], into: &$1) },
-        "created_at": .always { time($0["created_at"], into: &$1) },
-    ])
+    static let jobstate: DCIObjectShape<Record> = {
+        let row: @Sendable (Record) -> Record = { $0 }
+        let created = RunEvent.slot(.createdAt)
+        return DCIObjectShape([
+            "id": .always { string($0.id, into: &$1) },
+            "job_id": text(RunEvent.slot(.runID), of: row),
+            "status": text(RunEvent.slot(.status), of: row),
+            "comment": text(RunEvent.slot(.comment), of: row),
+            "created_at": .always { time($0[created], into: &$1) },
+        ])
+    }()
 
     /// ``DCIRender/file(_:)``.
-    static let file = DCIObjectShape<Record>(
-        base { (row: Record) in row }.mapValues { .always($0) }.merging([
-            "name": .always { string($0["name"], into: &$1) },
-            "mime": .always { string($0["mime"], into: &$1) },
-            "md5": .always { string($0["md5"], into: &$1) },
-            "size": .always { string(String($0.int("size") ?? 0), into: &$1) },
-            "job_id": .always { string($0["run_id"], into: &$1) },
-            "jobstate_id": .always { string($0["event_id"], into: &$1) },
-            "team_id": .always { string($0["group_id"], into: &$1) },
-            "state": .always { string($0["state"], into: &$1) },
-        ]) { $1 }
-    )
+    static let file: DCIObjectShape<Record> = {
+        let row: @Sendable (Record) -> Record = { $0 }
+        let size = StoredFile.slot(.size)
+        return DCIObjectShape(
+            base(.files, row).merging([
+                "name": text(StoredFile.slot(.name), of: row),
+                "mime": text(StoredFile.slot(.mime), of: row),
+                "md5": text(StoredFile.slot(.md5), of: row),
+                "size": .always { string(String($0[size].intValue ?? 0), into: &$1) },
+                "job_id": text(StoredFile.slot(.runID), of: row),
+                "jobstate_id": text(StoredFile.slot(.eventID), of: row),
+                "team_id": text(StoredFile.slot(.groupID), of: row),
+                "state": text(StoredFile.slot(.state), of: row),
+            ]) { $1 }
+        )
+    }()
 
     /// A job being written: its row, the page's embedded rows (each shared row already encoded), and what to write.
     struct JobRow {
@@ -98,6 +119,8 @@ enum DCIJSON {
         /// A listing leaves out `data`, and `keys_values` when the job has no options.
         let listing: Bool
 
+        private static let labelsSlot = Run.slot(.labels)
+
         init(
             _ record: Record,
             embed: DCIJobController.EmbedSet,
@@ -105,7 +128,7 @@ enum DCIJSON {
             listing: Bool
         ) {
             self.record = record
-            self.labels = record["labels"].jsonValue?.objectValue ?? [:]
+            self.labels = record[Self.labelsSlot].jsonValue?.objectValue ?? [:]
             self.embed = embed
             self.relations = relations
             self.listing = listing
@@ -119,29 +142,38 @@ enum DCIJSON {
     /// ``DCIRender/job(_:)`` and the embeds ``DCIJobController`` adds to it.
     static let job: DCIObjectShape<JobRow> = {
         typealias Member = DCIObjectShape<JobRow>.Member
-        var members: [String: Member] = base { (row: JobRow) in row.record }.mapValues { .always($0) }
+        let row: @Sendable (JobRow) -> Record = { $0.record }
+        let name = Run.slot(.name)
+        let topicID = Run.slot(.topicID)
+        let remoteciID = Run.slot(.remoteciID)
+        let tags = Run.slot(.tags)
+        let data = Run.slot(.data)
+        let duration = Run.slot(.duration)
+        let options = Run.slot(.options)
+        let components = Run.slot(.components)
+        var members = base(.runs, row)
         let own: [String: Member] = [
-            "name": .always { string($0.record.string("name") ?? "", into: &$1) },
-            "status": .always { string($0.record["status"], into: &$1) },
-            "comment": .always { string($0.record["comment"], into: &$1) },
-            "status_reason": .always { string($0.record["reason"], into: &$1) },
-            "configuration": .always { string($0.record["configuration"], into: &$1) },
-            "url": .always { string($0.record["url"], into: &$1) },
-            "topic_id": .always { string($0.record["topic_id"], into: &$1) },
+            "name": .always { string($0.record[name].stringValue ?? "", into: &$1) },
+            "status": text(Run.slot(.status), of: row),
+            "comment": text(Run.slot(.comment), of: row),
+            "status_reason": text(Run.slot(.reason), of: row),
+            "configuration": text(Run.slot(.configuration), of: row),
+            "url": text(Run.slot(.url), of: row),
+            "topic_id": text(topicID, of: row),
             "topic_id_secondary": .always { _, out in null(into: &out) },
-            "remoteci_id": .always { string($0.record["remoteci_id"], into: &$1) },
-            "team_id": .always { string($0.record["group_id"], into: &$1) },
+            "remoteci_id": text(remoteciID, of: row),
+            "team_id": text(Run.slot(.groupID), of: row),
             "product_id": .always { $0.label("product_id", into: &$1) },
             "pipeline_id": .always { $0.label("pipeline_id", into: &$1) },
-            "previous_job_id": .always { string($0.record["previous_run_id"], into: &$1) },
+            "previous_job_id": text(Run.slot(.previousRunID), of: row),
             "update_previous_job_id": .always { $0.label("update_previous_job_id", into: &$1) },
-            "state": .always { string($0.record["state"], into: &$1) },
-            "tags": .always { strings($0.record, "tags", into: &$1) },
-            "data": Member(when: { !$0.listing }) { json($0.record["data"], into: &$1) },
-            "duration": .always { number(($0.record["duration"].doubleValue ?? 0).rounded(.down), into: &$1) },
-            "user_agent": .always { string($0.record["user_agent"], into: &$1) },
-            "client_version": .always { string($0.record["client_version"], into: &$1) },
-            "keys_values": Member(when: { !$0.listing || !$0.record["options"].isNull }) { row, out in
+            "state": text(Run.slot(.state), of: row),
+            "tags": .always { strings($0.record[tags].stringsValue ?? [], into: &$1) },
+            "data": Member(when: { !$0.listing }) { json($0.record[data], into: &$1) },
+            "duration": .always { number(($0.record[duration].doubleValue ?? 0).rounded(.down), into: &$1) },
+            "user_agent": text(Run.slot(.userAgent), of: row),
+            "client_version": text(Run.slot(.clientVersion), of: row),
+            "keys_values": Member(when: { !$0.listing || !$0.record[options].isNull }) { row, out in
                 out.append(UInt8(ascii: "["))
                 for (index, entry) in DCIRender.keysValues(row.record).enumerated() {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -156,16 +188,16 @@ enum DCIJSON {
                 out.append(UInt8(ascii: "]"))
             },
             "topic": Member(when: { $0.embed.contains(.topic) }) {
-                $0.relations.one(.topics, $0.record.string("topic_id"), into: &$1)
+                $0.relations.one(.topics, $0.record[topicID].stringValue, into: &$1)
             },
             "remoteci": Member(when: { $0.embed.contains(.remoteci) }) {
-                $0.relations.one(.remotecis, $0.record.string("remoteci_id"), into: &$1)
+                $0.relations.one(.remotecis, $0.record[remoteciID].stringValue, into: &$1)
             },
             "team": Member(when: { $0.embed.contains(.team) }) {
                 $0.relations.one(.teams, $0.record.groupID, into: &$1)
             },
             "components": Member(when: { $0.embed.contains(.components) }) {
-                $0.relations.many(.components, $0.record.strings("components"), into: &$1)
+                $0.relations.many(.components, $0.record[components].stringsValue ?? [], into: &$1)
             },
             "results": Member(when: { $0.embed.contains(.results) }) {
                 JSONValue.array(DCIResults.stored($0.record)).write(into: &$1)

@@ -7,6 +7,9 @@ import ProctorHTTPKit
 /// `size` as a string, nulls where the real server has them), plus the newer fields dciclient reads (`tags`,
 /// `display_name`, `version`, `released_at`).
 enum DCIRender {
+    /// A job's `options`, where its key/values and result summaries are kept.
+    static let options = Run.slot(.options)
+
     /// `2019-10-28T00:11:35.988480`: UTC with microseconds and no zone, as DCI's `isoformat()` prints it.
     static func time(_ value: Value) -> JSONValue {
         guard let micros = value.intValue, !value.isNull else { return .null }
@@ -92,7 +95,7 @@ enum DCIRender {
 
     /// The job's key/values (metrics), kept in the run's options under `keys_values`.
     static func keysValues(_ record: Record) -> [(key: String, value: Double)] {
-        let stored = record["options"].jsonValue?["keys_values"]?.objectValue ?? [:]
+        let stored = record[options].jsonValue?["keys_values"]?.objectValue ?? [:]
         return stored.compactMap { key, value in
             if case .number(let number) = value { return (key, number) }
             return nil

@@ -37,7 +37,7 @@ struct DCIResults {
 
     /// The summaries kept on the run.
     static func stored(_ job: Record) -> [JSONValue] {
-        job["options"].jsonValue?["results"]?.arrayValue ?? []
+        job[DCIRender.options].jsonValue?["results"]?.arrayValue ?? []
     }
 
     /// Ingests a stored JUnit file into test results and records its summary on the run.

@@ -20,6 +20,23 @@ import Testing
         }
     }
 
+    /// A slot resolved once reads what the field's name reads: the value, null where the row lacks it, nil for the
+    /// optional read (a page of jobs is rendered through slots, each field looked up once per page).
+    @Test func aFieldSlotReadsWhatItsNameReads() {
+        let run = Run([.status: .string("running"), .tags: .strings(["a", "b"]), .reason: .null])
+        for field in Run.Field.allCases {
+            let slot = Run.slot(field)
+            #expect(slot.kind == .runs)
+            #expect(slot.position == ResourceKind.runs.schema.position(of: field.rawValue))
+            #expect(run.record[slot] == run.record[field.rawValue])
+            #expect(run.record[optional: slot] == run.record.value(field.rawValue))
+        }
+        #expect(run.record[optional: Run.slot(.reason)] == .null)
+        #expect(run.record[optional: Run.slot(.comment)] == nil)
+        #expect(run.record[Run.slot(.comment)] == .null)
+        #expect(run.record[Run.slot(.tags)] == .strings(["a", "b"]))
+    }
+
     @Test func aRecordOfAnotherKindIsNotTheEntity() {
         #expect(Run(Record(.profiles, ["name": .string("p")])) == nil)
         #expect(Run(nil) == nil)

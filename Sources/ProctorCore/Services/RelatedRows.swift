@@ -53,6 +53,7 @@ public struct RelatedRows: Sendable {
         scope: Scope = .everything
     ) async throws -> [String: [Record]] {
         let unique = Array(Set(parents))
+        let parentSlot = FieldSlot(kind, field)
         var groups: [String: [Record]] = [:]
         for start in stride(from: 0, to: unique.count, by: Self.idsPerQuery) {
             let chunk = Array(unique[start..<min(unique.count, start + Self.idsPerQuery)])
@@ -72,14 +73,19 @@ public struct RelatedRows: Sendable {
                     scope: scope
                 )
                 for row in page.items {
-                    guard let parent = row.string(field), groups[parent, default: []].count < perParent else {
-                        continue
-                    }
-                    groups[parent, default: []].append(row)
+                    guard let parent = row[parentSlot].stringValue else { continue }
+                    groups[parent, default: []].appendUnlessFull(row, limit: perParent)
                 }
                 cursor = page.nextCursor
             } while cursor != nil
         }
         return groups
+    }
+}
+
+extension Array {
+    /// Appends `element` unless the array already holds `limit` elements.
+    fileprivate mutating func appendUnlessFull(_ element: Element, limit: Int) {
+        if count < limit { append(element) }
     }
 }

@@ -193,3 +193,10 @@ extension StoreReader {
         )
     }
 }
+
+extension Entity {
+    /// The field's slot in this entity's rows (``Record/subscript(slot:)``).
+    public static func slot(_ field: Field) -> FieldSlot {
+        FieldSlot(kind, field.rawValue)
+    }
+}

@@ -124,3 +124,32 @@ public struct Record: Sendable, Equatable {
         out.append(UInt8(ascii: "}"))
     }
 }
+
+/// A field's position in its kind's schema, resolved once by name: for code that reads the same fields of many rows
+/// (a page of jobs rendered to JSON), where looking each name up again per row would hash it every time.
+public struct FieldSlot: Sendable, Hashable {
+    public let kind: ResourceKind
+    public let position: Int
+
+    /// The slot of `kind`'s field `name`; a name that is not one of its fields is a programming error.
+    public init(_ kind: ResourceKind, _ name: String) {
+        guard let position = kind.schema.position(of: name) else {
+            preconditionFailure("\(kind.rawValue) has no field \(name)")
+        }
+        self.kind = kind
+        self.position = position
+    }
+}
+
+extension Record {
+    /// The value in the field's slot, or null when the row does not carry it (as ``subscript(field:)``).
+    public subscript(slot: FieldSlot) -> Value {
+        self[optional: slot] ?? .null
+    }
+
+    /// The value in the field's slot, or nil when the row does not carry it (as ``value(_:)``).
+    public subscript(optional slot: FieldSlot) -> Value? {
+        precondition(slot.kind == kind, "a \(slot.kind.rawValue) slot read on a \(kind.rawValue) row")
+        return self[position: slot.position]
+    }
+}
