@@ -192,6 +192,14 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
             let statement = try Self.prepared(sql, in: &state, handle: handle)
             defer {
                 sqlite_nio_sqlite3_reset(statement)
+                Self.releaseLargeValues(binds, of: statement)
+            }
+            // Every run binds every parameter, so a kept statement's values are left bound between runs:
+            // `sqlite3_clear_bindings` marks a statement expired whenever its plan looked at a bound value (any
+            // `column = ?` its index does not serve, such as a list's filter beside its sort), and SQLite would
+            // then prepare it again on each run. A statement given fewer values than it has parameters is cleared
+            // first, so that none is left over from a previous run.
+            if binds.count < Int(sqlite_nio_sqlite3_bind_parameter_count(statement)) {
                 sqlite_nio_sqlite3_clear_bindings(statement)
             }
             for (index, bind) in binds.enumerated() {
@@ -226,6 +234,23 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
         state.statements[sql] = statement
         state.preparedOrder.append(sql)
         return statement
+    }
+
+    /// Values longer than this are unbound after the run rather than kept with the statement.
+    static let keptBindBytes = 4096
+
+    /// Unbinds the large texts and blobs of a run (a file's or a log's bytes), one by one, so that a kept statement
+    /// does not hold them until its next run. (Unbinding a value the plan did not look at leaves it planned.)
+    private static func releaseLargeValues(_ binds: [SQLiteData], of statement: OpaquePointer) {
+        for (index, bind) in binds.enumerated() {
+            let size: Int
+            switch bind {
+            case .text(let value): size = value.utf8.count
+            case .blob(let buffer): size = buffer.readableBytes
+            default: continue
+            }
+            if size > keptBindBytes { sqlite_nio_sqlite3_bind_null(statement, Int32(index + 1)) }
+        }
     }
 
     private static func bind(_ data: SQLiteData, at index: Int32, of statement: OpaquePointer) -> Int32 {

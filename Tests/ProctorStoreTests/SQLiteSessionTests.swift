@@ -56,8 +56,8 @@ import Testing
         try await withSession { session in
             try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)").run()
             for index in 0..<10 { try await session.raw("INSERT INTO t (name) VALUES (\(bind: "r\(index)"))").run() }
-            // A bound LIMIT: SQLite plans the statement again on every new binding.
-            for _ in 0..<3 { _ = try await session.raw("SELECT id FROM t ORDER BY id LIMIT \(bind: 5)").all() }
+            // A bound LIMIT: SQLite plans the statement again whenever its value changes (each page size asked).
+            for limit in 3...5 { _ = try await session.raw("SELECT id FROM t ORDER BY id LIMIT \(bind: limit)").all() }
             let bound = session.repreparedCount
             #expect(bound >= 2)
             // The store's lists write the limit into the text: the kept statement runs as prepared.
@@ -66,6 +66,34 @@ import Testing
                 #expect(ids.count == 5)
             }
             #expect(session.repreparedCount == bound)
+        }
+    }
+
+    /// A filter beside another index's sort (`status = ? ORDER BY created DESC`, every list's shape) makes SQLite's
+    /// plan look at the bound value; clearing the bindings after a run would expire the statement, and each run
+    /// would prepare it again.
+    @Test func aFilteredSortedStatementKeepsItsPlanFromRunToRun() async throws {
+        try await withSession { session in
+            try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, status TEXT, created INTEGER)").run()
+            try await session.raw("CREATE INDEX ix_t_created ON t (created)").run()
+            for index in 0..<10 {
+                let status = index % 2 == 0 ? "success" : "failure"
+                try await session.raw("INSERT INTO t (status, created) VALUES (\(bind: status), \(bind: index))").run()
+            }
+            let before = session.repreparedCount
+            for (status, expected) in [("success", [8, 6, 4]), ("failure", [9, 7, 5]), ("success", [8, 6, 4])] {
+                let rows = try await session.raw(
+                    "SELECT created FROM t WHERE status = \(bind: status) ORDER BY created DESC" + .limit(3)
+                ).all()
+                #expect(try rows.map { try $0.decode(column: "created", as: Int.self) } == expected)
+            }
+            #expect(session.repreparedCount == before)
+            // A large value is not kept bound with the statement, and the next run binds its own.
+            let large = String(repeating: "x", count: SQLiteSession.keptBindBytes + 1)
+            try await session.raw("INSERT INTO t (status, created) VALUES (\(bind: large), 100)").run()
+            try await session.raw("INSERT INTO t (status, created) VALUES (\(bind: "small"), 101)").run()
+            let statuses = try await session.raw("SELECT status FROM t WHERE created >= 100 ORDER BY created").all()
+            #expect(try statuses.map { try $0.decode(column: "status", as: String.self) } == [large, "small"])
         }
     }
 
