@@ -53,6 +53,9 @@ public struct RelatedRows: Sendable {
         scope: Scope = .everything
     ) async throws -> [String: [Record]] {
         let unique = Array(Set(parents))
+        guard kind.schema.position(of: field) != nil else {
+            throw ProctorError.unknownField(field, valid: kind.schema.filterableNames)
+        }
         let parentSlot = FieldSlot(kind, field)
         var groups: [String: [Record]] = [:]
         for start in stride(from: 0, to: unique.count, by: Self.idsPerQuery) {
