@@ -149,7 +149,6 @@ enum DCIJSON {
         let tags = Run.slot(.tags)
         let data = Run.slot(.data)
         let duration = Run.slot(.duration)
-        let options = Run.slot(.options)
         let components = Run.slot(.components)
         var members = base(.runs, row)
         let own: [String: Member] = [
@@ -173,7 +172,7 @@ enum DCIJSON {
             "duration": .always { number(($0.record[duration].doubleValue ?? 0).rounded(.down), into: &$1) },
             "user_agent": text(Run.slot(.userAgent), of: row),
             "client_version": text(Run.slot(.clientVersion), of: row),
-            "keys_values": Member(when: { !$0.listing || !$0.record[options].isNull }) { row, out in
+            "keys_values": Member(when: { !$0.listing || !$0.record[DCIRender.options].isNull }) { row, out in
                 out.append(UInt8(ascii: "["))
                 for (index, entry) in DCIRender.keysValues(row.record).enumerated() {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
