@@ -79,59 +79,194 @@ enum DCIJSON {
         .always { string(record($0)[slot], into: &$1) }
     }
 
-    /// ``DCIRender/jobstate(_:)``.
-    static let jobstate: DCIObjectShape<Record> = {
-        let row: @Sendable (Record) -> Record = { $0 }
-        let created = RunEvent.slot(.createdAt)
-        return DCIObjectShape([
-            "id": .always { string($0.id, into: &$1) },
-            "job_id": text(RunEvent.slot(.runID), of: row),
-            "status": text(RunEvent.slot(.status), of: row),
-            "comment": text(RunEvent.slot(.comment), of: row),
-            "created_at": .always { time($0[created], into: &$1) },
-        ])
-    }()
+    /// ``DCIRender/jobstate(_:)``, from the stored row in place: a page's embedded jobstates are written while the
+    /// store reads them (``RelatedRows/encodedChildren(_:field:parents:filter:sort:perParent:fields:scope:write:)``).
+    static let jobstate = ScannedShape(
+        .runEvents,
+        [
+            "id": .key("id"), "job_id": .text("run_id"), "status": .text("status"), "comment": .text("comment"),
+            "created_at": .time("created_at"),
+        ]
+    )
 
-    /// ``DCIRender/file(_:)``.
-    static let file: DCIObjectShape<Record> = {
-        let row: @Sendable (Record) -> Record = { $0 }
-        let size = StoredFile.slot(.size)
-        return DCIObjectShape(
-            base(.files, row).merging([
-                "name": text(StoredFile.slot(.name), of: row),
-                "mime": text(StoredFile.slot(.mime), of: row),
-                "md5": text(StoredFile.slot(.md5), of: row),
-                "size": .always { string(String($0[size].intValue ?? 0), into: &$1) },
-                "job_id": text(StoredFile.slot(.runID), of: row),
-                "jobstate_id": text(StoredFile.slot(.eventID), of: row),
-                "team_id": text(StoredFile.slot(.groupID), of: row),
-                "state": text(StoredFile.slot(.state), of: row),
-            ]) { $1 }
-        )
-    }()
+    /// ``DCIRender/file(_:)``, as ``jobstate`` is.
+    static let file = ScannedShape(
+        .files,
+        [
+            "id": .key("id"), "etag": .key("etag"), "created_at": .time("created_at"),
+            "updated_at": .time("updated_at"), "name": .text("name"), "mime": .text("mime"), "md5": .text("md5"),
+            "size": .count("size"), "job_id": .text("run_id"), "jobstate_id": .text("event_id"),
+            "team_id": .text("group_id"), "state": .text("state"),
+        ]
+    )
 
-    /// A job being written: its row, the page's embedded rows (each shared row already encoded), and what to write.
+    /// A DCI object written from a stored row read in place (``ScannedRow``): the fields it reads, in column order,
+    /// and how each member is written from its column. Every member is always present, so the members' keys are
+    /// laid out once as one run of bytes (`{"a":`, `,"b":`, …) and a row is written by a loop over plain values,
+    /// without a closure per member: a page embeds hundreds of these rows.
+    struct ScannedShape: Sendable {
+        /// How a member's value is written from its field's column.
+        enum Column: Sendable {
+            /// ``DCIRender/string(_:)``: the text, or null.
+            case text(String)
+            /// An id or etag, which DCI never gives as null: the text, or `""`.
+            case key(String)
+            /// ``DCIRender/time(_:)``.
+            case time(String)
+            /// An integer as a string (DCI gives a file's size so), 0 when null.
+            case count(String)
+
+            var field: String {
+                switch self {
+                case .text(let field), .key(let field), .time(let field), .count(let field): return field
+                }
+            }
+        }
+
+        private enum Format: Sendable { case text, key, time, count }
+
+        private struct Member: Sendable {
+            /// Where the member's `,"key":` (`{"key":` for the first) lies in ``keys``.
+            let keyStart: Int
+            let keyEnd: Int
+            let column: Int
+            let format: Format
+        }
+
+        let kind: ResourceKind
+        /// The fields a scan reads for this shape, in column order.
+        let fields: [String]
+        private let keys: [UInt8]
+        private let members: [Member]
+
+        init(_ kind: ResourceKind, _ columns: [String: Column]) {
+            self.kind = kind
+            let fields = Array(Set(columns.values.map(\.field))).sorted()
+            self.fields = fields
+            let order = JSONMemberOrder(keys: columns.keys)
+            var keys: [UInt8] = []
+            var members: [Member] = []
+            for (index, key) in order.keys.enumerated() {
+                let start = keys.count
+                keys.append(index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
+                keys.append(contentsOf: order.prefixes[index])
+                let column = columns[key]!
+                let format: Format
+                switch column {
+                case .text: format = .text
+                case .key: format = .key
+                case .time: format = .time
+                case .count: format = .count
+                }
+                members.append(
+                    Member(
+                        keyStart: start,
+                        keyEnd: keys.count,
+                        column: fields.firstIndex(of: column.field)!,
+                        format: format
+                    )
+                )
+            }
+            self.keys = keys
+            self.members = members
+        }
+
+        func write(_ row: any ScannedRow, into out: inout [UInt8]) {
+            keys.withUnsafeBufferPointer { keys in
+                for member in members {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[member.keyStart..<member.keyEnd]))
+                    switch member.format {
+                    case .text:
+                        row.writeJSONString(member.column, into: &out)
+                    case .key:
+                        if row.isNull(member.column) {
+                            string("", into: &out)
+                        } else {
+                            row.writeJSONString(member.column, into: &out)
+                        }
+                    case .time:
+                        if let micros = row.int(member.column) {
+                            Timestamp.writeRFC3339(micros: micros, zulu: false, quoted: true, into: &out)
+                        } else {
+                            null(into: &out)
+                        }
+                    case .count:
+                        string(String(row.int(member.column) ?? 0), into: &out)
+                    }
+                }
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+
+        /// A record's bytes (the record as a scanned row).
+        func bytes(_ record: Record) -> [UInt8] {
+            var out: [UInt8] = []
+            write(RecordScannedRow(record, slots: fields.map { FieldSlot(kind, $0) }), into: &out)
+            return out
+        }
+
+        /// The records' JSON array, as the scan writes it.
+        func array(_ records: [Record]) -> [UInt8] {
+            let slots = fields.map { FieldSlot(kind, $0) }
+            var out: [UInt8] = [UInt8(ascii: "[")]
+            for (index, record) in records.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                write(RecordScannedRow(record, slots: slots), into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+            return out
+        }
+    }
+
+    /// A job being written: its row, its embedded rows (each shared row already encoded), and what to write.
     struct JobRow {
         let record: Record
         let labels: [String: JSONValue]
         let embed: DCIJobController.EmbedSet
         let relations: DCIJobController.EncodedRelations
+        /// The shared rows the job embeds (when asked): JSON objects, nil for none, and the components' array.
+        let topic: [UInt8]?
+        let remoteci: [UInt8]?
+        let team: [UInt8]?
+        let components: [UInt8]
         /// A listing leaves out `data`, and `keys_values` when the job has no options.
         let listing: Bool
 
         private static let labelsSlot = Run.slot(.labels)
+        private static let topicSlot = Run.slot(.topicID)
+        private static let remoteciSlot = Run.slot(.remoteciID)
+        private static let componentsSlot = Run.slot(.components)
 
+        /// One job of a page, its shared rows found by the page's `finder`.
+        init(
+            _ record: Record,
+            embed: DCIJobController.EmbedSet,
+            finder: inout DCIJobController.SharedRowFinder,
+            listing: Bool
+        ) {
+            self.record = record
+            self.labels = record[Self.labelsSlot].jsonValue?.objectValue ?? [:]
+            self.embed = embed
+            self.relations = finder.relations
+            self.topic = embed.contains(.topic) ? finder.one(.topics, record[Self.topicSlot].stringValue) : nil
+            self.remoteci =
+                embed.contains(.remoteci) ? finder.one(.remotecis, record[Self.remoteciSlot].stringValue) : nil
+            self.team = embed.contains(.team) ? finder.one(.teams, record.groupID) : nil
+            self.components =
+                embed.contains(.components)
+                ? finder.components(record[Self.componentsSlot].stringsValue ?? []) : emptyArray
+            self.listing = listing
+        }
+
+        /// A job alone.
         init(
             _ record: Record,
             embed: DCIJobController.EmbedSet,
             relations: DCIJobController.EncodedRelations,
             listing: Bool
         ) {
-            self.record = record
-            self.labels = record[Self.labelsSlot].jsonValue?.objectValue ?? [:]
-            self.embed = embed
-            self.relations = relations
-            self.listing = listing
+            var finder = DCIJobController.SharedRowFinder(relations)
+            self.init(record, embed: embed, finder: &finder, listing: listing)
         }
 
         func label(_ key: String, into out: inout [UInt8]) {
@@ -149,7 +284,6 @@ enum DCIJSON {
         let tags = Run.slot(.tags)
         let data = Run.slot(.data)
         let duration = Run.slot(.duration)
-        let components = Run.slot(.components)
         var members = base(.runs, row)
         let own: [String: Member] = [
             "name": .always { string($0.record[name].stringValue ?? "", into: &$1) },
@@ -186,31 +320,31 @@ enum DCIJSON {
                 }
                 out.append(UInt8(ascii: "]"))
             },
-            "topic": Member(when: { $0.embed.contains(.topic) }) {
-                $0.relations.one(.topics, $0.record[topicID].stringValue, into: &$1)
+            "topic": Member(when: { $0.embed.contains(.topic) }) { row, out in
+                if let bytes = row.topic { out.append(contentsOf: bytes) } else { null(into: &out) }
             },
-            "remoteci": Member(when: { $0.embed.contains(.remoteci) }) {
-                $0.relations.one(.remotecis, $0.record[remoteciID].stringValue, into: &$1)
+            "remoteci": Member(when: { $0.embed.contains(.remoteci) }) { row, out in
+                if let bytes = row.remoteci { out.append(contentsOf: bytes) } else { null(into: &out) }
             },
-            "team": Member(when: { $0.embed.contains(.team) }) {
-                $0.relations.one(.teams, $0.record.groupID, into: &$1)
+            "team": Member(when: { $0.embed.contains(.team) }) { row, out in
+                if let bytes = row.team { out.append(contentsOf: bytes) } else { null(into: &out) }
             },
-            "components": Member(when: { $0.embed.contains(.components) }) {
-                $0.relations.many(.components, $0.record[components].stringsValue ?? [], into: &$1)
-            },
+            "components": Member(when: { $0.embed.contains(.components) }) { $1.append(contentsOf: $0.components) },
             "results": Member(when: { $0.embed.contains(.results) }) {
                 JSONValue.array(DCIResults.stored($0.record)).write(into: &$1)
             },
             "jobstates": Member(when: { $0.embed.contains(.jobstates) }) {
-                jobstate.writeArray($0.relations.jobstates[$0.record.id] ?? [], into: &$1)
+                $1.append(contentsOf: $0.relations.jobstates[$0.record.id] ?? emptyArray)
             },
             "files": Member(when: { $0.embed.contains(.files) }) {
-                file.writeArray($0.relations.files[$0.record.id] ?? [], into: &$1)
+                $1.append(contentsOf: $0.relations.files[$0.record.id] ?? emptyArray)
             },
         ]
         members.merge(own) { $1 }
         return DCIObjectShape(members)
     }()
+
+    private static let emptyArray = Array("[]".utf8)
 
     // `{"job_id":…,"key":…,"value":…}`: a key/value's members in sorted order.
     private static let keyValueJobID = Array(#"{"job_id":"#.utf8)
@@ -257,15 +391,6 @@ struct DCIObjectShape<Row>: Sendable {
             member.write(row, &out)
         }
         out.append(UInt8(ascii: "}"))
-    }
-
-    func writeArray(_ rows: [Row], into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        for index in rows.indices {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            write(rows[index], into: &out)
-        }
-        out.append(UInt8(ascii: "]"))
     }
 
     func bytes(_ row: Row) -> [UInt8] {

@@ -519,13 +519,14 @@ struct DCIJobController {
     /// The rows a page of jobs embeds, each relation read in one query for the whole page (not one per job), and
     /// each shared row (a topic, remote CI, team or component many jobs name) rendered and encoded once.
     struct EncodedRelations: Sendable {
-        enum Shared { case topics, remotecis, teams, components }
+        enum Shared: Int { case topics, remotecis, teams, components }
         var topics: [String: [UInt8]] = [:]
         var remotecis: [String: [UInt8]] = [:]
         var teams: [String: [UInt8]] = [:]
         var components: [String: [UInt8]] = [:]
-        var jobstates: [String: [Record]] = [:]
-        var files: [String: [Record]] = [:]
+        /// Each job's embedded jobstates and files, as JSON arrays.
+        var jobstates: [String: [UInt8]] = [:]
+        var files: [String: [UInt8]] = [:]
 
         func rows(_ relation: Shared) -> [String: [UInt8]] {
             switch relation {
@@ -536,27 +537,43 @@ struct DCIJobController {
             }
         }
 
-        /// A shared row's JSON, or null.
-        func one(_ relation: Shared, _ id: String?, into out: inout [UInt8]) {
-            if let id, let bytes = rows(relation)[id] {
-                out.append(contentsOf: bytes)
-            } else {
-                DCIJSON.null(into: &out)
-            }
+    }
+
+    /// Finds the shared rows each job of a page embeds, remembering the previous job's: a page's jobs mostly name
+    /// the same topic, remote CI, team and components, found again with a comparison instead of a hash lookup.
+    struct SharedRowFinder {
+        let relations: EncodedRelations
+        /// The last id and row of each relation, by ``EncodedRelations/Shared``'s raw value.
+        private var last: [(id: String, bytes: [UInt8]?)?] = Array(repeating: nil, count: 4)
+        private var lastComponents: (ids: [String], bytes: [UInt8])?
+
+        init(_ relations: EncodedRelations) {
+            self.relations = relations
         }
 
-        /// The shared rows of these ids that exist, in the ids' order.
-        func many(_ relation: Shared, _ ids: [String], into out: inout [UInt8]) {
-            out.append(UInt8(ascii: "["))
-            let rows = rows(relation)
+        /// The shared row's JSON, or nil when the job names none or one that does not exist.
+        mutating func one(_ relation: EncodedRelations.Shared, _ id: String?) -> [UInt8]? {
+            guard let id else { return nil }
+            if let previous = last[relation.rawValue], previous.id == id { return previous.bytes }
+            let bytes = relations.rows(relation)[id]
+            last[relation.rawValue] = (id, bytes)
+            return bytes
+        }
+
+        /// The JSON array of the components of these ids that exist, in the ids' order.
+        mutating func components(_ ids: [String]) -> [UInt8] {
+            if let previous = lastComponents, previous.ids == ids { return previous.bytes }
+            var out: [UInt8] = [UInt8(ascii: "[")]
             var first = true
             for id in ids {
-                guard let bytes = rows[id] else { continue }
+                guard let bytes = relations.components[id] else { continue }
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 out.append(contentsOf: bytes)
             }
             out.append(UInt8(ascii: "]"))
+            lastComponents = (ids, out)
+            return out
         }
     }
 
@@ -566,57 +583,75 @@ struct DCIJobController {
         func rows(
             _ kind: ResourceKind,
             _ wanted: EmbedSet,
-            _ field: (Record) -> [String],
+            _ ids: () -> [String],
             _ render: (Record) -> JSONValue
         ) async throws -> [String: [UInt8]] {
             guard embed.contains(wanted) else { return [:] }
-            return try await related.byID(kind, jobs.flatMap(field)).mapValues { render($0).encodedBytes() }
+            return try await related.byID(kind, ids()).mapValues { render($0).encodedBytes() }
         }
+        let topicID = Run.slot(.topicID), remoteciID = Run.slot(.remoteciID), components = Run.slot(.components)
         var relations = EncodedRelations()
-        relations.topics = try await rows(.topics, .topic, { $0.string("topic_id").map { [$0] } ?? [] }) {
+        relations.topics = try await rows(.topics, .topic, { jobs.compactMap { $0[topicID].stringValue } }) {
             DCIRender.topic($0)
         }
-        relations.remotecis = try await rows(
-            .remotecis,
-            .remoteci,
-            { $0.string("remoteci_id").map { [$0] } ?? [] }
-        ) { DCIRender.remoteci($0) }
-        relations.teams = try await rows(.groups, .team, { $0.groupID.map { [$0] } ?? [] }) {
-            DCIRender.team($0)
+        relations.remotecis = try await rows(.remotecis, .remoteci, { jobs.compactMap { $0[remoteciID].stringValue } })
+        {
+            DCIRender.remoteci($0)
         }
-        relations.components = try await rows(.components, .components, { $0.strings("components") }) {
+        relations.teams = try await rows(.groups, .team, { jobs.compactMap(\.groupID) }) { DCIRender.team($0) }
+        relations.components = try await rows(
+            .components,
+            .components,
+            { Self.componentIDs(of: jobs, slot: components) }
+        ) {
             DCIRender.component($0)
         }
         if embed.contains(.jobstates) {
-            relations.jobstates = try await related.children(
+            relations.jobstates = try await related.encodedChildren(
                 .runEvents,
                 field: "run_id",
                 parents: ids,
                 sort: [SortKey("seq")],
                 perParent: Self.embeddedChildrenPerJob,
-                leaving: ["group_id", "updated_at", "etag", "previous_status"]
+                fields: DCIJSON.jobstate.fields,
+                write: DCIJSON.jobstate.write
             )
         }
         if embed.contains(.files) {
-            relations.files = try await related.children(
+            relations.files = try await related.encodedChildren(
                 .files,
                 field: "run_id",
                 parents: ids,
                 filter: .predicate(.isNull("event_id")) && .predicate(Condition("state", .notEqual, "archived")),
                 sort: [SortKey("created_at"), SortKey("seq")],
                 perParent: Self.embeddedChildrenPerJob,
-                leaving: ["sha256", "storage_path"]
+                fields: DCIJSON.file.fields,
+                write: DCIJSON.file.write
             )
         }
         return relations
     }
 
+    /// The component ids a page's jobs name, each job's list left out when it is the previous job's (jobs of one
+    /// topic mostly test the same components).
+    static func componentIDs(of jobs: [Record], slot: FieldSlot) -> [String] {
+        var ids: [String] = []
+        var previous: [String]?
+        for job in jobs {
+            let named = job[slot].stringsValue ?? []
+            if named == previous { continue }
+            ids += named
+            previous = named
+        }
+        return ids
+    }
+
     /// Jobs with the asked embeds, as JSON values (search hits, which the source filter then trims): the JSON
     /// ``encode(_:embed:listing:)`` writes, read back.
     func render(_ jobs: [Record], embed: EmbedSet, listing: Bool = false) async throws -> [JSONValue] {
-        let relations = try await relations(of: jobs, embed: embed)
+        var finder = SharedRowFinder(try await relations(of: jobs, embed: embed))
         return try jobs.map { job in
-            let bytes = DCIJSON.job.bytes(DCIJSON.JobRow(job, embed: embed, relations: relations, listing: listing))
+            let bytes = DCIJSON.job.bytes(DCIJSON.JobRow(job, embed: embed, finder: &finder, listing: listing))
             return try JSONValue.decode(Data(bytes))
         }
     }
@@ -641,9 +676,10 @@ struct DCIJobController {
     ) {
         out.reserveCapacity(out.count + jobs.count * (embed.isEmpty ? 768 : 4096))
         out.append(UInt8(ascii: "["))
+        var finder = SharedRowFinder(relations)
         for (index, job) in jobs.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            DCIJSON.job.write(DCIJSON.JobRow(job, embed: embed, relations: relations, listing: listing), into: &out)
+            DCIJSON.job.write(DCIJSON.JobRow(job, embed: embed, finder: &finder, listing: listing), into: &out)
         }
         out.append(UInt8(ascii: "]"))
     }

@@ -55,6 +55,19 @@ public protocol StoreReader: Sendable {
 
     func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page
 
+    /// Visits the rows matching `query` (its filter, sort and limit; no page size applies, no cursor, no offset) in
+    /// order, each read in place (``ScannedRow``, columns in the order of `fields`), folding them into `state`:
+    /// for readers that write many rows straight out, without a ``Record`` per row. `body` runs on the store's
+    /// reading thread, once per row, while the statement stands on it; it should not block.
+    func scan<State: Sendable>(
+        _ kind: ResourceKind,
+        fields: [String],
+        query: Query,
+        scope: Scope,
+        into state: State,
+        _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
+    ) async throws -> State
+
     func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int
 
     /// The distinct values of one field (or `labels.<key>`) among the matching rows, sorted.

@@ -236,7 +236,7 @@ struct RowCodec {
 
     /// A `strings` column: stored as a JSON array.
     static func strings(fromJSON text: String) -> Value {
-        .strings((JSONValue.decode(text)?.arrayValue ?? []).compactMap(\.stringValue))
+        .strings((JSONValue.decode(text)?.arrayValue ?? []).compactMap { $0.stringValue })
     }
 
     /// A `json` or `labels` column: stored as JSON text.

@@ -303,8 +303,10 @@ struct SQLCompiler {
         }
         if op == .in || op == .notIn {
             let binds = try predicate.values.map { try bindValue($0, type: type, field: name) }
-            let list: SQLQueryString = "\(binds: binds)"
-            return op == .in ? col + " IN (" + list + ")" : "(" + col + " NOT IN (" + list + ") OR " + col + " IS NULL)"
+            // `(?1, ?2, …)` written in one piece (``ValueRows``): SQLKit's list of binds serializes each placeholder
+            // as an expression of its own, which a page's `IN` of fifty ids paid for on every request.
+            let list: SQLQueryString = "\(ValueRows(rows: [binds], placeholder: flavor == .sqlite ? "?" : "$"))"
+            return op == .in ? col + " IN " + list : "(" + col + " NOT IN " + list + " OR " + col + " IS NULL)"
         }
         guard predicate.values.count == 1 else {
             throw ProctorError.badRequest("operator '\(op.rawValue)' on '\(name)' takes one value", field: name)

@@ -300,3 +300,41 @@ extension SQLStore {
         return try await db.raw(statement).all()
     }
 }
+
+/// Scans: rows visited in place (``StoreReader/scan(_:fields:query:scope:into:_:)``).
+extension SQLStore {
+    public func scan<State: Sendable>(
+        _ kind: ResourceKind,
+        fields: [String],
+        query: Query,
+        scope: Scope,
+        into state: State,
+        _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
+    ) async throws -> State {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let columns = try fields.map { name in
+            guard let field = schema.field(name) else {
+                throw ProctorError.unknownField(name, valid: schema.fields.map(\.name))
+            }
+            return field
+        }
+        let keys = try compiler.sortKeys(query)
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table))"
+        if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+        statement += " ORDER BY " + compiler.orderBy(keys)
+        if let limit = query.limit { statement += .limit(max(limit, 0)) }
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        return try await read { db in
+            if let session = db as? SQLiteSession { return try await session.scan(statement, into: state, body) }
+            // PostgreSQL's rows are decoded by name through SQLKit: scan the records they make.
+            let slots = fields.map { FieldSlot(kind, $0) }
+            var state = state
+            for record in try await records(db, statement, kind: kind, fields: columns, codec: codec) {
+                try body(&state, RecordScannedRow(record, slots: slots))
+            }
+            return state
+        }
+    }
+}

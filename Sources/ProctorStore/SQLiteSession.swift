@@ -162,6 +162,21 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    /// Folds the rows of a SELECT into `state` on the pool's thread, each read in place (``SQLiteScannedRow``).
+    func scan<State: Sendable>(
+        _ statement: any SQLExpression,
+        into state: State,
+        _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
+    ) async throws -> State {
+        let (sql, binds) = serialize(statement)
+        let data = try Self.encode(binds)
+        return try await perform(sql) { () throws -> State in
+            var state = state
+            try self.run(sql, data) { cursor in try body(&state, SQLiteScannedRow(statement: cursor.statement)) }
+            return state
+        }
+    }
+
     /// Runs `body` (which runs `sql`) on the pool's thread, or at once where ``open(path:logger:inlineInTransaction:threadPool:)``
     /// says it may.
     private func perform<T: Sendable>(_ sql: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -352,6 +367,64 @@ struct SQLiteCursor {
             guard let bytes = sqlite_nio_sqlite3_column_text(statement, index) else { return .text("") }
             let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
             return .text(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+        }
+    }
+}
+
+/// The row a statement stands on, read in place: text is read from SQLite's own buffer, valid until the next step.
+/// Values are read as ``RowCodec/value(_:type:)`` reads them (the store writes each type one way).
+struct SQLiteScannedRow: ScannedRow {
+    let statement: OpaquePointer
+
+    private func type(_ column: Int) -> Int32 { sqlite_nio_sqlite3_column_type(statement, Int32(column)) }
+
+    /// The column's text bytes, or nil when it is not text.
+    private func text(_ column: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard type(column) == SQLITE_TEXT, let bytes = sqlite_nio_sqlite3_column_text(statement, Int32(column)) else {
+            return nil
+        }
+        return UnsafeBufferPointer(start: bytes, count: Int(sqlite_nio_sqlite3_column_bytes(statement, Int32(column))))
+    }
+
+    func isNull(_ column: Int) -> Bool { type(column) == SQLITE_NULL }
+
+    func int(_ column: Int) -> Int64? {
+        switch type(column) {
+        case SQLITE_INTEGER: return sqlite_nio_sqlite3_column_int64(statement, Int32(column))
+        case SQLITE_FLOAT:
+            let number = sqlite_nio_sqlite3_column_double(statement, Int32(column))
+            return number.isFinite ? Int64(exactly: number.rounded(.towardZero)) : nil
+        case SQLITE_TEXT: return string(column).flatMap { Int64($0) }
+        default: return nil
+        }
+    }
+
+    func string(_ column: Int) -> String? {
+        switch type(column) {
+        case SQLITE_NULL, SQLITE_FLOAT: return nil
+        case SQLITE_INTEGER: return String(sqlite_nio_sqlite3_column_int64(statement, Int32(column)))
+        default:
+            guard let bytes = sqlite_nio_sqlite3_column_blob(statement, Int32(column)) else { return "" }
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, Int32(column)))
+            return String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
+        }
+    }
+
+    func textEquals(_ column: Int, _ utf8: [UInt8]) -> Bool {
+        guard let text = text(column) else { return string(column).map { $0.utf8.elementsEqual(utf8) } ?? false }
+        guard text.count == utf8.count else { return false }
+        guard let start = text.baseAddress else { return true }
+        return utf8.withUnsafeBufferPointer { memcmp(start, $0.baseAddress!, text.count) == 0 }
+    }
+
+    func writeJSONString(_ column: Int, into out: inout [UInt8]) {
+        // Two calls to SQLite, not asking the type first: null has no text, and an integer's text is its digits
+        // (as ``string(_:)`` gives them). The columns written so hold text.
+        if let bytes = sqlite_nio_sqlite3_column_text(statement, Int32(column)) {
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, Int32(column)))
+            JSONValue.writeString(utf8: UnsafeBufferPointer(start: bytes, count: count), into: &out)
+        } else {
+            JSONValue.null.write(into: &out)
         }
     }
 }

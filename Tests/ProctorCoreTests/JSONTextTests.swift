@@ -15,6 +15,32 @@ struct JSONTextTests {
         #expect(JSONValue.decode(value.encodedString()) == value)
     }
 
+    /// The writer checks eight bytes at a time: every byte JSON escapes, at every position in and around a word,
+    /// must still be escaped, and the rest copied as it is.
+    @Test("escapes every byte that needs it wherever it sits in a word")
+    func escapesAtEveryPosition() throws {
+        let specials: [Character] = ["\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{7}", "é", "☃", "\u{7F}", " ", "!", "]"]
+        for length in 0...19 {
+            for position in 0..<max(length, 1) {
+                for special in specials {
+                    var characters = Array(repeating: Character("a"), count: length)
+                    if length > 0 { characters[position] = special }
+                    let text = String(characters)
+                    let written = JSONValue.string(text).encodedString()
+                    #expect(JSONValue.decode(written) == .string(text), "\(written)")
+                    let bytes = Array(text.utf8)
+                    var fromBytes: [UInt8] = []
+                    bytes.withUnsafeBufferPointer { JSONValue.writeString(utf8: $0, into: &fromBytes) }
+                    #expect(String(decoding: fromBytes, as: UTF8.self) == written)
+                    // Escapes only where JSON needs them: a plain string's bytes are copied between two quotes.
+                    if !text.contains(where: { $0 == "\"" || $0 == "\\" || $0.asciiValue.map { $0 < 0x20 } == true }) {
+                        #expect(written == "\"" + text + "\"")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("agrees with Foundation's decoder on escapes, surrogate pairs and whitespace")
     func agreesWithFoundation() throws {
         let samples = [

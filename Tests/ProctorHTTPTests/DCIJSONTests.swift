@@ -63,8 +63,8 @@ import Testing
             relations.remotecis = byID(remotecis, DCIRender.remoteci)
             relations.teams = byID(teams, DCIRender.team)
             relations.components = byID(components, DCIRender.component)
-            relations.jobstates = jobstates
-            relations.files = files
+            relations.jobstates = jobstates.mapValues(DCIJSON.jobstate.array)
+            relations.files = files.mapValues(DCIJSON.file.array)
             return relations
         }
     }

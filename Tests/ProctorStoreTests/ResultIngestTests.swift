@@ -356,6 +356,18 @@ final class DyingStore: Store, @unchecked Sendable {
         return try await base.list(kind, query: query, scope: scope)
     }
 
+    func scan<State: Sendable>(
+        _ kind: ResourceKind,
+        fields: [String],
+        query: Query,
+        scope: Scope,
+        into state: State,
+        _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
+    ) async throws -> State {
+        try alive()
+        return try await base.scan(kind, fields: fields, query: query, scope: scope, into: state, body)
+    }
+
     func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int {
         try alive()
         return try await base.count(kind, query: query, scope: scope)
@@ -405,6 +417,14 @@ struct UnusedStore: Store {
     }
     func deleteAll(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int { throw Touched() }
     func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page { throw Touched() }
+    func scan<State: Sendable>(
+        _ kind: ResourceKind,
+        fields: [String],
+        query: Query,
+        scope: Scope,
+        into state: State,
+        _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
+    ) async throws -> State { throw Touched() }
     func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int { throw Touched() }
     func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value] {
         throw Touched()

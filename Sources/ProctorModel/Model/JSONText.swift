@@ -84,24 +84,53 @@ enum JSONText {
     }
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Most strings (ids, names, times) need no escape: copy the runs between escapes in bulk from the string's
-        // own storage instead of byte by byte.
-        let copied: Void? = s.utf8.withContiguousStorageIfAvailable { bytes in
-            var runStart = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-                writeEscaped(byte, into: &out)
-                runStart = index + 1
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-        }
+        let copied: Void? = s.utf8.withContiguousStorageIfAvailable { writeString(utf8: $0, into: &out) }
         if copied == nil {
+            out.append(UInt8(ascii: "\""))
             for byte in s.utf8 { writeEscaped(byte, into: &out) }
+            out.append(UInt8(ascii: "\""))
         }
+    }
+
+    /// A string given as its UTF-8 bytes, quoted and escaped. Most strings (ids, names, times) need no escape: they
+    /// are checked eight bytes at a time, and the runs between escapes are copied in bulk.
+    static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        guard let base = bytes.baseAddress else { return out.append(UInt8(ascii: "\"")) }
+        let count = bytes.count
+        var runStart = 0
+        var index = 0
+        while index < count {
+            while index + 8 <= count,
+                !mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            {
+                index += 8
+            }
+            // Byte by byte through the word that holds an escape (or the tail).
+            let end = min(index + 8, count)
+            while index < end {
+                let byte = base[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+                    writeEscaped(byte, into: &out)
+                    runStart = index + 1
+                }
+                index += 1
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the eight bytes is below 0x20, a quote or a backslash (exact: the classic "has a zero byte"
+    /// and "has a byte less than n" tests).
+    @inline(__always)
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let hasControl = (word &- ones &* 0x20) & ~word & highs != 0
+        return hasControl || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     /// One byte of a string's UTF-8, escaped if JSON needs it.
@@ -258,7 +287,12 @@ enum JSONText {
         mutating func string() throws -> String {
             position += 1
             let start = position
-            // Fast path: no escapes, one copy.
+            // Fast path: no escapes, one copy; eight bytes at a time while none ends the string or needs a look.
+            while position + 8 <= bytes.count,
+                !JSONText.mayNeedEscape(bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            {
+                position += 8
+            }
             while let byte = current {
                 if byte == UInt8(ascii: "\"") {
                     let text = try validated(start..<position)
@@ -342,6 +376,12 @@ extension JSONValue {
     /// Appends the value's compact, key-sorted JSON to `out`: the bytes of ``encodedBytes()``.
     public func write(into out: inout [UInt8]) {
         JSONText.write(self, into: &out)
+    }
+
+    /// Appends the JSON string of text given as UTF-8 bytes (valid UTF-8, as a database's text column holds): the
+    /// bytes `JSONValue.string(text).write(into:)` writes, without making the `String`.
+    public static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        JSONText.writeString(utf8: bytes, into: &out)
     }
 }
 

@@ -166,9 +166,11 @@ public enum Timestamp {
             var index = 0
             func put(_ value: Int, width: Int) {
                 var rest = value
-                for offset in stride(from: index + width - 1, through: index, by: -1) {
+                var offset = index + width - 1
+                while offset >= index {
                     buffer[offset] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
                     rest /= 10
+                    offset -= 1
                 }
                 index += width
             }

@@ -1,0 +1,56 @@
+/// One row of a scan (``StoreReader/scan(_:fields:query:scope:into:_:)``), read in place: its columns are the
+/// scan's fields, by their position in that list. Valid only during the call it is given to.
+///
+/// A scan serves readers that write many rows straight out, such as the jobstates and files a DCI job list
+/// embeds: reading a column here makes no ``Record``, no ``Value`` and, for text, no `String`.
+public protocol ScannedRow {
+    /// Whether the column is null.
+    func isNull(_ column: Int) -> Bool
+    /// The column as an integer (timestamps are microseconds), or nil when it is null or not a number.
+    func int(_ column: Int) -> Int64?
+    /// A text column's text, an integer or time column's digits; nil when the column is null.
+    func string(_ column: Int) -> String?
+    /// Whether the column's text has exactly these UTF-8 bytes (false when it is null).
+    func textEquals(_ column: Int, _ utf8: [UInt8]) -> Bool
+    /// Appends ``string(_:)`` as a JSON string (quoted and escaped), or `null`. For text, integer and time columns.
+    func writeJSONString(_ column: Int, into out: inout [UInt8])
+}
+
+/// A ``ScannedRow`` over a record already read: the scan of a backend that decodes its rows (PostgreSQL), and the
+/// reference the in-place readers are tested against.
+public struct RecordScannedRow: ScannedRow {
+    public let record: Record
+    /// The record's slot of each scanned field, in the scan's order.
+    public let slots: [FieldSlot]
+
+    public init(_ record: Record, slots: [FieldSlot]) {
+        self.record = record
+        self.slots = slots
+    }
+
+    private func value(_ column: Int) -> Value { record[slots[column]] }
+
+    public func isNull(_ column: Int) -> Bool { value(column).isNull }
+
+    public func int(_ column: Int) -> Int64? { value(column).intValue }
+
+    public func string(_ column: Int) -> String? {
+        switch value(column) {
+        case .string(let text): return text
+        case .int(let number), .timestamp(let number): return String(number)
+        default: return nil
+        }
+    }
+
+    public func textEquals(_ column: Int, _ utf8: [UInt8]) -> Bool {
+        string(column).map { $0.utf8.elementsEqual(utf8) } ?? false
+    }
+
+    public func writeJSONString(_ column: Int, into out: inout [UInt8]) {
+        if let text = string(column) {
+            JSONValue.string(text).write(into: &out)
+        } else {
+            JSONValue.null.write(into: &out)
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import ProctorCore
+import ProctorStore
+import ProctorTestSupport
+import Testing
+
+/// Scans: rows read in place (`StoreReader.scan`) answer what the same rows read as records answer, and the
+/// children a DCI job page embeds are written from them as one JSON array per parent.
+@Suite struct ScanTests {
+    /// Each column a scan reads in place gives what the record read by `get` holds: nulls, integers, times,
+    /// text with characters JSON escapes, and numbers kept as text.
+    @Test(arguments: TestBackend.available)
+    func aScannedRowReadsWhatTheRecordHolds(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} «ünïcode» 日本語"
+            let run = try await store.insert(
+                Record(
+                    .runs,
+                    [
+                        "group_id": .string(group.id), "name": .string(tricky), "executor": .string("client"),
+                        "attempts": .int(3),
+                    ]
+                )
+            )
+            let fields = ["id", "name", "comment", "created_at", "attempts", "seq", "status"]
+            let record = try #require(try await store.get(.runs, id: run.id))
+            let reference = RecordScannedRow(record, slots: fields.map { FieldSlot(.runs, $0) })
+            let answers = try await store.scan(
+                .runs,
+                fields: fields,
+                query: Query(filter: .equal("id", run.id)),
+                scope: .everything,
+                into: [Answers]()
+            ) { answers, row in answers.append(Answers(row, columns: fields.count)) }
+            #expect(answers == [Answers(reference, columns: fields.count)])
+            let name = try #require(answers.first?.json[1])
+            #expect(String(decoding: name, as: UTF8.self) == JSONValue.string(tricky).encodedString())
+            #expect(answers.first?.isNull[2] == true)
+            #expect(answers.first?.integers[4] == 3)
+        }
+    }
+
+    /// A scan keeps to the query's filter, sort and limit and to the caller's scope, and refuses a field the kind
+    /// does not have with the query's 400.
+    @Test(arguments: TestBackend.available)
+    func aScanKeepsToItsQueryAndScope(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
+            let mine = try await makeGroup(store, "mine")
+            let theirs = try await makeGroup(store, "theirs")
+            for (group, name) in [(mine, "b"), (mine, "a"), (mine, "c"), (theirs, "a2"), (mine, "x")] {
+                _ = try await store.insert(
+                    Record(
+                        .runs,
+                        ["group_id": .string(group.id), "name": .string(name), "executor": .string("client")]
+                    )
+                )
+            }
+            func names(_ query: Query, _ scope: Scope) async throws -> [String] {
+                try await store.scan(.runs, fields: ["name"], query: query, scope: scope, into: [String]()) {
+                    $0.append($1.string(0) ?? "?")
+                }
+            }
+            let sorted = Query(filter: .predicate(Condition("name", .notEqual, "x")), sort: [SortKey("name")])
+            #expect(try await names(sorted, .groups([mine.id])) == ["a", "b", "c"])
+            #expect(try await names(sorted, .everything) == ["a", "a2", "b", "c"])
+            var limited = sorted
+            limited.limit = 2
+            #expect(try await names(limited, .groups([mine.id])) == ["a", "b"])
+            await #expect(throws: ProctorError.self) {
+                _ = try await store.scan(.runs, fields: ["nope"], query: Query(), scope: .everything, into: 0) { _, _ in
+                }
+            }
+        }
+    }
+
+    /// `encodedChildren`: each parent's rows as one JSON array, in order, cut at the per-parent limit; a parent
+    /// without rows is absent; the same rows as `children` gives.
+    @Test(arguments: TestBackend.available)
+    func encodedChildrenWriteEachParentsRowsAsOneArray(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            var runs: [Record] = []
+            for name in ["a", "b", "c"] {
+                runs.append(
+                    try await store.insert(
+                        Record(
+                            .runs,
+                            ["group_id": .string(group.id), "name": .string(name), "executor": .string("client")]
+                        )
+                    )
+                )
+            }
+            for (run, count) in zip(runs, [3, 1, 0]) {
+                for index in 0..<count {
+                    _ = try await store.insert(
+                        Record(
+                            .runEvents,
+                            [
+                                "group_id": .string(group.id), "run_id": .string(run.id),
+                                "status": .string("running"), "comment": .string("\"\(run.name ?? "")\" \(index)"),
+                            ]
+                        )
+                    )
+                }
+            }
+            let related = RelatedRows(store: store)
+            let parents = runs.map(\.id) + [runs[0].id]
+            let fields = ["comment", "id", "created_at"]
+            let encoded = try await related.encodedChildren(
+                .runEvents,
+                field: "run_id",
+                parents: parents,
+                sort: [SortKey("seq")],
+                perParent: 2,
+                fields: fields,
+                write: Self.writeEvent
+            )
+            let records = try await related.children(
+                .runEvents,
+                field: "run_id",
+                parents: parents,
+                sort: [SortKey("seq")],
+                perParent: 2
+            )
+            let slots = fields.map { FieldSlot(.runEvents, $0) }
+            let expected = records.mapValues { rows in
+                var out: [UInt8] = Array("[".utf8)
+                for (index, row) in rows.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    Self.writeEvent(RecordScannedRow(row, slots: slots), &out)
+                }
+                return out + Array("]".utf8)
+            }
+            #expect(encoded == expected)
+            #expect(records[runs[0].id]?.count == 2)
+            #expect(encoded[runs[2].id] == nil)
+            let first = try #require(encoded[runs[0].id])
+            let decoded = try #require(try JSONValue.decode(String(decoding: first, as: UTF8.self))?.arrayValue)
+            #expect(decoded.map { $0["comment"]?.stringValue } == [#""a" 0"#, #""a" 1"#])
+            await #expect(throws: ProctorError.self) {
+                _ = try await related.encodedChildren(
+                    .runEvents,
+                    field: "job",
+                    parents: [runs[0].id],
+                    sort: [],
+                    perParent: 1,
+                    fields: fields,
+                    write: Self.writeEvent
+                )
+            }
+        }
+    }
+
+    /// `{"comment":…,"id":…,"created_at":<micros>}` from columns comment, id, created_at.
+    @Sendable static func writeEvent(_ row: any ScannedRow, _ out: inout [UInt8]) {
+        out.append(contentsOf: #"{"comment":"#.utf8)
+        row.writeJSONString(0, into: &out)
+        out.append(contentsOf: #","id":"#.utf8)
+        row.writeJSONString(1, into: &out)
+        out.append(contentsOf: #","created_at":"#.utf8)
+        out.append(contentsOf: String(row.int(2) ?? -1).utf8)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// What every reading method of a scanned row answers for each column.
+    struct Answers: Equatable, Sendable {
+        var isNull: [Bool] = []
+        var integers: [Int64?] = []
+        var strings: [String?] = []
+        var equalsItsOwnText: [Bool] = []
+        var json: [[UInt8]] = []
+
+        init(_ row: any ScannedRow, columns: Int) {
+            for column in 0..<columns {
+                isNull.append(row.isNull(column))
+                integers.append(row.int(column))
+                let text = row.string(column)
+                strings.append(text)
+                equalsItsOwnText.append(text.map { row.textEquals(column, Array($0.utf8)) } ?? false)
+                var out: [UInt8] = []
+                row.writeJSONString(column, into: &out)
+                json.append(out)
+            }
+        }
+    }
+}
