@@ -91,7 +91,15 @@ struct DCIListArguments: Sendable {
     static let searchError = "syntax error while parsing the query"
 
     static func embeds(_ text: String?) -> [String] {
-        (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // Spaces and tabs trimmed over the bytes: Foundation's `trimmingCharacters(in:)` cost more than the rest of a
+        // list's arguments.
+        (text ?? "").utf8.split(separator: UInt8(ascii: ",")).compactMap { name in
+            let isSpace: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+            guard let first = name.firstIndex(where: { !isSpace($0) }),
+                let last = name.lastIndex(where: { !isSpace($0) })
+            else { return nil }
+            return String(Substring(name[first...last]))
+        }
     }
 
     /// The core query for a resource: DCI's filter and sort in core field names, AND `extra` (the parent, e.g.

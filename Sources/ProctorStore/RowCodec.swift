@@ -236,7 +236,39 @@ struct RowCodec {
 
     /// A `strings` column: stored as a JSON array.
     static func strings(fromJSON text: String) -> Value {
-        .strings((JSONValue.decode(text)?.arrayValue ?? []).compactMap { $0.stringValue })
+        if let plain = plainStrings(text) { return .strings(plain) }
+        return .strings((JSONValue.decode(text)?.arrayValue ?? []).compactMap { $0.stringValue })
+    }
+
+    /// The strings of `["a","b"]` written as the store writes them (compact, no escape in any string), split
+    /// without building a JSON value for each: a page of jobs reads every job's tags and components. Nil for any
+    /// other text, which the JSON reader then reads.
+    static func plainStrings(_ text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            let end = bytes.count - 1
+            guard end >= 1, bytes[0] == UInt8(ascii: "["), bytes[end] == UInt8(ascii: "]") else { return nil }
+            var strings: [String] = []
+            var index = 1
+            while index < end {
+                guard bytes[index] == UInt8(ascii: "\"") else { return nil }
+                let start = index + 1
+                var close = start
+                while close < end, bytes[close] != UInt8(ascii: "\"") {
+                    guard bytes[close] >= 0x20, bytes[close] != UInt8(ascii: "\\") else { return nil }
+                    close += 1
+                }
+                guard close < end,
+                    let string = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<close]), as: UTF8.self)
+                else { return nil }
+                strings.append(string)
+                index = close + 1
+                if index == end { break }
+                guard bytes[index] == UInt8(ascii: ","), index + 1 < end else { return nil }
+                index += 1
+            }
+            return strings
+        }
     }
 
     /// A `json` or `labels` column: stored as JSON text.

@@ -1,7 +1,8 @@
 import ProctorCore
-import ProctorStore
 import ProctorTestSupport
 import Testing
+
+@testable import ProctorStore
 
 /// Scans: rows read in place (`StoreReader.scan`) answer what the same rows read as records answer, and the
 /// children a DCI job page embeds are written from them as one JSON array per parent.
@@ -148,6 +149,29 @@ import Testing
                     write: Self.writeEvent
                 )
             }
+        }
+    }
+
+    /// A list of strings as the store writes it is split without the JSON reader, into what the JSON reader gives;
+    /// any other text (spaces, escapes, malformed) goes to the JSON reader.
+    @Test func aStoredListOfStringsReadsAsTheJSONReaderReadsIt() {
+        let plain = [
+            #"[]"#, #"["a"]"#, #"["a","b"]"#, #"["","日本語","«x»"]"#, #"["0192f0c4-0000-7000-8000-00000000001e"]"#,
+        ]
+        let other = [
+            #"[ "a" ]"#, #"["a", "b"]"#, #"["a\"b"]"#, #"["a\u0041"]"#, #"["a",]"#, #"[,"a"]"#, #"["a""b"]"#,
+            #"["a"#, #"[1,"a"]"#, "", "[", "null", #""a""#, #"["a","#,
+        ]
+        func reference(_ text: String) -> Value {
+            .strings((JSONValue.decode(text)?.arrayValue ?? []).compactMap { $0.stringValue })
+        }
+        for text in plain {
+            #expect(RowCodec.plainStrings(text) != nil, "\(text)")
+            #expect(RowCodec.strings(fromJSON: text) == reference(text), "\(text)")
+        }
+        for text in other {
+            #expect(RowCodec.plainStrings(text) == nil, "\(text)")
+            #expect(RowCodec.strings(fromJSON: text) == reference(text), "\(text)")
         }
     }
 

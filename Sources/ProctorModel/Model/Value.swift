@@ -161,41 +161,49 @@ public enum Timestamp {
             if quoted { out.append(UInt8(ascii: "\"")) }
             return
         }
-        let length = 26 + (zulu ? 1 : 0) + (quoted ? 2 : 0)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
-            var index = 0
-            func put(_ value: Int, width: Int) {
-                var rest = value
-                var offset = index + width - 1
-                while offset >= index {
-                    buffer[offset] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                    rest /= 10
-                    offset -= 1
+        // Each field at its fixed offset, two digits at a time from a table: a page writes hundreds of times.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 29) { buffer in
+            let bytes = buffer.baseAddress!
+            let start = quoted ? 1 : 0
+            if quoted { bytes[0] = UInt8(ascii: "\"") }
+            digitPairs.withUnsafeBufferPointer { pairs in
+                func put(_ value: Int, at offset: Int) {
+                    bytes[start + offset] = pairs[2 * value]
+                    bytes[start + offset + 1] = pairs[2 * value + 1]
                 }
-                index += width
+                put(year / 100, at: 0)
+                put(year % 100, at: 2)
+                bytes[start + 4] = UInt8(ascii: "-")
+                put(month, at: 5)
+                bytes[start + 7] = UInt8(ascii: "-")
+                put(day, at: 8)
+                bytes[start + 10] = UInt8(ascii: "T")
+                put(secondOfDay / 3600, at: 11)
+                bytes[start + 13] = UInt8(ascii: ":")
+                put(secondOfDay / 60 % 60, at: 14)
+                bytes[start + 16] = UInt8(ascii: ":")
+                put(secondOfDay % 60, at: 17)
+                bytes[start + 19] = UInt8(ascii: ".")
+                put(fraction / 10_000, at: 20)
+                put(fraction / 100 % 100, at: 22)
+                put(fraction % 100, at: 24)
             }
-            func put(_ byte: UInt8) {
-                buffer[index] = byte
-                index += 1
+            var end = start + 26
+            if zulu {
+                bytes[end] = UInt8(ascii: "Z")
+                end += 1
             }
-            if quoted { put(UInt8(ascii: "\"")) }
-            put(year, width: 4)
-            put(UInt8(ascii: "-"))
-            put(month, width: 2)
-            put(UInt8(ascii: "-"))
-            put(day, width: 2)
-            put(UInt8(ascii: "T"))
-            put(secondOfDay / 3600, width: 2)
-            put(UInt8(ascii: ":"))
-            put(secondOfDay / 60 % 60, width: 2)
-            put(UInt8(ascii: ":"))
-            put(secondOfDay % 60, width: 2)
-            put(UInt8(ascii: "."))
-            put(fraction, width: 6)
-            if zulu { put(UInt8(ascii: "Z")) }
-            if quoted { put(UInt8(ascii: "\"")) }
-            out.append(contentsOf: UnsafeBufferPointer(buffer))
+            if quoted {
+                bytes[end] = UInt8(ascii: "\"")
+                end += 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: bytes, count: end))
         }
+    }
+
+    /// `00`, `01`, … `99`: two digits at a time.
+    private static let digitPairs: [UInt8] = (0..<100).flatMap {
+        [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)]
     }
 
     /// Parses RFC 3339 / ISO 8601 timestamps (with or without fraction and zone; no zone means UTC),
