@@ -8,33 +8,7 @@ import Testing
     @Test(arguments: TestBackend.available)
     func childrenAreGroupedByParentInOrderAndCutAtTheLimit(backend: TestBackend) async throws {
         try await withStore(backend) { store in
-            let group = try await makeGroup(store)
-            var runs: [Record] = []
-            for name in ["a", "b", "c"] {
-                runs.append(
-                    try await store.insert(
-                        Record(
-                            .runs,
-                            ["group_id": .string(group.id), "name": .string(name), "executor": .string("client")]
-                        )
-                    )
-                )
-            }
-            var events: [String: [String]] = [:]
-            for (run, count) in zip(runs, [3, 1, 0]) {
-                for index in 0..<count {
-                    let event = try await store.insert(
-                        Record(
-                            .runEvents,
-                            [
-                                "group_id": .string(group.id), "run_id": .string(run.id),
-                                "status": .string("running"), "comment": .string("\(run.name ?? "")\(index)"),
-                            ]
-                        )
-                    )
-                    events[run.id, default: []].append(event.id)
-                }
-            }
+            let (runs, events) = try await makeRunsWithEvents(store, counts: [3, 1, 0])
             let related = RelatedRows(store: store)
             let groups = try await related.children(
                 .runEvents,

@@ -79,31 +79,7 @@ import Testing
     @Test(arguments: TestBackend.available)
     func encodedChildrenWriteEachParentsRowsAsOneArray(backend: TestBackend) async throws {
         try await withStore(backend) { store in
-            let group = try await makeGroup(store)
-            var runs: [Record] = []
-            for name in ["a", "b", "c"] {
-                runs.append(
-                    try await store.insert(
-                        Record(
-                            .runs,
-                            ["group_id": .string(group.id), "name": .string(name), "executor": .string("client")]
-                        )
-                    )
-                )
-            }
-            for (run, count) in zip(runs, [3, 1, 0]) {
-                for index in 0..<count {
-                    _ = try await store.insert(
-                        Record(
-                            .runEvents,
-                            [
-                                "group_id": .string(group.id), "run_id": .string(run.id),
-                                "status": .string("running"), "comment": .string("\"\(run.name ?? "")\" \(index)"),
-                            ]
-                        )
-                    )
-                }
-            }
+            let runs = try await makeRunsWithEvents(store, counts: [3, 1, 0]).runs
             let related = RelatedRows(store: store)
             let parents = runs.map(\.id) + [runs[0].id]
             let fields = ["comment", "id", "created_at"]

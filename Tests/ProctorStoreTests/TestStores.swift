@@ -25,3 +25,31 @@ func withStore(_ backend: Backend, _ body: (SQLStore) async throws -> Void) asyn
 func makeGroup(_ store: some Store, _ name: String = "g") async throws -> Record {
     try await store.insert(Record(.groups, ["name": .string(name)]))
 }
+
+/// Runs named a, b, c… in a new group, the i-th with `counts[i]` events (comment `"<name>" <index>`), for the tests of
+/// what a page of parents owns: the runs, and each run's event ids in order.
+func makeRunsWithEvents(_ store: SQLStore, counts: [Int]) async throws -> (runs: [Record], events: [String: [String]]) {
+    let group = try await makeGroup(store)
+    var runs: [Record] = []
+    var events: [String: [String]] = [:]
+    for (position, count) in counts.enumerated() {
+        let name = String(UnicodeScalar(UInt8(ascii: "a") + UInt8(position)))
+        let run = try await store.insert(
+            Record(.runs, ["group_id": .string(group.id), "name": .string(name), "executor": .string("client")])
+        )
+        runs.append(run)
+        for index in 0..<count {
+            let event = try await store.insert(
+                Record(
+                    .runEvents,
+                    [
+                        "group_id": .string(group.id), "run_id": .string(run.id), "status": .string("running"),
+                        "comment": .string("\"\(name)\" \(index)"),
+                    ]
+                )
+            )
+            events[run.id, default: []].append(event.id)
+        }
+    }
+    return (runs, events)
+}
