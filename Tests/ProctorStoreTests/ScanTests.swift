@@ -4,8 +4,7 @@ import Testing
 
 @testable import ProctorStore
 
-/// Scans: rows read in place (`StoreReader.scan`) answer what the same rows read as records answer, and the
-/// children a DCI job page embeds are written from them as one JSON array per parent.
+/// Scans: rows read in place (`StoreReader.scan`) answer what the same rows read as records answer.
 @Suite struct ScanTests {
     /// Each column a scan reads in place gives what the record read by `get` holds: nulls, integers, times,
     /// text with characters JSON escapes, and numbers kept as text.
@@ -74,60 +73,6 @@ import Testing
         }
     }
 
-    /// `encodedChildren`: each parent's rows as one JSON array, in order, cut at the per-parent limit; a parent
-    /// without rows is absent; the same rows as `children` gives.
-    @Test(arguments: TestBackend.available)
-    func encodedChildrenWriteEachParentsRowsAsOneArray(backend: TestBackend) async throws {
-        try await withStore(backend) { store in
-            let runs = try await makeRunsWithEvents(store, counts: [3, 1, 0]).runs
-            let related = RelatedRows(store: store)
-            let parents = runs.map(\.id) + [runs[0].id]
-            let fields = ["comment", "id", "created_at"]
-            let encoded = try await related.encodedChildren(
-                .runEvents,
-                field: "run_id",
-                parents: parents,
-                sort: [SortKey("seq")],
-                perParent: 2,
-                fields: fields,
-                write: Self.writeEvent
-            )
-            let records = try await related.children(
-                .runEvents,
-                field: "run_id",
-                parents: parents,
-                sort: [SortKey("seq")],
-                perParent: 2
-            )
-            let slots = fields.map { FieldSlot(.runEvents, $0) }
-            let expected = records.mapValues { rows in
-                var out: [UInt8] = Array("[".utf8)
-                for (index, row) in rows.enumerated() {
-                    if index > 0 { out.append(UInt8(ascii: ",")) }
-                    Self.writeEvent(RecordScannedRow(row, slots: slots), &out)
-                }
-                return out + Array("]".utf8)
-            }
-            #expect(encoded == expected)
-            #expect(records[runs[0].id]?.count == 2)
-            #expect(encoded[runs[2].id] == nil)
-            let first = try #require(encoded[runs[0].id])
-            let decoded = try #require(try JSONValue.decode(String(decoding: first, as: UTF8.self))?.arrayValue)
-            #expect(decoded.map { $0["comment"]?.stringValue } == [#""a" 0"#, #""a" 1"#])
-            await #expect(throws: ProctorError.self) {
-                _ = try await related.encodedChildren(
-                    .runEvents,
-                    field: "job",
-                    parents: [runs[0].id],
-                    sort: [],
-                    perParent: 1,
-                    fields: fields,
-                    write: Self.writeEvent
-                )
-            }
-        }
-    }
-
     /// A list of strings as the store writes it is split without the JSON reader, into what the JSON reader gives;
     /// any other text (spaces, escapes, malformed) goes to the JSON reader.
     @Test func aStoredListOfStringsReadsAsTheJSONReaderReadsIt() {
@@ -149,17 +94,6 @@ import Testing
             #expect(RowCodec.plainStrings(text) == nil, "\(text)")
             #expect(RowCodec.strings(fromJSON: text) == reference(text), "\(text)")
         }
-    }
-
-    /// `{"comment":…,"id":…,"created_at":<micros>}` from columns comment, id, created_at.
-    @Sendable static func writeEvent(_ row: any ScannedRow, _ out: inout [UInt8]) {
-        out.append(contentsOf: #"{"comment":"#.utf8)
-        row.writeJSONString(0, into: &out)
-        out.append(contentsOf: #","id":"#.utf8)
-        row.writeJSONString(1, into: &out)
-        out.append(contentsOf: #","created_at":"#.utf8)
-        out.append(contentsOf: String(row.int(2) ?? -1).utf8)
-        out.append(UInt8(ascii: "}"))
     }
 
     /// What every reading method of a scanned row answers for each column.

@@ -67,53 +67,13 @@ public struct RelatedRows: Sendable {
             return filter.map { condition && $0 } ?? condition
         }
     }
-
-    /// The rows of `kind` whose `field` names one of `parents`, grouped by that parent, each group in `sort`
-    /// order and cut at `perParent` rows; `filter` narrows them further. Pages through the store's keyset
-    /// cursor, so a page's size limit never drops a parent's rows silently. `leaving` names fields the caller
-    /// does not read, left out of the query (fewer columns decoded per row).
-    public func children(
-        _ kind: ResourceKind,
-        field: String,
-        parents: [String],
-        filter: Filter? = nil,
-        sort: [SortKey],
-        perParent: Int,
-        leaving excluded: [String] = [],
-        scope: Scope = .everything
-    ) async throws -> [String: [Record]] {
-        let conditions = try Self.parentConditions(kind, field: field, parents: parents, filter: filter)
-        let parentSlot = FieldSlot(kind, field)
-        var groups: [String: [Record]] = [:]
-        for condition in conditions {
-            var cursor: String?
-            repeat {
-                let page = try await store.list(
-                    kind,
-                    query: Query(
-                        filter: condition,
-                        sort: [SortKey(field)] + sort,
-                        limit: 1000,
-                        cursor: cursor,
-                        excludedFields: excluded
-                    ),
-                    scope: scope
-                )
-                for row in page.items {
-                    guard let parent = row[parentSlot].stringValue else { continue }
-                    groups[parent, default: []].appendUnlessFull(row, limit: perParent)
-                }
-                cursor = page.nextCursor
-            } while cursor != nil
-        }
-        return groups
-    }
 }
 
 extension RelatedRows {
-    /// ``children(_:field:parents:filter:sort:perParent:leaving:scope:)`` written straight out: each parent's rows as
-    /// one JSON array, every row written by `write` from the stored row in place (``ScannedRow``, columns in the
-    /// order of `fields`), so that no record is made per row. Parents without rows are absent.
+    /// The rows of `kind` whose `field` names one of `parents`, each parent's rows written as one JSON array, in
+    /// `sort` order and cut at `perParent` rows; `filter` narrows them further. Every row is written by `write` from
+    /// the stored row in place (``ScannedRow``, columns in the order of `fields`), so that no record is made per
+    /// row. Parents without rows are absent.
     public func encodedChildren(
         _ kind: ResourceKind,
         field: String,
@@ -195,12 +155,5 @@ private struct ChildGroups: Sendable {
         var groups = self
         groups.close()
         return groups.closed
-    }
-}
-
-extension Array {
-    /// Appends `element` unless the array already holds `limit` elements.
-    fileprivate mutating func appendUnlessFull(_ element: Element, limit: Int) {
-        if count < limit { append(element) }
     }
 }
