@@ -123,14 +123,12 @@ enum DCIJSON {
             }
         }
 
-        private enum Format: Sendable { case text, key, time, count }
-
         private struct Member: Sendable {
             /// Where the member's `,"key":` (`{"key":` for the first) lies in ``keys``.
             let keyStart: Int
             let keyEnd: Int
             let column: Int
-            let format: Format
+            let value: Column
         }
 
         let kind: ResourceKind
@@ -150,20 +148,13 @@ enum DCIJSON {
                 let start = keys.count
                 keys.append(index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
                 keys.append(contentsOf: order.prefixes[index])
-                let column = columns[key]!
-                let format: Format
-                switch column {
-                case .text: format = .text
-                case .key: format = .key
-                case .time: format = .time
-                case .count: format = .count
-                }
+                let value = columns[key]!
                 members.append(
                     Member(
                         keyStart: start,
                         keyEnd: keys.count,
-                        column: fields.firstIndex(of: column.field)!,
-                        format: format
+                        column: fields.firstIndex(of: value.field)!,
+                        value: value
                     )
                 )
             }
@@ -175,7 +166,7 @@ enum DCIJSON {
             keys.withUnsafeBufferPointer { keys in
                 for member in members {
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[member.keyStart..<member.keyEnd]))
-                    switch member.format {
+                    switch member.value {
                     case .text:
                         row.writeJSONString(member.column, into: &out)
                     case .key:
@@ -196,25 +187,6 @@ enum DCIJSON {
                 }
             }
             out.append(UInt8(ascii: "}"))
-        }
-
-        /// A record's bytes (the record as a scanned row).
-        func bytes(_ record: Record) -> [UInt8] {
-            var out: [UInt8] = []
-            write(RecordScannedRow(record, slots: fields.map { FieldSlot(kind, $0) }), into: &out)
-            return out
-        }
-
-        /// The records' JSON array, as the scan writes it.
-        func array(_ records: [Record]) -> [UInt8] {
-            let slots = fields.map { FieldSlot(kind, $0) }
-            var out: [UInt8] = [UInt8(ascii: "[")]
-            for (index, record) in records.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                write(RecordScannedRow(record, slots: slots), into: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-            return out
         }
     }
 

@@ -325,3 +325,23 @@ import Testing
         }
     }
 }
+
+extension DCIJSON.ScannedShape {
+    /// A record's bytes: the record as a scanned row, the way the PostgreSQL scan hands rows over.
+    func bytes(_ record: Record) -> [UInt8] {
+        var out: [UInt8] = []
+        write(RecordScannedRow(record, slots: fields.map { FieldSlot(kind, $0) }), into: &out)
+        return out
+    }
+
+    /// The records' JSON array, as `RelatedRows.encodedChildren` writes one job's rows.
+    func array(_ records: [Record]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (index, record) in records.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: bytes(record))
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+}
