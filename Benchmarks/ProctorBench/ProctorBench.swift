@@ -53,6 +53,12 @@ struct ProctorBench: AsyncParsableCommand {
 
     @Option(
         help:
+            "Instead of the store: seed this many native runs (e.g. 20000) as Benchmarks/http.sh does and print the CPU per request of its three routes, served in process."
+    )
+    var native: Int?
+
+    @Option(
+        help:
             "Instead of the store: put this running server (e.g. http://127.0.0.1:8080) under a write load of --clients clients for --seconds s (runs created, then reported running and success) and print acknowledged writes/s and p50/p99."
     )
     var writeLoad: String?
@@ -106,6 +112,7 @@ struct ProctorBench: AsyncParsableCommand {
         if let junitMb { return try JUnitBench.run(megabytes: junitMb) }
         if let kernelciGzip { return try await KernelCIGzipBench.measure(jobs: kernelciGzip) }
         if let dci { return try await DCIBench.measure(jobs: dci, repeats: repeats) }
+        if let native { return try await NativeBench.measure(runs: native, repeats: repeats) }
         if let kernelci { return try await KernelCIBench.measure(jobs: kernelci, repeats: repeats) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error

@@ -23,36 +23,50 @@ public enum JSONResponse {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// The native API's list envelope: `{"items", "limit", "next_cursor", "total"?}`.
-    public static func page(_ page: Page, items: [JSONValue]? = nil) -> Response {
-        if items == nil { return recordPage(page) }
-        var body: [String: JSONValue] = [
-            "items": .array(items ?? page.items.map { $0.publicJSON() }), "limit": .number(Double(page.limit)),
-            "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
-        ]
-        if let total = page.total { body["total"] = .number(Double(total)) }
-        return make(.object(body))
+    /// The native API's list envelope, `{"items", "limit", "next_cursor", "total"?}`, around items given as
+    /// values (rows rendered otherwise than as their public fields).
+    public static func page(_ page: Page, items: [JSONValue]) -> Response {
+        var written: [UInt8] = []
+        JSONValue.array(items).write(into: &written)
+        return envelope(items: written, limit: page.limit, nextCursor: page.nextCursor, total: page.total)
     }
 
-    /// The envelope above with the page's records written straight to bytes (its keys are already in order).
-    private static func recordPage(_ page: Page) -> Response {
-        var out: [UInt8] = []
-        out.reserveCapacity(64 + page.items.count * 1024)
-        out.append(contentsOf: "{\"items\":[".utf8)
+    /// The envelope around the page's records, each as its public fields.
+    public static func page(_ page: Page) -> Response {
+        var written: [UInt8] = [UInt8(ascii: "[")]
+        written.reserveCapacity(2 + page.items.count * 1024)
         for (index, record) in page.items.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            record.writePublicJSON(into: &out)
+            if index > 0 { written.append(UInt8(ascii: ",")) }
+            record.writePublicJSON(into: &written)
         }
-        out.append(contentsOf: "],\"limit\":".utf8)
-        out.append(contentsOf: JSONValue.number(Double(page.limit)).encodedBytes())
-        out.append(contentsOf: ",\"next_cursor\":".utf8)
-        out.append(contentsOf: (page.nextCursor.map(JSONValue.string) ?? .null).encodedBytes())
-        if let total = page.total {
-            out.append(contentsOf: ",\"total\":".utf8)
-            out.append(contentsOf: JSONValue.number(Double(total)).encodedBytes())
+        written.append(UInt8(ascii: "]"))
+        return envelope(items: written, limit: page.limit, nextCursor: page.nextCursor, total: page.total)
+    }
+
+    /// The envelope around a page written while it was read (``StoreReader/listJSON(_:query:scope:)``).
+    public static func page(_ page: JSONPage) -> Response {
+        envelope(items: page.items, limit: page.limit, nextCursor: page.nextCursor, total: page.total)
+    }
+
+    /// The list envelope with `items` (a JSON array) copied once, into the response's buffer.
+    private static func envelope(items: [UInt8], limit: Int, nextCursor: String?, total: Int?) -> Response {
+        var tail: [UInt8] = Array(",\"limit\":".utf8)
+        tail.append(contentsOf: String(limit).utf8)
+        tail.append(contentsOf: ",\"next_cursor\":".utf8)
+        (nextCursor.map(JSONValue.string) ?? .null).write(into: &tail)
+        if let total {
+            tail.append(contentsOf: ",\"total\":".utf8)
+            tail.append(contentsOf: String(total).utf8)
         }
-        out.append(UInt8(ascii: "}"))
-        return make(bytes: out, status: .ok, headers: [:])
+        tail.append(UInt8(ascii: "}"))
+        let head = "{\"items\":".utf8
+        var buffer = ByteBufferAllocator().buffer(capacity: head.count + items.count + tail.count)
+        buffer.writeBytes(head)
+        buffer.writeBytes(items)
+        buffer.writeBytes(tail)
+        var fields: HTTPFields = [:]
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: buffer))
     }
 
     /// Reads a JSON body up to `limit` bytes: 413 beyond, 415 for another content type, 400 when malformed.

@@ -14,6 +14,47 @@ public protocol ScannedRow {
     func textEquals(_ column: Int, _ utf8: [UInt8]) -> Bool
     /// Appends ``string(_:)`` as a JSON string (quoted and escaped), or `null`. For text, integer and time columns.
     func writeJSONString(_ column: Int, into out: inout [UInt8])
+    /// The column as the value a ``Record`` of a field of this type holds.
+    func value(_ column: Int, type: FieldType) -> Value
+    /// Appends the column as ``Value/writeJSON(into:)`` writes ``value(_:type:)``: what a record's public JSON
+    /// holds for the field.
+    func writeJSON(_ column: Int, type: FieldType, into out: inout [UInt8])
+}
+
+extension ScannedRow {
+    public func writeJSON(_ column: Int, type: FieldType, into out: inout [UInt8]) {
+        value(column, type: type).writeJSON(into: &out)
+    }
+}
+
+/// Where each public field of a kind sits among a read's columns, found once per read: writes a scanned row as
+/// the JSON ``Record/writePublicJSON(into:)`` writes for the same row read as a record (the native API's lists).
+public struct PublicJSONLayout: Sendable {
+    private let members: [(column: Int, prefix: [UInt8], type: FieldType)]
+
+    /// The layout of rows whose columns are `columns`, keeping the public fields named in `keeping` (all of them
+    /// when nil), in the order a record writes them.
+    public init(_ kind: ResourceKind, columns: [FieldSpec], keeping: Set<String>? = nil) {
+        var index: [String: Int] = [:]
+        for (position, field) in columns.enumerated() where index[field.name] == nil { index[field.name] = position }
+        members = kind.schema.publicMembers.compactMap { member in
+            guard let column = index[member.field.name], keeping?.contains(member.field.name) ?? true else {
+                return nil
+            }
+            return (column, member.prefix, member.field.type)
+        }
+    }
+
+    /// Appends the row's public JSON object.
+    public func write(_ row: some ScannedRow, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (index, member) in members.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: member.prefix)
+            row.writeJSON(member.column, type: member.type, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
 }
 
 /// A ``ScannedRow`` over a record already read: the scan of a backend that decodes its rows (PostgreSQL), and the
@@ -41,6 +82,8 @@ public struct RecordScannedRow: ScannedRow {
         default: return nil
         }
     }
+
+    public func value(_ column: Int, type: FieldType) -> Value { value(column) }
 
     public func textEquals(_ column: Int, _ utf8: [UInt8]) -> Bool {
         string(column).map { $0.utf8.elementsEqual(utf8) } ?? false

@@ -16,6 +16,28 @@ public struct Page: Sendable {
     }
 }
 
+/// One page of a listing written as JSON while it was read (``StoreReader/listJSON(_:query:scope:)``).
+public struct JSONPage: Sendable {
+    /// The page's rows as a JSON array of their public fields, as ``Record/writePublicJSON(into:)`` writes them.
+    public var items: [UInt8]
+    /// How many rows `items` holds.
+    public var count: Int
+    /// Every match, when the query asked for it.
+    public var total: Int?
+    /// Resume after the last item (keyset), or nil on the last page.
+    public var nextCursor: String?
+    /// The page size the store applied after clamping.
+    public var limit: Int
+
+    public init(items: [UInt8], count: Int, total: Int?, nextCursor: String?, limit: Int) {
+        self.items = items
+        self.count = count
+        self.total = total
+        self.nextCursor = nextCursor
+        self.limit = limit
+    }
+}
+
 /// Health of the store, for `/healthz`.
 public struct StoreHealth: Sendable {
     public var ok: Bool
@@ -54,6 +76,10 @@ public protocol StoreReader: Sendable {
     func first(_ kind: ResourceKind, matching: [String: Value], scope: Scope) async throws -> Record?
 
     func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page
+
+    /// ``list(_:query:scope:)`` written as JSON as its rows are read, without a ``Record`` per row: the same page,
+    /// cursor and total, each row's public fields (those of the query's `fields` and `id` when it names some).
+    func listJSON(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> JSONPage
 
     /// Visits the rows matching `query` (its filter, sort and limit; no page size applies, no cursor, no offset) in
     /// order, each read in place (``ScannedRow``, columns in the order of `fields`), folding them into `state`:

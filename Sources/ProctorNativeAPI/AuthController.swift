@@ -62,7 +62,7 @@ struct AuthController {
         )
         let userID = parameters["user_id"].map(String.init)
         let page = try await accounts.tokens(for: principal, userID: userID, query: query)
-        return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
+        return JSONResponse.page(page)
     }
 
     /// `{name, expires_in? | expires_at?, scopes?}` → 201 with the secret in `token`, shown only this once.
@@ -106,7 +106,7 @@ struct AuthController {
         let principal = context.principal
         let query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.users.schema)
         let page = try await accounts.users(for: principal, query: query)
-        return JSONResponse.page(page, items: page.items.map { $0.publicJSON() })
+        return JSONResponse.page(page)
     }
 
     @Sendable func getUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {

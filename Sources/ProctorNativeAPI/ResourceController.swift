@@ -30,7 +30,7 @@ struct ResourceController {
         if kind == .groups, let visible = principal.visibleGroups {
             query.filter = query.filter.map { .and([$0, visible]) } ?? visible
         }
-        return JSONResponse.page(try await store.list(kind, query: query, scope: scope(principal)))
+        return JSONResponse.page(try await store.listJSON(kind, query: query, scope: scope(principal)))
     }
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -426,7 +426,7 @@ package struct RunController {
     {
         var query = try NativeQuery.parse(request.uri.formParameters, schema: kind.schema)
         query.filter = query.filter.map { .and([.equal("run_id", run.id), $0]) } ?? .equal("run_id", run.id)
-        return JSONResponse.page(try await store.list(kind, query: query, scope: principal.scope))
+        return JSONResponse.page(try await store.listJSON(kind, query: query, scope: principal.scope))
     }
 
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {

@@ -20,7 +20,7 @@ struct WebhookController {
         try principal.require(.admin, in: hook.groupID ?? "", resource: "webhook")
         var query = try NativeQuery.parse(request.uri.formParameters, schema: ResourceKind.webhookDeliveries.schema)
         query.filter = query.filter.map { .and([.equal("webhook_id", hook.id), $0]) } ?? .equal("webhook_id", hook.id)
-        return JSONResponse.page(try await store.list(.webhookDeliveries, query: query, scope: principal.scope))
+        return JSONResponse.page(try await store.listJSON(.webhookDeliveries, query: query, scope: principal.scope))
     }
 }
 

@@ -335,9 +335,10 @@ struct ValueRows: SQLExpression {
 
 /// Keyset cursors: the sort values of the last row of a page, base64url-encoded JSON.
 enum Cursor {
-    static func encode(_ record: Record, keys: [SortKey]) -> String {
-        let values: [JSONValue] = keys.map { key in
-            switch record[key.field] {
+    /// The cursor after a row whose sort values are `values`, in the order of its sort keys.
+    static func encode(values sortValues: [Value]) -> String {
+        let values: [JSONValue] = sortValues.map { value in
+            switch value {
             case .null: return .null
             case .string(let s): return .string(s)
             case .int(let i), .timestamp(let i): return .string(String(i))

@@ -73,32 +73,127 @@ extension SQLStore {
 
     public func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page {
         let plan = try listPlan(kind, query: query, scope: scope)
-        let limit = plan.limit
         let codec = RowCodec(flavor: flavor, schema: kind.schema)
-        let countQuery = query
         return try await read { db in
-            var rows = try await records(db, plan.statement, kind: kind, fields: plan.columns, codec: codec)
-            var found: [(position: Int, values: [Value])] = []
-            if plan.leadingRow, !rows.isEmpty {
-                let leading = rows.removeFirst()
-                found.append((query.offset - 1, plan.keys.map { leading[$0.field] }))
+            let rows = try await records(db, plan.statement, kind: kind, fields: plan.columns, codec: codec)
+            var cut = PageCut(plan)
+            var items: [Record] = []
+            for row in rows {
+                guard let place = cut.next() else { continue }
+                if place == .item { items.append(row) }
+                if cut.needsKeys(place) { cut.keep(place, plan.keys.map { row[$0.field] }) }
             }
-            var items = Array(rows.prefix(limit))
-            let hasMore = rows.count > limit
-            let next = hasMore ? items.last.map { Cursor.encode($0, keys: plan.keys) } : nil
-            if let anchoring = plan.anchoring {
-                // The page's last row, where the next page starts (when there is one).
-                if hasMore, let last = items.last {
-                    found.append((query.offset + items.count - 1, plan.keys.map { last[$0.field] }))
-                }
-                anchors.record(anchoring.signature, kind: kind, generation: anchoring.generation, found)
-            }
+            let next = cut.finish(plan, query: query, kind: kind, anchors: anchors)
             if let fields = query.fields, !fields.isEmpty {
                 let keep = Set(fields + ["id"])
                 items = items.map { $0.keeping(keep) }
             }
-            let total = query.includeTotal ? try await count(db, kind, query: countQuery, scope: scope) : nil
-            return Page(items: items, total: total, nextCursor: next, limit: limit)
+            let total = query.includeTotal ? try await count(db, kind, query: query, scope: scope) : nil
+            return Page(items: items, total: total, nextCursor: next, limit: plan.limit)
+        }
+    }
+
+    public func listJSON(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> JSONPage {
+        let plan = try listPlan(kind, query: query, scope: scope)
+        let codec = RowCodec(flavor: flavor, schema: kind.schema)
+        let layout = PublicJSONLayout(
+            kind,
+            columns: plan.columns,
+            keeping: query.fields.flatMap { $0.isEmpty ? nil : Set($0 + ["id"]) }
+        )
+        // Where each sort key sits among the columns read (a page always reads its sort keys).
+        let keyColumns = try plan.keys.map { key in
+            guard let column = plan.columns.firstIndex(where: { $0.name == key.field }) else {
+                throw ProctorError(.internal, "a page of \(kind.rawValue) did not read its sort key \(key.field)")
+            }
+            return (column: column, type: plan.columns[column].type)
+        }
+        struct Written: Sendable {
+            var cut: PageCut
+            var out: [UInt8] = [UInt8(ascii: "[")]
+        }
+        var start = Written(cut: PageCut(plan))
+        start.out.reserveCapacity(plan.limit * 1024 + 2)
+        return try await read { db in
+            var written = try await scanRows(
+                db,
+                plan.statement,
+                kind: kind,
+                columns: plan.columns,
+                codec: codec,
+                into: start
+            ) { written, row in
+                guard let place = written.cut.next() else { return }
+                if place == .item {
+                    if written.cut.items > 1 { written.out.append(UInt8(ascii: ",")) }
+                    layout.write(row, into: &written.out)
+                }
+                if written.cut.needsKeys(place) {
+                    written.cut.keep(place, keyColumns.map { row.value($0.column, type: $0.type) })
+                }
+            }
+            written.out.append(UInt8(ascii: "]"))
+            let next = written.cut.finish(plan, query: query, kind: kind, anchors: anchors)
+            let total = query.includeTotal ? try await count(db, kind, query: query, scope: scope) : nil
+            return JSONPage(
+                items: written.out,
+                count: written.cut.items,
+                total: total,
+                nextCursor: next,
+                limit: plan.limit
+            )
+        }
+    }
+
+    /// Where each row of a page's statement goes (``ListPlan``): the row before the page (read to leave an anchor
+    /// there), the page's items, or the row after them (which says there is a next page); and what the page leaves
+    /// behind, its next cursor and anchors, from the sort values of the rows that need them.
+    struct PageCut: Sendable {
+        enum Place { case leading, item }
+        private let leadingRow: Bool
+        private let limit: Int
+        private var rows = 0
+        private(set) var items = 0
+        private var hasMore = false
+        private var leadingKeys: [Value]?
+        private var lastKeys: [Value]?
+
+        init(_ plan: ListPlan) {
+            leadingRow = plan.leadingRow
+            limit = plan.limit
+        }
+
+        /// The place of the statement's next row; nil past the page's items.
+        mutating func next() -> Place? {
+            rows += 1
+            if leadingRow, rows == 1 { return .leading }
+            guard items < limit else {
+                hasMore = true
+                return nil
+            }
+            items += 1
+            return .item
+        }
+
+        /// Whether the row just placed is one whose sort values the page keeps: the leading row, and the item that
+        /// is the last one when the page is full.
+        func needsKeys(_ place: Place) -> Bool { place == .leading || items == limit }
+
+        mutating func keep(_ place: Place, _ keys: [Value]) {
+            if place == .leading { leadingKeys = keys } else { lastKeys = keys }
+        }
+
+        /// Leaves the page's anchors and returns its next cursor.
+        func finish(_ plan: ListPlan, query: Query, kind: ResourceKind, anchors: PageAnchors) -> String? {
+            let next = hasMore ? lastKeys.map { Cursor.encode(values: $0) } : nil
+            if let anchoring = plan.anchoring {
+                var found: [(position: Int, values: [Value])] = []
+                if let leadingKeys { found.append((query.offset - 1, leadingKeys)) }
+                // The page's last row, where the next page starts (when there is one).
+                if hasMore, let lastKeys { found.append((query.offset + items - 1, lastKeys)) }
+                anchors.record(anchoring.signature, kind: kind, generation: anchoring.generation, found)
+            }
+            return next
         }
     }
 
@@ -327,14 +422,27 @@ extension SQLStore {
         if let limit = query.limit { statement += .limit(max(limit, 0)) }
         let codec = RowCodec(flavor: flavor, schema: schema)
         return try await read { db in
-            if let session = db as? SQLiteSession { return try await session.scan(statement, into: state, body) }
-            // PostgreSQL's rows are decoded by name through SQLKit: scan the records they make.
-            let slots = fields.map { FieldSlot(kind, $0) }
-            var state = state
-            for record in try await records(db, statement, kind: kind, fields: columns, codec: codec) {
-                try body(&state, RecordScannedRow(record, slots: slots))
-            }
-            return state
+            try await scanRows(db, statement, kind: kind, columns: columns, codec: codec, into: state, body)
         }
+    }
+
+    /// Folds the rows of a SELECT of exactly `columns` into `state`, each read in place on SQLite; PostgreSQL's
+    /// rows are decoded by name through SQLKit, so there the records they make are scanned.
+    func scanRows<State: Sendable>(
+        _ db: any SQLDatabase,
+        _ statement: SQLQueryString,
+        kind: ResourceKind,
+        columns: [FieldSpec],
+        codec: RowCodec,
+        into state: State,
+        _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
+    ) async throws -> State {
+        if let session = db as? SQLiteSession { return try await session.scan(statement, into: state, body) }
+        let slots = columns.map { FieldSlot(kind, $0.name) }
+        var state = state
+        for record in try await records(db, statement, kind: kind, fields: columns, codec: codec) {
+            try body(&state, RecordScannedRow(record, slots: slots))
+        }
+        return state
     }
 }

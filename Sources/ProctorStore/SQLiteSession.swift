@@ -417,6 +417,35 @@ struct SQLiteScannedRow: ScannedRow {
         return utf8.withUnsafeBufferPointer { memcmp(start, $0.baseAddress!, text.count) == 0 }
     }
 
+    func value(_ column: Int, type: FieldType) -> Value {
+        RowCodec.value(SQLiteCursor(statement: statement).data(Int32(column)), type: type)
+    }
+
+    /// What the store writes for each type, written out from SQLite's buffers: text as a JSON string, integers,
+    /// flags and times as ``Value/writeJSON(into:)`` writes them, a JSON list or object as it was stored (the
+    /// store writes JSON compact with its keys sorted, as ``JSONText`` writes a value read back from it). Anything
+    /// else is read as a value and written from it.
+    func writeJSON(_ column: Int, type: FieldType, into out: inout [UInt8]) {
+        let index = Int32(column)
+        switch (sqlite_nio_sqlite3_column_type(statement, index), type) {
+        case (SQLITE_NULL, _):
+            out.append(contentsOf: "null".utf8)
+        case (SQLITE_TEXT, .id), (SQLITE_TEXT, .string), (SQLITE_TEXT, .text):
+            writeJSONString(column, into: &out)
+        case (SQLITE_TEXT, .json), (SQLITE_TEXT, .labels), (SQLITE_TEXT, .strings):
+            guard let text = text(column), let first = text.first,
+                first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+            else { return value(column, type: type).writeJSON(into: &out) }
+            out.append(contentsOf: text)
+        case (SQLITE_INTEGER, .timestamp):
+            Timestamp.writeRFC3339(micros: sqlite_nio_sqlite3_column_int64(statement, index), quoted: true, into: &out)
+        case (SQLITE_INTEGER, .bool):
+            out.append(contentsOf: sqlite_nio_sqlite3_column_int64(statement, index) != 0 ? "true".utf8 : "false".utf8)
+        default:
+            value(column, type: type).writeJSON(into: &out)
+        }
+    }
+
     func writeJSONString(_ column: Int, into out: inout [UInt8]) {
         // Two calls to SQLite, not asking the type first: null has no text, and an integer's text is its digits
         // (as ``string(_:)`` gives them). The columns written so hold text.

@@ -356,6 +356,11 @@ final class DyingStore: Store, @unchecked Sendable {
         return try await base.list(kind, query: query, scope: scope)
     }
 
+    func listJSON(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> JSONPage {
+        try alive()
+        return try await base.listJSON(kind, query: query, scope: scope)
+    }
+
     func scan<State: Sendable>(
         _ kind: ResourceKind,
         fields: [String],
@@ -417,6 +422,7 @@ struct UnusedStore: Store {
     }
     func deleteAll(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int { throw Touched() }
     func list(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Page { throw Touched() }
+    func listJSON(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> JSONPage { throw Touched() }
     func scan<State: Sendable>(
         _ kind: ResourceKind,
         fields: [String],

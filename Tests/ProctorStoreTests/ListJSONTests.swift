@@ -1,0 +1,123 @@
+import ProctorCore
+import ProctorTestSupport
+import Testing
+
+@testable import ProctorStore
+
+/// Pages written as JSON while they are read (`StoreReader.listJSON`, the native API's lists) hold exactly what
+/// the same page read as records writes: the same bytes, cursor, total and anchors.
+@Suite struct ListJSONTests {
+    /// Runs with every type of field set (text JSON escapes, labels, tags, options, a duration, flags, times, nulls),
+    /// in two groups.
+    private func seed(_ store: SQLStore) async throws -> (mine: Record, theirs: Record) {
+        let mine = try await makeGroup(store, "mine")
+        let theirs = try await makeGroup(store, "theirs")
+        let tricky = "quote \" backslash \\ slash / newline \n bell \u{7} «ünïcode» 日本語"
+        for index in 0..<23 {
+            var values: [String: Value] = [
+                "group_id": .string((index % 5 == 4 ? theirs : mine).id),
+                "name": .string(index % 3 == 0 ? tricky + " \(index)" : "run-\(index)"),
+                "executor": .string("client"), "status": .string(index % 4 == 0 ? "failure" : "success"),
+                "labels": .json(
+                    .object(["branch": .string(index % 2 == 0 ? "main" : "stable"), "k": .string(tricky)])
+                ),
+                "tags": .strings(["a", tricky]), "attempts": .int(Int64(index)),
+                "options": .json(.object(["n": .number(Double(index) / 4), "list": .array([.bool(true), .null])])),
+                "cancel_requested": .bool(index % 2 == 1),
+            ]
+            if index % 2 == 0 {
+                values["duration"] = .double(Double(index) * 1.25)
+                values["started_at"] = .timestamp(1_700_000_000_123_456 + Int64(index))
+                values["exit_code"] = .int(-Int64(index))
+            }
+            _ = try await store.insert(Record(.runs, values))
+        }
+        return (mine, theirs)
+    }
+
+    /// `list`'s page written as the native API writes it: the items' JSON array.
+    private func items(_ page: Page) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (index, record) in page.items.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            record.writePublicJSON(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aWrittenPageHoldsTheBytesOfTheRecordPage(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
+            let (mine, _) = try await seed(store)
+            let newest = [SortKey("created_at", descending: true)]
+            var queries: [Query] = [
+                Query(),
+                Query(filter: .equal("status", "success"), sort: newest, limit: 5),
+                Query(filter: .and([.equal("status", "success"), .equal("labels.branch", "main")]), sort: newest),
+                Query(sort: [SortKey("name")], limit: 4, fields: ["name", "labels", "duration"]),
+                Query(sort: [SortKey("duration", descending: true)], limit: 3, offset: 7),
+                Query(limit: 0),
+                Query(sort: newest, limit: 6, excludedFields: ["labels", "options", "name"]),
+            ]
+            queries[1].includeTotal = true
+            for scope in [Scope.everything, .groups([mine.id])] {
+                for query in queries {
+                    let records = try await store.list(.runs, query: query, scope: scope)
+                    let written = try await store.listJSON(.runs, query: query, scope: scope)
+                    #expect(
+                        String(decoding: written.items, as: UTF8.self)
+                            == String(decoding: items(records), as: UTF8.self)
+                    )
+                    #expect(written.count == records.items.count)
+                    #expect(written.total == records.total)
+                    #expect(written.nextCursor == records.nextCursor)
+                    #expect(written.limit == records.limit)
+                }
+            }
+            // The JSON is JSON: every run of the first page reads back, with its labels as they were stored.
+            let page = try await store.listJSON(.runs, query: Query(limit: 50), scope: .everything)
+            let decoded = try #require(try JSONValue.decode(String(decoding: page.items, as: UTF8.self))?.arrayValue)
+            #expect(decoded.count == 23)
+            #expect(decoded.first?["labels"]?["k"]?.stringValue?.hasPrefix("quote \" backslash") == true)
+        }
+    }
+
+    /// Walking a listing by cursor, and by offset (where each page leaves the keyset anchors the next one starts
+    /// from), through written pages gives every matching run once, in order, as the record pages do.
+    @Test(arguments: TestBackend.available)
+    func walkingWrittenPagesByCursorAndByOffsetMeetsEveryRunOnce(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
+            _ = try await seed(store)
+            let sorted = Query(filter: .equal("status", "success"), sort: [SortKey("attempts", descending: true)])
+            let all = try await store.list(.runs, query: sorted, scope: .everything).items.map(\.id)
+            #expect(all.count == 17)
+            func ids(_ page: JSONPage) throws -> [String] {
+                let items = try #require(try JSONValue.decode(String(decoding: page.items, as: UTF8.self))?.arrayValue)
+                return items.compactMap { $0["id"]?.stringValue }
+            }
+            var byCursor: [String] = []
+            var query = sorted
+            query.limit = 5
+            while true {
+                let page = try await store.listJSON(.runs, query: query, scope: .everything)
+                byCursor += try ids(page)
+                guard let next = page.nextCursor else { break }
+                query.cursor = next
+            }
+            #expect(byCursor == all)
+            var byOffset: [String] = []
+            for offset in stride(from: 0, to: 20, by: 5) {
+                var query = sorted
+                query.limit = 5
+                query.offset = offset
+                let written = try await store.listJSON(.runs, query: query, scope: .everything)
+                byOffset += try ids(written)
+                // The same page again, from the anchor the written page left, as records.
+                let again = try await store.list(.runs, query: query, scope: .everything)
+                #expect(again.items.map(\.id) == (try ids(written)))
+            }
+            #expect(byOffset == all)
+        }
+    }
+}
