@@ -29,10 +29,10 @@ enum NativeBench {
         let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
         try await app.test(.router) { client in
             let started = ContinuousClock.now
-            let sample = try await seed(client, runs: runs, headers: headers)
+            let sample = try await seed(bench, runs: runs)
             print(
                 String(
-                    format: "== native: seeded %d runs in %.1f s (as Benchmarks/http.sh does)",
+                    format: "== native: seeded %d runs in %.1f s (as Benchmarks/http.sh leaves them)",
                     runs,
                     ProctorBench.milliseconds(ContinuousClock.now - started) / 1000
                 )
@@ -60,31 +60,37 @@ enum NativeBench {
         await bench.store.shutdown()
     }
 
-    /// Bare runs as http.sh seeds them: labels `branch` main (3 in 4) or stable; 9 in 10 reported running, then
-    /// success (6 in 7) or failure. Returns the id of the run in the middle.
-    static func seed(_ client: some TestClientProtocol, runs: Int, headers: HTTPFields) async throws -> String {
-        func call(_ uri: String, _ body: String, expect: HTTPResponse.Status) async throws -> JSONValue {
-            try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) {
-                guard $0.status == expect else { throw ProctorError(.internal, "\(uri) answered \($0.status.code)") }
-                return try JSONValue.decode(String(buffer: $0.body)) ?? .null
-            }
-        }
-        var sample = ""
-        for index in 0..<runs {
-            let branch = index % 4 == 0 ? "stable" : "main"
-            let run = try await call(
-                "/api/v1/runs",
-                #"{"name": "run-\#(index)", "labels": {"branch": "\#(branch)"}}"#,
-                expect: .created
-            )
-            guard let id = run["id"]?.stringValue else { throw ProctorError(.internal, "a run without an id") }
-            if index % 10 != 0 {
-                for status in ["running", index % 7 == 0 ? "failure" : "success"] {
-                    _ = try await call("/api/v1/runs/\(id)/status", #"{"status": "\#(status)"}"#, expect: .created)
+    /// Runs as Benchmarks/http.sh leaves them, inserted straight into the store (seeding is then the same in
+    /// every run, which profiles that subtract two runs need): bare client runs, labels `branch` main (3 in 4) or
+    /// stable; 9 in 10 finished, success (6 in 7) or failure, with their start, end and duration. Returns the id of
+    /// the run in the middle.
+    static func seed(_ bench: BenchStore, runs: Int) async throws -> String {
+        let group = try await bench.defaultGroup()
+        let start = Timestamp.now() - Int64(runs) * 1_000_000
+        for chunk in stride(from: 0, to: runs, by: 1000) {
+            let records = (chunk..<min(runs, chunk + 1000)).map { index in
+                let created = start + Int64(index) * 1_000_000
+                var values: [String: Value] = [
+                    "group_id": .string(group.id), "name": .string("run-\(index)"), "executor": .string("client"),
+                    "labels": .json(.object(["branch": .string(index % 4 == 0 ? "stable" : "main")])),
+                    "created_at": .timestamp(created), "updated_at": .timestamp(created),
+                ]
+                if index % 10 != 0 {
+                    values["status"] = .string(index % 7 == 0 ? "failure" : "success")
+                    values["started_at"] = .timestamp(created + 1_000)
+                    values["finished_at"] = .timestamp(created + 251_000)
+                    values["duration"] = .double(0.25)
                 }
+                return Record(.runs, values)
             }
-            if index == runs / 2 { sample = id }
+            try await bench.store.insertMany(records)
         }
-        return sample
+        let middle = try await bench.store.list(
+            .runs,
+            query: Query(sort: [SortKey("seq")], limit: 1, offset: runs / 2, fields: ["id"]),
+            scope: .everything
+        )
+        guard let id = middle.items.first?.id else { throw ProctorError(.internal, "no run was seeded") }
+        return id
     }
 }

@@ -30,28 +30,48 @@ extension ScannedRow {
 /// Where each public field of a kind sits among a read's columns, found once per read: writes a scanned row as
 /// the JSON ``Record/writePublicJSON(into:)`` writes for the same row read as a record (the native API's lists).
 public struct PublicJSONLayout: Sendable {
-    private let members: [(column: Int, prefix: [UInt8], type: FieldType)]
+    /// A member: its column, its type, and where its `,"name":` sits in ``prefixes``. Plain values, so that
+    /// walking 55 members of 50 rows retains and releases nothing.
+    private struct Member: Sendable {
+        let column: Int
+        let type: FieldType
+        let start: Int
+        let end: Int
+    }
+    private let members: [Member]
+    /// Every member's key, comma first (the first member's without it), one after the other.
+    private let prefixes: [UInt8]
 
     /// The layout of rows whose columns are `columns`, keeping the public fields named in `keeping` (all of them
     /// when nil), in the order a record writes them.
     public init(_ kind: ResourceKind, columns: [FieldSpec], keeping: Set<String>? = nil) {
         var index: [String: Int] = [:]
         for (position, field) in columns.enumerated() where index[field.name] == nil { index[field.name] = position }
-        members = kind.schema.publicMembers.compactMap { member in
+        var members: [Member] = []
+        var prefixes: [UInt8] = []
+        for member in kind.schema.publicMembers {
             guard let column = index[member.field.name], keeping?.contains(member.field.name) ?? true else {
-                return nil
+                continue
             }
-            return (column, member.prefix, member.field.type)
+            let start = prefixes.count
+            if !members.isEmpty { prefixes.append(UInt8(ascii: ",")) }
+            prefixes.append(contentsOf: member.prefix)
+            members.append(Member(column: column, type: member.field.type, start: start, end: prefixes.count))
         }
+        self.members = members
+        self.prefixes = prefixes
     }
 
     /// Appends the row's public JSON object.
     public func write(_ row: some ScannedRow, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
-        for (index, member) in members.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: member.prefix)
-            row.writeJSON(member.column, type: member.type, into: &out)
+        prefixes.withUnsafeBufferPointer { prefixes in
+            members.withUnsafeBufferPointer { members in
+                for member in members {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[member.start..<member.end]))
+                    row.writeJSON(member.column, type: member.type, into: &out)
+                }
+            }
         }
         out.append(UInt8(ascii: "}"))
     }

@@ -112,8 +112,7 @@ extension SQLStore {
             var cut: PageCut
             var out: [UInt8] = [UInt8(ascii: "[")]
         }
-        var start = Written(cut: PageCut(plan))
-        start.out.reserveCapacity(plan.limit * 1024 + 2)
+        let start = Written(cut: PageCut(plan))
         return try await read { db in
             var written = try await scanRows(
                 db,
@@ -127,6 +126,8 @@ extension SQLStore {
                 if place == .item {
                     if written.cut.items > 1 { written.out.append(UInt8(ascii: ",")) }
                     layout.write(row, into: &written.out)
+                    // Room for the page, guessed from its first row, so that it is not copied as it grows.
+                    if written.cut.items == 1 { written.out.reserveCapacity(written.out.count * (plan.limit + 1)) }
                 }
                 if written.cut.needsKeys(place) {
                     written.cut.keep(place, keyColumns.map { row.value($0.column, type: $0.type) })

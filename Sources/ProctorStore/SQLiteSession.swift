@@ -429,7 +429,7 @@ struct SQLiteScannedRow: ScannedRow {
         let index = Int32(column)
         switch (sqlite_nio_sqlite3_column_type(statement, index), type) {
         case (SQLITE_NULL, _):
-            out.append(contentsOf: "null".utf8)
+            out.append(contentsOf: JSONText.nullBytes)
         case (SQLITE_TEXT, .id), (SQLITE_TEXT, .string), (SQLITE_TEXT, .text):
             writeJSONString(column, into: &out)
         case (SQLITE_TEXT, .json), (SQLITE_TEXT, .labels), (SQLITE_TEXT, .strings):
@@ -440,7 +440,10 @@ struct SQLiteScannedRow: ScannedRow {
         case (SQLITE_INTEGER, .timestamp):
             Timestamp.writeRFC3339(micros: sqlite_nio_sqlite3_column_int64(statement, index), quoted: true, into: &out)
         case (SQLITE_INTEGER, .bool):
-            out.append(contentsOf: sqlite_nio_sqlite3_column_int64(statement, index) != 0 ? "true".utf8 : "false".utf8)
+            let flag = sqlite_nio_sqlite3_column_int64(statement, index) != 0
+            out.append(contentsOf: flag ? JSONText.trueBytes : JSONText.falseBytes)
+        case (SQLITE_INTEGER, .int):
+            Value.int(sqlite_nio_sqlite3_column_int64(statement, index)).writeJSON(into: &out)
         default:
             value(column, type: type).writeJSON(into: &out)
         }

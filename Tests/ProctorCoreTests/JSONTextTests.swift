@@ -17,6 +17,24 @@ struct JSONTextTests {
 
     /// The writer checks eight bytes at a time: every byte JSON escapes, at every position in and around a word,
     /// must still be escaped, and the rest copied as it is.
+    @Test("writes an integer's digits as String does, at every length and both ends of Int64")
+    func integerDigits() {
+        var numbers: [Int64] = [0, 9, 10, 99, 100, -1, -9, -10, .max, .min, .max - 1, .min + 1, 8_999_999_999_999_999]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            numbers += [power - 1, power, power + 1, -power, -(power - 1)]
+        }
+        for number in numbers {
+            var written: [UInt8] = []
+            Value.int(number).writeJSON(into: &written)
+            let expected =
+                number.magnitude < 9_000_000_000_000_000
+                ? String(number) : JSONValue.number(Double(number)).encodedString()
+            #expect(String(decoding: written, as: UTF8.self) == expected, "\(number)")
+        }
+    }
+
     @Test("escapes every byte that needs it wherever it sits in a word")
     func escapesAtEveryPosition() throws {
         let specials: [Character] = ["\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{7}", "é", "☃", "\u{7F}", " ", "!", "]"]

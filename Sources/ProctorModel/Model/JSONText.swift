@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Every stored JSON column and every request body passes through here, so it works on UTF-8 bytes directly:
 /// the Codable path (`JSONDecoder` probing each type with `try?`) cost more than the SQL it fed.
-enum JSONText {
+package enum JSONText {
     /// Nesting beyond this is refused rather than risking the stack on hostile input.
     static let maxDepth = 512
 
@@ -69,15 +69,32 @@ enum JSONText {
         return out
     }
 
-    private static let nullBytes = Array("null".utf8)
-    private static let trueBytes = Array("true".utf8)
-    private static let falseBytes = Array("false".utf8)
+    package static let nullBytes = Array("null".utf8)
+    package static let trueBytes = Array("true".utf8)
+    package static let falseBytes = Array("false".utf8)
     private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Appends an integer's decimal digits (what `String(n)` spells), without making the string.
+    static func writeInteger(_ n: Int64, into out: inout [UInt8]) {
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = n.magnitude
+        guard magnitude >= 10 else { return out.append(UInt8(ascii: "0") &+ UInt8(magnitude)) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 20 digits, written backwards
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while magnitude > 0 {
+                count += 1
+                buffer[24 - count] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
+    }
 
     private static func writeNumber(_ n: Double, into out: inout [UInt8]) {
         guard n.isFinite else { out.append(contentsOf: nullBytes); return }
         if n.rounded() == n, abs(n) < 9.0e15 {
-            out.append(contentsOf: String(Int64(n)).utf8)
+            writeInteger(Int64(n), into: &out)
         } else {
             out.append(contentsOf: n.description.utf8)
         }

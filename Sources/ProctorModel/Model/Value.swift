@@ -80,7 +80,7 @@ extension Value {
         case .timestamp(let micros): Timestamp.writeRFC3339(micros: micros, quoted: true, into: &out)
         case .int(let number) where number.magnitude < 9_000_000_000_000_000:
             // The digits ``JSONText`` writes for the same number as a double.
-            out.append(contentsOf: String(number).utf8)
+            JSONText.writeInteger(number, into: &out)
         case .strings(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
