@@ -11,7 +11,16 @@ import Testing
 @Suite struct PostgresPoolTests {
     @Test func aRequestThatCannotGetAConnectionInTimeIsUnavailable() async throws {
         guard TestBackend.available.contains(.postgres) else { return }
-        let store = try await TestBackend.postgres.makeStore(postgresConnections: 1, postgresWait: .seconds(1))
+        // The schema is migrated by a store that may wait as long as it needs (on a loaded machine opening a
+        // connection can take longer than a second); the store under test opens on it already migrated.
+        let schema = TestBackend.newPostgresSchema()
+        try await TestBackend.postgres.makeStore(postgresSchema: schema).shutdown()
+        let store = try await TestBackend.postgres.makeStore(
+            migrated: false,
+            postgresConnections: 1,
+            postgresWait: .seconds(1),
+            postgresSchema: schema
+        )
         // The one connection is open and idle before it is held: on a busy machine, opening it can itself take
         // longer than the wait, so the first requests may be refused until it is open.
         var opened = false

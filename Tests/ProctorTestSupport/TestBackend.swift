@@ -33,7 +33,8 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
         logger: Logger? = nil,
         migrated: Bool = true,
         postgresConnections: Int = 4,
-        postgresWait: Duration = .seconds(60)
+        postgresWait: Duration = .seconds(60),
+        postgresSchema: String? = nil
     ) async throws -> SQLStore {
         let logger =
             logger
@@ -56,7 +57,7 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
             guard let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"] else {
                 throw MissingPostgres()
             }
-            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let schema = postgresSchema ?? Self.newPostgresSchema()
             store = try await SQLStore.postgres(
                 url: url,
                 connections: postgresConnections,
@@ -72,5 +73,10 @@ public enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable
             throw error
         }
         return store
+    }
+
+    /// A fresh schema name for a PostgreSQL test store (`makeStore(postgresSchema:)` opens a second store on it).
+    public static func newPostgresSchema() -> String {
+        "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
 }
