@@ -10,8 +10,8 @@
 # Installs the Debian `postgresql` package if initdb is missing. When run as
 # root, the server runs as the `postgres` OS user (initdb refuses root). The
 # server listens on 127.0.0.1 only (first free port from 54329 up), keeps its
-# unix socket in DIR, trusts every local connection and skips fsync — it is
-# for tests only. DIR holds: pgdata/ (the cluster), url, postgres.log.
+# unix socket in DIR, trusts every local connection, skips fsync and takes
+# 200 connections — it is for tests only. DIR holds: pgdata/ (the cluster), url, postgres.log.
 # All diagnostics go to stderr.
 set -Eeuo pipefail   # -E: the ERR trap below also fires inside functions
 
@@ -90,6 +90,8 @@ unix_socket_directories = '$dir'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# the test suite's parallel stores peak at about 80 connections; keep clear of the default 100
+max_connections = 200
 EOF
 
   # Pick a free port; if another process grabs it first, try the next one.

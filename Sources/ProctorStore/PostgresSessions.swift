@@ -20,17 +20,40 @@ protocol SessionSource: Sendable {
 
 extension SessionPool: SessionSource {}
 
-/// PostgreSQL sessions from PostgresNIO's `PostgresClient`, the pool the driver maintains (idle timeouts,
-/// keep-alives, back-off when the server is down), run for as long as the store is open.
+/// PostgreSQL sessions from PostgresNIO's `PostgresClient`, the pool the driver maintains (reconnection, back-off
+/// when the server is down), run for as long as the store is open.
 ///
 /// A lease that waits longer than `leaseTimeout` fails as unavailable (503) instead of waiting for the pool's
-/// own circuit breaker, which trips only after a minute of failed connection attempts.
+/// own circuit breaker, which trips only after a minute of failed connection attempts. Timing a lease takes a
+/// child task and a timer, which cost more than a small query itself (0.2–0.4 ms of p50 on the 2-core machine),
+/// so a lease is timed only when it may wait: when the store does not know of an open connection that none of
+/// its sessions holds (``Occupancy``).
 final class PostgresSessions: SessionSource {
+    /// Connections the pool keeps open while idle: the one that serves requests one at a time. Returning it
+    /// schedules no idle-timeout timer in the pool (the others are closed after a minute idle, and each return of
+    /// one re-arms its timer, about 0.05 ms). One, not more: each is held for as long as the store is open, and
+    /// PostgreSQL's `max_connections` is shared by every replica (and by the test suite's parallel stores).
+    static let keptOpen = 1
+
     let client: PostgresClient
     let leaseTimeout: Duration
     private let running: Task<Void, Never>
+    private let occupancy = Mutex(Occupancy())
 
+    /// The pool's connections the store has seen and not seen close, and how many sessions it holds or awaits:
+    /// while there are more of the first, one of them is idle and a lease is served at once.
+    private struct Occupancy {
+        var open: Set<PostgresConnection.ID> = []
+        var sessions = 0
+    }
+
+    /// `configuration`'s pool keeps ``keptOpen`` connection open and sends no keep-alive queries: each idle
+    /// connection's keep-alive is a timer the pool re-arms every time the connection comes back. A connection
+    /// that broke while idle fails its next statement (the request answers unavailable) and is replaced.
     init(configuration: PostgresClient.Configuration, leaseTimeout: Duration, logger: Logger) {
+        var configuration = configuration
+        configuration.options.minimumConnections = min(Self.keptOpen, configuration.options.maximumConnections)
+        configuration.options.keepAliveBehavior = nil
         let client = PostgresClient(
             configuration: configuration,
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
@@ -42,27 +65,59 @@ final class PostgresSessions: SessionSource {
     }
 
     func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        // The body runs in a child task, so that a timer can cancel a lease still waiting. The group awaits its
-        // tasks before returning, so the body neither outlives this call nor runs beside its caller.
+        let idleKnown = beginSession()
+        defer { endSession() }
+        if idleKnown { return try await lease(body, leased: nil) }
+        return try await leaseInTime(body)
+    }
+
+    // The session count is kept out of line: `Mutex.withLock` inlined into `withSession` twice, around its
+    // `await`, crashed the release build ("Call to unlock Mutex on a thread which hasn't acquired the lock",
+    // Swift 6.3.1), the thread's id read for the first lock apparently reused for the second on another thread.
+
+    /// Counts a session in; whether a connection known to be open is idle.
+    @inline(never)
+    private func beginSession() -> Bool {
+        occupancy.withLock { occupancy in
+            defer { occupancy.sessions += 1 }
+            return occupancy.sessions < occupancy.open.count
+        }
+    }
+
+    @inline(never)
+    private func endSession() {
+        occupancy.withLock { $0.sessions -= 1 }
+    }
+
+    /// Leases a connection for `body`, `leased` set once it is had; the pool's own errors before that (shut
+    /// down, circuit breaker open) say that the database cannot be had.
+    private func lease<T: Sendable>(
+        _ body: (any SQLDatabase) async throws -> T,
+        leased: LeaseFlag?
+    ) async throws -> T {
+        var isLeased = false
+        do {
+            return try await client.withConnection { connection in
+                isLeased = true
+                leased?.set()
+                noteOpen(connection)
+                return try await body(PostgresSession(connection: connection, base: connection.sql(queryLogLevel: nil)))
+            }
+        } catch  where !isLeased {
+            throw StoreUnavailable(message: "cannot connect to PostgreSQL: \(describe(error))")
+        }
+    }
+
+    /// ``lease(_:leased:)`` in a child task, which a timer cancels if no connection is had within `leaseTimeout`.
+    /// The group awaits its tasks before returning, so the body neither outlives this call nor runs beside its
+    /// caller.
+    private func leaseInTime<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             let leased = LeaseFlag()
-            let client = self.client
             let timeout = leaseTimeout
             return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    do {
-                        return try await client.withConnection { connection in
-                            leased.set()
-                            return try await body(
-                                PostgresSession(connection: connection, base: connection.sql(queryLogLevel: nil))
-                            )
-                        }
-                    } catch  where !leased.isSet {
-                        // The pool's own errors (shut down, circuit breaker open): the database cannot be had.
-                        throw StoreUnavailable(message: "cannot connect to PostgreSQL: \(describe(error))")
-                    }
-                }
+                group.addTask { try await self.lease(body, leased: leased) }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
                     if !leased.isSet { throw StoreUnavailable(message: Self.unreachable) }
@@ -78,6 +133,18 @@ final class PostgresSessions: SessionSource {
             }
         }
     }
+
+    /// Counts `connection` among the open ones from its first lease until it closes.
+    private func noteOpen(_ connection: PostgresConnection) {
+        let id = connection.id
+        guard occupancy.withLock({ $0.open.insert(id).inserted }) else { return }
+        connection.closeFuture.whenComplete { [weak self] _ in
+            _ = self?.occupancy.withLock { $0.open.remove(id) }
+        }
+    }
+
+    /// The pool's connections seen open and not closed since (tests).
+    var openConnections: Int { occupancy.withLock { $0.open.count } }
 
     static let unreachable = "no PostgreSQL connection could be had in time: the database is down or saturated"
 

@@ -1,13 +1,16 @@
 import Foundation
+import Logging
 import ProctorCore
 import ProctorStoreWriting
 import ProctorTestSupport
+import SQLKit
 import Testing
 
 @testable import ProctorStore
 
 /// PostgreSQL through PostgresNIO's pool: its connection limit holds, and a request that cannot get a connection
-/// in time is refused as unavailable (503) instead of waiting on.
+/// in time is refused as unavailable (503) instead of waiting on, also when the connection it would have had
+/// closed and the database cannot be reached again.
 @Suite struct PostgresPoolTests {
     @Test func aRequestThatCannotGetAConnectionInTimeIsUnavailable() async throws {
         guard TestBackend.available.contains(.postgres) else { return }
@@ -40,22 +43,89 @@ import Testing
             }
         }
         for await _ in holding { break }
-        let started = ContinuousClock.now
-        await #expect(throws: ProctorError.self) {
-            do {
-                _ = try await store.count(.groups, query: Query(), scope: .everything)
-            } catch let error as ProctorError {
-                #expect(error.code == .unavailable, "\(error)")
-                #expect(error.message.contains("no PostgreSQL connection could be had in time"), "\(error.message)")
-                throw error
-            }
-        }
+        let waited = await expectRefusedAsUnavailable(store)
         // It waited its second, not until the connection came back (it would then have been served).
-        let waited = ContinuousClock.now - started
         #expect(waited >= .milliseconds(900), "waited \(waited)")
         try await held.value
         // Once the connection is back, requests are served again, the held write included.
         #expect(try await store.count(.groups, query: Query(filter: .equal("name", "held")), scope: .everything) == 1)
         await store.shutdown()
+    }
+
+    /// A lease is served without a timer only while an open connection is known to be idle: once the connection
+    /// closed (here its backend is terminated and its role may no longer log in, as when the database goes away),
+    /// the next request is refused within its wait instead of queueing until the pool's circuit breaker trips a
+    /// minute later, and is served again once the database can be reached.
+    @Test func aRequestAfterTheConnectionClosedIsRefusedInTimeWhenTheDatabaseIsGone() async throws {
+        guard TestBackend.available.contains(.postgres),
+            let url = ProcessInfo.processInfo.environment["PROCTOR_TEST_POSTGRES_URL"],
+            url.contains("://proctor:proctor@")
+        else { return }
+        let schema = TestBackend.newPostgresSchema()
+        let admin = try await TestBackend.postgres.makeStore(postgresSchema: schema)
+        let role = "r_" + schema
+        func asAdmin(_ statement: SQLQueryString) async throws {
+            try await admin.read { db in try await db.raw(statement).run() }
+        }
+        try await asAdmin("CREATE ROLE \(unsafeRaw: role) LOGIN SUPERUSER PASSWORD 'gone'")
+        let store = try await SQLStore.postgres(
+            url: url.replacingOccurrences(of: "://proctor:proctor@", with: "://\(role):gone@"),
+            connections: 1,
+            leaseTimeout: .seconds(1),
+            schema: schema,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let sessions = try #require(store.readers as? PostgresSessions)
+        var served = false
+        for _ in 0..<30 where !served {
+            served = (try? await store.count(.groups, query: Query(), scope: .everything)) != nil
+        }
+        try #require(served, "the pool's one connection never opened")
+        #expect(sessions.openConnections == 1)
+
+        try await asAdmin("ALTER ROLE \(unsafeRaw: role) NOLOGIN")
+        try await asAdmin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = \(bind: role)"
+        )
+        for _ in 0..<100 where sessions.openConnections > 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(sessions.openConnections == 0, "the terminated connection is still counted as open")
+        let waited = await expectRefusedAsUnavailable(store)
+        #expect(waited < .seconds(30), "waited \(waited) for a connection the database refuses")
+
+        try await asAdmin("ALTER ROLE \(unsafeRaw: role) LOGIN")
+        served = false
+        for _ in 0..<60 where !served {
+            served = (try? await store.count(.groups, query: Query(), scope: .everything)) != nil
+            if !served { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(served, "requests were not served again once the database could be reached")
+        await store.shutdown()
+        try await asAdmin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = \(bind: role)"
+        )
+        try await asAdmin("DROP ROLE IF EXISTS \(unsafeRaw: role)")
+        await admin.shutdown()
+    }
+
+    /// Reads from `store`, expecting the refusal of a request that got no connection in time; how long it took.
+    func expectRefusedAsUnavailable(
+        _ store: SQLStore,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> Duration {
+        let started = ContinuousClock.now
+        do {
+            _ = try await store.count(.groups, query: Query(), scope: .everything)
+            Issue.record("the request was served", sourceLocation: sourceLocation)
+        } catch let error as ProctorError {
+            #expect(error.code == .unavailable, "\(error)", sourceLocation: sourceLocation)
+            #expect(
+                error.message.contains("no PostgreSQL connection could be had in time"),
+                "\(error.message)",
+                sourceLocation: sourceLocation
+            )
+        } catch {
+            Issue.record(error, sourceLocation: sourceLocation)
+        }
+        return ContinuousClock.now - started
     }
 }
