@@ -74,6 +74,9 @@ extension SQLStore {
     /// Fresh planner statistics for a kind's tables after a bulk load. Without them PostgreSQL plans the next
     /// queries as for the table before the load (until autovacuum's ANALYZE, up to a minute later): a label
     /// filter over a million freshly imported runs ran for minutes as a nested loop over all labels rows.
+    /// PostgreSQL's tables are vacuumed too, as autovacuum would do later: until their visibility map is set, an
+    /// index-only scan still reads every row it counts from the table (a count of 307,858 freshly imported runs
+    /// took 235 ms, against 140 ms once vacuumed).
     func analyze(_ kind: ResourceKind) async throws {
         switch flavor {
         case .sqlite:
@@ -84,7 +87,7 @@ extension SQLStore {
             if schema.labelsField != nil { tables.append(quoted(schema.table + "_labels")) }
             try await mapErrors {
                 try await writers.withSession { db in
-                    try await db.raw(SQLQueryString("ANALYZE " + tables.joined(separator: ", "))).run()
+                    try await db.raw(SQLQueryString("VACUUM (ANALYZE) " + tables.joined(separator: ", "))).run()
                 }
             }
         }

@@ -64,13 +64,19 @@ extension SQLStore {
         }
     }
 
-    /// Runs one statement as it is (tests).
     /// Whether the planner has statistics of a table gathered by ANALYZE (tests).
     func hasStatistics(_ table: String) async throws -> Bool {
         let statement: SQLQueryString =
             flavor == .sqlite
             ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1' AND EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = \(bind: table))"
             : "SELECT COUNT(*) AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = \(bind: table) AND last_analyze IS NOT NULL"
+        return try await read { db in try await db.raw(statement).first()?.decode(column: "n", as: Int.self) ?? 0 } > 0
+    }
+
+    /// Whether PostgreSQL has vacuumed a table other than by autovacuum (tests).
+    func hasBeenVacuumed(_ table: String) async throws -> Bool {
+        let statement: SQLQueryString =
+            "SELECT COUNT(*) AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = \(bind: table) AND last_vacuum IS NOT NULL"
         return try await read { db in try await db.raw(statement).first()?.decode(column: "n", as: Int.self) ?? 0 } > 0
     }
 
@@ -92,6 +98,7 @@ extension SQLStore {
         }
     }
 
+    /// Runs one statement as it is (tests).
     func execute(_ statement: SQLQueryString) async throws {
         defer { anchors.invalidateAll() }
         try await write { db in try await db.raw(statement).run() }
