@@ -25,7 +25,7 @@ extension SessionPool: SessionSource {}
 ///
 /// A lease that waits longer than `leaseTimeout` fails as unavailable (503) instead of waiting for the pool's
 /// own circuit breaker, which trips only after a minute of failed connection attempts. Timing a lease takes a
-/// child task and a timer, which cost more than a small query itself (0.2–0.4 ms of p50 on the 2-core machine),
+/// child task and a timer, which cost a fair part of a small query (0.2–0.35 ms of p50 on the 2-core machine),
 /// so a lease is timed only when it may wait: when the store does not know of an open connection that none of
 /// its sessions holds (``Occupancy``).
 final class PostgresSessions: SessionSource {

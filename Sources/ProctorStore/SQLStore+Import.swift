@@ -76,7 +76,7 @@ extension SQLStore {
     /// filter over a million freshly imported runs ran for minutes as a nested loop over all labels rows.
     /// PostgreSQL's tables are vacuumed too, as autovacuum would do later: until their visibility map is set, an
     /// index-only scan still reads every row it counts from the table (a count of 307,858 freshly imported runs
-    /// took 235 ms, against 140 ms once vacuumed).
+    /// took 235 ms, against 134 ms once vacuumed).
     func analyze(_ kind: ResourceKind) async throws {
         switch flavor {
         case .sqlite:
