@@ -259,7 +259,6 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "PostgresKit", package: "postgres-kit"),
             ],
             path: "Benchmarks/ProctorBench",
             swiftSettings: swiftSettings

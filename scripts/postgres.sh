@@ -11,7 +11,8 @@
 # root, the server runs as the `postgres` OS user (initdb refuses root). The
 # server listens on 127.0.0.1 only (first free port from 54329 up), keeps its
 # unix socket in DIR, trusts every local connection, skips fsync and takes
-# 200 connections — it is for tests only. DIR holds: pgdata/ (the cluster), url, postgres.log.
+# 200 connections — it is for tests only. DIR holds: pgdata/ (the cluster),
+# url, postgres.log.
 # All diagnostics go to stderr.
 set -Eeuo pipefail   # -E: the ERR trap below also fires inside functions
 

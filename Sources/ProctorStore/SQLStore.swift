@@ -132,19 +132,9 @@ public struct SQLStore: Store {
         )
     }
 
-    /// Connects to PostgreSQL at a `postgres://user:pass@host:port/db` URL.
-    public static func postgres(
-        url: String,
-        connections: Int = 8,
-        leaseTimeout: Duration = .seconds(10),
-        schema: String? = nil,
-        logger: Logger = Logger(label: "proctor.store"),
-        maxPageSize: Int = 1000,
-        defaultPageSize: Int = 50
-    ) async throws -> SQLStore {
-        if let schema, !schema.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
-            throw ProctorError.badRequest("invalid schema name '\(schema)'")
-        }
+    /// A connection's configuration from a `postgres://` URL; TLS only when the URL asks for it (`sslmode` or
+    /// `tlsmode`).
+    static func postgresConnection(url: String) throws -> PostgresConnection.Configuration {
         var configuration: SQLPostgresConfiguration
         do {
             configuration = try SQLPostgresConfiguration(url: url)
@@ -156,7 +146,49 @@ public struct SQLStore: Store {
         if !url.contains("sslmode") && !url.contains("tlsmode") {
             configuration.coreConfiguration.tls = .disable
         }
-        let core = configuration.coreConfiguration
+        return configuration.coreConfiguration
+    }
+
+    /// A private schema's name: letters, digits and underscores (it is written into statements as it is).
+    static func checkSchemaName(_ schema: String) throws {
+        if !schema.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            throw ProctorError.badRequest("invalid schema name '\(schema)'")
+        }
+    }
+
+    /// Drops a private schema that ``postgres(url:connections:leaseTimeout:schema:logger:maxPageSize:defaultPageSize:)``
+    /// was opened on, with everything in it, once its stores are shut down: benchmarks share a server that would
+    /// otherwise keep every run's data.
+    public static func dropPostgresSchema(_ schema: String, url: String, logger: Logger) async throws {
+        try checkSchemaName(schema)
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(),
+            configuration: try postgresConnection(url: url),
+            id: 0,
+            logger: logger
+        )
+        do {
+            try await connection.sql(queryLogLevel: nil)
+                .raw(SQLQueryString("DROP SCHEMA IF EXISTS \(unsafeRaw: schema) CASCADE")).run()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
+    /// Connects to PostgreSQL at a `postgres://user:pass@host:port/db` URL.
+    public static func postgres(
+        url: String,
+        connections: Int = 8,
+        leaseTimeout: Duration = .seconds(10),
+        schema: String? = nil,
+        logger: Logger = Logger(label: "proctor.store"),
+        maxPageSize: Int = 1000,
+        defaultPageSize: Int = 50
+    ) async throws -> SQLStore {
+        if let schema { try checkSchemaName(schema) }
+        let core = try postgresConnection(url: url)
         do {
             // One connection of its own first: a clear error when the server cannot be reached, and the private
             // schema (tests and benchmarks share one server without seeing each other) made before any session
