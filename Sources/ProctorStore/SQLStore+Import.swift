@@ -138,6 +138,11 @@ extension SQLStore {
         var copier = try await PostgresCopyImport(layout: layout, session: session)
         var count = 0
         var pending: Task<PostgresCopyImport.Encoded, any Error>?
+        // An import of its own transaction into a table that holds fewer rows than it brings defers the tables'
+        // indexes and foreign keys until its rows are in (``PostgresCopyImport/DeferredChecks``), once it is large.
+        let existing = pinned == nil ? try await copier.existingRows(upTo: Self.importAnalyzedFrom + 1) : Int.max
+        var deferred: PostgresCopyImport.DeferredChecks?
+        var written = 0
         do {
             while true {
                 var encoding: Task<PostgresCopyImport.Encoded, any Error>?
@@ -151,9 +156,17 @@ extension SQLStore {
                 }
                 let previous = pending
                 pending = encoding
-                if let previous { try await copier.write(try await previous.value) }
+                if let previous {
+                    let batch = try await previous.value
+                    written += batch.count
+                    if deferred == nil, written >= Self.importAnalyzedFrom, existing <= written {
+                        deferred = try await copier.dropChecks()
+                    }
+                    try await copier.write(batch)
+                }
                 if encoding == nil { break }
             }
+            if let deferred { _ = deferred }
         } catch {
             _ = try? await pending?.value
             throw error

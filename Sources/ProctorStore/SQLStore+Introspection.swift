@@ -80,6 +80,24 @@ extension SQLStore {
         return try await read { db in try await db.raw(statement).first()?.decode(column: "n", as: Int.self) ?? 0 } > 0
     }
 
+    /// The store's foreign keys by table and name, each with its definition as the database prints it (tests).
+    func foreignKeyDefinitions() async throws -> [String: String] {
+        let statement: SQLQueryString =
+            flavor == .sqlite
+            ? "SELECT m.name || '.' || f.id || '.' || f.seq AS name, f.\"from\" || ' -> ' || f.\"table\" || '(' || coalesce(f.\"to\", '') || ') ON DELETE ' || f.on_delete AS definition FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table'"
+            : "SELECT c.conrelid::regclass::text || '.' || c.conname AS name, pg_get_constraintdef(c.oid) AS definition FROM pg_constraint AS c JOIN pg_namespace AS n ON n.oid = c.connamespace WHERE n.nspname = current_schema() AND c.contype = 'f'"
+        return try await read { db in
+            var out: [String: String] = [:]
+            for row in try await db.raw(statement).all() {
+                out[try row.decode(column: "name", as: String.self)] = try row.decode(
+                    column: "definition",
+                    as: String.self
+                )
+            }
+            return out
+        }
+    }
+
     /// The store's indexes by name, each with its definition as the database prints it (tests).
     func indexDefinitions() async throws -> [String: String] {
         let statement: SQLQueryString =

@@ -26,6 +26,42 @@ import Testing
         }
     }
 
+    /// A large import into an empty table on PostgreSQL drops the tables' indexes and foreign keys once it has
+    /// written `importAnalyzedFrom` rows, and makes them again at the end: a reference to nothing found only then
+    /// still fails the whole import, and afterwards every index and foreign key is as it was.
+    @Test(arguments: Backend.available)
+    func aLargeImportKeepsEveryIndexAndReference(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            try await makeSampleGroups(store)
+            let indexes = try await store.indexDefinitions()
+            let keys = try await store.foreignKeyDefinitions()
+            #expect(keys.keys.contains { $0.hasPrefix("runs_labels.") || $0.hasPrefix("\"runs_labels\".") })
+            let large = SQLStore.importAnalyzedFrom + 5
+            var records = sampleRuns(count: large)
+            records[large - 2]["definition_id"] = .string("no-such-definition")
+            await #expect(throws: ProctorError.self) {
+                try await store.importRecords(.runs, Batches(records, size: 2_500))
+            }
+            #expect(try await store.count(.runs, query: Query(), scope: .everything) == 0)
+            #expect(try await store.indexDefinitions() == indexes)
+            #expect(try await store.foreignKeyDefinitions() == keys)
+
+            #expect(try await store.importRecords(.runs, Batches(sampleRuns(count: large), size: 2_500)) == large)
+            #expect(try await store.count(.runs, query: Query(), scope: .everything) == large)
+            #expect(try await store.indexDefinitions() == indexes)
+            #expect(try await store.foreignKeyDefinitions() == keys)
+            // The references are checked again: a run of no definition is refused, and deleting a run deletes its
+            // labels.
+            var bad = sampleRuns(count: 1)[0]
+            bad["id"] = .string("run-bad")
+            bad["definition_id"] = .string("no-such-definition")
+            await #expect(throws: ProctorError.self) { _ = try await store.insert(bad) }
+            let labels = try await store.storedLabels(.runs).count
+            #expect(try await store.delete(.runs, id: "run-003", ifMatch: nil, scope: .everything))
+            #expect(try await store.storedLabels(.runs).count < labels)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func importStoresWhatInsertStores(_ backend: Backend) async throws {
         let records = sampleRuns(count: 40)
