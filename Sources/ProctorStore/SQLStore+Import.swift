@@ -138,9 +138,13 @@ extension SQLStore {
         var copier = try await PostgresCopyImport(layout: layout, session: session)
         var count = 0
         var pending: Task<PostgresCopyImport.Encoded, any Error>?
-        // An import of its own transaction into a table that holds fewer rows than it brings defers the tables'
-        // indexes and foreign keys until its rows are in (``PostgresCopyImport/DeferredChecks``), once it is large.
-        let existing = pinned == nil ? try await copier.existingRows(upTo: Self.importAnalyzedFrom + 1) : Int.max
+        // An import in a transaction of its own, into a table of no more rows than a large import brings, defers
+        // the tables' indexes and foreign keys until its rows are in (``PostgresCopyImport/DeferredChecks``) once it
+        // is large: rebuilding them then costs at most about twice what the import writes.
+        var fewRowsBefore = false
+        if pinned == nil {
+            fewRowsBefore = try await copier.existingRows(upTo: Self.importAnalyzedFrom + 1) <= Self.importAnalyzedFrom
+        }
         var deferred: PostgresCopyImport.DeferredChecks?
         var written = 0
         do {
@@ -159,14 +163,14 @@ extension SQLStore {
                 if let previous {
                     let batch = try await previous.value
                     written += batch.count
-                    if deferred == nil, written >= Self.importAnalyzedFrom, existing <= written {
+                    if deferred == nil, fewRowsBefore, written >= Self.importAnalyzedFrom {
                         deferred = try await copier.dropChecks()
                     }
                     try await copier.write(batch)
                 }
                 if encoding == nil { break }
             }
-            if let deferred { _ = deferred }
+            if let deferred { try await copier.restore(deferred) }
         } catch {
             _ = try? await pending?.value
             throw error
