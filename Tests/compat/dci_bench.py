@@ -3,12 +3,16 @@
 
 1. Seeds N jobs with the real dciclient, as a remote CI does (create, jobstate running, JUnit upload, final
    jobstate), with 8 threads.
-2. Times three requests with wrk (16 connections, HMAC-signed like dciclient; a DCI signature stays valid for
-   15 minutes, so requests are signed up front and replayed):
+2. Times three requests with wrk at 8 and 32 connections (HMAC-signed like dciclient; a DCI signature stays valid
+   for 15 minutes, so requests are signed up front and replayed):
    GET /jobs?limit=50&offset=0&sort=-created_at, GET /jobs/{id} (over 500 ids), POST /jobstates.
+With --server-pid (Benchmarks/dci.sh passes it), also the server's CPU time per seeded job and per request, read
+from /proc/PID/stat: the stable figure on a busy machine, and the one the real DCI server was measured by
+(reference/anchors.md §9), without the client's own work.
 
-Usage (server started with examples/lab.yaml applied):
+Usage (server started with examples/lab.yaml applied; Benchmarks/dci.sh does it all):
   .venv/bin/python Tests/compat/dci_bench.py --url http://127.0.0.1:8080 [--jobs 2000] [--seconds 20]
+      [--connections 8,32] [--server-pid PID]
 Needs wrk on PATH.
 """
 import argparse
@@ -31,6 +35,20 @@ from dciclient.v1.api.context import DciSignatureAuth
 
 PARTNER_ID = "6cee7286-5d99-4a96-9949-200977f4be07"
 PARTNER_SECRET = "partner-ci-secret-0123456789abcdef"
+
+
+def server_cpu(pid):
+    """The server's user + system CPU time so far, in seconds (None without a pid)."""
+    if pid is None:
+        return None
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the command's closing parenthesis, utime and stime are the 12th and 13th fields.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(before, after, count):
+    return "%.2f ms" % (1000 * (after - before) / count) if before is not None and count else "n/a"
 
 
 def junit(index):
@@ -116,8 +134,9 @@ end
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, millis("50"), millis("99"), int(bad.group(1)) if bad else 0
+    return rps, millis("50"), millis("99"), int(bad.group(1)) if bad else 0, total
 
 
 def main():
@@ -125,7 +144,8 @@ def main():
     parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", default="8,32", help="wrk connections, comma-separated: one run each")
+    parser.add_argument("--server-pid", type=int, help="the server's pid, for its CPU time per request")
     parser.add_argument("--skip-seed", action="store_true")
     args = parser.parse_args()
     base = args.url.rstrip("/")
@@ -136,8 +156,11 @@ def main():
         ctx = dci_context.build_signature_context(dci_url, "remoteci/" + PARTNER_ID, PARTNER_SECRET, max_retries=2)
         jobs = [j["id"] for j in dci_job.list(ctx, limit=200, offset=0).json()["jobs"]]
     else:
+        before = server_cpu(args.server_pid)
         jobs, elapsed = seed(dci_url, args.jobs, 8)
-        print("seeded %d jobs (4 requests each + create) in %.1f s: %.1f jobs/s" % (len(jobs), elapsed, len(jobs) / elapsed))
+        print("seeded %d jobs (job, 2 jobstates, JUnit file; 8 threads) in %.1f s: %.1f jobs/s, server CPU %s per job"
+              % (len(jobs), elapsed, len(jobs) / elapsed,
+                 cpu_ms(before, server_cpu(args.server_pid), len(jobs))))
 
     path = urlparse(api).path
     list_path = path + "/jobs?limit=50&offset=0&sort=-created_at"
@@ -151,11 +174,14 @@ def main():
             for body in [json.dumps({"status": "running", "comment": "", "job_id": j}).encode()]
         ]),
     ]
-    print("| request | req/s | p50 | p99 | non-2xx |")
-    print("|---|---:|---:|---:|---:|")
+    print("| request | connections | req/s | p50 | p99 | non-2xx | server CPU per request |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for label, reqs in cases:
-        rps, p50, p99, bad = wrk(base, reqs, args.seconds, args.connections)
-        print("| `%s` | %.0f | %.2f ms | %.2f ms | %d |" % (label, rps, p50, p99, bad))
+        for connections in [int(c) for c in args.connections.split(",")]:
+            before = server_cpu(args.server_pid)
+            rps, p50, p99, bad, total = wrk(base, reqs, args.seconds, connections)
+            print("| `%s` | %d | %.0f | %.2f ms | %.2f ms | %d | %s |"
+                  % (label, connections, rps, p50, p99, bad, cpu_ms(before, server_cpu(args.server_pid), total)))
 
 
 if __name__ == "__main__":
