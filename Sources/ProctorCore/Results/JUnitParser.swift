@@ -422,11 +422,40 @@ struct JUnitCollector {
     /// `time` is seconds; some producers write "1,234.5", some omit it (then 0).
     static func seconds(_ text: String?) -> Double {
         guard let text, !text.isEmpty else { return 0 }
+        if let value = plainDecimal(text) { return value }
         // Fast path first: Foundation's contains/trimming cost more than the rest of the parse on Linux.
         let value = Double(text) ?? Double(String(text.unicodeScalars.filter { $0 != "," && $0 != " " && $0 != "\t" }))
         guard let value, value.isFinite, value >= 0 else { return 0 }
         return value
     }
+
+    /// "12.345"-shaped text (up to 15 digits) without strtod, which cost a tenth of a JUnit parse.
+    ///
+    /// The same Double as strtod: an integer below 2^53 and a power of ten up to 10^22 are exact, so their
+    /// quotient is a single correctly rounded operation.
+    private static func plainDecimal(_ text: String) -> Double? {
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        var sawPoint = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                if sawPoint { return nil }
+                sawPoint = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 15 else { return nil }
+            mantissa = mantissa * 10 + UInt64(byte - UInt8(ascii: "0"))
+            digits += 1
+            if sawPoint { fractionDigits += 1 }
+        }
+        guard digits > 0 else { return nil }
+        return Double(mantissa) / powersOfTen[fractionDigits]
+    }
+
+    private static let powersOfTen: [Double] = [
+        1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ]
 }
 
 /// The SAX delegate of the FoundationXML path: forwards libxml2's events to a ``JUnitCollector``.

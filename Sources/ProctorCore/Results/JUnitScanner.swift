@@ -24,6 +24,8 @@ struct JUnitScanner {
     typealias Reader = (UnsafeMutableRawBufferPointer) throws -> Int
 
     static let defaultChunkSize = 256 * 1024
+    /// The most bytes the buffer holds to read one tag, reference or name.
+    static let maxTagBytes = 10_000_000
 
     private enum Phase {
         case beforeRoot
@@ -59,11 +61,14 @@ struct JUnitScanner {
 
     private var collector: JUnitCollector
     private var phase = Phase.beforeRoot
-    /// The names of the open elements, back to back, and where each starts.
-    private var openNames: [UInt8] = []
-    private var openNameStarts: [Int] = []
     private var openElements: [JUnitCollector.Element] = []
+    /// The names of the open elements JUnit gives no meaning to, back to back, and where each starts; the
+    /// others are told apart by their ``JUnitCollector/Element`` alone.
+    private var otherNames: [UInt8] = []
+    private var otherNameStarts: [Int] = []
     private var attributes: [AttributeSpan] = []
+    /// ``byteClassTable``, held here so hot loops need no check that the static is initialised.
+    private let byteClass = Self.byteClassTable
     private var tagNameStart = 0
     private var tagNameEnd = 0
 
@@ -161,6 +166,8 @@ struct JUnitScanner {
             pos = 0
         }
         if atEOF { return false }
+        // libxml2's own limit on one attribute value, so a giant tag cannot take the memory that streaming saves.
+        if kept >= Self.maxTagBytes { throw error(at: pos, "a tag longer than \(Self.maxTagBytes) bytes") }
         if capacity - end < chunkSize {
             // Only a single tag, reference or name larger than a chunk makes the buffer grow.
             let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: max(capacity * 2, end + chunkSize))
@@ -186,22 +193,30 @@ struct JUnitScanner {
     // MARK: Positions and errors
 
     private mutating func countPosition(upTo index: Int) {
-        var line = line
-        var column = column
-        var index0 = countedUpTo
-        while index0 < index {
-            let byte = bytes[index0]
-            if byte == 0x0A {
-                line += 1
-                column = 0
-            } else if byte & 0xC0 != 0x80 {
-                column += 1
-            }
-            index0 += 1
+        guard index > countedUpTo else { return }
+        var newlines = 0
+        var cursor = countedUpTo
+        // Eight bytes at a time: XOR turns each LF into a zero byte, and the expression below sets the top bit
+        // of exactly the zero bytes, without carries between bytes.
+        while cursor + 8 <= index {
+            let word = UnsafeRawPointer(bytes + cursor).loadUnaligned(as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+            let lowBitsSet = (word & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F
+            newlines += (~(lowBitsSet | word | 0x7F7F_7F7F_7F7F_7F7F)).nonzeroBitCount
+            cursor += 8
         }
-        self.line = line
-        self.column = column
-        countedUpTo = max(countedUpTo, index)
+        while cursor < index {
+            if bytes[cursor] == 0x0A { newlines += 1 }
+            cursor += 1
+        }
+        var lineStart = countedUpTo
+        if newlines > 0 {
+            line += newlines
+            column = 0
+            lineStart = index
+            while bytes[lineStart - 1] != 0x0A { lineStart -= 1 }
+        }
+        for cursor in lineStart..<index where bytes[cursor] & 0xC0 != 0x80 { column += 1 }
+        countedUpTo = index
     }
 
     /// A malformed-XML error for the byte at `index` (columns count characters, from 1, as libxml2's do).
@@ -276,28 +291,32 @@ struct JUnitScanner {
             }
         }
         let first = bytes[pos]
-        guard first == UInt8(ascii: "<") || Self.byteClass[Int(first)] & Self.space != 0 else { return false }
-        guard end - pos >= 6, Self.matches(bytes + pos, "<?xml"), Self.byteClass[Int(bytes[pos + 5])] & Self.space != 0
+        guard first == UInt8(ascii: "<") || byteClass[Int(first)] & Self.space != 0 else { return false }
+        guard end - pos >= 6, Self.matches(bytes + pos, "<?xml"), byteClass[Int(bytes[pos + 5])] & Self.space != 0
         else { return true }
         // The declaration is short; a long one is left to libxml2 rather than buffered.
-        var close = pos + 6
+        // Offsets from `pos`, which a refill moves.
+        var close = 6
         while true {
-            while close + 1 < end, !(bytes[close] == UInt8(ascii: "?") && bytes[close + 1] == UInt8(ascii: ">")) {
+            while pos + close + 1 < end,
+                !(bytes[pos + close] == UInt8(ascii: "?") && bytes[pos + close + 1] == UInt8(ascii: ">"))
+            {
                 close += 1
             }
-            if close + 1 < end { break }
+            if pos + close + 1 < end { break }
             guard end - pos < 4096, try refill() else { return false }
         }
-        guard let encoding = Self.declaredEncoding(UnsafeBufferPointer(start: bytes + pos + 5, count: close - pos - 5))
+        guard let encoding = Self.declaredEncoding(UnsafeBufferPointer(start: bytes + pos + 5, count: close - 5))
         else { return false }
         if let encoding, !["utf-8", "utf8", "us-ascii", "ascii"].contains(encoding.lowercased()) { return false }
-        pos = close + 2
+        pos += close + 2
         return true
     }
 
     /// Reads `version="1.x" encoding="…" standalone="…"` strictly: the encoding, `.some(nil)` when none is
     /// named, or nil when the declaration is anything else.
     private static func declaredEncoding(_ text: UnsafeBufferPointer<UInt8>) -> String?? {
+        let byteClass = byteClassTable
         var index = 0
         var encoding: String?
         var seen = 0
@@ -411,9 +430,11 @@ struct JUnitScanner {
             collector.end(element)
             if openElements.isEmpty { phase = .afterRoot }
         } else {
-            openNameStarts.append(openNames.count)
-            openNames.append(contentsOf: name)
             openElements.append(element)
+            if element == .other {
+                otherNameStarts.append(otherNames.count)
+                otherNames.append(contentsOf: name)
+            }
         }
         pos = after
     }
@@ -424,7 +445,7 @@ struct JUnitScanner {
     private mutating func parseStartTag() throws -> (after: Int, isEmpty: Bool)? {
         let bytes = bytes
         let end = end
-        let byteClass = Self.byteClass
+        let byteClass = self.byteClass
         attributes.removeAll(keepingCapacity: true)
         guard let nameEnd = try scanName(from: pos + 1) else { return nil }
         if nameEnd == pos + 1 { throw error(at: pos + 1, JUnitParser.reason(forXMLErrorCode: 68)) }
@@ -518,7 +539,7 @@ struct JUnitScanner {
     /// The index after the name starting at `start` (`start` itself when no name starts there), or nil when
     /// the buffer ends inside it.
     private mutating func scanName(from start: Int) throws -> Int? {
-        let byteClass = Self.byteClass
+        let byteClass = self.byteClass
         var index = start
         if index == end { return nil }
         guard byteClass[Int(bytes[index])] & Self.nameStart != 0 else { return start }
@@ -544,16 +565,23 @@ struct JUnitScanner {
             after = try parseEndTag()
         }
         guard let after else { return }
-        guard phase == .inRoot, let start = openNameStarts.last else { throw error(at: pos, misplacedReason) }
+        guard phase == .inRoot, let open = openElements.last else { throw error(at: pos, misplacedReason) }
         let length = tagNameEnd - tagNameStart
-        let same =
-            openNames.count - start == length
-            && openNames.withUnsafeBufferPointer { memcmp($0.baseAddress! + start, bytes + tagNameStart, length) == 0 }
+        var same = Self.element(bytes + tagNameStart, count: length) == open
+        if same, open == .other, let start = otherNameStarts.last {
+            same =
+                otherNames.count - start == length
+                && otherNames.withUnsafeBufferPointer {
+                    memcmp($0.baseAddress! + start, bytes + tagNameStart, length) == 0
+                }
+        }
         // libxml2 notices the mismatch once the whole end tag is read, so it names the position after the '>'.
         guard same else { throw error(at: after, JUnitParser.reason(forXMLErrorCode: 76)) }
-        openNames.removeSubrange(start...)
-        openNameStarts.removeLast()
-        collector.end(openElements.removeLast())
+        openElements.removeLast()
+        if open == .other, let start = otherNameStarts.popLast() {
+            otherNames.removeLast(otherNames.count - start)
+        }
+        collector.end(open)
         if openElements.isEmpty { phase = .afterRoot }
         pos = after
     }
@@ -565,7 +593,7 @@ struct JUnitScanner {
         tagNameStart = pos + 2
         tagNameEnd = nameEnd
         var index = nameEnd
-        while index < end, Self.byteClass[Int(bytes[index])] & Self.space != 0 { index += 1 }
+        while index < end, byteClass[Int(bytes[index])] & Self.space != 0 { index += 1 }
         if index == end { return nil }
         guard bytes[index] == UInt8(ascii: ">") else {
             throw error(at: index, JUnitParser.reason(forXMLErrorCode: 73))
@@ -648,11 +676,11 @@ struct JUnitScanner {
                         return
                     }
                 }
-                if first, Self.byteClass[Int(byte)] & Self.space == 0 {
+                if first, byteClass[Int(byte)] & Self.space == 0 {
                     throw error(at: index, JUnitParser.reason(forXMLErrorCode: 65))
                 }
                 first = false
-                if (byte >= 0x20 && byte < 0x80) || Self.byteClass[Int(byte)] & Self.space != 0 {
+                if (byte >= 0x20 && byte < 0x80) || byteClass[Int(byte)] & Self.space != 0 {
                     index += 1
                 } else {
                     guard let after = try skipCharacter(at: index) else { break scan }
@@ -664,7 +692,7 @@ struct JUnitScanner {
         }
     }
 
-    /// Delivers a CDATA section's text (line ends normalised to LF) to the collector while checking it.
+    /// Delivers a CDATA section's text to the collector while checking it.
     private mutating func characterData() throws {
         let capturing = collector.capturesText
         pos += 9
@@ -686,16 +714,9 @@ struct JUnitScanner {
                         return
                     }
                     index += 1
-                case UInt8(ascii: "\t"), UInt8(ascii: "\n"):
+                case UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                    // libxml2 hands CDATA over with its CRs, unlike text; kept so for the same results.
                     index += 1
-                case UInt8(ascii: "\r"):
-                    if index + 1 >= end { break scan }
-                    if capturing {
-                        deliver(from: pos, to: index)
-                        collector.appendText("\n")
-                    }
-                    index += bytes[index + 1] == UInt8(ascii: "\n") ? 2 : 1
-                    pos = index
                 default:
                     guard let after = try skipCharacter(at: index) else { break scan }
                     index = after
@@ -720,7 +741,7 @@ struct JUnitScanner {
         let capturing = collector.capturesText
         let bytes = bytes
         let end = end
-        let byteClass = Self.byteClass
+        let byteClass = self.byteClass
         var index = pos
         while true {
             while index < end, byteClass[Int(bytes[index])] & Self.textSpecial == 0 { index += 1 }
@@ -762,7 +783,7 @@ struct JUnitScanner {
     /// Outside the root only white space may appear between markup.
     private mutating func whitespaceOutsideRoot() throws {
         var index = pos
-        while index < end, Self.byteClass[Int(bytes[index])] & Self.space != 0 { index += 1 }
+        while index < end, byteClass[Int(bytes[index])] & Self.space != 0 { index += 1 }
         pos = index
         if index < end, bytes[index] != UInt8(ascii: "<") { throw error(at: index, misplacedReason) }
     }
@@ -779,6 +800,7 @@ struct JUnitScanner {
 
     /// Reads the entity or character reference whose `&` is at `start`.
     static func reference(_ bytes: UnsafePointer<UInt8>, at start: Int, end: Int) -> Reference {
+        let byteClass = byteClassTable
         var index = start + 1
         if index == end { return .cut }
         if bytes[index] == UInt8(ascii: "#") {
@@ -858,7 +880,7 @@ struct JUnitScanner {
     private static let space: UInt8 = 16
 
     /// For each byte value, which of the classes above it belongs to; one load replaces several compares.
-    nonisolated(unsafe) private static let byteClass: UnsafePointer<UInt8> = {
+    nonisolated(unsafe) static let byteClassTable: UnsafePointer<UInt8> = {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         for value in 0..<256 {
             let byte = UInt8(value)
@@ -893,8 +915,12 @@ struct ScannedAttributes: JUnitAttributes {
         var name = name
         return name.withUTF8 { key -> String? in
             for span in spans where span.nameEnd - span.nameStart == key.count {
-                guard memcmp(bytes + span.nameStart, key.baseAddress!, key.count) == 0 else { continue }
-                return value(span)
+                var same = true
+                for offset in 0..<key.count where bytes[span.nameStart + offset] != key[offset] {
+                    same = false
+                    break
+                }
+                if same { return value(span) }
             }
             return nil
         }
