@@ -104,6 +104,23 @@ import Testing
         #expect(try Self.viaFoundationXML(Data(xml.utf8)) == Self.scanned(Data(xml.utf8), chunkSize: 1))
     }
 
+    @Test func plainDecimalTimesReadAsStrtodReadsThem() {
+        var random = SplitMix64(seed: 7)
+        var samples = ["0", "0.0", "1.", ".5", "007.250", "123456789012345", "0.000000000000001", "999999999999999"]
+        for _ in 0..<20_000 {
+            let digits = String(
+                (0..<Int.random(in: 1...15, using: &random)).map { _ in
+                    Character(String(Int.random(in: 0...9, using: &random)))
+                }
+            )
+            let point = Int.random(in: 0...digits.count, using: &random)
+            samples.append(String(digits.prefix(point)) + "." + String(digits.dropFirst(point)))
+        }
+        for text in samples {
+            #expect(JUnitCollector.seconds(text) == Double(text) ?? 0, "\(text)")
+        }
+    }
+
     // MARK: Malformed input
 
     /// Malformed documents, one per class of error the scanner checks; libxml2 rejects each as well.
