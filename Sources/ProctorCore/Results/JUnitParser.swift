@@ -434,23 +434,26 @@ struct JUnitCollector {
     /// The same Double as strtod: an integer below 2^53 and a power of ten up to 10^22 are exact, so their
     /// quotient is a single correctly rounded operation.
     private static func plainDecimal(_ text: String) -> Double? {
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var fractionDigits = 0
-        var sawPoint = false
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: ".") {
-                if sawPoint { return nil }
-                sawPoint = true
-                continue
+        var text = text
+        return text.withUTF8 { bytes -> Double? in
+            var mantissa: UInt64 = 0
+            var digits = 0
+            var fractionDigits = 0
+            var sawPoint = false
+            for byte in bytes {
+                if byte == UInt8(ascii: ".") {
+                    if sawPoint { return nil }
+                    sawPoint = true
+                    continue
+                }
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 15 else { return nil }
+                mantissa = mantissa * 10 + UInt64(byte - UInt8(ascii: "0"))
+                digits += 1
+                if sawPoint { fractionDigits += 1 }
             }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 15 else { return nil }
-            mantissa = mantissa * 10 + UInt64(byte - UInt8(ascii: "0"))
-            digits += 1
-            if sawPoint { fractionDigits += 1 }
+            guard digits > 0 else { return nil }
+            return Double(mantissa) / powersOfTen[fractionDigits]
         }
-        guard digits > 0 else { return nil }
-        return Double(mantissa) / powersOfTen[fractionDigits]
     }
 
     private static let powersOfTen: [Double] = [
