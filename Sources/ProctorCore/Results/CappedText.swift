@@ -13,8 +13,16 @@ struct CappedText {
 
     var isEmpty: Bool { bytes == 0 && dropped == 0 }
 
+    /// Appends `piece`, or as many of its leading characters as fit.
+    ///
+    /// Once something was cut, every later piece is dropped as well, so the kept text is always a prefix
+    /// and the result does not depend on how the text was split into pieces.
     mutating func append(_ piece: String) {
         let count = piece.utf8.count
+        if dropped > 0 {
+            dropped += count
+            return
+        }
         if bytes + count <= limit {
             text += piece
             bytes += count
@@ -33,6 +41,21 @@ struct CappedText {
         text += String(kept)
         bytes += keptBytes
         dropped += count - keptBytes
+    }
+
+    /// ``append(_:)`` for valid UTF-8 bytes, without building a `String` for what is dropped.
+    mutating func append(utf8 piece: UnsafeBufferPointer<UInt8>) {
+        let count = piece.count
+        if dropped > 0 {
+            dropped += count
+            return
+        }
+        var kept = min(count, limit - bytes)
+        // Cut before a whole character: back up while the cut would land on a continuation byte.
+        while kept > 0, kept < count, piece[kept] & 0xC0 == 0x80 { kept -= 1 }
+        text += String(decoding: UnsafeBufferPointer(rebasing: piece[..<kept]), as: UTF8.self)
+        bytes += kept
+        dropped += count - kept
     }
 
     /// The text, with a truncation marker when anything was dropped.
