@@ -302,6 +302,35 @@ import Testing
             #expect(error.code == .badRequest)
         }
     }
+
+    /// FoundationXML crashes on a processing instruction without data: a document it would read (a DOCTYPE, UTF-16)
+    /// holding one is refused before it gets there, from memory and from a file.
+    @Test func aDatalessInstructionNeverReachesFoundationXML() throws {
+        let doctype =
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE testsuite>\n<testsuite name=\"s\">\n<?x?><testcase name=\"t\"/></testsuite>"
+        var utf16 = Data([0xFF, 0xFE])
+        utf16.append(
+            doctype.replacingOccurrences(of: "<!DOCTYPE testsuite>", with: "").data(using: .utf16LittleEndian)!
+        )
+        for data in [Data(doctype.utf8), utf16] {
+            #expect(throws: ProctorError.self) { _ = try JUnitParser.parseAll(data: data) }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "dataless-\(UUID().uuidString).xml"
+            )
+            try data.write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            do {
+                _ = try JUnitParser.parse(fileAt: file) { _ in }
+                Issue.record("the document was read")
+            } catch let error as ProctorError {
+                #expect(error.code == .badRequest)
+                #expect(error.message.contains("processing instruction without data"))
+            }
+        }
+        // Data after the target, or none but a space, is left to libxml2, which reads it.
+        let spaced = doctype.replacingOccurrences(of: "<?x?>", with: "<?x y?><?z ?>")
+        #expect(try JUnitParser.parseAll(data: Data(spaced.utf8)).map(\.name) == ["t"])
+    }
 }
 
 /// A small seedable generator, so a failing generated document can be reproduced.

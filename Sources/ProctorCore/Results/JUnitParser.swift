@@ -49,9 +49,10 @@ public enum JUnitParser {
             onCase: onCase
         )
         if let summary = scanned { return summary }
-        guard let stream = InputStream(url: url) else {
+        guard lseek(handle.fileDescriptor, 0, SEEK_SET) == 0, let stream = InputStream(url: url) else {
             throw ProctorError.notFound("no readable JUnit file at \(url.path)")
         }
+        try refuseDatalessInstructions(JUnitScanner.reader(fileDescriptor: handle.fileDescriptor))
         return try parse(stream: stream, maxFieldBytes: maxFieldBytes, onCase: onCase)
     }
 
@@ -81,6 +82,7 @@ public enum JUnitParser {
             onCase: onCase
         )
         if let summary = scanned { return summary }
+        try refuseDatalessInstructions(JUnitScanner.reader(data: data))
         return try parse(stream: InputStream(data: data), maxFieldBytes: maxFieldBytes, onCase: onCase)
     }
 
@@ -106,6 +108,40 @@ public enum JUnitParser {
             )
             defer { scanner.deallocate() }
             return try scanner.run()
+        }
+    }
+
+    /// Refuses, before the FoundationXML path reads it, a document holding a processing instruction without data
+    /// (`<?name?>`): libxml2 hands FoundationXML a null pointer for the data, and FoundationXML crashes the process
+    /// on it (Swift 6.3.1 on Linux). The bytes are read with every NUL skipped, so that UTF-16 and UTF-32 documents
+    /// are checked too; such an instruction inside a comment or CDATA section is refused as well, which only these
+    /// rare documents (a DOCTYPE, an encoding other than UTF-8) can meet.
+    static func refuseDatalessInstructions(_ read: JUnitScanner.Reader) throws {
+        enum State {
+            case text, afterOpen, target, afterQuestion
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
+        defer { buffer.deallocate() }
+        var state = State.text
+        var line = 1
+        while true {
+            let count = try read(buffer)
+            guard count > 0 else { return }
+            for byte in buffer[..<count] where byte != 0 {
+                if byte == UInt8(ascii: "\n") { line += 1 }
+                switch (state, byte) {
+                case (_, UInt8(ascii: "<")): state = .afterOpen
+                case (.afterOpen, UInt8(ascii: "?")): state = .target
+                case (.target, UInt8(ascii: "?")): state = .afterQuestion
+                case (.target, UInt8(ascii: " ")), (.target, UInt8(ascii: "\t")), (.target, UInt8(ascii: "\n")),
+                    (.target, UInt8(ascii: "\r")):
+                    state = .text
+                case (.target, _): break
+                case (.afterQuestion, UInt8(ascii: ">")):
+                    throw malformed(line: line, column: 1, reason: "processing instruction without data")
+                default: state = .text
+                }
+            }
         }
     }
 
