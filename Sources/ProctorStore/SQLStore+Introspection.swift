@@ -82,29 +82,25 @@ extension SQLStore {
 
     /// The store's foreign keys by table and name, each with its definition as the database prints it (tests).
     func foreignKeyDefinitions() async throws -> [String: String] {
-        let statement: SQLQueryString =
+        try await definitions(
             flavor == .sqlite
-            ? "SELECT m.name || '.' || f.id || '.' || f.seq AS name, f.\"from\" || ' -> ' || f.\"table\" || '(' || coalesce(f.\"to\", '') || ') ON DELETE ' || f.on_delete AS definition FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table'"
-            : "SELECT c.conrelid::regclass::text || '.' || c.conname AS name, pg_get_constraintdef(c.oid) AS definition FROM pg_constraint AS c JOIN pg_namespace AS n ON n.oid = c.connamespace WHERE n.nspname = current_schema() AND c.contype = 'f'"
-        return try await read { db in
-            var out: [String: String] = [:]
-            for row in try await db.raw(statement).all() {
-                out[try row.decode(column: "name", as: String.self)] = try row.decode(
-                    column: "definition",
-                    as: String.self
-                )
-            }
-            return out
-        }
+                ? "SELECT m.name || '.' || f.id || '.' || f.seq AS name, f.\"from\" || ' -> ' || f.\"table\" || '(' || coalesce(f.\"to\", '') || ') ON DELETE ' || f.on_delete AS definition FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table'"
+                : "SELECT c.conrelid::regclass::text || '.' || c.conname AS name, pg_get_constraintdef(c.oid) AS definition FROM pg_constraint AS c JOIN pg_namespace AS n ON n.oid = c.connamespace WHERE n.nspname = current_schema() AND c.contype = 'f'"
+        )
     }
 
     /// The store's indexes by name, each with its definition as the database prints it (tests).
     func indexDefinitions() async throws -> [String: String] {
-        let statement: SQLQueryString =
+        try await definitions(
             flavor == .sqlite
-            ? "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-            : "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = current_schema()"
-        return try await read { db in
+                ? "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                : "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+    }
+
+    /// The `name` and `definition` columns of a catalog query, as a dictionary.
+    private func definitions(_ statement: SQLQueryString) async throws -> [String: String] {
+        try await read { db in
             var out: [String: String] = [:]
             for row in try await db.raw(statement).all() {
                 out[try row.decode(column: "name", as: String.self)] = try row.decode(

@@ -36,19 +36,6 @@ import Testing
         return parsed
     }
 
-    /// The ProctorError `body` throws, or nil when it throws none.
-    static func thrownError(_ body: () throws -> Void) -> ProctorError? {
-        do {
-            try body()
-            return nil
-        } catch let error as ProctorError {
-            return error
-        } catch {
-            Issue.record("unexpected error \(error)")
-            return nil
-        }
-    }
-
     // MARK: Differential
 
     @Test func generatedDocumentsParseAsWithFoundationXML() throws {
@@ -176,10 +163,12 @@ import Testing
     func malformedInputIsRejectedByBothParsers(index: Int) throws {
         let (name, bytes) = Self.malformed[index]
         let data = Data(bytes)
-        let old = Self.thrownError { _ = try Self.viaFoundationXML(data) }
+        let old = ResultsTests.thrownError { _ = try Self.viaFoundationXML(data) }
         #expect(old?.code == .badRequest, "FoundationXML on \(name)")
         for chunkSize in Self.chunkSizes {
-            let error = Self.thrownError { _ = try JUnitParser.parse(data: data, chunkSize: chunkSize) { _ in } }
+            let error = ResultsTests.thrownError {
+                _ = try JUnitParser.parse(data: data, chunkSize: chunkSize) { _ in }
+            }
             #expect(error?.code == .badRequest, "\(name), chunks of \(chunkSize)")
             #expect(error?.field == "file")
             #expect(
@@ -191,7 +180,8 @@ import Testing
 
     @Test func errorsNameTheLineAndColumn() throws {
         func message(_ xml: String, chunkSize: Int = 64 * 1024) -> String? {
-            Self.thrownError { _ = try JUnitParser.parse(data: Data(xml.utf8), chunkSize: chunkSize) { _ in } }?.message
+            ResultsTests.thrownError { _ = try JUnitParser.parse(data: Data(xml.utf8), chunkSize: chunkSize) { _ in } }?
+                .message
         }
         for chunkSize in Self.chunkSizes {
             #expect(
@@ -224,7 +214,7 @@ import Testing
     }
 
     @Test func aRootThatIsNotJUnitIsNamed() throws {
-        let error = Self.thrownError {
+        let error = ResultsTests.thrownError {
             _ = try JUnitParser.parse(data: Data("<html><body/></html>".utf8), chunkSize: 2) { _ in }
         }
         #expect(
