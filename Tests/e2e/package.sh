@@ -29,7 +29,7 @@ DIR=$(echo "$WORK"/install/proctor-*)
 for f in share/proctor/proctor.service share/proctor/proctor.yaml bin/proctor_ProctorDashboard.resources/Templates; do
   [ -e "$DIR/$f" ] || fail "the tarball has no $f"
 done
-if ldd "$DIR/bin/proctor" | grep -q libswift; then fail "bin/proctor links the toolchain's Swift libraries: $(ldd "$DIR/bin/proctor" | grep libswift | head -3)"; fi
+if grep -q libswift <<<"$(ldd "$DIR/bin/proctor")"; then fail "bin/proctor links the toolchain's Swift libraries: $(ldd "$DIR/bin/proctor" | grep libswift | head -3)"; fi
 
 # The toolchain's folder (where swift is) hidden under an empty tmpfs, PATH without it.
 TOOLCHAIN=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")

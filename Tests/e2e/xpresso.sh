@@ -96,7 +96,10 @@ print(next(i.get("message") or "" for i in items if i["name"] == "lossless"))')
 EXPECTED="Ping.lossless=failed Ping.reach=passed common_cleanup.disconnect=passed common_setup.connect=passed"
 [ "$(echo "$CASES" | head -1)" = "$EXPECTED" ] || fail "pyATS cases: $(echo "$CASES" | head -1), expected $EXPECTED"
 echo "$CASES" | tail -1 | grep -q "lost 1 of 5 packets" || fail "the failed section's message is: $(echo "$CASES" | tail -1)"
-native "runs/$PYATS_RUN/log" | grep -q "%AETEST-INFO" || fail "the run's console log has no aetest output"
+# Read the whole log before grepping: `grep -q` stops at the first match, and under pipefail
+# the writer it leaves behind (a SIGPIPE) would fail the check.
+PYATS_LOG=$(native "runs/$PYATS_RUN/log")
+grep -q "%AETEST-INFO" <<<"$PYATS_LOG" || fail "the run's console log has no aetest output"
 # The archive is kept as pyATS wrote it, and downloads as a zip holding results.json.
 ARCHIVE=$(native "runs/$PYATS_RUN/files" | "$PY" -c '
 import json,sys
