@@ -94,13 +94,128 @@ extension SQLStore {
     }
 
     public func listJSON(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> JSONPage {
+        if let rowJSON, query.fields?.isEmpty ?? true, query.excludedFields.isEmpty {
+            return try await cachedListJSON(kind, query: query, scope: scope, cache: rowJSON)
+        }
+        return try await read { db in try await writtenListJSON(db, kind, query: query, scope: scope) }
+    }
+
+    /// A page written row by row as its statement reads them.
+    func writtenListJSON(_ db: any SQLDatabase, _ kind: ResourceKind, query: Query, scope: Scope) async throws
+        -> JSONPage
+    {
         let plan = try listPlan(kind, query: query, scope: scope)
-        let codec = RowCodec(flavor: flavor, schema: kind.schema)
         let layout = PublicJSONLayout(
             kind,
             columns: plan.columns,
             keeping: query.fields.flatMap { $0.isEmpty ? nil : Set($0 + ["id"]) }
         )
+        let limit = plan.limit
+        var (cut, out) = try await scanPage(db, kind, plan: plan, into: [UInt8(ascii: "[")]) { out, row, index in
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            layout.write(row, into: &out)
+            // Room for the page, guessed from its first row, so that it is not copied as it grows.
+            if index == 0 { out.reserveCapacity(out.count * (limit + 1)) }
+        }
+        out.append(UInt8(ascii: "]"))
+        return try await finishedPage(db, kind, query: query, scope: scope, plan: plan, cut: cut, items: out)
+    }
+
+    /// A page of every public field, its rows' JSON taken from ``RowJSONCache`` where a row is as it was when
+    /// written: its statement reads only each row's id, etag and sort values, and the rows missing from the cache
+    /// (or changed since) are read in full, by id, in one statement, written and kept. Should one of those have
+    /// changed or gone between the two statements, the page is read again in one (``writtenListJSON``).
+    func cachedListJSON(_ kind: ResourceKind, query: Query, scope: Scope, cache: RowJSONCache) async throws
+        -> JSONPage
+    {
+        let plan = try listPlan(kind, query: query, scope: scope, readingOnlyKeys: true)
+        struct Found: Sendable {
+            /// Each item's JSON; empty for a miss until it is written.
+            var items: [[UInt8]] = []
+            var misses: [(index: Int, id: String, etag: String)] = []
+        }
+        return try await read { db in
+            var (cut, found) = try await scanPage(db, kind, plan: plan, into: Found()) { found, row, index in
+                // Columns 0 and 1 are the id and the etag (``listPlan``'s `readingOnlyKeys`).
+                let id = row.string(0) ?? ""
+                if let entry = cache.entry(kind, id: id), row.textEquals(1, entry.etag) {
+                    found.items.append(entry.json)
+                } else {
+                    found.misses.append((index, id, row.string(1) ?? ""))
+                    found.items.append([])
+                }
+            }
+            if !found.misses.isEmpty {
+                let wanted = found.misses.map { (id: $0.id, etag: $0.etag) }
+                guard let written = try await writtenRows(db, kind, wanted) else {
+                    return try await writtenListJSON(db, kind, query: query, scope: scope)
+                }
+                for (miss, json) in zip(found.misses, written) { found.items[miss.index] = json }
+                cache.keep(kind, zip(wanted, written).map { (id: $0.id, etag: $0.etag, json: $1) })
+            }
+            var out: [UInt8] = []
+            out.reserveCapacity(found.items.reduce(2) { $0 + $1.count + 1 })
+            out.append(UInt8(ascii: "["))
+            for (index, item) in found.items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: item)
+            }
+            out.append(UInt8(ascii: "]"))
+            return try await finishedPage(db, kind, query: query, scope: scope, plan: plan, cut: cut, items: out)
+        }
+    }
+
+    /// The public JSON of these rows, read by id in one statement; nil when one of them is gone or no longer has
+    /// the etag asked for.
+    private func writtenRows(_ db: any SQLDatabase, _ kind: ResourceKind, _ rows: [(id: String, etag: String)])
+        async throws -> [[UInt8]]?
+    {
+        let schema = kind.schema
+        let columns = schema.publicFields
+        guard let idColumn = columns.firstIndex(where: { $0.name == "id" }),
+            let etagColumn = columns.firstIndex(where: { $0.name == "etag" })
+        else { throw ProctorError(.internal, "\(kind.rawValue) has no public id or etag") }
+        let layout = PublicJSONLayout(kind, columns: columns)
+        // As many parameters as the next power of two (the last id repeated), so that a few statements serve every
+        // count of misses and stay prepared.
+        var ids = rows.map(\.id)
+        var width = 1
+        while width < ids.count { width *= 2 }
+        ids += Array(repeating: ids[ids.count - 1], count: width - ids.count)
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE id IN ("
+        for (index, id) in ids.enumerated() { statement += index == 0 ? "\(bind: id)" : ", \(bind: id)" }
+        statement += ")"
+        let read = try await scanRows(
+            db,
+            statement,
+            kind: kind,
+            columns: columns,
+            codec: RowCodec(flavor: flavor, schema: schema),
+            into: [String: (etag: String, json: [UInt8])]()
+        ) { read, row in
+            var json: [UInt8] = []
+            json.reserveCapacity(2048)
+            layout.write(row, into: &json)
+            read[row.string(idColumn) ?? ""] = (row.string(etagColumn) ?? "", json)
+        }
+        var written: [[UInt8]] = []
+        for row in rows {
+            guard let found = read[row.id], found.etag == row.etag else { return nil }
+            written.append(found.json)
+        }
+        return written
+    }
+
+    /// Reads a page's statement, giving each of its items to `item` with its index on the page, and returns where
+    /// the rows fell (the sort values the page keeps included) with what `item` folded into `state`.
+    private func scanPage<State: Sendable>(
+        _ db: any SQLDatabase,
+        _ kind: ResourceKind,
+        plan: ListPlan,
+        into state: State,
+        _ item: @escaping @Sendable (inout State, any ScannedRow, Int) throws -> Void
+    ) async throws -> (PageCut, State) {
         // Where each sort key sits among the columns read (a page always reads its sort keys).
         let keyColumns = try plan.keys.map { key in
             guard let column = plan.columns.firstIndex(where: { $0.name == key.field }) else {
@@ -108,42 +223,42 @@ extension SQLStore {
             }
             return (column: column, type: plan.columns[column].type)
         }
-        struct Written: Sendable {
-            var cut: PageCut
-            var out: [UInt8] = [UInt8(ascii: "[")]
-        }
-        let start = Written(cut: PageCut(plan))
-        return try await read { db in
-            var written = try await scanRows(
-                db,
-                plan.statement,
-                kind: kind,
-                columns: plan.columns,
-                codec: codec,
-                into: start
-            ) { written, row in
-                guard let place = written.cut.next() else { return }
-                if place == .item {
-                    if written.cut.items > 1 { written.out.append(UInt8(ascii: ",")) }
-                    layout.write(row, into: &written.out)
-                    // Room for the page, guessed from its first row, so that it is not copied as it grows.
-                    if written.cut.items == 1 { written.out.reserveCapacity(written.out.count * (plan.limit + 1)) }
-                }
-                if written.cut.needsKeys(place) {
-                    written.cut.keep(place, keyColumns.map { row.value($0.column, type: $0.type) })
-                }
+        let scanned = try await scanRows(
+            db,
+            plan.statement,
+            kind: kind,
+            columns: plan.columns,
+            codec: RowCodec(flavor: flavor, schema: kind.schema),
+            into: PageScan(cut: PageCut(plan), state: state)
+        ) { scan, row in
+            guard let place = scan.cut.next() else { return }
+            if place == .item { try item(&scan.state, row, scan.cut.items - 1) }
+            if scan.cut.needsKeys(place) {
+                scan.cut.keep(place, keyColumns.map { row.value($0.column, type: $0.type) })
             }
-            written.out.append(UInt8(ascii: "]"))
-            let next = written.cut.finish(plan, query: query, kind: kind, anchors: anchors)
-            let total = query.includeTotal ? try await count(db, kind, query: query, scope: scope) : nil
-            return JSONPage(
-                items: written.out,
-                count: written.cut.items,
-                total: total,
-                nextCursor: next,
-                limit: plan.limit
-            )
         }
+        return (scanned.cut, scanned.state)
+    }
+
+    /// What ``scanPage(_:_:plan:into:_:)`` folds as it reads.
+    private struct PageScan<State: Sendable>: Sendable {
+        var cut: PageCut
+        var state: State
+    }
+
+    /// The page around its items: its next cursor and anchors from the cut, and the total when asked.
+    private func finishedPage(
+        _ db: any SQLDatabase,
+        _ kind: ResourceKind,
+        query: Query,
+        scope: Scope,
+        plan: ListPlan,
+        cut: PageCut,
+        items: [UInt8]
+    ) async throws -> JSONPage {
+        let next = cut.finish(plan, query: query, kind: kind, anchors: anchors)
+        let total = query.includeTotal ? try await count(db, kind, query: query, scope: scope) : nil
+        return JSONPage(items: items, count: cut.items, total: total, nextCursor: next, limit: plan.limit)
     }
 
     /// Where each row of a page's statement goes (``ListPlan``): the row before the page (read to leave an anchor
@@ -224,11 +339,29 @@ extension SQLStore {
     /// The plan of a page. A page asked by offset, outside a transaction, starts from the nearest anchor at or
     /// before it when there is one (a keyset condition, then an offset of what lies between), and reads the row
     /// before the page too, so that the same page asked again, and the page after it, start from an anchor.
-    func listPlan(_ kind: ResourceKind, query: Query, scope: Scope, anchored: Bool = true) throws -> ListPlan {
+    ///
+    /// With `readingOnlyKeys`, the statement reads each row's id, its etag and its sort values, in that order
+    /// (``cachedListJSON(_:query:scope:cache:)``).
+    func listPlan(
+        _ kind: ResourceKind,
+        query: Query,
+        scope: Scope,
+        anchored: Bool = true,
+        readingOnlyKeys: Bool = false
+    ) throws -> ListPlan {
         let schema = kind.schema
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
         let keys = try compiler.sortKeys(query)
-        let columns = try compiler.columns(for: query, sortKeys: keys)
+        var columns = try compiler.columns(for: query, sortKeys: keys)
+        if readingOnlyKeys {
+            let names = ["id", "etag"] + keys.map(\.field).filter { $0 != "id" && $0 != "etag" }
+            columns = try names.map { name in
+                guard let field = schema.field(name) else {
+                    throw ProctorError(.internal, "\(kind.rawValue) has no field \(name) to read")
+                }
+                return field
+            }
+        }
         let limit = min(max(query.limit ?? defaultPageSize, 0), maxPageSize)
         var conditions: [SQLQueryString] = []
         if let clause = try compiler.whereClause(query, scope: scope) { conditions.append(clause) }

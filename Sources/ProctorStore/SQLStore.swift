@@ -33,6 +33,9 @@ public struct SQLStore: Store {
     let statistics = StatisticsSchedule()
     /// Keyset continuations of pages asked by offset (see ``PageAnchors``), shared by the store's transactions.
     let anchors: PageAnchors
+    /// The public JSON of rows pages wrote, for the pages that hold them again (see ``RowJSONCache``); nil writes
+    /// every page from its rows.
+    let rowJSON: RowJSONCache?
     let logger: Logger
 
     init(
@@ -48,10 +51,12 @@ public struct SQLStore: Store {
         defaultPageSize: Int,
         generation: AccessGenerationCounter = AccessGenerationCounter(),
         writeGroups: WriteGroups? = nil,
-        anchors: PageAnchors = PageAnchors()
+        anchors: PageAnchors = PageAnchors(),
+        rowJSON: RowJSONCache? = RowJSONCache()
     ) {
         self.generation = generation
         self.anchors = anchors
+        self.rowJSON = rowJSON
         self.writeGroups = writeGroups
         self.pointReader = pointReader
         self.feed = feed
@@ -315,7 +320,8 @@ public struct SQLStore: Store {
             defaultPageSize: defaultPageSize,
             generation: generation,
             writeGroups: writeGroups,
-            anchors: anchors
+            anchors: anchors,
+            rowJSON: rowJSON
         )
     }
 

@@ -1,4 +1,6 @@
+import Foundation
 import ProctorCore
+import ProctorStoreWriting
 import ProctorTestSupport
 import Testing
 
@@ -61,8 +63,9 @@ import Testing
                 Query(sort: newest, limit: 6, excludedFields: ["labels", "options", "name"]),
             ]
             queries[1].includeTotal = true
+            // Each page twice: written from its rows, then from the rows' JSON kept by the first (RowJSONCache).
             for scope in [Scope.everything, .groups([mine.id])] {
-                for query in queries {
+                for query in queries + queries {
                     let records = try await store.list(.runs, query: query, scope: scope)
                     let written = try await store.listJSON(.runs, query: query, scope: scope)
                     #expect(
@@ -75,6 +78,7 @@ import Testing
                     #expect(written.limit == records.limit)
                 }
             }
+            #expect(store.rowJSON?.usage.rows == 23)
             // The JSON is JSON: every run of the first page reads back, with its labels as they were stored.
             let page = try await store.listJSON(.runs, query: Query(limit: 50), scope: .everything)
             let decoded = try #require(try JSONValue.decode(String(decoding: page.items, as: UTF8.self))?.arrayValue)
@@ -119,5 +123,99 @@ import Testing
             }
             #expect(byOffset == all)
         }
+    }
+
+    /// A row's kept JSON serves a page only while the row is unchanged: a change made through this store, through
+    /// another store on the same database (another replica, another process), or undone by a rolled-back
+    /// transaction is what the next page shows, and a deleted row is gone from it.
+    @Test(arguments: TestBackend.available)
+    func aKeptRowIsWrittenAgainOnceItChangedWhereverItChanged(backend: TestBackend) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proctor-test-\(UUID().uuidString)"
+        )
+        let schema = TestBackend.newPostgresSchema()
+        let store = try await backend.makeStore(directory: directory, postgresSchema: schema)
+        let replica = try await backend.makeStore(directory: directory, postgresSchema: schema)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            _ = try await seed(store)
+            let newest = Query(sort: [SortKey("created_at", descending: true)], limit: 10)
+            func page() async throws -> String {
+                let written = try await store.listJSON(.runs, query: newest, scope: .everything)
+                let records = try await store.list(.runs, query: newest, scope: .everything)
+                #expect(
+                    String(decoding: written.items, as: UTF8.self) == String(decoding: items(records), as: UTF8.self)
+                )
+                return String(decoding: written.items, as: UTF8.self)
+            }
+            let first = try await page()
+            #expect(store.rowJSON?.usage.rows == 10)
+            #expect(try await page() == first)
+            let runs = try await store.list(.runs, query: newest, scope: .everything).items
+
+            _ = try await store.update(
+                .runs,
+                id: runs[0].id,
+                changes: ["name": .string("renamed here")],
+                ifMatch: nil,
+                scope: .everything
+            )
+            #expect(try await page().contains("\"name\":\"renamed here\""))
+
+            _ = try await replica.update(
+                .runs,
+                id: runs[1].id,
+                changes: ["status": .string("canceled"), "name": .string("renamed by the replica")],
+                ifMatch: nil,
+                scope: .everything
+            )
+            #expect(try await page().contains("\"name\":\"renamed by the replica\""))
+
+            struct Undo: Error {}
+            await #expect(throws: Undo.self) {
+                try await store.transaction { inside in
+                    _ = try await inside.update(
+                        .runs,
+                        id: runs[2].id,
+                        changes: ["name": .string("never committed")],
+                        ifMatch: nil,
+                        scope: .everything
+                    )
+                    // Written (and kept) inside the transaction, which sees its own change.
+                    let seen = try await inside.listJSON(.runs, query: newest, scope: .everything)
+                    #expect(String(decoding: seen.items, as: UTF8.self).contains("never committed"))
+                    throw Undo()
+                }
+            }
+            let afterRollback = try await page()
+            #expect(!afterRollback.contains("never committed"))
+
+            #expect(try await replica.delete(.runs, id: runs[3].id, ifMatch: nil, scope: .everything))
+            #expect(!(try await page()).contains(runs[3].id))
+        } catch {
+            await replica.shutdown()
+            await store.shutdown()
+            throw error
+        }
+        await replica.shutdown()
+        await store.shutdown()
+    }
+
+    /// The kept JSON stays within its budget, however many rows pass through it.
+    @Test func theKeptJSONStaysWithinItsBudget() {
+        let cache = RowJSONCache(budget: 64 << 10)
+        let json = [UInt8](repeating: UInt8(ascii: "x"), count: 1000)
+        for batch in 0..<100 {
+            cache.keep(.runs, (0..<10).map { (id: "run-\(batch)-\($0)", etag: "e\($0)", json: json) })
+            #expect(cache.usage.bytes <= 64 << 10)
+            #expect(cache.entry(.runs, id: "run-0-0") != nil)
+        }
+        #expect(cache.entry(.runs, id: "run-0-1") == nil)
+        #expect(cache.usage.rows > 0)
+        // The rows used last stay: the newest, and an old one asked for again each time others were kept.
+        #expect(cache.entry(.runs, id: "run-99-9")?.json == json)
+        // Too large a row is not kept at all.
+        cache.keep(.runs, [(id: "huge", etag: "e", json: [UInt8](repeating: 0, count: 33 << 10))])
+        #expect(cache.entry(.runs, id: "huge") == nil)
     }
 }
