@@ -147,13 +147,11 @@ struct RowCodec {
 
     // MARK: Statements
 
-    private var insertFields: [FieldSpec] { InsertLayout.columns(of: schema) }
-
     func insertStatement(_ records: [Record]) throws -> SQLQueryString {
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        let fields = insertFields
-        var statement: SQLQueryString =
-            "INSERT INTO \(unsafeRaw: quoted(schema.table)) (\(unsafeRaw: fields.map { quoted($0.name) }.joined(separator: ", "))) VALUES "
+        let sql = KindSQL.of(schema.kind)
+        let fields = sql.insertFields
+        var statement: SQLQueryString = "\(unsafeRaw: sql.insertInto)"
         var rows: [[any Encodable & Sendable]] = []
         rows.reserveCapacity(records.count)
         for record in records {
@@ -298,9 +296,7 @@ struct InsertLayout: Sendable {
         position = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.name, $0) })
     }
 
-    static func columns(of schema: ResourceSchema) -> [FieldSpec] {
-        schema.fields.filter { $0.name != "seq" }
-    }
+    static func columns(of schema: ResourceSchema) -> [FieldSpec] { KindSQL.of(schema.kind).insertFields }
 
     func record(_ row: [Value]) -> Record {
         var values: [String: Value] = [:]

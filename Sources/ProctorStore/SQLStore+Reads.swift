@@ -41,8 +41,7 @@ extension SQLStore {
         let schema = kind.schema
         let codec = RowCodec(flavor: flavor, schema: schema)
         let compiler = SQLCompiler(flavor: flavor, schema: schema)
-        var statement: SQLQueryString =
-            "SELECT \(unsafeRaw: schema.fields.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE 1 = 1"
+        var statement: SQLQueryString = "\(unsafeRaw: KindSQL.of(kind).selectAll) WHERE 1 = 1"
         for (name, value) in matching.sorted(by: { $0.key < $1.key }) {
             guard schema.field(name) != nil else {
                 throw ProctorError.unknownField(name, valid: schema.fields.map(\.name))

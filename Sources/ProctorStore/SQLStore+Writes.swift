@@ -68,8 +68,10 @@ extension SQLStore {
             statement += " WHERE id = \(bind: id)"
             if let scopeClause = try compiler.whereClause(Query(), scope: scope) { statement += " AND " + scopeClause }
             if let ifMatch { statement += " AND etag = \(bind: ifMatch)" }
-            let rows = try await db.raw(statement + " RETURNING seq").all()
-            guard let row = rows.first else {
+            // The row as it now is comes back from the UPDATE itself (no second read).
+            statement += " RETURNING \(unsafeRaw: KindSQL.of(kind).allColumns)"
+            guard let updated = try await records(db, statement, kind: kind, fields: schema.fields, codec: codec).first
+            else {
                 if ifMatch != nil, try await self.fetch(db, kind, id: id, scope: scope) != nil {
                     throw ProctorError.conflict(
                         "the \(kind.singular) changed since it was read (etag mismatch)",
@@ -78,9 +80,8 @@ extension SQLStore {
                 }
                 throw ProctorError.notFound("no such \(kind.singular): \(id)")
             }
-            let seq = try row.decode(column: "seq", as: Int64.self)
-            guard let updated = try await self.fetch(db, kind, id: id, scope: .everything) else {
-                throw ProctorError.notFound("no such \(kind.singular): \(id)")
+            guard let seq = updated["seq"].intValue else {
+                throw ProctorError(.internal, "an updated \(kind.singular) came back without its seq")
             }
             if let labels = schema.labelsField, validated[labels.name] != nil {
                 try await db.raw("DELETE FROM \(unsafeRaw: codec.labelsTable) WHERE row_seq = \(bind: seq)").run()
