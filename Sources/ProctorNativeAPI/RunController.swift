@@ -75,7 +75,7 @@ package struct RunController {
             scope: principal.scope
         )
         return JSONResponse.make(
-            .object(["run": result.run.publicJSON(), "event": result.event.publicJSON()]),
+            records: [("run", result.run.record), ("event", result.event.record)],
             status: .created
         )
     }

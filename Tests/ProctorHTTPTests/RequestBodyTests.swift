@@ -145,6 +145,8 @@ import Testing
                 let reply = try json(response)
                 #expect(reply["run"]?["status"] == .string("running"))
                 #expect(reply["event"]?["comment"] == .string("go"))
+                // Written straight from the two rows, the bytes are those of the same object built as a value.
+                #expect(String(buffer: response.body) == reply.encodedString())
             }
         }
     }

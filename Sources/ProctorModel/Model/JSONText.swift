@@ -46,7 +46,7 @@ package enum JSONText {
 
     /// Whether `a` comes before `b` in the byte order of their UTF-8 forms: memcmp over the strings' own storage
     /// where they have one, instead of the generic element-by-element sequence comparison.
-    static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+    package static func utf8Precedes(_ a: String, _ b: String) -> Bool {
         let fast = a.utf8.withContiguousStorageIfAvailable { x in
             b.utf8.withContiguousStorageIfAvailable { y in
                 let common = min(x.count, y.count)
@@ -62,7 +62,7 @@ package enum JSONText {
     }
 
     /// `"key":` for a key known in advance (a schema's field), to append without escaping it again.
-    static func memberPrefix(_ key: String) -> [UInt8] {
+    package static func memberPrefix(_ key: String) -> [UInt8] {
         var out: [UInt8] = []
         writeString(key, into: &out)
         out.append(UInt8(ascii: ":"))
