@@ -72,6 +72,10 @@ public protocol StoreReader: Sendable {
     /// The row, or nil when it does not exist or is outside the scope.
     func get(_ kind: ResourceKind, id: String, scope: Scope) async throws -> Record?
 
+    /// ``get(_:id:scope:)``'s row as its public JSON (``Record/publicJSONBytes()``) and its etag, or nil: for
+    /// readers that only write the row out, which a store may answer without decoding it.
+    func getJSON(_ kind: ResourceKind, id: String, scope: Scope) async throws -> (json: [UInt8], etag: String)?
+
     /// The first row whose fields equal the given values, within the scope.
     func first(_ kind: ResourceKind, matching: [String: Value], scope: Scope) async throws -> Record?
 
@@ -105,6 +109,10 @@ public protocol StoreReader: Sendable {
 
 extension StoreReader {
     public var changeFeed: (any ChangeFeed)? { nil }
+
+    public func getJSON(_ kind: ResourceKind, id: String, scope: Scope) async throws -> (json: [UInt8], etag: String)? {
+        try await get(kind, id: id, scope: scope).map { ($0.publicJSONBytes(), $0.etag) }
+    }
 
     public func get(_ kind: ResourceKind, id: String) async throws -> Record? {
         try await get(kind, id: id, scope: .everything)

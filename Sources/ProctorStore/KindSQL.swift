@@ -11,6 +11,8 @@ struct KindSQL: Sendable {
     let insertFields: [FieldSpec]
     /// `INSERT INTO "<table>" (<the insert's columns>) VALUES `.
     let insertInto: String
+    /// Where each public field sits in a row of every field in schema order (``selectAll``, the point reader's).
+    let wholeRowLayout: PublicJSONLayout
 
     init(_ schema: ResourceSchema) {
         allColumns = schema.fields.map { quoted($0.name) }.joined(separator: ", ")
@@ -18,6 +20,7 @@ struct KindSQL: Sendable {
         insertFields = schema.fields.filter { $0.name != "seq" }
         insertInto =
             "INSERT INTO \(quoted(schema.table)) (\(insertFields.map { quoted($0.name) }.joined(separator: ", "))) VALUES "
+        wholeRowLayout = PublicJSONLayout(schema.kind, columns: schema.fields)
     }
 
     private static let all = ResourceKind.allCases.map { KindSQL($0.schema) }

@@ -24,6 +24,17 @@ extension SQLStore {
         return try await read { db in try await fetch(db, kind, id: id, scope: scope) }
     }
 
+    public func getJSON(_ kind: ResourceKind, id: String, scope: Scope) async throws -> (json: [UInt8], etag: String)? {
+        if pinned == nil, let pointReader, let rowJSON {
+            switch pointReader.json(kind, id: id, scope: scope, cache: rowJSON) {
+            case .found(let row): return row
+            case .missing: return nil
+            case .undecided: break
+            }
+        }
+        return try await get(kind, id: id, scope: scope).map { ($0.publicJSONBytes(), $0.etag) }
+    }
+
     func fetch(_ db: any SQLDatabase, _ kind: ResourceKind, id: String, scope: Scope) async throws -> Record? {
         try await first(db, kind, matching: ["id": .string(id)], scope: scope)
     }

@@ -16,11 +16,15 @@ import VaporCSQLite
 /// a busy or failing database) it leaves to the regular path, which reports errors as usual.
 final class SQLitePointReader: Sendable {
     /// What a point read found, or that it could not decide.
-    enum Outcome {
-        case found(Record)
+    enum PointRead<Found> {
+        case found(Found)
         case missing
         case undecided
     }
+
+    typealias Outcome = PointRead<Record>
+    /// A row's public JSON and its etag.
+    typealias JSONOutcome = PointRead<(json: [UInt8], etag: String)>
 
     private let path: String
     private let capacity: Int
@@ -44,6 +48,14 @@ final class SQLitePointReader: Sendable {
         giveBack(connection)
         if case .found(let record) = outcome, !scope.admits(record, schema: kind.schema) { return .missing }
         return outcome
+    }
+
+    /// The public JSON and etag of the row of `kind` with this id, when `scope` may see it: the JSON `cache` keeps
+    /// for the row while its etag is unchanged, else written from the row and kept.
+    func json(_ kind: ResourceKind, id: String, scope: Scope, cache: RowJSONCache) -> JSONOutcome {
+        guard let connection = lease() else { return .undecided }
+        defer { giveBack(connection) }
+        return connection.json(of: kind.schema, id: id, scope: scope, cache: cache)
     }
 
     private func lease() -> PointConnection? {
@@ -142,6 +154,47 @@ private final class PointConnection: @unchecked Sendable {
     }
 
     func row(of schema: ResourceSchema, id: String) -> SQLitePointReader.Outcome {
+        read(schema, id: id) { statement in
+            // The statement selects every field in schema order: column i is the record's position i.
+            var record = Record(schema.kind)
+            let cursor = SQLiteCursor(statement: statement)
+            for (index, field) in schema.fields.enumerated() {
+                record[position: index] = RowCodec.value(cursor.data(Int32(index)), type: field.type)
+            }
+            return .found(record)
+        }
+    }
+
+    func json(of schema: ResourceSchema, id: String, scope: Scope, cache: RowJSONCache)
+        -> SQLitePointReader.JSONOutcome
+    {
+        read(schema, id: id) { statement in
+            // Column i is the field at position i, as in `row(of:id:)`.
+            let row = SQLiteScannedRow(statement: statement)
+            // The scope first, on a kept row too: `Scope.admits` read from the row's group column.
+            if let groups = scope.groupIDs, schema.grouped {
+                guard let position = schema.groupPosition, let group = row.string(position), groups.contains(group)
+                else { return .missing }
+            }
+            if let entry = cache.entry(schema.kind, id: id), row.textEquals(schema.etagPosition, entry.etag) {
+                return .found((json: entry.json, etag: String(decoding: entry.etag, as: UTF8.self)))
+            }
+            let etag = row.string(schema.etagPosition) ?? ""
+            var json: [UInt8] = []
+            json.reserveCapacity(2048)
+            KindSQL.of(schema.kind).wholeRowLayout.write(row, into: &json)
+            cache.keep(schema.kind, [(id: id, etag: etag, json: json)])
+            return .found((json: json, etag: etag))
+        }
+    }
+
+    /// Steps the kind's `SELECT … WHERE id = ?` on `id` and lets `found` read the row while the statement stands
+    /// on it.
+    private func read<Found>(
+        _ schema: ResourceSchema,
+        id: String,
+        _ found: (OpaquePointer) -> SQLitePointReader.PointRead<Found>
+    ) -> SQLitePointReader.PointRead<Found> {
         guard let statement = statement(for: schema) else { return .undecided }
         defer {
             sqlite_nio_sqlite3_reset(statement)
@@ -154,13 +207,7 @@ private final class PointConnection: @unchecked Sendable {
         }
         switch step {
         case SQLITE_ROW:
-            // The statement selects every field in schema order: column i is the record's position i.
-            var record = Record(schema.kind)
-            let cursor = SQLiteCursor(statement: statement)
-            for (index, field) in schema.fields.enumerated() {
-                record[position: index] = RowCodec.value(cursor.data(Int32(index)), type: field.type)
-            }
-            return .found(record)
+            return found(statement)
         case SQLITE_DONE:
             return .missing
         case SQLITE_BUSY, SQLITE_LOCKED:

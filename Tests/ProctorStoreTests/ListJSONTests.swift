@@ -125,11 +125,12 @@ import Testing
         }
     }
 
-    /// A row's kept JSON serves a page only while the row is unchanged: a change made through this store, through
-    /// another store on the same database (another replica, another process), or undone by a rolled-back
-    /// transaction is what the next page shows, and a deleted row is gone from it.
-    @Test(arguments: TestBackend.available)
-    func aKeptRowIsWrittenAgainOnceItChangedWhereverItChanged(backend: TestBackend) async throws {
+    /// Two stores on one new database (a SQLite file, a PostgreSQL schema): `store`, and `replica` standing for
+    /// another replica or process writing to it.
+    private func withStoreAndReplica(
+        _ backend: TestBackend,
+        _ body: (_ store: SQLStore, _ replica: SQLStore) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "proctor-test-\(UUID().uuidString)"
         )
@@ -138,6 +139,22 @@ import Testing
         let replica = try await backend.makeStore(directory: directory, postgresSchema: schema)
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
+            try await body(store, replica)
+        } catch {
+            await replica.shutdown()
+            await store.shutdown()
+            throw error
+        }
+        await replica.shutdown()
+        await store.shutdown()
+    }
+
+    /// A row's kept JSON serves a page only while the row is unchanged: a change made through this store, through
+    /// another store on the same database (another replica, another process), or undone by a rolled-back
+    /// transaction is what the next page shows, and a deleted row is gone from it.
+    @Test(arguments: TestBackend.available)
+    func aKeptRowIsWrittenAgainOnceItChangedWhereverItChanged(backend: TestBackend) async throws {
+        try await withStoreAndReplica(backend) { store, replica in
             _ = try await seed(store)
             let newest = Query(sort: [SortKey("created_at", descending: true)], limit: 10)
             func page() async throws -> String {
@@ -192,13 +209,51 @@ import Testing
 
             #expect(try await replica.delete(.runs, id: runs[3].id, ifMatch: nil, scope: .everything))
             #expect(!(try await page()).contains(runs[3].id))
-        } catch {
-            await replica.shutdown()
-            await store.shutdown()
-            throw error
         }
-        await replica.shutdown()
-        await store.shutdown()
+    }
+
+    /// One row read as JSON (`getJSON`, the native API's `GET /<kind>/{id}`) holds the bytes and etag of the record
+    /// read by `get`, read afresh or kept: after a change through another store on the same database, and never
+    /// outside the caller's scope, kept or not.
+    @Test(arguments: TestBackend.available)
+    func aRowReadAsJSONIsTheRecordsJSONWithinTheScope(backend: TestBackend) async throws {
+        try await withStoreAndReplica(backend) { store, replica in
+            let (mine, theirs) = try await seed(store)
+            let runs = try await store.list(.runs, query: Query(limit: 50), scope: .everything).items
+            func expectSame(_ id: String, _ scope: Scope) async throws {
+                let json = try await store.getJSON(.runs, id: id, scope: scope)
+                let record = try await store.get(.runs, id: id, scope: scope)
+                #expect(
+                    json.map { String(decoding: $0.json, as: UTF8.self) }
+                        == record.map { String(decoding: $0.publicJSONBytes(), as: UTF8.self) }
+                )
+                #expect(json?.etag == record?.etag)
+            }
+            for run in runs {
+                try await expectSame(run.id, .everything)  // read afresh
+                try await expectSame(run.id, .everything)  // kept
+                // Outside the scope whether kept or not: a row of the other group is not there.
+                let other = run.groupID == mine.id ? theirs.id : mine.id
+                #expect(try await store.getJSON(.runs, id: run.id, scope: .groups([other])) == nil)
+                try await expectSame(run.id, .groups([run.groupID ?? ""]))
+            }
+            _ = try await replica.update(
+                .runs,
+                id: runs[0].id,
+                changes: ["name": .string("renamed by the replica")],
+                ifMatch: nil,
+                scope: .everything
+            )
+            try await expectSame(runs[0].id, .everything)
+            #expect(
+                try await store.getJSON(.runs, id: runs[0].id, scope: .everything).map {
+                    String(decoding: $0.json, as: UTF8.self)
+                }?.contains("renamed by the replica") == true
+            )
+            #expect(try await replica.delete(.runs, id: runs[1].id, ifMatch: nil, scope: .everything))
+            #expect(try await store.getJSON(.runs, id: runs[1].id, scope: .everything) == nil)
+            #expect(try await store.getJSON(.runs, id: "no-such-run", scope: .everything) == nil)
+        }
     }
 
     /// The kept JSON stays within its budget, however many rows pass through it.
