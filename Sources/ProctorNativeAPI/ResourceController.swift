@@ -35,12 +35,9 @@ struct ResourceController {
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
-        let id = try context.parameters.require("id")
         // Only written out: the store may answer from the row's kept JSON (`StoreReader.getJSON`).
-        guard kind != .groups || principal.canSee(group: id),
-            let found = try await store.getJSON(kind, id: id, scope: scope(principal))
-        else {
-            throw ProctorError.notFound("no such \(kind.singular): \(id)")
+        let found = try await fetch(context, principal) { id, scope in
+            try await store.getJSON(kind, id: id, scope: scope)
         }
         var headers: HTTPFields = [:]
         headers[.eTag] = "\"\(found.etag)\""
@@ -110,13 +107,20 @@ struct ResourceController {
     }
 
     private func fetch(_ context: AuthenticatedContext, _ principal: Principal) async throws -> Record {
+        try await fetch(context, principal) { id, scope in try await store.get(kind, id: id, scope: scope) }
+    }
+
+    /// The path's row as `read` reads it within the principal's scope; a 404 when it is not there or not visible.
+    private func fetch<Found>(
+        _ context: AuthenticatedContext,
+        _ principal: Principal,
+        _ read: (_ id: String, _ scope: Scope) async throws -> Found?
+    ) async throws -> Found {
         let id = try context.parameters.require("id")
-        guard kind != .groups || principal.canSee(group: id),
-            let record = try await store.get(kind, id: id, scope: scope(principal))
-        else {
+        guard kind != .groups || principal.canSee(group: id), let found = try await read(id, scope(principal)) else {
             throw ProctorError.notFound("no such \(kind.singular): \(id)")
         }
-        return record
+        return found
     }
 
     private func respond(_ record: Record, status: HTTPResponse.Status = .ok) -> Response {

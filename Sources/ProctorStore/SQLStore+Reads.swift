@@ -181,32 +181,30 @@ extension SQLStore {
         async throws -> [[UInt8]]?
     {
         let schema = kind.schema
-        let columns = schema.publicFields
-        guard let idColumn = columns.firstIndex(where: { $0.name == "id" }),
-            let etagColumn = columns.firstIndex(where: { $0.name == "etag" })
-        else { throw ProctorError(.internal, "\(kind.rawValue) has no public id or etag") }
-        let layout = PublicJSONLayout(kind, columns: columns)
+        let sql = KindSQL.of(kind)
+        // Every column in schema order, as the point reader reads a row: the kind's layout made once serves both.
+        let idColumn = 0  // `id` is every schema's first field
+        let etagColumn = schema.etagPosition
         // As many parameters as the next power of two (the last id repeated), so that a few statements serve every
         // count of misses and stay prepared.
         var ids = rows.map(\.id)
         var width = 1
         while width < ids.count { width *= 2 }
         ids += Array(repeating: ids[ids.count - 1], count: width - ids.count)
-        var statement: SQLQueryString =
-            "SELECT \(unsafeRaw: columns.map { quoted($0.name) }.joined(separator: ", ")) FROM \(unsafeRaw: quoted(schema.table)) WHERE id IN ("
+        var statement: SQLQueryString = "\(unsafeRaw: sql.selectAll) WHERE id IN ("
         for (index, id) in ids.enumerated() { statement += index == 0 ? "\(bind: id)" : ", \(bind: id)" }
         statement += ")"
         let read = try await scanRows(
             db,
             statement,
             kind: kind,
-            columns: columns,
+            columns: schema.fields,
             codec: RowCodec(flavor: flavor, schema: schema),
             into: [String: (etag: String, json: [UInt8])]()
         ) { read, row in
             var json: [UInt8] = []
             json.reserveCapacity(2048)
-            layout.write(row, into: &json)
+            sql.wholeRowLayout.write(row, into: &json)
             read[row.string(idColumn) ?? ""] = (row.string(etagColumn) ?? "", json)
         }
         var written: [[UInt8]] = []
