@@ -72,7 +72,9 @@ public struct SQLStore: Store {
 
     /// Opens (creating if needed) the SQLite file at `path`. Writes are committed in groups (see ``WriteGroups``)
     /// of at most `maxGroupWrites`, to which no write is added once `maxGroupDuration` has passed since the
-    /// group began.
+    /// group began. The commit that takes the WAL to `walCheckpointPages` (1,000 is SQLite's own threshold) copies
+    /// it into the database, a checkpointer beside the writer having copied most of it already (see
+    /// ``WALCheckpointer``).
     public static func sqlite(
         path: String,
         readers: Int = 4,
@@ -80,7 +82,8 @@ public struct SQLStore: Store {
         maxPageSize: Int = 1000,
         defaultPageSize: Int = 50,
         maxGroupWrites: Int = 256,
-        maxGroupDuration: Duration = .milliseconds(20)
+        maxGroupDuration: Duration = .milliseconds(20),
+        walCheckpointPages: Int32 = 1000
     ) async throws -> SQLStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -97,7 +100,13 @@ public struct SQLStore: Store {
             }
         }
         let open: @Sendable (_ writer: Bool) async throws -> SessionPool.Session = { writer in
-            let database = try await SQLiteSession.open(path: path, logger: logger, inlineInTransaction: writer)
+            let database = try await SQLiteSession.open(
+                path: path,
+                logger: logger,
+                inlineInTransaction: writer,
+                checkpointer: writer
+                    ? WALCheckpointer(path: path, thresholdPages: walCheckpointPages, logger: logger) : nil
+            )
             // 16 KiB pages (set before a new file has its first table; an existing store keeps its size): index
             // entries of UUIDs and timestamps fill pages quickly, and larger pages split, balance and log less; a
             // million-run import took 15% less time than with 4 KiB pages, and the long scans of lists and

@@ -35,6 +35,9 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     private let threadPool: NIOThreadPool
     /// Whether statements inside a write transaction run on the caller's thread (the store's writer).
     private let inlineInTransaction: Bool
+    /// The store's writer only: who copies the WAL ahead of its commits (SQLite's WAL hook tells it, through this
+    /// reference, as long as the connection is open).
+    private let checkpointer: WALCheckpointer?
     private let state: Mutex<State>
 
     private struct State: ~Copyable {
@@ -43,9 +46,16 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
         var preparedOrder: [String] = []
     }
 
-    private init(handle: SQLiteHandle, logger: Logger, threadPool: NIOThreadPool, inlineInTransaction: Bool) {
+    private init(
+        handle: SQLiteHandle,
+        logger: Logger,
+        threadPool: NIOThreadPool,
+        inlineInTransaction: Bool,
+        checkpointer: WALCheckpointer?
+    ) {
         self.state = Mutex(State(handle: handle.raw))
         self.inlineInTransaction = inlineInTransaction
+        self.checkpointer = checkpointer
         self.logger = logger
         self.threadPool = threadPool
         self.eventLoop = MultiThreadedEventLoopGroup.singleton.any()
@@ -58,13 +68,36 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     /// `BEGIN IMMEDIATE` or a first write took it), so the statement never waits for another connection, and a write's few statements cost microseconds each where
     /// a crossing to the pool and back cost more. BEGIN (which may wait for the lock) and COMMIT (which may
     /// checkpoint the WAL into the database) still cross.
+    ///
+    /// With `checkpointer`, commits on this connection have it copy the WAL ahead of them (see ``WALCheckpointer``);
+    /// the connection shuts it down when it closes.
     static func open(
         path: String,
         logger: Logger,
         inlineInTransaction: Bool = false,
+        checkpointer: WALCheckpointer? = nil,
         threadPool: NIOThreadPool = .singleton
     ) async throws -> SQLiteSession {
-        let handle = try await threadPool.runIfActive { () throws -> SQLiteHandle in
+        let handle: SQLiteHandle
+        do {
+            handle = try await openHandle(path: path, checkpointer: checkpointer, threadPool: threadPool)
+        } catch {
+            await checkpointer?.shutdown()
+            throw error
+        }
+        return SQLiteSession(
+            handle: handle,
+            logger: logger,
+            threadPool: threadPool,
+            inlineInTransaction: inlineInTransaction,
+            checkpointer: checkpointer
+        )
+    }
+
+    private static func openHandle(path: String, checkpointer: WALCheckpointer?, threadPool: NIOThreadPool)
+        async throws -> SQLiteHandle
+    {
+        try await threadPool.runIfActive { () throws -> SQLiteHandle in
             var db: OpaquePointer?
             let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
             guard sqlite_nio_sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db else {
@@ -88,14 +121,13 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
                 sqlite_nio_sqlite3_close_v2(db)
                 throw failure
             }
+            if let checkpointer {
+                // In place of SQLite's automatic checkpoint on this connection. Unretained: the session keeps the
+                // checkpointer until the connection is closed.
+                _ = sqlite_nio_sqlite3_wal_hook(db, walHook, Unmanaged.passUnretained(checkpointer).toOpaque())
+            }
             return SQLiteHandle(raw: db)
         }
-        return SQLiteSession(
-            handle: handle,
-            logger: logger,
-            threadPool: threadPool,
-            inlineInTransaction: inlineInTransaction
-        )
     }
 
     var isClosed: Bool { state.withLock { $0.handle == nil } }
@@ -123,6 +155,7 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
                 state.handle = nil
             }
         }
+        await checkpointer?.shutdown()
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
@@ -512,6 +545,21 @@ private struct SQLiteColumnKey: CodingKey {
 
 /// `REGEXP` for SQLite (PostgreSQL has `~` built in). `(?i)` at the start makes it case-insensitive. NULL when the
 /// pattern is not text; false when the subject is not text or the pattern does not compile.
+/// SQLite's WAL hook on the writer's connection, after each commit: tells the checkpointer how many pages the WAL
+/// holds, and finishes the checkpoint in the commit when it says so (as SQLite's own hook does).
+private func walHook(
+    _ checkpointer: UnsafeMutableRawPointer?,
+    _ db: OpaquePointer?,
+    _ name: UnsafePointer<CChar>?,
+    _ pages: Int32
+) -> Int32 {
+    guard let checkpointer else { return SQLITE_OK }
+    if Unmanaged<WALCheckpointer>.fromOpaque(checkpointer).takeUnretainedValue().walHolds(pages: pages) {
+        _ = sqlite_nio_sqlite3_wal_checkpoint(db, name)
+    }
+    return SQLITE_OK
+}
+
 private func regexpMatches(
     _ context: OpaquePointer?,
     _ count: Int32,

@@ -121,8 +121,42 @@ import Testing
         }
     }
 
+    /// The WAL is copied into the database as it grows, by the store's checkpointer on a connection of its own
+    /// beside the writer, long before the commit that reaches the threshold would: the database file fills while
+    /// the WAL is still far from it. Every write is stored, and still there once the store reopens.
+    @Test func theWALIsCopiedIntoTheDatabaseBesideTheWriter() async throws {
+        let pageBytes = 16384
+        func size(_ path: String) throws -> Int {
+            try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        }
+        // 300 commits of a few pages each, a quarter of the way to the writer's own checkpoint: the checkpointer
+        // is woken every eighth of the way.
+        try await withGroupedStore(maxWrites: 100, walCheckpointPages: 4000) { store, _ in
+            let path = try #require(store.sqlitePath)
+            for index in 0..<300 {
+                _ = try await store.insert(Record(.groups, ["name": .string("g\(index)")]))
+            }
+            // The schema's tables and indexes alone are dozens of pages; without a checkpoint the file has none.
+            var polls = 0
+            while try size(path) < 20 * pageBytes, polls < 6000 {
+                try await Task.sleep(for: .milliseconds(10))
+                polls += 1
+            }
+            #expect(try size(path) >= 20 * pageBytes)
+            await store.shutdown()
+            let reopened = try await SQLStore.sqlite(path: path)
+            let count = try await reopened.count(.groups, query: Query(), scope: .everything)
+            await reopened.shutdown()
+            #expect(count == 300)
+        }
+    }
+
     /// A store whose groups close only at `maxWrites` (no time limit that a slow test machine could reach).
-    func withGroupedStore(maxWrites: Int, _ body: (SQLStore, WriteGroups) async throws -> Void) async throws {
+    func withGroupedStore(
+        maxWrites: Int,
+        walCheckpointPages: Int32 = 1000,
+        _ body: (SQLStore, WriteGroups) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proctor-test-\(UUID())")
@@ -130,7 +164,8 @@ import Testing
             path: directory.appendingPathComponent("proctor.sqlite").path,
             logger: logger,
             maxGroupWrites: maxWrites,
-            maxGroupDuration: .seconds(3600)
+            maxGroupDuration: .seconds(3600),
+            walCheckpointPages: walCheckpointPages
         )
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
