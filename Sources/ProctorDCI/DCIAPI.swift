@@ -114,7 +114,7 @@ public struct DCIAPI: Sendable {
 
     /// The `If-Match` value a PUT or DELETE must carry (412 without it).
     func ifMatch(_ request: Request) throws -> String {
-        guard let value = request.headers[.ifMatch]?.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")),
+        guard let value = request.ifMatchTag,
             !value.isEmpty
         else { throw DCIError.ifMatchMissing }
         return value

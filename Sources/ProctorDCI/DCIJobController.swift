@@ -468,7 +468,7 @@ struct DCIJobController {
         values[.components] = .strings(components)
         values[.labels] = .json(.object(labels))
         values[.duration] = .double(0)
-        if let agent = request.headers[.userAgent] { values[.userAgent] = .string(String(agent.prefix(255))) }
+        if let agent = request.headers.value(of: .userAgent) { values[.userAgent] = .string(String(agent.prefix(255))) }
         if let name = HTTPField.Name("Client-Version"), let version = request.headers[name] {
             values[.clientVersion] = .string(String(version.prefix(255)))
         }

@@ -37,11 +37,11 @@ public struct Authentication<Shape: DoorErrorShape>: RouterMiddleware {
         var request = request
         var context = context
         let principal: Principal
-        switch AuthorizationHeader(request.headers[.authorization], bareToken: policy.acceptsBareToken) {
+        switch AuthorizationHeader(request.headers.value(of: .authorization), bareToken: policy.acceptsBareToken) {
         case .missing:
             throw shape.refusal(.missing)
         case .token(let token):
-            guard token.count <= policy.maxTokenLength else { throw shape.refusal(.invalidToken(Self.badToken)) }
+            guard token.utf8.count <= policy.maxTokenLength else { throw shape.refusal(.invalidToken(Self.badToken)) }
             principal = try await refusingUnauthorized(AuthenticationRefusal.invalidToken) {
                 try await authenticator.principal(forToken: token)
             }
@@ -93,7 +93,7 @@ public struct CredentialPolicy: Sendable {
     public var signatures: (any SignedRequestAuthenticator)?
     /// Methods answered without credentials (KernelCI's CORS preflights).
     public var exemptMethods: Set<HTTPRequest.Method> = []
-    /// Longer tokens are refused before any lookup.
+    /// Longer tokens (in bytes) are refused before any lookup.
     public var maxTokenLength = 512
     /// A door's own token rights on top of the shared scopes (KernelCI keeps `post` and `delete` apart).
     public var tokenRights: (@Sendable (Set<String>?, HTTPRequest.Method) -> Bool)?
@@ -172,7 +172,7 @@ package enum AuthorizationHeader: Equatable {
 
     /// The token of a `Bearer`, `Token` or bare `Authorization` header, if it holds one.
     package static func token(from request: Request) -> String? {
-        if case .token(let token) = AuthorizationHeader(request.headers[.authorization]) { return token }
+        if case .token(let token) = AuthorizationHeader(request.headers.value(of: .authorization)) { return token }
         return nil
     }
 

@@ -90,7 +90,7 @@ public enum JSONResponse {
 
     /// Reads a JSON body up to `limit` bytes: 413 beyond, 415 for another content type, 400 when malformed.
     public static func body(_ request: Request, limit: Int) async throws -> JSONValue {
-        if let type = request.headers[.contentType], !type.lowercased().contains("json") {
+        if let type = request.headers.value(of: .contentType), !type.lowercased().contains("json") {
             throw ProctorError(.unsupportedMediaType, "send the body as application/json (got \(type))")
         }
         return try await JSONBody.reading({ try await JSONBody.value(request, limit: limit) }) { problem in
@@ -106,7 +106,7 @@ public enum JSONResponse {
     /// content type, 400 for malformed JSON, and 400 naming the member (`field`) that is missing or of the wrong
     /// type.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        if let contentType = request.headers[.contentType], !contentType.lowercased().contains("json") {
+        if let contentType = request.headers.value(of: .contentType), !contentType.lowercased().contains("json") {
             throw ProctorError(.unsupportedMediaType, "send the body as application/json (got \(contentType))")
         }
         do {

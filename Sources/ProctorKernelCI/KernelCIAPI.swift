@@ -108,7 +108,7 @@ public struct KernelCIAPI: Sendable {
     /// The JSON object of a POST body, with the original's checks in its order: content type (415), JSON at all
     /// (422), an object (400).
     func object(_ request: Request) async throws -> [String: JSONValue] {
-        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+        guard let type = request.headers.value(of: .contentType), type.lowercased().hasPrefix("application/json") else {
             throw KernelCIError.wrongContentType
         }
         return try await JSONBody.reading({ try await JSONBody.object(request, limit: maxJSONBytes) }) { problem in

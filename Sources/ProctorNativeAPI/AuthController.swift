@@ -239,7 +239,7 @@ struct AuthController {
     }
 
     private static func ifMatch(_ request: Request) -> String? {
-        request.headers[.ifMatch].map { String($0.filter { $0 != "\"" && $0 != " " }) }
+        request.headers.value(of: .ifMatch).map { String($0.filter { $0 != "\"" && $0 != " " }) }
     }
 
     private static func string(_ object: [String: JSONValue], _ key: String) throws -> String? {

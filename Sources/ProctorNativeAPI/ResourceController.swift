@@ -71,7 +71,7 @@ struct ResourceController {
             )
         }
         let changes = try FieldCoding.values(from: object, schema: kind.schema)
-        let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        let ifMatch = request.ifMatchTag
         let record = try await catalog.update(
             existing,
             changes: changes,
@@ -85,7 +85,7 @@ struct ResourceController {
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let principal = context.principal
         let existing = try await fetch(context, principal)
-        let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        let ifMatch = request.ifMatchTag
         if kind == .runs {
             // A run is not a catalog row: what it owns (files' contents) goes with it, and an executing one stays.
             try await QueuedRuns(services: services).delete(

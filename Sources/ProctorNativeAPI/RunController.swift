@@ -205,7 +205,7 @@ package struct RunController {
         guard let name = parameters["name"].map(String.init), !name.isEmpty, name.count <= 255 else {
             throw ProctorError.badRequest("name the file: ?name=<file name> (at most 255 characters)", field: "name")
         }
-        let mime = request.headers[.contentType] ?? "application/octet-stream"
+        let mime = request.headers.value(of: .contentType) ?? "application/octet-stream"
         var format = RunFiles.format(mime: mime, name: name)
         if let results = parameters["results"] {
             guard let chosen = RunFiles.Format(rawValue: String(results)) else {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ProctorCore
@@ -572,6 +573,12 @@ import Testing
                 )
                 #expect(response.status == .unauthorized, "\(header)")
             }
+            // Two Authorization fields are one joined value ("Bearer …, Bearer …"), which is no token.
+            var twice = HTTPFields()
+            twice.append(HTTPField(name: .authorization, value: "Bearer \(token)"))
+            twice.append(HTTPField(name: .authorization, value: "Bearer \(token)"))
+            let response = try await client.execute(uri: "/api/v1/users", method: .get, headers: twice)
+            #expect(response.status == .unauthorized)
         }
     }
 
