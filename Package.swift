@@ -277,7 +277,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProctorStoreTests",
-            dependencies: ["ProctorStoreWriting", "ProctorCore", "ProctorStore", "ProctorTestSupport"],
+            dependencies: [
+                "ProctorStoreWriting", "ProctorCore", "ProctorStore", "ProctorTestSupport",
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

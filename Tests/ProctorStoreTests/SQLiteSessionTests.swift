@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ProctorCore
 import SQLKit
+import SQLiteKit
 import Testing
 
 @testable import ProctorStore
@@ -10,6 +11,16 @@ import Testing
 /// SQLKit's callers and by position for records, SQLite's own errors carried, `REGEXP` installed, and a write
 /// transaction's statements run inline without losing what a failing statement must undo.
 @Suite struct SQLiteSessionTests {
+    /// The values the store binds become the SQLite values SQLiteNIO's encoder makes of them, without it.
+    @Test func bindsBecomeTheValuesSQLiteNIOWouldMake() throws {
+        let binds: [any Encodable & Sendable] = [
+            "text", "", "é\u{0}x", Int64.min, Int64.max, 0 as Int64, 42, -1.5, Double.infinity, String?.none,
+            Int64?.none, Double?.none, Optional("wrapped"), Optional(Int64(7)), true, Data([1, 2, 3]),
+        ]
+        let encoder = SQLiteDataEncoder()
+        #expect(try SQLiteSession.encode(binds) == binds.map { try encoder.encode($0) })
+    }
+
     private func withSession(
         inline: Bool = false,
         _ body: (SQLiteSession) async throws -> Void
