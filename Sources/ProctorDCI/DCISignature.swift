@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import ProctorCore
 import ProctorHTTPKit
+import Synchronization
 
 /// DCI's HMAC request signatures: `DCI2-HMAC-SHA256` (what `dciclient`/`dciauth` v2 send) and its twin
 /// `AWS4-HMAC-SHA256` (the same algorithm under AWS names, as Postman sends it).
@@ -155,7 +156,7 @@ public enum DCISignature {
             service: scope[4],
             requestType: scope[5],
             signedHeaders: signedHeaders,
-            signature: tokens[3].replacingOccurrences(of: "Signature=", with: ""),
+            signature: tokens[3].hasPrefix("Signature=") ? String(tokens[3].dropFirst(10)) : tokens[3],
             timestamp: timestamp
         )
     }
@@ -198,9 +199,13 @@ public enum DCISignature {
     public static func signature(for request: Request, credential: Credential, secret: String) -> String {
         let canonical = canonicalRequest(request, credential: credential)
         let toSign = stringToSign(canonicalRequest: canonical, credential: credential)
-        let key = SymmetricKey(data: signingKey(secret: secret, credential: credential))
+        let key = SymmetricKey(data: signingKeys.key(secret: secret, credential: credential))
         return Credentials.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: key))
     }
+
+    /// The signing keys derived lately: a key is the same for every request of a client on the same day, and
+    /// deriving it is four HMACs.
+    static let signingKeys = SigningKeys()
 
     /// Signs a request the way dciclient does and returns the headers to add (`X-DCI-Date`, `Authorization`).
     /// Used by tests and benchmarks; the request's `host` header must be set.
@@ -255,7 +260,10 @@ public enum DCISignature {
 
     /// `HMAC("DCI2" + secret, date) → region → service → request type` (raw digests chained).
     public static func signingKey(secret: String, credential: Credential) -> [UInt8] {
-        let prefix = credential.algorithm.replacingOccurrences(of: "-HMAC-SHA256", with: "")
+        // The algorithm is one of ``algorithms``: its name less the suffix ("DCI", "AWS4").
+        let prefix =
+            credential.algorithm.hasSuffix("-HMAC-SHA256")
+            ? String(credential.algorithm.dropLast("-HMAC-SHA256".count)) : credential.algorithm
         var key = Array((prefix + secret).utf8)
         for part in [credential.datestamp, credential.region, credential.service, credential.requestType] {
             key = Array(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: SymmetricKey(data: key)))
@@ -291,9 +299,23 @@ public enum DCISignature {
 
     /// The text between `first` and the next `last`, or "" (dciauth's `_find_in_str_between`).
     private static func between(_ text: String, _ first: String, _ last: String) -> String {
-        guard let start = text.range(of: first) else { return "" }
-        guard let end = text.range(of: last, range: start.upperBound..<text.endIndex) else { return "" }
-        return String(text[start.upperBound..<end.lowerBound])
+        // Byte searches: Foundation's `range(of:)` goes through CFString, on every signed request.
+        let bytes = Array(text.utf8)
+        guard let start = firstOffset(of: Array(first.utf8), in: bytes, from: 0) else { return "" }
+        let valueStart = start + first.utf8.count
+        guard let end = firstOffset(of: Array(last.utf8), in: bytes, from: valueStart) else { return "" }
+        return String(decoding: bytes[valueStart..<end], as: UTF8.self)
+    }
+
+    /// Where `needle` first occurs in `bytes` at or after `from`.
+    private static func firstOffset(of needle: [UInt8], in bytes: [UInt8], from: Int) -> Int? {
+        guard !needle.isEmpty, bytes.count >= needle.count else { return needle.isEmpty ? from : nil }
+        var offset = from
+        while offset + needle.count <= bytes.count {
+            if bytes[offset] == needle[0], bytes[offset..<offset + needle.count].elementsEqual(needle) { return offset }
+            offset += 1
+        }
+        return nil
     }
 
     /// `YYYYMMDDTHHMMSSZ` as a date (UTC), or nil when it is not exactly that.
@@ -324,4 +346,25 @@ public enum DCISignature {
 
     /// A date as `YYYYMMDDTHHMMSSZ` (UTC).
     public static func format(_ date: Date) -> String { Credentials.basicUTCStamp(date) }
+}
+
+/// Signing keys by what they are derived from, kept until a few thousand are known (then forgotten at once: a
+/// key is derived again in microseconds).
+final class SigningKeys: Sendable {
+    private static let capacity = 4096
+    private let keys = Mutex<[String: [UInt8]]>([:])
+
+    func key(secret: String, credential: DCISignature.Credential) -> [UInt8] {
+        let name = [
+            credential.algorithm, credential.datestamp, credential.region, credential.service,
+            credential.requestType, secret,
+        ].joined(separator: "\u{0}")
+        if let key = keys.withLock({ $0[name] }) { return key }
+        let key = DCISignature.signingKey(secret: secret, credential: credential)
+        keys.withLock { keys in
+            if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
+            keys[name] = key
+        }
+        return key
+    }
 }

@@ -361,6 +361,28 @@ private func parsed(_ response: TestResponse) -> JSONValue {
         }
     }
 
+    /// A kept signing key is the one derived from the secret and scope it is asked for: a client's new secret
+    /// (or another day, another scope) is never answered with the key of the old one.
+    @Test func aKeptSigningKeyIsTheKeyOfItsSecretAndScope() {
+        let keys = SigningKeys()
+        let credential = DCISignature.Credential(
+            clientType: "remoteci",
+            clientID: "ci",
+            datestamp: "20261207",
+            timestamp: "20261207T120000Z"
+        )
+        var nextDay = credential
+        nextDay.datestamp = "20261208"
+        for (secret, credential) in [("old", credential), ("new", credential), ("old", nextDay), ("old", credential)] {
+            let derived = DCISignature.signingKey(secret: secret, credential: credential)
+            #expect(keys.key(secret: secret, credential: credential) == derived)
+        }
+        #expect(
+            DCISignature.signingKey(secret: "old", credential: credential)
+                != DCISignature.signingKey(secret: "new", credential: credential)
+        )
+    }
+
     @Test func badSignaturesAreRefusedInDCIsShape() async throws {
         let app = try await Self.makeApp()
         try await app.test { client in
