@@ -133,7 +133,7 @@ struct AuthController {
             id: id,
             values,
             password: password,
-            ifMatch: Self.ifMatch(request),
+            ifMatch: request.ifMatchTag,
             by: principal
         )
         return Self.respond(user)
@@ -143,7 +143,7 @@ struct AuthController {
         let principal = context.principal
         try await accounts.deleteUser(
             id: try context.parameters.require("id"),
-            ifMatch: Self.ifMatch(request),
+            ifMatch: request.ifMatchTag,
             by: principal
         )
         return Response(status: .noContent)
@@ -236,10 +236,6 @@ struct AuthController {
         var headers: HTTPFields = [:]
         headers[.eTag] = "\"\(record.etag)\""
         return JSONResponse.make(record, status: status, headers: headers)
-    }
-
-    private static func ifMatch(_ request: Request) -> String? {
-        request.headers.value(of: .ifMatch).map { String($0.filter { $0 != "\"" && $0 != " " }) }
     }
 
     private static func string(_ object: [String: JSONValue], _ key: String) throws -> String? {
