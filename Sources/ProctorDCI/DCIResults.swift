@@ -40,25 +40,24 @@ struct DCIResults {
         job[DCIRender.options].jsonValue?["results"]?.arrayValue ?? []
     }
 
-    /// Ingests a stored JUnit file into test results and records its summary on the run.
+    /// Ingests a stored JUnit file into test results and records its summary on the run, in the ingest's own write.
     func ingest(_ file: Record, job: Record) async throws -> JSONValue {
+        let jobID = job.id
         let ingest: RunFiles.Ingest
         do {
-            ingest = try await api.services.files.ingest(file, run: job, format: .junit)
+            ingest = try await api.services.files.ingest(file, run: job, format: .junit) { results, replaced, options in
+                // A file of the same name uploaded before is replaced, cases and summary.
+                let replaced = Set(replaced)
+                var summaries = (options["results"]?.arrayValue ?? []).filter {
+                    !replaced.contains($0["file_id"]?.stringValue ?? "")
+                }
+                summaries.append(Self.entry(file: file, jobID: jobID, results: results))
+                options["results"] = .array(summaries)
+            }
         } catch let failure as ProctorError where failure.code == .badRequest || failure.code == .unprocessable {
             throw DCIError(.badRequest, "Invalid XML: \(failure.message)")
         }
-        let entry = Self.entry(file: file, jobID: job.id, results: ingest.results)
-        let replaced = Set(ingest.replaced)
-        try await updateOptions(of: job.id) { options in
-            // A file of the same name uploaded before is replaced, cases and summary.
-            var results = (options["results"]?.arrayValue ?? []).filter {
-                !replaced.contains($0["file_id"]?.stringValue ?? "")
-            }
-            results.append(entry)
-            options["results"] = .array(results)
-        }
-        return entry
+        return Self.entry(file: file, jobID: jobID, results: ingest.results)
     }
 
     /// Forgets a deleted file's summary.

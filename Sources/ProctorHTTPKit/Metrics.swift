@@ -236,14 +236,9 @@ public final class AppMetrics: @unchecked Sendable {
     /// `proctor_store_up` to 0 and keeps the previous values rather than failing the scrape.
     package func refreshRunGauges(store: any StoreReader, logger: Logger) async {
         do {
+            let byStatus = try await store.count(.runs, by: "status", query: Query(), scope: .everything)
             var counts: [String: Int] = [:]
-            for status in Self.runStatuses {
-                counts[status] = try await store.count(
-                    .runs,
-                    query: Query(filter: .equal("status", status)),
-                    scope: .everything
-                )
-            }
+            for status in Self.runStatuses { counts[status] = byStatus[.string(status)] ?? 0 }
             for (status, count) in counts {
                 registry.makeGauge(descriptor: runsDescriptor, labels: [("status", status)]).set(Double(count))
             }

@@ -100,6 +100,11 @@ public protocol StoreReader: Sendable {
 
     func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int
 
+    /// How many matching rows hold each value of one sortable field (not a label), in one statement: tallies such
+    /// as a run's test results by status, which would otherwise take a count per value. Values no row holds are
+    /// absent.
+    func count(_ kind: ResourceKind, by field: String, query: Query, scope: Scope) async throws -> [Value: Int]
+
     /// The distinct values of one field (or `labels.<key>`) among the matching rows, sorted.
     func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value]
 

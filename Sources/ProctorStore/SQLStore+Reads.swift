@@ -420,6 +420,31 @@ extension SQLStore {
         return try row.decode(column: "n", as: Int.self)
     }
 
+    public func count(_ kind: ResourceKind, by field: String, query: Query, scope: Scope) async throws -> [Value: Int] {
+        let schema = kind.schema
+        let compiler = SQLCompiler(flavor: flavor, schema: schema)
+        let spec = try compiler.filterField(field)
+        guard spec.sortable else {
+            throw ProctorError.unknownField(field, valid: schema.sortableNames, role: "count field")
+        }
+        let column = quoted(spec.name)
+        var statement: SQLQueryString =
+            "SELECT \(unsafeRaw: column) AS v, COUNT(*) AS n FROM \(unsafeRaw: compiler.table)"
+        if let clause = try compiler.whereClause(query, scope: scope) { statement += " WHERE " + clause }
+        statement += " GROUP BY \(unsafeRaw: column)"
+        let codec = RowCodec(flavor: flavor, schema: schema)
+        return try await read { db in
+            var counts: [Value: Int] = [:]
+            for row in try await db.raw(statement).all() {
+                counts[try codec.decodeValue(row, column: "v", type: spec.type)] = try row.decode(
+                    column: "n",
+                    as: Int.self
+                )
+            }
+            return counts
+        }
+    }
+
     /// The count, from the labels rows alone when the query allows (``SQLCompiler/labelsCount(_:scope:)``).
     func countStatement(_ kind: ResourceKind, query: Query, scope: Scope) throws -> SQLQueryString {
         let compiler = SQLCompiler(flavor: flavor, schema: kind.schema)

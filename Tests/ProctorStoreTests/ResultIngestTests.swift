@@ -11,18 +11,19 @@ import Testing
 /// the same name replaces the earlier one's cases instead of adding to them; on SQLite and PostgreSQL.
 @Suite struct ResultIngestTests {
     /// More cases than one batch of the parser (500), so that an ingest stored batch by batch would have
-    /// committed some of them before it failed.
-    static let caseCount = 1_234
+    /// committed some of them before it failed: a file parsed in place (at most ``RunFiles/inlineParseBytes``) and
+    /// one parsed on a thread of its own as it is stored.
+    static let caseCounts = [1_234, 6_000]
 
     /// The store dies (every call fails, as after `kill -9`) once it has been asked to store the third batch of
     /// cases: nothing of the file may be left, and uploading it again stores exactly its cases.
-    @Test(arguments: Backend.available)
-    func aStoreThatDiesMidIngestKeepsNoCase(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available, caseCounts)
+    func aStoreThatDiesMidIngestKeepsNoCase(_ backend: Backend, caseCount: Int) async throws {
         try await withStore(backend) { store in
             let lab = try await IngestLab.make(store)
             let dying = DyingStore(base: store, insertsBeforeDeath: 2)
             let files = RunFiles(store: dying, root: lab.root)
-            let file = try await lab.upload(junit(cases: Self.caseCount), name: "big.xml", files: files)
+            let file = try await lab.upload(junit(cases: caseCount), name: "big.xml", files: files)
             await #expect(throws: DyingStore.Dead.self) {
                 _ = try await files.ingest(file, run: lab.run, format: .junit)
             }
@@ -32,28 +33,71 @@ import Testing
 
             // The retry, as an agent sends it again to the restarted server.
             let healthy = RunFiles(store: store, root: lab.root)
-            let again = try await lab.upload(junit(cases: Self.caseCount), name: "big.xml", files: healthy)
+            let again = try await lab.upload(junit(cases: caseCount), name: "big.xml", files: healthy)
             let ingest = try await healthy.ingest(again, run: lab.run, format: .junit)
-            #expect(ingest.file.total == Self.caseCount)
-            #expect(ingest.run.total == Self.caseCount)
+            #expect(ingest.file.total == caseCount)
+            #expect(ingest.run.total == caseCount)
             #expect(ingest.replaced == [file.id])
-            #expect(try await lab.caseCount() == Self.caseCount)
-            #expect(try await lab.testsTotal() == Self.caseCount)
+            #expect(try await lab.caseCount() == caseCount)
+            #expect(try await lab.testsTotal() == caseCount)
             #expect(try await lab.fileNames() == ["big.xml"])
+        }
+    }
+
+    /// The sizes of ``caseCounts`` take both of the parser's paths.
+    @Test func theCaseCountsTakeBothParsePaths() {
+        #expect(Self.caseCounts.map { junit(cases: $0).count > RunFiles.inlineParseBytes } == [false, true])
+    }
+
+    /// A summary a door keeps on a reported run (`summarize`, DCI's `tests_results`) is written with the cases or
+    /// not at all; on a run Proctor executes it is not written (its options are the executor's), the cases are.
+    @Test(arguments: Backend.available)
+    func aSummaryKeptOnTheRunIsWrittenWithItsCases(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let lab = try await IngestLab.make(store)
+            let reported = try await store.insert(
+                Record(.runs, ["group_id": .string(lab.group.id), "executor": .string("client")])
+            )
+            let summarize: RunFiles.OptionsChange = { results, replaced, options in
+                options["kept"] = .array([.number(Double(results.tests.total)), .number(Double(replaced.count))])
+            }
+            func kept(_ run: Record) async throws -> JSONValue? {
+                try await store.require(Run.self, id: run.id).options["kept"]
+            }
+            let dying = RunFiles(store: DyingStore(base: store, insertsBeforeDeath: 2), root: lab.root)
+            let file = try await lab.upload(junit(cases: 1_234), name: "r.xml", files: dying, run: reported)
+            await #expect(throws: DyingStore.Dead.self) {
+                _ = try await dying.ingest(file, run: reported, format: .junit, summarize: summarize)
+            }
+            #expect(try await kept(reported) == nil)
+
+            let files = RunFiles(store: store, root: lab.root)
+            let again = try await lab.upload(junit(cases: 1_234), name: "r.xml", files: files, run: reported)
+            _ = try await files.ingest(again, run: reported, format: .junit, summarize: summarize)
+            #expect(try await kept(reported) == .array([.number(1_234), .number(1)]))
+
+            let executed = try await files.ingest(
+                try await lab.upload(junit(cases: 3), name: "r.xml", files: files),
+                run: lab.run,
+                format: .junit,
+                summarize: summarize
+            )
+            #expect(executed.run.total == 3)
+            #expect(try await kept(lab.run) == nil)
         }
     }
 
     /// A file whose last case is malformed is refused (400 naming the line) and leaves no case; the run's other
     /// results stay as they were.
-    @Test(arguments: Backend.available)
-    func aFileMalformedNearItsEndKeepsNoCase(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available, caseCounts)
+    func aFileMalformedNearItsEndKeepsNoCase(_ backend: Backend, caseCount: Int) async throws {
         try await withStore(backend) { store in
             let lab = try await IngestLab.make(store)
             let files = RunFiles(store: store, root: lab.root)
             let other = try await lab.upload(junit(cases: 3), name: "other.xml", files: files)
             _ = try await files.ingest(other, run: lab.run, format: .junit)
 
-            let broken = junit(cases: Self.caseCount, tail: "<testcase name=\"last\"><failure></testcase>")
+            let broken = junit(cases: caseCount, tail: "<testcase name=\"last\"><failure></testcase>")
             let file = try await lab.upload(broken, name: "big.xml", files: files)
             do {
                 _ = try await files.ingest(file, run: lab.run, format: .junit)
@@ -67,11 +111,11 @@ import Testing
             // The file itself is kept, without results.
             #expect(try await lab.fileNames() == ["big.xml", "other.xml"])
 
-            let fixed = try await lab.upload(junit(cases: Self.caseCount), name: "big.xml", files: files)
+            let fixed = try await lab.upload(junit(cases: caseCount), name: "big.xml", files: files)
             let ingest = try await files.ingest(fixed, run: lab.run, format: .junit)
-            #expect(ingest.file.total == Self.caseCount)
-            #expect(try await lab.caseCount() == Self.caseCount + 3)
-            #expect(try await lab.testsTotal() == Self.caseCount + 3)
+            #expect(ingest.file.total == caseCount)
+            #expect(try await lab.caseCount() == caseCount + 3)
+            #expect(try await lab.testsTotal() == caseCount + 3)
         }
     }
 
@@ -378,6 +422,11 @@ final class DyingStore: Store, @unchecked Sendable {
         return try await base.count(kind, query: query, scope: scope)
     }
 
+    func count(_ kind: ResourceKind, by field: String, query: Query, scope: Scope) async throws -> [Value: Int] {
+        try alive()
+        return try await base.count(kind, by: field, query: query, scope: scope)
+    }
+
     func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value] {
         try alive()
         return try await base.distinct(kind, field: field, query: query, scope: scope)
@@ -432,6 +481,9 @@ struct UnusedStore: Store {
         _ body: @escaping @Sendable (inout State, any ScannedRow) throws -> Void
     ) async throws -> State { throw Touched() }
     func count(_ kind: ResourceKind, query: Query, scope: Scope) async throws -> Int { throw Touched() }
+    func count(_ kind: ResourceKind, by field: String, query: Query, scope: Scope) async throws -> [Value: Int] {
+        throw Touched()
+    }
     func distinct(_ kind: ResourceKind, field: String, query: Query, scope: Scope) async throws -> [Value] {
         throw Touched()
     }

@@ -192,6 +192,46 @@ import Testing
         }
     }
 
+    /// `count(_:by:)` tallies the matching rows in scope by one field's values, inside a transaction too; a label
+    /// or unknown field is a bad request naming it.
+    @Test(arguments: Backend.available)
+    func countByTalliesTheMatchingRowsInScopeByValue(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let run = try await store.insert(Record(.runs, ["group_id": .string(group.id)]))
+            let other = try await store.insert(Record(.runs, ["group_id": .string(group.id)]))
+            let rows: [(String, String)] = [
+                (run.id, "passed"), (run.id, "failed"), (run.id, "passed"), (run.id, "skipped"), (other.id, "error"),
+            ]
+            for (index, (runID, status)) in rows.enumerated() {
+                _ = try await store.insert(
+                    Record(
+                        .testResults,
+                        [
+                            "group_id": .string(group.id), "run_id": .string(runID), "name": .string("t\(index)"),
+                            "status": .string(status), "time": .double(0),
+                        ]
+                    )
+                )
+            }
+            let ofRun = Query(filter: .equal("run_id", run.id))
+            let expected: [Value: Int] = [.string("passed"): 2, .string("failed"): 1, .string("skipped"): 1]
+            #expect(try await store.count(.testResults, by: "status", query: ofRun, scope: .everything) == expected)
+            #expect(
+                try await store.count(.testResults, by: "status", query: ofRun, scope: .groups(["elsewhere"])) == [:]
+            )
+            let inTransaction = try await store.transaction { store in
+                try await store.count(.testResults, by: "status", query: Query(), scope: .groups([group.id]))
+            }
+            #expect(inTransaction == expected.merging([.string("error"): 1]) { $0 + $1 })
+            for field in ["labels.job", "nonsense"] {
+                await #expect(throws: ProctorError.self) {
+                    try await store.count(.runs, by: field, query: Query(), scope: .everything)
+                }
+            }
+        }
+    }
+
     /// `get` by id answers what a list answers for the same row, in and out of scope, and inside a transaction
     /// it sees the transaction's own writes while other callers do not (SQLite reads it on its own connections).
     @Test(arguments: Backend.available)

@@ -96,4 +96,14 @@ public struct TestSummary: Sendable, Equatable, Hashable, Codable {
         case .skipped: skipped += 1
         }
     }
+
+    /// The summary of stored results counted by their `status` (``StoreReader/count(_:by:query:scope:)``); a
+    /// status outside the four is not counted.
+    public init(byStatus counts: [Value: Int]) {
+        passed = counts[.string(TestStatus.passed.rawValue)] ?? 0
+        failed = counts[.string(TestStatus.failed.rawValue)] ?? 0
+        errored = counts[.string(TestStatus.error.rawValue)] ?? 0
+        skipped = counts[.string(TestStatus.skipped.rawValue)] ?? 0
+        total = passed + failed + errored + skipped
+    }
 }

@@ -127,27 +127,7 @@ public struct ReportedRuns: Sendable {
                 fresh[.groupID] = run[.groupID]
                 stored = (try await store.insert(fresh.record), false)
             }
-            var counts: [TestStatus: Int] = [:]
-            for status in TestStatus.allCases {
-                counts[status] = try await store.count(
-                    .testResults,
-                    query: Query(filter: .equal("run_id", run.id) && .equal("status", status.rawValue)),
-                    scope: .everything
-                )
-            }
-            let total = counts.values.reduce(0, +)
-            _ = try await store.update(
-                .runs,
-                id: run.id,
-                changes: Run.changes([
-                    .testsTotal: .int(Int64(total)), .testsPassed: .int(Int64(counts[.passed] ?? 0)),
-                    .testsFailed: .int(Int64(counts[.failed] ?? 0)),
-                    .testsErrored: .int(Int64(counts[.error] ?? 0)),
-                    .testsSkipped: .int(Int64(counts[.skipped] ?? 0)),
-                ]),
-                ifMatch: nil,
-                scope: .everything
-            )
+            try await RunFiles.refreshCounts(runID: run.id, in: store)
             return (TestResult(unchecked: stored.0), stored.1)
         }
         await services.events.publish()

@@ -267,7 +267,17 @@ public struct RunFiles: Sendable {
     /// and their cases are deleted (their bytes after it commits), so that uploading a file again, an agent's retry
     /// after the server died, never counts its cases twice. If a later upload of the same name replaced this file
     /// first, nothing is stored and the answer is a conflict.
-    public func ingest(_ file: Record, run: Record, format: Format) async throws -> Ingest {
+    ///
+    /// `summarize`, when given, changes a reported run's options in the same write as its counts, from this file's
+    /// results and the ids of the files it replaced: where a door keeps per-file summaries on the run (DCI's
+    /// `tests_results`), which then never disagree with the cases and cost no second write. A run Proctor executes
+    /// keeps its options (``ReportedRuns/requireReported(_:)``); its summaries are counted from the cases.
+    public func ingest(
+        _ file: Record,
+        run: Record,
+        format: Format,
+        summarize: OptionsChange? = nil
+    ) async throws -> Ingest {
         // Looked at once the file's row is locked: a later upload of the same name may have replaced it. An object
         // store's file is copied to a local file first, which the parser streams.
         let local = try await localFile(of: file)
@@ -286,6 +296,7 @@ public struct RunFiles: Sendable {
                 format: format,
                 previous: baseline,
                 previousRunID: previousRunID,
+                summarize: summarize,
                 store: store
             )
         }
@@ -295,7 +306,10 @@ public struct RunFiles: Sendable {
         return ingest
     }
 
-    /// The body of ``ingest(_:run:format:)``, inside its transaction.
+    /// A change of a run's options from one result file's summary and the ids of the files it replaced.
+    public typealias OptionsChange = @Sendable (FileResults, [String], inout [String: JSONValue]) -> Void
+
+    /// The body of ``ingest(_:run:format:summarize:)``, inside its transaction.
     private static func ingestCases(
         _ file: Record,
         run: Record,
@@ -303,6 +317,7 @@ public struct RunFiles: Sendable {
         format: Format,
         previous: [TestCaseKey: TestStatus],
         previousRunID: String?,
+        summarize: OptionsChange?,
         store: any Store
     ) async throws -> (Ingest, [Record]) {
         let name = file.name ?? ""
@@ -353,7 +368,8 @@ public struct RunFiles: Sendable {
         let groupID = run.groupID ?? ""
         var counts = (regressions: 0, recoveries: 0, additions: 0, time: 0.0)
         var seen = Set<TestCaseKey>()
-        let summary = try await streamCases(from: url, format: format) { batch in
+        let size = file[StoredFile.slot(.size)].intValue.map(Int.init)
+        let summary = try await streamCases(from: url, format: format, size: size) { batch in
             var rows: [Record] = []
             rows.reserveCapacity(batch.count)
             for testCase in batch {
@@ -386,7 +402,16 @@ public struct RunFiles: Sendable {
             try await store.insertMany(rows)
         }
         let removals = previous.keys.filter { !seen.contains($0) }.count
-        let totals = try await refreshCounts(runID: run.id, in: store)
+        let results = FileResults(
+            tests: summary,
+            regressions: counts.regressions,
+            recoveries: counts.recoveries,
+            time: counts.time
+        )
+        let replacedIDs = replaced.map(\.id)
+        var change: (@Sendable (inout [String: JSONValue]) -> Void)?
+        if let summarize { change = { options in summarize(results, replacedIDs, &options) } }
+        let totals = try await refreshCounts(runID: run.id, in: store, options: change)
         let ingest = Ingest(
             file: summary,
             run: totals,
@@ -396,7 +421,7 @@ public struct RunFiles: Sendable {
             removals: removals,
             previousRunID: previousRunID,
             time: counts.time,
-            replaced: replaced.map(\.id)
+            replaced: replacedIDs
         )
         return (ingest, replaced)
     }
@@ -404,18 +429,13 @@ public struct RunFiles: Sendable {
     /// A stored result file's summary, counted from its stored cases.
     public func results(fileID: String, runID: String) async throws -> FileResults {
         let ofFile: Filter = .equal("run_id", runID) && .equal("file_id", fileID)
-        func number(_ extra: Filter) async throws -> Int {
-            try await store.count(.testResults, query: Query(filter: ofFile && extra), scope: .everything)
+        func counts(by field: String) async throws -> [Value: Int] {
+            try await store.count(.testResults, by: field, query: Query(filter: ofFile), scope: .everything)
         }
-        var results = FileResults()
-        results.tests.passed = try await number(.equal("status", TestStatus.passed.rawValue))
-        results.tests.failed = try await number(.equal("status", TestStatus.failed.rawValue))
-        results.tests.errored = try await number(.equal("status", TestStatus.error.rawValue))
-        results.tests.skipped = try await number(.equal("status", TestStatus.skipped.rawValue))
-        results.tests.total =
-            results.tests.passed + results.tests.failed + results.tests.errored + results.tests.skipped
-        results.regressions = try await number(.equal("regression", Regression.regressed.rawValue))
-        results.recoveries = try await number(.equal("regression", Regression.recovered.rawValue))
+        var results = FileResults(tests: TestSummary(byStatus: try await counts(by: "status")))
+        let byMark = try await counts(by: "regression")
+        results.regressions = byMark[.string(Regression.regressed.rawValue)] ?? 0
+        results.recoveries = byMark[.string(Regression.recovered.rawValue)] ?? 0
         var cursor: String?
         repeat {
             let page = try await store.page(
@@ -435,34 +455,34 @@ public struct RunFiles: Sendable {
         try await Self.refreshCounts(runID: runID, in: store)
     }
 
-    /// Recomputes a run's test counts from its stored results, through `store` (a transaction's).
-    private static func refreshCounts(runID: String, in store: any Store) async throws -> TestSummary {
-        var summary = TestSummary()
-        for status in TestStatus.allCases {
-            let count = try await store.count(
-                .testResults,
-                query: Query(filter: .equal("run_id", runID) && .equal("status", status.rawValue)),
-                scope: .everything
-            )
-            switch status {
-            case .passed: summary.passed = count
-            case .failed: summary.failed = count
-            case .error: summary.errored = count
-            case .skipped: summary.skipped = count
-            }
-        }
-        summary.total = summary.passed + summary.failed + summary.errored + summary.skipped
-        _ = try await store.update(
-            .runs,
-            id: runID,
-            changes: Run.changes([
-                .testsTotal: .int(Int64(summary.total)), .testsPassed: .int(Int64(summary.passed)),
-                .testsFailed: .int(Int64(summary.failed)), .testsErrored: .int(Int64(summary.errored)),
-                .testsSkipped: .int(Int64(summary.skipped)),
-            ]),
-            ifMatch: nil,
+    /// Recomputes a run's test counts from its stored results, through `store` (a transaction's); `options`
+    /// changes a reported run's options in the same write, read under the run's lock so no other write is lost.
+    @discardableResult
+    static func refreshCounts(
+        runID: String,
+        in store: any Store,
+        options change: (@Sendable (inout [String: JSONValue]) -> Void)? = nil
+    ) async throws -> TestSummary {
+        let byStatus = try await store.count(
+            .testResults,
+            by: "status",
+            query: Query(filter: .equal("run_id", runID)),
             scope: .everything
         )
+        let summary = TestSummary(byStatus: byStatus)
+        var changes: [Run.Field: Value] = [
+            .testsTotal: .int(Int64(summary.total)), .testsPassed: .int(Int64(summary.passed)),
+            .testsFailed: .int(Int64(summary.failed)), .testsErrored: .int(Int64(summary.errored)),
+            .testsSkipped: .int(Int64(summary.skipped)),
+        ]
+        if let change, try await store.lock(.runs, id: runID),
+            let run = try await store.get(Run.self, id: runID, scope: .everything), run.executor == .client
+        {
+            var options = run.options
+            change(&options)
+            changes[.options] = .json(.object(options))
+        }
+        _ = try await store.update(.runs, id: runID, changes: Run.changes(changes), ifMatch: nil, scope: .everything)
         return summary
     }
 
@@ -516,14 +536,28 @@ public struct RunFiles: Sendable {
         return out
     }
 
+    /// Files up to this size (the usual report of a few hundred cases) are parsed where they are ingested, their
+    /// cases held whole: a parser thread of their own would cost more than the parse.
+    static let inlineParseBytes = 256 * 1024
+
     /// Parses on a separate thread and hands batches to `consume` with back-pressure (at most a few batches
-    /// in memory), so a 50 MB file never sits in memory as test cases.
+    /// in memory), so a 50 MB file never sits in memory as test cases; a file of at most ``inlineParseBytes``
+    /// (`size`, when known) is parsed in place.
     static func streamCases(
         from url: URL,
         format: Format,
+        size: Int? = nil,
         batchSize: Int = 500,
         consume: ([TestCase]) async throws -> Void
     ) async throws -> TestSummary {
+        if let size, size <= inlineParseBytes {
+            var cases: [TestCase] = []
+            let summary = try parse(url, format: format) { cases.append($0) }
+            for start in stride(from: 0, to: cases.count, by: batchSize) {
+                try await consume(Array(cases[start..<min(start + batchSize, cases.count)]))
+            }
+            return summary
+        }
         let (stream, continuation) = AsyncStream<ParseEvent>.makeStream()
         let gate = DispatchSemaphore(value: 4)
         let cancelled = CancelFlag()
@@ -539,14 +573,7 @@ public struct RunFiles: Sendable {
                         batch.removeAll(keepingCapacity: true)
                     }
                 }
-                let summary: TestSummary
-                switch format {
-                case .junit: summary = try JUnitParser.parse(fileAt: url, onCase: onCase)
-                case .pyats:
-                    let report = try PyATSResultsParser.parse(fileAt: url)
-                    for testCase in report.cases { try onCase(testCase) }
-                    summary = report.summary
-                }
+                let summary = try parse(url, format: format, onCase: onCase)
                 if !batch.isEmpty {
                     gate.wait()
                     continuation.yield(.batch(batch))
@@ -575,6 +602,21 @@ public struct RunFiles: Sendable {
         }
         if let failure { throw failure }
         return result ?? TestSummary()
+    }
+
+    /// Parses the file at `url`, calling `onCase` for each case in document order.
+    private static func parse(
+        _ url: URL,
+        format: Format,
+        onCase: (TestCase) throws -> Void
+    ) throws -> TestSummary {
+        switch format {
+        case .junit: return try JUnitParser.parse(fileAt: url, onCase: onCase)
+        case .pyats:
+            let report = try PyATSResultsParser.parse(fileAt: url)
+            for testCase in report.cases { try onCase(testCase) }
+            return report.summary
+        }
     }
 
     enum ParseEvent: Sendable {
