@@ -11,7 +11,7 @@ struct RowCodec {
 
     /// 128 random bits as 32 hex digits.
     static func newETag() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedRandom()
         let high = generator.next() as UInt64, low = generator.next() as UInt64
         let digits = String(high, radix: 16), rest = String(low, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits

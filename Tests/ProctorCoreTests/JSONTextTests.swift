@@ -152,6 +152,18 @@ struct TimeOrderedIDTests {
         #expect("89ab".contains(Array(earlier)[19]))
         #expect(TimeOrderedID.make() != TimeOrderedID.make())
     }
+
+    @Test("draw their random bits from a pool that never hands out a word twice, across its refills")
+    func randomBitsAreFresh() {
+        var random = BufferedRandom()
+        let words = (0..<5_000).map { _ in random.next() }
+        #expect(Set(words).count == words.count)
+        // About half of all bits set: not a pool of zeros or of one repeated pattern.
+        let ones = words.reduce(0) { $0 + $1.nonzeroBitCount }
+        #expect((150_000..<170_000).contains(ones))
+        let ids = Set((0..<2_000).map { _ in TimeOrderedID.make(milliseconds: 1_700_000_000_000) })
+        #expect(ids.count == 2_000)
+    }
 }
 
 @Suite("RFC 3339 output")

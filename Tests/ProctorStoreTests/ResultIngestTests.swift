@@ -44,6 +44,33 @@ import Testing
         }
     }
 
+    /// Bytes held in memory go straight to their place in a local file store, folders made as needed, with the
+    /// digests of the bytes; no temporary file is made, and an existing file is never written over.
+    @Test(arguments: Backend.available)
+    func aFileHeldInMemoryIsWrittenInPlace(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let lab = try await IngestLab.make(store)
+            defer { try? FileManager.default.removeItem(at: lab.root) }
+            let files = RunFiles(store: store, root: lab.root)
+            let data = junit(cases: 3)
+            let file = try await lab.upload(data, name: "r.xml", files: files)
+            let path = try #require(file.string("storage_path"))
+            let written = lab.root.appendingPathComponent(path)
+            #expect(try Data(contentsOf: written) == data)
+            let digests = try RunFiles.digests(of: written)
+            #expect(file.string("md5") == digests.md5)
+            #expect(file.string("sha256") == digests.sha256)
+            #expect(file["size"].intValue == Int64(data.count))
+            #expect(!FileManager.default.fileExists(atPath: files.incoming.path))
+
+            let local = LocalFileStore(root: lab.root)
+            await #expect(throws: ProctorError.self) { _ = try await local.put(path, data: Data("other".utf8)) }
+            #expect(try Data(contentsOf: written) == data)
+            #expect(LocalFileStore.writeFailure(ENOSPC).code == .insufficientStorage)
+            #expect(LocalFileStore.writeFailure(EACCES).code == .internal)
+        }
+    }
+
     /// The sizes of ``caseCounts`` take both of the parser's paths.
     @Test func theCaseCountsTakeBothParsePaths() {
         #expect(Self.caseCounts.map { junit(cases: $0).count > RunFiles.inlineParseBytes } == [false, true])

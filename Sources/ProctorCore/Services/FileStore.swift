@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Where the bytes of runs' files live: the data directory's `files` folder (``LocalFileStore``, the embedded
 /// default) or an S3-compatible object store (`ProctorObjectStore`), so that every replica of a scaled-out
 /// server serves every file, whichever replica received it.
@@ -26,9 +30,15 @@ public protocol FileStore: Sendable {
 
     /// Deletes a stored file; deleting one that is not there is no error.
     func delete(_ key: String) async throws
+
+    /// Writes bytes held in memory straight to their place when the store can (a local directory), saving the
+    /// temporary file: false when the caller should write one and ``put(_:from:size:)`` it.
+    func put(_ key: String, data: Data) async throws -> Bool
 }
 
 extension FileStore {
+    public func put(_ key: String, data: Data) async throws -> Bool { false }
+
     public func localFile(_ key: String, temporary: @Sendable () throws -> URL) async throws -> (url: URL, isCopy: Bool)
     {
         let url = try temporary()
@@ -86,6 +96,60 @@ public struct LocalFileStore: FileStore {
             withIntermediateDirectories: true
         )
         try FileManager.default.moveItem(at: source, to: destination)
+    }
+
+    /// Creates the file (never over an existing one) and its folders only when they are missing: the usual upload
+    /// makes no `mkdir` and no `stat`. A failed write leaves no partial file.
+    public func put(_ key: String, data: Data) async throws -> Bool {
+        #if canImport(Glibc)
+            return try write(data, to: try url(key))
+        #else
+            return false
+        #endif
+    }
+
+    #if canImport(Glibc)
+        private func write(_ data: Data, to destination: URL) throws -> Bool {
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+            var descriptor = Glibc.open(destination.path, flags, 0o644)
+            if descriptor < 0, errno == ENOENT {
+                try FileManager.default.createDirectory(
+                    at: destination.deletingLastPathComponent(),
+                    withIntermediateDirectories: true
+                )
+                descriptor = Glibc.open(destination.path, flags, 0o644)
+            }
+            guard descriptor >= 0 else { throw Self.writeFailure(errno) }
+            let failure: Int32? = data.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0, errno == EINTR {
+                        continue
+                    } else {
+                        return written < 0 ? errno : EIO
+                    }
+                }
+                return nil
+            }
+            let closed = Glibc.close(descriptor) == 0 ? nil : errno
+            if let error = failure ?? closed {
+                unlink(destination.path)
+                throw Self.writeFailure(error)
+            }
+            return true
+        }
+    #endif
+
+    /// A file that could not be written: a full disk is the client's 507, anything else the server's error.
+    static func writeFailure(_ code: Int32) -> ProctorError {
+        let reason = String(cString: strerror(code))
+        if code == ENOSPC || code == EDQUOT {
+            return ProctorError(.insufficientStorage, "no room left to store the file: \(reason)")
+        }
+        return ProctorError(.internal, "could not store the file: \(reason)")
     }
 
     public func open(_ key: String) async throws -> StoredContent {

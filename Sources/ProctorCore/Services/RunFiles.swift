@@ -74,6 +74,69 @@ public struct RunFiles: Sendable {
         }
         // An object store copied it: the upload is no longer needed (the local store moved it away).
         try? FileManager.default.removeItem(at: temporary)
+        return try await record(
+            id: id,
+            relative: relative,
+            size: size,
+            digests: digests,
+            runID: runID,
+            groupID: groupID,
+            name: name,
+            mime: mime,
+            fields: fields
+        )
+    }
+
+    /// Records bytes held in memory (small uploads).
+    public func store(
+        data: Data,
+        runID: String?,
+        groupID: String,
+        name: String,
+        mime: String,
+        fields: [String: Value] = [:]
+    ) async throws -> Record {
+        guard data.count <= maxBytes else { throw ProctorError(.tooLarge, "a file is at most \(maxBytes) bytes") }
+        let id = UUID().uuidString.lowercased()
+        let relative = "\(groupID)/\(runID ?? "unattached")/\(id)"
+        guard try await blobs.put(relative, data: data) else {
+            let temporary = try temporaryURL()
+            try data.write(to: temporary)
+            return try await store(
+                moving: temporary,
+                runID: runID,
+                groupID: groupID,
+                name: name,
+                mime: mime,
+                fields: fields
+            )
+        }
+        return try await record(
+            id: id,
+            relative: relative,
+            size: data.count,
+            digests: Self.digests(of: data),
+            runID: runID,
+            groupID: groupID,
+            name: name,
+            mime: mime,
+            fields: fields
+        )
+    }
+
+    /// Records a file whose bytes the store holds under `relative`, deleting them again when the row cannot be
+    /// written.
+    private func record(
+        id: String,
+        relative: String,
+        size: Int,
+        digests: (md5: String, sha256: String),
+        runID: String?,
+        groupID: String,
+        name: String,
+        mime: String,
+        fields: [String: Value]
+    ) async throws -> Record {
         var file = StoredFile(checkedValues: fields)
         file[.id] = .string(id)
         file[.groupID] = .string(groupID)
@@ -90,28 +153,6 @@ public struct RunFiles: Sendable {
             try? await blobs.delete(relative)
             throw error
         }
-    }
-
-    /// Records bytes held in memory (small uploads).
-    public func store(
-        data: Data,
-        runID: String?,
-        groupID: String,
-        name: String,
-        mime: String,
-        fields: [String: Value] = [:]
-    ) async throws -> Record {
-        guard data.count <= maxBytes else { throw ProctorError(.tooLarge, "a file is at most \(maxBytes) bytes") }
-        let temporary = try temporaryURL()
-        try data.write(to: temporary)
-        return try await store(
-            moving: temporary,
-            runID: runID,
-            groupID: groupID,
-            name: name,
-            mime: mime,
-            fields: fields
-        )
     }
 
     /// A fresh path under the data directory for streaming an upload to (same file system as the blobs): in this
@@ -200,6 +241,14 @@ public struct RunFiles: Sendable {
         let deleted = try await store.delete(.files, id: file.id, ifMatch: nil, scope: .everything)
         if let key = try? key(of: file) { try? await blobs.delete(key) }
         return deleted
+    }
+
+    static func digests(of data: Data) -> (md5: String, sha256: String) {
+        var md5 = Insecure.MD5()
+        var sha = SHA256()
+        md5.update(data: data)
+        sha.update(data: data)
+        return (Credentials.hex(md5.finalize()), Credentials.hex(sha.finalize()))
     }
 
     static func digests(of url: URL) throws -> (md5: String, sha256: String) {

@@ -6,7 +6,7 @@ import Foundation
 /// landing on a random page of it: at a million runs that is the difference between a cached and a missed page.
 public enum TimeOrderedID {
     public static func make(milliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedRandom()
         var bytes = [UInt8](repeating: 0, count: 16)
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
         let random = generator.next() as UInt64
