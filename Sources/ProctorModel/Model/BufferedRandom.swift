@@ -21,7 +21,7 @@ public struct BufferedRandom: RandomNumberGenerator {
     #if canImport(Glibc)
         /// glibc's `getrandom`, looked up by name: <sys/random.h> is not in Swift's Glibc module.
         typealias GetRandom = @convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int
-        nonisolated(unsafe) static let getrandom: GetRandom? = dlsym(
+        static let getrandom: GetRandom? = dlsym(
             UnsafeMutableRawPointer(bitPattern: 0),
             "getrandom"
         )
