@@ -333,17 +333,18 @@ public struct RunFiles: Sendable {
         defer { if let local, local.isCopy { try? FileManager.default.removeItem(at: local.url) } }
         let url = local?.url
         let name = file.name ?? ""
-        let previousRunID = try await previousRun(for: Run(unchecked: run))
-        var previous: [TestCaseKey: TestStatus] = [:]
-        if let previousRunID { previous = try await statuses(runID: previousRunID, fileName: name) }
-        let baseline = previous
         let (ingest, replaced) = try await store.transaction { store in
-            try await Self.ingestCases(
+            // The previous run's statuses are read with the write: on SQLite the writer answers them in place,
+            // where outside a transaction each read crossed to a reading thread and back.
+            let previousRunID = try await Self.previousRun(for: Run(unchecked: run), in: store)
+            var previous: [TestCaseKey: TestStatus] = [:]
+            if let previousRunID { previous = try await Self.statuses(runID: previousRunID, fileName: name, in: store) }
+            return try await Self.ingestCases(
                 file,
                 run: run,
                 url: url,
                 format: format,
-                previous: baseline,
+                previous: previous,
                 previousRunID: previousRunID,
                 summarize: summarize,
                 store: store
@@ -538,6 +539,11 @@ public struct RunFiles: Sendable {
     /// The run this one's results are compared with: the one recorded at launch, else (client-reported runs)
     /// the latest earlier run of the same topic, remote CI and name.
     public func previousRun(for run: Run) async throws -> String? {
+        try await Self.previousRun(for: run, in: store)
+    }
+
+    /// ``previousRun(for:)`` through `store` (a transaction's).
+    static func previousRun(for run: Run, in store: any StoreReader) async throws -> String? {
         if let id = run.string(.previousRunID) { return id }
         guard let topic = run.string(.topicID), let remoteci = run.string(.remoteciID) else { return nil }
         var filter: Filter = .equal("topic_id", topic) && .equal("remoteci_id", remoteci)
@@ -551,7 +557,10 @@ public struct RunFiles: Sendable {
         return page.items.first?.id
     }
 
-    private func statuses(runID: String, fileName: String) async throws -> [TestCaseKey: TestStatus] {
+    /// The statuses of a run's results, of its files named `fileName` when it has some.
+    private static func statuses(runID: String, fileName: String, in store: any StoreReader) async throws
+        -> [TestCaseKey: TestStatus]
+    {
         var fileIDs: Set<String>?
         if !fileName.isEmpty {
             let files = try await store.list(
