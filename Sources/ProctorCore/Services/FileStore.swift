@@ -143,7 +143,7 @@ public struct LocalFileStore: FileStore {
         }
     #endif
 
-    /// A file that could not be written: a full disk is the client's 507, anything else the server's error.
+    /// A file that could not be written: a full disk answers 507 (Insufficient Storage), anything else is an error.
     static func writeFailure(_ code: Int32) -> ProctorError {
         let reason = String(cString: strerror(code))
         if code == ENOSPC || code == EDQUOT {

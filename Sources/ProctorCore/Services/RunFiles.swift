@@ -65,7 +65,7 @@ public struct RunFiles: Sendable {
         }
         let digests = try Self.digests(of: temporary)
         let id = UUID().uuidString.lowercased()
-        let relative = "\(groupID)/\(runID ?? "unattached")/\(id)"
+        let relative = Self.storageKey(groupID: groupID, runID: runID, id: id)
         do {
             try await blobs.put(relative, from: temporary, size: size)
         } catch {
@@ -87,6 +87,11 @@ public struct RunFiles: Sendable {
         )
     }
 
+    /// Where a file's bytes are kept in the file store: under its group and run.
+    static func storageKey(groupID: String, runID: String?, id: String) -> String {
+        "\(groupID)/\(runID ?? "unattached")/\(id)"
+    }
+
     /// Records bytes held in memory (small uploads).
     public func store(
         data: Data,
@@ -98,7 +103,7 @@ public struct RunFiles: Sendable {
     ) async throws -> Record {
         guard data.count <= maxBytes else { throw ProctorError(.tooLarge, "a file is at most \(maxBytes) bytes") }
         let id = UUID().uuidString.lowercased()
-        let relative = "\(groupID)/\(runID ?? "unattached")/\(id)"
+        let relative = Self.storageKey(groupID: groupID, runID: runID, id: id)
         guard try await blobs.put(relative, data: data) else {
             let temporary = try temporaryURL()
             try data.write(to: temporary)
