@@ -42,7 +42,7 @@ extension SQLStore {
 
     func importRecords(_ kind: ResourceKind, next: () async throws -> [Record]?) async throws -> Int {
         defer { wrote(kind) }
-        let layout = InsertLayout(kind.schema)
+        let layout = InsertLayout.of(kind)
         let count: Int
         if pinned == nil, flavor == .sqlite, let sqlitePath {
             count = try await importDirectly(layout, path: sqlitePath, next: next)

@@ -192,6 +192,50 @@ import Testing
         }
     }
 
+    /// An insert fills in what the store owns (id unless given, times unless given, a new etag, defaults), keeps
+    /// the given values, and refuses a name outside the kind (400 naming it) or a missing required field, alone or
+    /// in a batch, storing nothing.
+    @Test(arguments: Backend.available)
+    func anInsertFillsWhatTheStoreOwnsAndRefusesUnknownNames(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let group = try await makeGroup(store)
+            let given: [String: Value] = [
+                "id": .string("h-given"), "group_id": .string(group.id), "name": .string("h1"),
+                "harness": .string("pytest"), "created_at": .timestamp(1_700_000_000_000_000),
+                "etag": .string("caller's"),
+            ]
+            let harness = try await store.insert(Record(.harnesses, given))
+            #expect(harness.id == "h-given")
+            #expect(harness["created_at"] == .timestamp(1_700_000_000_000_000))
+            #expect(harness["updated_at"].intValue ?? 0 > 1_700_000_000_000_000)
+            #expect(harness.etag != "caller's" && harness.etag.count == 32)
+            #expect(harness["configuration_state"] == .string("ENABLED"))
+            #expect(try await store.get(.harnesses, id: "h-given") == harness)
+            let fresh = try await store.insert(
+                Record(.harnesses, ["group_id": .string(group.id), "name": .string("h2")])
+            )
+            #expect(fresh.id.count == 36 && fresh.id != harness.id)
+
+            var misspelt = given.merging(["id": .string("h-bad"), "nmae": .string("h3")]) { $1 }
+            do {
+                _ = try await store.insert(Record(.harnesses, misspelt))
+                Issue.record("a misspelt field was stored")
+            } catch let error as ProctorError {
+                #expect(error.code == .badRequest)
+                #expect(error.field == "nmae")
+            }
+            misspelt["nmae"] = nil
+            misspelt["name"] = nil
+            let batch = [
+                Record(.harnesses, misspelt.merging(["id": .string("h-ok"), "name": .string("ok")]) { $1 }),
+                Record(.harnesses, misspelt),
+            ]
+            await #expect(throws: ProctorError.self) { try await store.insertMany(batch) }
+            #expect(try await store.get(.harnesses, id: "h-ok") == nil)
+            #expect(try await store.get(.harnesses, id: "h-bad") == nil)
+        }
+    }
+
     /// `count(_:by:)` tallies the matching rows in scope by one field's values, inside a transaction too; a label
     /// or unknown field is a bad request naming it.
     @Test(arguments: Backend.available)

@@ -41,6 +41,9 @@ public struct Record: Sendable, Equatable {
         set { slots[position] = newValue }
     }
 
+    /// The names the row carries that are not fields of its kind (a misspelt field, say), in no order.
+    public var otherNames: Dictionary<String, Value>.Keys { extras.keys }
+
     /// Every value the row carries, by name. Built on each call: code on a hot path reads single values.
     public var values: [String: Value] {
         get {
