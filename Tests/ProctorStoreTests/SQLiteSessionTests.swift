@@ -42,6 +42,36 @@ import Testing
         await session.close()
     }
 
+    /// A multi-row insert's placeholders (``ValueRows``) are numbered on from the binds before them, one group per
+    /// row, the same whether the text is made afresh or kept, and the rows land as given.
+    @Test func multiRowPlaceholdersAreNumberedOnFromTheBindsBefore() async throws {
+        let rows: [[any Encodable & Sendable]] = [["a", 1], ["b", 2]]
+        try await withSession { session in
+            try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER)").run()
+            for round in 0..<2 {  // the second time from the kept text
+                var serializer = SQLSerializer(database: session)
+                serializer.binds = ["before"]
+                ValueRows(rows: rows, placeholder: "?").serialize(to: &serializer)
+                #expect(serializer.sql == "(?2, ?3), (?4, ?5)")
+                #expect(serializer.binds.compactMap { $0 as? String } == ["before", "a", "b"])
+                let insert: SQLQueryString =
+                    "INSERT INTO t (name, n) VALUES \(ValueRows(rows: rows, placeholder: "?"))"
+                try await session.raw(insert).run()
+                let stored = try await session.raw("SELECT name, n FROM t ORDER BY id").all().map {
+                    "\(try $0.decode(column: "name", as: String.self))\(try $0.decode(column: "n", as: Int.self))"
+                }
+                #expect(stored == Array(repeating: ["a1", "b2"], count: round + 1).flatMap { $0 })
+            }
+            var postgres = SQLSerializer(database: session)
+            ValueRows(rows: [["x"], ["y"], ["z"]], placeholder: "$").serialize(to: &postgres)
+            #expect(postgres.sql == "($1), ($2), ($3)")
+            // Rows of different widths (the store writes one kind per statement, so never) are still numbered.
+            var ragged = SQLSerializer(database: session)
+            ValueRows(rows: [["x", "y"], ["z"]], placeholder: "?").serialize(to: &ragged)
+            #expect(ragged.sql == "(?1, ?2), (?3)")
+        }
+    }
+
     @Test func aStatementIsPreparedOnceAndTheCacheIsBounded() async throws {
         try await withSession { session in
             try await session.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)").run()
