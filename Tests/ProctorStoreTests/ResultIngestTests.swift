@@ -71,6 +71,38 @@ import Testing
         }
     }
 
+    /// The files of every run of a group share the group's 256 folders (named by the ids' first two hex digits):
+    /// an upload makes no folder of its own, and one made for an earlier upload is used again.
+    @Test func theRunsOfAGroupShareItsFolders() async throws {
+        try await withStore(.sqlite) { store in
+            let lab = try await IngestLab.make(store)
+            defer { try? FileManager.default.removeItem(at: lab.root) }
+            let files = RunFiles(store: store, root: lab.root)
+            var runs = [lab.run]
+            for _ in 0..<3 { runs.append(try await lab.newRun()) }
+            var paths: [String] = []
+            for index in 0..<40 {
+                let file = try await lab.upload(
+                    Data("file \(index)".utf8),
+                    name: "f\(index).txt",
+                    files: files,
+                    run: runs[index % runs.count]
+                )
+                let path = try #require(file.string("storage_path"))
+                #expect(path == "\(lab.group.id)/\(file.id.prefix(2))/\(file.id)")
+                #expect(
+                    try String(contentsOf: lab.root.appendingPathComponent(path), encoding: .utf8) == "file \(index)"
+                )
+                paths.append(path)
+            }
+            let folders = try FileManager.default.contentsOfDirectory(
+                atPath: lab.root.appendingPathComponent(lab.group.id).path
+            )
+            #expect(Set(folders) == Set(paths.map { String($0.split(separator: "/")[1]) }))
+            #expect(folders.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) })
+        }
+    }
+
     /// The sizes of ``caseCounts`` take both of the parser's paths.
     @Test func theCaseCountsTakeBothParsePaths() {
         #expect(Self.caseCounts.map { junit(cases: $0).count > RunFiles.inlineParseBytes } == [false, true])

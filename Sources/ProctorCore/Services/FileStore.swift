@@ -8,7 +8,8 @@ import Foundation
 /// default) or an S3-compatible object store (`ProctorObjectStore`), so that every replica of a scaled-out
 /// server serves every file, whichever replica received it.
 ///
-/// Keys are the `storage_path` of the `files` rows (`<group>/<run>/<id>`). A store never holds a file in memory:
+/// Keys are the `storage_path` of the `files` rows (`<group>/<first two hex digits of the id>/<id>`; files stored by
+/// earlier builds keep theirs, `<group>/<run>/<id>`). A store never holds a file in memory:
 /// it takes it from a local file and hands it back in chunks or into a local file. A store that cannot be reached
 /// throws ``ProctorError/Code/unavailable`` (503 at every door), naming it.
 public protocol FileStore: Sendable {
