@@ -113,7 +113,7 @@ public struct SQLStore: Store {
             // counts read fewer pages.
             for pragma in [
                 "PRAGMA page_size = 16384", "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON",
-                "PRAGMA busy_timeout = 10000",
+                "PRAGMA busy_timeout = \(SQLiteSession.busyTimeoutMilliseconds)",
                 "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY",
             ] {
                 do {

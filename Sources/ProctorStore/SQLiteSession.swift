@@ -213,10 +213,49 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
     /// Runs `body` (which runs `sql`) on the pool's thread, or at once where ``open(path:logger:inlineInTransaction:threadPool:)``
     /// says it may.
     private func perform<T: Sendable>(_ sql: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        if inlineInTransaction, !sql.hasPrefix("COMMIT"), !sql.hasPrefix("ROLLBACK"), holdsTheWriteLock {
-            return try body()
-        }
+        if inlineInTransaction, let result = try inPlace(sql, body) { return result }
         return try await threadPool.runIfActive(body)
+    }
+
+    /// The writer's statements that run on the caller's thread, or nil for one that must cross to the pool.
+    ///
+    /// - Inside the write transaction (the connection holds SQLite's write lock, so nothing waits): every
+    ///   statement but ROLLBACK, and COMMIT too unless the WAL is due for the checkpoint that restarts it (see
+    ///   ``WALCheckpointer``). With `synchronous = NORMAL` a WAL commit appends its pages and syncs nothing, so it
+    ///   costs less than the two thread hand-offs of a crossing; the checkpoint, which syncs both files, is left to
+    ///   a commit on the pool.
+    /// - `BEGIN IMMEDIATE`, when the write lock is free (no other process's writer, no import): tried here
+    ///   without waiting, and left to the pool, which waits up to the busy timeout, only when the lock is taken.
+    private func inPlace<T>(_ sql: String, _ body: () throws -> T) throws -> T? {
+        if sql.hasPrefix("BEGIN") { return try beginWithoutWaiting(body) }
+        guard !sql.hasPrefix("ROLLBACK"), holdsTheWriteLock else { return nil }
+        guard sql.hasPrefix("COMMIT") else { return try body() }
+        guard let checkpointer else { return try body() }
+        return try checkpointer.commitInPlace(body)
+    }
+
+    /// Runs a BEGIN with SQLite's busy timeout off: nil (nothing begun) when another connection holds the lock.
+    private func beginWithoutWaiting<T>(_ body: () throws -> T) throws -> T? {
+        let handle = state.withLock { $0.handle }
+        guard let handle else { return nil }
+        sqlite_nio_sqlite3_busy_timeout(handle, 0)
+        defer { sqlite_nio_sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) }
+        do {
+            return try body()
+        } catch let failure as SQLiteFailure where failure.code & 0xFF == SQLITE_BUSY {
+            return nil
+        }
+    }
+
+    /// How long a statement waits for a lock another connection holds (`PRAGMA busy_timeout`).
+    static let busyTimeoutMilliseconds: Int32 = 10_000
+
+    /// Runs an ending statement of the writer's transaction (COMMIT, a savepoint's RELEASE) now, on the caller's
+    /// thread, when ``inPlace(_:_:)`` allows it: true when it ran. Nothing awaits, so a cancelled caller cannot
+    /// leave it half done.
+    func endInPlace(_ sql: String) throws -> Bool {
+        guard inlineInTransaction else { return false }
+        return try inPlace(sql) { try self.run(sql, []) { _ in } } != nil
     }
 
     /// Whether a write transaction is open on this connection (so it holds SQLite's write lock).

@@ -11,9 +11,10 @@ import Synchronization
 /// 200 clients writing flat out (`Benchmarks/writes.sh`), with a group commit writing tens of pages, that was a
 /// commit every second or so and the whole of the writes' p99: 108–115 ms with it, 82 ms without it.
 ///
-/// The writer's commit still finishes the checkpoint at `thresholdPages`, as SQLite's own would, because only a
-/// checkpoint during which nothing is appended can copy every frame, and only then does the next write start the
-/// WAL again from its beginning (the file stays about `thresholdPages` long). But every eighth of the way there,
+/// The writer's commit still finishes the checkpoint at `thresholdPages`, as SQLite's own would (the first commit
+/// on NIO's thread pool at or past it: the usual commit runs on its caller's thread, see ``commitInPlace(_:)``),
+/// because only a checkpoint during which nothing is appended can copy every frame, and only then does the next
+/// write start the WAL again from its beginning (the file stays about `thresholdPages` long). But every eighth of the way there,
 /// the commit wakes this checkpointer, which runs a PASSIVE checkpoint beside the writer: it takes no lock a
 /// writer or reader waits for and copies, and syncs, the frames committed so far while the writer goes on
 /// appending. The writer's checkpoint then copies and syncs only the last few commits. Durability is SQLite's:
@@ -26,6 +27,11 @@ final class WALCheckpointer: Sendable {
     private let loop: Task<Void, Never>
     /// The WAL's length when the checkpointer was last woken, in steps (the writer's thread only).
     private let lastStep = Atomic<Int32>(0)
+    /// Set while a COMMIT runs on the writer's caller thread rather than the pool's (``commitInPlace(_:)``).
+    private let committingInPlace = Atomic<Bool>(false)
+    /// The WAL reached `thresholdPages` during a commit in place: the next commit crosses to the pool and
+    /// checkpoints there.
+    private let checkpointDue = Atomic<Bool>(false)
 
     /// Starts the checkpointer of the database at `path`; its connection is opened at its first checkpoint.
     init(path: String, thresholdPages: Int32, logger: Logger) {
@@ -61,10 +67,30 @@ final class WALCheckpointer: Sendable {
     /// Told by SQLite, on the writer's thread inside its COMMIT, how many pages the WAL holds now: true when the
     /// commit is to finish the checkpoint itself.
     func walHolds(pages: Int32) -> Bool {
-        if pages >= thresholdPages { return true }
+        if pages >= thresholdPages {
+            // Not on a caller's thread: the WAL may outgrow the threshold by one commit.
+            if committingInPlace.load(ordering: .relaxed) {
+                checkpointDue.store(true, ordering: .relaxed)
+                return false
+            }
+            checkpointDue.store(false, ordering: .relaxed)
+            return true
+        }
+        // Below it (the WAL started again meanwhile, say): no checkpoint is owed.
+        checkpointDue.store(false, ordering: .relaxed)
         let step = pages / stepPages
         if lastStep.exchange(step, ordering: .relaxed) < step { wakeUps.yield() }
         return false
+    }
+
+    /// Runs `commit` (a COMMIT on the writer's connection) on the caller's thread unless the WAL is due for the
+    /// writer's checkpoint, which syncs both files and is left to a commit on the pool: nil then, nothing run.
+    /// The writer runs one statement at a time, so the flag is the commit's own.
+    func commitInPlace<T>(_ commit: () throws -> T) rethrows -> T? {
+        guard !checkpointDue.load(ordering: .relaxed) else { return nil }
+        committingInPlace.store(true, ordering: .relaxed)
+        defer { committingInPlace.store(false, ordering: .relaxed) }
+        return try commit()
     }
 
     /// Stops after the checkpoint under way, closing the connection.

@@ -196,7 +196,10 @@ extension SQLStore {
     /// Runs a statement that ends a savepoint or the group's transaction outside the caller's task, so that a
     /// cancelled caller (a worker stopping, a client gone) cannot leave it undone: an open transaction would wedge
     /// the single writer, and every later write would fail with "cannot start a transaction within a transaction".
+    /// SQLite's writer runs it in place when it can (no await, so nothing to cancel): a task of its own was a
+    /// thread hand-off for each write's RELEASE and each group's COMMIT.
     static func endingStatement(_ session: any SQLDatabase, _ sql: String) async throws {
+        if let sqlite = session as? SQLiteSession, try sqlite.endInPlace(sql) { return }
         try await Task { try await session.raw(SQLQueryString(sql)).run() }.value
     }
 

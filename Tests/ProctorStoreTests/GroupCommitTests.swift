@@ -151,6 +151,64 @@ import Testing
         }
     }
 
+    /// Commits run on their caller's thread; the one that takes the WAL to the threshold leaves the checkpoint
+    /// owed, and the next commit crosses to the pool and makes it, so the WAL starts again and stays short.
+    @Test func aCheckpointOwedByACommitInPlaceIsMadeByTheNext() async throws {
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        // Only the flags are looked at here: the checkpointer it wakes has no database to open.
+        let checkpointer = WALCheckpointer(path: "/nonexistent/proctor.sqlite", thresholdPages: 100, logger: quiet)
+        defer { Task { await checkpointer.shutdown() } }
+        #expect(checkpointer.commitInPlace { checkpointer.walHolds(pages: 60) } == false)
+        #expect(checkpointer.commitInPlace { checkpointer.walHolds(pages: 120) } == false)
+        // Owed: the next commit is not run in place.
+        var ran = false
+        #expect(checkpointer.commitInPlace { ran = true } == nil)
+        #expect(!ran)
+        // On the pool it checkpoints, and commits run in place again.
+        #expect(checkpointer.walHolds(pages: 125))
+        #expect(checkpointer.commitInPlace { checkpointer.walHolds(pages: 3) } == false)
+        // The WAL started again before the owed checkpoint was made: nothing is owed any more.
+        #expect(checkpointer.commitInPlace { checkpointer.walHolds(pages: 100) } == false)
+        #expect(checkpointer.walHolds(pages: 4) == false)
+        #expect(checkpointer.commitInPlace { 1 } == 1)
+
+        try await withGroupedStore(maxWrites: 1, walCheckpointPages: 40) { store, _ in
+            let path = try #require(store.sqlitePath)
+            for index in 0..<400 {
+                _ = try await store.insert(Record(.groups, ["name": .string("g\(index)")]))
+            }
+            // 400 commits of a few 16 KiB pages each: without the owed checkpoints the WAL would hold over a
+            // thousand frames.
+            let walBytes = try #require(try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int)
+            #expect(walBytes < 200 * (16384 + 24))
+            #expect(try await store.count(.groups, query: Query(), scope: .everything) == 400)
+        }
+    }
+
+    /// A write whose BEGIN finds the write lock taken (another process's writer, an import) waits for it, as
+    /// SQLite's busy timeout says, rather than failing: only the attempt without waiting runs in place.
+    @Test func aWriteWaitsForALockAnotherConnectionHolds() async throws {
+        try await withGroupedStore(maxWrites: 1) { store, _ in
+            let path = try #require(store.sqlitePath)
+            let other = try await SQLiteSession.open(path: path, logger: Logger(label: "other"))
+            try await other.raw("BEGIN IMMEDIATE").run()
+            let write = Task { try await store.insert(Record(.groups, ["name": .string("after the lock")])) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(
+                try await store.count(
+                    .groups,
+                    query: Query(filter: .equal("name", "after the lock")),
+                    scope: .everything
+                ) == 0
+            )
+            try await other.raw("COMMIT").run()
+            await other.close()
+            let stored = try await write.value
+            #expect(try await store.get(.groups, id: stored.id)?.name == "after the lock")
+        }
+    }
+
     /// A store whose groups close only at `maxWrites` (no time limit that a slow test machine could reach).
     func withGroupedStore(
         maxWrites: Int,
