@@ -83,13 +83,24 @@ public enum DCISignature {
         public var body: [UInt8]
 
         public init(method: String, path: String, query: String?, headers: [String: String], body: [UInt8]) {
+            self.init(
+                method: method,
+                path: path,
+                query: query,
+                lowercasedHeaders: Dictionary(
+                    headers.map { ($0.key.lowercased(), $0.value) },
+                    uniquingKeysWith: { first, _ in first }
+                ),
+                body: body
+            )
+        }
+
+        /// For headers whose names are lower case already (HTTP field names as `canonicalName` gives them).
+        init(method: String, path: String, query: String?, lowercasedHeaders: [String: String], body: [UInt8]) {
             self.method = method
             self.path = path
             self.query = query
-            self.headers = Dictionary(
-                headers.map { ($0.key.lowercased(), $0.value) },
-                uniquingKeysWith: { first, _ in first }
-            )
+            self.headers = lowercasedHeaders
             self.body = body
         }
     }
@@ -130,7 +141,13 @@ public enum DCISignature {
     /// - Parameter headers: header values by name (any case).
     /// - Throws: ``Failure`` `.malformed`.
     public static func parse(headers: [String: String]) throws(Failure) -> Credential {
-        let lower = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+        try parse(
+            lowercased: Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        )
+    }
+
+    /// ``parse(headers:)`` of headers whose names are lower case already (a ``Request``'s).
+    static func parse(lowercased lower: [String: String]) throws(Failure) -> Credential {
         guard let timestamp = lower["x-amz-date"] ?? lower["x-dci-date"], let authorization = lower["authorization"]
         else {
             throw .malformed
@@ -187,7 +204,7 @@ public enum DCISignature {
         now: Date = Date(),
         secret: (Credential) async throws -> String?
     ) async throws -> Credential {
-        let credential = try parse(headers: request.headers)
+        let credential = try parse(lowercased: request.headers)
         guard let key = try await secret(credential) else {
             throw Failure(.invalid, "identity does not exists.")
         }

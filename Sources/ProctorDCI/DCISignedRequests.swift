@@ -31,16 +31,17 @@ struct DCISignedRequests: SignedRequestAuthenticator {
         } catch {
             throw DCIError(.contentTooLarge, "the request body is larger than \(maxBodyBytes) bytes")
         }
+        // Lower case by name (`canonicalName`), the first of a repeated field kept: made once here, where the
+        // signature's parsing and checking each made their own lower-cased copy before.
         var headers: [String: String] = [:]
-        for field in request.headers where headers[field.name.canonicalName] == nil {
-            headers[field.name.canonicalName] = field.value
-        }
+        headers.reserveCapacity(request.headers.count + 1)
+        for field in request.headers.reversed() { headers[field.name.canonicalName] = field.value }
         if let authority = request.head.authority { headers["host"] = authority }
         let signed = DCISignature.Request(
             method: request.method.rawValue,
             path: request.uri.path,
             query: request.uri.query,
-            headers: headers,
+            lowercasedHeaders: headers,
             body: Array(body.readableBytesView)
         )
         var client: DCIClient?
