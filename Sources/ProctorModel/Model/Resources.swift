@@ -95,7 +95,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable, Codable {
 /// CDRouter's job options and device interfaces, KernelCI's job labels.
 public enum Catalog {
     /// The schema version the code expects; migrations bring a store up to it.
-    public static let version = 8
+    public static let version = 9
 
     /// Every kind's schema, built once, in `ResourceKind.allCases` order (so `all[kind.ordinal]` is its schema).
     public static let all: [ResourceSchema] = ResourceKind.allCases.map { schema(for: $0) }
@@ -500,7 +500,10 @@ public enum Catalog {
                     FieldSpec(TestResult.Field.regression, .string),
                 ],
                 indexes: [IndexSpec(["run_id", "status"]), IndexSpec(["run_id", "seq"])],
-                defaultSort: [SortKey("seq")]
+                defaultSort: [SortKey("seq")],
+                // Version 9: test cases are listed and counted by run and file only; the two creation-time indexes
+                // were a third of the B-trees every stored case was written into.
+                timeIndexesUntil: 9
             )
         case .logChunks:
             return ResourceSchema(

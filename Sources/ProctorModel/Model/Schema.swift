@@ -167,7 +167,8 @@ public final class ResourceSchema: Sendable, Equatable {
         fields: [FieldSpec],
         indexes: [IndexSpec] = [],
         defaultSort: [SortKey] = [SortKey("created_at", descending: true)],
-        since: Int = 1
+        since: Int = 1,
+        timeIndexesUntil: Int? = nil
     ) {
         self.kind = kind
         self.table = table
@@ -199,8 +200,10 @@ public final class ResourceSchema: Sendable, Equatable {
         if namedUniquely {
             idx.insert(IndexSpec(grouped ? ["group_id", "name"] : ["name"], unique: true), at: 0)
         }
-        if grouped { idx.append(IndexSpec(["group_id", "created_at"])) }
-        idx.append(IndexSpec(["created_at"]))
+        // Every kind's lists by creation time, in a group and across groups; a kind listed only under its parent
+        // drops them from `timeIndexesUntil` on.
+        if grouped { idx.append(IndexSpec(["group_id", "created_at"], until: timeIndexesUntil)) }
+        idx.append(IndexSpec(["created_at"], until: timeIndexesUntil))
         self.indexes = idx
     }
 
