@@ -58,15 +58,23 @@ struct DCIFileController {
         let mime = declared ?? (junit ? "application/junit" : "text/plain")
         var fields: [String: Value] = [:]
         if let event { fields["event_id"] = .string(event.id) }
-        let file = try await api.services.files.store(
-            data: data,
-            runID: job.id,
-            groupID: job.groupID ?? "",
-            name: name,
-            mime: mime,
-            fields: fields
-        )
-        if junit { _ = try await DCIResults(api: api).ingest(file, job: job) }
+        let file =
+            junit
+            ? try await DCIResults(api: api).storeAndIngest(
+                data: data,
+                job: job,
+                name: name,
+                mime: mime,
+                fields: fields
+            )
+            : try await api.services.files.store(
+                data: data,
+                runID: job.id,
+                groupID: job.groupID ?? "",
+                name: name,
+                mime: mime,
+                fields: fields
+            )
         return DCIRender.one("file", DCIRender.file(file), etag: file.etag, status: .created)
     }
 

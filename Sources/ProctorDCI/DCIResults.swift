@@ -40,12 +40,22 @@ struct DCIResults {
         job[DCIRender.options].jsonValue?["results"]?.arrayValue ?? []
     }
 
-    /// Ingests a stored JUnit file into test results and records its summary on the run, in the ingest's own write.
-    func ingest(_ file: Record, job: Record) async throws -> JSONValue {
+    /// Stores an uploaded JUnit file, ingests it into test results and records its summary on the run, in the
+    /// ingest's own write (with the file's row where the store allows, ``RunFiles/storeAndIngest(data:run:name:mime:fields:format:summarize:)``).
+    /// A file that is not JUnit is stored all the same, and the answer is DCI's 400.
+    func storeAndIngest(data: Data, job: Record, name: String, mime: String, fields: [String: Value]) async throws
+        -> Record
+    {
         let jobID = job.id
-        let ingest: RunFiles.Ingest
         do {
-            ingest = try await api.services.files.ingest(file, run: job, format: .junit) { results, replaced, options in
+            return try await api.services.files.storeAndIngest(
+                data: data,
+                run: job,
+                name: name,
+                mime: mime,
+                fields: fields,
+                format: .junit
+            ) { file, results, replaced, options in
                 // A file of the same name uploaded before is replaced, cases and summary.
                 let replaced = Set(replaced)
                 var summaries = (options["results"]?.arrayValue ?? []).filter {
@@ -53,11 +63,10 @@ struct DCIResults {
                 }
                 summaries.append(Self.entry(file: file, jobID: jobID, results: results))
                 options["results"] = .array(summaries)
-            }
+            }.file
         } catch let failure as ProctorError where failure.code == .badRequest || failure.code == .unprocessable {
             throw DCIError(.badRequest, "Invalid XML: \(failure.message)")
         }
-        return Self.entry(file: file, jobID: jobID, results: ingest.results)
     }
 
     /// Forgets a deleted file's summary.

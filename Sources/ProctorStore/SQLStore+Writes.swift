@@ -126,6 +126,9 @@ extension SQLStore {
         }
     }
 
+    /// SQLite's writes all go through its one writer (``WriteGroups``); PostgreSQL's run side by side.
+    public var serializesWrites: Bool { flavor == .sqlite }
+
     public func lock(_ kind: ResourceKind, id: String) async throws -> Bool {
         let lockClause = flavor == .postgres ? " FOR UPDATE" : ""
         return try await write { db in

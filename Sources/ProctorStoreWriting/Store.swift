@@ -35,11 +35,19 @@ public protocol Store: StoreReader {
     /// because a transaction that committed while this one waited deleted it.
     func lock(_ kind: ResourceKind, id: String) async throws -> Bool
 
+    /// Whether write transactions run one after another, never beside each other (SQLite's single writer): a
+    /// transaction then sees every row an earlier one wrote, and rows it inserts need no lock to be ordered.
+    var serializesWrites: Bool { get }
+
     /// Atomically claims the next queued run the claimant may execute, or nil: see ``RunClaim``.
     /// At most one claimant ever gets a given run, across processes on the same database.
     func claimRun(_ claim: RunClaim) async throws -> Record?
 
     func shutdown() async
+}
+
+extension Store {
+    public var serializesWrites: Bool { false }
 }
 
 /// A request for work from an executor (the local one or a remote agent).

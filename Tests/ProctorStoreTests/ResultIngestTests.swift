@@ -1,11 +1,11 @@
 import Foundation
-import ProctorStore
 import ProctorStoreWriting
 import ProctorTestSupport
 import Synchronization
 import Testing
 
 @testable import ProctorCore
+@testable import ProctorStore
 
 /// Ingesting a result file (``RunFiles/ingest(_:run:format:)``) is all or nothing, and a file uploaded again under
 /// the same name replaces the earlier one's cases instead of adding to them; on SQLite and PostgreSQL.
@@ -71,6 +71,85 @@ import Testing
         }
     }
 
+    /// A small JUnit file held in memory is stored and ingested in one write on SQLite (two elsewhere): its row,
+    /// its cases, the run's counts and the summary arrive together; an upload of the same name replaces it, row,
+    /// cases and bytes; a file that does not parse is kept without cases and its 400 thrown.
+    @Test(arguments: Backend.available)
+    func aSmallFileInMemoryIsStoredAndIngestedInOneWrite(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let lab = try await IngestLab.make(store)
+            defer { try? FileManager.default.removeItem(at: lab.root) }
+            let files = RunFiles(store: store, root: lab.root)
+            let summarize: RunFiles.OptionsChange = { file, results, replaced, options in
+                options["kept"] = .array([
+                    .string(file.id), .number(Double(results.tests.failed)), .number(Double(replaced.count)),
+                ])
+            }
+            let commitsBefore = store.writeGroups?.committedCount
+            let (first, ingest) = try await files.storeAndIngest(
+                data: junit(cases: 12, failing: 2),
+                run: lab.run,
+                name: "r.xml",
+                mime: "application/junit",
+                format: .junit,
+                summarize: summarize
+            )
+            if let commitsBefore { #expect(store.writeGroups?.committedCount == commitsBefore + 1) }
+            #expect(ingest.file.total == 12 && ingest.file.failed == 2 && ingest.run.total == 12)
+            #expect(try await lab.caseCount() == 12)
+            #expect(try await lab.testsTotal() == 12)
+            let bytes = lab.root.appendingPathComponent(try #require(first.string("storage_path")))
+            #expect(try Data(contentsOf: bytes) == junit(cases: 12, failing: 2))
+            #expect(first.string("md5") == (try RunFiles.digests(of: bytes)).md5)
+            // `lab.run` is not a reported run (its executor is the default): its options are left alone.
+            #expect(try await store.require(Run.self, id: lab.run.id).options["kept"] == nil)
+
+            let reported = try await store.insert(
+                Record(.runs, ["group_id": .string(lab.group.id), "executor": .string("client")])
+            )
+            let (again, _) = try await files.storeAndIngest(
+                data: junit(cases: 3),
+                run: reported,
+                name: "r.xml",
+                mime: "application/junit",
+                format: .junit,
+                summarize: summarize
+            )
+            let (replacing, replaced) = try await files.storeAndIngest(
+                data: junit(cases: 5, failing: 1),
+                run: reported,
+                name: "r.xml",
+                mime: "application/junit",
+                format: .junit,
+                summarize: summarize
+            )
+            #expect(replaced.replaced == [again.id])
+            #expect(try await store.get(.files, id: again.id) == nil)
+            let gone = lab.root.appendingPathComponent(try #require(again.string("storage_path")))
+            #expect(!FileManager.default.fileExists(atPath: gone.path))
+            let options = try await store.require(Run.self, id: reported.id).options
+            #expect(options["kept"] == .array([.string(replacing.id), .number(1), .number(1)]))
+            #expect(Int(try await store.require(.runs, id: reported.id)["tests_total"].intValue ?? -1) == 5)
+
+            await #expect(throws: ProctorError.self) {
+                _ = try await files.storeAndIngest(
+                    data: Data("<testsuites><testsuite>".utf8),
+                    run: reported,
+                    name: "broken.xml",
+                    mime: "application/junit",
+                    format: .junit
+                )
+            }
+            let broken = try await store.list(
+                .files,
+                query: Query(filter: .equal("run_id", reported.id) && .equal("name", "broken.xml")),
+                scope: .everything
+            )
+            #expect(broken.items.count == 1)
+            #expect(Int(try await store.require(.runs, id: reported.id)["tests_total"].intValue ?? -1) == 5)
+        }
+    }
+
     /// The files of every run of a group share the group's 256 folders (named by the ids' first two hex digits):
     /// an upload makes no folder of its own, and one made for an earlier upload is used again.
     @Test func theRunsOfAGroupShareItsFolders() async throws {
@@ -117,7 +196,7 @@ import Testing
             let reported = try await store.insert(
                 Record(.runs, ["group_id": .string(lab.group.id), "executor": .string("client")])
             )
-            let summarize: RunFiles.OptionsChange = { results, replaced, options in
+            let summarize: RunFiles.OptionsChange = { _, results, replaced, options in
                 options["kept"] = .array([.number(Double(results.tests.total)), .number(Double(replaced.count))])
             }
             func kept(_ run: Record) async throws -> JSONValue? {

@@ -145,6 +145,37 @@ public struct RunFiles: Sendable {
         mime: String,
         fields: [String: Value]
     ) async throws -> Record {
+        let file = Self.fileRow(
+            id: id,
+            relative: relative,
+            size: size,
+            digests: digests,
+            runID: runID,
+            groupID: groupID,
+            name: name,
+            mime: mime,
+            fields: fields
+        )
+        do {
+            return try await store.insert(file.record)
+        } catch {
+            try? await blobs.delete(relative)
+            throw error
+        }
+    }
+
+    /// The row of a file whose bytes the store holds under `relative`.
+    private static func fileRow(
+        id: String,
+        relative: String,
+        size: Int,
+        digests: (md5: String, sha256: String),
+        runID: String?,
+        groupID: String,
+        name: String,
+        mime: String,
+        fields: [String: Value]
+    ) -> StoredFile {
         var file = StoredFile(checkedValues: fields)
         file[.id] = .string(id)
         file[.groupID] = .string(groupID)
@@ -155,12 +186,7 @@ public struct RunFiles: Sendable {
         file[.md5] = .string(digests.md5)
         file[.sha256] = .string(digests.sha256)
         file[.storagePath] = .string(relative)
-        do {
-            return try await store.insert(file.record)
-        } catch {
-            try? await blobs.delete(relative)
-            throw error
-        }
+        return file
     }
 
     /// A fresh path under the data directory for streaming an upload to (same file system as the blobs): in this
@@ -350,7 +376,7 @@ public struct RunFiles: Sendable {
             return try await Self.ingestCases(
                 file,
                 run: run,
-                url: url,
+                source: .stored(url),
                 format: format,
                 previous: previous,
                 previousRunID: previousRunID,
@@ -364,14 +390,117 @@ public struct RunFiles: Sendable {
         return ingest
     }
 
-    /// A change of a run's options from one result file's summary and the ids of the files it replaced.
-    public typealias OptionsChange = @Sendable (FileResults, [String], inout [String: JSONValue]) -> Void
+    /// A change of a run's options from one result file (its row as stored), its summary and the ids of the files
+    /// it replaced.
+    public typealias OptionsChange = @Sendable (Record, FileResults, [String], inout [String: JSONValue]) -> Void
+
+    /// Where an ingest takes its cases from.
+    private enum CaseSource {
+        /// The stored file, at this local path (nil: its bytes are gone), parsed as it is read.
+        case stored(URL?)
+        /// Parsed already, from the bytes of an upload held in memory.
+        case parsed([TestCase], TestSummary)
+    }
+
+    /// Stores a result file held in memory and ingests its cases (see ``store(data:runID:groupID:name:mime:fields:)``
+    /// and ``ingest(_:run:format:summarize:)``, whose rules hold here too).
+    ///
+    /// On a store whose writes run one after another (SQLite), a JUnit file small enough to be parsed in place
+    /// (``inlineParseBytes``) is parsed before anything is written, and its row, its cases and the run's counts
+    /// and summary are one write: a DCI job's upload was two, and its bytes were read back from disk to be parsed.
+    /// Elsewhere the file is stored, then ingested: on PostgreSQL two uploads of one name to one run are ordered
+    /// by locking the committed row of the earlier one. A file that does not parse is stored all the same and the
+    /// parse's 400 thrown, as an ingest throws it.
+    public func storeAndIngest(
+        data: Data,
+        run: Record,
+        name: String,
+        mime: String,
+        fields: [String: Value] = [:],
+        format: Format,
+        summarize: OptionsChange? = nil
+    ) async throws -> (file: Record, ingest: Ingest) {
+        let groupID = run.groupID ?? ""
+        guard store.serializesWrites, format == .junit, data.count <= min(maxBytes, Self.inlineParseBytes) else {
+            let file = try await store(
+                data: data,
+                runID: run.id,
+                groupID: groupID,
+                name: name,
+                mime: mime,
+                fields: fields
+            )
+            return (file, try await ingest(file, run: run, format: format, summarize: summarize))
+        }
+        let (cases, summary): ([TestCase], TestSummary)
+        do {
+            var parsed: [TestCase] = []
+            summary = try JUnitParser.parse(data: data) { parsed.append($0) }
+            cases = parsed
+        } catch {
+            _ = try await store(data: data, runID: run.id, groupID: groupID, name: name, mime: mime, fields: fields)
+            throw error
+        }
+        let id = UUID().uuidString.lowercased()
+        let relative = Self.storageKey(groupID: groupID, id: id)
+        guard try await blobs.put(relative, data: data) else {
+            let file = try await store(
+                data: data,
+                runID: run.id,
+                groupID: groupID,
+                name: name,
+                mime: mime,
+                fields: fields
+            )
+            return (file, try await ingest(file, run: run, format: format, summarize: summarize))
+        }
+        let row = Self.fileRow(
+            id: id,
+            relative: relative,
+            size: data.count,
+            digests: Self.digests(of: data),
+            runID: run.id,
+            groupID: groupID,
+            name: name,
+            mime: mime,
+            fields: fields
+        )
+        let (file, ingest, replaced): (Record, Ingest, [Record])
+        do {
+            (file, ingest, replaced) = try await store.transaction { store in
+                let file = try await store.insert(row.record)
+                let previousRunID = try await Self.previousRun(for: Run(unchecked: run), in: store)
+                var previous: [TestCaseKey: TestStatus] = [:]
+                if let previousRunID {
+                    previous = try await Self.statuses(runID: previousRunID, fileName: name, in: store)
+                }
+                let (ingest, replaced) = try await Self.ingestCases(
+                    file,
+                    run: run,
+                    source: .parsed(cases, summary),
+                    format: format,
+                    previous: previous,
+                    previousRunID: previousRunID,
+                    summarize: summarize,
+                    store: store
+                )
+                return (file, ingest, replaced)
+            }
+        } catch {
+            try? await blobs.delete(relative)
+            throw error
+        }
+        for old in replaced {
+            if let key = try? key(of: old) { try? await blobs.delete(key) }
+        }
+        return (file, ingest)
+    }
 
     /// The body of ``ingest(_:run:format:summarize:)``, inside its transaction.
     private static func ingestCases(
         _ file: Record,
         run: Record,
-        url: URL?,
+        source: CaseSource,
         format: Format,
         previous: [TestCaseKey: TestStatus],
         previousRunID: String?,
@@ -385,7 +514,7 @@ public struct RunFiles: Sendable {
                 "a later upload of \(name) to this run replaced the file before its results were stored"
             )
         }
-        guard let url else { throw ProctorError.notFound("the file's content is gone") }
+        if case .stored(nil) = source { throw ProctorError.notFound("the file's content is gone") }
         var earlier: [Record] = []
         if !name.isEmpty {
             earlier = try await store.list(
@@ -427,7 +556,7 @@ public struct RunFiles: Sendable {
         var counts = (regressions: 0, recoveries: 0, additions: 0, time: 0.0)
         var seen = Set<TestCaseKey>()
         let size = file[StoredFile.slot(.size)].intValue.map(Int.init)
-        let summary = try await streamCases(from: url, format: format, size: size) { batch in
+        let consume: ([TestCase]) async throws -> Void = { batch in
             var rows: [Record] = []
             rows.reserveCapacity(batch.count)
             for testCase in batch {
@@ -459,6 +588,18 @@ public struct RunFiles: Sendable {
             }
             try await store.insertMany(rows)
         }
+        let summary: TestSummary
+        switch source {
+        case .stored(nil):
+            throw ProctorError.notFound("the file's content is gone")
+        case .stored(let url?):
+            summary = try await streamCases(from: url, format: format, size: size, consume: consume)
+        case .parsed(let cases, let parsed):
+            for start in stride(from: 0, to: cases.count, by: 500) {
+                try await consume(Array(cases[start..<min(start + 500, cases.count)]))
+            }
+            summary = parsed
+        }
         let removals = previous.keys.filter { !seen.contains($0) }.count
         let results = FileResults(
             tests: summary,
@@ -468,7 +609,7 @@ public struct RunFiles: Sendable {
         )
         let replacedIDs = replaced.map(\.id)
         var change: (@Sendable (inout [String: JSONValue]) -> Void)?
-        if let summarize { change = { options in summarize(results, replacedIDs, &options) } }
+        if let summarize { change = { options in summarize(file, results, replacedIDs, &options) } }
         let totals = try await refreshCounts(runID: run.id, in: store, options: change)
         let ingest = Ingest(
             file: summary,
