@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import ProctorCore
 import ProctorStoreWriting
 import ProctorTestSupport
@@ -191,7 +192,12 @@ import Testing
     @Test func aWriteWaitsForALockAnotherConnectionHolds() async throws {
         try await withGroupedStore(maxWrites: 1) { store, _ in
             let path = try #require(store.sqlitePath)
-            let other = try await SQLiteSession.open(path: path, logger: Logger(label: "other"))
+            // A thread of its own: the writer's BEGIN waits on one of the shared pool's, and under a busy test run
+            // the other connection's COMMIT must not queue behind it.
+            let thread = NIOThreadPool(numberOfThreads: 1)
+            thread.start()
+            defer { Task { try? await thread.shutdownGracefully() } }
+            let other = try await SQLiteSession.open(path: path, logger: Logger(label: "other"), threadPool: thread)
             try await other.raw("BEGIN IMMEDIATE").run()
             let write = Task { try await store.insert(Record(.groups, ["name": .string("after the lock")])) }
             try await Task.sleep(for: .milliseconds(300))
