@@ -48,10 +48,7 @@ import Testing
     /// digests of the bytes; no temporary file is made, and an existing file is never written over.
     @Test(arguments: Backend.available)
     func aFileHeldInMemoryIsWrittenInPlace(_ backend: Backend) async throws {
-        try await withStore(backend) { store in
-            let lab = try await IngestLab.make(store)
-            defer { try? FileManager.default.removeItem(at: lab.root) }
-            let files = RunFiles(store: store, root: lab.root)
+        try await withIngestLab(backend) { store, lab, files in
             let data = junit(cases: 3)
             let file = try await lab.upload(data, name: "r.xml", files: files)
             let path = try #require(file.string("storage_path"))
@@ -76,10 +73,7 @@ import Testing
     /// cases and bytes; a file that does not parse is kept without cases and its 400 thrown.
     @Test(arguments: Backend.available)
     func aSmallFileInMemoryIsStoredAndIngestedInOneWrite(_ backend: Backend) async throws {
-        try await withStore(backend) { store in
-            let lab = try await IngestLab.make(store)
-            defer { try? FileManager.default.removeItem(at: lab.root) }
-            let files = RunFiles(store: store, root: lab.root)
+        try await withIngestLab(backend) { store, lab, files in
             let summarize: RunFiles.OptionsChange = { file, results, replaced, options in
                 options["kept"] = .array([
                     .string(file.id), .number(Double(results.tests.failed)), .number(Double(replaced.count)),
@@ -153,10 +147,7 @@ import Testing
     /// The files of every run of a group share the group's 256 folders (named by the ids' first two hex digits):
     /// an upload makes no folder of its own, and one made for an earlier upload is used again.
     @Test func theRunsOfAGroupShareItsFolders() async throws {
-        try await withStore(.sqlite) { store in
-            let lab = try await IngestLab.make(store)
-            defer { try? FileManager.default.removeItem(at: lab.root) }
-            let files = RunFiles(store: store, root: lab.root)
+        try await withIngestLab(.sqlite) { _, lab, files in
             var runs = [lab.run]
             for _ in 0..<3 { runs.append(try await lab.newRun()) }
             var paths: [String] = []
@@ -406,6 +397,15 @@ func junit(cases: Int, failing: Int = 0, tail: String = "") -> Data {
     text += tail
     text += "</testsuite>\n</testsuites>\n"
     return Data(text.utf8)
+}
+
+/// A lab on `backend`'s store with files over its own directory, removed afterwards.
+func withIngestLab(_ backend: Backend, _ body: (SQLStore, IngestLab, RunFiles) async throws -> Void) async throws {
+    try await withStore(backend) { store in
+        let lab = try await IngestLab.make(store)
+        defer { try? FileManager.default.removeItem(at: lab.root) }
+        try await body(store, lab, RunFiles(store: store, root: lab.root))
+    }
 }
 
 /// A group, a run in it, and a files directory.

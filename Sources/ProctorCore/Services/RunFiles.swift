@@ -75,15 +75,17 @@ public struct RunFiles: Sendable {
         // An object store copied it: the upload is no longer needed (the local store moved it away).
         try? FileManager.default.removeItem(at: temporary)
         return try await record(
-            id: id,
-            relative: relative,
-            size: size,
-            digests: digests,
-            runID: runID,
-            groupID: groupID,
-            name: name,
-            mime: mime,
-            fields: fields
+            Self.fileRow(
+                id: id,
+                relative: relative,
+                size: size,
+                digests: digests,
+                runID: runID,
+                groupID: groupID,
+                name: name,
+                mime: mime,
+                fields: fields
+            )
         )
     }
 
@@ -120,42 +122,24 @@ public struct RunFiles: Sendable {
             )
         }
         return try await record(
-            id: id,
-            relative: relative,
-            size: data.count,
-            digests: Self.digests(of: data),
-            runID: runID,
-            groupID: groupID,
-            name: name,
-            mime: mime,
-            fields: fields
+            Self.fileRow(
+                id: id,
+                relative: relative,
+                size: data.count,
+                digests: Self.digests(of: data),
+                runID: runID,
+                groupID: groupID,
+                name: name,
+                mime: mime,
+                fields: fields
+            )
         )
     }
 
-    /// Records a file whose bytes the store holds under `relative`, deleting them again when the row cannot be
-    /// written.
-    private func record(
-        id: String,
-        relative: String,
-        size: Int,
-        digests: (md5: String, sha256: String),
-        runID: String?,
-        groupID: String,
-        name: String,
-        mime: String,
-        fields: [String: Value]
-    ) async throws -> Record {
-        let file = Self.fileRow(
-            id: id,
-            relative: relative,
-            size: size,
-            digests: digests,
-            runID: runID,
-            groupID: groupID,
-            name: name,
-            mime: mime,
-            fields: fields
-        )
+    /// Records a file whose bytes the store holds (at the row's `storage_path`), deleting them again when the row
+    /// cannot be written.
+    private func record(_ file: StoredFile) async throws -> Record {
+        let relative = file.storagePath ?? ""
         do {
             return try await store.insert(file.record)
         } catch {
@@ -421,8 +405,10 @@ public struct RunFiles: Sendable {
         summarize: OptionsChange? = nil
     ) async throws -> (file: Record, ingest: Ingest) {
         let groupID = run.groupID ?? ""
-        guard store.serializesWrites, format == .junit, data.count <= min(maxBytes, Self.inlineParseBytes) else {
-            let file = try await store(
+        // Two writes: where the store is not serialized, the file large or of another format, the bytes bound for
+        // an object store, or the body not JUnit (the ingest then throws the parse's 400, the file stays).
+        let storeThenIngest = { () async throws -> (file: Record, ingest: Ingest) in
+            let file = try await self.store(
                 data: data,
                 runID: run.id,
                 groupID: groupID,
@@ -430,30 +416,19 @@ public struct RunFiles: Sendable {
                 mime: mime,
                 fields: fields
             )
-            return (file, try await ingest(file, run: run, format: format, summarize: summarize))
+            return (file, try await self.ingest(file, run: run, format: format, summarize: summarize))
         }
-        let (cases, summary): ([TestCase], TestSummary)
-        do {
-            var parsed: [TestCase] = []
-            summary = try JUnitParser.parse(data: data) { parsed.append($0) }
-            cases = parsed
-        } catch {
-            _ = try await store(data: data, runID: run.id, groupID: groupID, name: name, mime: mime, fields: fields)
-            throw error
+        guard store.serializesWrites, format == .junit, data.count <= min(maxBytes, Self.inlineParseBytes) else {
+            return try await storeThenIngest()
         }
+        var parsed: [TestCase] = []
+        guard let summary = try? JUnitParser.parse(data: data, onCase: { parsed.append($0) }) else {
+            return try await storeThenIngest()
+        }
+        let cases = parsed
         let id = UUID().uuidString.lowercased()
         let relative = Self.storageKey(groupID: groupID, id: id)
-        guard try await blobs.put(relative, data: data) else {
-            let file = try await store(
-                data: data,
-                runID: run.id,
-                groupID: groupID,
-                name: name,
-                mime: mime,
-                fields: fields
-            )
-            return (file, try await ingest(file, run: run, format: format, summarize: summarize))
-        }
+        guard try await blobs.put(relative, data: data) else { return try await storeThenIngest() }
         let row = Self.fileRow(
             id: id,
             relative: relative,
