@@ -1,6 +1,7 @@
 import Foundation
 import ProctorCore
 import SQLKit
+import SQLiteNIO
 
 /// Compiles the core ``Query`` into SQL for one resource, with every client value bound, never spliced.
 ///
@@ -534,6 +535,9 @@ struct SQLCompiler {
 
     /// The bind for a value; a NULL is typed by its column so PostgreSQL accepts it.
     func encodable(_ value: Value, type: FieldType? = nil) throws -> any Encodable & Sendable {
+        // SQLite's own values: the session binds them after one cast, where a NULL took five (see
+        // `SQLiteSession.encode`); SQLite needs no type on a NULL.
+        if flavor == .sqlite { return Self.sqliteData(value) }
         if value.isNull {
             switch type {
             case .int?, .timestamp?: return Int64?.none
@@ -550,6 +554,19 @@ struct SQLCompiler {
         case .strings(let a): return JSONValue.array(a.map { .string($0) }).encodedString()
         case .json(let j): return j.encodedString()
         case .null: return String?.none
+        }
+    }
+
+    /// A value as SQLite stores it (what `encodable` gives for PostgreSQL, typed as SQLite types it).
+    static func sqliteData(_ value: Value) -> SQLiteData {
+        switch value {
+        case .null: return .null
+        case .string(let s): return .text(s)
+        case .int(let i), .timestamp(let i): return .integer(Int(i))
+        case .double(let d): return .float(d)
+        case .bool(let b): return .integer(b ? 1 : 0)
+        case .strings(let a): return .text(JSONValue.array(a.map { .string($0) }).encodedString())
+        case .json(let j): return .text(j.encodedString())
         }
     }
 

@@ -276,6 +276,8 @@ final class SQLiteSession: SQLDatabase, @unchecked Sendable {
             // Casts to concrete types, the store's most frequent first (a cast to a protocol of "bindable" types
             // was slower: it looks the conformance up each time).
             switch bind {
+            // What the store's compiler binds (`SQLCompiler.encodable`).
+            case let value as SQLiteData: data.append(value)
             case let text as String: data.append(.text(text))
             case let integer as Int64: data.append(.integer(Int(integer)))
             case let real as Double: data.append(.float(real))

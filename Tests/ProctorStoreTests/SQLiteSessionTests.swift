@@ -21,6 +21,25 @@ import Testing
         #expect(try SQLiteSession.encode(binds) == binds.map { try encoder.encode($0) })
     }
 
+    /// On SQLite the compiler binds SQLite's own values, which the session takes as they are: the same values the
+    /// typed binds it made before became (a NULL of any type is SQLite's NULL).
+    @Test func theCompilersBindsAreSQLitesOwnValues() throws {
+        let values: [(Value, FieldType)] = [
+            (.string("text"), .string), (.int(-3), .int), (.timestamp(1_700_000_000_000_000), .timestamp),
+            (.double(2.5), .double), (.bool(true), .bool), (.bool(false), .bool), (.strings(["a", "b"]), .strings),
+            (.json(.object(["k": .number(1)])), .json), (.null, .int), (.null, .double), (.null, .string),
+            (.null, .bool),
+        ]
+        let sqlite = SQLCompiler(flavor: .sqlite, schema: ResourceKind.runs.schema)
+        let postgres = SQLCompiler(flavor: .postgres, schema: ResourceKind.runs.schema)
+        let binds = try values.map { try sqlite.encodable($0, type: $1) }
+        #expect(binds.allSatisfy { $0 is SQLiteData })
+        let typed = try values.map { try postgres.encodable($0, type: $1) }.map { bind -> any Encodable & Sendable in
+            (bind as? Bool).map { Int64($0 ? 1 : 0) } ?? bind
+        }
+        #expect(try SQLiteSession.encode(binds) == SQLiteSession.encode(typed))
+    }
+
     private func withSession(
         inline: Bool = false,
         _ body: (SQLiteSession) async throws -> Void
