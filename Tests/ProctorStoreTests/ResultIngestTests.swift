@@ -125,7 +125,7 @@ import Testing
             #expect(options["kept"] == .array([.string(replacing.id), .number(1), .number(1)]))
             #expect(Int(try await store.require(.runs, id: reported.id)["tests_total"].intValue ?? -1) == 5)
 
-            await #expect(throws: ProctorError.self) {
+            let refusal = await #expect(throws: ProctorError.self) {
                 _ = try await files.storeAndIngest(
                     data: Data("<testsuites><testsuite>".utf8),
                     run: reported,
@@ -134,6 +134,7 @@ import Testing
                     format: .junit
                 )
             }
+            #expect(refusal?.code == .badRequest)
             let broken = try await store.list(
                 .files,
                 query: Query(filter: .equal("run_id", reported.id) && .equal("name", "broken.xml")),

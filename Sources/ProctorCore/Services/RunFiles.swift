@@ -352,18 +352,11 @@ public struct RunFiles: Sendable {
         let url = local?.url
         let name = file.name ?? ""
         let (ingest, replaced) = try await store.transaction { store in
-            // The previous run's statuses are read with the write: on SQLite the writer answers them in place,
-            // where outside a transaction each read crossed to a reading thread and back.
-            let previousRunID = try await Self.previousRun(for: Run(unchecked: run), in: store)
-            var previous: [TestCaseKey: TestStatus] = [:]
-            if let previousRunID { previous = try await Self.statuses(runID: previousRunID, fileName: name, in: store) }
-            return try await Self.ingestCases(
+            try await Self.ingestCases(
                 file,
                 run: run,
                 source: .stored(url),
                 format: format,
-                previous: previous,
-                previousRunID: previousRunID,
                 summarize: summarize,
                 store: store
             )
@@ -444,18 +437,11 @@ public struct RunFiles: Sendable {
         do {
             (file, ingest, replaced) = try await store.transaction { store in
                 let file = try await store.insert(row.record)
-                let previousRunID = try await Self.previousRun(for: Run(unchecked: run), in: store)
-                var previous: [TestCaseKey: TestStatus] = [:]
-                if let previousRunID {
-                    previous = try await Self.statuses(runID: previousRunID, fileName: name, in: store)
-                }
                 let (ingest, replaced) = try await Self.ingestCases(
                     file,
                     run: run,
                     source: .parsed(cases, summary),
                     format: format,
-                    previous: previous,
-                    previousRunID: previousRunID,
                     summarize: summarize,
                     store: store
                 )
@@ -471,25 +457,28 @@ public struct RunFiles: Sendable {
         return (file, ingest)
     }
 
-    /// The body of ``ingest(_:run:format:summarize:)``, inside its transaction.
+    /// The body of ``ingest(_:run:format:summarize:)`` and ``storeAndIngest(data:run:name:mime:fields:format:summarize:)``,
+    /// inside their transaction.
     private static func ingestCases(
         _ file: Record,
         run: Record,
         source: CaseSource,
         format: Format,
-        previous: [TestCaseKey: TestStatus],
-        previousRunID: String?,
         summarize: OptionsChange?,
         store: any Store
     ) async throws -> (Ingest, [Record]) {
         let name = file.name ?? ""
+        // The previous run's statuses are read with the write: on SQLite the writer answers them in place, where
+        // outside a transaction each read crossed to a reading thread and back.
+        let previousRunID = try await previousRun(for: Run(unchecked: run), in: store)
+        var previous: [TestCaseKey: TestStatus] = [:]
+        if let previousRunID { previous = try await statuses(runID: previousRunID, fileName: name, in: store) }
         // Locked first: an upload of the same name that started later waits here for this one, then replaces it.
         guard try await store.lock(.files, id: file.id) else {
             throw ProctorError.conflict(
                 "a later upload of \(name) to this run replaced the file before its results were stored"
             )
         }
-        if case .stored(nil) = source { throw ProctorError.notFound("the file's content is gone") }
         var earlier: [Record] = []
         if !name.isEmpty {
             earlier = try await store.list(
@@ -570,9 +559,7 @@ public struct RunFiles: Sendable {
         case .stored(let url?):
             summary = try await streamCases(from: url, format: format, size: size, consume: consume)
         case .parsed(let cases, let parsed):
-            for start in stride(from: 0, to: cases.count, by: 500) {
-                try await consume(Array(cases[start..<min(start + 500, cases.count)]))
-            }
+            try await consumeInBatches(cases, consume)
             summary = parsed
         }
         let removals = previous.keys.filter { !seen.contains($0) }.count
@@ -718,6 +705,20 @@ public struct RunFiles: Sendable {
         return out
     }
 
+    /// How many cases an ingest inserts at a time.
+    static let ingestBatchSize = 500
+
+    /// Hands `cases` to `consume` `size` at a time.
+    private static func consumeInBatches(
+        _ cases: [TestCase],
+        size: Int = ingestBatchSize,
+        _ consume: ([TestCase]) async throws -> Void
+    ) async throws {
+        for start in stride(from: 0, to: cases.count, by: size) {
+            try await consume(Array(cases[start..<min(start + size, cases.count)]))
+        }
+    }
+
     /// Files up to this size (the usual report of a few hundred cases) are parsed where they are ingested, their
     /// cases held whole: a parser thread of their own would cost more than the parse.
     static let inlineParseBytes = 256 * 1024
@@ -729,15 +730,13 @@ public struct RunFiles: Sendable {
         from url: URL,
         format: Format,
         size: Int? = nil,
-        batchSize: Int = 500,
+        batchSize: Int = ingestBatchSize,
         consume: ([TestCase]) async throws -> Void
     ) async throws -> TestSummary {
         if let size, size <= inlineParseBytes {
             var cases: [TestCase] = []
             let summary = try parse(url, format: format) { cases.append($0) }
-            for start in stride(from: 0, to: cases.count, by: batchSize) {
-                try await consume(Array(cases[start..<min(start + batchSize, cases.count)]))
-            }
+            try await consumeInBatches(cases, size: batchSize, consume)
             return summary
         }
         let (stream, continuation) = AsyncStream<ParseEvent>.makeStream()
